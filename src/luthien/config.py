@@ -1,0 +1,138 @@
+"""The YAML config file (`LUTHIEN_CONFIG`): named upstreams and model routes, validated by pydantic.
+
+Example:
+    ```yaml
+    upstreams:
+      local:
+        format: openai
+        base_url: http://127.0.0.1:11434/v1
+      work:
+        format: anthropic
+        base_url: https://api.anthropic.com
+        api_key_env: WORK_ANTHROPIC_KEY
+    routes:
+      - model: "llama*"
+        upstream: local
+      - model: "claude-*"
+        upstream: work
+    ```
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from luthien.settings import Settings
+
+
+class WireFormat(StrEnum):
+    """The API dialect an upstream speaks (and a client speaks to us)."""
+
+    ANTHROPIC = "anthropic"
+    OPENAI = "openai"
+
+
+class UpstreamConfig(BaseModel):
+    """One model provider Luthien can forward to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: WireFormat
+    base_url: str = Field(pattern=r"^https?://")
+    api_key: SecretStr | None = None
+    api_key_env: str | None = None
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> UpstreamConfig:
+        if self.api_key is not None and self.api_key_env is not None:
+            raise ValueError("give either api_key or api_key_env, not both")
+        return self
+
+    def resolved_api_key(self) -> str | None:
+        """The provider key to send upstream in proxy mode, if one is configured."""
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        if self.api_key_env is not None:
+            return os.environ.get(self.api_key_env) or None
+        return None
+
+
+class RouteConfig(BaseModel):
+    """Send calls whose model matches the glob `model` to the upstream named `upstream`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    upstream: str
+
+
+class LuthienConfig(BaseModel):
+    """The whole config file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    upstreams: dict[str, UpstreamConfig] = Field(default_factory=dict[str, UpstreamConfig])
+    routes: list[RouteConfig] = Field(default_factory=list[RouteConfig])
+
+    def with_builtins(self, settings: Settings) -> LuthienConfig:
+        """Return a copy where the built-in `anthropic` and `openai` upstreams exist.
+
+        A config entry with the same name replaces the built-in one.
+        """
+        builtins = {
+            WireFormat.ANTHROPIC.value: UpstreamConfig(
+                format=WireFormat.ANTHROPIC,
+                base_url=settings.anthropic_base_url,
+                api_key=settings.anthropic_api_key,
+            ),
+            WireFormat.OPENAI.value: UpstreamConfig(
+                format=WireFormat.OPENAI,
+                base_url=settings.openai_base_url,
+                api_key=settings.openai_api_key,
+            ),
+        }
+        return LuthienConfig(upstreams={**builtins, **self.upstreams}, routes=self.routes)
+
+    @model_validator(mode="after")
+    def _routes_name_upstreams(self) -> LuthienConfig:
+        known = set(self.upstreams) | {f.value for f in WireFormat}
+        for index, route in enumerate(self.routes):
+            if route.upstream not in known:
+                raise ValueError(f"routes[{index}].upstream: unknown upstream {route.upstream!r}")
+        return self
+
+
+class ConfigError(Exception):
+    """The config file is missing, not YAML, or invalid. `str()` names the offending field."""
+
+
+def load_config(path: Path | None) -> LuthienConfig:
+    """Read and validate the config file; no path means an empty config.
+
+    Raises:
+        ConfigError: the file cannot be read or fails validation.
+    """
+    if path is None:
+        return LuthienConfig()
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read config file: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: config file is not UTF-8 text") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    try:
+        return LuthienConfig.model_validate({} if raw is None else raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or '<root>'}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise ConfigError(f"{path}: invalid config: {problems}") from error

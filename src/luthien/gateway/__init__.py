@@ -1,0 +1,1 @@
+"""The HTTP face of Luthien: the ASGI app, its endpoints, auth and headers."""

@@ -1,0 +1,67 @@
+"""The ASGI application: routes, lifespan (upstream pool), and the transaction-id middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from luthien import __version__
+from luthien.config import LuthienConfig, load_config
+from luthien.gateway.asgi import TransactionIdMiddleware
+from luthien.gateway.models import MODELS_PATH, ModelsEndpoint
+from luthien.gateway.proxy import ENDPOINTS, ProxyEndpoint
+from luthien.gateway.state import GatewayState
+from luthien.pipeline.stage import PassThroughStage
+from luthien.settings import Settings
+from luthien.upstream.client import UpstreamClient
+from luthien.upstream.routing import Router
+
+
+async def root(request: Request) -> Response:
+    """`HEAD /` and `GET /`: 200, so clients that probe the base URL (Claude Code) are satisfied."""
+    return JSONResponse({"service": "luthien", "version": __version__})
+
+
+async def health(request: Request) -> Response:
+    """Liveness: the process is up and serving."""
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None, config: LuthienConfig | None = None) -> Starlette:
+    """Build the gateway.
+
+    Args:
+        settings: process settings; read from the environment when omitted.
+        config: the parsed config file; loaded from `settings.config` when omitted.
+
+    Raises:
+        ConfigError: the config file is invalid.
+    """
+    settings = settings or Settings()
+    config = (config if config is not None else load_config(settings.config)).with_builtins(settings)
+    client = UpstreamClient(settings)
+    state = GatewayState(settings=settings, router=Router(config), client=client, stage=PassThroughStage())
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncGenerator[None]:
+        await client.start()
+        try:
+            yield
+        finally:
+            await client.close()
+
+    routes = [
+        Route("/", root, methods=["GET", "HEAD"]),
+        Route("/health", health, methods=["GET"]),
+        Route(MODELS_PATH, ModelsEndpoint(state), methods=["GET"]),
+        *(Route(endpoint.path, ProxyEndpoint(endpoint, state), methods=["POST"]) for endpoint in ENDPOINTS),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(TransactionIdMiddleware)])
+    app.state.gateway = state
+    return app

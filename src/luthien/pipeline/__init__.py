@@ -1,0 +1,1 @@
+"""The response pipeline: wire bytes → events → policy stage → events → wire bytes."""

@@ -1,0 +1,74 @@
+"""Running a response through the pipeline: wire bytes → events → policy stage → events → wire bytes.
+
+Streaming: upstream chunks are cut into SSE frames, decoded into events, passed through the stage,
+and encoded (an unchanged event is its original bytes). The stream always ends well-formed: if the
+upstream is cut, goes idle, or stops before its terminal event, the client gets the API's own error
+event after whatever was already sent.
+
+Non-streaming: the whole body is one event through the same stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+
+from luthien.pipeline.events import WireEvent
+from luthien.pipeline.stage import PolicyStage
+from luthien.upstream.client import UpstreamStreamError
+from luthien.wire.apis import WireApi, response_event
+from luthien.wire.errors import ErrorKind
+from luthien.wire.sse import SSEParser
+
+INCOMPLETE_STREAM_MESSAGE = "upstream ended the stream before it was complete"
+
+
+async def _decode(api: WireApi, chunks: AsyncIterator[bytes]) -> AsyncIterator[WireEvent]:
+    parser = SSEParser()
+    async for chunk in chunks:
+        for frame in parser.feed(chunk):
+            yield api.decode(frame)
+    trailing = parser.finish()
+    if trailing is not None:
+        yield api.decode(trailing)
+
+
+async def run_stream(api: WireApi, chunks: AsyncIterator[bytes], stage: PolicyStage) -> AsyncIterator[bytes]:
+    """Yield the bytes to send the client for an upstream SSE body.
+
+    Args:
+        api: the client's API (decodes, encodes, knows the terminal event and error shape).
+        chunks: the upstream body as it arrives; may raise `UpstreamStreamError`.
+        stage: the policy stage.
+    """
+    last: WireEvent | None = None
+    complete = False
+    try:
+        async for event in stage.process(_decode(api, chunks)):
+            yield api.encode(event)
+            if event.data is not None:
+                last = event
+            complete = complete or api.is_terminal(event)
+    except UpstreamStreamError as error:
+        if not complete:
+            for event in api.stream_error(error.kind, error.message, last):
+                yield api.encode(event)
+        return
+    if not complete:
+        for event in api.stream_error(ErrorKind.UPSTREAM_STREAM, INCOMPLETE_STREAM_MESSAGE, last):
+            yield api.encode(event)
+
+
+async def _one(event: WireEvent) -> AsyncIterator[WireEvent]:
+    yield event
+
+
+async def run_body(api: WireApi, body: bytes, stage: PolicyStage) -> bytes:
+    """The bytes to send the client for a whole (non-streaming) upstream body."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        # Not JSON: nothing a policy could read; forward it untouched.
+        return body
+    return b"".join([api.encode(event) async for event in stage.process(_one(response_event(body, data)))])

@@ -1,0 +1,102 @@
+"""Process settings: every environment variable Luthien reads, in one pydantic-settings class.
+
+The README settings table and `.env.example` are generated from this class
+(`luthien settings-docs --write`); a test fails when they drift.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AuthMode(StrEnum):
+    """How clients authenticate and which credentials reach the upstream.
+
+    Attributes:
+        PROXY: clients present `LUTHIEN_API_KEY`; the server's provider key is sent upstream.
+        PASSTHROUGH: the client's own provider credentials (API key or OAuth bearer) are forwarded.
+        BOTH: a client presenting the proxy key gets the server's key; any other client's
+            credentials are forwarded.
+    """
+
+    PROXY = "proxy"
+    PASSTHROUGH = "passthrough"
+    BOTH = "both"
+
+
+class Settings(BaseSettings):
+    """All process settings. Field descriptions are the documentation users read."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LUTHIEN_", extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )
+
+    host: str = Field(default="127.0.0.1", description="Interface the server binds to.")
+    port: int = Field(default=8000, ge=0, le=65535, description="TCP port the server listens on.")
+    config: Path | None = Field(
+        default=None,
+        description="Path to the YAML config file (upstreams, routes). Unset: built-in defaults.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="Proxy key clients must present (`Authorization: Bearer` or `x-api-key`)."
+    )
+    auth_mode: AuthMode | None = Field(
+        default=None,
+        description="`proxy`, `passthrough` or `both`. Unset: `proxy` when LUTHIEN_API_KEY is set, "
+        "else `passthrough`.",
+    )
+    anthropic_base_url: str = Field(
+        default="https://api.anthropic.com", description="Base URL of the built-in `anthropic` upstream."
+    )
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1", description="Base URL of the built-in `openai` upstream."
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ANTHROPIC_API_KEY"),
+        description="Provider key sent to the `anthropic` upstream in proxy mode.",
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY"),
+        description="Provider key sent to the `openai` upstream in proxy mode.",
+    )
+    upstream_connect_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds to establish a connection to an upstream before answering 504.",
+    )
+    upstream_read_timeout_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="Seconds an upstream may stay silent (before headers or between stream chunks) "
+        "before the call fails with a timeout.",
+    )
+    upstream_max_connections: int = Field(
+        default=1000, ge=1, description="Maximum concurrent connections to all upstreams together."
+    )
+    max_request_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=1024, description="Largest request body accepted; larger bodies get 413."
+    )
+    log_level: str = Field(default="info", description="Log level: debug, info, warning or error.")
+
+    @model_validator(mode="after")
+    def _proxy_mode_needs_key(self) -> Settings:
+        if self.api_key is not None and not self.api_key.get_secret_value():
+            # An empty key would make an empty credential valid.
+            self.api_key = None
+        mode = self.auth_mode
+        if mode is not None and mode is not AuthMode.PASSTHROUGH and self.api_key is None:
+            raise ValueError(f"LUTHIEN_AUTH_MODE={mode.value} requires LUTHIEN_API_KEY")
+        return self
+
+    @property
+    def effective_auth_mode(self) -> AuthMode:
+        """The auth mode in force, after applying the default."""
+        if self.auth_mode is not None:
+            return self.auth_mode
+        return AuthMode.PROXY if self.api_key is not None else AuthMode.PASSTHROUGH

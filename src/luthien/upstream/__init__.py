@@ -1,0 +1,1 @@
+"""Upstreams: choosing a provider for a model and talking HTTP to it."""

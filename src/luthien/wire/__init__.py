@@ -1,0 +1,1 @@
+"""Wire formats: SSE framing, the three client APIs, and error shapes."""

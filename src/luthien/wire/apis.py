@@ -1,0 +1,190 @@
+"""The three client APIs Luthien serves, each as one object that knows its wire format.
+
+An API object validates request bodies, decodes SSE frames into `WireEvent`s, encodes events that
+have no raw bytes, recognises the event that ends a stream, and writes errors, both as a response
+body and as in-stream events, in its own shape:
+
+- `ANTHROPIC_MESSAGES`: `/v1/messages` and `/v1/messages/count_tokens`.
+- `OPENAI_CHAT`: `/v1/chat/completions`.
+- `OPENAI_RESPONSES`: `/v1/responses`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from luthien.config import WireFormat
+from luthien.pipeline.events import COMMENT, DONE, RESPONSE_BODY, WireEvent
+from luthien.wire.errors import ErrorKind, GatewayError, anthropic_error, openai_error
+from luthien.wire.sse import SSEFrame, encode_frame
+
+UNPARSED = "unparsed"
+"""`type` of a frame whose data is not JSON: passed through untouched, never interpreted."""
+
+_DONE_BYTES = b"data: [DONE]\n\n"
+
+
+class WireApi:
+    """Behaviour shared by the three APIs; subclasses set the class attributes and override hooks.
+
+    Attributes:
+        name: short identifier used in logs and records.
+        format: the error shape and provider dialect this API belongs to.
+        terminal_types: event types after which the stream is complete.
+    """
+
+    name: str = ""
+    format: WireFormat = WireFormat.ANTHROPIC
+    terminal_types: frozenset[str] = frozenset()
+
+    def validate_request(self, body: Any, required: dict[str, type]) -> dict[str, Any]:
+        """Check the parsed body is an object with the required fields of the right types.
+
+        Raises:
+            GatewayError: INVALID_REQUEST naming the first bad field.
+        """
+        if not isinstance(body, dict):
+            raise GatewayError(ErrorKind.INVALID_REQUEST, "request body must be a JSON object")
+        fields: dict[str, Any] = body  # pyright: ignore[reportUnknownVariableType]
+        for field, expected in required.items():
+            if field not in fields:
+                raise GatewayError(ErrorKind.INVALID_REQUEST, f"{field}: field required")
+            if not _is_instance(fields[field], expected):
+                raise GatewayError(ErrorKind.INVALID_REQUEST, f"{field}: must be {_TYPE_NAMES[expected]}")
+        stream = fields.get("stream")
+        if stream is not None and not isinstance(stream, bool):
+            raise GatewayError(ErrorKind.INVALID_REQUEST, "stream: must be a boolean")
+        return fields
+
+    def decode(self, frame: SSEFrame) -> WireEvent:
+        """Turn one upstream frame into an event that remembers its raw bytes."""
+        if frame.data is None:
+            return WireEvent(COMMENT, None, frame.event, frame.raw)
+        try:
+            data = orjson.loads(frame.data)
+        except orjson.JSONDecodeError:
+            return WireEvent(UNPARSED, None, frame.event, frame.raw)
+        return WireEvent(self._event_type(data, frame.event), data, frame.event, frame.raw)
+
+    def _event_type(self, data: Any, sse_event: str | None) -> str:
+        if isinstance(data, dict):
+            event_type = data.get("type")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            if isinstance(event_type, str):
+                return event_type
+        return sse_event or UNPARSED
+
+    def encode(self, event: WireEvent) -> bytes:
+        """The bytes to send for `event`: its raw bytes when it has them, else a fresh serialization."""
+        if event.raw is not None:
+            return event.raw
+        if event.type == RESPONSE_BODY:
+            return orjson.dumps(event.data)
+        if event.type == DONE:
+            return _DONE_BYTES
+        if event.type == COMMENT:
+            return b":\n\n"
+        return encode_frame(event.sse_event, orjson.dumps(event.data).decode("utf-8"))
+
+    def is_terminal(self, event: WireEvent) -> bool:
+        """Whether the stream is complete once `event` has been sent."""
+        return event.type in self.terminal_types
+
+    def error_body(self, kind: ErrorKind, message: str) -> dict[str, Any]:
+        """The JSON error object for a non-streaming answer."""
+        if self.format is WireFormat.ANTHROPIC:
+            return anthropic_error(kind, message)
+        return openai_error(kind, message)
+
+    def stream_error(self, kind: ErrorKind, message: str, last: WireEvent | None) -> list[WireEvent]:
+        """Events that end a started stream with an error the client's SDK surfaces.
+
+        Args:
+            kind: what went wrong.
+            message: explanation for the user.
+            last: the last event with a payload already sent, for APIs that number their events.
+        """
+        raise NotImplementedError
+
+
+class AnthropicMessages(WireApi):
+    """Anthropic Messages: named SSE events whose payload carries the same `type`."""
+
+    name = "anthropic_messages"
+    format = WireFormat.ANTHROPIC
+    terminal_types = frozenset({"message_stop", "error"})
+
+    def stream_error(self, kind: ErrorKind, message: str, last: WireEvent | None) -> list[WireEvent]:
+        """An `error` event; the Anthropic SDK raises it as `APIStatusError`."""
+        return [WireEvent("error", anthropic_error(kind, message), "error")]
+
+
+class OpenAIChat(WireApi):
+    """OpenAI Chat Completions: unnamed `data:` chunks ended by `data: [DONE]`."""
+
+    name = "openai_chat"
+    format = WireFormat.OPENAI
+    terminal_types = frozenset({DONE, "error"})
+
+    def decode(self, frame: SSEFrame) -> WireEvent:
+        """Like the base, plus `[DONE]` and chunks that carry an `error` object."""
+        if frame.data == "[DONE]":
+            return WireEvent(DONE, None, frame.event, frame.raw)
+        return super().decode(frame)
+
+    def _event_type(self, data: Any, sse_event: str | None) -> str:
+        if isinstance(data, dict):
+            if "error" in data:
+                return "error"
+            kind = data.get("object")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            if isinstance(kind, str):
+                return kind
+        return UNPARSED
+
+    def stream_error(self, kind: ErrorKind, message: str, last: WireEvent | None) -> list[WireEvent]:
+        """A chunk carrying `error` (the OpenAI SDK raises `APIError`) and the `[DONE]` terminator."""
+        return [WireEvent("error", openai_error(kind, message)), WireEvent(DONE, None)]
+
+
+class OpenAIResponses(WireApi):
+    """OpenAI Responses: named events with a `type` and a rising `sequence_number`."""
+
+    name = "openai_responses"
+    format = WireFormat.OPENAI
+    terminal_types = frozenset({"response.completed", "response.failed", "response.incomplete", "error"})
+
+    def stream_error(self, kind: ErrorKind, message: str, last: WireEvent | None) -> list[WireEvent]:
+        """An `error` event numbered after the last event sent."""
+        sequence = 0
+        if last is not None and isinstance(last.data, dict):
+            previous = last.data.get("sequence_number")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            if isinstance(previous, int):
+                sequence = previous + 1
+        payload = {
+            "type": "error",
+            "code": kind.value.openai_code,
+            "message": message,
+            "param": None,
+            "sequence_number": sequence,
+        }
+        return [WireEvent("error", payload, "error")]
+
+
+ANTHROPIC_MESSAGES = AnthropicMessages()
+OPENAI_CHAT = OpenAIChat()
+OPENAI_RESPONSES = OpenAIResponses()
+
+_TYPE_NAMES: dict[type, str] = {str: "a string", int: "an integer", list: "an array", dict: "an object"}
+
+
+def _is_instance(value: Any, expected: type) -> bool:
+    # JSON booleans are Python ints; a boolean is never a valid integer field.
+    if expected is int and isinstance(value, bool):
+        return False
+    return isinstance(value, expected)
+
+
+def response_event(body: bytes, data: Any) -> WireEvent:
+    """Wrap a whole non-streaming response body as the single event of its sequence."""
+    return WireEvent(RESPONSE_BODY, data, None, body)

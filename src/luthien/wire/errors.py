@@ -1,0 +1,76 @@
+"""Errors Luthien itself raises, and how each looks in the Anthropic and OpenAI error shapes.
+
+Anthropic: `{"type": "error", "error": {"type": ..., "message": ...}}`.
+OpenAI: `{"error": {"message": ..., "type": ..., "param": null, "code": ...}}`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    status: int
+    anthropic_type: str
+    openai_type: str
+    openai_code: str
+
+
+class ErrorKind(Enum):
+    """Every error Luthien answers with on its own, with its HTTP status and per-format type names."""
+
+    INVALID_REQUEST = _Kind(400, "invalid_request_error", "invalid_request_error", "invalid_request")
+    AUTHENTICATION = _Kind(401, "authentication_error", "invalid_request_error", "invalid_api_key")
+    NOT_FOUND = _Kind(404, "not_found_error", "invalid_request_error", "not_found")
+    REQUEST_TOO_LARGE = _Kind(413, "request_too_large", "invalid_request_error", "request_too_large")
+    INTERNAL = _Kind(500, "api_error", "server_error", "internal_error")
+    UPSTREAM_UNAVAILABLE = _Kind(502, "api_error", "server_error", "upstream_unavailable")
+    UPSTREAM_TIMEOUT = _Kind(504, "timeout_error", "server_error", "upstream_timeout")
+    # An error that happens after a stream started: it travels as an event, not a status.
+    UPSTREAM_STREAM = _Kind(502, "api_error", "server_error", "upstream_stream_error")
+
+    @property
+    def status(self) -> int:
+        """The HTTP status this error is answered with."""
+        return self.value.status
+
+
+class GatewayError(Exception):
+    """A failure answered by Luthien itself, rendered in the client's error shape.
+
+    Attributes:
+        kind: what went wrong; decides status and type names.
+        message: human-readable explanation (never contains credentials).
+    """
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def anthropic_error(kind: ErrorKind, message: str) -> dict[str, Any]:
+    """The Anthropic error object for `kind`."""
+    return {"type": "error", "error": {"type": kind.value.anthropic_type, "message": message}}
+
+
+def openai_error(kind: ErrorKind, message: str) -> dict[str, Any]:
+    """The OpenAI error object for `kind`."""
+    return {
+        "error": {
+            "message": message,
+            "type": kind.value.openai_type,
+            "param": None,
+            "code": kind.value.openai_code,
+        }
+    }
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON, the way providers send it."""
+    return orjson.dumps(value)

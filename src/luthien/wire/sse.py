@@ -1,0 +1,92 @@
+"""Server-sent events: an incremental frame parser that keeps each frame's exact bytes, and an encoder.
+
+The parser is sans-IO: `feed()` takes whatever bytes arrived and returns the frames they completed;
+`finish()` returns a final frame that lacked its blank-line terminator. Keeping the raw bytes lets the
+pipeline forward an unchanged frame byte-for-byte.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A frame ends at the first blank line: two line breaks in a row, each CRLF, LF or a lone CR (one not
+# followed by LF, which would make it half of a CRLF).
+_BREAK = rb"(?:\r\n|\n|\r(?!\n))"
+_FRAME_END = re.compile(_BREAK + _BREAK)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class SSEFrame:
+    """One server-sent event.
+
+    Attributes:
+        event: the `event:` field, or None when the frame has none.
+        data: the `data:` lines joined by newlines, or None for a frame without data (a comment).
+        raw: the exact bytes of the frame, terminator included.
+    """
+
+    event: str | None
+    data: str | None
+    raw: bytes
+
+
+def parse_frame(raw: bytes) -> SSEFrame:
+    """Parse one complete frame's bytes (terminator optional)."""
+    event: str | None = None
+    data_lines: list[str] = []
+    for line in _LINE_BREAK.split(raw.decode("utf-8", errors="replace")):
+        if not line or line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if field == "event":
+            event = value
+        elif field == "data":
+            data_lines.append(value)
+    return SSEFrame(event=event, data="\n".join(data_lines) if data_lines else None, raw=raw)
+
+
+class SSEParser:
+    """Turns a byte stream into frames, however the bytes are chunked."""
+
+    __slots__ = ("_buffer",)
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> list[SSEFrame]:
+        """Add bytes; return every frame they complete, in order."""
+        buffer = self._buffer + chunk if self._buffer else chunk
+        frames: list[SSEFrame] = []
+        start = 0
+        while match := _FRAME_END.search(buffer, start):
+            end = match.end()
+            if end == len(buffer) and buffer.endswith(b"\r"):
+                # The CR may be the first half of a CRLF still in flight: wait for the next byte.
+                break
+            frames.append(parse_frame(buffer[start:end]))
+            start = end
+        self._buffer = buffer[start:]
+        return frames
+
+    def finish(self) -> SSEFrame | None:
+        """Return the unterminated trailing frame, if the stream ended inside one."""
+        rest, self._buffer = self._buffer, b""
+        if not rest.strip():
+            return None
+        return parse_frame(rest)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes received that do not yet form a complete frame."""
+        return len(self._buffer)
+
+
+def encode_frame(event: str | None, data: str) -> bytes:
+    """Serialize one frame; multi-line data becomes several `data:` lines."""
+    lines = [f"event: {event}"] if event is not None else []
+    lines.extend(f"data: {line}" for line in data.split("\n"))
+    return ("\n".join(lines) + "\n\n").encode("utf-8")

@@ -1,0 +1,450 @@
+"""A scripted fake of the Anthropic and OpenAI HTTP APIs, served by aiohttp in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import datetime
+import threading
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, cast
+
+import orjson
+from aiohttp import web
+from multidict import CIMultiDict
+
+from .anthropic_wire import anthropic_error_body, anthropic_message, anthropic_request_id, anthropic_stream
+from .openai_chat_wire import chat_completion, chat_stream, openai_error_body, openai_request_id
+from .openai_responses_wire import response_object, responses_stream
+from .script import HangReply, JSONReply, Pause, RawReply, Reply, StreamReply
+
+__all__ = ["SCRIPTED_PATHS", "FakeProvider", "ReceivedRequest"]
+
+Flavor = Literal["anthropic", "openai"]
+
+SCRIPTED_PATHS = frozenset(
+    {"/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions", "/v1/responses"}
+)
+"""POSTs to these paths consume the next enqueued reply."""
+
+DEFAULT_COUNT_TOKENS = 42
+
+_ANTHROPIC_MODELS = [
+    ("claude-sonnet-4-6", "Claude Sonnet 4.6", "2026-02-17T00:00:00Z"),
+    ("claude-opus-4-1-20250805", "Claude Opus 4.1", "2025-08-05T00:00:00Z"),
+    ("claude-haiku-4-5-20251001", "Claude Haiku 4.5", "2025-10-15T00:00:00Z"),
+]
+_OPENAI_MODELS = [("gpt-5", 1754425777, "system"), ("gpt-5-mini", 1754425928, "system")]
+
+
+@dataclass
+class ReceivedRequest:
+    """One request the fake received.
+
+    Attributes:
+        method: The HTTP method.
+        path: The URL path, e.g. ``/v1/messages``.
+        query: The raw query string, without ``?``.
+        headers: The request headers, names lower-cased (repeated headers joined with ``", "``).
+        body: The raw request body.
+    """
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """Return the body decoded as JSON."""
+        return orjson.loads(self.body)
+
+
+def _flavor(request: web.BaseRequest) -> Flavor:
+    if request.path.startswith("/v1/messages"):
+        return "anthropic"
+    if request.path.startswith(("/v1/chat/", "/v1/responses")):
+        return "openai"
+    return "anthropic" if "anthropic-version" in request.headers else "openai"
+
+
+def _default_headers(flavor: Flavor) -> CIMultiDict[str]:
+    if flavor == "anthropic":
+        reset = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=60)
+        return CIMultiDict(
+            {
+                "request-id": anthropic_request_id(),
+                "anthropic-ratelimit-requests-limit": "4000",
+                "anthropic-ratelimit-requests-remaining": "3999",
+                "anthropic-ratelimit-requests-reset": reset.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
+    return CIMultiDict(
+        {
+            "x-request-id": openai_request_id(),
+            "x-ratelimit-limit-requests": "10000",
+            "x-ratelimit-remaining-requests": "9999",
+            "x-ratelimit-reset-requests": "6ms",
+        }
+    )
+
+
+def _json_dict(value: Any) -> dict[str, Any]:
+    return cast("dict[str, Any]", value) if isinstance(value, dict) else {}
+
+
+def _json_body(body: bytes) -> dict[str, Any]:
+    try:
+        data: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}
+    return _json_dict(data)
+
+
+def _default_reply(received: ReceivedRequest, flavor: Flavor) -> Reply:
+    path, method = received.path, received.method
+    if method == "POST" and path in SCRIPTED_PATHS:
+        if path == "/v1/messages/count_tokens":
+            return JSONReply({"input_tokens": DEFAULT_COUNT_TOKENS})
+        body = _json_body(received.body)
+        model = body.get("model")
+        streaming = body.get("stream") is True
+        if path == "/v1/messages":
+            model = model if isinstance(model, str) else "claude-sonnet-4-6"
+            if streaming:
+                return StreamReply(anthropic_stream(model=model))
+            return JSONReply(anthropic_message(model=model))
+        model = model if isinstance(model, str) else "gpt-5"
+        if path == "/v1/chat/completions":
+            if streaming:
+                options = _json_dict(body.get("stream_options"))
+                include_usage = bool(options.get("include_usage"))
+                return StreamReply(chat_stream(model=model, include_usage=include_usage))
+            return JSONReply(chat_completion(model=model))
+        if streaming:
+            return StreamReply(responses_stream(model=model))
+        return JSONReply(response_object(model=model))
+    if method in ("GET", "HEAD") and path == "/":
+        return RawReply(b"")
+    if method == "GET" and path == "/v1/models":
+        return JSONReply(_models_list(flavor))
+    if method == "GET" and path.startswith("/v1/models/"):
+        model = _model_entry(flavor, path.removeprefix("/v1/models/"))
+        if model is not None:
+            return JSONReply(model)
+    return _not_found(flavor, f"{method} {path} not found")
+
+
+def _models_list(flavor: Flavor) -> dict[str, Any]:
+    if flavor == "anthropic":
+        data = [
+            {"type": "model", "id": mid, "display_name": name, "created_at": created}
+            for mid, name, created in _ANTHROPIC_MODELS
+        ]
+        return {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
+    return {
+        "object": "list",
+        "data": [
+            {"id": mid, "object": "model", "created": created, "owned_by": owner}
+            for mid, created, owner in _OPENAI_MODELS
+        ],
+    }
+
+
+def _model_entry(flavor: Flavor, model_id: str) -> dict[str, Any] | None:
+    entries: list[dict[str, Any]] = _models_list(flavor)["data"]
+    return next((entry for entry in entries if entry["id"] == model_id), None)
+
+
+def _not_found(flavor: Flavor, message: str) -> JSONReply:
+    if flavor == "anthropic":
+        return JSONReply(anthropic_error_body("not_found_error", message), status=404)
+    return JSONReply(openai_error_body("invalid_request_error", message), status=404)
+
+
+class _StreamTracker:
+    """Counts streaming replies in progress and remembers whether the latest one has ended."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._open = 0
+        self._latest = 0
+        self._latest_closed = False
+        self._seen_since_reset = False
+
+    @property
+    def open(self) -> int:
+        with self._cond:
+            return self._open
+
+    def begin(self) -> int:
+        with self._cond:
+            self._open += 1
+            self._latest += 1
+            self._latest_closed = False
+            self._seen_since_reset = True
+            return self._latest
+
+    def end(self, stream_id: int) -> None:
+        with self._cond:
+            self._open -= 1
+            if stream_id == self._latest:
+                self._latest_closed = True
+            self._cond.notify_all()
+
+    def reset(self) -> None:
+        with self._cond:
+            self._seen_since_reset = False
+
+    def wait_latest_closed(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._seen_since_reset and self._latest_closed, timeout)
+
+
+class FakeProvider:
+    """A fake Anthropic/OpenAI server for tests, answering from a FIFO of scripted replies.
+
+    POSTs to ``/v1/messages``, ``/v1/messages/count_tokens``, ``/v1/chat/completions`` and
+    ``/v1/responses`` each consume one enqueued reply; with the queue empty a realistic default
+    reply is sent (streaming when the body has ``"stream": true``). ``GET /v1/models`` answers in
+    the Anthropic shape when the request has an ``anthropic-version`` header, else the OpenAI
+    shape; ``HEAD /`` answers 200. Every reply carries a request-id and a rate-limit header.
+
+    Attributes:
+        base_url: ``http://127.0.0.1:<port>`` (no ``/v1``), set by :meth:`start`.
+        requests: Every request received, in arrival order.
+    """
+
+    def __init__(self) -> None:
+        self.base_url = ""
+        self.requests: list[ReceivedRequest] = []
+        self._lock = threading.Lock()
+        self._queue: collections.deque[Reply] = collections.deque()
+        self._streams = _StreamTracker()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        # Touched only from the server's event loop.
+        self._hanging: set[asyncio.Future[None]] = set()
+        self._handler_tasks: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start serving on a free port of 127.0.0.1 in a daemon thread; return once listening.
+
+        Raises:
+            RuntimeError: If already started.
+        """
+        if self._thread is not None:
+            raise RuntimeError("FakeProvider already started")
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        errors: list[BaseException] = []
+        thread = threading.Thread(
+            target=self._run, args=(loop, ready, errors), name="fake-provider", daemon=True
+        )
+        self._loop, self._thread = loop, thread
+        thread.start()
+        ready.wait()
+        if errors:
+            thread.join()
+            self._loop = self._thread = None
+            raise errors[0]
+
+    def stop(self) -> None:
+        """Release hanging replies, cut open streams, stop the server and join its thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        self._loop = self._thread = None
+        self.base_url = ""
+
+    def __enter__(self) -> FakeProvider:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _run(
+        self, loop: asyncio.AbstractEventLoop, ready: threading.Event, errors: list[BaseException]
+    ) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            try:
+                loop.run_until_complete(self._startup())
+            except BaseException as exc:
+                errors.append(exc)
+                return
+            finally:
+                ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._shutdown())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+    async def _startup(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self._runner = runner
+        server = site._server  # pyright: ignore[reportPrivateUsage]
+        assert isinstance(server, asyncio.Server)
+        port = server.sockets[0].getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    async def _shutdown(self) -> None:
+        self._release_hanging()
+        tasks = list(self._handler_tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- scripting ---------------------------------------------------------------------------------
+
+    def enqueue(self, *replies: Reply) -> None:
+        """Append replies to the FIFO consumed by POSTs to the API endpoints."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    def reset(self) -> None:
+        """Clear the reply queue and the request log, and release any :class:`HangReply`."""
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+        self._streams.reset()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._release_hanging)
+
+    @property
+    def open_streams(self) -> int:
+        """The number of streaming replies currently being sent."""
+        return self._streams.open
+
+    def wait_stream_closed(self, timeout: float) -> bool:
+        """Wait until the most recent streaming reply has ended.
+
+        A stream ends when it was fully sent, cut, or its connection was closed by the peer. When
+        no streaming reply has started since the last :meth:`reset`, waits for one to start and end.
+
+        Args:
+            timeout: Seconds to wait at most.
+
+        Returns:
+            True if it ended within ``timeout``.
+        """
+        return self._streams.wait_latest_closed(timeout)
+
+    def _next_reply(self, received: ReceivedRequest, flavor: Flavor) -> Reply:
+        with self._lock:
+            self.requests.append(received)
+            if received.method == "POST" and received.path in SCRIPTED_PATHS and self._queue:
+                return self._queue.popleft()
+        return _default_reply(received, flavor)
+
+    def _release_hanging(self) -> None:
+        for future in self._hanging:
+            if not future.done():
+                future.set_result(None)
+        self._hanging.clear()
+
+    # -- serving -----------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handler_tasks.add(task)
+        try:
+            body = await request.read()
+            headers: dict[str, str] = {}
+            for name, value in request.headers.items():
+                key = name.lower()
+                headers[key] = f"{headers[key]}, {value}" if key in headers else value
+            received = ReceivedRequest(
+                method=request.method,
+                path=request.path,
+                query=request.query_string,
+                headers=headers,
+                body=body,
+            )
+            flavor = _flavor(request)
+            reply = self._next_reply(received, flavor)
+            response_headers = _default_headers(flavor)
+            if isinstance(reply, HangReply):
+                return await self._hang(request)
+            if isinstance(reply, StreamReply):
+                return await self._stream(request, reply, response_headers)
+            if isinstance(reply, JSONReply):
+                response_headers["Content-Type"] = "application/json"
+                payload = orjson.dumps(reply.body)
+            else:
+                response_headers["Content-Type"] = reply.content_type
+                payload = reply.body
+            for name, value in reply.headers.items():
+                response_headers[name] = value
+            return web.Response(body=payload, status=reply.status, headers=response_headers)
+        finally:
+            if task is not None:
+                self._handler_tasks.discard(task)
+
+    async def _hang(self, request: web.Request) -> web.StreamResponse:
+        future = asyncio.get_running_loop().create_future()
+        self._hanging.add(future)
+        try:
+            await future
+        finally:
+            self._hanging.discard(future)
+        return _abort(request)
+
+    async def _stream(
+        self, request: web.Request, reply: StreamReply, headers: CIMultiDict[str]
+    ) -> web.StreamResponse:
+        headers["Content-Type"] = "text/event-stream; charset=utf-8"
+        headers["Cache-Control"] = "no-cache"
+        for name, value in reply.headers.items():
+            headers[name] = value
+        response = web.StreamResponse(status=reply.status, headers=headers)
+        stream_id = self._streams.begin()
+        try:
+            await response.prepare(request)
+            for frame in reply.frames:
+                if isinstance(frame, Pause):
+                    await asyncio.sleep(frame.seconds)
+                else:
+                    await response.write(frame)
+            if reply.cut:
+                return _abort(request, response)
+            await response.write_eof()
+        except ConnectionError:
+            # The peer went away (aiohttp raises ConnectionResetError subclasses on write).
+            pass
+        finally:
+            self._streams.end(stream_id)
+        return response
+
+
+def _abort(request: web.Request, response: web.StreamResponse | None = None) -> web.StreamResponse:
+    """Abort the TCP connection so the client sees a truncated reply, and return a response for aiohttp."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+    return response if response is not None else web.Response(status=503)
