@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -534,7 +535,7 @@ def test_reply_headers(fake: FakeProvider) -> None:
 
 def test_raw_reply_malformed_json(fake: FakeProvider, oai: openai.OpenAI) -> None:
     fake.enqueue(RawReply(b"{not json", content_type="application/json"))
-    with pytest.raises(ValueError, match=r".*"):
+    with pytest.raises(json.JSONDecodeError):
         oai.chat.completions.create(model="gpt-5", messages=USER)
 
 

@@ -1,8 +1,13 @@
-"""The `luthien` command: `serve` runs the gateway; `settings-docs` regenerates settings docs."""
+"""The `luthien` command.
+
+`serve` runs the gateway; `policies` lists the registered policies; `check-config FILE` validates a
+config; `settings-docs` prints or rewrites the settings documentation.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -10,7 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from luthien import settings_docs
-from luthien.config import ConfigError
+from luthien.config import ConfigError, load_config
 from luthien.settings import Settings
 
 
@@ -52,6 +57,35 @@ def _settings_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policies(args: argparse.Namespace) -> int:
+    from luthien.policy.registry import REGISTERED, resolve_class
+
+    for name in sorted(REGISTERED):
+        cls = resolve_class(name)
+        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        print(f"{name}: {summary}")
+        if args.schema:
+            print(json.dumps(cls.config_model.model_json_schema(), indent=2))
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from luthien.policy.registry import active_policy_name, build_policies
+
+    try:
+        config = load_config(Path(args.file))
+        active = active_policy_name(config, None)
+        policies = build_policies(config, active)
+    except ConfigError as error:
+        print(f"luthien: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"{args.file}: ok ({len(config.upstreams)} upstreams, {len(config.routes)} routes, "
+        f"policies: {', '.join(sorted(policies))}; active: {active})"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `luthien` console script."""
     parser = argparse.ArgumentParser(prog="luthien", description="Luthien AI-control proxy")
@@ -64,5 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     docs.add_argument("--write", action="store_true", help="rewrite README.md and .env.example")
     docs.add_argument("--root", default=".", help="repository root (default: current directory)")
     docs.set_defaults(handler=_settings_docs)
+    policies = commands.add_parser("policies", help="list the registered policies")
+    policies.add_argument("--schema", action="store_true", help="also print each config's JSON schema")
+    policies.set_defaults(handler=_policies)
+    check = commands.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("file", help="path to the YAML config")
+    check.set_defaults(handler=_check_config)
     args = parser.parse_args(argv)
     return int(args.handler(args))

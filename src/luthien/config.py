@@ -2,6 +2,14 @@
 
 Example:
     ```yaml
+    policy: guarded
+    policies:
+      guarded:
+        class: chain
+        config: {policies: [no_secrets, judge]}
+      no_secrets:
+        class: string_replace
+        config: {replacements: [{find: "sk-[A-Za-z0-9]+", replace: "[key]", regex: true}]}
     upstreams:
       local:
         format: openai
@@ -72,6 +80,15 @@ class RouteConfig(BaseModel):
     upstream: str
 
 
+class PolicyEntry(BaseModel):
+    """A named policy instance: `class` is a registered short name or `module:Class`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    class_name: str = Field(alias="class")
+    config: dict[str, Any] = Field(default_factory=dict[str, Any])
+
+
 class LuthienConfig(BaseModel):
     """The whole config file."""
 
@@ -79,6 +96,8 @@ class LuthienConfig(BaseModel):
 
     upstreams: dict[str, UpstreamConfig] = Field(default_factory=dict[str, UpstreamConfig])
     routes: list[RouteConfig] = Field(default_factory=list[RouteConfig])
+    policies: dict[str, PolicyEntry] = Field(default_factory=dict[str, PolicyEntry])
+    policy: str | None = Field(default=None, description="Name of the active policy.")
 
     def with_builtins(self, settings: Settings) -> LuthienConfig:
         """Return a copy where the built-in `anthropic` and `openai` upstreams exist.
@@ -97,7 +116,7 @@ class LuthienConfig(BaseModel):
                 api_key=settings.openai_api_key,
             ),
         }
-        return LuthienConfig(upstreams={**builtins, **self.upstreams}, routes=self.routes)
+        return self.model_copy(update={"upstreams": {**builtins, **self.upstreams}})
 
     @model_validator(mode="after")
     def _routes_name_upstreams(self) -> LuthienConfig:
@@ -110,6 +129,14 @@ class LuthienConfig(BaseModel):
 
 class ConfigError(Exception):
     """The config file is missing, not YAML, or invalid. `str()` names the offending field."""
+
+
+def describe_validation_error(error: ValidationError, prefix: str = "") -> str:
+    """One line per problem, each naming the field by its dotted path."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in (prefix, *item['loc']) if part != '') or '<root>'}: {item['msg']}"
+        for item in error.errors()
+    )
 
 
 def load_config(path: Path | None) -> LuthienConfig:
@@ -131,8 +158,4 @@ def load_config(path: Path | None) -> LuthienConfig:
     try:
         return LuthienConfig.model_validate({} if raw is None else raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc']) or '<root>'}: {item['msg']}"
-            for item in error.errors()
-        )
-        raise ConfigError(f"{path}: invalid config: {problems}") from error
+        raise ConfigError(f"{path}: invalid config: {describe_validation_error(error)}") from error

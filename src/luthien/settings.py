@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         default=32 * 1024 * 1024, ge=1024, description="Largest request body accepted; larger bodies get 413."
     )
+    test_policy: str | None = Field(
+        default=None,
+        description="Name of a policy to activate instead of the config's `policy` (tests, experiments).",
+    )
+    allow_policy_header: bool = Field(
+        default=False,
+        description="Honour the `X-Luthien-Policy` request header (only names defined in the config).",
+    )
     log_level: str = Field(default="info", description="Log level: debug, info, warning or error.")
 
     @model_validator(mode="after")

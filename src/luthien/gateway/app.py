@@ -12,12 +12,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from luthien import __version__
+from luthien.activity.log import ActivityLog
 from luthien.config import LuthienConfig, load_config
 from luthien.gateway.asgi import TransactionIdMiddleware
 from luthien.gateway.models import MODELS_PATH, ModelsEndpoint
 from luthien.gateway.proxy import ENDPOINTS, ProxyEndpoint
+from luthien.gateway.selection import PolicySelector
 from luthien.gateway.state import GatewayState
-from luthien.pipeline.stage import PassThroughStage
+from luthien.policy.registry import active_policy_name, build_policies
 from luthien.settings import Settings
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router
@@ -41,12 +43,20 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         config: the parsed config file; loaded from `settings.config` when omitted.
 
     Raises:
-        ConfigError: the config file is invalid.
+        ConfigError: the config file is invalid, or names policies that cannot be built.
     """
     settings = settings or Settings()
     config = (config if config is not None else load_config(settings.config)).with_builtins(settings)
+    active = active_policy_name(config, settings.test_policy)
+    policies = build_policies(config, active)
     client = UpstreamClient(settings)
-    state = GatewayState(settings=settings, router=Router(config), client=client, stage=PassThroughStage())
+    state = GatewayState(
+        settings=settings,
+        router=Router(config),
+        client=client,
+        policies=PolicySelector(policies, active, settings.allow_policy_header),
+        activity=ActivityLog(),
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncGenerator[None]:

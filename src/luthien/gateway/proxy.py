@@ -7,25 +7,31 @@ client sent; the query string is kept.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from multidict import CIMultiDict
 from starlette.types import Receive, Scope, Send
 
+from luthien.call.request import CallRequest
 from luthien.gateway.asgi import (
     JSON_CONTENT_TYPE,
     ClientDisconnected,
     read_body,
     send_bytes,
     send_stream,
+    transaction_id,
     until_disconnect,
 )
 from luthien.gateway.auth import use_server_key
 from luthien.gateway.headers import client_response_headers, upstream_request_headers
 from luthien.gateway.state import GatewayState, client_headers
-from luthien.pipeline.run import run_body, run_stream
-from luthien.pipeline.stage import PassThroughStage, PolicyStage
+from luthien.pipeline.run import POLICY_FAILURE_MESSAGE, run_body, run_stream
+from luthien.pipeline.stage import PassThroughStage, PolicyStage, ResponseStage
+from luthien.policy.base import Policy, PolicyContext
+from luthien.policy.runner import PolicyFailure
 from luthien.upstream.client import UpstreamResponse
 from luthien.upstream.routing import Upstream
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
@@ -61,14 +67,20 @@ RESPONSES = Endpoint("/v1/responses", OPENAI_RESPONSES, {"model": str})
 ENDPOINTS = (MESSAGES, COUNT_TOKENS, CHAT_COMPLETIONS, RESPONSES)
 
 _PASS_THROUGH = PassThroughStage()
+POLICY_RESPONSE_HEADER = b"x-luthien-policy"
 
 
-async def send_error(send: Send, api: WireApi, error: GatewayError) -> None:
+async def send_error(
+    send: Send, api: WireApi, error: GatewayError, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     """Answer with `error` in the client's shape."""
-    await send_bytes(send, error.kind.status, dumps(api.error_body(error.kind, error.message)))
+    body = dumps(api.error_body(error.kind, error.message))
+    await send_bytes(send, error.kind.status, body, [JSON_CONTENT_TYPE, *(extra or [])])
 
 
-async def forward_upstream_error(send: Send, api: WireApi, response: UpstreamResponse) -> None:
+async def forward_upstream_error(
+    send: Send, api: WireApi, response: UpstreamResponse, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     """Pass an upstream HTTP error back with its status; wrap a non-JSON body in the client's shape."""
     body = await response.read()
     try:
@@ -77,10 +89,12 @@ async def forward_upstream_error(send: Send, api: WireApi, response: UpstreamRes
         kind = ErrorKind.INVALID_REQUEST if response.status < 500 else ErrorKind.UPSTREAM_UNAVAILABLE
         excerpt = body[:UPSTREAM_ERROR_EXCERPT_CHARS].decode("utf-8", errors="replace")
         message = f"upstream answered HTTP {response.status}: {excerpt}"
-        await send_bytes(send, response.status, dumps(api.error_body(kind, message)))
+        await send_bytes(
+            send, response.status, dumps(api.error_body(kind, message)), [JSON_CONTENT_TYPE, *(extra or [])]
+        )
         return
     headers = [header for header in client_response_headers(response.headers) if header[0] != b"content-type"]
-    await send_bytes(send, response.status, body, [JSON_CONTENT_TYPE, *headers])
+    await send_bytes(send, response.status, body, [JSON_CONTENT_TYPE, *headers, *(extra or [])])
 
 
 class ProxyEndpoint:
@@ -89,59 +103,115 @@ class ProxyEndpoint:
     def __init__(self, endpoint: Endpoint, state: GatewayState) -> None:
         self.endpoint = endpoint
         self.state = state
-        self.stage: PolicyStage = state.stage if endpoint.applies_policy else _PASS_THROUGH
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Handle one call."""
+        """Handle one call: authenticate, read and validate, then run it (cancelled on disconnect)."""
         api = self.endpoint.api
         headers = client_headers(scope["headers"])
         try:
             server_key = use_server_key(headers, self.state.settings)
+            selected = self.state.policies.choose(headers) if self.endpoint.applies_policy else None
             body = await read_body(receive, self.state.settings.max_request_bytes)
-            upstream = self._route(body)
+            request = CallRequest(api.format, self._parse(body), body)
         except GatewayError as error:
             await send_error(send, api, error)
             return
         except ClientDisconnected:
             return
-        upstream_headers = upstream_request_headers(
-            headers, upstream.format, upstream.config.resolved_api_key(), server_key
-        )
-        url = upstream.url(self.endpoint.path, scope["query_string"].decode("latin-1"))
-        await until_disconnect(receive, self._forward(send, url, upstream_headers, body))
+        call = self._call(send, scope, headers, server_key, request, selected)
+        await until_disconnect(receive, call)
 
-    def _route(self, body: bytes) -> Upstream:
-        api = self.endpoint.api
+    def _parse(self, body: bytes) -> dict[str, Any]:
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError as error:
             raise GatewayError(
                 ErrorKind.INVALID_REQUEST, f"request body is not valid JSON: {error}"
             ) from error
-        fields = api.validate_request(parsed, self.endpoint.required)
-        upstream = self.state.router.resolve(fields["model"], api.format)
+        return self.endpoint.api.validate_request(parsed, self.endpoint.required)
+
+    def _route(self, request: CallRequest) -> Upstream:
+        api = self.endpoint.api
+        upstream = self.state.router.resolve(request.model, api.format)
         if upstream.format is not api.format:
             raise GatewayError(
                 ErrorKind.INVALID_REQUEST,
-                f"model {fields['model']!r} routes to upstream {upstream.name!r}, which speaks the "
+                f"model {request.model!r} routes to upstream {upstream.name!r}, which speaks the "
                 f"{upstream.format.value} format; translating {api.format.value} requests to it is not "
                 "supported",
             )
         return upstream
 
-    async def _forward(self, send: Send, url: str, headers: CIMultiDict[str], body: bytes) -> None:
+    async def _call(
+        self,
+        send: Send,
+        scope: Scope,
+        headers: list[tuple[str, str]],
+        server_key: bool,
+        request: CallRequest,
+        selected: tuple[str, Policy[Any]] | None,
+    ) -> None:
+        api = self.endpoint.api
+        stage: ResponseStage = _PASS_THROUGH
+        extra: list[tuple[bytes, bytes]] = []
+        try:
+            if selected is not None:
+                name, policy = selected
+                extra = [(POLICY_RESPONSE_HEADER, name.encode("latin-1"))]
+                ctx = PolicyContext(transaction_id(scope), name, self.state.activity)
+                policy_stage = PolicyStage(policy, ctx, api)
+                request = await policy_stage.process_request(request)
+                stage = policy_stage
+            upstream = self._route(request)
+        except PolicyFailure as failure:
+            await send_error(send, api, _policy_error(failure), extra)
+            return
+        except GatewayError as error:
+            await send_error(send, api, error, extra)
+            return
+        upstream_headers = upstream_request_headers(
+            headers, upstream.format, upstream.config.resolved_api_key(), server_key
+        )
+        url = upstream.url(self.endpoint.path, scope["query_string"].decode("latin-1"))
+        await self._forward(send, url, upstream_headers, request.to_bytes(), stage, extra)
+
+    async def _forward(
+        self,
+        send: Send,
+        url: str,
+        headers: CIMultiDict[str],
+        body: bytes,
+        stage: ResponseStage,
+        extra: list[tuple[bytes, bytes]],
+    ) -> None:
         api = self.endpoint.api
         try:
             async with self.state.client.request("POST", url, headers, body) as response:
                 if response.status >= 400:
-                    await forward_upstream_error(send, api, response)
+                    await forward_upstream_error(send, api, response, extra)
                     return
-                response_headers = client_response_headers(response.headers)
+                response_headers = [*client_response_headers(response.headers), *extra]
                 if response.is_event_stream:
-                    events = run_stream(api, response.chunks(), self.stage)
-                    await send_stream(send, response.status, response_headers, events)
+                    chunks = run_stream(api, response.chunks(), stage)
+                    # The first chunk decides between a stream and an error answer: a policy that
+                    # fails closed before anything was sent gets a proper HTTP error.
+                    first = await anext(chunks, b"")
+                    await send_stream(send, response.status, response_headers, _prepend(first, chunks))
                     return
-                out = await run_body(api, await response.read(), self.stage)
+                out = await run_body(api, await response.read(), stage)
                 await send_bytes(send, response.status, out, response_headers)
+        except PolicyFailure as failure:
+            await send_error(send, api, _policy_error(failure), extra)
         except GatewayError as error:
-            await send_error(send, api, error)
+            await send_error(send, api, error, extra)
+
+
+def _policy_error(failure: PolicyFailure) -> GatewayError:
+    return GatewayError(ErrorKind.POLICY, POLICY_FAILURE_MESSAGE.format(name=failure.policy_name))
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from luthien.pipeline.stage import PolicyStage
+from luthien.activity.log import ActivityLog
+from luthien.gateway.selection import PolicySelector
 from luthien.settings import Settings
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router
@@ -12,12 +13,13 @@ from luthien.upstream.routing import Router
 
 @dataclass(frozen=True, slots=True)
 class GatewayState:
-    """Settings, routing, the upstream connection pool and the active policy stage."""
+    """Settings, routing, the upstream connection pool, the policies and the activity log."""
 
     settings: Settings
     router: Router
     client: UpstreamClient
-    stage: PolicyStage
+    policies: PolicySelector
+    activity: ActivityLog
 
 
 def client_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:

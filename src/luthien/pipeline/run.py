@@ -2,8 +2,8 @@
 
 Streaming: upstream chunks are cut into SSE frames, decoded into events, passed through the stage,
 and encoded (an unchanged event is its original bytes). The stream always ends well-formed: if the
-upstream is cut, goes idle, or stops before its terminal event, the client gets the API's own error
-event after whatever was already sent.
+upstream is cut, goes idle, or stops before its terminal event, or the policy fails closed, the client
+gets the API's own error event after whatever was already sent.
 
 Non-streaming: the whole body is one event through the same stage.
 """
@@ -15,13 +15,15 @@ from collections.abc import AsyncIterator
 import orjson
 
 from luthien.pipeline.events import WireEvent
-from luthien.pipeline.stage import PolicyStage
+from luthien.pipeline.stage import ResponseStage
+from luthien.policy.runner import PolicyFailure
 from luthien.upstream.client import UpstreamStreamError
 from luthien.wire.apis import WireApi, response_event
 from luthien.wire.errors import ErrorKind
 from luthien.wire.sse import SSEParser
 
 INCOMPLETE_STREAM_MESSAGE = "upstream ended the stream before it was complete"
+POLICY_FAILURE_MESSAGE = "the call was stopped because policy {name!r} failed"
 
 
 async def _decode(api: WireApi, chunks: AsyncIterator[bytes]) -> AsyncIterator[WireEvent]:
@@ -34,19 +36,27 @@ async def _decode(api: WireApi, chunks: AsyncIterator[bytes]) -> AsyncIterator[W
         yield api.decode(trailing)
 
 
-async def run_stream(api: WireApi, chunks: AsyncIterator[bytes], stage: PolicyStage) -> AsyncIterator[bytes]:
+async def run_stream(
+    api: WireApi, chunks: AsyncIterator[bytes], stage: ResponseStage
+) -> AsyncIterator[bytes]:
     """Yield the bytes to send the client for an upstream SSE body.
 
     Args:
         api: the client's API (decodes, encodes, knows the terminal event and error shape).
         chunks: the upstream body as it arrives; may raise `UpstreamStreamError`.
         stage: the policy stage.
+
+    Raises:
+        PolicyFailure: the policy failed closed before anything was sent (the caller answers with
+            an error response instead of a stream).
     """
     last: WireEvent | None = None
     complete = False
+    sent_any = False
     try:
         async for event in stage.process(_decode(api, chunks)):
             yield api.encode(event)
+            sent_any = True
             if event.data is not None:
                 last = event
             complete = complete or api.is_terminal(event)
@@ -55,20 +65,28 @@ async def run_stream(api: WireApi, chunks: AsyncIterator[bytes], stage: PolicySt
             for event in api.stream_error(error.kind, error.message, last):
                 yield api.encode(event)
         return
+    except PolicyFailure as failure:
+        if not sent_any:
+            raise
+        if not complete:
+            message = POLICY_FAILURE_MESSAGE.format(name=failure.policy_name)
+            for event in api.stream_error(ErrorKind.POLICY, message, last):
+                yield api.encode(event)
+        return
     if not complete:
         for event in api.stream_error(ErrorKind.UPSTREAM_STREAM, INCOMPLETE_STREAM_MESSAGE, last):
             yield api.encode(event)
 
 
-async def _one(event: WireEvent) -> AsyncIterator[WireEvent]:
-    yield event
+async def run_body(api: WireApi, body: bytes, stage: ResponseStage) -> bytes:
+    """The bytes to send the client for a whole (non-streaming) upstream body.
 
-
-async def run_body(api: WireApi, body: bytes, stage: PolicyStage) -> bytes:
-    """The bytes to send the client for a whole (non-streaming) upstream body."""
+    Raises:
+        PolicyFailure: the policy failed closed.
+    """
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         # Not JSON: nothing a policy could read; forward it untouched.
         return body
-    return b"".join([api.encode(event) async for event in stage.process(_one(response_event(body, data)))])
+    return api.encode(await stage.process_body(response_event(body, data)))

@@ -1,40 +1,107 @@
-"""The policy stage: the one place a response's events may be changed on their way to the client.
+"""The policy stage of one call: where the response's wire events meet the policy.
 
-A stage receives the events of one response, in order, and yields the events to send. It sees a
-streaming response event by event as they arrive, and a non-streaming response as a one-event
-sequence, so a policy has a single code path. The policy engine plugs in here; the default stage
-passes every event through untouched (so every byte goes out as it came in).
+A policy that inspects the response gets the normalized view: wire events are decoded by the
+client API's codec, run through the policy's runner (hooks, holds, repair) and encoded back. A policy
+that never looks at the response (noop, request-only policies) is skipped entirely: wire events go
+out as the exact bytes that came in, without being decoded. Non-streaming bodies take the same path
+as a one-shot sequence, so a policy has one code path.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, Protocol
 
+from luthien.call.anthropic import AnthropicCodec
+from luthien.call.codec import CallCodec
+from luthien.call.events import CallEvent
+from luthien.call.request import CallRequest
 from luthien.pipeline.events import WireEvent
+from luthien.policy.base import Policy, PolicyContext
+from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, WireApi
 
 
-class PolicyStage(Protocol):
-    """What the pipeline needs from a policy."""
-
-    @property
-    def name(self) -> str:
-        """The policy's configured name, reported in records and the `X-Luthien-Policy` header."""
-        ...
+class ResponseStage(Protocol):
+    """What the pipeline runner needs from a stage."""
 
     def process(self, events: AsyncIterator[WireEvent]) -> AsyncIterator[WireEvent]:
-        """Yield the events to send for the incoming `events`."""
+        """Yield the events to send for a streaming response's `events`."""
+        ...
+
+    async def process_body(self, body: WireEvent) -> WireEvent:
+        """The body event to send for a whole response body."""
         ...
 
 
 class PassThroughStage:
-    """The no-op stage: every event goes out exactly as it came in."""
-
-    @property
-    def name(self) -> str:
-        """Always `noop`."""
-        return "noop"
+    """Every event goes out exactly as it came in (used for calls no policy sees, e.g. token counts)."""
 
     def process(self, events: AsyncIterator[WireEvent]) -> AsyncIterator[WireEvent]:
-        """Return the incoming events unchanged, without an extra generator in between."""
+        """The incoming events, unchanged."""
         return events
+
+    async def process_body(self, body: WireEvent) -> WireEvent:
+        """The body, unchanged."""
+        return body
+
+
+def codec_for(api: WireApi) -> CallCodec:
+    """A fresh codec for one call in `api`'s format."""
+    if api is ANTHROPIC_MESSAGES:
+        return AnthropicCodec()
+    if api is OPENAI_CHAT:
+        from luthien.call.openai_chat import OpenAIChatCodec
+
+        return OpenAIChatCodec()
+    from luthien.call.openai_responses import OpenAIResponsesCodec
+
+    return OpenAIResponsesCodec()
+
+
+async def _iterate(events: Iterable[CallEvent]) -> AsyncIterator[CallEvent]:
+    for event in events:
+        yield event
+
+
+class PolicyStage:
+    """Applies one policy to one call, request and response."""
+
+    def __init__(self, policy: Policy[Any], ctx: PolicyContext, api: WireApi) -> None:
+        self.policy = policy
+        self.ctx = ctx
+        self.api = api
+        self.runner = policy.runner(ctx)
+
+    async def process_request(self, request: CallRequest) -> CallRequest:
+        """The request to forward (raises `PolicyFailure` when the policy fails closed)."""
+        return await self.runner.on_request(request)
+
+    def process(self, events: AsyncIterator[WireEvent]) -> AsyncIterator[WireEvent]:
+        """See `ResponseStage.process`."""
+        if not self.policy.inspects_response:
+            return events
+        return self._normalized(events)
+
+    async def _normalized(self, events: AsyncIterator[WireEvent]) -> AsyncIterator[WireEvent]:
+        codec = codec_for(self.api)
+
+        async def decoded() -> AsyncIterator[CallEvent]:
+            async for wire in events:
+                for event in codec.decode(wire):
+                    yield event
+            for event in codec.finish_decode():
+                yield event
+
+        async for event in self.runner.process(decoded()):
+            for wire in codec.encode(event):
+                yield wire
+        for wire in codec.finish_encode():
+            yield wire
+
+    async def process_body(self, body: WireEvent) -> WireEvent:
+        """See `ResponseStage.process_body`."""
+        if not self.policy.inspects_response:
+            return body
+        codec = codec_for(self.api)
+        events = [event async for event in self.runner.process(_iterate(codec.decode_body(body)))]
+        return codec.encode_body(events)

@@ -29,6 +29,8 @@ class ErrorKind(Enum):
     NOT_FOUND = _Kind(404, "not_found_error", "invalid_request_error", "not_found")
     REQUEST_TOO_LARGE = _Kind(413, "request_too_large", "invalid_request_error", "request_too_large")
     INTERNAL = _Kind(500, "api_error", "server_error", "internal_error")
+    # A policy raised and fails closed.
+    POLICY = _Kind(500, "api_error", "server_error", "policy_error")
     UPSTREAM_UNAVAILABLE = _Kind(502, "api_error", "server_error", "upstream_unavailable")
     UPSTREAM_TIMEOUT = _Kind(504, "timeout_error", "server_error", "upstream_timeout")
     # An error that happens after a stream started: it travels as an event, not a status.

@@ -1,0 +1,97 @@
+"""The contract between a wire format and the normalized view: one `CallCodec` per client API.
+
+A codec instance serves one call (it is stateful). Decoding takes upstream `WireEvent`s and returns
+normalized `CallEvent`s; encoding does the reverse. Between the two, policies run and the repairer
+(`luthien.pipeline.repair`) makes the sequence well-formed, so an encoder may rely on this:
+
+- at most one `MessageStart`, before any block;
+- blocks one at a time: `BlockStart(index=k)`, `BlockDelta(index=k)*`, `BlockComplete(index=k)`,
+  with k = 0, 1, 2, ... in the order sent, and each `BlockComplete.block` equal to what its deltas
+  assemble to;
+- tool-call blocks after every other block;
+- at most one `MessageEnd`, after every block, its stop reason consistent with the blocks sent;
+- `Opaque` events anywhere.
+
+An event whose `origin` is set arrived unchanged: when every event decoded from that origin arrives
+unchanged and in a row, the encoder sends the origin's wire events (their exact bytes), adjusting
+only numbering the format requires (e.g. Responses `sequence_number`).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from luthien.call.events import CallEvent, Origin
+from luthien.pipeline.events import WireEvent
+
+
+class CallCodec(Protocol):
+    """Decoder and encoder for one call in one wire format."""
+
+    def decode(self, event: WireEvent) -> list[CallEvent]:
+        """Normalized events for one upstream stream event (possibly none, possibly several)."""
+        ...
+
+    def finish_decode(self) -> list[CallEvent]:
+        """Events still held when the upstream stream ended."""
+        ...
+
+    def encode(self, event: CallEvent) -> list[WireEvent]:
+        """Wire events to send for one normalized event."""
+        ...
+
+    def finish_encode(self) -> list[WireEvent]:
+        """Wire events still held when the normalized stream ended."""
+        ...
+
+    def decode_body(self, body: WireEvent) -> list[CallEvent]:
+        """The normalized sequence of a whole non-streaming response body."""
+        ...
+
+    def encode_body(self, events: list[CallEvent]) -> WireEvent:
+        """A whole non-streaming response body for a normalized sequence.
+
+        When every event is one decoded by `decode_body` and none is missing, this is the original
+        body event (raw bytes kept); otherwise the body is rebuilt from the original as a template.
+        """
+        ...
+
+
+class OriginGrouping:
+    """Decides, event by event, whether an origin's wire events can be sent as they came.
+
+    Events of one origin are collected; once all `parts` have arrived unchanged and in a row, the
+    origin is released for raw sending. An event of another origin, or one without origin, releases
+    the incomplete group for re-serialization instead.
+    """
+
+    __slots__ = ("_events", "_origin")
+
+    def __init__(self) -> None:
+        self._events: list[CallEvent] = []
+        self._origin: Origin | None = None
+
+    def offer(self, event: CallEvent) -> tuple[list[CallEvent], Origin | None, list[CallEvent]]:
+        """Take one event.
+
+        Returns:
+            (events to re-serialize now, an origin whose wire events to send raw, the events of
+            that origin), in that order of sending.
+        """
+        origin = event.origin
+        flushed: list[CallEvent] = []
+        if self._events and origin is not self._origin:
+            flushed = self.flush()
+        if origin is None:
+            return [*flushed, event], None, []
+        self._events.append(event)
+        self._origin = origin
+        if len(self._events) < origin.parts:
+            return flushed, None, []
+        complete, self._events, self._origin = self._events, [], None
+        return flushed, origin, complete
+
+    def flush(self) -> list[CallEvent]:
+        """Release an incomplete group for re-serialization."""
+        events, self._events, self._origin = self._events, [], None
+        return events

@@ -1,0 +1,226 @@
+"""The normalized response events a policy sees: the same for every wire format, streaming or not.
+
+A response is: one `MessageStart`; for each content block a `BlockStart`, its `BlockDelta`s and a
+`BlockComplete` carrying the assembled `Block`; one `MessageEnd` with the stop reason and usage.
+Anything else upstream sends (pings, unknown event types) is an `Opaque` event that passes through.
+
+Events are immutable. An event decoded from upstream remembers the wire events it came from in
+`origin`; `origin` is not an init field, so `dataclasses.replace()` and every event a policy builds
+have none, and the encoder serializes them anew. An event a policy returns as it received it keeps its
+origin and goes out as the exact upstream bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import orjson
+
+from luthien.pipeline.events import WireEvent
+
+
+class BlockKind(StrEnum):
+    """What a content block holds."""
+
+    TEXT = "text"
+    THINKING = "thinking"
+    TOOL_CALL = "tool_call"
+    OTHER = "other"
+    """Server tools, redacted thinking, images...: passed through, never interpreted."""
+
+
+class StopReason(StrEnum):
+    """Why the model stopped, in the normalized vocabulary (each encoder maps it to its format)."""
+
+    END_TURN = "end_turn"
+    TOOL_USE = "tool_use"
+    MAX_TOKENS = "max_tokens"
+    STOP_SEQUENCE = "stop_sequence"
+    REFUSAL = "refusal"
+    PAUSE_TURN = "pause_turn"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """The wire events some normalized events were decoded from.
+
+    Attributes:
+        wire: the upstream events, in order.
+        parts: how many normalized events were decoded from them; the encoder may send `wire` as
+            is only when all of them arrive unchanged and in a row.
+    """
+
+    wire: tuple[WireEvent, ...]
+    parts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool call: its id, tool name, and the arguments as the JSON text the model produced.
+
+    Attributes:
+        id: the call id the client will answer with a tool result.
+        name: the tool's name.
+        arguments: the arguments exactly as streamed; may be cut off or invalid JSON.
+    """
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+    @property
+    def parsed_arguments(self) -> dict[str, Any] | None:
+        """The arguments as an object, or None when they are not a valid JSON object."""
+        try:
+            value = orjson.loads(self.arguments or "{}")
+        except orjson.JSONDecodeError:
+            return None
+        return value if isinstance(value, dict) else None  # pyright: ignore[reportUnknownVariableType]
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A whole content block.
+
+    Attributes:
+        kind: what the block holds.
+        text: the text (TEXT), or the reasoning (THINKING).
+        tool_call: the call (TOOL_CALL).
+        signature: the thinking signature the provider needs back (THINKING), if any.
+        data: the provider's own block object for OTHER blocks (and for round-tripping unknown
+            fields of known blocks); None for blocks a policy built.
+    """
+
+    kind: BlockKind
+    text: str = ""
+    tool_call: ToolCall | None = None
+    signature: str | None = None
+    data: dict[str, Any] | None = None
+
+
+def text_block(text: str) -> Block:
+    """A text block."""
+    return Block(BlockKind.TEXT, text=text)
+
+
+def tool_call_block(call: ToolCall) -> Block:
+    """A tool-call block."""
+    return Block(BlockKind.TOOL_CALL, tool_call=call)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts, when the provider reported them."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageStart:
+    """The response began.
+
+    Attributes:
+        message_id: the provider's response id.
+        model: the model that answers.
+        data: the provider's payload it was decoded from (a template for re-encoding).
+    """
+
+    message_id: str
+    model: str
+    data: dict[str, Any] | None = None
+    origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockStart:
+    """A content block began.
+
+    Attributes:
+        index: the block's position as the upstream numbered it (the encoder renumbers).
+        kind: what the block holds.
+        tool_call: for TOOL_CALL, the id and name (arguments still empty).
+        data: for OTHER, the provider's block object as it started.
+    """
+
+    index: int
+    kind: BlockKind
+    tool_call: ToolCall | None = None
+    data: dict[str, Any] | None = None
+    origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockDelta:
+    """A piece of a block: text, reasoning, a fragment of tool-call arguments JSON, or a signature.
+
+    Attributes:
+        index: the block's upstream index.
+        kind: the block's kind.
+        text: the appended text / reasoning / arguments fragment.
+        signature: a thinking-signature piece, when this delta carries one instead of text.
+        data: the provider's delta object when it is of a type with no normalized meaning
+            (e.g. citations); re-encoded as is.
+    """
+
+    index: int
+    kind: BlockKind
+    text: str = ""
+    signature: str | None = None
+    data: dict[str, Any] | None = None
+    origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockComplete:
+    """A content block ended; `block` is its assembled value.
+
+    A policy may also return a `BlockComplete` without a start or deltas: the pipeline then sends
+    the whole block at once (this is how `send_text` and replaced tool calls work).
+    """
+
+    index: int
+    block: Block
+    origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEnd:
+    """The response ended.
+
+    Attributes:
+        stop_reason: why, normalized.
+        provider_stop_reason: the provider's own value (kept when it has no normalized name).
+        usage: token counts, if reported.
+        data: the provider's payload it was decoded from (a template for re-encoding).
+    """
+
+    stop_reason: StopReason
+    provider_stop_reason: str | None = None
+    usage: Usage | None = None
+    data: dict[str, Any] | None = None
+    origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Opaque:
+    """An upstream event outside the normalized model (ping, unknown types); always passed on."""
+
+    wire: WireEvent
+    origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
+
+
+CallEvent = MessageStart | BlockStart | BlockDelta | BlockComplete | MessageEnd | Opaque
+"""Any normalized response event."""
+
+
+_Event = TypeVar("_Event", bound=CallEvent)
+
+
+def with_origin(event: _Event, origin: Origin) -> _Event:
+    """Attach `origin` to a freshly decoded event (decoders only)."""
+    object.__setattr__(event, "origin", origin)
+    return event

@@ -1,0 +1,178 @@
+"""The policy API: a base class whose hooks return the events to send.
+
+A policy overrides only the hooks it needs. Every hook returns what to emit, and the default returns
+the event it received, so forgetting to forward is impossible: doing nothing means passing through.
+
+```python
+class Shout(Policy[PolicyConfig]):
+    async def on_block_delta(self, event, ctx):
+        if event.kind is BlockKind.TEXT:
+            return [dataclasses.replace(event, text=event.text.upper())]
+        return [event]
+```
+
+Buffering is opt-in: a policy lists the block kinds it `holds`. A held block is not streamed; the
+policy's `on_block_complete` gets the whole block and returns what to send instead (the same event to
+pass it unchanged, with its original bytes). Held tool calls are completed concurrently, so several
+judgments run at once while text keeps streaming. Per-call state goes in `ctx.state`, never on the
+instance: one instance serves every concurrent call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
+
+from pydantic import BaseModel, ConfigDict
+
+from luthien.activity.log import ActivityEvent, ActivityLog
+from luthien.call.events import (
+    BlockComplete,
+    BlockDelta,
+    BlockKind,
+    BlockStart,
+    CallEvent,
+    MessageEnd,
+    MessageStart,
+)
+from luthien.call.request import CallRequest
+
+if TYPE_CHECKING:
+    from luthien.policy.runner import Runner
+
+
+class OnError(StrEnum):
+    """What happens to a call when the policy raises."""
+
+    FAIL = "fail"
+    """Fail closed: the client gets an error in its own shape (in-stream once streaming began)."""
+    PASS = "pass"
+    """Fail open: the policy is bypassed for the rest of the call; its input passes unchanged."""
+
+
+class PolicyConfig(BaseModel):
+    """Settings every policy has; a policy's own config model subclasses this."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    on_error: OnError = OnError.FAIL
+
+
+@dataclass(slots=True)
+class PolicyContext:
+    """What a policy knows about the call in progress. One per call and policy instance.
+
+    Attributes:
+        transaction_id: the call's id (also in the `X-Luthien-Transaction-Id` header).
+        policy_name: the configured name of the policy instance.
+        request: the request as this policy passed it on (set after `on_request`).
+        state: per-call scratch space for the policy.
+    """
+
+    transaction_id: str
+    policy_name: str
+    activity: ActivityLog
+    request: CallRequest | None = None
+    state: dict[str, Any] = field(default_factory=dict[str, Any])
+
+    def record(self, type: str, **data: Any) -> None:
+        """Publish an activity event for this call (JSON-serializable data, no secrets)."""
+        self.activity.publish(ActivityEvent(self.transaction_id, type, data, self.policy_name))
+
+    @property
+    def logger(self) -> logging.Logger:
+        """A logger named after the policy."""
+        return logging.getLogger(f"luthien.policy.{self.policy_name}")
+
+
+ConfigT = TypeVar("ConfigT", bound=PolicyConfig)
+
+
+class Policy(Generic[ConfigT]):
+    """Base class of every policy. Subclasses set `config_model` when they have settings.
+
+    Attributes:
+        name: the configured instance name.
+        config: the validated config.
+        holds: block kinds buffered until complete (see the module docstring).
+    """
+
+    config_model: ClassVar[type[PolicyConfig]] = PolicyConfig
+    holds: ClassVar[frozenset[BlockKind]] = frozenset()
+
+    def __init__(self, config: ConfigT, name: str = "") -> None:
+        self.config = config
+        self.name = name or type(self).__name__
+
+    @property
+    def on_error(self) -> OnError:
+        """Fail closed or open when a hook raises."""
+        return self.config.on_error
+
+    @property
+    def inspects_response(self) -> bool:
+        """Whether any response hook is overridden or any block is held.
+
+        A policy that does neither never sees the response, which then streams through as raw
+        bytes without being decoded.
+        """
+        overridden = any(getattr(type(self), hook) is not getattr(Policy, hook) for hook in RESPONSE_HOOKS)
+        return overridden or bool(self.holds)
+
+    @classmethod
+    def from_config(
+        cls, raw: dict[str, Any], name: str, resolve: Callable[[str], Policy[Any]]
+    ) -> Policy[Any]:
+        """Build an instance from its config mapping (validated by `config_model`).
+
+        Args:
+            raw: the `config` mapping from the config file.
+            name: the instance name.
+            resolve: looks up another named instance (for composite policies).
+
+        Raises:
+            pydantic.ValidationError: the config is invalid.
+        """
+        return cls(cast(ConfigT, cls.config_model.model_validate(raw)), name)
+
+    def runner(self, ctx: PolicyContext) -> Runner:
+        """The per-call machinery that applies this policy (composite policies override this)."""
+        from luthien.policy.runner import HookRunner
+
+        return HookRunner(self, ctx)
+
+    async def on_request(self, request: CallRequest, ctx: PolicyContext) -> CallRequest:
+        """Inspect or change the request before it goes upstream."""
+        return request
+
+    async def on_message_start(self, event: MessageStart, ctx: PolicyContext) -> Sequence[CallEvent]:
+        """The response began."""
+        return [event]
+
+    async def on_block_start(self, event: BlockStart, ctx: PolicyContext) -> Sequence[CallEvent]:
+        """A block began (not called for held kinds)."""
+        return [event]
+
+    async def on_block_delta(self, event: BlockDelta, ctx: PolicyContext) -> Sequence[CallEvent]:
+        """A piece of a block arrived (not called for held kinds)."""
+        return [event]
+
+    async def on_block_complete(self, event: BlockComplete, ctx: PolicyContext) -> Sequence[CallEvent]:
+        """A block ended; `event.block` is its whole value. For held kinds, return what to send."""
+        return [event]
+
+    async def on_message_complete(self, event: MessageEnd, ctx: PolicyContext) -> Sequence[CallEvent]:
+        """The response ended. Return extra events before `event` to append blocks."""
+        return [event]
+
+
+RESPONSE_HOOKS = (
+    "on_message_start",
+    "on_block_start",
+    "on_block_delta",
+    "on_block_complete",
+    "on_message_complete",
+)

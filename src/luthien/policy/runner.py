@@ -1,0 +1,198 @@
+"""Runners: the per-call machinery that applies a policy's hooks to a normalized event stream.
+
+`HookRunner` calls one policy's hooks, buffers the block kinds it holds, completes held tool calls
+concurrently (each judgment starts the moment its block completes; text keeps flowing; results are
+collected at the message end, where tool calls belong), applies the policy's `on_error` choice, and
+runs the policy's output through a `Repairer` so the next stage always gets a well-formed sequence.
+`ChainRunner` composes runners in order.
+
+Held block lifecycle:
+
+```
+BlockStart(kind in holds) -> buffering --BlockDelta--> buffering
+buffering --BlockComplete, tool call--> judging (task started) --MessageEnd--> resolved
+buffering --BlockComplete, other kind--> resolved (awaited in place, order kept)
+resolved: hook returned the same event -> the buffered originals are sent (original bytes)
+          hook returned other events     -> those are sent instead
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from luthien.call.events import (
+    BlockComplete,
+    BlockDelta,
+    BlockKind,
+    BlockStart,
+    CallEvent,
+    MessageEnd,
+    MessageStart,
+    Opaque,
+)
+from luthien.call.request import CallRequest
+from luthien.pipeline.repair import Repairer
+from luthien.policy.base import OnError, Policy, PolicyContext
+
+# Characters of a policy exception's text kept in the activity record.
+ERROR_EXCERPT_CHARS = 500
+
+
+class PolicyFailure(Exception):
+    """A policy raised and its `on_error` is `fail`: the call fails closed."""
+
+    def __init__(self, policy_name: str) -> None:
+        super().__init__(policy_name)
+        self.policy_name = policy_name
+
+
+class Runner(Protocol):
+    """Applies a policy to one call."""
+
+    async def on_request(self, request: CallRequest) -> CallRequest:
+        """The request to forward."""
+        ...
+
+    def process(self, events: AsyncIterator[CallEvent]) -> AsyncIterator[CallEvent]:
+        """The response events to pass on."""
+        ...
+
+
+_E = TypeVar("_E", MessageStart, BlockStart, BlockDelta, BlockComplete, MessageEnd)
+_Pending = tuple["asyncio.Task[list[CallEvent]]", list[CallEvent], BlockComplete]
+
+
+class HookRunner:
+    """Runs one policy's hooks over one call."""
+
+    def __init__(self, policy: Policy[Any], ctx: PolicyContext) -> None:
+        self.policy = policy
+        self.ctx = ctx
+        self._bypassed = False
+        self._held: dict[int, list[CallEvent]] = {}
+        self._pending: list[_Pending] = []
+
+    async def on_request(self, request: CallRequest) -> CallRequest:
+        """Run `on_request`; on failure fail closed or forward the original, per `on_error`."""
+        try:
+            result = await self.policy.on_request(request, self.ctx)
+        except Exception as error:
+            self._failed(error, "on_request")
+            result = request
+        self.ctx.request = result
+        return result
+
+    async def process(self, events: AsyncIterator[CallEvent]) -> AsyncIterator[CallEvent]:
+        """Apply the hooks, then repair the output."""
+        repairer = Repairer(self._report_repair)
+        upstream_ended = False
+        try:
+            async for event in events:
+                upstream_ended = upstream_ended or isinstance(event, MessageEnd)
+                for produced in await self._handle(event):
+                    for fixed in repairer.feed(produced):
+                        yield fixed
+            for fixed in repairer.finish(upstream_ended):
+                yield fixed
+        finally:
+            for task, _, _ in self._pending:
+                task.cancel()
+
+    async def _handle(self, event: CallEvent) -> list[CallEvent]:
+        if self._bypassed:
+            return [*self._release_held(), event]
+        policy = self.policy
+        match event:
+            case MessageStart():
+                return await self._invoke(policy.on_message_start, event, [event])
+            case BlockStart():
+                if event.kind in policy.holds:
+                    self._held[event.index] = [event]
+                    return []
+                return await self._invoke(policy.on_block_start, event, [event])
+            case BlockDelta():
+                if event.index in self._held:
+                    self._held[event.index].append(event)
+                    return []
+                return await self._invoke(policy.on_block_delta, event, [event])
+            case BlockComplete():
+                if event.index not in self._held:
+                    return await self._invoke(policy.on_block_complete, event, [event])
+                buffered = [*self._held.pop(event.index), event]
+                if event.block.kind is BlockKind.TOOL_CALL:
+                    task = asyncio.ensure_future(self._invoke(policy.on_block_complete, event, buffered))
+                    self._pending.append((task, buffered, event))
+                    return []
+                result = await self._invoke(policy.on_block_complete, event, buffered)
+                return _resolve(result, buffered, event)
+            case MessageEnd():
+                out: list[CallEvent] = []
+                pending, self._pending = self._pending, []
+                for task, buffered, original in pending:
+                    out.extend(_resolve(await task, buffered, original))
+                out.extend(await self._invoke(policy.on_message_complete, event, [event]))
+                return out
+            case Opaque():
+                return [event]
+
+    async def _invoke(
+        self,
+        hook: Callable[[_E, PolicyContext], Awaitable[Sequence[CallEvent]]],
+        event: _E,
+        fallback: list[CallEvent],
+    ) -> list[CallEvent]:
+        try:
+            return list(await hook(event, self.ctx))
+        except Exception as error:
+            self._failed(error, hook.__name__)
+            return [*self._release_held(), *fallback]
+
+    def _release_held(self) -> list[CallEvent]:
+        released = [event for buffered in self._held.values() for event in buffered]
+        self._held.clear()
+        return released
+
+    def _failed(self, error: Exception, hook: str) -> None:
+        """Record the failure; raise `PolicyFailure` unless the policy fails open."""
+        self.ctx.record(
+            "policy.error",
+            hook=hook,
+            error=type(error).__name__,
+            detail=str(error)[:ERROR_EXCERPT_CHARS],
+            on_error=self.policy.on_error.value,
+        )
+        if self.policy.on_error is OnError.FAIL:
+            raise PolicyFailure(self.policy.name) from error
+        self._bypassed = True
+
+    def _report_repair(self, kind: str, detail: dict[str, Any]) -> None:
+        self.ctx.record("policy.repaired", repair=kind, **detail)
+
+
+def _resolve(result: list[CallEvent], buffered: list[CallEvent], original: BlockComplete) -> list[CallEvent]:
+    """A held block's output: its original events when the hook passed it unchanged."""
+    if len(result) == 1 and result[0] is original:
+        return buffered
+    return result
+
+
+class ChainRunner:
+    """Runs several runners in order: requests and responses pass through each in turn."""
+
+    def __init__(self, runners: Sequence[Runner]) -> None:
+        self.runners = list(runners)
+
+    async def on_request(self, request: CallRequest) -> CallRequest:
+        """Each policy's `on_request`, in order."""
+        for runner in self.runners:
+            request = await runner.on_request(request)
+        return request
+
+    def process(self, events: AsyncIterator[CallEvent]) -> AsyncIterator[CallEvent]:
+        """Each policy's output feeds the next."""
+        for runner in self.runners:
+            events = runner.process(events)
+        return events
