@@ -3,6 +3,9 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+# The real Claude Code CLI, for the end-to-end tests (a native binary from the npm registry).
+CLAUDE_CODE_VERSION := 2.1.332
+CLAUDE_CODE := .cache/npm/.claude-code-$(CLAUDE_CODE_VERSION)
 
 .PHONY: run test lint typecheck format docs bench clean
 
@@ -32,7 +35,11 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-test: lint typecheck
+$(CLAUDE_CODE):
+	npm install --no-audit --no-fund --prefix .cache/npm @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
+	touch $@
+
+test: lint typecheck $(CLAUDE_CODE)
 	$(BIN)/python -m pytest --cov --cov-report=term
 
 # Regenerates the settings table in README.md and .env.example from luthien.settings.
@@ -43,4 +50,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .coverage .pytest_cache
+	rm -rf $(VENV) .cache .coverage .pytest_cache

@@ -690,11 +690,38 @@ def _versions() -> dict[str, str]:
     for package in VERSIONED_PACKAGES:
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions[package] = metadata.version(package)
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        versions["wrk"] = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split()[
-            1
-        ]
+    with contextlib.suppress(OSError, subprocess.SubprocessError, IndexError):
+        wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+        versions["wrk"] = wrk.stdout.split()[1]
     return versions
+
+
+def _git(*args: str) -> str | None:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        done = subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT, timeout=10)
+        if done.returncode == 0:
+            return done.stdout.strip()
+    return None
+
+
+def source_info() -> dict[str, Any]:
+    """Which Luthien code was measured: the git commit, whether src/ differs from it, the package path."""
+    status = _git("status", "--porcelain", "--", "src")
+    package = subprocess.run(
+        [
+            str(VENV_PYTHON if VENV_PYTHON.exists() else sys.executable),
+            "-c",
+            "import luthien; print(luthien.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout.strip()
+    return {
+        "git_commit": _git("rev-parse", "--short", "HEAD"),
+        "src_modified": bool(status) if status is not None else None,
+        "luthien_package": package or None,
+    }
 
 
 def report(
@@ -724,6 +751,7 @@ def report(
             "kernel": platform.release(),
         },
         "versions": _versions(),
+        "source": source_info(),
         "config": {
             "duration_s": args.duration,
             "warmup_s": args.warmup,
@@ -792,6 +820,9 @@ def print_table(result: dict[str, Any]) -> None:
     print()
     m = result["machine"]
     print(f"machine: {m['nproc']} CPUs, {m['cpu_model']}; pinning: {result['config']['pinning']}")
+    source = result["source"]
+    modified = ", src/ modified" if source["src_modified"] else ""
+    print(f"luthien: {source['luthien_package']} (commit {source['git_commit']}{modified})")
     noisy = [
         c["scenario"]
         for c in result["scenarios"]

@@ -55,7 +55,11 @@ STREAMS: dict[str, tuple[str, dict[str, Any], list[bytes]]] = {
 
 
 def read_until_frames(chunks: Iterator[bytes], count: int) -> bytes:
-    """Read from `chunks` until `count` complete SSE frames arrived."""
+    """Read from `chunks` until `count` complete SSE frames arrived.
+
+    The caller keeps its own reference to `chunks`: dropping an httpx byte iterator closes the
+    response, which would disconnect before the test means to.
+    """
     buffer = b""
     for chunk in chunks:
         buffer += chunk
@@ -73,7 +77,8 @@ def test_closing_a_stream_closes_the_upstream(
     fake.enqueue(StreamReply([*frames[:first], LONG_PAUSE, *frames[first:]]))
 
     with httpx.stream("POST", f"{luthien.base_url}{path}", json=body) as response:
-        received = read_until_frames(response.iter_raw(), first)
+        chunks = response.iter_raw()
+        received = read_until_frames(chunks, first)
         assert received == b"".join(frames[:first])
         assert not fake.wait_stream_closed(0)
 
@@ -124,8 +129,9 @@ def test_anthropic_sdk_closing_its_stream_closes_the_upstream(
     client = anthropic.Anthropic(base_url=luthien.base_url, api_key="client-key", max_retries=0)
 
     with client.messages.stream(model="claude-sonnet-4-6", max_tokens=100, messages=USER) as stream:
-        first = next(iter(stream))
-        assert first.type == "message_start"
+        events = iter(stream)
+        assert next(events).type == "message_start"
+        assert not fake.wait_stream_closed(0)
 
     assert fake.wait_stream_closed(CLOSE_WITHIN_S)
 
@@ -138,8 +144,9 @@ def test_openai_sdk_closing_its_stream_closes_the_upstream(
     client = openai.OpenAI(base_url=f"{luthien.base_url}/v1", api_key="client-key", max_retries=0)
 
     chunks = client.chat.completions.create(model="gpt-5", messages=USER, stream=True)
-    first = next(iter(chunks))
-    assert first.object == "chat.completion.chunk"
+    events = iter(chunks)
+    assert next(events).object == "chat.completion.chunk"
+    assert not fake.wait_stream_closed(0)
     chunks.close()
 
     assert fake.wait_stream_closed(CLOSE_WITHIN_S)
@@ -149,7 +156,9 @@ def test_proxy_keeps_serving_after_a_disconnect(luthien: LuthienServer, fake: Fa
     path, body, frames = STREAMS["messages"]
     fake.enqueue(StreamReply([frames[0], LONG_PAUSE, *frames[1:]]))
     with httpx.stream("POST", f"{luthien.base_url}{path}", json=body) as response:
-        read_until_frames(response.iter_raw(), 1)
+        chunks = response.iter_raw()
+        read_until_frames(chunks, 1)
+        assert not fake.wait_stream_closed(0)
     assert fake.wait_stream_closed(CLOSE_WITHIN_S)
 
     fake.enqueue(StreamReply(frames))

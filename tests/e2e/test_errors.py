@@ -24,6 +24,7 @@ from tests.fake_provider import (
     StreamReply,
     anthropic_error_body,
     anthropic_error_event,
+    anthropic_message,
     anthropic_stream,
     chat_stream,
     openai_error_body,
@@ -187,13 +188,10 @@ def frames_for(api: Api) -> list[bytes]:
     return responses_stream("Hello there, how are you today?", text_chunks=4)
 
 
-def assert_ends_with_error_event(
-    api: Api, raw: bytes, sent: list[bytes], anthropic_type: str, openai_code: str
+def assert_error_events(
+    api: Api, tail: list[Frame], previous_sequence: int, anthropic_type: str, openai_code: str
 ) -> None:
-    """`raw` is exactly the `sent` frames followed by the API's in-stream error event(s)."""
-    prefix = b"".join(sent)
-    assert raw.startswith(prefix)
-    tail = parse_frames(raw[len(prefix) :])
+    """`tail` is exactly the API's in-stream error event(s)."""
     if api is MESSAGES:
         assert len(tail) == 1
         assert tail[0].event == "error"
@@ -206,14 +204,29 @@ def assert_ends_with_error_event(
     else:
         assert len(tail) == 1
         assert tail[0].event == "error"
-        previous = parse_frames(prefix)[-1].json()["sequence_number"] if sent else -1
         payload = tail[0].json()
         assert set(payload) == {"type", "code", "message", "param", "sequence_number"}
         assert payload["type"] == "error"
         assert payload["code"] == openai_code
         assert payload["param"] is None
         assert isinstance(payload["message"], str)
-        assert payload["sequence_number"] == previous + 1
+        assert payload["sequence_number"] == previous_sequence + 1
+
+
+def last_sequence_number(sent: list[bytes]) -> int:
+    """The Responses `sequence_number` of the last frame in `sent`; -1 when nothing was sent."""
+    return parse_frames(sent[-1])[-1].json()["sequence_number"] if sent else -1
+
+
+def assert_ends_with_error_event(
+    api: Api, raw: bytes, sent: list[bytes], anthropic_type: str, openai_code: str
+) -> None:
+    """`raw` is exactly the `sent` frames followed by the API's in-stream error event(s)."""
+    prefix = b"".join(sent)
+    assert raw.startswith(prefix)
+    tail = parse_frames(raw[len(prefix) :])
+    previous = last_sequence_number(sent) if api is RESPONSES else -1
+    assert_error_events(api, tail, previous, anthropic_type, openai_code)
 
 
 # -- upstream HTTP errors ----------------------------------------------------------------------------
@@ -472,6 +485,85 @@ def test_stream_ending_before_terminal_event_ends_with_error_event(
     assert_ends_with_error_event(api, raw, sent, "api_error", "upstream_stream_error")
 
 
+PARTIAL_FRAMES: dict[str, Callable[[bytes], bytes]] = {
+    # The stream stops 20 bytes into its third frame.
+    "mid-frame": lambda frame: frame[:20],
+    # The third frame is whole but for the blank line that ends it.
+    "no-blank-line": lambda frame: frame[:-1],
+}
+
+
+@pytest.mark.parametrize("api", api_params(STREAMING_APIS))
+@pytest.mark.parametrize("partial", list(PARTIAL_FRAMES))
+def test_stream_cut_inside_a_frame_ends_with_error_event(
+    luthien: LuthienServer, fake: FakeProvider, api: Api, partial: str
+) -> None:
+    frames = frames_for(api)
+    sent = frames[:2]
+    fake.enqueue(StreamReply([*sent, PARTIAL_FRAMES[partial](frames[2])], cut=True))
+
+    _, raw = stream_raw(luthien, api)
+
+    assert_ends_with_error_event(api, raw, sent, "api_error", "upstream_stream_error")
+
+
+INSIDE_FRAME_BUG = (
+    "Luthien bug: when the upstream body ends cleanly inside a frame, SSEParser.finish() hands the "
+    "unterminated frame to run_stream, which forwards it without a blank line and appends the error "
+    "event, so the error event merges into the partial frame and clients never see it"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=INSIDE_FRAME_BUG)
+@pytest.mark.parametrize("api", api_params(STREAMING_APIS))
+@pytest.mark.parametrize("partial", list(PARTIAL_FRAMES))
+def test_stream_ending_cleanly_inside_a_frame_ends_with_error_event(
+    luthien: LuthienServer, fake: FakeProvider, api: Api, partial: str
+) -> None:
+    frames = frames_for(api)
+    sent = frames[:2]
+    fake.enqueue(StreamReply([*sent, PARTIAL_FRAMES[partial](frames[2])]))
+
+    _, raw = stream_raw(luthien, api)
+
+    # Whether the partial frame is dropped or closed off, the stream must end in a well-formed
+    # error event after the complete frames.
+    assert raw.startswith(b"".join(sent))
+    received = parse_frames(raw)
+    error_count = 2 if api is CHAT else 1
+    previous = last_sequence_number(sent) if api is RESPONSES else -1
+    assert_error_events(api, received[-error_count:], previous, "api_error", "upstream_stream_error")
+
+
+@pytest.mark.xfail(strict=True, reason=INSIDE_FRAME_BUG)
+def test_anthropic_sdk_raises_when_stream_ends_inside_a_frame(
+    luthien: LuthienServer, fake: FakeProvider
+) -> None:
+    frames = frames_for(MESSAGES)
+    fake.enqueue(StreamReply([*frames[:3], frames[3][:20]]))
+    client = anthropic_client(luthien)
+
+    # Today get_final_message() returns a truncated message: a silent truncation.
+    with (
+        pytest.raises(anthropic.APIStatusError),
+        client.messages.stream(model="claude-sonnet-4-6", max_tokens=100, messages=USER) as events,
+    ):
+        events.get_final_message()
+
+
+@pytest.mark.xfail(strict=True, reason=INSIDE_FRAME_BUG)
+def test_openai_chat_sdk_raises_api_error_when_stream_ends_inside_a_frame(
+    luthien: LuthienServer, fake: FakeProvider
+) -> None:
+    frames = frames_for(CHAT)
+    fake.enqueue(StreamReply([*frames[:2], frames[2][:20]]))
+    chunks = openai_client(luthien).chat.completions.create(model="gpt-5", messages=USER, stream=True)
+
+    # Today the SDK fails to parse the merged frame (json.JSONDecodeError) instead.
+    with pytest.raises(openai.APIError):
+        list(chunks)
+
+
 @pytest.mark.parametrize("api", api_params(STREAMING_APIS))
 def test_stream_missing_only_its_terminal_event_ends_with_error_event(
     luthien: LuthienServer, fake: FakeProvider, api: Api
@@ -485,13 +577,14 @@ def test_stream_missing_only_its_terminal_event_ends_with_error_event(
 
 
 @pytest.mark.parametrize("api", api_params(STREAMING_APIS))
+@pytest.mark.parametrize("k", [0, 2])
 def test_stream_going_silent_ends_with_timeout_error_event(
-    make_luthien: LuthienFactory, fake: FakeProvider, api: Api
+    make_luthien: LuthienFactory, fake: FakeProvider, api: Api, k: int
 ) -> None:
     server = make_luthien(upstream_read_timeout_s=READ_TIMEOUT_S)
     frames = frames_for(api)
-    sent = frames[:2]
-    fake.enqueue(StreamReply([*sent, Pause(READ_TIMEOUT_S * 10), *frames[2:]]))
+    sent = frames[:k]
+    fake.enqueue(StreamReply([*sent, Pause(READ_TIMEOUT_S * 10), *frames[k:]]))
 
     response, raw = stream_raw(server, api)
 
@@ -835,3 +928,26 @@ def test_client_supplied_transaction_id_is_neither_forwarded_nor_echoed(
     assert response.headers.get_list(TRANSACTION_HEADER) == [str(transaction_id(response))]
     assert str(transaction_id(response)) != supplied
     assert TRANSACTION_HEADER not in fake.requests[-1].headers
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Luthien bug: client_response_headers() passes an upstream's x-luthien-transaction-id "
+    "through (e.g. a Luthien chained behind another), so the response carries two transaction ids",
+)
+@pytest.mark.parametrize("reply", ["json", "stream", "error"])
+def test_upstream_transaction_id_header_is_not_passed_back(
+    luthien: LuthienServer, fake: FakeProvider, reply: str
+) -> None:
+    headers = {TRANSACTION_HEADER: "upstream-transaction"}
+    if reply == "json":
+        fake.enqueue(JSONReply(anthropic_message(), headers=headers))
+    elif reply == "stream":
+        fake.enqueue(StreamReply(anthropic_stream(), headers=headers))
+    else:
+        fake.enqueue(JSONReply(upstream_error_body("anthropic", 429), status=429, headers=headers))
+
+    response = post(luthien, MESSAGES, request_body(MESSAGES, stream=reply == "stream"))
+
+    assert len(response.headers.get_list(TRANSACTION_HEADER)) == 1
+    assert transaction_id(response).version == 4

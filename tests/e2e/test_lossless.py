@@ -7,8 +7,10 @@ every provider header, drop hop-by-hop headers, and return the upstream's SSE an
 
 from __future__ import annotations
 
+import gzip
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -177,7 +179,7 @@ def test_claude_code_stream_comes_back_byte_identical(luthien: LuthienServer, fa
         {
             "file_path": "/Users/dev/src/tidewater/src/tidewater/parser.py",
             "old_string": "        while match := _FRAME_END.search(buffer, start):\n",
-            "new_string": "        while (match := _FRAME_END.search(buffer, start)) and not _split_crlf(buffer, match):\n",
+            "new_string": "        while (match := _FRAME_END.search(buffer, start)) and _whole(match):\n",
         },
     )
     frames = anthropic_stream(
@@ -192,6 +194,8 @@ def test_claude_code_stream_comes_back_byte_identical(luthien: LuthienServer, fa
         extra_events=[
             sse_frame("content_block_future", {"type": "content_block_future", "index": 9, "x": [1, 2]}),
             b": upstream keep-alive comment\n\n",
+            b"id: 7\nretry: 3000\n\n",
+            b"event: future_text\ndata: not json at all\n\n",
         ],
     )
     upstream_headers = {
@@ -216,10 +220,14 @@ def test_claude_code_stream_comes_back_byte_identical(luthien: LuthienServer, fa
 
 
 def test_claude_code_non_streaming_body_is_byte_identical(luthien: LuthienServer, fake: FakeProvider) -> None:
-    message = anthropic_message("Fixed — see `parser.py:33`.", thinking="Check the CR.", model="claude-opus-4-6")
+    message = anthropic_message(
+        "Fixed — see `parser.py:33`.", thinking="Check the CR.", model="claude-opus-4-6"
+    )
     # Pretty-printed with escaped non-ASCII: any re-serialization would change these bytes.
     reply = json.dumps(message, indent=2, ensure_ascii=True).encode() + b"\n"
-    fake.enqueue(RawReply(reply, content_type="application/json", headers={"request-id": "req_011CNonStream"}))
+    fake.enqueue(
+        RawReply(reply, content_type="application/json", headers={"request-id": "req_011CNonStream"})
+    )
     parsed: Any = json.loads(_claude_code_body())
     parsed["stream"] = False
     body = json.dumps(parsed, ensure_ascii=False, separators=(",", ":")).encode()
@@ -294,7 +302,9 @@ def test_codex_stream_split_anywhere_comes_back_byte_identical(
         "Le parser garde le `\\r` final — corrigé. ✅ 🦀",
         reasoning="**Holding back a trailing CR** until the next byte arrives…",
         tool_calls=[
-            ToolCall("call_Qy7nB2vX9kP4sR1tL6mW3hZd", "exec_command", {"cmd": "uv run pytest -q", "tty": False})
+            ToolCall(
+                "call_Qy7nB2vX9kP4sR1tL6mW3hZd", "exec_command", {"cmd": "uv run pytest -q", "tty": False}
+            )
         ],
         model="gpt-5.1-codex",
         text_chunks=11,
@@ -432,3 +442,43 @@ def test_non_streaming_body_is_byte_identical(
     assert received == raw
     assert fake.requests[-1].body == body
     _assert_transaction_id(response)
+
+
+def test_gzip_encoded_upstream_bodies_reach_the_client_decoded(
+    luthien: LuthienServer, fake: FakeProvider
+) -> None:
+    reply = json.dumps(anthropic_message("Compressed — ✅"), indent=2).encode()
+    frames = anthropic_stream("Compressed stream — ✅", text_chunks=5)
+    compressed_stream = gzip.compress(b"".join(frames))
+    fake.enqueue(
+        RawReply(gzip.compress(reply), content_type="application/json", headers={"Content-Encoding": "gzip"}),
+        StreamReply(_rechunk([compressed_stream], 40), headers={"Content-Encoding": "gzip"}),
+    )
+    body = b'{"model":"claude-sonnet-4-6","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}'
+    stream_body = body[:-1] + b',"stream":true}'
+
+    whole, whole_received = _post(f"{luthien.base_url}/v1/messages", CLAUDE_CODE_HEADERS, body, stream=False)
+    streamed, stream_received = _post(f"{luthien.base_url}/v1/messages", CLAUDE_CODE_HEADERS, stream_body)
+
+    assert (whole.status_code, whole_received) == (200, reply)
+    assert (streamed.status_code, stream_received) == (200, b"".join(frames))
+
+
+def test_chunked_client_body_is_forwarded_byte_for_byte(luthien: LuthienServer, fake: FakeProvider) -> None:
+    body = _compact_json("codex_request.json")
+
+    def pieces() -> Iterator[bytes]:
+        # No Content-Length: the body arrives in Transfer-Encoding: chunked pieces.
+        for start in range(0, len(body), 1000):
+            yield body[start : start + 1000]
+
+    with (
+        httpx.Client(timeout=TIMEOUT) as client,
+        client.stream(
+            "POST", f"{luthien.base_url}/v1/responses", headers=CODEX_HEADERS, content=pieces()
+        ) as response,
+    ):
+        response.read()
+
+    assert response.status_code == 200
+    assert fake.requests[-1].body == body

@@ -7,11 +7,19 @@ Each case runs streaming (`messages.stream(...).get_final_message()`) and non-st
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import anthropic
 import pytest
-from anthropic.types import Message, MessageParam, TextBlock, ThinkingBlock, ToolParam, ToolUseBlock
+from anthropic.types import (
+    Message,
+    MessageParam,
+    TextBlock,
+    ThinkingBlock,
+    ToolParam,
+    ToolResultBlockParam,
+    ToolUseBlock,
+)
 
 from tests.fake_provider import (
     FakeProvider,
@@ -33,14 +41,21 @@ WEATHER_TOOL: ToolParam = {
     "description": "Current weather for a city.",
     "input_schema": {
         "type": "object",
-        "properties": {"city": {"type": "string"}, "units": {"type": "string", "enum": ["metric", "imperial"]}},
+        "properties": {
+            "city": {"type": "string"},
+            "units": {"type": "string", "enum": ["metric", "imperial"]},
+        },
         "required": ["city"],
     },
 }
 TIME_TOOL: ToolParam = {
     "name": "get_time",
     "description": "Current local time in an IANA time zone.",
-    "input_schema": {"type": "object", "properties": {"timezone": {"type": "string"}}, "required": ["timezone"]},
+    "input_schema": {
+        "type": "object",
+        "properties": {"timezone": {"type": "string"}},
+        "required": ["timezone"],
+    },
 }
 TOOLS = [WEATHER_TOOL, TIME_TOOL]
 
@@ -71,7 +86,9 @@ def _ask(
         with client.messages.stream(model=MODEL, max_tokens=1024, messages=messages, **params) as stream:
             kinds = [event.type for event in stream]
             return stream.get_final_message(), kinds
-    return client.messages.create(model=MODEL, max_tokens=1024, messages=messages, **params), []
+    # `**params` hides which overload applies, so pyright cannot infer the type.
+    message = cast(Message, client.messages.create(model=MODEL, max_tokens=1024, messages=messages, **params))
+    return message, []
 
 
 def _texts(message: Message) -> list[str]:
@@ -79,7 +96,9 @@ def _texts(message: Message) -> list[str]:
 
 
 def _tool_uses(message: Message) -> list[tuple[str, str, object]]:
-    return [(block.id, block.name, block.input) for block in message.content if isinstance(block, ToolUseBlock)]
+    return [
+        (block.id, block.name, block.input) for block in message.content if isinstance(block, ToolUseBlock)
+    ]
 
 
 def _assert_upstream_streaming(fake: FakeProvider, streaming: bool) -> None:
@@ -184,11 +203,17 @@ def test_two_parallel_tool_calls(client: anthropic.Anthropic, fake: FakeProvider
 @STREAMING
 def test_tool_round_trip(client: anthropic.Anthropic, fake: FakeProvider, streaming: bool) -> None:
     fake.enqueue(
-        _reply(streaming, "Checking.", thinking="Need the weather tool.", signature=SIGNATURE, tool_calls=[WEATHER]),
+        _reply(
+            streaming,
+            "Checking.",
+            thinking="Need the weather tool.",
+            signature=SIGNATURE,
+            tool_calls=[WEATHER],
+        ),
         _reply(streaming, "Paris: 21 °C, clear skies."),
     )
     first, _ = _ask(client, streaming, USER, tools=TOOLS)
-    tool_result: dict[str, Any] = {
+    tool_result: ToolResultBlockParam = {
         "type": "tool_result",
         "tool_use_id": WEATHER.id,
         "content": [{"type": "text", "text": '{"temp_c": 21, "sky": "clear"}'}],

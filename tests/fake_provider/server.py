@@ -7,6 +7,7 @@ import collections
 import contextlib
 import datetime
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, cast
@@ -222,6 +223,7 @@ class FakeProvider:
         self.requests: list[ReceivedRequest] = []
         self._lock = threading.Lock()
         self._queue: collections.deque[Reply] = collections.deque()
+        self._responder: Callable[[ReceivedRequest], Reply | None] | None = None
         self._streams = _StreamTracker()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -324,10 +326,20 @@ class FakeProvider:
         with self._lock:
             self._queue.extend(replies)
 
+    def respond_with(self, responder: Callable[[ReceivedRequest], Reply | None] | None) -> None:
+        """Answer POSTs to the API endpoints by calling `responder` (before the queue).
+
+        Use it for clients that send a variable number of requests (real agents): the responder
+        looks at each request and returns a reply, or None to fall back to the queue and defaults.
+        """
+        with self._lock:
+            self._responder = responder
+
     def reset(self) -> None:
-        """Clear the reply queue and the request log, and release any :class:`HangReply`."""
+        """Clear the reply queue, responder and request log, and release any :class:`HangReply`."""
         with self._lock:
             self._queue.clear()
+            self._responder = None
             self.requests.clear()
         self._streams.reset()
         loop = self._loop
@@ -357,7 +369,14 @@ class FakeProvider:
     def _next_reply(self, received: ReceivedRequest, flavor: Flavor) -> Reply:
         with self._lock:
             self.requests.append(received)
-            if received.method == "POST" and received.path in SCRIPTED_PATHS and self._queue:
+            scripted = received.method == "POST" and received.path in SCRIPTED_PATHS
+            responder = self._responder
+        if scripted and responder is not None:
+            reply = responder(received)
+            if reply is not None:
+                return reply
+        with self._lock:
+            if scripted and self._queue:
                 return self._queue.popleft()
         return _default_reply(received, flavor)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from luthien.call.events import Block, BlockDelta, BlockKind, BlockStart, ToolCall
+from luthien.call.events import Block, BlockComplete, BlockDelta, BlockKind, BlockStart, CallEvent, ToolCall
 
 EMPTY_ARGUMENTS = "{}"
 
@@ -46,3 +46,19 @@ class BlockAssembly:
             )
         signature = "".join(self._signature) if self._signature else None
         return Block(start.kind, text=self.text, signature=signature, data=start.data)
+
+
+def whole_block_events(index: int, block: Block) -> list[CallEvent]:
+    """Start, deltas and completion for a block sent at once."""
+    tool_call = None
+    if block.tool_call is not None:
+        tool_call = ToolCall(block.tool_call.id, block.tool_call.name, "")
+    events: list[CallEvent] = [BlockStart(index, block.kind, tool_call=tool_call, data=block.data)]
+    if block.kind is BlockKind.TOOL_CALL and block.tool_call is not None:
+        events.append(BlockDelta(index, block.kind, text=block.tool_call.arguments))
+    elif block.text:
+        events.append(BlockDelta(index, block.kind, text=block.text))
+    if block.signature is not None:
+        events.append(BlockDelta(index, block.kind, signature=block.signature))
+    events.append(BlockComplete(index, block))
+    return events

@@ -5,20 +5,22 @@ it ends when a chunk fills another (or the stream finishes). Only choice 0 is in
 
 Stream mapping (decode; encode is the reverse):
 
-| wire                                                   | normalized                                  |
-|--------------------------------------------------------|---------------------------------------------|
-| first chunk with a choice 0                            | `MessageStart` (data: the chunk), then its delta's events |
-| `delta.reasoning_content` / `delta.reasoning`          | THINKING `BlockStart` at the first non-empty piece, `BlockDelta`s |
-| `delta.content`                                        | TEXT `BlockStart` at the first non-empty piece, `BlockDelta`s |
-| `delta.refusal`                                        | OTHER block, `data={"type": "refusal"}`, its text in the deltas |
-| `delta.tool_calls[i]`, `index` not seen before         | TOOL_CALL `BlockStart` (data: the entry), `BlockDelta` if it has arguments |
-| `delta.tool_calls[i]`, the open call's `index`         | TOOL_CALL `BlockDelta` (the `function.arguments` fragment) |
-| (a chunk begins another block)                         | `BlockComplete` of the open block, first among that chunk's events |
-| finish chunk, the chunks after it (usage), `[DONE]`    | the finish chunk's delta events, `BlockComplete`, `MessageEnd` (held until `[DONE]`) |
-| comments, errors, chunks with nothing above, other choices | `Opaque`                                |
+| wire (choice 0 of each chunk)                | normalized                                              |
+|----------------------------------------------|---------------------------------------------------------|
+| the first chunk                              | `MessageStart` (data: the chunk), then as below         |
+| `delta.reasoning_content`, `delta.reasoning` | THINKING `BlockStart` at the first non-empty piece, deltas |
+| `delta.content`                              | TEXT `BlockStart` likewise, `BlockDelta`s               |
+| `delta.refusal`                              | OTHER (`data={"type": "refusal"}`) likewise             |
+| `delta.tool_calls[i]`, a new `index`         | TOOL_CALL `BlockStart` (data: the entry), `BlockDelta`  |
+| `delta.tool_calls[i]`, the open call         | TOOL_CALL `BlockDelta` (a `function.arguments` piece)   |
+| a chunk that begins another block            | first, `BlockComplete` of the open block                |
+| finish chunk, later chunks (usage), `[DONE]` | its events, `BlockComplete`, `MessageEnd` (at `[DONE]`) |
+| comments, errors, other choices, empty deltas | `Opaque`                                              |
 
-The events decoded from one chunk share `Origin((chunk,), parts=n)`. Encoding a text, thinking or
-refusal `BlockStart`, or any `BlockComplete`, produces no chunk. Synthesized chunks copy the stream's
+The events decoded from one chunk share `Origin((chunk,), parts=n)`, except a leading `BlockComplete`
+(closing a block earlier chunks carried), which has no wire form: its origin is empty. The finish
+chunk and what follows it share one origin with `MessageEnd`. Encoding a text, thinking or refusal
+`BlockStart`, or any `BlockComplete`, produces no chunk. Synthesized chunks copy the stream's
 `id`, `object`, `created`, `model`, `service_tier`, `system_fingerprint` (and `usage: null` when the
 stream has it) from `MessageStart.data`; tool-call `index` counts the tool calls sent.
 
@@ -32,6 +34,10 @@ stream has it) from `MessageStart.data`; tool-call `index` counts the tool calls
 
 A non-streaming `chat.completion` maps `choices[0].message` to the same blocks, in the order reasoning,
 content, refusal, tool calls.
+
+Not representable: choices other than 0 (`n` > 1) pass as `Opaque` chunks (in a body, untouched); a
+tool-call fragment arriving after another call started is dropped (no policy saw it); `logprobs` and
+`annotations` of changed text are not adjusted.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ import copy
 import time
 from typing import Any, cast
 
-from luthien.call.assembly import BlockAssembly
+from luthien.call.assembly import BlockAssembly, whole_block_events
 from luthien.call.codec import OriginGrouping
 from luthien.call.events import (
     Block,
@@ -59,13 +65,15 @@ from luthien.call.events import (
     with_origin,
 )
 from luthien.pipeline.events import DONE, RESPONSE_BODY, WireEvent
-from luthien.pipeline.repair import whole_block_events
 
 CHUNK = "chat.completion.chunk"
 _REASONING_KEYS = ("reasoning_content", "reasoning")
 _BLOCK_KEYS = frozenset({"content", "refusal", "tool_calls", *_REASONING_KEYS})
-_BASE_KEYS = frozenset({"id", "object", "created", "model", "service_tier", "system_fingerprint", "choices", "usage"})
+_BASE_KEYS = frozenset(
+    {"id", "object", "created", "model", "service_tier", "system_fingerprint", "choices", "usage"}
+)
 _REFUSAL: dict[str, Any] = {"type": "refusal"}
+_CHOICE: dict[str, Any] = {"index": 0, "delta": {}, "logprobs": None, "finish_reason": None}
 _FINISH = {
     "stop": StopReason.END_TURN,
     "tool_calls": StopReason.TOOL_USE,
@@ -137,7 +145,8 @@ class OpenAIChatCodec:
     def __init__(self) -> None:
         # decoding
         self._started = False
-        self._failed = False
+        self._closed = False
+        self._dropped = False
         self._open: BlockAssembly | None = None
         self._open_key: int | str | None = None
         self._tools: dict[int | str, int] = {}
@@ -167,18 +176,20 @@ class OpenAIChatCodec:
             self._held.append(event)
             return []
         if event.type == "error":
-            self._failed = True
-        elif event.type == DONE and self._started and not self._failed:
+            self._closed = True
+        elif event.type == DONE and self._started and not self._closed:
             self._held = []
             return self._end(event)
-        elif event.type == CHUNK and (choice := _choice(event.data)) is not None:
+        elif not self._closed and event.type == CHUNK and (choice := _choice(event.data)) is not None:
             events = self._chunk_events(_dict(event.data), choice)
             if choice.get("finish_reason"):
                 self._held, self._held_events, self._finish = [event], events, _dict(event.data)
                 return []
             if events:
-                origin = Origin((event,), len(events))
-                return [with_origin(item, origin) for item in events]
+                return _attach(events, (event,))
+            if self._dropped:
+                self._dropped = False
+                return []
         return [with_origin(Opaque(event), Origin((event,)))]
 
     def finish_decode(self) -> list[CallEvent]:
@@ -221,7 +232,7 @@ class OpenAIChatCodec:
 
     def _piece(self, kind: BlockKind, text: str) -> list[CallEvent]:
         events: list[CallEvent] = []
-        if self._open is None or self._open.start.kind is not kind or self._open_key is not None:
+        if self._open is None or self._open.start.kind is not kind:
             data = dict(_REFUSAL) if kind is BlockKind.OTHER else None
             events = self._begin(BlockStart(self._next_index, kind, data=data))
         assert self._open is not None
@@ -231,13 +242,14 @@ class OpenAIChatCodec:
         function = _dict(entry.get("function"))
         arguments = function.get("arguments")
         arguments = arguments if isinstance(arguments, str) else ""
-        key: int | str | None = entry.get("index") if isinstance(entry.get("index"), int) else None
-        if key is None:  # no index: a new call when it names an id other than the open call's
-            open_call = self._open.start.tool_call if self._open is not None else None
-            call_id = entry.get("id")
-            same = self._open_key is not None and (call_id is None or open_call is None or call_id == open_call.id)
-            key = self._open_key if same else f"#{len(self._tools)}"
-        assert key is not None
+        open_call = self._open.start.tool_call if self._open is not None else None
+        key: int | str
+        if isinstance(entry.get("index"), int):
+            key = entry["index"]
+        elif self._open_key is not None and open_call is not None and entry.get("id") in (None, open_call.id):
+            key = self._open_key  # no index: the open call's piece unless it names another id
+        else:
+            key = f"#{len(self._tools)}"
         events: list[CallEvent] = []
         if key not in self._tools:
             call = ToolCall(str(entry.get("id") or ""), str(function.get("name") or ""), "")
@@ -247,7 +259,10 @@ class OpenAIChatCodec:
             if isinstance(key, int):
                 self._wire_tool_index[start.index] = key
         elif key != self._open_key:
-            return []  # a fragment of a call already completed: not representable, left in the raw chunk
+            # A piece of a call another one already followed: not representable; dropped, so that the
+            # client never gets arguments no policy saw.
+            self._dropped = True
+            return []
         assert self._open is not None
         return [*events, *self._add(self._open, arguments)]
 
@@ -268,9 +283,8 @@ class OpenAIChatCodec:
                 data=finish,
             )
         )
-        self._started, self._failed = False, True  # anything after the end passes as Opaque
-        origin = Origin((*held, done) if done is not None else tuple(held), len(events))
-        return [with_origin(item, origin) for item in events]
+        self._closed = True  # anything after the end passes as Opaque
+        return _attach(events, (*held, done) if done is not None else tuple(held))
 
     # --- encoding -------------------------------------------------------------------------------
 
@@ -306,7 +320,8 @@ class OpenAIChatCodec:
     def _track(self, event: CallEvent) -> None:
         if isinstance(event, MessageStart):
             data = event.data or {"object": CHUNK, "created": int(time.time()), "choices": []}
-            self._base = {key: None if key == "usage" else value for key, value in data.items() if key in _BASE_KEYS}
+            base = {key: value for key, value in data.items() if key in _BASE_KEYS}
+            self._base = {**base, **({"usage": None} if "usage" in base else {})}
             self._base.update(id=event.message_id, model=event.model)
         elif isinstance(event, BlockStart):
             self._current = event
@@ -314,7 +329,7 @@ class OpenAIChatCodec:
                 self._ordinals[event.index] = len(self._ordinals)
 
     def _chunk(self, delta: dict[str, Any], template: dict[str, Any] | None = None) -> WireEvent:
-        choice = {**(template or {"index": 0, "logprobs": None, "finish_reason": None}), "delta": delta}
+        choice = {**(template or _CHOICE), "delta": delta}
         payload = {**self._base, "choices": [choice]}
         payload.setdefault("object", CHUNK)
         return WireEvent(CHUNK, payload)
@@ -323,11 +338,12 @@ class OpenAIChatCodec:
         self._track(event)
         match event:
             case MessageStart():
-                template = _choice(event.data) or {"index": 0, "logprobs": None, "finish_reason": None}
-                delta = {k: v for k, v in _dict(template.get("delta")).items() if k not in _BLOCK_KEYS or not v}
+                template = _choice(event.data) or _CHOICE
+                delta = _dict(template.get("delta"))
+                delta = {k: v for k, v in delta.items() if k not in _BLOCK_KEYS or not v}
                 return [self._chunk({"role": "assistant", **delta}, template)]
             case BlockStart() if event.kind is BlockKind.TOOL_CALL:
-                entry = {"index": 0, **_dict(event.data), "index": self._ordinals[event.index]}  # noqa: PIE804
+                entry = {**_dict(event.data), "index": self._ordinals[event.index]}
                 call = event.tool_call or ToolCall("", "")
                 return [self._chunk({"tool_calls": [_tool_json(call, entry, "")]})]
             case BlockDelta():
@@ -357,22 +373,15 @@ class OpenAIChatCodec:
         return None
 
     def _end_chunks(self, event: MessageEnd) -> list[WireEvent]:
-        template = _choice(event.data) or {"index": 0, "logprobs": None}
+        template = _choice(event.data) or _CHOICE
         delta = {k: v for k, v in _dict(template.get("delta")).items() if k not in _BLOCK_KEYS}
         choice = {**template, "delta": delta, "finish_reason": finish_reason(event)}
-        finish = self._chunk(delta, choice)
-        changed = event.usage is not None and event.usage != self._usage
-        if event.data is not None:
-            payload = {**event.data, **finish.data}
-            if changed and isinstance(event.data.get("usage"), dict):
-                payload["usage"] = _patched_usage(event.data["usage"], cast(Usage, event.usage))
-            finish = WireEvent(CHUNK, payload)
-        out = [finish]
-        for wire in self._trailer:
-            usage = _dict(wire.data).get("usage")
-            if changed and isinstance(usage, dict):
-                wire = WireEvent(wire.type, {**wire.data, "usage": _patched_usage(usage, cast(Usage, event.usage))})
-            out.append(wire)
+        payload = _dict(self._chunk(delta, choice).data)
+        if event.data is not None:  # the finish chunk as a template, e.g. for a usage it carries
+            payload = {**event.data, **{k: v for k, v in payload.items() if k != "usage"}}
+        out = [WireEvent(CHUNK, payload), *self._trailer]
+        if event.usage is not None and event.usage != self._usage:
+            out = [_with_usage(wire, event.usage) for wire in out]
         return [*out, self._done or WireEvent(DONE, None)]
 
     # --- whole bodies ---------------------------------------------------------------------------
@@ -384,9 +393,9 @@ class OpenAIChatCodec:
         choice = _choice(data) or {}
         message = _dict(choice.get("message"))
         blocks: list[Block] = []
-        reasoning = next((message[k] for k in _REASONING_KEYS if isinstance(message.get(k), str) and message[k]), "")
+        reasoning = [message[k] for k in _REASONING_KEYS if isinstance(message.get(k), str) and message[k]]
         if reasoning:
-            blocks.append(Block(BlockKind.THINKING, text=reasoning))
+            blocks.append(Block(BlockKind.THINKING, text=reasoning[0]))
         if isinstance(message.get("content"), str) and message["content"]:
             blocks.append(Block(BlockKind.TEXT, text=message["content"]))
         if isinstance(message.get("refusal"), str) and message["refusal"]:
@@ -400,7 +409,8 @@ class OpenAIChatCodec:
                 arguments if isinstance(arguments, str) and arguments else "{}",
             )
             blocks.append(Block(BlockKind.TOOL_CALL, tool_call=call, data=entry))
-        events: list[CallEvent] = [MessageStart(str(data.get("id", "")), str(data.get("model", "")), data=data)]
+        start = MessageStart(str(data.get("id", "")), str(data.get("model", "")), data=data)
+        events: list[CallEvent] = [start]
         for index, block in enumerate(blocks):
             events.extend(whole_block_events(index, block))
         reason = choice.get("finish_reason")
@@ -419,16 +429,17 @@ class OpenAIChatCodec:
         body = self._body
         if body is not None and len(events) > 0:
             origin = events[0].origin
-            if origin is not None and origin.wire == (body,) and origin.parts == len(events):
-                if all(event.origin is origin for event in events):
-                    return body
+            unchanged = origin is not None and origin.wire == (body,) and origin.parts == len(events)
+            if unchanged and all(event.origin is origin for event in events):
+                return body
         data = copy.deepcopy(_dict(body.data)) if body is not None else _empty_completion()
         choices = data["choices"] = _list(data.get("choices")) or _empty_completion()["choices"]
         choice = choices[0] = _dict(choices[0]) or {"index": 0, "finish_reason": None}
         message = choice["message"] = _dict(choice.get("message")) or {"role": "assistant"}
         blocks = [event.block for event in events if isinstance(event, BlockComplete)]
         texts = [b.text for b in blocks if b.kind is BlockKind.TEXT]
-        message["content"] = "".join(texts) if texts else (None if message.get("content") else message.get("content"))
+        # No text left: null, unless the provider sent an empty or null content.
+        message["content"] = "".join(texts) if texts else ("" if message.get("content") == "" else None)
         thinking = [b.text for b in blocks if b.kind is BlockKind.THINKING]
         for key in [k for k in _REASONING_KEYS if k in message] or (_REASONING_KEYS[:1] if thinking else []):
             message[key] = "".join(thinking) if thinking else None
@@ -452,6 +463,25 @@ class OpenAIChatCodec:
                 if event.usage is not None and event.usage != _usage(data.get("usage")):
                     data["usage"] = _patched_usage(data.get("usage"), event.usage)
         return WireEvent(RESPONSE_BODY, data)
+
+
+def _with_usage(wire: WireEvent, usage: Usage) -> WireEvent:
+    data = _dict(wire.data)
+    if not isinstance(data.get("usage"), dict):
+        return wire
+    return WireEvent(wire.type, {**data, "usage": _patched_usage(data["usage"], usage)}, wire.sse_event)
+
+
+def _attach(events: list[CallEvent], wire: tuple[WireEvent, ...]) -> list[CallEvent]:
+    """Give the events decoded from `wire` one shared origin.
+
+    A leading `BlockComplete` closes a block that earlier chunks carried; it has no wire form and gets
+    an empty origin of its own, so that the group of a chunk starting a tool call (which the repairer
+    holds) does not also hold the completion of the block before it.
+    """
+    lead = [with_origin(event, Origin(())) for event in events[:1] if isinstance(event, BlockComplete)]
+    origin = Origin(wire, len(events) - len(lead))
+    return [*lead, *(with_origin(event, origin) for event in events[len(lead) :])]
 
 
 def _empty_completion() -> dict[str, Any]:

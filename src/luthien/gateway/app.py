@@ -21,6 +21,7 @@ from luthien.gateway.selection import PolicySelector
 from luthien.gateway.state import GatewayState
 from luthien.policy.registry import active_policy_name, build_policies
 from luthien.settings import Settings
+from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router
 
@@ -50,12 +51,14 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
     active = active_policy_name(config, settings.test_policy)
     policies = build_policies(config, active)
     client = UpstreamClient(settings)
+    router = Router(config)
     state = GatewayState(
         settings=settings,
-        router=Router(config),
+        router=router,
         client=client,
         policies=PolicySelector(policies, active, settings.allow_policy_header),
         activity=ActivityLog(),
+        models=ModelCaller(router, client),
     )
 
     @asynccontextmanager

@@ -3,7 +3,7 @@
 A request with an `anthropic-version` header is an Anthropic client; anything else is an OpenAI
 client. With one upstream of that format its answer is passed through untouched (pagination
 included); with several, their lists are fetched concurrently and merged (duplicates by `id`
-dropped). Upstreams that fail are left out; if all fail, the first failure is answered.
+dropped). Upstreams that fail are left out; if all fail, the answer is a 502 in the client's shape.
 """
 
 from __future__ import annotations

@@ -158,7 +158,8 @@ class ProxyEndpoint:
             if selected is not None:
                 name, policy = selected
                 extra = [(POLICY_RESPONSE_HEADER, name.encode("latin-1"))]
-                ctx = PolicyContext(transaction_id(scope), name, self.state.activity)
+                _refuse_unchecked_choices(request, policy, name)
+                ctx = PolicyContext(transaction_id(scope), name, self.state.activity, self.state.models)
                 policy_stage = PolicyStage(policy, ctx, api)
                 request = await policy_stage.process_request(request)
                 stage = policy_stage
@@ -204,6 +205,20 @@ class ProxyEndpoint:
             await send_error(send, api, _policy_error(failure), extra)
         except GatewayError as error:
             await send_error(send, api, error, extra)
+
+
+def _refuse_unchecked_choices(request: CallRequest, policy: Policy[Any], name: str) -> None:
+    """Policies see the first choice only; several choices would let the others bypass them.
+
+    Raises:
+        GatewayError: INVALID_REQUEST when `n` asks for more than one choice under such a policy.
+    """
+    choices = request.body.get("n")
+    if isinstance(choices, int) and choices > 1 and policy.inspects_response:
+        raise GatewayError(
+            ErrorKind.INVALID_REQUEST,
+            f"n={choices} is not allowed while policy {name!r} inspects responses: it checks one choice",
+        )
 
 
 def _policy_error(failure: PolicyFailure) -> GatewayError:

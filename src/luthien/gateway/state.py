@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from luthien.activity.log import ActivityLog
 from luthien.gateway.selection import PolicySelector
 from luthien.settings import Settings
+from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router
 
@@ -20,6 +21,7 @@ class GatewayState:
     client: UpstreamClient
     policies: PolicySelector
     activity: ActivityLog
+    models: ModelCaller
 
 
 def client_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:

@@ -3,13 +3,15 @@
 It enforces the contract in `luthien.call.codec`: blocks renumbered 0, 1, 2... in the order sent;
 a block completed without a start (a whole block from `send_text` or a replaced tool call) expanded
 into start, deltas and completion; every started block completed; tool-call blocks held and sent
-after every other block; exactly one `MessageStart` and one `MessageEnd`, whose stop reason matches
-what was sent (no tool call left → `end_turn`; `max_tokens`, `refusal` and the like kept).
+after every other block (events that arrive among held tool calls stay with them); at most one
+`MessageStart` and one `MessageEnd`, whose stop reason matches what was sent (no tool call left →
+`end_turn`; a tool call added → `tool_use`; `max_tokens`, `refusal` and the like kept).
 
-Expanding whole blocks and moving tool calls last are the normal way policies work. Everything else it
-fixes (a delta without a start, a block left open, a completion that disagrees with its deltas, a
-duplicate start or end, events after the end, a stop reason that disagrees with the blocks) is a
-policy mistake: it is repaired and reported through `report(kind, detail)`.
+Expanding whole blocks, moving tool calls last and fixing the stop reason after a dropped tool call
+are the normal way policies work and are not reported. Everything else it fixes (a delta without a
+start, a block left open, a completion the policy built that disagrees with its deltas, a duplicate
+start or end, events after the end, a missing end) is a policy mistake: it is repaired and reported
+through `report(kind, detail)`.
 
 States of one block (keyed by the index the policy used):
 
@@ -27,7 +29,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from luthien.call.assembly import BlockAssembly
+from luthien.call.assembly import BlockAssembly, whole_block_events
 from luthien.call.events import (
     Block,
     BlockComplete,
@@ -39,7 +41,6 @@ from luthien.call.events import (
     MessageStart,
     Opaque,
     StopReason,
-    ToolCall,
 )
 
 RepairReport = Callable[[str, dict[str, Any]], None]
@@ -47,22 +48,6 @@ RepairReport = Callable[[str, dict[str, Any]], None]
 # Stop reasons that only make sense with (or without) a tool call in the message.
 _TOOL_STOP = StopReason.TOOL_USE
 _PLAIN_STOPS = frozenset({StopReason.END_TURN, StopReason.STOP_SEQUENCE})
-
-
-def whole_block_events(index: int, block: Block) -> list[CallEvent]:
-    """Start, deltas and completion for a block sent at once."""
-    tool_call = None
-    if block.tool_call is not None:
-        tool_call = ToolCall(block.tool_call.id, block.tool_call.name, "")
-    events: list[CallEvent] = [BlockStart(index, block.kind, tool_call=tool_call, data=block.data)]
-    if block.kind is BlockKind.TOOL_CALL and block.tool_call is not None:
-        events.append(BlockDelta(index, block.kind, text=block.tool_call.arguments))
-    elif block.text:
-        events.append(BlockDelta(index, block.kind, text=block.text))
-    if block.signature is not None:
-        events.append(BlockDelta(index, block.kind, signature=block.signature))
-    events.append(BlockComplete(index, block))
-    return events
 
 
 class _OpenBlock:
@@ -89,6 +74,16 @@ class Repairer:
     def feed(self, event: CallEvent) -> list[CallEvent]:
         """The events to pass on for one event of the policy's output."""
         if isinstance(event, Opaque):
+            if self._ended:
+                return [event]
+            # Keep upstream order: an event that arrives among held tool calls goes out with them.
+            open_held = [block.held for block in self._open.values() if block.held is not None]
+            if open_held:
+                open_held[-1].append(event)
+                return []
+            if self._held_tools:
+                self._held_tools.append([event])
+                return []
             return [event]
         if self._ended:
             self._report("event_after_end", {"event": type(event).__name__})
@@ -126,8 +121,14 @@ class Repairer:
             upstream_ended: whether the upstream's message end was seen; only then is a missing end
                 supplied (an incomplete upstream stream must not look complete).
         """
-        if self._ended or not upstream_ended:
+        if self._ended:
             return []
+        if not upstream_ended:
+            # An incomplete stream: held tool calls are never sent, but events queued with them
+            # (e.g. the upstream's own error event) still are.
+            held_lists = [*self._held_tools, *(b.held for b in self._open.values() if b.held is not None)]
+            self._held_tools = []
+            return [item for held in held_lists for item in held if isinstance(item, Opaque)]
         self._report("missing_message_end", {})
         return self._end(MessageEnd(StopReason.END_TURN))
 
@@ -181,6 +182,9 @@ class Repairer:
             self._report("unclosed_block", {"index": index})
             out.extend(self._close(index))
         for held in self._held_tools:
+            if isinstance(held[0], Opaque):
+                out.extend(held)
+                continue
             out_index = self._take_index()
             out.extend(_renumber(item, out_index) for item in held)
             self._sent_tool_calls += 1

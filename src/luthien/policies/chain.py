@@ -52,9 +52,4 @@ class ChainPolicy(Policy[ChainConfig]):
 
     def runner(self, ctx: PolicyContext) -> Runner:
         """One runner per member, each with its own context (and state)."""
-        return ChainRunner(
-            [
-                member.runner(PolicyContext(ctx.transaction_id, member.name, ctx.activity))
-                for member in self.members
-            ]
-        )
+        return ChainRunner([member.runner(ctx.for_policy(member.name)) for member in self.members])

@@ -1,4 +1,4 @@
-"""`string_replace`: replaces literal strings or regex matches in the text the model writes.
+r"""`string_replace`: replaces literal strings or regex matches in the text the model writes.
 
 ```yaml
 policies:
@@ -16,7 +16,8 @@ back the last `holdback_chars` characters of each text block (at least the longe
 one) until more text arrives or the block ends, and never releases text that a match could still
 start in. A regex match longer than the window may be missed when it straddles deltas: raise
 `holdback_chars` for long patterns. With `preserve_case`, a replacement follows the case of the text
-it replaces (`FOO`→`BAR`, `Foo`→`Bar`, `foo`→`bar`).
+it replaces (`FOO`→`BAR`, `Foo`→`Bar`, `foo`→`bar`). A literal rule's `replace` is literal text; a
+regex rule's may refer to groups (`\1`, `\g<name>`).
 """
 
 from __future__ import annotations
@@ -47,9 +48,15 @@ class Replacement(BaseModel):
     @model_validator(mode="after")
     def _compiles(self) -> Replacement:
         try:
-            self.pattern()
+            pattern = self.pattern()
         except re.error as error:
             raise ValueError(f"find: not a valid regular expression: {error}") from error
+        if self.regex:
+            try:
+                # Compiles the replacement template (group references, escapes) without a match.
+                pattern.sub(self.replace, "")
+            except re.error as error:
+                raise ValueError(f"replace: not a valid replacement template: {error}") from error
         return self
 
     def pattern(self) -> re.Pattern[str]:
@@ -87,9 +94,12 @@ class StringReplacePolicy(Policy[StringReplaceConfig]):
         self._holdback = max(config.holdback_chars, longest_literal - 1)
 
     def _substitute(self, pattern: re.Pattern[str], rule: Replacement, text: str) -> str:
-        if rule.preserve_case:
-            return pattern.sub(lambda match: _case_like(match.group(0), match.expand(rule.replace)), text)
-        return pattern.sub(rule.replace, text)
+        def replacement(match: re.Match[str]) -> str:
+            # A literal rule's replacement is literal text; a regex rule's is a template (\1, \g<name>).
+            new = match.expand(rule.replace) if rule.regex else rule.replace
+            return _case_like(match.group(0), new) if rule.preserve_case else new
+
+        return pattern.sub(replacement, text)
 
     def apply(self, text: str) -> str:
         """Every rule applied, in order, to a complete text."""

@@ -39,6 +39,8 @@ from luthien.call.events import (
     MessageStart,
 )
 from luthien.call.request import CallRequest
+from luthien.config import LuthienConfig
+from luthien.upstream.caller import ModelCaller
 
 if TYPE_CHECKING:
     from luthien.policy.runner import Runner
@@ -68,6 +70,8 @@ class PolicyContext:
     Attributes:
         transaction_id: the call's id (also in the `X-Luthien-Transaction-Id` header).
         policy_name: the configured name of the policy instance.
+        activity: where `record` publishes.
+        models: calls configured upstreams (for judges); None where no upstreams exist (unit tests).
         request: the request as this policy passed it on (set after `on_request`).
         state: per-call scratch space for the policy.
     """
@@ -75,8 +79,13 @@ class PolicyContext:
     transaction_id: str
     policy_name: str
     activity: ActivityLog
+    models: ModelCaller | None = None
     request: CallRequest | None = None
     state: dict[str, Any] = field(default_factory=dict[str, Any])
+
+    def for_policy(self, name: str) -> PolicyContext:
+        """A fresh context for another policy in the same call (chain members)."""
+        return PolicyContext(self.transaction_id, name, self.activity, self.models)
 
     def record(self, type: str, **data: Any) -> None:
         """Publish an activity event for this call (JSON-serializable data, no secrets)."""
@@ -137,6 +146,13 @@ class Policy(Generic[ConfigT]):
             pydantic.ValidationError: the config is invalid.
         """
         return cls(cast(ConfigT, cls.config_model.model_validate(raw)), name)
+
+    def check_config(self, config: LuthienConfig) -> None:
+        """Check this instance against the whole config (e.g. that a judge's upstream exists).
+
+        Raises:
+            ConfigError: the instance refers to something the config lacks.
+        """
 
     def runner(self, ctx: PolicyContext) -> Runner:
         """The per-call machinery that applies this policy (composite policies override this)."""

@@ -22,6 +22,9 @@ REGISTERED: dict[str, str] = {
     "string_replace": "luthien.policies.string_replace:StringReplacePolicy",
     "debug_logging": "luthien.policies.debug_logging:DebugLoggingPolicy",
     "chain": "luthien.policies.chain:ChainPolicy",
+    "tool_call_judge": "luthien.policies.tool_call_judge:ToolCallJudgePolicy",
+    "simple_tool_call_judge": "luthien.policies.simple_tool_call_judge:SimpleToolCallJudgePolicy",
+    "block_commands": "luthien.policies.block_commands:BlockCommandsPolicy",
 }
 """Short name → `module:Class` of every shipped policy."""
 
@@ -73,6 +76,7 @@ def build_policies(config: LuthienConfig, active: str) -> dict[str, Policy[Any]]
         try:
             cls = resolve_class(entry.class_name)
             policy = cls.from_config(entry.config, name, get)
+            policy.check_config(config)
         except ValidationError as error:
             raise ConfigError(describe_validation_error(error, f"policies.{name}.config")) from error
         except ConfigError as error:

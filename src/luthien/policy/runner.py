@@ -103,7 +103,11 @@ class HookRunner:
 
     async def _handle(self, event: CallEvent) -> list[CallEvent]:
         if self._bypassed:
-            return [*self._release_held(), event]
+            released = self._release_held()
+            if isinstance(event, MessageEnd):
+                # Judgments already started still decide their calls (a failed one passes its call).
+                released.extend(await self._resolve_pending())
+            return [*released, event]
         policy = self.policy
         match event:
             case MessageStart():
@@ -129,10 +133,7 @@ class HookRunner:
                 result = await self._invoke(policy.on_block_complete, event, buffered)
                 return _resolve(result, buffered, event)
             case MessageEnd():
-                out: list[CallEvent] = []
-                pending, self._pending = self._pending, []
-                for task, buffered, original in pending:
-                    out.extend(_resolve(await task, buffered, original))
+                out = await self._resolve_pending()
                 out.extend(await self._invoke(policy.on_message_complete, event, [event]))
                 return out
             case Opaque():
@@ -148,7 +149,14 @@ class HookRunner:
             return list(await hook(event, self.ctx))
         except Exception as error:
             self._failed(error, hook.__name__)
-            return [*self._release_held(), *fallback]
+            return fallback
+
+    async def _resolve_pending(self) -> list[CallEvent]:
+        out: list[CallEvent] = []
+        pending, self._pending = self._pending, []
+        for task, buffered, original in pending:
+            out.extend(_resolve(await task, buffered, original))
+        return out
 
     def _release_held(self) -> list[CallEvent]:
         released = [event for buffered in self._held.values() for event in buffered]

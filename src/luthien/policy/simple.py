@@ -1,7 +1,8 @@
 """`SimplePolicy`: whole-block callbacks for authors who do not want to think about streaming.
 
-Text and tool-call blocks are held until complete, then handed over whole; thinking blocks and
-everything else pass through untouched. Subclasses override any of:
+Text blocks (when `on_text` is overridden) and tool-call blocks (when `on_tool_call` is) are held
+until complete, then handed over whole; thinking blocks and everything else pass through untouched.
+Subclasses override any of:
 
 - `on_request(request, ctx) -> request`: inspect or change the request.
 - `on_text(text, ctx) -> str`: the whole text of a text block; return the text to send.
@@ -48,7 +49,18 @@ class Blocked:
 class SimplePolicy(Policy[ConfigT]):
     """Base class for whole-block policies (see the module docstring)."""
 
-    holds: ClassVar[frozenset[BlockKind]] = frozenset({BlockKind.TEXT, BlockKind.TOOL_CALL})
+    holds: ClassVar[frozenset[BlockKind]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Hold only what the subclass reads: text streams on unless `on_text` is overridden."""
+        super().__init_subclass__(**kwargs)
+        held: set[BlockKind] = set()
+        base: Any = SimplePolicy
+        if cls.on_text is not base.on_text:
+            held.add(BlockKind.TEXT)
+        if cls.on_tool_call is not base.on_tool_call:
+            held.add(BlockKind.TOOL_CALL)
+        cls.holds = frozenset(held)
 
     async def on_text(self, text: str, ctx: PolicyContext) -> str:
         """The whole text of a text block; return the text to send instead (default: unchanged)."""

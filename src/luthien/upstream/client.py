@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 from multidict import CIMultiDict
+from yarl import URL
 
 from luthien.settings import Settings
 from luthien.wire.errors import ErrorKind, GatewayError
@@ -123,7 +124,8 @@ class UpstreamClient:
         if self._session is None:
             raise RuntimeError("UpstreamClient.start() was not called")
         try:
-            response = await self._session.request(method, url, headers=headers, data=body)
+            # encoded=True: forward the client's query string exactly (no re-quoting of %2F and such).
+            response = await self._session.request(method, URL(url, encoded=True), headers=headers, data=body)
         except (aiohttp.ClientError, TimeoutError) as error:
             kind, message = _classify(error)
             raise GatewayError(kind, message) from error

@@ -45,6 +45,10 @@ class Router:
                 return self._upstreams[name]
         return self._upstreams[client_format.value]
 
+    def named(self, name: str) -> Upstream | None:
+        """The upstream configured under `name`, if any."""
+        return self._upstreams.get(name)
+
     def by_format(self, wire_format: WireFormat) -> list[Upstream]:
         """Every upstream speaking `wire_format`, in config order."""
         return [upstream for upstream in self._upstreams.values() if upstream.format is wire_format]

@@ -1,0 +1,123 @@
+"""Calling a model from inside Luthien, e.g. a policy's judge.
+
+One non-streaming request to a named upstream, in its format, with its own configured credentials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+import orjson
+from multidict import CIMultiDict
+
+from luthien.config import WireFormat
+from luthien.upstream.client import UpstreamClient
+from luthien.upstream.routing import Router, Upstream
+from luthien.wire.errors import ErrorKind, GatewayError
+
+ANTHROPIC_VERSION = "2023-06-01"
+"""`anthropic-version` sent with Luthien's own calls to Anthropic-format upstreams."""
+
+_PATHS = {WireFormat.ANTHROPIC: "/v1/messages", WireFormat.OPENAI: "/v1/chat/completions"}
+
+
+class ModelCallError(Exception):
+    """A model call failed: unknown upstream, HTTP error, or an answer that is not JSON."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class ModelReply:
+    """What a model answered: its text (all text blocks joined) and the raw body."""
+
+    text: str
+    body: dict[str, Any]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return cast(dict[str, Any], value) if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return cast(list[Any], value) if isinstance(value, list) else []
+
+
+def _reply_text(wire_format: WireFormat, body: dict[str, Any]) -> str:
+    if wire_format is WireFormat.ANTHROPIC:
+        texts = (_dict(block).get("text") for block in _list(body.get("content")))
+        return "".join(text for text in texts if isinstance(text, str))
+    choices = _list(body.get("choices"))
+    content = _dict(_dict(choices[0]).get("message")).get("content") if choices else None
+    return content if isinstance(content, str) else ""
+
+
+class ModelCaller:
+    """Sends simple chat requests to configured upstreams in their own format."""
+
+    def __init__(self, router: Router, client: UpstreamClient) -> None:
+        self._router = router
+        self._client = client
+
+    def upstream(self, name: str) -> Upstream:
+        """The upstream named `name`.
+
+        Raises:
+            ModelCallError: no such upstream.
+        """
+        upstream = self._router.named(name)
+        if upstream is None:
+            raise ModelCallError(f"unknown upstream {name!r}")
+        return upstream
+
+    async def complete(
+        self, upstream_name: str, model: str, system: str, user: str, max_tokens: int
+    ) -> ModelReply:
+        """Ask `model` on `upstream_name` one question; return its text.
+
+        Raises:
+            ModelCallError: the call failed or the answer was not a JSON object.
+        """
+        upstream = self.upstream(upstream_name)
+        headers: CIMultiDict[str] = CIMultiDict({"content-type": "application/json"})
+        key = upstream.config.resolved_api_key()
+        if upstream.format is WireFormat.ANTHROPIC:
+            body: dict[str, Any] = {
+                "model": model,
+                "max_tokens": max_tokens,
+                "system": system,
+                "messages": [{"role": "user", "content": user}],
+            }
+            headers["anthropic-version"] = ANTHROPIC_VERSION
+            if key:
+                headers["x-api-key"] = key
+        else:
+            body = {
+                "model": model,
+                "max_completion_tokens": max_tokens,
+                "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+            }
+            if key:
+                headers["authorization"] = f"Bearer {key}"
+        url = upstream.url(_PATHS[upstream.format], "")
+        try:
+            async with self._client.request("POST", url, headers, orjson.dumps(body)) as response:
+                raw = await response.read()
+                status = response.status
+        except GatewayError as error:
+            timeout = error.kind is ErrorKind.UPSTREAM_TIMEOUT
+            raise ModelCallError("upstream timed out" if timeout else "upstream unreachable") from error
+        if status >= 400:
+            raise ModelCallError(f"upstream answered HTTP {status}", status)
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            raise ModelCallError("upstream answer is not JSON", status) from error
+        if not isinstance(parsed, dict):
+            raise ModelCallError("upstream answer is not a JSON object", status)
+        answer: dict[str, Any] = parsed  # pyright: ignore[reportUnknownVariableType]
+        return ModelReply(_reply_text(upstream.format, answer), answer)

@@ -1,0 +1,1204 @@
+"""The OpenAI Responses codec: decoding, encoding, lossless round trips, and SDK acceptance of changes."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any, cast
+
+import openai
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openai._models import construct_type
+from openai.lib.streaming.responses._responses import ResponseStreamState
+from openai.types.responses import (
+    Response,
+    ResponseFunctionToolCall,
+    ResponseReasoningItem,
+    ResponseStreamEvent,
+)
+
+from luthien.call.events import (
+    Block,
+    BlockComplete,
+    BlockDelta,
+    BlockKind,
+    BlockStart,
+    CallEvent,
+    MessageEnd,
+    MessageStart,
+    Opaque,
+    StopReason,
+    ToolCall,
+    Usage,
+    text_block,
+)
+from luthien.call.openai_responses import OpenAIResponsesCodec
+from luthien.pipeline.events import RESPONSE_BODY, WireEvent
+from luthien.pipeline.repair import Repairer
+from luthien.wire.apis import OPENAI_RESPONSES, response_event
+from luthien.wire.sse import SSEParser
+from tests.fake_provider import (
+    FakeProvider,
+    JSONReply,
+    StreamReply,
+    response_object,
+    responses_stream,
+    sse_frame,
+)
+from tests.fake_provider import ToolCall as FakeCall
+
+Policy = Callable[[CallEvent], list[CallEvent]]
+
+WEATHER = FakeCall("call_w", "get_weather", {"city": "Paris", "days": [1, 2, 3]})
+TIME = FakeCall("call_t", "get_time", {"timezone": "Europe/Paris"})
+
+
+# --- harness ------------------------------------------------------------------------------------
+
+
+def identity(event: CallEvent) -> list[CallEvent]:
+    return [event]
+
+
+def run_stream(
+    upstream: bytes, policy: Policy = identity, chunks: list[bytes] | None = None
+) -> tuple[bytes, list[str]]:
+    """Decode, apply `policy`, repair and encode, as the pipeline does; returns the client bytes."""
+    codec = OpenAIResponsesCodec()
+    reports: list[str] = []
+    repairer = Repairer(lambda kind, _detail: reports.append(kind))
+    parser = SSEParser()
+    out: list[WireEvent] = []
+
+    def push(events: list[CallEvent]) -> None:
+        for event in events:
+            for changed in policy(event):
+                for fixed in repairer.feed(changed):
+                    out.extend(codec.encode(fixed))
+
+    for chunk in chunks if chunks is not None else [upstream]:
+        for frame in parser.feed(chunk):
+            push(codec.decode(OPENAI_RESPONSES.decode(frame)))
+    trailing = parser.finish()
+    if trailing is not None:
+        push(codec.decode(OPENAI_RESPONSES.decode(trailing)))
+    push(codec.finish_decode())
+    for fixed in repairer.finish(True):
+        out.extend(codec.encode(fixed))
+    out.extend(codec.finish_encode())
+    return b"".join(OPENAI_RESPONSES.encode(wire) for wire in out), reports
+
+
+def run_body(body: dict[str, Any], policy: Policy = identity) -> tuple[WireEvent, WireEvent]:
+    raw = orjson.dumps(body)
+    original = response_event(raw, orjson.loads(raw))
+    codec = OpenAIResponsesCodec()
+    repairer = Repairer(lambda _kind, _detail: None)
+    events: list[CallEvent] = []
+    for event in codec.decode_body(original):
+        for changed in policy(event):
+            events.extend(repairer.feed(changed))
+    events.extend(repairer.finish(True))
+    return original, codec.encode_body(events)
+
+
+def decode_all(data: bytes) -> list[WireEvent]:
+    parser = SSEParser()
+    return [OPENAI_RESPONSES.decode(frame) for frame in parser.feed(data)]
+
+
+def payloads(data: bytes) -> list[dict[str, Any]]:
+    events = [event.data for event in decode_all(data)]
+    return [cast(dict[str, Any], data) for data in events if isinstance(data, dict)]
+
+
+def check_stream(data: bytes) -> dict[str, Any]:
+    """Structural checks a strict client would make; returns the final response object."""
+    events = payloads(data)
+    assert [event["sequence_number"] for event in events] == list(range(len(events)))
+    added: list[dict[str, Any]] = []
+    done: dict[int, dict[str, Any]] = {}
+    for event in events:
+        index = event.get("output_index")
+        if event["type"] == "response.output_item.added":
+            assert index == len(added)
+            added.append(event["item"])
+        elif index is not None:
+            assert index < len(added), event
+            assert index not in done, event
+            if "item_id" in event:
+                assert event["item_id"] == added[index]["id"], event
+            if event["type"] == "response.output_item.done":
+                assert event["item"]["id"] == added[index]["id"]
+                done[index] = event["item"]
+    assert sorted(done) == list(range(len(added)))
+    final = events[-1]
+    assert final["type"] in ("response.completed", "response.incomplete")
+    output = final["response"]["output"]
+    assert [item["id"] for item in output] == [item["id"] for item in added]
+    assert output == [done[index] for index in range(len(added))]
+    assert len({item["id"] for item in added}) == len(added)
+    return final["response"]
+
+
+def sdk_offline(data: bytes) -> Any:
+    """The openai SDK's own stream accumulator (what `get_final_response()` uses), without HTTP."""
+    state: ResponseStreamState[Any] = ResponseStreamState(input_tools=openai.omit, text_format=openai.omit)
+    last: list[Any] = []
+    for payload in payloads(data):
+        event = cast(ResponseStreamEvent, construct_type(type_=ResponseStreamEvent, value=payload))
+        last = state.handle_event(event)
+    if last[-1].type == "response.incomplete":
+        return last[-1].response
+    assert state._completed_response is not None  # pyright: ignore[reportPrivateUsage]
+    return state._completed_response  # pyright: ignore[reportPrivateUsage]
+
+
+def frames_of(*events: dict[str, Any]) -> list[bytes]:
+    """SSE frames for hand-written events, numbered from 0."""
+    return [sse_frame(e["type"], {**e, "sequence_number": n}) for n, e in enumerate(events)]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeProvider]:
+    provider = FakeProvider()
+    provider.start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def oai(server: FakeProvider) -> Iterator[openai.OpenAI]:
+    server.reset()
+    with openai.OpenAI(base_url=server.base_url + "/v1", api_key="k", max_retries=0) as client:
+        yield client
+    server.reset()
+
+
+def sdk_final(server: FakeProvider, oai: openai.OpenAI, data: bytes) -> Any:
+    server.enqueue(StreamReply([data]))
+    with oai.responses.stream(model="gpt-5", input="hi") as stream:
+        return stream.get_final_response()
+
+
+def sdk_body(server: FakeProvider, oai: openai.OpenAI, body: Any) -> Any:
+    server.enqueue(JSONReply(body))
+    return oai.responses.create(model="gpt-5", input="hi")
+
+
+def calls_of(response: Any) -> list[tuple[str, str, str]]:
+    return [
+        (c.call_id, c.name, c.arguments) for c in response.output if isinstance(c, ResponseFunctionToolCall)
+    ]
+
+
+# --- policies -----------------------------------------------------------------------------------
+
+
+def upper_text(event: CallEvent) -> list[CallEvent]:
+    if isinstance(event, BlockDelta) and event.kind is BlockKind.TEXT and event.data is None:
+        return [dataclasses.replace(event, text=event.text.upper())]
+    if isinstance(event, BlockComplete) and event.block.kind is BlockKind.TEXT:
+        return [
+            dataclasses.replace(event, block=dataclasses.replace(event.block, text=event.block.text.upper()))
+        ]
+    return [event]
+
+
+def holding_tools(decide: Callable[[BlockComplete], list[CallEvent] | None]) -> Policy:
+    """A policy holding tool-call blocks; `decide` returns replacements, or None to pass the block."""
+    held: dict[int, list[CallEvent]] = {}
+
+    def policy(event: CallEvent) -> list[CallEvent]:
+        if isinstance(event, BlockStart) and event.kind is BlockKind.TOOL_CALL:
+            held[event.index] = [event]
+            return []
+        if isinstance(event, BlockDelta) and event.index in held:
+            held[event.index].append(event)
+            return []
+        if isinstance(event, BlockComplete) and event.index in held:
+            buffered = held.pop(event.index)
+            replacement = decide(event)
+            return [*buffered, event] if replacement is None else replacement
+        return [event]
+
+    return policy
+
+
+def dropping(kind: BlockKind) -> Policy:
+    dropped: set[int] = set()
+
+    def policy(event: CallEvent) -> list[CallEvent]:
+        if isinstance(event, BlockStart) and event.kind is kind:
+            dropped.add(event.index)
+        if isinstance(event, BlockStart | BlockDelta | BlockComplete) and event.index in dropped:
+            return []
+        return [event]
+
+    return policy
+
+
+def appending(text: str) -> Policy:
+    def policy(event: CallEvent) -> list[CallEvent]:
+        if isinstance(event, MessageEnd):
+            return [BlockComplete(1000, text_block(text)), event]
+        return [event]
+
+    return policy
+
+
+drop_tools = holding_tools(lambda _complete: [])
+block_tools = holding_tools(lambda complete: [BlockComplete(complete.index, text_block("blocked"))])
+pass_tools = holding_tools(lambda _complete: None)
+
+
+# --- builders used across tests -----------------------------------------------------------------
+
+FULL = b"".join(
+    responses_stream("Hello there, world.", reasoning="Let me think.", tool_calls=[WEATHER, TIME])
+)
+VARIANTS = {
+    "text": b"".join(responses_stream("Just text, split in pieces.", text_chunks=5)),
+    "tools": b"".join(responses_stream("", tool_calls=[WEATHER, TIME], json_chunks=7)),
+    "text_tools": b"".join(responses_stream("Calling.", tool_calls=[WEATHER])),
+    "reasoning": FULL,
+    "empty_reasoning": b"".join(responses_stream("Hi", reasoning="")),
+    "bad_json": b"".join(responses_stream("", tool_calls=[FakeCall("call_x", "f", '{"cut": ')])),
+    "incomplete": b"".join(responses_stream("Trunc", status="incomplete")),
+    "usage": b"".join(responses_stream("u", usage={"input_tokens": 7, "extra": {"x": 1}})),
+}
+
+ENCRYPTED_ITEM: dict[str, Any] = {
+    "id": "rs_1",
+    "type": "reasoning",
+    "summary": [],
+    "encrypted_content": "gAAA-added",
+}
+ENCRYPTED_DONE: dict[str, Any] = {
+    **ENCRYPTED_ITEM,
+    "summary": [{"type": "summary_text", "text": "A"}, {"type": "summary_text", "text": "B"}],
+    "encrypted_content": "gAAA-done",
+}
+MSG_ID = "msg_1"
+TWO_PARTS_DONE: dict[str, Any] = {
+    "id": MSG_ID,
+    "type": "message",
+    "status": "completed",
+    "role": "assistant",
+    "phase": "final_answer",
+    "content": [
+        {"type": "output_text", "annotations": [], "logprobs": [], "text": "One."},
+        {"type": "output_text", "annotations": [], "logprobs": [], "text": "Two."},
+    ],
+}
+WEB_ITEM: dict[str, Any] = {
+    "id": "ws_1",
+    "type": "web_search_call",
+    "status": "completed",
+    "action": {"type": "search"},
+}
+RESPONSE: dict[str, Any] = {
+    "id": "resp_x",
+    "object": "response",
+    "created_at": 1,
+    "model": "gpt-5",
+    "status": "in_progress",
+}
+
+
+def _part(index: int, text: str, event: str) -> dict[str, Any]:
+    where = {"item_id": MSG_ID, "output_index": 1, "content_index": index}
+    part: dict[str, Any] = {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+    return {"type": event, **where, "part": part}
+
+
+def rich_stream(final_type: str = "response.completed") -> list[bytes]:
+    """Encrypted reasoning with two summary parts, a two-part message, a web search, unknown events."""
+    at_rs = {"item_id": "rs_1", "output_index": 0}
+    at_msg = {"item_id": MSG_ID, "output_index": 1}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": {**RESPONSE, "output": []}},
+        {"type": "response.in_progress", "response": {**RESPONSE, "output": []}},
+        {"type": "response.output_item.added", "output_index": 0, "item": ENCRYPTED_ITEM},
+    ]
+    for si, text in enumerate("AB"):
+        part = {"type": "summary_text", "text": text}
+        events += [
+            {
+                "type": "response.reasoning_summary_part.added",
+                **at_rs,
+                "summary_index": si,
+                "part": {**part, "text": ""},
+            },
+            {"type": "response.reasoning_summary_text.delta", **at_rs, "summary_index": si, "delta": text},
+            {"type": "response.reasoning_summary_text.done", **at_rs, "summary_index": si, "text": text},
+            {"type": "response.reasoning_summary_part.done", **at_rs, "summary_index": si, "part": part},
+        ]
+    events += [
+        {"type": "response.output_item.done", "output_index": 0, "item": ENCRYPTED_DONE},
+        {"type": "response.output_item.added", "output_index": 1, "item": {**TWO_PARTS_DONE, "content": []}},
+    ]
+    for ci, text in enumerate(["One.", "Two."]):
+        events += [
+            _part(ci, "", "response.content_part.added"),
+            {
+                "type": "response.output_text.delta",
+                **at_msg,
+                "content_index": ci,
+                "delta": text[:2],
+                "logprobs": [],
+            },
+            {"type": "response.future_event", **at_msg, "content_index": ci, "novel": True},
+            {
+                "type": "response.output_text.delta",
+                **at_msg,
+                "content_index": ci,
+                "delta": text[2:],
+                "logprobs": [],
+            },
+            {
+                "type": "response.output_text.done",
+                **at_msg,
+                "content_index": ci,
+                "text": text,
+                "logprobs": [],
+            },
+            _part(ci, text, "response.content_part.done"),
+        ]
+    events += [
+        {"type": "response.output_item.done", "output_index": 1, "item": TWO_PARTS_DONE},
+        {
+            "type": "response.output_item.added",
+            "output_index": 2,
+            "item": {**WEB_ITEM, "status": "in_progress"},
+        },
+        {"type": "response.web_search_call.in_progress", "item_id": "ws_1", "output_index": 2},
+        {"type": "response.web_search_call.completed", "item_id": "ws_1", "output_index": 2},
+        {"type": "response.output_item.done", "output_index": 2, "item": WEB_ITEM},
+        {"type": "response.brand_new", "payload": [1, 2]},
+    ]
+    usage = {"input_tokens": 3, "output_tokens": 9, "total_tokens": 12}
+    status = "incomplete" if final_type == "response.incomplete" else "completed"
+    final: dict[str, Any] = {
+        **RESPONSE,
+        "status": status,
+        "output": [ENCRYPTED_DONE, TWO_PARTS_DONE, WEB_ITEM],
+        "usage": usage,
+    }
+    if status == "incomplete":
+        final["incomplete_details"] = {"reason": "max_output_tokens"}
+    frames = frames_of(*events, {"type": final_type, "response": final})
+    return [*frames[:3], b": keep-alive\n\n", *frames[3:]]
+
+
+RICH = b"".join(rich_stream())
+VARIANTS["rich"] = RICH
+
+
+# --- decoding -----------------------------------------------------------------------------------
+
+
+def decode_stream(data: bytes) -> list[CallEvent]:
+    codec = OpenAIResponsesCodec()
+    events = [e for wire in decode_all(data) for e in codec.decode(wire)]
+    return events + codec.finish_decode()
+
+
+def test_decode_text_reasoning_and_tools() -> None:
+    events = decode_stream(FULL)
+    assert isinstance(events[0], MessageStart)
+    assert events[0].message_id.startswith("resp_")
+    assert isinstance(events[1], Opaque)
+    assert events[1].wire.type == "response.in_progress"
+    completes = [e for e in events if isinstance(e, BlockComplete)]
+    assert [c.index for c in completes] == [0, 1, 2, 3]
+    thinking, text, first, second = (c.block for c in completes)
+    assert (thinking.kind, thinking.text) == (BlockKind.THINKING, "Let me think.")
+    assert (text.kind, text.text) == (BlockKind.TEXT, "Hello there, world.")
+    assert first.tool_call == ToolCall(WEATHER.id, WEATHER.name, orjson.dumps(WEATHER.arguments).decode())
+    assert second.tool_call is not None
+    assert second.tool_call.parsed_arguments == TIME.arguments
+    end = events[-1]
+    assert isinstance(end, MessageEnd)
+    assert end.stop_reason is StopReason.TOOL_USE
+    assert end.usage is not None
+    assert end.usage.input_tokens == 25
+    text_start = next(e for e in events if isinstance(e, BlockStart) and e.kind is BlockKind.TEXT)
+    assert text_start.origin is not None
+    assert [w.type for w in text_start.origin.wire] == [
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    text_complete = completes[1]
+    assert text_complete.origin is not None
+    assert [w.type for w in text_complete.origin.wire] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+    ]
+
+
+def test_decode_rich_stream() -> None:
+    events = decode_stream(RICH)
+    starts = [e for e in events if isinstance(e, BlockStart)]
+    assert [s.kind for s in starts] == [BlockKind.THINKING, BlockKind.TEXT, BlockKind.TEXT, BlockKind.OTHER]
+    completes = [e.block for e in events if isinstance(e, BlockComplete)]
+    assert completes[0].text == "AB"
+    assert completes[0].signature == "gAAA-done"
+    assert completes[0].data == ENCRYPTED_ITEM
+    assert [b.text for b in completes[1:3]] == ["One.", "Two."]
+    assert completes[3].data == WEB_ITEM
+    data_deltas = [e.data["type"] for e in events if isinstance(e, BlockDelta) and e.data is not None]
+    assert "response.future_event" in data_deltas
+    assert "response.web_search_call.in_progress" in data_deltas
+    assert "response.reasoning_summary_part.added" in data_deltas
+    opaque = [e.wire.type for e in events if isinstance(e, Opaque)]
+    assert opaque == ["response.in_progress", "comment", "response.brand_new"]
+    first_part_done = next(e for e in events if isinstance(e, BlockComplete) and e.block.text == "One.")
+    assert first_part_done.origin is not None
+    assert [w.type for w in first_part_done.origin.wire] == [
+        "response.output_text.done",
+        "response.content_part.done",
+    ]
+    end = events[-1]
+    assert isinstance(end, MessageEnd)
+    assert (end.stop_reason, end.usage) == (StopReason.END_TURN, Usage(3, 9))
+
+
+def test_decode_stop_reasons() -> None:
+    (end,) = [e for e in decode_stream(VARIANTS["incomplete"]) if isinstance(e, MessageEnd)]
+    assert (end.stop_reason, end.provider_stop_reason) == (StopReason.MAX_TOKENS, "max_output_tokens")
+    (end,) = [e for e in decode_stream(VARIANTS["text"]) if isinstance(e, MessageEnd)]
+    assert end.stop_reason is StopReason.END_TURN
+    failed = frames_of(
+        {"type": "response.created", "response": RESPONSE},
+        {"type": "response.failed", "response": {**RESPONSE, "status": "failed", "output": []}},
+    )
+    (end,) = [e for e in decode_stream(b"".join(failed)) if isinstance(e, MessageEnd)]
+    assert (end.stop_reason, end.provider_stop_reason) == (StopReason.OTHER, "failed")
+
+
+def test_decode_minimal_and_unusual_events() -> None:
+    frames = frames_of(
+        {"type": "response.created"},
+        {"type": "response.output_text.delta", "delta": "x"},
+        {"type": "response.output_item.added", "output_index": 0, "item": {"id": "m", "type": "message"}},
+        {"type": "response.output_item.done", "output_index": 0, "item": {"id": "m", "type": "message"}},
+        {"type": "error", "code": "server_error", "message": "boom"},
+    )
+    events = decode_stream(b"".join([*frames, b"data: not json\n\n"]))
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["MessageStart", "Opaque", "BlockStart", "BlockComplete", "Opaque", "Opaque"]
+    empty = events[3]
+    assert isinstance(empty, BlockComplete)
+    assert empty.block.kind is BlockKind.OTHER
+
+
+def test_decode_without_deltas_fills_values_from_done_events() -> None:
+    item = {"id": "fc_1", "type": "function_call", "call_id": "c", "name": "f", "arguments": ""}
+    frames = frames_of(
+        {"type": "response.created", "response": RESPONSE},
+        {"type": "response.output_item.added", "output_index": 0, "item": item},
+        {
+            "type": "response.function_call_arguments.done",
+            "output_index": 0,
+            "item_id": "fc_1",
+            "arguments": "{}",
+        },
+        {"type": "response.output_item.done", "output_index": 0, "item": {**item, "arguments": '{"a":1}'}},
+    )
+    events = decode_stream(b"".join(frames))
+    complete = next(e for e in events if isinstance(e, BlockComplete))
+    assert complete.block.tool_call == ToolCall("c", "f", "{}")
+    rs: dict[str, Any] = {"id": "rs_9", "type": "reasoning", "summary": []}
+    frames = frames_of(
+        {"type": "response.created", "response": RESPONSE},
+        {"type": "response.output_item.added", "output_index": 0, "item": rs},
+        {
+            "type": "response.output_item.done",
+            "output_index": 0,
+            "item": {**rs, "summary": ENCRYPTED_DONE["summary"]},
+        },
+    )
+    codec_events = decode_stream(b"".join(frames))
+    delta, complete = codec_events[-2:]
+    assert isinstance(delta, BlockDelta)
+    assert delta.origin is complete.origin
+    assert isinstance(complete, BlockComplete)
+    assert complete.block.text == "AB"
+
+
+def test_decode_cut_stream_completes_held_part() -> None:
+    frames = responses_stream("cut", text_chunks=1)
+    cut = b"".join(frames[:-2])  # ends after content_part.done
+    events = decode_stream(cut)
+    assert isinstance(events[-1], BlockComplete)
+    assert events[-1].block.text == "cut"
+
+
+# --- identity round trips -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_identity_is_byte_exact(name: str) -> None:
+    upstream = VARIANTS[name]
+    client, reports = run_stream(upstream)
+    assert client == upstream
+    assert reports == []
+
+
+def test_identity_with_tool_holding_policy() -> None:
+    client, _ = run_stream(FULL, pass_tools)
+    assert client == FULL
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_chunking_does_not_change_output(data: st.DataObject) -> None:
+    name = data.draw(st.sampled_from(sorted(VARIANTS)))
+    upstream = VARIANTS[name]
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(upstream)), max_size=12)))
+    chunks = [upstream[a:b] for a, b in zip([0, *cuts], [*cuts, len(upstream)], strict=True)]
+    for policy in (identity, upper_text):
+        assert run_stream(upstream, policy, chunks) == run_stream(upstream, policy)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(sorted(VARIANTS)), st.integers(0, 1000))
+def test_dropping_any_block_keeps_stream_consistent(name: str, seed: int) -> None:
+    upstream = VARIANTS[name]
+    starts = [e.index for e in decode_stream(upstream) if isinstance(e, BlockStart)]
+    if not starts:
+        return
+    target = starts[seed % len(starts)]
+
+    def policy(event: CallEvent) -> list[CallEvent]:
+        if isinstance(event, BlockStart | BlockDelta | BlockComplete) and event.index == target:
+            return []
+        return [event]
+
+    client, _ = run_stream(upstream, policy)
+    check_stream(client)
+
+
+# --- changes: structure and the SDK -------------------------------------------------------------
+
+
+def test_changed_text(server: FakeProvider, oai: openai.OpenAI) -> None:
+    client, reports = run_stream(FULL, upper_text)
+    assert reports == []
+    final = check_stream(client)
+    response = sdk_final(server, oai, client)
+    assert response.output_text == "HELLO THERE, WORLD."
+    assert calls_of(response) == [
+        (WEATHER.id, WEATHER.name, orjson.dumps(WEATHER.arguments).decode()),
+        (TIME.id, TIME.name, orjson.dumps(TIME.arguments).decode()),
+    ]
+    assert final["usage"]["input_tokens"] == 25
+    events = payloads(client)
+    text_done = next(e for e in events if e["type"] == "response.output_text.done")
+    assert text_done["text"] == "HELLO THERE, WORLD."
+    upstream = {e["type"]: e for e in payloads(FULL)}
+    # the item id and the unknown fields of the untouched events survive
+    assert final["output"][1]["id"] == upstream["response.output_text.done"]["item_id"]
+    assert final["output"][0] == upstream["response.completed"]["response"]["output"][0]
+    # untouched frames went out as their exact bytes
+    assert FULL.split(b"\n\n")[0] in client
+
+
+def test_changed_text_policy_leaving_completion_is_repaired(server: FakeProvider, oai: openai.OpenAI) -> None:
+    def deltas_only(event: CallEvent) -> list[CallEvent]:
+        if isinstance(event, BlockDelta) and event.kind is BlockKind.TEXT:
+            return [dataclasses.replace(event, text="x")]
+        return [event]
+
+    client, _ = run_stream(VARIANTS["text"], deltas_only)
+    check_stream(client)
+    assert sdk_final(server, oai, client).output_text == "xxxxx"
+
+
+def test_dropped_tool_calls(server: FakeProvider, oai: openai.OpenAI) -> None:
+    client, _ = run_stream(FULL, drop_tools)
+    final = check_stream(client)
+    assert [item["type"] for item in final["output"]] == ["reasoning", "message"]
+    response = sdk_final(server, oai, client)
+    assert calls_of(response) == []
+    assert response.output_text == "Hello there, world."
+    assert response.usage is not None
+    assert response.usage.input_tokens == 25
+
+
+def test_blocked_tool_calls_become_text(server: FakeProvider, oai: openai.OpenAI) -> None:
+    client, _ = run_stream(VARIANTS["tools"], block_tools)
+    final = check_stream(client)
+    assert [item["type"] for item in final["output"]] == ["message", "message"]
+    assert all(item["id"].startswith("msg_") for item in final["output"])
+    response = sdk_final(server, oai, client)
+    assert response.output_text == "blockedblocked"
+    assert calls_of(response) == []
+    assert response.status == "completed"
+
+
+def test_appended_text_block(server: FakeProvider, oai: openai.OpenAI) -> None:
+    client, _ = run_stream(FULL, appending(" (checked)"))
+    final = check_stream(client)
+    assert [item["type"] for item in final["output"]] == [
+        "reasoning",
+        "message",
+        "message",
+        "function_call",
+        "function_call",
+    ]
+    response = sdk_final(server, oai, client)
+    assert response.output_text == "Hello there, world. (checked)"
+    assert len(calls_of(response)) == 2
+
+
+def test_dropped_text_block(server: FakeProvider, oai: openai.OpenAI) -> None:
+    client, _ = run_stream(FULL, dropping(BlockKind.TEXT))
+    final = check_stream(client)
+    assert [item["type"] for item in final["output"]] == ["reasoning", "function_call", "function_call"]
+    assert [e["output_index"] for e in payloads(client) if e["type"].endswith("arguments.done")] == [1, 2]
+    response = sdk_final(server, oai, client)
+    assert response.output_text == ""
+    assert len(calls_of(response)) == 2
+
+
+def test_dropped_thinking_block(server: FakeProvider, oai: openai.OpenAI) -> None:
+    client, _ = run_stream(RICH, dropping(BlockKind.THINKING))
+    final = check_stream(client)
+    assert [item["type"] for item in final["output"]] == ["message", "web_search_call"]
+    events = payloads(client)
+    assert not any("reasoning" in e["type"] for e in events)
+    assert sdk_final(server, oai, client).output_text == "One.Two."
+
+
+def test_rich_stream_changes(server: FakeProvider, oai: openai.OpenAI) -> None:
+    client, _ = run_stream(RICH, upper_text)
+    final = check_stream(client)
+    message = final["output"][1]
+    assert message["id"] == MSG_ID
+    assert message["phase"] == "final_answer"
+    assert [part["text"] for part in message["content"]] == ["ONE.", "TWO."]
+    assert final["output"][0] == ENCRYPTED_DONE
+    assert final["output"][2] == WEB_ITEM
+    events = payloads(client)
+    assert any(e["type"] == "response.future_event" and e["novel"] for e in events)
+    assert any(e["type"] == "response.brand_new" for e in events)
+    assert sdk_final(server, oai, client).output_text == "ONE.TWO."
+
+
+def test_dropping_first_part_of_a_message(server: FakeProvider, oai: openai.OpenAI) -> None:
+    def drop_one(event: CallEvent) -> list[CallEvent]:
+        if isinstance(event, BlockStart | BlockDelta | BlockComplete) and event.index == 1:
+            return []
+        return [event]
+
+    client, _ = run_stream(RICH, drop_one)
+    final = check_stream(client)
+    message = final["output"][1]
+    assert message["phase"] == "final_answer"
+    assert [part["text"] for part in message["content"]] == ["Two."]
+    parts = [e for e in payloads(client) if e["type"] == "response.content_part.added"]
+    assert [e["content_index"] for e in parts] == [0]
+    assert sdk_final(server, oai, client).output_text == "Two."
+
+
+def test_dropping_last_part_of_a_message(server: FakeProvider, oai: openai.OpenAI) -> None:
+    def drop_two(event: CallEvent) -> list[CallEvent]:
+        if isinstance(event, BlockStart | BlockDelta | BlockComplete) and event.index == 2:
+            return []
+        return [event]
+
+    client, _ = run_stream(RICH, drop_two)
+    final = check_stream(client)
+    assert [part["text"] for part in final["output"][1]["content"]] == ["One."]
+    assert final["output"][1]["status"] == "completed"
+    assert sdk_final(server, oai, client).output_text == "One."
+
+
+def test_changed_thinking_keeps_encrypted_content(server: FakeProvider, oai: openai.OpenAI) -> None:
+    def rewrite(event: CallEvent) -> list[CallEvent]:
+        plain = isinstance(event, BlockDelta) and event.data is None and event.signature is None
+        if plain and isinstance(event, BlockDelta) and event.kind is BlockKind.THINKING:
+            return [dataclasses.replace(event, text=event.text.lower())]
+        if isinstance(event, BlockComplete) and event.block.kind is BlockKind.THINKING:
+            return [dataclasses.replace(event, block=dataclasses.replace(event.block, text="ab"))]
+        return [event]
+
+    client, _ = run_stream(RICH, rewrite)
+    final = check_stream(client)
+    reasoning = final["output"][0]
+    assert reasoning["encrypted_content"] == "gAAA-done"
+    assert [part["text"] for part in reasoning["summary"]] == ["a", "b"]
+    response = sdk_final(server, oai, client)
+    (item,) = [i for i in response.output if isinstance(i, ResponseReasoningItem)]
+    assert item.encrypted_content == "gAAA-done"
+
+
+def test_whole_thinking_block_from_a_policy(server: FakeProvider, oai: openai.OpenAI) -> None:
+    def replace_thinking(event: CallEvent) -> list[CallEvent]:
+        if isinstance(event, BlockStart | BlockDelta) and event.kind is BlockKind.THINKING:
+            return []
+        if isinstance(event, BlockComplete) and event.block.kind is BlockKind.THINKING:
+            return [BlockComplete(500, Block(BlockKind.THINKING, text="new", signature="sig"))]
+        return [event]
+
+    client, _ = run_stream(FULL, replace_thinking)
+    final = check_stream(client)
+    reasoning = final["output"][0]
+    assert reasoning["id"].startswith("rs_")
+    assert reasoning["summary"] == [{"type": "summary_text", "text": "new"}]
+    assert reasoning["encrypted_content"] == "sig"
+    assert sdk_final(server, oai, client).output_text == "Hello there, world."
+
+
+def test_tool_call_replaced_by_another(server: FakeProvider, oai: openai.OpenAI) -> None:
+    call = ToolCall("call_new", "other", '{"z": true}')
+    policy = holding_tools(lambda c: [BlockComplete(c.index, Block(BlockKind.TOOL_CALL, tool_call=call))])
+    client, _ = run_stream(VARIANTS["text_tools"], policy)
+    final = check_stream(client)
+    assert final["output"][1]["id"].startswith("fc_")
+    response = sdk_final(server, oai, client)
+    assert calls_of(response) == [("call_new", "other", '{"z": true}')]
+
+
+def test_incomplete_stays_incomplete_with_changes(server: FakeProvider, oai: openai.OpenAI) -> None:
+    client, _ = run_stream(VARIANTS["incomplete"], upper_text)
+    final = check_stream(client)
+    assert final["status"] == "incomplete"
+    assert payloads(client)[-1]["type"] == "response.incomplete"
+    server.enqueue(StreamReply([client]))
+    events = list(oai.responses.create(model="gpt-5", input="hi", stream=True))
+    assert events[-1].type == "response.incomplete"
+
+
+def test_sequence_numbers_follow_a_non_zero_start() -> None:
+    frames = [
+        sse_frame(None, {**orjson.loads(f.split(b"data: ")[1]), "sequence_number": n + 5})
+        for n, f in enumerate(responses_stream("abc"))
+    ]
+    upstream = b"".join(frames)
+    assert run_stream(upstream)[0] == upstream
+    client, _ = run_stream(upstream, appending("!"))
+    numbers = [e["sequence_number"] for e in payloads(client)]
+    assert numbers == list(range(5, 5 + len(numbers)))
+
+
+def test_message_start_rebuilt_from_a_policy() -> None:
+    def rename(event: CallEvent) -> list[CallEvent]:
+        if isinstance(event, MessageStart):
+            return [dataclasses.replace(event, model="other-model")]
+        return [event]
+
+    client, _ = run_stream(VARIANTS["text"], rename)
+    first = payloads(client)[0]
+    assert first["response"]["model"] == "other-model"
+    assert first["sequence_number"] == 0
+    assert client.split(b"\n\n")[1:] == VARIANTS["text"].split(b"\n\n")[1:]
+
+
+def test_policy_made_end_and_opaque() -> None:
+    def rebuild(event: CallEvent) -> list[CallEvent]:
+        if isinstance(event, MessageEnd):
+            opaque = Opaque(WireEvent("response.note", {"type": "response.note"}, "response.note"))
+            return [opaque, MessageEnd(StopReason.MAX_TOKENS, usage=Usage(1, 2))]
+        return [event]
+
+    client, _ = run_stream(VARIANTS["text"], rebuild)
+    events = payloads(client)
+    assert events[-2]["type"] == "response.note"
+    final = events[-1]
+    assert final["type"] == "response.incomplete"
+    assert final["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
+    check_stream(client)
+
+
+# --- non-streaming bodies -----------------------------------------------------------------------
+
+BODY = response_object("Done.", reasoning="Because.", tool_calls=[WEATHER, TIME])
+
+
+def test_body_identity_returns_original_event() -> None:
+    original, encoded = run_body(BODY)
+    assert encoded is original
+
+
+def test_body_decode() -> None:
+    codec = OpenAIResponsesCodec()
+    events = codec.decode_body(response_event(orjson.dumps(BODY), BODY))
+    blocks = [e.block for e in events if isinstance(e, BlockComplete)]
+    assert [b.kind for b in blocks] == [
+        BlockKind.THINKING,
+        BlockKind.TEXT,
+        BlockKind.TOOL_CALL,
+        BlockKind.TOOL_CALL,
+    ]
+    assert blocks[0].text == "Because."
+    assert blocks[1].text == "Done."
+    end = events[-1]
+    assert isinstance(end, MessageEnd)
+    assert end.stop_reason is StopReason.TOOL_USE
+
+
+def test_body_changed_text(server: FakeProvider, oai: openai.OpenAI) -> None:
+    _, encoded = run_body(BODY, upper_text)
+    assert encoded.type == RESPONSE_BODY
+    assert encoded.data["output"][0] == BODY["output"][0]
+    assert encoded.data["output"][1]["id"] == BODY["output"][1]["id"]
+    response = sdk_body(server, oai, encoded.data)
+    assert response.output_text == "DONE."
+    assert len(calls_of(response)) == 2
+
+
+def test_body_dropped_and_blocked_tools(server: FakeProvider, oai: openai.OpenAI) -> None:
+    _, encoded = run_body(BODY, drop_tools)
+    assert [item["type"] for item in encoded.data["output"]] == ["reasoning", "message"]
+    assert calls_of(sdk_body(server, oai, encoded.data)) == []
+    _, encoded = run_body(BODY, block_tools)
+    response = sdk_body(server, oai, encoded.data)
+    assert response.output_text == "Done.blockedblocked"
+    assert calls_of(response) == []
+
+
+def test_body_appended_and_dropped_text(server: FakeProvider, oai: openai.OpenAI) -> None:
+    _, encoded = run_body(BODY, appending("!"))
+    assert sdk_body(server, oai, encoded.data).output_text == "Done.!"
+    _, encoded = run_body(BODY, dropping(BlockKind.TEXT))
+    assert [item["type"] for item in encoded.data["output"]] == [
+        "reasoning",
+        "function_call",
+        "function_call",
+    ]
+    assert sdk_body(server, oai, encoded.data).output_text == ""
+
+
+def test_body_multi_part_message_and_other_items(server: FakeProvider, oai: openai.OpenAI) -> None:
+    refusal = {"type": "refusal", "refusal": "no"}
+    message: dict[str, Any] = {**TWO_PARTS_DONE, "content": [*TWO_PARTS_DONE["content"], refusal]}
+    empty: dict[str, Any] = {
+        "id": "msg_e",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [],
+    }
+    body: dict[str, Any] = {
+        **RESPONSE,
+        "status": "completed",
+        "output": [ENCRYPTED_DONE, message, empty, WEB_ITEM],
+        "usage": None,
+    }
+    original, encoded = run_body(body)
+    assert encoded is original
+    _, encoded = run_body(body, upper_text)
+    output = encoded.data["output"]
+    assert output[0] == ENCRYPTED_DONE
+    assert [part.get("text") for part in output[1]["content"]] == ["ONE.", "TWO.", None]
+    assert output[1]["content"][2] == refusal
+    assert output[1]["phase"] == "final_answer"
+    assert output[2:] == [empty, WEB_ITEM]
+    assert sdk_body(server, oai, encoded.data).output_text == "ONE.TWO."
+
+
+def test_body_incomplete_stop_reason() -> None:
+    body = response_object("Trunc", status="incomplete")
+    _, encoded = run_body(body, appending("+"))
+    assert encoded.data["status"] == "incomplete"
+    assert encoded.data["incomplete_details"] == {"reason": "max_output_tokens"}
+
+
+# --- more edge cases ----------------------------------------------------------------------------
+
+
+def _with_final(events: list[dict[str, Any]], output: list[dict[str, Any]]) -> bytes:
+    final = {**RESPONSE, "status": "completed", "output": output, "usage": {"input_tokens": 1}}
+    return b"".join(
+        frames_of(
+            {"type": "response.created", "response": RESPONSE},
+            *events,
+            {"type": "response.completed", "response": final},
+        )
+    )
+
+
+FC_ITEM: dict[str, Any] = {
+    "id": "fc_9",
+    "type": "function_call",
+    "status": "completed",
+    "call_id": "c9",
+    "name": "f",
+    "arguments": '{"q": 1}',
+}
+TEXT_ITEM: dict[str, Any] = {
+    "id": "msg_9",
+    "type": "message",
+    "status": "completed",
+    "role": "assistant",
+    "content": [{"type": "output_text", "annotations": [], "text": "after"}],
+}
+REFUSAL_ITEM: dict[str, Any] = {
+    "id": "msg_r",
+    "type": "message",
+    "status": "completed",
+    "role": "assistant",
+    "content": [{"type": "refusal", "refusal": "I can't."}],
+}
+CUSTOM_ITEM: dict[str, Any] = {
+    "id": "ctc_1",
+    "type": "custom_tool_call",
+    "status": "completed",
+    "call_id": "cc",
+    "name": "apply_patch",
+    "input": "*** patch",
+}
+
+
+def _text_item_events(oi: int, item: dict[str, Any], comment_gap: bool = False) -> list[dict[str, Any]]:
+    at = {"item_id": item["id"], "output_index": oi, "content_index": 0}
+    part = item["content"][0]
+    return [
+        {"type": "response.output_item.added", "output_index": oi, "item": {**item, "content": []}},
+        {"type": "response.content_part.added", **at, "part": {**part, "text": ""}},
+        {"type": "response.output_text.delta", **at, "delta": part["text"]},
+        {"type": "response.output_text.done", **at, "text": part["text"]},
+        {"type": "response.content_part.done", **at, "part": part},
+        {"type": "response.output_item.done", "output_index": oi, "item": item},
+    ]
+
+
+FC_FIRST = _with_final(
+    [
+        {"type": "response.output_item.added", "output_index": 0, "item": {**FC_ITEM, "arguments": ""}},
+        {
+            "type": "response.function_call_arguments.delta",
+            "item_id": "fc_9",
+            "output_index": 0,
+            "delta": '{"q"',
+        },
+        {
+            "type": "response.function_call_arguments.delta",
+            "item_id": "fc_9",
+            "output_index": 0,
+            "delta": ": 1}",
+        },
+        {
+            "type": "response.function_call_arguments.done",
+            "item_id": "fc_9",
+            "output_index": 0,
+            "arguments": '{"q": 1}',
+        },
+        {"type": "response.output_item.done", "output_index": 0, "item": FC_ITEM},
+        *_text_item_events(1, TEXT_ITEM),
+    ],
+    [FC_ITEM, TEXT_ITEM],
+)
+REFUSAL = _with_final(
+    [
+        {"type": "response.output_item.added", "output_index": 0, "item": {**REFUSAL_ITEM, "content": []}},
+        {
+            "type": "response.content_part.added",
+            "item_id": "msg_r",
+            "output_index": 0,
+            "content_index": 0,
+            "part": {"type": "refusal", "refusal": ""},
+        },
+        {
+            "type": "response.refusal.delta",
+            "item_id": "msg_r",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": "I can't.",
+        },
+        {
+            "type": "response.refusal.done",
+            "item_id": "msg_r",
+            "output_index": 0,
+            "content_index": 0,
+            "refusal": "I can't.",
+        },
+        {
+            "type": "response.content_part.done",
+            "item_id": "msg_r",
+            "output_index": 0,
+            "content_index": 0,
+            "part": REFUSAL_ITEM["content"][0],
+        },
+        {"type": "response.output_item.done", "output_index": 0, "item": REFUSAL_ITEM},
+    ],
+    [REFUSAL_ITEM],
+)
+CUSTOM = _with_final(
+    [
+        {"type": "response.output_item.added", "output_index": 0, "item": {**CUSTOM_ITEM, "input": ""}},
+        {
+            "type": "response.custom_tool_call_input.delta",
+            "item_id": "ctc_1",
+            "output_index": 0,
+            "delta": "*** patch",
+        },
+        {
+            "type": "response.custom_tool_call_input.done",
+            "item_id": "ctc_1",
+            "output_index": 0,
+            "input": "*** patch",
+        },
+        {"type": "response.output_item.done", "output_index": 0, "item": CUSTOM_ITEM},
+        *_text_item_events(1, TEXT_ITEM),
+    ],
+    [CUSTOM_ITEM, TEXT_ITEM],
+)
+_GAP = _text_item_events(0, TEXT_ITEM)
+KEEPALIVE_GAP = _with_final(_GAP, [TEXT_ITEM]).replace(
+    b"event: response.output_item.done", b": ping\n\nevent: response.output_item.done"
+)
+EDGE = {"fc_first": FC_FIRST, "refusal": REFUSAL, "custom": CUSTOM, "keepalive_gap": KEEPALIVE_GAP}
+
+
+@pytest.mark.parametrize("name", sorted(set(EDGE) - {"fc_first"}))
+def test_edge_streams_identity(name: str) -> None:
+    assert run_stream(EDGE[name]) == (EDGE[name], [])
+
+
+def test_tool_call_before_text_is_moved_last() -> None:
+    client, _ = run_stream(FC_FIRST)  # the repairer sends tool calls after every other block
+    final = check_stream(client)
+    assert [item["id"] for item in final["output"]] == ["msg_9", "fc_9"]
+    response = sdk_offline(client)
+    assert response.output_text == "after"
+    assert calls_of(response) == [("c9", "f", '{"q": 1}')]
+
+
+def test_refusal_part() -> None:
+    events = decode_stream(REFUSAL)
+    (complete,) = [e for e in events if isinstance(e, BlockComplete)]
+    assert complete.block == Block(BlockKind.OTHER, data=REFUSAL_ITEM["content"][0])
+    client, _ = run_stream(REFUSAL, appending("Sorry."))
+    final = check_stream(client)
+    assert final["output"][0] == REFUSAL_ITEM
+    assert sdk_offline(client).output_text == "Sorry."
+
+
+def test_custom_tool_call_passes_as_other() -> None:
+    events = decode_stream(CUSTOM)
+    starts = [e for e in events if isinstance(e, BlockStart)]
+    assert [s.kind for s in starts] == [BlockKind.OTHER, BlockKind.TEXT]
+    client, _ = run_stream(CUSTOM, upper_text)
+    final = check_stream(client)
+    assert final["output"][0] == CUSTOM_ITEM
+    assert any(e["type"] == "response.custom_tool_call_input.delta" for e in payloads(client))
+    client, _ = run_stream(CUSTOM, dropping(BlockKind.OTHER))
+    final = check_stream(client)
+    assert [item["type"] for item in final["output"]] == ["message"]
+    assert not any("custom_tool_call" in e["type"] for e in payloads(client))
+
+
+def test_keepalive_between_part_and_item_end() -> None:
+    client, _ = run_stream(KEEPALIVE_GAP, upper_text)
+    assert b": ping" in client
+    final = check_stream(client)
+    assert final["output"][0]["content"][0]["text"] == "AFTER"
+    assert sdk_offline(client).output_text == "AFTER"
+    client, _ = run_stream(KEEPALIVE_GAP, dropping(BlockKind.TEXT))
+    assert check_stream(client)["output"] == []
+
+
+def test_split_and_dropped_deltas_renumber_sequence() -> None:
+    def split(event: CallEvent) -> list[CallEvent]:
+        if isinstance(event, BlockDelta) and event.kind is BlockKind.TOOL_CALL and len(event.text) > 1:
+            return [
+                dataclasses.replace(event, text=event.text[:1]),
+                dataclasses.replace(event, text=event.text[1:]),
+            ]
+        if isinstance(event, BlockDelta) and event.kind is BlockKind.TEXT:
+            return []
+        return [event]
+
+    client, _ = run_stream(FULL, split)
+    check_stream(client)
+    response = sdk_offline(client)
+    assert response.output_text == ""
+    assert [orjson.loads(c[2]) for c in calls_of(response)] == [WEATHER.arguments, TIME.arguments]
+
+
+def _random_policy(data: st.DataObject) -> Policy:
+    choices = ["keep", "drop", "upper", "block", "append", "insert", "split"]
+    actions = data.draw(st.lists(st.sampled_from(choices), max_size=8))
+    decided: dict[int, str] = {}
+
+    def policy(event: CallEvent) -> list[CallEvent]:
+        if isinstance(event, MessageEnd):
+            extra = [BlockComplete(900, text_block("+"))] if "append" in actions else []
+            return [*extra, event]
+        if not isinstance(event, BlockStart | BlockDelta | BlockComplete):
+            return [event]
+        action = decided.setdefault(
+            event.index, actions[len(decided)] if len(decided) < len(actions) else "keep"
+        )
+        if action == "drop":
+            return []
+        if action == "block":
+            return (
+                [BlockComplete(event.index, text_block("blocked"))]
+                if isinstance(event, BlockComplete)
+                else []
+            )
+        if action == "upper":
+            return upper_text(event)
+        if action == "insert" and isinstance(event, BlockStart):
+            return [BlockComplete(2000 + event.index, text_block("ins")), event]
+        if action == "split" and isinstance(event, BlockDelta) and len(event.text) > 1:
+            return [
+                dataclasses.replace(event, text=event.text[:1]),
+                dataclasses.replace(event, text=event.text[1:]),
+            ]
+        return [event]
+
+    return policy
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_random_policies_give_streams_the_sdk_accepts(data: st.DataObject) -> None:
+    upstream = data.draw(st.sampled_from([*VARIANTS.values(), *EDGE.values()]))
+    client, _ = run_stream(upstream, _random_policy(data))
+    final = check_stream(client)
+    response = sdk_offline(client)
+    texts = [
+        part["text"]
+        for item in final["output"]
+        if item["type"] == "message"
+        for part in item["content"]
+        if part["type"] == "output_text"
+    ]
+    assert response.output_text == "".join(texts)
+
+
+RICH_BODY: dict[str, Any] = {
+    **RESPONSE,
+    "status": "completed",
+    "output": [ENCRYPTED_DONE, TWO_PARTS_DONE, REFUSAL_ITEM, WEB_ITEM, FC_ITEM],
+    "usage": {"input_tokens": 1, "output_tokens": 2},
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_random_policies_give_bodies_the_sdk_accepts(data: st.DataObject) -> None:
+    body = data.draw(st.sampled_from([BODY, RICH_BODY, response_object("x", status="incomplete")]))
+    original, encoded = run_body(body, _random_policy(data))
+    output = encoded.data["output"]
+    assert len({item["id"] for item in output}) == len(output)
+    response = cast(Response, construct_type(type_=Response, value=encoded.data))
+    texts = [
+        part["text"]
+        for item in output
+        if item["type"] == "message"
+        for part in item["content"]
+        if part["type"] == "output_text"
+    ]
+    assert response.output_text == "".join(texts)
+    assert encoded.data["status"] == original.data["status"]
