@@ -12,10 +12,15 @@ from luthien.config import LuthienConfig
 from luthien.settings import Settings
 from tests.fake_provider import FakeProvider
 from tests.luthien_server import LuthienServer
+from tests.policy_option import add_policy_option
 
 # Environment a developer may have set that would change what the tests see.
 _ISOLATED_PREFIXES = ("LUTHIEN_",)
 _ISOLATED_NAMES = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_policy_option(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:

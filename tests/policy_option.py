@@ -1,10 +1,7 @@
 """The `--policy NAME` pytest option: restricts the policy-matrix tests to one shipped policy.
 
-`tests/e2e/conftest.py` registers it, which makes it available whenever the e2e folder is named on the
-command line (`pytest tests/e2e --policy=all_caps`). To accept it from the repository root too
-(`pytest --policy=all_caps`), the root `tests/conftest.py` must register it, e.g. with
-`from tests.policy_option import pytest_addoption` (pytest reads options before it loads the
-conftest files of sub-folders).
+The root `tests/conftest.py` registers it (pytest reads options before it loads the conftest files
+of sub-folders), so `pytest --policy=all_caps` works from the repository root.
 """
 
 from __future__ import annotations

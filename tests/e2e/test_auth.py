@@ -402,12 +402,6 @@ def test_upstream_key_env_is_read_when_the_call_is_made(
     assert [credentials(request) for request in fake.requests] == [{}, {"x-api-key": "rotated-key"}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Luthien bug: UpstreamClient.request() lets aiohttp follow upstream redirects "
-    "(allow_redirects defaults to True), re-sending the call and the client's x-api-key to the "
-    "redirect target instead of passing the 307 back",
-)
 def test_upstream_redirect_is_passed_back_not_followed(luthien: LuthienServer, fake: FakeProvider) -> None:
     with FakeProvider() as elsewhere:
         fake.enqueue(RawReply(b"", status=307, headers={"location": f"{elsewhere.base_url}/v1/messages"}))

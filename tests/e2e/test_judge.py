@@ -132,7 +132,8 @@ class Outcome:
 
     @property
     def text(self) -> str:
-        return "".join(item.text for item in self.items if isinstance(item, Text))
+        # Text blocks are separated by a blank line (Chat's one content string carries the same).
+        return "\n\n".join(item.text for item in self.items if isinstance(item, Text))
 
     @property
     def calls(self) -> list[Call]:
@@ -190,9 +191,10 @@ def _chat_stream(chunks: list[dict[str, Any]]) -> Outcome:
         for choice in chunk["choices"]:
             delta = choice["delta"]
             text += delta.get("content") or ""
-            for part in delta.get("tool_calls") or []:
+            parts: list[dict[str, Any]] = delta.get("tool_calls") or []
+            for part in parts:
                 call = calls.setdefault(part["index"], Call("", "", ""))
-                function = part.get("function") or {}
+                function: dict[str, Any] = part.get("function") or {}
                 call.id = part.get("id") or call.id
                 call.name = function.get("name") or call.name
                 call.arguments += function.get("arguments") or ""
@@ -204,9 +206,9 @@ def _chat_body(body: dict[str, Any]) -> Outcome:
     (choice,) = body["choices"]
     message = choice["message"]
     items: list[Item] = [Text(message["content"])] if message.get("content") else []
+    tool_calls: list[dict[str, Any]] = message.get("tool_calls") or []
     items.extend(
-        Call(call["id"], call["function"]["name"], call["function"]["arguments"])
-        for call in message.get("tool_calls") or []
+        Call(call["id"], call["function"]["name"], call["function"]["arguments"]) for call in tool_calls
     )
     return Outcome(items, choice["finish_reason"])
 
@@ -469,7 +471,7 @@ def test_risky_call_is_replaced_by_the_blocked_message(
     outcome = call_luthien(server, api, stream)
 
     assert outcome.calls == []
-    assert outcome.text == "Cleaning up." + PINNED_BLOCKED_RM
+    assert outcome.text == "Cleaning up.\n\n" + PINNED_BLOCKED_RM
     assert outcome.stop == END_STOP[api]
     # The text is real markdown: decoded JSON holds newlines, never an escaped `\n` sequence.
     assert "\n```json\n{\n" in outcome.text
@@ -583,7 +585,7 @@ def test_parallel_calls_only_the_risky_one_is_blocked(
 
     assert len(outcome.calls) == 1
     assert_call(outcome.calls[0], READ)
-    assert outcome.text == "Two things." + PINNED_BLOCKED_RM
+    assert outcome.text == "Two things.\n\n" + PINNED_BLOCKED_RM
     assert isinstance(outcome.items[-1], Call), "the allowed call comes after the blocked message"
     assert outcome.stop == TOOL_STOP[api]
     assert len(judge.requests) == 2
@@ -974,7 +976,7 @@ def test_custom_blocked_message_template(
 
     assert outcome.calls == []
     assert outcome.text == (
-        "Cleaning up.🚫 Bash refused (93%, limit 0.5): Deletes the whole filesystem.\n{not a placeholder}"
+        "Cleaning up.\n\n🚫 Bash refused (93%, limit 0.5): Deletes the whole filesystem.\n{not a placeholder}"
     )
 
 
@@ -1020,7 +1022,7 @@ def test_simple_judge_allows_and_blocks(
     assert len(outcome.calls) == 1
     assert_call(outcome.calls[0], READ)
     assert outcome.text == (
-        "Two things."
+        "Two things.\n\n"
         "**Blocked tool call: `Bash`**\n\n"
         "Deletes the whole filesystem. (risk 0.93)\n\n"
         "Arguments:\n\n"
@@ -1070,7 +1072,7 @@ def test_block_commands_anthropic(make_luthien: LuthienFactory, fake: FakeProvid
     assert len(outcome.calls) == 1
     assert_call(outcome.calls[0], GIT_STATUS)
     assert outcome.text == (
-        "Cleaning."
+        "Cleaning.\n\n"
         "**Blocked tool call: `Bash`**\n\n"
         "Recursive delete of a path outside the workspace (an absolute path, the home directory or a "
         "parent directory). (rule `recursive-delete-outside-workspace`)\n\n"
@@ -1141,7 +1143,7 @@ def test_block_commands_openai_exec_command(
     outcome = call_luthien(server, api, stream)
 
     assert outcome.calls == []
-    assert outcome.text.startswith("Installing.**Blocked tool call: `exec_command`**\n\n")
+    assert outcome.text.startswith("Installing.\n\n**Blocked tool call: `exec_command`**\n\n")
     assert f"(rule `{rule}`)" in outcome.text
     assert "\\n" not in outcome.text
     assert outcome.stop == END_STOP[api]

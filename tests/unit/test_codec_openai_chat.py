@@ -30,7 +30,7 @@ from luthien.call.events import (
     Usage,
     text_block,
 )
-from luthien.call.openai_chat import OpenAIChatCodec, finish_reason, stop_reason
+from luthien.call.openai_chat import TEXT_BLOCK_SEPARATOR, OpenAIChatCodec, finish_reason, stop_reason
 from luthien.pipeline.events import DONE, WireEvent
 from luthien.pipeline.repair import Repairer
 from luthien.wire.apis import OPENAI_CHAT, response_event
@@ -555,9 +555,10 @@ def test_any_policy_output_is_accepted_by_the_sdk(
     )
     completion = sdk_final(transcode(frames, policy, pieces=pieces).out)
     kept = [c for c in CALLS[:calls] if verdict[c.name] == "pass"]
-    expected = "" if drop_text else text.upper() if upper else text
-    expected += "".join(f"blocked {c.name}" for c in CALLS[:calls] if verdict[c.name] == "block")
-    expected += append or ""
+    texts = [] if drop_text else [text.upper() if upper else text]
+    texts += [f"blocked {c.name}" for c in CALLS[:calls] if verdict[c.name] == "block"]
+    texts += [append] if append else []
+    expected = TEXT_BLOCK_SEPARATOR.join(t for t in texts if t)
     choice = completion.choices[0]
     assert (choice.message.content or "") == expected
     assert calls_of(completion) == [(c.id, c.name, c.arguments) for c in kept]
@@ -610,7 +611,7 @@ def test_raw_chunks_with_stale_tool_index_are_reserialized(server: FakeProvider,
     run = transcode(frames, policy)
     assert set(tool_indices(run.out)) == {0}
     completion = sdk_stream(server, oai, run.out)
-    assert completion.choices[0].message.content == "Text. Note."
+    assert completion.choices[0].message.content == "Text.\n\n Note."
     assert calls_of(completion) == [(TIME.id, TIME.name, TIME.arguments)]
 
 
@@ -619,7 +620,7 @@ def test_blocked_tool_call_replaced_by_text(server: FakeProvider, oai: openai.Op
     run = transcode(frames, Rewrite(tools=lambda call: "block" if call.name == "get_time" else "pass"))
     completion = sdk_stream(server, oai, run.out)
     choice = completion.choices[0]
-    assert choice.message.content == "Checking.blocked get_time"
+    assert choice.message.content == "Checking.\n\nblocked get_time"
     assert calls_of(completion) == [(WEATHER.id, WEATHER.name, WEATHER.arguments)]
     assert choice.finish_reason == "tool_calls"
 
@@ -639,7 +640,7 @@ def test_appended_text_block(server: FakeProvider, oai: openai.OpenAI) -> None:
     frames = chat_stream("Answer.", tool_calls=[TIME])
     run = transcode(frames, Rewrite(append=" [checked]"))
     completion = sdk_stream(server, oai, run.out)
-    assert completion.choices[0].message.content == "Answer. [checked]"
+    assert completion.choices[0].message.content == "Answer.\n\n [checked]"
     assert calls_of(completion) == [(TIME.id, TIME.name, TIME.arguments)]
 
 
@@ -861,7 +862,7 @@ def test_body_text_dropped_and_appended(server: FakeProvider, oai: openai.OpenAI
     assert encoded.data["choices"][0]["message"]["content"] is None
     _, encoded = transcode_body(body, Rewrite(append=" More."))
     completion = sdk_body(server, oai, encoded.data)
-    assert completion.choices[0].message.content == "Secret. More."
+    assert completion.choices[0].message.content == "Secret.\n\n More."
 
 
 def test_body_reasoning_refusal_and_usage() -> None:

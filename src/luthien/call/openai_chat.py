@@ -43,6 +43,7 @@ tool-call fragment arriving after another call started is dropped (no policy saw
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from typing import Any, cast
 
@@ -68,6 +69,8 @@ from luthien.pipeline.events import DONE, RESPONSE_BODY, WireEvent
 
 CHUNK = "chat.completion.chunk"
 _REASONING_KEYS = ("reasoning_content", "reasoning")
+TEXT_BLOCK_SEPARATOR = "\n\n"
+"""Between two text blocks of one message, which Chat carries as one content string."""
 _BLOCK_KEYS = frozenset({"content", "refusal", "tool_calls", *_REASONING_KEYS})
 _BASE_KEYS = frozenset(
     {"id", "object", "created", "model", "service_tier", "system_fingerprint", "choices", "usage"}
@@ -164,6 +167,10 @@ class OpenAIChatCodec:
         self._base: dict[str, Any] = {}
         self._ordinals: dict[int, int] = {}
         self._current: BlockStart | None = None
+        # Chat has one content string: a text block after text already sent is set off by a blank
+        # line, so e.g. a blocked-tool message does not run into the model's sentence.
+        self._text_blocks_sent = 0
+        self._current_text_sent = False
         self._body: WireEvent | None = None
 
     # --- decoding -------------------------------------------------------------------------------
@@ -325,8 +332,17 @@ class OpenAIChatCodec:
             self._base.update(id=event.message_id, model=event.model)
         elif isinstance(event, BlockStart):
             self._current = event
+            self._current_text_sent = False
             if event.kind is BlockKind.TOOL_CALL:
                 self._ordinals[event.index] = len(self._ordinals)
+        elif (
+            isinstance(event, BlockDelta)
+            and event.kind is BlockKind.TEXT
+            and event.text
+            and not self._current_text_sent
+        ):
+            self._current_text_sent = True
+            self._text_blocks_sent += 1
 
     def _chunk(self, delta: dict[str, Any], template: dict[str, Any] | None = None) -> WireEvent:
         choice = {**(template or _CHOICE), "delta": delta}
@@ -335,7 +351,17 @@ class OpenAIChatCodec:
         return WireEvent(CHUNK, payload)
 
     def _synthesize(self, event: CallEvent) -> list[WireEvent]:
+        separate = (
+            isinstance(event, BlockDelta)
+            and event.kind is BlockKind.TEXT
+            and bool(event.text)
+            and event.data is None
+            and not self._current_text_sent
+            and self._text_blocks_sent > 0
+        )
         self._track(event)
+        if separate and isinstance(event, BlockDelta):
+            event = dataclasses.replace(event, text=TEXT_BLOCK_SEPARATOR + event.text)
         match event:
             case MessageStart():
                 template = _choice(event.data) or _CHOICE
@@ -437,9 +463,11 @@ class OpenAIChatCodec:
         choice = choices[0] = _dict(choices[0]) or {"index": 0, "finish_reason": None}
         message = choice["message"] = _dict(choice.get("message")) or {"role": "assistant"}
         blocks = [event.block for event in events if isinstance(event, BlockComplete)]
-        texts = [b.text for b in blocks if b.kind is BlockKind.TEXT]
+        texts = [b.text for b in blocks if b.kind is BlockKind.TEXT and b.text]
         # No text left: null, unless the provider sent an empty or null content.
-        message["content"] = "".join(texts) if texts else ("" if message.get("content") == "" else None)
+        message["content"] = (
+            TEXT_BLOCK_SEPARATOR.join(texts) if texts else ("" if message.get("content") == "" else None)
+        )
         thinking = [b.text for b in blocks if b.kind is BlockKind.THINKING]
         for key in [k for k in _REASONING_KEYS if k in message] or (_REASONING_KEYS[:1] if thinking else []):
             message[key] = "".join(thinking) if thinking else None

@@ -6,6 +6,7 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -24,11 +25,28 @@ from luthien.settings import Settings
 from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router
+from luthien.wire.errors import ErrorKind, anthropic_error, openai_error
+
+HTTP_NOT_FOUND = 404
+HTTP_METHOD_NOT_ALLOWED = 405
 
 
 async def root(request: Request) -> Response:
     """`HEAD /` and `GET /`: 200, so clients that probe the base URL (Claude Code) are satisfied."""
     return JSONResponse({"service": "luthien", "version": __version__})
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and wrong methods answer in the client's error shape, not plain text."""
+    status = exc.status_code if isinstance(exc, HTTPException) else HTTP_NOT_FOUND
+    not_found = status == HTTP_NOT_FOUND
+    kind = ErrorKind.NOT_FOUND if not_found else ErrorKind.INVALID_REQUEST
+    problem = "no such endpoint" if not_found else "method not allowed"
+    message = f"{request.method} {request.url.path}: {problem}"
+    is_anthropic = "anthropic-version" in request.headers or request.url.path.startswith("/v1/messages")
+    body = anthropic_error(kind, message) if is_anthropic else openai_error(kind, message)
+    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def health(request: Request) -> Response:
@@ -75,6 +93,11 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         Route(MODELS_PATH, ModelsEndpoint(state), methods=["GET"]),
         *(Route(endpoint.path, ProxyEndpoint(endpoint, state), methods=["POST"]) for endpoint in ENDPOINTS),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(TransactionIdMiddleware)])
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(TransactionIdMiddleware)],
+        exception_handlers={HTTP_NOT_FOUND: http_error, HTTP_METHOD_NOT_ALLOWED: http_error},
+    )
     app.state.gateway = state
     return app

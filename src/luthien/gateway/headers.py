@@ -80,4 +80,9 @@ def client_response_headers(upstream_headers: Iterable[tuple[str, str]]) -> list
     """Upstream response headers worth passing back (request ids, rate limits, content type)."""
     pairs = [(name.lower(), value) for name, value in upstream_headers]
     dropped = _NOT_FORWARDED_DOWN | _connection_listed(pairs)
-    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in pairs if name not in dropped]
+    # Luthien's own headers are set by this hop; an upstream Luthien's must not duplicate them.
+    return [
+        (name.encode("latin-1"), value.encode("latin-1"))
+        for name, value in pairs
+        if name not in dropped and not name.startswith(LUTHIEN_HEADER_PREFIX)
+    ]

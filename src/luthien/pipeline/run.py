@@ -10,6 +10,7 @@ Non-streaming: the whole body is one event through the same stage.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 
 import orjson
@@ -22,6 +23,7 @@ from luthien.wire.apis import WireApi, response_event
 from luthien.wire.errors import ErrorKind
 from luthien.wire.sse import SSEParser
 
+FRAME_TERMINATOR = b"\n\n"
 INCOMPLETE_STREAM_MESSAGE = "upstream ended the stream before it was complete"
 POLICY_FAILURE_MESSAGE = "the call was stopped because policy {name!r} failed"
 
@@ -33,7 +35,12 @@ async def _decode(api: WireApi, chunks: AsyncIterator[bytes]) -> AsyncIterator[W
             yield api.decode(frame)
     trailing = parser.finish()
     if trailing is not None:
-        yield api.decode(trailing)
+        event = api.decode(trailing)
+        # A final frame missing only its blank line is complete: send it terminated. A fragment
+        # (no data, or data that is not JSON) is the remains of a cut frame: drop it, so the error
+        # event that follows starts on a frame boundary.
+        if event.data is not None:
+            yield dataclasses.replace(event, raw=trailing.raw.rstrip(b"\r\n") + FRAME_TERMINATOR)
 
 
 async def run_stream(

@@ -1,6 +1,6 @@
 r"""`block_commands`: refuses shell tool calls whose command matches a dangerous pattern. No LLM call.
 
-Shell tools are recognised by name (`Bash`, `shell`, `exec_command`, `shell_command`, `local_shell`
+Shell tools are recognised by name (`Bash`, `bash`, `shell`, `exec_command`, `shell_command`, `local_shell`
 and any configured in `tool_names`); the command is read from the `command` / `cmd` argument (a list
 is joined with spaces). Each rule is a regular expression searched in the command; the first match
 blocks the call with the same readable message the judge uses. Text streams on untouched.
@@ -28,7 +28,7 @@ from luthien.call.events import BlockComplete, BlockKind, CallEvent, ToolCall
 from luthien.policy.base import Policy, PolicyConfig, PolicyContext
 from luthien.policy.helpers import send_blocked_message
 
-DEFAULT_TOOL_NAMES = ("Bash", "shell", "exec_command", "shell_command", "local_shell")
+DEFAULT_TOOL_NAMES = ("Bash", "bash", "shell", "exec_command", "shell_command", "local_shell")
 COMMAND_KEYS = ("command", "cmd")
 
 

@@ -13,11 +13,12 @@ policies:
 
 Streaming text arrives in pieces, and a match can straddle two pieces. The policy therefore holds
 back the last `holdback_chars` characters of each text block (at least the longest literal minus
-one) until more text arrives or the block ends, and never releases text that a match could still
-start in. A regex match longer than the window may be missed when it straddles deltas: raise
-`holdback_chars` for long patterns. With `preserve_case`, a replacement follows the case of the text
-it replaces (`FOO`→`BAR`, `Foo`→`Bar`, `foo`→`bar`). A literal rule's `replace` is literal text; a
-regex rule's may refer to groups (`\1`, `\g<name>`).
+one) until more text arrives or the block ends, never releases text that a match could still start
+in, and rewrites the whole block so far each time, so rules see the same context (word boundaries,
+earlier rewrites) as they would on the complete text. A regex match longer than the window may be
+missed when it straddles deltas: raise `holdback_chars` for long patterns. With `preserve_case`, a
+replacement follows the case of the text it replaces (`FOO`→`BAR`, `Foo`→`Bar`, `foo`→`bar`). A
+literal rule's `replace` is literal text; a regex rule's may refer to groups (`\1`, `\g<name>`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -117,21 +119,47 @@ class StringReplacePolicy(Policy[StringReplaceConfig]):
         return cut
 
     async def on_block_delta(self, event: BlockDelta, ctx: PolicyContext) -> Sequence[CallEvent]:
-        """Buffer text, release what can no longer be part of a match (rewritten)."""
+        """Release the rewritten text that more text can no longer change."""
         if event.kind is not BlockKind.TEXT or event.signature is not None or event.data is not None:
             return [event]
-        pending: dict[int, str] = ctx.state.setdefault("pending", {})
-        text = pending.get(event.index, "") + event.text
-        cut = self._safe_cut(text)
-        pending[event.index] = text[cut:]
-        if cut == 0:
+        block = self._block_state(ctx, event.index)
+        block.raw += event.text
+        rewritten = self.apply(block.raw)
+        # Text the window still holds back may yet complete (or break) a match, so only the part of
+        # the rewrite that is the same with and without the held-back tail is final.
+        settled = self.apply(block.raw[: self._safe_cut(block.raw)])
+        stable = _common_prefix_length(rewritten, settled)
+        if stable <= len(block.released) or not rewritten.startswith(block.released):
             return []
-        return [dataclasses.replace(event, text=self.apply(text[:cut]))]
+        text, block.released = rewritten[len(block.released) : stable], rewritten[:stable]
+        return [dataclasses.replace(event, text=text)]
 
     async def on_block_complete(self, event: BlockComplete, ctx: PolicyContext) -> Sequence[CallEvent]:
-        """Release the held tail of the block, rewritten, before the completion."""
-        pending: dict[int, str] = ctx.state.setdefault("pending", {})
-        rest = pending.pop(event.index, "")
+        """Release the rest of the block, rewritten, before the completion."""
+        blocks: dict[int, _BlockText] = ctx.state.setdefault("blocks", {})
+        block = blocks.pop(event.index, None)
+        if block is None:
+            return [event]
+        rest = self.apply(block.raw)[len(block.released) :]
         if not rest:
             return [event]
-        return [BlockDelta(event.index, BlockKind.TEXT, text=self.apply(rest)), event]
+        return [BlockDelta(event.index, BlockKind.TEXT, text=rest), event]
+
+    def _block_state(self, ctx: PolicyContext, index: int) -> _BlockText:
+        blocks: dict[int, _BlockText] = ctx.state.setdefault("blocks", {})
+        return blocks.setdefault(index, _BlockText())
+
+
+@dataclass(slots=True)
+class _BlockText:
+    """One text block's progress: all text received, and the rewritten text already sent."""
+
+    raw: str = ""
+    released: str = ""
+
+
+def _common_prefix_length(first: str, second: str) -> int:
+    for position, (a, b) in enumerate(zip(first, second, strict=False)):
+        if a != b:
+            return position
+    return min(len(first), len(second))

@@ -49,7 +49,7 @@ class ToolCallJudgeConfig(JudgeSettings):
     def _template_renders(cls, template: str) -> str:
         try:
             template.format(tool="t", explanation="e", probability=0.5, threshold=0.5, arguments="{}")
-        except (KeyError, IndexError, ValueError) as error:
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as error:
             raise ValueError(f"template does not render: {error!r}") from error
         return template
 

@@ -125,7 +125,10 @@ class UpstreamClient:
             raise RuntimeError("UpstreamClient.start() was not called")
         try:
             # encoded=True: forward the client's query string exactly (no re-quoting of %2F and such).
-            response = await self._session.request(method, URL(url, encoded=True), headers=headers, data=body)
+            # No redirects: following one would send the client's credentials to another host.
+            response = await self._session.request(
+                method, URL(url, encoded=True), headers=headers, data=body, allow_redirects=False
+            )
         except (aiohttp.ClientError, TimeoutError) as error:
             kind, message = _classify(error)
             raise GatewayError(kind, message) from error
