@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 
-from luthien.pipeline.events import WireEvent
+from luthien.pipeline.events import DONE, WireEvent
 from luthien.pipeline.stage import ResponseStage
 from luthien.policy.runner import PolicyFailure
 from luthien.upstream.client import UpstreamStreamError
@@ -39,7 +39,7 @@ async def _decode(api: WireApi, chunks: AsyncIterator[bytes]) -> AsyncIterator[W
         # A final frame missing only its blank line is complete: send it terminated. A fragment
         # (no data, or data that is not JSON) is the remains of a cut frame: drop it, so the error
         # event that follows starts on a frame boundary.
-        if event.data is not None:
+        if event.data is not None or event.type == DONE:
             yield dataclasses.replace(event, raw=trailing.raw.rstrip(b"\r\n") + FRAME_TERMINATOR)
 
 
