@@ -20,7 +20,7 @@ from typing import Any, cast
 import orjson
 
 from luthien.call.assembly import BlockAssembly
-from luthien.call.codec import OriginGrouping
+from luthien.call.codec import OriginGrouping, body_events, is_unchanged_body
 from luthien.call.events import (
     Block,
     BlockComplete,
@@ -250,21 +250,13 @@ class AnthropicCodec:
                 usage=_usage(message.get("usage")),
             )
         )
-        origin = Origin((body,), parts=len(events))
-        return [with_origin(event, origin) for event in events]
+        return body_events(body, events)
 
     def encode_body(self, events: list[CallEvent]) -> WireEvent:
         """See `CallCodec.encode_body`."""
         body = self._body
-        if body is not None and len(events) > 0:
-            origin = events[0].origin
-            if (
-                origin is not None
-                and origin.wire == (body,)
-                and origin.parts == len(events)
-                and all(event.origin is origin for event in events)
-            ):
-                return body
+        if body is not None and is_unchanged_body(body, events):
+            return body
         message = copy.deepcopy(_dict(body.data)) if body is not None else _empty_message()
         message["content"] = [block_json(e.block) for e in events if isinstance(e, BlockComplete)]
         for event in events:

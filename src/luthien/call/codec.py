@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from luthien.call.events import CallEvent, Origin
+from luthien.call.events import CallEvent, Origin, with_origin
 from luthien.pipeline.events import WireEvent
 
 
@@ -95,3 +95,19 @@ class OriginGrouping:
         """Release an incomplete group for re-serialization."""
         events, self._events, self._origin = self._events, [], None
         return events
+
+
+def body_events(body: WireEvent, events: list[CallEvent]) -> list[CallEvent]:
+    """Give every event decoded from a whole body the body as their one shared origin."""
+    origin = Origin((body,), parts=len(events))
+    return [with_origin(event, origin) for event in events]
+
+
+def is_unchanged_body(body: WireEvent | None, events: list[CallEvent]) -> bool:
+    """Whether `events` are exactly the events `body_events` made from `body`, all unchanged."""
+    if body is None or not events:
+        return False
+    origin = events[0].origin
+    if origin is None or origin.wire != (body,) or origin.parts != len(events):
+        return False
+    return all(event.origin is origin for event in events)

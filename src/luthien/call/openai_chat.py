@@ -48,7 +48,7 @@ import time
 from typing import Any, cast
 
 from luthien.call.assembly import BlockAssembly, whole_block_events
-from luthien.call.codec import OriginGrouping
+from luthien.call.codec import OriginGrouping, body_events, is_unchanged_body
 from luthien.call.events import (
     Block,
     BlockComplete,
@@ -447,17 +447,13 @@ class OpenAIChatCodec:
                 usage=_usage(data.get("usage")),
             )
         )
-        origin = Origin((body,), parts=len(events))
-        return [with_origin(event, origin) for event in events]
+        return body_events(body, events)
 
     def encode_body(self, events: list[CallEvent]) -> WireEvent:
         """See `CallCodec.encode_body`."""
         body = self._body
-        if body is not None and len(events) > 0:
-            origin = events[0].origin
-            unchanged = origin is not None and origin.wire == (body,) and origin.parts == len(events)
-            if unchanged and all(event.origin is origin for event in events):
-                return body
+        if body is not None and is_unchanged_body(body, events):
+            return body
         data = copy.deepcopy(_dict(body.data)) if body is not None else _empty_completion()
         choices = data["choices"] = _list(data.get("choices")) or _empty_completion()["choices"]
         choice = choices[0] = _dict(choices[0]) or {"index": 0, "finish_reason": None}

@@ -42,7 +42,7 @@ from typing import Any
 
 from luthien.call import openai_responses_items as items
 from luthien.call.assembly import BlockAssembly
-from luthien.call.codec import OriginGrouping
+from luthien.call.codec import OriginGrouping, body_events, is_unchanged_body
 from luthien.call.events import (
     Block,
     BlockComplete,
@@ -476,15 +476,12 @@ class OpenAIResponsesCodec:
             *items.body_events(items.as_list(response.get("output")), self._parents),
             items.message_end(str(response.get("status")), response, False),
         ]
-        origin = Origin((body,), parts=len(events))
-        return [with_origin(event, origin) for event in events]
+        return body_events(body, events)
 
     def encode_body(self, events: list[CallEvent]) -> WireEvent:
         """See `CallCodec.encode_body`."""
         body = self._body
-        origin = events[0].origin if events else None
-        unchanged = origin is not None and origin.wire[0] is body and origin.parts == len(events)
-        if body is not None and unchanged and all(event.origin is origin for event in events):
+        if body is not None and is_unchanged_body(body, events):
             return body
         response = copy.deepcopy(as_dict(body.data)) if body is not None else items.minimal_response()
         response["output"] = items.body_output(events, self._parents)

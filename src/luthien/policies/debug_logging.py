@@ -30,25 +30,25 @@ class DebugLoggingPolicy(Policy[PolicyConfig]):
 
     async def on_message_start(self, event: MessageStart, ctx: PolicyContext) -> Sequence[CallEvent]:
         """Log and pass."""
-        ctx.logger.info("%s %r", ctx.transaction_id, event)
-        return [event]
+        return _logged(event, ctx)
 
     async def on_block_start(self, event: BlockStart, ctx: PolicyContext) -> Sequence[CallEvent]:
         """Log and pass."""
-        ctx.logger.info("%s %r", ctx.transaction_id, event)
-        return [event]
+        return _logged(event, ctx)
 
     async def on_block_delta(self, event: BlockDelta, ctx: PolicyContext) -> Sequence[CallEvent]:
         """Log and pass."""
-        ctx.logger.info("%s %r", ctx.transaction_id, event)
-        return [event]
+        return _logged(event, ctx)
 
     async def on_block_complete(self, event: BlockComplete, ctx: PolicyContext) -> Sequence[CallEvent]:
         """Log and pass."""
-        ctx.logger.info("%s %r", ctx.transaction_id, event)
-        return [event]
+        return _logged(event, ctx)
 
     async def on_message_complete(self, event: MessageEnd, ctx: PolicyContext) -> Sequence[CallEvent]:
         """Log and pass."""
-        ctx.logger.info("%s %r", ctx.transaction_id, event)
-        return [event]
+        return _logged(event, ctx)
+
+
+def _logged(event: CallEvent, ctx: PolicyContext) -> Sequence[CallEvent]:
+    ctx.logger.info("%s %r", ctx.transaction_id, event)
+    return [event]
