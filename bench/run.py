@@ -45,6 +45,10 @@ TARGET_NONSTREAM_RPS = 2000.0
 TARGET_ADDED_P50_MS = 1.0
 # CPUs' worth of time used by processes outside the benchmark above which a run is flagged as noisy.
 NOISY_CPU = 0.05
+# Size of the CPU-speed calibration loop, and how much slower than the run's fastest calibration a
+# measurement's may be before it is flagged (host contention that no in-VM counter shows).
+CALIBRATION_LOOPS = 300_000
+NOISY_CALIBRATION = 1.15
 WRK_INSTALL_HINT = (
     "bench/run.py needs `wrk` (https://github.com/wg/wrk). Install it with:\n"
     "    Debian/Ubuntu: sudo apt-get install -y wrk\n"
@@ -228,12 +232,11 @@ def _system_ticks() -> tuple[int, int]:
     return user + nice + system, steal
 
 
-def _own_ticks(sessions: set[int]) -> int:
-    """CPU ticks of this process, its reaped children (wrk) and every process in `sessions`."""
-    own = os.times()
-    total = round((own.user + own.system + own.children_user + own.children_system) * _TICKS_PER_S)
+def _session_ticks(sessions: set[int]) -> dict[int, int]:
+    """CPU ticks used so far by the processes of each session (threads included)."""
+    ticks = dict.fromkeys(sessions, 0)
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+        if not entry.name.isdigit():
             continue
         try:
             text = (entry / "stat").read_text()
@@ -241,32 +244,60 @@ def _own_ticks(sessions: set[int]) -> int:
             continue
         # Fields after the parenthesised command: state ppid pgrp session ... utime stime (14th, 15th).
         rest = text[text.rindex(")") + 2 :].split()
-        if int(rest[3]) in sessions:
-            total += int(rest[11]) + int(rest[12])
-    return total
+        session = int(rest[3])
+        if session in ticks:
+            ticks[session] += int(rest[11]) + int(rest[12])
+    return ticks
 
 
-class OtherCpu:
-    """Measures, over a `with` block, the CPUs' worth of time used by processes outside the benchmark."""
+def _self_ticks() -> int:
+    """CPU ticks of this process and its reaped children (the finished wrk runs)."""
+    own = os.times()
+    return round((own.user + own.system + own.children_user + own.children_system) * _TICKS_PER_S)
 
-    def __init__(self, processes: Processes) -> None:
+
+class CpuAccounting:
+    """Over a `with` block: CPU seconds of the server under test, and CPUs' worth used by other processes.
+
+    Everything the benchmark started runs in sessions it knows, so whatever else the kernel counts as
+    busy is other work on the machine, i.e. noise.
+    """
+
+    def __init__(self, processes: Processes, server: subprocess.Popen[bytes]) -> None:
         self._processes = processes
+        self._server = server.pid
+        self.server_cpu_s = 0.0
         self.other_cpu = 0.0
         self.steal_cpu = 0.0
 
-    def __enter__(self) -> OtherCpu:
+    def __enter__(self) -> CpuAccounting:
         self._sessions = self._processes.session_ids()
         self._start = time.monotonic()
         self._busy, self._steal = _system_ticks()
-        self._own = _own_ticks(self._sessions)
+        self._ticks = _session_ticks(self._sessions)
+        self._self = _self_ticks()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         busy, steal = _system_ticks()
-        own = _own_ticks(self._sessions)
-        seconds = (time.monotonic() - self._start) * _TICKS_PER_S
-        self.other_cpu = max(0.0, ((busy - self._busy) - (own - self._own)) / seconds)
-        self.steal_cpu = (steal - self._steal) / seconds
+        ticks = _session_ticks(self._sessions)
+        own = sum(ticks.values()) - sum(self._ticks.values()) + _self_ticks() - self._self
+        elapsed = (time.monotonic() - self._start) * _TICKS_PER_S
+        self.server_cpu_s = (ticks.get(self._server, 0) - self._ticks.get(self._server, 0)) / _TICKS_PER_S
+        self.other_cpu = max(0.0, ((busy - self._busy) - own) / elapsed)
+        self.steal_cpu = (steal - self._steal) / elapsed
+
+
+def calibration_ms() -> float:
+    """Milliseconds for a fixed pure-Python workload: rises when the host (not this VM) is contended."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for value in range(CALIBRATION_LOOPS):
+            total += value * value % 7
+        best = min(best, (time.perf_counter() - started) * 1000.0)
+    return best
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,7 +306,12 @@ class OtherCpu:
 
 @dataclass
 class Measurement:
-    """One load run against one target. Latencies in milliseconds."""
+    """One load run against one target. Latencies in milliseconds.
+
+    `server_cpu_s` is the CPU time of the server under test (the fake upstream for direct runs, Luthien
+    otherwise); `other_cpu` the CPUs' worth used meanwhile by processes outside the benchmark;
+    `calibration_ms` the slower of two CPU-speed probes taken just before and after the run.
+    """
 
     requests: int
     duration_s: float
@@ -284,8 +320,11 @@ class Measurement:
     errors: int
     error_detail: str = ""
     ttft_ms: dict[str, float] | None = None
+    server_cpu_s: float = 0.0
+    server_cpu_us_per_request: float = 0.0
     other_cpu: float = 0.0
     steal_cpu: float = 0.0
+    calibration_ms: float = 0.0
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
@@ -652,9 +691,13 @@ def run_all(
             if index == 1:
                 warm_up(processes, args, base, body_dir, layout)
             print(f"[{index}/{len(chosen)}] {scenario.name} {target:8} ...", end="", flush=True)
-            with OtherCpu(processes) as other:
+            before = calibration_ms()
+            with CpuAccounting(processes, fake if target == "direct" else luthien) as cpu:
                 m = measure(processes, args, scenario, base, body_file, layout.load)
-            m.other_cpu, m.steal_cpu = other.other_cpu, other.steal_cpu
+            m.calibration_ms = max(before, calibration_ms())
+            m.other_cpu, m.steal_cpu = cpu.other_cpu, cpu.steal_cpu
+            m.server_cpu_s = cpu.server_cpu_s
+            m.server_cpu_us_per_request = cpu.server_cpu_s * 1e6 / m.requests if m.requests else 0.0
             results[target] = m
             ttft = f", TTFT p50 {m.ttft_ms['p50']:.3f} ms" if m.ttft_ms else ""
             errors = f", {m.errors} ERRORS ({m.error_detail})" if m.errors else ""
@@ -717,11 +760,29 @@ def source_info() -> dict[str, Any]:
         text=True,
         cwd=ROOT,
     ).stdout.strip()
+    in_tree = bool(package) and Path(package).resolve().is_relative_to(ROOT / "src")
     return {
         "git_commit": _git("rev-parse", "--short", "HEAD"),
-        "src_modified": bool(status) if status is not None else None,
+        "src_modified": bool(status) if status is not None and in_tree else None,
         "luthien_package": package or None,
     }
+
+
+def noise(comparisons: list[Comparison]) -> dict[str, list[str]]:
+    """Why each noisy scenario's numbers are suspect: other processes busy, or the CPU running slow."""
+    best = min(m.calibration_ms for c in comparisons for m in (c.direct, c.luthien))
+    reasons: dict[str, list[str]] = {}
+    for c in comparisons:
+        found: list[str] = []
+        other = max(c.direct.other_cpu, c.luthien.other_cpu)
+        if other >= NOISY_CPU:
+            found.append(f"other processes used {other:.2f} CPU")
+        slowest = max(c.direct.calibration_ms, c.luthien.calibration_ms)
+        if best > 0 and slowest > best * NOISY_CALIBRATION:
+            found.append(f"CPU {slowest / best:.2f}x slower than at best (host contention)")
+        if found:
+            reasons[c.scenario] = found
+    return reasons
 
 
 def report(
@@ -764,6 +825,7 @@ def report(
             "proxy_cmd": shlex.join(proxy_argv),
         },
         "targets": checks,
+        "noise": noise(comparisons),
         "scenarios": [asdict(c) for c in comparisons],
     }
 
@@ -793,6 +855,16 @@ def print_table(result: dict[str, Any]) -> None:
                     f"+{added:.3f} ms" if added >= 0 else f"{added:.3f} ms",
                 )
             )
+        direct_cpu, luthien_cpu = direct["server_cpu_us_per_request"], luthien["server_cpu_us_per_request"]
+        rows.append(
+            (
+                "",
+                "server CPU µs/req",
+                f"{direct_cpu:.0f}",
+                f"{luthien_cpu:.0f}",
+                f"x{luthien_cpu / direct_cpu:.2f}" if direct_cpu else "",
+            )
+        )
         if c["added_ttft_p50_ms"] is not None:
             rows.append(
                 (
@@ -803,10 +875,8 @@ def print_table(result: dict[str, Any]) -> None:
                     f"+{c['added_ttft_p50_ms']:.3f} ms",
                 )
             )
-        if max(direct["other_cpu"], luthien["other_cpu"]) >= NOISY_CPU:
-            rows.append(
-                ("", "other procs CPU", f"{direct['other_cpu']:.2f}", f"{luthien['other_cpu']:.2f}", "NOISY")
-            )
+        for reason in result["noise"].get(c["scenario"], []):
+            rows.append(("", "NOISY", reason, "", ""))
         for label, m in (("direct", direct), ("luthien", luthien)):
             if m["errors"]:
                 rows.append(("", f"ERRORS {label}", str(m["errors"]), m["error_detail"], ""))
@@ -823,15 +893,10 @@ def print_table(result: dict[str, Any]) -> None:
     source = result["source"]
     modified = ", src/ modified" if source["src_modified"] else ""
     print(f"luthien: {source['luthien_package']} (commit {source['git_commit']}{modified})")
-    noisy = [
-        c["scenario"]
-        for c in result["scenarios"]
-        if max(c["direct"]["other_cpu"], c["luthien"]["other_cpu"]) >= NOISY_CPU
-    ]
-    if noisy:
+    if result["noise"]:
         print(
-            f"WARNING: other processes used >= {NOISY_CPU:g} CPU during {', '.join(noisy)}; "
-            "those numbers are noisy, re-run on a quiet machine"
+            f"WARNING: {', '.join(result['noise'])} ran on a busy machine (see NOISY rows); "
+            "re-run when it is quiet"
         )
     for name, check in result["targets"].items():
         bound = f">= {check['target_min']:g}" if "target_min" in check else f"<= {check['target_max']:g}"
@@ -863,8 +928,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--pin",
         choices=("auto", "off"),
-        default="auto",
-        help="auto: the server under test gets the last CPU, everything else the others (default)",
+        default="off",
+        help="off: the scheduler places processes (default); auto: the server under test gets the "
+        "last CPU, wrk and everything else the others",
     )
     parser.add_argument(
         "--scenarios",

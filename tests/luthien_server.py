@@ -8,6 +8,7 @@ import threading
 import time
 
 import uvicorn
+import uvloop
 
 from luthien.config import LuthienConfig
 from luthien.gateway.app import create_app
@@ -33,7 +34,10 @@ class LuthienServer:
         self._thread = threading.Thread(target=self._run, name=f"luthien-{self.port}", daemon=True)
 
     def _run(self) -> None:
-        asyncio.run(self._server.serve(sockets=[self._socket]))
+        # The same event loop as `luthien serve` (uvloop): it sets TCP_NODELAY on accepted sockets,
+        # without which a reused keep-alive connection stalls small stream writes (Nagle).
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(self._server.serve(sockets=[self._socket]))
 
     def start(self) -> LuthienServer:
         self._thread.start()
