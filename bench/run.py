@@ -48,6 +48,7 @@ NOISY_CPU = 0.05
 # Size of the CPU-speed calibration loop, and how much slower than the run's fastest calibration a
 # measurement's may be before it is flagged (host contention that no in-VM counter shows).
 CALIBRATION_LOOPS = 300_000
+CALIBRATION_SPIN_S = 0.3
 NOISY_CALIBRATION = 1.15
 WRK_INSTALL_HINT = (
     "bench/run.py needs `wrk` (https://github.com/wg/wrk). Install it with:\n"
@@ -290,6 +291,10 @@ class CpuAccounting:
 
 def calibration_ms() -> float:
     """Milliseconds for a fixed pure-Python workload: rises when the host (not this VM) is contended."""
+    # A virtual CPU that was idle runs slowly for a moment; spin first so only contention shows.
+    spin_until = time.perf_counter() + CALIBRATION_SPIN_S
+    while time.perf_counter() < spin_until:
+        pass
     best = float("inf")
     for _ in range(3):
         started = time.perf_counter()
