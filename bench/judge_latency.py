@@ -86,7 +86,7 @@ def measure(client: httpx.Client, url: str, policy: str, content: str, requests:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--judge-delay-ms", type=float, default=50.0)
     args = parser.parse_args()

@@ -643,6 +643,34 @@ def measure(
     return run_wrk(processes, url, body_file, scenario.connections, args.duration, args.threads, load_cpus)
 
 
+def measure_accounted(
+    processes: Processes,
+    args: argparse.Namespace,
+    scenario: Scenario,
+    base: str,
+    body_file: Path,
+    load_cpus: list[int] | None,
+    fake: subprocess.Popen[bytes],
+    luthien: subprocess.Popen[bytes],
+    target: str,
+) -> Measurement:
+    """`measure`, plus the server's CPU time, other processes' CPU use and CPU-speed probes."""
+    before = calibration_ms()
+    with CpuAccounting(processes, fake if target == "direct" else luthien) as cpu:
+        m = measure(processes, args, scenario, base, body_file, load_cpus)
+    m.calibration_ms = max(before, calibration_ms())
+    m.other_cpu, m.steal_cpu = cpu.other_cpu, cpu.steal_cpu
+    m.server_cpu_s = cpu.server_cpu_s
+    m.server_cpu_us_per_request = cpu.server_cpu_s * 1e6 / m.requests if m.requests else 0.0
+    return m
+
+
+def median(measurements: list[Measurement]) -> Measurement:
+    """The run with the median throughput (the lower middle one for an even count)."""
+    ordered = sorted(measurements, key=lambda m: m.rps)
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def warm_up(
     processes: Processes, args: argparse.Namespace, base: str, body_dir: Path, layout: CpuLayout
 ) -> None:
@@ -689,34 +717,38 @@ def run_all(
     for index, scenario in enumerate(chosen, 1):
         body_file = body_dir / f"{scenario.name}.json"
         body_file.write_bytes(json.dumps(scenario.body).encode())
-        results: dict[str, Measurement] = {}
-        for target, base in (("direct", direct), ("luthien", through)):
-            # The server under test gets the server CPU; the fake stays off it while Luthien is tested.
-            pin_process(fake.pid, layout.server if target == "direct" else layout.load)
-            if index == 1:
-                warm_up(processes, args, base, body_dir, layout)
-            print(f"[{index}/{len(chosen)}] {scenario.name} {target:8} ...", end="", flush=True)
-            before = calibration_ms()
-            with CpuAccounting(processes, fake if target == "direct" else luthien) as cpu:
-                m = measure(processes, args, scenario, base, body_file, layout.load)
-            m.calibration_ms = max(before, calibration_ms())
-            m.other_cpu, m.steal_cpu = cpu.other_cpu, cpu.steal_cpu
-            m.server_cpu_s = cpu.server_cpu_s
-            m.server_cpu_us_per_request = cpu.server_cpu_s * 1e6 / m.requests if m.requests else 0.0
-            results[target] = m
-            ttft = f", TTFT p50 {m.ttft_ms['p50']:.3f} ms" if m.ttft_ms else ""
-            errors = f", {m.errors} ERRORS ({m.error_detail})" if m.errors else ""
-            noise = f", other processes used {m.other_cpu:.2f} CPU" if m.other_cpu >= NOISY_CPU else ""
-            print(f" {m.rps:9.1f} req/s, p50 {m.latency_ms['p50']:.3f} ms{ttft}{errors}{noise}")
-        comparisons.append(
-            Comparison(
-                scenario.name,
-                scenario.description,
-                scenario.connections,
-                results["direct"],
-                results["luthien"],
-            )
+        runs: dict[str, list[Measurement]] = {"direct": [], "luthien": []}
+        for repeat in range(args.repeat):
+            for target, base in (("direct", direct), ("luthien", through)):
+                # The server under test gets the server CPU; the fake stays off it while Luthien is tested.
+                pin_process(fake.pid, layout.server if target == "direct" else layout.load)
+                if index == 1 and repeat == 0:
+                    warm_up(processes, args, base, body_dir, layout)
+                label = f"[{index}/{len(chosen)}]" + (
+                    f" run {repeat + 1}/{args.repeat}" if args.repeat > 1 else ""
+                )
+                print(f"{label} {scenario.name} {target:8} ...", end="", flush=True)
+                m = measure_accounted(
+                    processes, args, scenario, base, body_file, layout.load, fake, luthien, target
+                )
+                runs[target].append(m)
+                ttft = f", TTFT p50 {m.ttft_ms['p50']:.3f} ms" if m.ttft_ms else ""
+                errors = f", {m.errors} ERRORS ({m.error_detail})" if m.errors else ""
+                noise = f", other processes used {m.other_cpu:.2f} CPU" if m.other_cpu >= NOISY_CPU else ""
+                print(f" {m.rps:9.1f} req/s, p50 {m.latency_ms['p50']:.3f} ms{ttft}{errors}{noise}")
+        comparison = Comparison(
+            scenario.name,
+            scenario.description,
+            scenario.connections,
+            median(runs["direct"]),
+            median(runs["luthien"]),
         )
+        if args.repeat > 1:
+            comparison.extra["runs"] = {
+                target: [{"rps": m.rps, "p50_ms": m.latency_ms["p50"]} for m in measured]
+                for target, measured in runs.items()
+            }
+        comparisons.append(comparison)
     return report(args, layout, proxy_argv, comparisons)
 
 
@@ -820,6 +852,7 @@ def report(
         "source": source_info(),
         "config": {
             "duration_s": args.duration,
+            "repeat": args.repeat,
             "warmup_s": args.warmup,
             "connections": args.connections,
             "wrk_threads": args.threads,
@@ -840,9 +873,10 @@ def print_table(result: dict[str, Any]) -> None:
     rows: list[tuple[str, str, str, str, str]] = []
     for c in result["scenarios"]:
         direct, luthien = c["direct"], c["luthien"]
+        name = c["scenario"] + (" *" if c["scenario"] in result["noise"] else "")
         rows.append(
             (
-                c["scenario"],
+                name,
                 "req/s",
                 f"{direct['rps']:.0f}",
                 f"{luthien['rps']:.0f}",
@@ -880,8 +914,6 @@ def print_table(result: dict[str, Any]) -> None:
                     f"+{c['added_ttft_p50_ms']:.3f} ms",
                 )
             )
-        for reason in result["noise"].get(c["scenario"], []):
-            rows.append(("", "NOISY", reason, "", ""))
         for label, m in (("direct", direct), ("luthien", luthien)):
             if m["errors"]:
                 rows.append(("", f"ERRORS {label}", str(m["errors"]), m["error_detail"], ""))
@@ -899,10 +931,9 @@ def print_table(result: dict[str, Any]) -> None:
     modified = ", src/ modified" if source["src_modified"] else ""
     print(f"luthien: {source['luthien_package']} (commit {source['git_commit']}{modified})")
     if result["noise"]:
-        print(
-            f"WARNING: {', '.join(result['noise'])} ran on a busy machine (see NOISY rows); "
-            "re-run when it is quiet"
-        )
+        print("WARNING: scenarios marked * ran on a busy machine; re-run them when it is quiet:")
+        for scenario, reasons in result["noise"].items():
+            print(f"  {scenario}: {'; '.join(reasons)}")
     for name, check in result["targets"].items():
         bound = f">= {check['target_min']:g}" if "target_min" in check else f"<= {check['target_max']:g}"
         print(f"target {name}: {check['value']:.3f} (want {bound}) -> {'met' if check['met'] else 'MISSED'}")
@@ -918,6 +949,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement (default 10)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs per scenario and target, interleaved; the median run is reported (default 1)",
+    )
     parser.add_argument(
         "--warmup", type=float, default=2.0, help="seconds of discarded load per target (default 2)"
     )
@@ -977,6 +1014,8 @@ def main(argv: list[str] | None = None) -> int:
     if layout.load is not None:
         # This script (the TTFT client) runs with the load generator.
         os.sched_setaffinity(0, layout.load)
+    # Ctrl-C raises KeyboardInterrupt even when a parent started us with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _raise_on_signal)
     processes = Processes(log_dir)
