@@ -1,0 +1,63 @@
+"""The live event bus contract: what a publisher and a monitor need, whatever carries the events.
+
+Events are small (ids and summaries); a monitor fetches details from the admin API on demand.
+Two implementations: in-process (the default) and Redis Streams (`LUTHIEN_REDIS_URL`), so that a
+monitor on one replica sees every replica's calls and can resume after a reconnect.
+
+Event types:
+    `transaction.started`: a call arrived (`model`, `policy`, `client_api`, `session_id`, `streaming`).
+    `transaction.activity`: an activity event of a call (`event_type`, `policy`, and a summary such
+        as `tool_name`, `verdict`, `probability`).
+    `transaction.completed`: a call ended (the fields of a `TransactionSummary`).
+    `policy.switched`: the active policy changed (`policy`, `previous`, `by`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+TRANSACTION_STARTED = "transaction.started"
+TRANSACTION_ACTIVITY = "transaction.activity"
+TRANSACTION_COMPLETED = "transaction.completed"
+POLICY_SWITCHED = "policy.switched"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    """One event as a monitor receives it.
+
+    Attributes:
+        id: position in the bus, increasing; a monitor resumes after it (SSE `Last-Event-ID`).
+        type: one of the event types above.
+        transaction_id: the call it concerns ("" for events not about one call).
+        data: JSON-serializable summary fields.
+        timestamp: seconds since the epoch.
+    """
+
+    id: str
+    type: str
+    transaction_id: str
+    data: dict[str, Any]
+    timestamp: float
+
+
+class EventBus(Protocol):
+    """Publishes events to, and streams them from, every replica."""
+
+    def publish(self, type: str, transaction_id: str, data: dict[str, Any]) -> None:
+        """Queue an event for every subscriber; never blocks the caller, never raises."""
+        ...
+
+    def subscribe(self, last_event_id: str | None = None) -> AsyncIterator[LiveEvent]:
+        """Events from now on; with `last_event_id`, first the retained ones after it."""
+        ...
+
+    async def start(self) -> None:
+        """Connect and start background work."""
+        ...
+
+    async def close(self) -> None:
+        """Flush what is queued and stop."""
+        ...

@@ -1,0 +1,1 @@
+"""Transaction records: what Luthien keeps of every model call, and the queries over them."""
