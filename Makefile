@@ -1,5 +1,11 @@
 # Luthien: the two commands of the quick start are `make run` and `make test`.
-PYTHON ?= python3.11
+# The newest supported CPython (3.13, 3.12, then 3.11) that runs: on the PATH first, then pyenv's
+# installs (a pyenv shim on the PATH may exist without working). `make PYTHON=...` overrides.
+# 3.13 is the fastest (docs/performance.md).
+SUPPORTED_PYTHONS := 3.13 3.12 3.11
+PYTHON ?= $(shell for v in $(SUPPORTED_PYTHONS); do \
+	for p in python$$v $$(pyenv root 2>/dev/null)/versions/$$v.*/bin/python$$v; do \
+	if $$p -c '' >/dev/null 2>&1; then echo $$p; exit 0; fi; done; done; echo python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
