@@ -99,7 +99,8 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///luthien.db",
         description="Where records are stored: `sqlite:///path` (default: `luthien.db` in the working "
-        "directory), `sqlite:///:memory:`, or `postgresql://user:pass@host/db`. Luthien picks the async driver.",
+        "directory), `sqlite:///:memory:`, or `postgresql://user:pass@host/db`. "
+        "Luthien picks the async driver.",
     )
     database_pool_size: int = Field(
         default=5, ge=1, description="Connections kept open to PostgreSQL (SQLite uses one writer)."
@@ -107,12 +108,14 @@ class Settings(BaseSettings):
     database_timeout_s: float = Field(
         default=10.0,
         gt=0,
-        description="Seconds to connect to the database, and to wait for a SQLite lock, before an attempt fails.",
+        description="Seconds to connect to the database, and to wait for a SQLite lock, "
+        "before an attempt fails.",
     )
     record_queue_size: int = Field(
         default=10_000,
         ge=1,
-        description="Records waiting to be written; beyond this, new records are dropped (counted and logged).",
+        description="Records waiting to be written; beyond this, new records are dropped "
+        "(counted and logged).",
     )
     retention_days: int = Field(
         default=0,

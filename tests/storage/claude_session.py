@@ -104,7 +104,11 @@ def claude_code_response(turn: int, seed: int = 0) -> bytes:
             ],
             "stop_reason": "tool_use",
             "stop_sequence": None,
-            "usage": {"input_tokens": 20_000 + turn * 900, "output_tokens": 120, "cache_read_input_tokens": 0},
+            "usage": {
+                "input_tokens": 20_000 + turn * 900,
+                "output_tokens": 120,
+                "cache_read_input_tokens": 0,
+            },
         }
     )
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -21,6 +21,8 @@ POSTGRES_DRIVER = "postgresql+asyncpg"
 _POSTGRES_NAMES = ("postgresql", "postgres")
 # Connections above the pool size that PostgreSQL may open under bursts (admin queries during writes).
 POOL_OVERFLOW = 5
+# Execution option marking transactions that will write (see `writer_engine`).
+WRITE_OPTION = "luthien_write"
 # A WAL file this many pages long is folded back into the database (SQLite's default is 1000).
 WAL_AUTOCHECKPOINT_PAGES = 1000
 
@@ -104,6 +106,9 @@ def _sqlite_engine(url: URL, timeout_s: float) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:  # pyright: ignore[reportUnusedFunction]
+        # The sqlite3 module would begin transactions itself, and never before DDL: Luthien emits
+        # BEGIN (below) so that migrations are transactional and writers can lock up front.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -114,4 +119,16 @@ def _sqlite_engine(url: URL, timeout_s: float) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Connection) -> None:  # pyright: ignore[reportUnusedFunction]
+        # A write transaction takes the write lock at BEGIN (waiting up to the busy timeout), so it
+        # cannot fail halfway when another writer committed after its first read.
+        immediate = conn.get_execution_options().get(WRITE_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
     return engine
+
+
+def writer_engine(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` for transactions that write: on SQLite they take the write lock when they begin."""
+    return engine.execution_options(**{WRITE_OPTION: True})

@@ -17,6 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from luthien.storage.engine import writer_engine
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 HEAD = "head"
 BASE = "base"
@@ -45,7 +47,7 @@ async def _run(engine: AsyncEngine, action: str, revision: str) -> None:
         else:
             command.downgrade(config, revision)
 
-    async with engine.begin() as conn:
+    async with writer_engine(engine).begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
         await conn.run_sync(migrate)

@@ -43,10 +43,12 @@ class PreparedBatch:
     Attributes:
         records: the records, in order.
         compressed: each distinct chunk the cache does not vouch for, compressed (digest to bytes).
+        rejected: records that cannot be stored (e.g. event data that is not JSON), with the error.
     """
 
     records: list[PreparedRecord]
     compressed: dict[bytes, bytes]
+    rejected: list[tuple[TransactionRecord, Exception]]
 
 
 class Preparer:
@@ -67,10 +69,16 @@ class Preparer:
         self, records: Sequence[TransactionRecord], cache: ChunkCache, day: int
     ) -> PreparedBatch:
         """`records` prepared; chunks the cache does not vouch for on `day` are compressed once each."""
-        prepared = [self.prepare(record) for record in records]
+        prepared: list[PreparedRecord] = []
+        rejected: list[tuple[TransactionRecord, Exception]] = []
+        for record in records:
+            try:
+                prepared.append(self.prepare(record))
+            except (TypeError, ValueError) as error:  # orjson: data that is not JSON-serializable
+                rejected.append((record, error))
         compressed: dict[bytes, bytes] = {}
         for item in prepared:
             for digest, data in item.pieces.items():
                 if digest not in compressed and cache.fresh(digest, day) is None:
                     compressed[digest] = self._codec.compress(data)
-        return PreparedBatch(records=prepared, compressed=compressed)
+        return PreparedBatch(records=prepared, compressed=compressed, rejected=rejected)

@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from luthien.storage.chunk_store import SECONDS_PER_DAY
+from luthien.storage.engine import writer_engine
 from luthien.storage.schema import bodies, chunks, events, transactions
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ async def purge(engine: AsyncEngine, older_than: float) -> PurgeResult:
     """Delete transactions received before `older_than` (epoch seconds) and chunks no kept record uses."""
     deleted_transactions = 0
     while True:
-        async with engine.begin() as conn:
+        async with writer_engine(engine).begin() as conn:
             pks = list(
                 (
                     await conn.execute(
@@ -63,7 +64,7 @@ async def purge(engine: AsyncEngine, older_than: float) -> PurgeResult:
     unused_before = int(older_than // SECONDS_PER_DAY) - CLOCK_SKEW_DAYS
     deleted_chunks = 0
     while True:
-        async with engine.begin() as conn:
+        async with writer_engine(engine).begin() as conn:
             ids = list(
                 (
                     await conn.execute(

@@ -21,6 +21,15 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _text(value: str) -> str:
+    """`value` storable in any text column: PostgreSQL text cannot hold NUL characters."""
+    return value.replace("\x00", "\ufffd")
+
+
+def _optional_text(value: str | None) -> str | None:
+    return None if value is None else _text(value)
+
+
 def distinct_event_types(events: Sequence[RecordedEvent]) -> list[str]:
     """Event types in order of first occurrence."""
     return list(dict.fromkeys(event.type for event in events))
@@ -30,13 +39,13 @@ def transaction_row(record: TransactionRecord, extracted: Extracted) -> dict[str
     """The `transactions` row of `record` (without `pk`)."""
     timing, usage = record.timing, record.usage
     return {
-        "transaction_id": record.transaction_id,
-        "session_id": record.session_id,
-        "client_api": record.client_api,
-        "endpoint": record.endpoint,
-        "model": record.model,
-        "upstream": record.upstream,
-        "policy": record.policy,
+        "transaction_id": _text(record.transaction_id),
+        "session_id": _optional_text(record.session_id),
+        "client_api": _text(record.client_api),
+        "endpoint": _text(record.endpoint),
+        "model": _optional_text(record.model),
+        "upstream": _optional_text(record.upstream),
+        "policy": _optional_text(record.policy),
         "status": record.status.value,
         "http_status": record.http_status,
         "streaming": record.streaming,
@@ -51,9 +60,9 @@ def transaction_row(record: TransactionRecord, extracted: Extracted) -> dict[str
         "request_headers": _dumps(record.request_headers),
         "tool_names": _dumps(extracted.tool_names),
         "event_types": _dumps(distinct_event_types(record.events)),
-        "preview": extracted.preview,
-        "error": record.error,
-        "search_text": extracted.search_text,
+        "preview": _text(extracted.preview),
+        "error": _optional_text(record.error),
+        "search_text": _text(extracted.search_text),
     }
 
 
@@ -63,8 +72,8 @@ def event_rows(transaction_pk: int, events: Sequence[RecordedEvent]) -> list[dic
         {
             "transaction_pk": transaction_pk,
             "seq": seq,
-            "type": event.type,
-            "policy": event.policy,
+            "type": _text(event.type),
+            "policy": _optional_text(event.policy),
             "timestamp": event.timestamp,
             "data": _dumps(event.data),
         }

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from luthien.records.model import TransactionRecord
 from luthien.storage.chunk_store import ChunkCache, ChunkRace, NewChunks, store_chunks, today
 from luthien.storage.content import Codec, encode_manifest
+from luthien.storage.engine import writer_engine
 from luthien.storage.prepare import PreparedRecord, Preparer
 from luthien.storage.rows import event_rows
 from luthien.storage.schema import bodies, events, transactions
@@ -67,6 +68,7 @@ class WriterStats:
         dropped: records not stored because the queue was full (or still queued when `close` gave up).
         failed: records the database rejected as invalid.
         retries: write attempts that failed and were retried (database down or locked).
+        batches: database transactions that stored records.
     """
 
     queued: int
@@ -74,6 +76,7 @@ class WriterStats:
     dropped: int
     failed: int
     retries: int
+    batches: int
 
 
 class RecordWriter:
@@ -83,7 +86,7 @@ class RecordWriter:
     """
 
     def __init__(self, engine: AsyncEngine, queue_size: int, batch_size: int = BATCH_MAX_RECORDS) -> None:
-        self._engine = engine
+        self._engine = writer_engine(engine)
         self._queue_size = queue_size
         self._batch_size = batch_size
         self._pending: deque[TransactionRecord] = deque()
@@ -95,6 +98,7 @@ class RecordWriter:
         self._dropped = 0
         self._failed = 0
         self._retries = 0
+        self._batches = 0
         self._last_drop_log = -DROP_LOG_INTERVAL_S
         self._drops_since_log = 0
         self._cache = ChunkCache()
@@ -112,6 +116,7 @@ class RecordWriter:
             dropped=self._dropped,
             failed=self._failed,
             retries=self._retries,
+            batches=self._batches,
         )
 
     def submit(self, record: TransactionRecord) -> None:
@@ -198,6 +203,8 @@ class RecordWriter:
 
     async def _write_batch(self, batch: list[TransactionRecord]) -> None:
         prepared = await asyncio.to_thread(self._preparer.prepare_batch, batch, self._cache, today())
+        for record, error in prepared.rejected:
+            self._reject(record, error)
         try:
             self._written += await self._insert_retrying(prepared.records, prepared.compressed)
             return
@@ -209,12 +216,16 @@ class RecordWriter:
             try:
                 self._written += await self._insert_retrying([item], prepared.compressed)
             except Exception as error:
-                self._failed += 1
-                logger.error(
-                    "record writer: transaction %s rejected by the database (%s); dropped",
-                    item.record.transaction_id,
-                    type(error).__name__,
-                )
+                self._reject(item.record, error)
+
+    def _reject(self, record: TransactionRecord, error: Exception) -> None:
+        self._failed += 1
+        logger.error(
+            "record writer: transaction %s cannot be stored (%s: %s); dropped",
+            record.transaction_id,
+            type(error).__name__,
+            error,
+        )
 
     async def _insert_retrying(
         self, prepared: Sequence[PreparedRecord], compressed: Mapping[bytes, bytes]
@@ -252,7 +263,7 @@ class RecordWriter:
             body_rows: list[dict[str, Any]] = []
             event_batch: list[dict[str, Any]] = []
             for item in prepared:
-                pk = inserted.get(item.record.transaction_id)
+                pk = inserted.get(item.row["transaction_id"])
                 if pk is None:  # already stored (submitted twice)
                     continue
                 for kind, split in item.bodies:
@@ -266,6 +277,7 @@ class RecordWriter:
             if event_batch:
                 await conn.execute(insert(events), event_batch)
         self._cache.remember(chunk_ids, day)
+        self._batches += 1
         return len(inserted)
 
 
