@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from luthien.storage.chunk_store import ChunkCache
 from luthien.storage.content import (
     CHUNK_MAX_BYTES,
     Codec,
@@ -79,6 +80,17 @@ def test_an_insertion_in_the_middle_stores_only_a_few_new_chunks() -> None:
     new = [digest for digest in after if digest not in before]
     assert len(new) <= 6
     assert len(after) > 30
+
+
+def test_the_digest_cache_vouches_only_for_today_and_evicts_the_least_recently_used() -> None:
+    cache = ChunkCache(capacity=2)
+    cache.remember({b"a": 1, b"b": 2}, day=10)
+    assert cache.fresh(b"a", 10) == 1  # now the most recently used
+    assert cache.fresh(b"a", 11) is None  # stamped on another day: look it up again
+
+    cache.remember({b"c": 3}, day=10)
+
+    assert (cache.fresh(b"a", 10), cache.fresh(b"b", 10), cache.fresh(b"c", 10)) == (1, None, 3)
 
 
 def test_a_damaged_chunk_is_detected() -> None:

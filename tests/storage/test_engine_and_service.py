@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from luthien.records.query import TransactionFilter
 from luthien.settings import Settings
 from luthien.storage import open_storage
 from luthien.storage.engine import DatabaseSettings, DatabaseUrlError, async_url, create_engine
 from luthien.storage.migrate import current_revision, head_revision
+from luthien.storage.queries import SqlRecordStore
 from tests.storage.records import make_record
+from tests.storage.tcp_forwarder import TcpForwarder, free_port
 
 
 @pytest.mark.parametrize(
@@ -110,3 +117,79 @@ async def test_records_off_opens_no_database(tmp_path: Path, monkeypatch: pytest
 def test_an_unusable_database_url_fails_at_open() -> None:
     with pytest.raises(DatabaseUrlError):
         open_storage(Settings(database_url="mysql://localhost/x"))
+
+
+@pytest.mark.asyncio
+async def test_storage_starts_recording_once_an_unreachable_database_answers(
+    postgres_url: str, postgres_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = make_url(postgres_url)
+    forwarder = TcpForwarder(target.host or "127.0.0.1", target.port or 5432)
+    url = target.set(port=forwarder.port).render_as_string(hide_password=False)
+    storage = open_storage(Settings(database_url=url, database_timeout_s=1.0))
+    with caplog.at_level(logging.WARNING, logger="luthien.storage.service"):
+        await storage.start()  # returns: the server keeps serving without its database
+    assert [r.levelno for r in caplog.records if r.name == "luthien.storage.service"] == [logging.WARNING]
+    assert storage.writer is not None
+    for index in range(3):
+        storage.writer.submit(make_record(index))
+    assert storage.writer.stats.queued == 3
+
+    await forwarder.start()
+    try:
+        await storage.writer.flush()
+        page = await SqlRecordStore(postgres_engine).list_transactions(TransactionFilter())
+        assert sorted(s.transaction_id for s in page.items) == ["tx-00000", "tx-00001", "tx-00002"]
+    finally:
+        await storage.close()
+        await forwarder.stop()
+
+
+@pytest.mark.asyncio
+async def test_closing_storage_that_never_reached_its_database_counts_the_backlog() -> None:
+    storage = open_storage(Settings(database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/x"))
+    await storage.start()
+    assert storage.writer is not None
+    storage.writer.submit(make_record(1))
+
+    await storage.close()
+
+    assert storage.writer.stats.dropped == 1
+
+
+@pytest.mark.asyncio
+async def test_a_sqlite_file_that_cannot_be_opened_stops_startup(tmp_path: Path) -> None:
+    storage = open_storage(Settings(database_url=f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}"))
+
+    with pytest.raises(OperationalError):
+        await storage.start()
+    await storage.close()
+
+
+@pytest.mark.asyncio
+async def test_a_database_that_answers_but_does_not_exist_stops_recording(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = make_url(postgres_url)
+    forwarder = TcpForwarder(target.host or "127.0.0.1", target.port or 5432)
+    url = target.set(port=forwarder.port, database="luthien_no_such_database").render_as_string(
+        hide_password=False
+    )
+    storage = open_storage(Settings(database_url=url, database_timeout_s=1.0))
+    await storage.start()  # unreachable: retried in the background
+    assert storage.writer is not None
+    storage.writer.submit(make_record(1))
+
+    def gave_up() -> bool:
+        return any(r.name == "luthien.storage.service" and r.levelno == logging.ERROR for r in caplog.records)
+
+    await forwarder.start()
+    for _ in range(1000):  # until the retry has reached the server and given up
+        if gave_up():
+            break
+        await asyncio.sleep(0.01)
+    await storage.close()
+    await forwarder.stop()
+
+    assert gave_up()
+    assert storage.writer.stats.dropped == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +13,12 @@ from alembic import command
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from luthien.cli import main
 from luthien.storage.engine import DatabaseSettings, create_engine
 from luthien.storage.migrate import BASE, alembic_config, current_revision, downgrade, head_revision, upgrade
 from luthien.storage.schema import metadata
 from tests.storage.conftest import ENGINES, PostgresDatabases
+from tests.storage.tcp_forwarder import free_port
 
 LUTHIEN = str(Path(sys.executable).parent / "luthien")
 RECORD_TABLES = {"transactions", "events", "bodies", "chunks"}
@@ -81,25 +84,39 @@ def test_the_migrations_build_exactly_the_schema(fresh_url: str) -> None:
     assert metadata.tables.keys() == RECORD_TABLES
 
 
-def _luthien_db(*args: str, url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [LUTHIEN, "db", "--url", url, *args], capture_output=True, text=True, timeout=120, check=False
+def _luthien_db(capsys: pytest.CaptureFixture[str], *args: str, url: str) -> tuple[int, str]:
+    status = main(["db", "--url", url, *args])
+    return status, capsys.readouterr().out
+
+
+def test_the_db_command_upgrades_reports_and_downgrades(
+    fresh_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = _luthien_db(capsys, "current", url=fresh_url)
+    assert status == 0
+    assert out.split() == ["current:", "(none)", "head:", str(head_revision())]
+
+    assert _luthien_db(capsys, "upgrade", url=fresh_url)[0] == 0
+    assert _luthien_db(capsys, "current", url=fresh_url)[1].split()[:2] == ["current:", str(head_revision())]
+
+    assert _luthien_db(capsys, "downgrade", url=fresh_url)[0] == 0
+    assert _luthien_db(capsys, "current", url=fresh_url)[1].split()[:2] == ["current:", "(none)"]
+
+
+def test_the_db_command_reports_bad_urls_and_unreachable_databases(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _luthien_db(capsys, "current", url="mysql://localhost/x")[0] == 2
+    assert _luthien_db(capsys, "current", url="not a url")[0] == 2
+    assert _luthien_db(capsys, "upgrade", url=f"postgresql://postgres@127.0.0.1:{free_port()}/x")[0] == 1
+
+
+def test_the_db_command_uses_luthien_database_url(tmp_path: Path) -> None:
+    env = {**os.environ, "LUTHIEN_DATABASE_URL": f"sqlite:///{tmp_path / 'env.db'}"}
+
+    result = subprocess.run(
+        [LUTHIEN, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120, check=False
     )
 
-
-def test_the_db_command_upgrades_reports_and_downgrades(fresh_url: str) -> None:
-    current = _luthien_db("current", url=fresh_url)
-    assert current.returncode == 0
-    assert current.stdout.split() == ["current:", "(none)", "head:", str(head_revision())]
-
-    assert _luthien_db("upgrade", url=fresh_url).returncode == 0
-    assert _luthien_db("current", url=fresh_url).stdout.split()[:2] == ["current:", str(head_revision())]
-
-    assert _luthien_db("downgrade", url=fresh_url).returncode == 0
-    assert _luthien_db("current", url=fresh_url).stdout.split()[:2] == ["current:", "(none)"]
-
-
-def test_the_db_command_reports_bad_urls_and_unreachable_databases(tmp_path: Path) -> None:
-    assert _luthien_db("current", url="mysql://localhost/x").returncode == 2
-    assert _luthien_db("current", url="not a url").returncode == 2
-    assert _luthien_db("upgrade", url="postgresql://postgres@127.0.0.1:1/x").returncode == 1
+    assert result.returncode == 0
+    assert (tmp_path / "env.db").exists()

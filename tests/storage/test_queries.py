@@ -278,6 +278,14 @@ async def test_sessions_most_recently_active_first(engine: AsyncEngine) -> None:
     assert [s.session_id for s in matching.items] == ["gamma-ALPHA", "alpha"]
 
 
+async def test_no_sessions_is_an_empty_page(engine: AsyncEngine) -> None:
+    await write_records(engine, [make_record(0, session_id=None)])
+
+    page = await SqlRecordStore(engine).list_sessions()
+
+    assert (list(page.items), page.next_cursor) == ([], None)
+
+
 async def test_a_session_reads_back_oldest_first(engine: AsyncEngine) -> None:
     records = [make_record(i, session_id="s" if i % 2 else "other") for i in range(9)]
     await write_records(engine, list(reversed(records)))

@@ -13,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from luthien.records.model import RecordedEvent, Timing, TransactionRecord
 from luthien.records.query import TransactionFilter
 from luthien.storage.chunk_store import SECONDS_PER_DAY
+from luthien.storage.engine import DatabaseSettings, create_engine
 from luthien.storage.queries import SqlRecordStore
 from luthien.storage.retention import RetentionTask, purge
 from luthien.storage.schema import bodies, chunks, events, transactions
 from tests.storage.records import make_record, write_records
+from tests.storage.tcp_forwarder import free_port
 
 pytestmark = pytest.mark.asyncio
 DAY = SECONDS_PER_DAY
@@ -90,13 +92,34 @@ async def test_the_background_task_purges_and_stops(
     await write_records(engine, [_aged(0, 10, b"old"), _aged(1, 0, b"new")])
     task = RetentionTask(engine, days=7)
 
+    def purged() -> bool:
+        return any(record.name == "luthien.storage.retention" for record in caplog.records)
+
     with caplog.at_level(logging.INFO, logger="luthien.storage.retention"):
         task.start()
-        for _ in range(1000):
-            if await _count(engine, transactions) == 1:
+        for _ in range(1000):  # until the purge has logged what it deleted
+            if purged():
                 break
             await asyncio.sleep(0.01)
         await task.close()
 
+    assert purged()
     assert await _count(engine, transactions) == 1
-    assert any(record.name == "luthien.storage.retention" for record in caplog.records)
+
+
+async def test_a_failed_purge_is_logged_and_retried(caplog: pytest.LogCaptureFixture) -> None:
+    unreachable = create_engine(
+        DatabaseSettings(url=f"postgresql://postgres@127.0.0.1:{free_port()}/x", timeout_s=0.5)
+    )
+    task = RetentionTask(unreachable, days=1, interval_s=0.01)
+
+    with caplog.at_level(logging.ERROR, logger="luthien.storage.retention"):
+        task.start()
+        for _ in range(1000):  # until two purges have failed
+            if len([r for r in caplog.records if r.name == "luthien.storage.retention"]) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        await task.close()
+    await unreachable.dispose()
+
+    assert len([r for r in caplog.records if r.levelno == logging.ERROR]) >= 2

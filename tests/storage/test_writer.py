@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,7 +22,7 @@ from luthien.records.query import MAX_PAGE_SIZE, TransactionFilter
 from luthien.storage.engine import DatabaseSettings, create_engine
 from luthien.storage.migrate import upgrade
 from luthien.storage.queries import SqlRecordStore
-from luthien.storage.writer import RecordWriter
+from luthien.storage.writer import RecordWriter, is_transient
 from tests.storage.records import T0, make_record
 from tests.storage.tcp_forwarder import TcpForwarder
 
@@ -211,3 +212,28 @@ async def test_close_gives_up_after_its_timeout_and_counts_the_backlog() -> None
     assert writer.stats.written == 0
     assert writer.stats.queued == 0
     await engine.dispose()
+
+
+class _PgError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (sa_exc.OperationalError("BEGIN", {}, Exception("database is locked")), True),
+        (ConnectionRefusedError(), True),
+        (TimeoutError(), True),
+        (sa_exc.DBAPIError("SELECT 1", {}, _PgError("57P03")), True),  # the database is starting up
+        (sa_exc.DBAPIError("SELECT 1", {}, _PgError("08006")), True),  # connection failure
+        (sa_exc.DBAPIError("SELECT 1", {}, _PgError("53300")), True),  # too many connections
+        (sa_exc.DBAPIError("SELECT 1", {}, _PgError("3D000")), False),  # no such database
+        (sa_exc.DBAPIError("SELECT 1", {}, _PgError("22003")), False),  # numeric value out of range
+        (sa_exc.IntegrityError("INSERT", {}, Exception()), False),
+        (ValueError(), False),
+    ],
+)
+async def test_which_failures_are_retried(error: BaseException, transient: bool) -> None:
+    assert is_transient(error) is transient

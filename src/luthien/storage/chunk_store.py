@@ -3,20 +3,21 @@
 The writer keeps an LRU cache of digests it has stored or seen today, so a turn that repeats the
 conversation needs no database lookup for the chunks it shares with the previous turn. A chunk is
 reused from the cache only if it was stamped (`used_day`) today: retention never deletes a chunk
-stamped on a recent day, so a cached id cannot point at a purged row. Older entries are stamped again
-in the writer's transaction (`UPDATE ... RETURNING`), which also proves the row still exists.
+stamped on a recent day, so a cached id cannot point at a purged row. Other chunks are upserted in
+the writer's transaction (`INSERT ... ON CONFLICT (digest) DO UPDATE SET used_day ... RETURNING id`),
+which inserts a new chunk, or stamps an existing one and returns its id.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,10 +34,6 @@ IN_LIST_SIZE = 500
 def today() -> int:
     """Days since the epoch (UTC), the unit of `chunks.used_day`."""
     return int(time.time() // SECONDS_PER_DAY)
-
-
-class ChunkRace(RuntimeError):
-    """A chunk vanished between insert and lookup (a concurrent purge); the batch is retried."""
 
 
 T = TypeVar("T")
@@ -56,9 +53,6 @@ class ChunkCache:
         self._capacity = capacity
         self._entries: OrderedDict[bytes, tuple[int, int]] = OrderedDict()
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     def fresh(self, digest: bytes, day: int) -> int | None:
         """The chunk id of `digest` if it was stamped on `day`."""
         entry = self._entries.get(digest)
@@ -75,49 +69,6 @@ class ChunkCache:
             entries.move_to_end(digest)
         while len(entries) > self._capacity:
             entries.popitem(last=False)
-
-    def clear(self) -> None:
-        """Forget everything (after a purge, or in tests)."""
-        self._entries.clear()
-
-
-async def _stamp(conn: AsyncConnection, digests: Sequence[bytes], day: int) -> dict[bytes, int]:
-    found: dict[bytes, int] = {}
-    for batch in batched(digests, IN_LIST_SIZE):
-        statement = (
-            update(chunks)
-            .where(chunks.c.digest.in_(batch))
-            .values(used_day=day)
-            .returning(chunks.c.id, chunks.c.digest)
-        )
-        for chunk_id, digest in await conn.execute(statement):
-            found[bytes(digest)] = chunk_id
-    return found
-
-
-async def _insert(
-    conn: AsyncConnection, new: NewChunks, digests: Sequence[bytes], day: int
-) -> dict[bytes, int]:
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    found: dict[bytes, int] = {}
-    for batch in batched(digests, IN_LIST_SIZE):
-        rows = [
-            {
-                "digest": digest,
-                "size": len(new.pieces[digest]),
-                "used_day": day,
-                "data": new.stored(digest),
-            }
-            for digest in batch
-        ]
-        statement = (
-            insert(chunks)
-            .on_conflict_do_nothing(index_elements=[chunks.c.digest])
-            .returning(chunks.c.id, chunks.c.digest)
-        )
-        for chunk_id, digest in await conn.execute(statement, rows):
-            found[bytes(digest)] = chunk_id
-    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +90,10 @@ async def store_chunks(
 ) -> dict[bytes, int]:
     """The chunk id of every digest in `new.pieces`, inserting the chunks not stored yet.
 
+    Chunks the cache vouches for cost nothing; the others are upserted in one statement per
+    `IN_LIST_SIZE`: inserted if new, stamped with `day` if already there (stored by another writer,
+    or before a restart). An upsert cannot lose a race with another writer inserting the same chunk.
     Runs inside the caller's transaction; call `cache.remember` with the result once it commits.
-
-    Raises:
-        ChunkRace: a chunk could be neither found nor inserted (deleted concurrently); retry.
     """
     ids: dict[bytes, int] = {}
     unknown: list[bytes] = []
@@ -152,18 +103,18 @@ async def store_chunks(
             unknown.append(digest)
         else:
             ids[digest] = chunk_id
-    if not unknown:
-        return ids
-    ids.update(await _stamp(conn, unknown, day))
-    missing = [digest for digest in unknown if digest not in ids]
-    if missing:
-        ids.update(await _insert(conn, new, missing, day))
-        # Rows another writer inserted between our lookup and insert: stamp them too.
-        raced = [digest for digest in missing if digest not in ids]
-        if raced:
-            ids.update(await _stamp(conn, raced, day))
-            if any(digest not in ids for digest in raced):
-                raise ChunkRace("a chunk was deleted while it was being stored")
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    for batch in batched(unknown, IN_LIST_SIZE):
+        rows = [
+            {"digest": digest, "size": len(new.pieces[digest]), "used_day": day, "data": new.stored(digest)}
+            for digest in batch
+        ]
+        statement = insert(chunks)
+        statement = statement.on_conflict_do_update(
+            index_elements=[chunks.c.digest], set_={"used_day": statement.excluded.used_day}
+        ).returning(chunks.c.id, chunks.c.digest)
+        for chunk_id, digest in await conn.execute(statement, rows):
+            ids[bytes(digest)] = chunk_id
     return ids
 
 

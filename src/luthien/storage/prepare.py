@@ -15,7 +15,7 @@ from luthien.records.model import TransactionRecord
 from luthien.storage.chunk_store import ChunkCache
 from luthien.storage.content import Codec, SplitBody, Splitter
 from luthien.storage.extract import extract
-from luthien.storage.rows import record_bodies, transaction_row
+from luthien.storage.rows import event_rows, record_bodies, transaction_row
 from luthien.storage.schema import BodyKind
 
 
@@ -26,13 +26,15 @@ class PreparedRecord:
     Attributes:
         record: the record.
         row: its `transactions` row.
+        events: its `events` rows, without `transaction_pk`.
         bodies: its bodies as chunk digests, by kind.
         pieces: every chunk of its bodies, digest to bytes.
     """
 
     record: TransactionRecord
     row: dict[str, Any]
-    bodies: list[tuple[BodyKind, SplitBody]]
+    events: list[dict[str, Any]]
+    bodies: list[tuple[BodyKind, SplitBody]] = field(default_factory=list[tuple[BodyKind, SplitBody]])
     pieces: dict[bytes, memoryview] = field(default_factory=dict[bytes, memoryview])
 
 
@@ -60,7 +62,9 @@ class Preparer:
 
     def prepare(self, record: TransactionRecord) -> PreparedRecord:
         """`record` as a row and chunk digests."""
-        prepared = PreparedRecord(record=record, row=transaction_row(record, extract(record)), bodies=[])
+        prepared = PreparedRecord(
+            record=record, row=transaction_row(record, extract(record)), events=event_rows(record.events)
+        )
         for kind, body in record_bodies(record):
             prepared.bodies.append((kind, self._splitter.split(body, prepared.pieces)))
         return prepared
@@ -74,7 +78,7 @@ class Preparer:
         for record in records:
             try:
                 prepared.append(self.prepare(record))
-            except (TypeError, ValueError) as error:  # orjson: data that is not JSON-serializable
+            except Exception as error:  # one malformed record (e.g. data that is not JSON) fails alone
                 rejected.append((record, error))
         compressed: dict[bytes, bytes] = {}
         for item in prepared:

@@ -5,7 +5,8 @@ database transaction, so the writer is never locked out for long. Chunks are sha
 so a chunk is deleted only when no kept record can use it: every write stamps the chunks it uses with
 the day (`chunks.used_day`), so a chunk whose stamp is older than the oldest kept record's day (less a
 day for clock skew between replicas) is used by no kept record. The writer only trusts its cache for
-chunks stamped today, which this never deletes (see `luthien.storage.chunk_store`).
+chunks stamped today, which this never deletes, and upserts the others, stamping them (see
+`luthien.storage.chunk_store`).
 """
 
 from __future__ import annotations

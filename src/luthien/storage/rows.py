@@ -66,11 +66,10 @@ def transaction_row(record: TransactionRecord, extracted: Extracted) -> dict[str
     }
 
 
-def event_rows(transaction_pk: int, events: Sequence[RecordedEvent]) -> list[dict[str, Any]]:
-    """The `events` rows of a record, in order."""
+def event_rows(events: Sequence[RecordedEvent]) -> list[dict[str, Any]]:
+    """The `events` rows of a record, in order (the writer adds `transaction_pk`)."""
     return [
         {
-            "transaction_pk": transaction_pk,
             "seq": seq,
             "type": _text(event.type),
             "policy": _optional_text(event.policy),

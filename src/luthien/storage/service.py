@@ -9,6 +9,10 @@ await storage.close()              # drains the writer, closes connections
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from luthien.records.model import RecordSink
@@ -18,7 +22,9 @@ from luthien.storage.engine import DatabaseSettings, create_engine
 from luthien.storage.migrate import upgrade
 from luthien.storage.queries import SqlRecordStore
 from luthien.storage.retention import RetentionTask
-from luthien.storage.writer import RecordWriter
+from luthien.storage.writer import RETRY_INITIAL_S, RETRY_MAX_S, RecordWriter, is_transient
+
+logger = logging.getLogger(__name__)
 
 
 class Storage:
@@ -35,6 +41,7 @@ class Storage:
     writer: RecordWriter | None = None
     store: SqlRecordStore | None = None
     retention: RetentionTask | None = None
+    _starting: asyncio.Task[None] | None = None
 
     def __init__(self, settings: Settings) -> None:
         if not settings.records:
@@ -69,12 +76,48 @@ class Storage:
     async def start(self) -> None:
         """Migrate the database to the newest schema, then start the writer and retention tasks.
 
+        A PostgreSQL server that is unreachable for now (down, restarting) does not stop the server:
+        records queue up (to the queue's bound) and recording starts when the database answers.
+
         Raises:
-            sqlalchemy.exc.SQLAlchemyError, OSError: the database cannot be reached or migrated.
+            sqlalchemy.exc.SQLAlchemyError: the database cannot be migrated (a SQLite file that
+                cannot be opened, a PostgreSQL database that refuses the credentials or does not exist).
         """
         if self.engine is None:
             return
-        await upgrade(self.engine)
+        try:
+            await upgrade(self.engine)
+        except Exception as error:
+            # A local SQLite file that cannot be opened or migrated is a configuration error.
+            if not is_transient(error) or self.engine.dialect.name == "sqlite":
+                raise
+            logger.warning(
+                "records: the database is unavailable (%s); recording starts when it answers",
+                type(error).__name__,
+            )
+            self._starting = asyncio.get_running_loop().create_task(
+                self._start_when_reachable(self.engine), name="luthien-storage-start"
+            )
+            return
+        self._start_tasks()
+
+    async def _start_when_reachable(self, engine: AsyncEngine) -> None:
+        delay = RETRY_INITIAL_S
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+            try:
+                await upgrade(engine)
+            except Exception as error:
+                if is_transient(error):
+                    continue
+                logger.exception("records: the database cannot be migrated; nothing will be recorded")
+                return
+            logger.info("records: the database is reachable; recording")
+            self._start_tasks()
+            return
+
+    def _start_tasks(self) -> None:
         if self.writer is not None:
             self.writer.start()
         if self.retention is not None:
@@ -82,6 +125,11 @@ class Storage:
 
     async def close(self) -> None:
         """Stop retention, drain the writer (bounded by its timeout), close the connections."""
+        starting, self._starting = self._starting, None
+        if starting is not None:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
         if self.retention is not None:
             await self.retention.close()
         if self.writer is not None:

@@ -26,11 +26,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from luthien.records.model import TransactionRecord
-from luthien.storage.chunk_store import ChunkCache, ChunkRace, NewChunks, store_chunks, today
+from luthien.storage.chunk_store import ChunkCache, NewChunks, store_chunks, today
 from luthien.storage.content import Codec, encode_manifest
 from luthien.storage.engine import writer_engine
 from luthien.storage.prepare import PreparedRecord, Preparer
-from luthien.storage.rows import event_rows
 from luthien.storage.schema import bodies, events, transactions
 
 logger = logging.getLogger(__name__)
@@ -48,14 +47,25 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     sa_exc.TimeoutError,
     OSError,
     TimeoutError,
-    ChunkRace,
 )
 
 
-def _is_transient(error: BaseException) -> bool:
+# PostgreSQL error classes that mean "not now": connection exceptions, insufficient resources (too
+# many connections), operator intervention (shutting down, starting up), and transaction rollbacks
+# (serialization failures, deadlocks).
+TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57P", "40")
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether `error` means the database is unavailable for now (worth retrying)."""
     if isinstance(error, TRANSIENT_ERRORS):
         return True
-    return isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(TRANSIENT_SQLSTATE_PREFIXES):
+        return True
+    return error.connection_invalidated
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +247,7 @@ class RecordWriter:
             try:
                 written = await self._insert(prepared, compressed, today())
             except Exception as error:
-                if not _is_transient(error):
+                if not is_transient(error):
                     raise
                 self._retries += 1
                 if not outage_logged:
@@ -271,7 +281,7 @@ class RecordWriter:
                     body_rows.append(
                         {"transaction_pk": pk, "kind": kind, "size": split.size, "manifest": manifest}
                     )
-                event_batch.extend(event_rows(pk, item.record.events))
+                event_batch.extend({**event, "transaction_pk": pk} for event in item.events)
             if body_rows:
                 await conn.execute(insert(bodies), body_rows)
             if event_batch:
