@@ -54,6 +54,7 @@ docs: $(VENV)/.installed
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/records.py
 
 clean:
 	rm -rf $(VENV) .cache .coverage .pytest_cache

@@ -1,7 +1,8 @@
 """The `luthien` command.
 
 `serve` runs the gateway; `policies` lists the registered policies; `check-config FILE` validates a
-config; `settings-docs` prints or rewrites the settings documentation.
+config; `settings-docs` prints or rewrites the settings documentation; `db` migrates the records
+database (`luthien.storage.commands`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 from luthien import settings_docs
 from luthien.config import ConfigError, load_config
 from luthien.settings import Settings
+from luthien.storage.commands import add_db_commands
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -104,5 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file", help="path to the YAML config")
     check.set_defaults(handler=_check_config)
+    add_db_commands(commands)
     args = parser.parse_args(argv)
     return int(args.handler(args))

@@ -91,6 +91,37 @@ class Settings(BaseSettings):
         description="Honour the `X-Luthien-Policy` request header (only names defined in the config).",
     )
     log_level: str = Field(default="info", description="Log level: debug, info, warning or error.")
+    # -- records storage (luthien.storage) --
+    records: bool = Field(
+        default=True,
+        description="Record every model call (`on`/`off`). Off: nothing is stored and no database is opened.",
+    )
+    database_url: str = Field(
+        default="sqlite:///luthien.db",
+        description="Where records are stored: `sqlite:///path` (default: `luthien.db` in the working "
+        "directory), `sqlite:///:memory:`, or `postgresql://user:pass@host/db`. "
+        "Luthien picks the async driver.",
+    )
+    database_pool_size: int = Field(
+        default=5, ge=1, description="Connections kept open to PostgreSQL (SQLite uses one writer)."
+    )
+    database_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds to connect to the database, and to wait for a SQLite lock, "
+        "before an attempt fails.",
+    )
+    record_queue_size: int = Field(
+        default=10_000,
+        ge=1,
+        description="Records waiting to be written; beyond this, new records are dropped "
+        "(counted and logged).",
+    )
+    retention_days: int = Field(
+        default=0,
+        ge=0,
+        description="Delete records older than this many days, in the background. 0: keep forever.",
+    )
 
     @model_validator(mode="after")
     def _proxy_mode_needs_key(self) -> Settings:

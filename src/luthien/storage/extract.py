@@ -1,0 +1,169 @@
+"""What lists and search need from a call's bodies, extracted once when the record is written.
+
+- `search_text`: what free-text search matches, lower-cased. It covers the new part of the request
+  (the messages after the last assistant turn: the user's prompt, tool results) and everything the
+  model answered in the original and final responses (text, thinking, tool call names and
+  arguments). Earlier turns of the conversation are not repeated: each is searchable in the record of
+  the turn that added it, so the column grows with the session, not with its square. System prompts
+  and tool definitions are not searched. Capped at `SEARCH_TEXT_MAX_CHARS`.
+- `tool_names`: the tool calls in the original response, in order.
+- `preview`: the start of the last user message.
+
+Works on the three client APIs' JSON without knowing which one it is; a body that is not JSON
+contributes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import orjson
+
+from luthien.records.model import TransactionRecord
+
+SEARCH_TEXT_MAX_CHARS = 64 * 1024
+PREVIEW_MAX_CHARS = 200
+# Keys whose values are identifiers, markers, settings or binary data, never searched.
+_SKIPPED_KEYS = frozenset(
+    {
+        "id",
+        "call_id",
+        "tool_use_id",
+        "type",
+        "role",
+        "model",
+        "object",
+        "signature",
+        "encrypted_content",
+        "cache_control",
+        "source",
+        "data",
+        "image_url",
+        "file_data",
+        "usage",
+        "metadata",
+        "stop_reason",
+        "stop_sequence",
+        "finish_reason",
+        "status",
+        "system_fingerprint",
+        "created",
+        "created_at",
+        "logprobs",
+        "annotations",
+    }
+)
+_MODEL_ROLES = frozenset({"assistant", "model"})
+_MODEL_ITEM_TYPES = frozenset({"function_call", "custom_tool_call", "reasoning", "local_shell_call"})
+_TOOL_BLOCK_TYPES = frozenset({"tool_use", "server_tool_use", "function_call", "custom_tool_call"})
+_WHITESPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """The derived fields of one record."""
+
+    search_text: str
+    tool_names: tuple[str, ...]
+    preview: str
+
+
+def _json(body: bytes | None) -> Any:
+    if not body:
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return cast(dict[str, Any], value) if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return cast(list[Any], value) if isinstance(value, list) else []
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every searchable string in a JSON value, depth first."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in _dict(value).items():
+            if key not in _SKIPPED_KEYS:
+                yield from _strings(item)
+    else:
+        for item in _list(value):
+            yield from _strings(item)
+
+
+def _conversation(request: Any) -> list[Any]:
+    request = _dict(request)
+    items = request.get("messages", request.get("input"))
+    if isinstance(items, str):
+        return [{"role": "user", "content": items}]
+    return _list(items)
+
+
+def _from_model(item: Any) -> bool:
+    item = _dict(item)
+    return item.get("role") in _MODEL_ROLES or item.get("type") in _MODEL_ITEM_TYPES
+
+
+def _new_messages(conversation: list[Any]) -> list[Any]:
+    """The items after the last one the model produced (all of them on a first turn)."""
+    for index in range(len(conversation) - 1, -1, -1):
+        if _from_model(conversation[index]):
+            return conversation[index + 1 :]
+    return conversation
+
+
+def _preview(conversation: list[Any]) -> str:
+    for item in reversed(conversation):
+        item = _dict(item)
+        if item.get("role") == "user":
+            parts: list[str] = []
+            length = 0
+            for part in _strings(item.get("content")):
+                # Whitespace runs collapse, so twice the preview's length is enough to read.
+                parts.append(part[: 2 * PREVIEW_MAX_CHARS])
+                length += len(parts[-1])
+                if length >= 2 * PREVIEW_MAX_CHARS:
+                    break
+            return _WHITESPACE.sub(" ", " ".join(parts)).strip()[:PREVIEW_MAX_CHARS]
+    return ""
+
+
+def _tool_names(response: Any) -> tuple[str, ...]:
+    response = _dict(response)
+    blocks = _list(response.get("content")) + _list(response.get("output"))
+    calls = [
+        _dict(call).get("function")
+        for choice in _list(response.get("choices"))
+        for call in _list(_dict(_dict(choice).get("message")).get("tool_calls"))
+    ]
+    named = [_dict(block) for block in blocks if _dict(block).get("type") in _TOOL_BLOCK_TYPES]
+    named.extend(_dict(function) for function in calls)
+    return tuple(name for item in named if isinstance(name := item.get("name"), str))
+
+
+def extract(record: TransactionRecord) -> Extracted:
+    """The search text, tool names and preview of `record`."""
+    conversation = _conversation(_json(record.original_request))
+    original_response = _json(record.original_response)
+    parts: list[str] = list(_strings(_new_messages(conversation)))
+    if record.final_request is not None:
+        parts.extend(_strings(_new_messages(_conversation(_json(record.final_request)))))
+    parts.extend(_strings(original_response))
+    if record.final_response is not None:
+        parts.extend(_strings(_json(record.final_response)))
+    if record.error:
+        parts.append(record.error)
+    text = "\n".join(parts)[:SEARCH_TEXT_MAX_CHARS].lower()
+    return Extracted(
+        search_text=text, tool_names=_tool_names(original_response), preview=_preview(conversation)
+    )

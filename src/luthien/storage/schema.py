@@ -1,0 +1,140 @@
+"""The records schema (SQLAlchemy Core tables), one for SQLite and PostgreSQL.
+
+- `transactions`: one row per model call, with a column for every list filter and summary field,
+  so lists never touch bodies. `search_text` is the lower-cased text free-text search matches
+  (see `luthien.storage.extract`).
+- `events`: a call's activity events, in order.
+- `bodies`: up to four bodies per call (original/final request/response), each a manifest: the ids
+  of its content chunks, in order.
+- `chunks`: content-addressed, compressed pieces of bodies, stored once however many bodies share
+  them (see `luthien.storage.content`). `used_day` is the last day a body was written with the chunk;
+  retention deletes chunks not used since before the oldest kept record.
+
+Sessions have no table: they are derived from `transactions.session_id` by query. Migrations in
+`luthien/storage/migrations/` create exactly these tables (a test compares them).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+# Constraint names are fixed so that migrations (and downgrades) name the same objects everywhere.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+STATUS_LENGTH = 32
+DIGEST_LENGTH = 32
+
+
+class BodyKind(IntEnum):
+    """Which body of a call a `bodies` row holds."""
+
+    ORIGINAL_REQUEST = 0
+    FINAL_REQUEST = 1
+    ORIGINAL_RESPONSE = 2
+    FINAL_RESPONSE = 3
+
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("pk", Id, primary_key=True, autoincrement=True),
+    Column("transaction_id", Text, nullable=False, unique=True),
+    Column("session_id", Text),
+    Column("client_api", Text, nullable=False),
+    Column("endpoint", Text, nullable=False),
+    Column("model", Text),
+    Column("upstream", Text),
+    Column("policy", Text),
+    Column("status", String(STATUS_LENGTH), nullable=False),
+    Column("http_status", Integer),
+    Column("streaming", Boolean, nullable=False),
+    Column("received_at", Double, nullable=False),
+    Column("upstream_first_byte_at", Double),
+    Column("first_token_at", Double),
+    Column("ended_at", Double),
+    Column("input_tokens", BigInteger),
+    Column("output_tokens", BigInteger),
+    Column("cache_read_tokens", BigInteger),
+    Column("cache_creation_tokens", BigInteger),
+    Column("request_headers", Text, nullable=False),
+    Column("tool_names", Text, nullable=False),
+    Column("event_types", Text, nullable=False),
+    Column("preview", Text, nullable=False),
+    Column("error", Text),
+    Column("search_text", Text, nullable=False),
+    Index("ix_transactions_received", "received_at", "pk"),
+    Index("ix_transactions_session", "session_id", "received_at", "pk"),
+    Index("ix_transactions_model", "model", "received_at", "pk"),
+    Index("ix_transactions_policy", "policy", "received_at", "pk"),
+    Index("ix_transactions_status", "status", "received_at", "pk"),
+    sqlite_autoincrement=True,
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column(
+        "transaction_pk",
+        Id,
+        ForeignKey("transactions.pk", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seq", Integer, primary_key=True),
+    Column("type", Text, nullable=False),
+    Column("policy", Text),
+    Column("timestamp", Double, nullable=False),
+    Column("data", Text, nullable=False),
+    Index("ix_events_type", "type", "transaction_pk"),
+)
+
+bodies = Table(
+    "bodies",
+    metadata,
+    Column(
+        "transaction_pk",
+        Id,
+        ForeignKey("transactions.pk", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("kind", SmallInteger, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("manifest", LargeBinary, nullable=False),
+)
+
+chunks = Table(
+    "chunks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("digest", LargeBinary(DIGEST_LENGTH), nullable=False, unique=True),
+    Column("size", Integer, nullable=False),
+    Column("used_day", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Index("ix_chunks_used_day", "used_day"),
+    sqlite_autoincrement=True,
+)
