@@ -10,6 +10,9 @@ Event types:
         as `tool_name`, `verdict`, `probability`).
     `transaction.completed`: a call ended (the fields of a `TransactionSummary`).
     `policy.switched`: the active policy changed (`policy`, `previous`, `by`).
+    `events.dropped`: this subscriber missed events (`reason`: `slow_subscriber`, with `dropped`, the
+        count; or `retention`, when resuming from an id older than what the bus still holds). Its id is
+        the last id the subscriber was given before the gap; `transaction_id` is "".
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ TRANSACTION_STARTED = "transaction.started"
 TRANSACTION_ACTIVITY = "transaction.activity"
 TRANSACTION_COMPLETED = "transaction.completed"
 POLICY_SWITCHED = "policy.switched"
+EVENTS_DROPPED = "events.dropped"
+DROPPED_SLOW_SUBSCRIBER = "slow_subscriber"
+DROPPED_RETENTION = "retention"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,11 @@ class LiveEvent:
 
 class EventBus(Protocol):
     """Publishes events to, and streams them from, every replica."""
+
+    @property
+    def healthy(self) -> bool:
+        """Whether events are flowing (False while the Redis bus cannot reach Redis)."""
+        ...
 
     def publish(self, type: str, transaction_id: str, data: dict[str, Any]) -> None:
         """Queue an event for every subscriber; never blocks the caller, never raises."""

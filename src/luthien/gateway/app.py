@@ -1,4 +1,4 @@
-"""The ASGI application: routes, lifespan (upstream pool), and the transaction-id middleware."""
+"""The ASGI application: routes, lifespan (upstream pool, event bus), and the transaction-id middleware."""
 
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ from starlette.routing import Route
 from luthien import __version__
 from luthien.activity.log import ActivityLog
 from luthien.config import LuthienConfig, load_config
+from luthien.events.factory import open_bus
 from luthien.gateway.asgi import TransactionIdMiddleware
 from luthien.gateway.models import MODELS_PATH, ModelsEndpoint
 from luthien.gateway.proxy import ENDPOINTS, ProxyEndpoint
 from luthien.gateway.selection import PolicySelector
 from luthien.gateway.state import GatewayState
 from luthien.policy.registry import active_policy_name, build_policies
+from luthien.records.memory import MemoryRecordSink
 from luthien.settings import Settings
 from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
     policies = build_policies(config, active)
     client = UpstreamClient(settings)
     router = Router(config)
+    bus = open_bus(settings)
     state = GatewayState(
         settings=settings,
         router=router,
@@ -77,15 +80,19 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         policies=PolicySelector(policies, active, settings.allow_policy_header),
         activity=ActivityLog(),
         models=ModelCaller(router, client),
+        bus=bus,
+        records=MemoryRecordSink(),
     )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncGenerator[None]:
         await client.start()
+        await bus.start()
         try:
             yield
         finally:
             await client.close()
+            await bus.close()
 
     routes = [
         Route("/", root, methods=["GET", "HEAD"]),
