@@ -6,11 +6,14 @@ last `retention` events. The stream ids are the event ids. Redis down: the batch
 (counted in `dropped`, logged once per outage), the task retries with backoff, events queue up to the
 bound meanwhile (and are dropped, counted, past it); `healthy` is False until a write succeeds.
 
-Subscribing: `XREAD BLOCK` from the stream's last id at the time of subscribing (or from the given
-last id, replaying what the stream still holds after it). A subscriber that falls so far behind
-that the stream was trimmed past its position, or resumes from such an id, gets an `events.dropped`
-event (reason `retention`) before what follows. On connection errors a subscriber waits and retries
-from where it was, losing nothing the stream still holds.
+Subscribing: from the stream's last id at the time of subscribing (or from the given last id,
+replaying what the stream still holds after it). Each read is `XINFO STREAM` and `XREAD` in one
+MULTI/EXEC, so the stream's counters tell exactly whether entries after the subscriber's position
+were trimmed; when there is nothing new, an `XREAD BLOCK` waits for it. A subscriber that fell so
+far behind that the stream was trimmed past its position, or resumes from such an id, gets an
+`events.dropped` event (reason `retention`, with `dropped` when the count is known) before what
+follows. On connection errors a subscriber waits and retries from where it was, losing nothing the
+stream still holds.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from luthien.events.bus import DROPPED_RETENTION, EVENTS_DROPPED, LiveEvent
 from luthien.events.memory import parse_event_id
@@ -253,45 +257,124 @@ class RedisEventBus:
         entries = cast(list[tuple[bytes, Any]], last)
         return _text(entries[0][0]) if entries else "0-0"
 
-    async def _trimmed_after(self, position: str) -> bool:
-        """Whether the stream dropped (trimmed) events that came after `position`."""
-        try:
-            info: dict[str, Any] = await self._redis().xinfo_stream(self.stream_key)  # pyright: ignore[reportUnknownMemberType]
-        except ResponseError:  # no such stream yet
-            return False
-        deleted = parse_event_id(_text(info.get("max-deleted-entry-id", b"0-0")))
-        after = parse_event_id(position)
-        return deleted is not None and after is not None and deleted > after
+    async def _snapshot(self, position: str) -> tuple[_StreamInfo | None, list[tuple[Any, Any]]]:
+        """The stream's counters and the entries after `position`, read atomically (MULTI/EXEC)."""
+        async with self._redis().pipeline(transaction=True) as pipe:
+            pipe.xinfo_stream(self.stream_key)  # pyright: ignore[reportUnknownMemberType]
+            pipe.xread({self.stream_key: position}, count=BATCH)  # pyright: ignore[reportUnknownMemberType]
+            info, reply = await pipe.execute(raise_on_error=False)  # pyright: ignore[reportUnknownMemberType]
+        if isinstance(reply, Exception):
+            raise reply
+        streams = cast(list[tuple[Any, list[tuple[Any, Any]]]], reply or [])
+        # No stream yet: XINFO fails, and nothing was ever trimmed.
+        return _StreamInfo.of(info), streams[0][1] if streams else []
+
+    async def _wait_after(self, position: str) -> None:
+        """Return once the stream has an entry after `position` (or after `BLOCK_MS`)."""
+        await self._redis().xread({self.stream_key: position}, count=1, block=BLOCK_MS)  # pyright: ignore[reportUnknownMemberType]
 
     async def subscribe(self, last_event_id: str | None = None) -> AsyncIterator[LiveEvent]:
         """See `EventBus.subscribe`. A malformed `last_event_id` is treated as none."""
         resume = last_event_id if last_event_id and parse_event_id(last_event_id) else None
-        position = resume
-        check_gap = resume is not None
+        cursor: _Cursor | None = _Cursor(resume) if resume is not None else None
         backoff = _Backoff()
         while True:
             try:
-                if position is None:
-                    position = await self._tail_id()
-                if check_gap:
-                    check_gap = False
-                    if await self._trimmed_after(position):
-                        yield LiveEvent(
-                            position, EVENTS_DROPPED, "", {"reason": DROPPED_RETENTION}, time.time()
-                        )
-                reply = await self._redis().xread(  # pyright: ignore[reportUnknownMemberType]
-                    {self.stream_key: position}, count=BATCH, block=BLOCK_MS
-                )
+                if cursor is None:
+                    cursor = _Cursor(await self._tail_id())
+                info, entries = await self._snapshot(cursor.position)
+                if not entries:
+                    # Wake up on new entries, then read them with a fresh snapshot: what arrives in
+                    # between can be checked for trimming like everything else.
+                    await self._wait_after(cursor.position)
+                    continue
             except _CONNECTION_ERRORS as error:
                 logger.debug("live events: subscriber read failed, retrying: %r", error)
                 await asyncio.sleep(backoff.take())
                 continue
             backoff.reset()
-            streams = cast(list[tuple[Any, list[tuple[Any, Any]]]], reply or [])
-            entries = streams[0][1] if streams else []
+            lost = cursor.trimmed(info)
+            if lost is not None:
+                data: dict[str, Any] = {"reason": DROPPED_RETENTION}
+                if lost > 0:
+                    data["dropped"] = lost
+                yield LiveEvent(cursor.position, EVENTS_DROPPED, "", data, time.time())
             for entry_id, fields in entries:
                 event = _decode(entry_id, fields)
-                position = event.id
+                cursor.delivered(event.id)
                 yield event
-            # A full batch means this subscriber is behind: the stream may have been trimmed past it.
-            check_gap = len(entries) >= BATCH
+            cursor.caught_up(info)
+
+
+@dataclass(frozen=True, slots=True)
+class _StreamInfo:
+    """The stream counters a trim check needs (from `XINFO STREAM`)."""
+
+    length: int
+    entries_added: int
+    first_id: tuple[int, int] | None
+    last_id: str
+
+    @classmethod
+    def of(cls, info: Any) -> _StreamInfo | None:
+        if not isinstance(info, dict):
+            return None
+        fields = cast(dict[str, Any], info)
+        return cls(
+            length=int(fields.get("length", 0)),
+            entries_added=int(fields.get("entries-added", 0)),
+            first_id=parse_event_id(_text(fields.get("recorded-first-entry-id", b"0-0"))),
+            last_id=_text(fields.get("last-generated-id", b"0-0")),
+        )
+
+    @property
+    def first_index(self) -> int:
+        """Add-order index (0-based) of the oldest entry still held; trimming removes the oldest."""
+        return self.entries_added - self.length
+
+
+class _Cursor:
+    """Where a subscriber is in the stream, and that entry's add-order index once known.
+
+    Knowing the index makes the trim check exact: entries after the position were trimmed exactly
+    when the stream's oldest held index is past the next one. The index is learned whenever the
+    subscriber is at the stream's last entry. Resuming from an id of unknown index, a trimmed
+    position counts as a gap (of unknown size) unless the stream never trimmed anything.
+    """
+
+    __slots__ = ("index", "position")
+
+    def __init__(self, position: str) -> None:
+        self.position = position
+        self.index: int | None = None
+
+    def trimmed(self, info: _StreamInfo | None) -> int | None:
+        """How many entries after the position were trimmed (0: some, count unknown), or None."""
+        if info is None:
+            return None
+        if self.index is None and self.position == info.last_id:
+            self.index = info.entries_added - 1
+        if self.index is not None:
+            lost = info.first_index - (self.index + 1)
+            if lost <= 0:
+                return None
+            self.index = info.first_index - 1
+            return lost
+        position = parse_event_id(self.position)
+        if info.entries_added == info.length or info.first_id is None or position is None:
+            return None
+        if info.first_id <= position:
+            return None
+        self.index = info.first_index - 1
+        return 0
+
+    def delivered(self, event_id: str) -> None:
+        """The subscriber got the next entry."""
+        self.position = event_id
+        if self.index is not None:
+            self.index += 1
+
+    def caught_up(self, info: _StreamInfo | None) -> None:
+        """Learn the index when the last delivered entry is the stream's last one."""
+        if info is not None and self.index is None and self.position == info.last_id:
+            self.index = info.entries_added - 1
