@@ -15,8 +15,10 @@ first model output (text, thinking, tool call) went out, for the time-to-first-t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any, Protocol, cast
 
 import orjson
@@ -24,7 +26,7 @@ import orjson
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from luthien.wire.sse import SSEParser
 
-_CHAT_DONE = "[DONE]"
+_CHAT_DONE = b"[DONE]"
 _RESPONSES_TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 _RESPONSES_SNAPSHOTS = frozenset({"response.created", "response.in_progress", "response.queued"})
 _QUIET_BLOCK_TYPES = frozenset({"text", "thinking", "redacted_thinking"})
@@ -305,6 +307,47 @@ def _assembler(client_api: str) -> _Assembler:
     return _ResponsesAssembler()
 
 
+def _data(frame: bytes) -> bytes | None:
+    """The `data:` payload of one frame (lines joined by newlines), or None for a frame without data."""
+    # Fast path: a single `data: ` line that ends the frame (after an optional `event:` line).
+    at = 0 if frame.startswith(b"data: ") else frame.find(b"\ndata: ") + 1
+    if (at or frame.startswith(b"data: ")) and frame.find(b"\n", at) == -1:
+        return frame[at + 6 :]
+    parts: list[bytes] = []
+    for line in frame.split(b"\n"):
+        if line.startswith(b"data:"):
+            value = line[5:]
+            parts.append(value[1:] if value.startswith(b" ") else value)
+    return b"\n".join(parts) if parts else None
+
+
+def _frames(chunks: Sequence[bytes]) -> Iterator[tuple[int, bytes | None]]:
+    """Each frame's data, with the byte offset in the stream at which the frame was complete.
+
+    The last frame counts even without its blank line.
+    """
+    joined = b"".join(chunks)
+    if b"\r" in joined:
+        # Rare line endings: the pipeline's own parser, chunk by chunk.
+        parser = SSEParser()
+        offset = 0
+        for chunk in chunks:
+            offset += len(chunk)
+            for frame in parser.feed(chunk):
+                yield offset - 1, None if frame.data is None else frame.data.encode("utf-8")
+        trailing = parser.finish()
+        if trailing is not None and trailing.data is not None:
+            yield offset - 1, trailing.data.encode("utf-8")
+        return
+    start = 0
+    while (end := joined.find(b"\n\n", start)) != -1:
+        yield end + 1, _data(joined[start:end])
+        start = end + 2
+    rest = joined[start:].strip(b"\n")
+    if rest:
+        yield len(joined) - 1, _data(rest)
+
+
 def assemble_stream(client_api: str, chunks: Sequence[bytes]) -> StreamAssembly:
     """The whole message a stream carried.
 
@@ -313,29 +356,19 @@ def assemble_stream(client_api: str, chunks: Sequence[bytes]) -> StreamAssembly:
         chunks: the stream's bytes, in the pieces they were sent or received.
     """
     assembler = _assembler(client_api)
-    parser = SSEParser()
     first_output: int | None = None
-    for position, chunk in enumerate(chunks):
-        for frame in parser.feed(chunk):
-            if frame.data is None:
-                continue
-            if frame.data == _CHAT_DONE:
-                assembler.done()
-                continue
-            try:
-                data: Any = orjson.loads(frame.data)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(data, dict) and assembler.feed(cast(dict[str, Any], data)) and first_output is None:
-                first_output = position
-    trailing = parser.finish()
-    if trailing is not None and trailing.data == _CHAT_DONE:
-        assembler.done()
-    elif trailing is not None and trailing.data is not None:
+    for offset, data in _frames(chunks):
+        if data is None:
+            continue
+        if data == _CHAT_DONE:
+            assembler.done()
+            continue
         try:
-            data = orjson.loads(trailing.data)
+            payload: Any = orjson.loads(data)
         except orjson.JSONDecodeError:
-            data = None
-        if isinstance(data, dict):
-            assembler.feed(cast(dict[str, Any], data))
+            continue
+        output = isinstance(payload, dict) and assembler.feed(cast(dict[str, Any], payload))
+        if output and first_output is None:
+            # The chunk holding the frame's last byte is the one that completed it.
+            first_output = bisect_right(list(accumulate(len(chunk) for chunk in chunks)), offset)
     return StreamAssembly(assembler.result(), assembler.error, assembler.complete, first_output)

@@ -19,6 +19,8 @@ from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT
 
 PREVIEW_CHARS = 200
 """Characters of the last user message shown in lists."""
+PREVIEW_SCAN_FACTOR = 4
+"""Characters read per preview character (runs of whitespace shrink to one)."""
 _USER_ROLES = ("user", "tool")
 _WHITESPACE = re.compile(r"\s+")
 
@@ -123,7 +125,8 @@ def preview_of(request: CallRequest, limit: int = PREVIEW_CHARS) -> str:
     for turn in _last_turns(request):
         if turn.role not in _USER_ROLES:
             continue
-        text = _WHITESPACE.sub(" ", _turn_text(turn)).strip()
+        # Cut before tidying: a user turn can be tens of kilobytes (agents inline whole files).
+        text = _WHITESPACE.sub(" ", _turn_text(turn)[: limit * PREVIEW_SCAN_FACTOR]).strip()
         if text:
             return text if len(text) <= limit else text[: limit - 1] + "…"
     return ""
