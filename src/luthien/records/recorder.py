@@ -151,8 +151,11 @@ class TransactionRecorder:
         self._session_id = session_id(self._headers, parsed, wire_format)
         self._publish_started()
 
-    def forwarded(self, body: bytes | None, upstream: str, upstream_key: str | None) -> None:
-        """The call is forwarded to `upstream` with `body` (None: the original, unchanged)."""
+    def forwarded(self, body: bytes, upstream: str, upstream_key: str | None) -> None:
+        """The call goes to `upstream` with `body` (kept only if it differs from the client's).
+
+        `upstream_key`, the provider key Luthien sends in proxy mode, is scrubbed from the record.
+        """
         self._final_request = body
         self._upstream = upstream
         self._scrubber.add(upstream_key)
