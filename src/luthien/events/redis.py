@@ -23,7 +23,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
@@ -34,6 +33,7 @@ from redis.exceptions import RedisError
 
 from luthien.events.bus import DROPPED_RETENTION, EVENTS_DROPPED, LiveEvent
 from luthien.events.memory import parse_event_id
+from luthien.events.stream_cursor import StreamCursor, StreamInfo
 
 logger = logging.getLogger("luthien.events")
 
@@ -257,7 +257,7 @@ class RedisEventBus:
         entries = cast(list[tuple[bytes, Any]], last)
         return _text(entries[0][0]) if entries else "0-0"
 
-    async def _snapshot(self, position: str) -> tuple[_StreamInfo | None, list[tuple[Any, Any]]]:
+    async def _snapshot(self, position: str) -> tuple[StreamInfo | None, list[tuple[Any, Any]]]:
         """The stream's counters and the entries after `position`, read atomically (MULTI/EXEC)."""
         async with self._redis().pipeline(transaction=True) as pipe:
             pipe.xinfo_stream(self.stream_key)  # pyright: ignore[reportUnknownMemberType]
@@ -267,7 +267,7 @@ class RedisEventBus:
             raise reply
         streams = cast(list[tuple[Any, list[tuple[Any, Any]]]], reply or [])
         # No stream yet: XINFO fails, and nothing was ever trimmed.
-        return _StreamInfo.of(info), streams[0][1] if streams else []
+        return StreamInfo.of(info), streams[0][1] if streams else []
 
     async def _wait_after(self, position: str) -> None:
         """Return once the stream has an entry after `position` (or after `BLOCK_MS`)."""
@@ -276,12 +276,12 @@ class RedisEventBus:
     async def subscribe(self, last_event_id: str | None = None) -> AsyncIterator[LiveEvent]:
         """See `EventBus.subscribe`. A malformed `last_event_id` is treated as none."""
         resume = last_event_id if last_event_id and parse_event_id(last_event_id) else None
-        cursor: _Cursor | None = _Cursor(resume) if resume is not None else None
+        cursor: StreamCursor | None = StreamCursor(resume) if resume is not None else None
         backoff = _Backoff()
         while True:
             try:
                 if cursor is None:
-                    cursor = _Cursor(await self._tail_id())
+                    cursor = StreamCursor(await self._tail_id())
                 info, entries = await self._snapshot(cursor.position)
                 if not entries:
                     # Wake up on new entries, then read them with a fresh snapshot: what arrives in
@@ -304,77 +304,3 @@ class RedisEventBus:
                 cursor.delivered(event.id)
                 yield event
             cursor.caught_up(info)
-
-
-@dataclass(frozen=True, slots=True)
-class _StreamInfo:
-    """The stream counters a trim check needs (from `XINFO STREAM`)."""
-
-    length: int
-    entries_added: int
-    first_id: tuple[int, int] | None
-    last_id: str
-
-    @classmethod
-    def of(cls, info: Any) -> _StreamInfo | None:
-        if not isinstance(info, dict):
-            return None
-        fields = cast(dict[str, Any], info)
-        return cls(
-            length=int(fields.get("length", 0)),
-            entries_added=int(fields.get("entries-added", 0)),
-            first_id=parse_event_id(_text(fields.get("recorded-first-entry-id", b"0-0"))),
-            last_id=_text(fields.get("last-generated-id", b"0-0")),
-        )
-
-    @property
-    def first_index(self) -> int:
-        """Add-order index (0-based) of the oldest entry still held; trimming removes the oldest."""
-        return self.entries_added - self.length
-
-
-class _Cursor:
-    """Where a subscriber is in the stream, and that entry's add-order index once known.
-
-    Knowing the index makes the trim check exact: entries after the position were trimmed exactly
-    when the stream's oldest held index is past the next one. The index is learned whenever the
-    subscriber is at the stream's last entry. Resuming from an id of unknown index, a trimmed
-    position counts as a gap (of unknown size) unless the stream never trimmed anything.
-    """
-
-    __slots__ = ("index", "position")
-
-    def __init__(self, position: str) -> None:
-        self.position = position
-        self.index: int | None = None
-
-    def trimmed(self, info: _StreamInfo | None) -> int | None:
-        """How many entries after the position were trimmed (0: some, count unknown), or None."""
-        if info is None:
-            return None
-        if self.index is None and self.position == info.last_id:
-            self.index = info.entries_added - 1
-        if self.index is not None:
-            lost = info.first_index - (self.index + 1)
-            if lost <= 0:
-                return None
-            self.index = info.first_index - 1
-            return lost
-        position = parse_event_id(self.position)
-        if info.entries_added == info.length or info.first_id is None or position is None:
-            return None
-        if info.first_id <= position:
-            return None
-        self.index = info.first_index - 1
-        return 0
-
-    def delivered(self, event_id: str) -> None:
-        """The subscriber got the next entry."""
-        self.position = event_id
-        if self.index is not None:
-            self.index += 1
-
-    def caught_up(self, info: _StreamInfo | None) -> None:
-        """Learn the index when the last delivered entry is the stream's last one."""
-        if info is not None and self.index is None and self.position == info.last_id:
-            self.index = info.entries_added - 1
