@@ -282,3 +282,76 @@ def test_open_bus_chooses_by_the_redis_url() -> None:
     redis_bus = open_bus(Settings(redis_url=REDIS_URL, events_stream_key="k", events_retention=5))
     assert isinstance(redis_bus, RedisEventBus)
     assert redis_bus.stream_key == "k"
+
+
+class TcpRelay:
+    """A TCP relay to Redis that a test can take down (connections cut, new ones refused) and bring back."""
+
+    def __init__(self, target_port: int = 6379) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        redis_reader, redis_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._writers.update((client_writer, redis_writer))
+        await asyncio.gather(self._pipe(client_reader, redis_writer), self._pipe(redis_reader, client_writer))
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
+
+    async def down(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.transport.abort()
+        self._writers.clear()
+        await self._server.wait_closed()
+
+
+async def until(condition: Callable[[], bool], bus: EventBus) -> None:
+    """Publish pings until `condition` holds (the bus's writer and readers need traffic to notice)."""
+
+    async def poll() -> None:
+        while not condition():
+            bus.publish(PING, "", {})
+            await asyncio.sleep(PING_EVERY_S)
+
+    await asyncio.wait_for(poll(), GUARD_S)
+
+
+@pytest.mark.asyncio
+async def test_publishing_and_subscribing_survive_a_redis_outage(stream_key: str) -> None:
+    relay = TcpRelay()
+    await relay.up()
+    bus = RedisEventBus(f"redis://127.0.0.1:{relay.port}/0", stream_key=stream_key)
+    await bus.start()
+    try:
+        subscription = await live(bus)
+        publish_numbered(bus, 1)
+        assert numbers(await take(subscription, 1)) == [0]
+
+        await relay.down()
+        await until(lambda: not bus.healthy, bus)
+        dropped_while_down = bus.dropped
+        reader = asyncio.ensure_future(take(subscription, 1))
+        await relay.up()
+        await until(lambda: bus.healthy, bus)
+        publish_numbered(bus, 1, start=1)
+
+        assert dropped_while_down >= 1
+        assert numbers(await reader) == [1]  # the subscriber came back on its own
+    finally:
+        await bus.close()
+        await relay.down()

@@ -264,3 +264,16 @@ def test_responses_error_event_and_failed_response() -> None:
     assert errored.message is not None
     assert failed.error == "failed hard"
     assert failed.complete
+
+
+def test_crlf_line_endings_and_multi_line_data_assemble_the_same() -> None:
+    frames = anthropic_stream("Line endings.", tool_calls=[CALL], message_id="msg_01Crlf")
+    crlf = [frame.replace(b"\n", b"\r\n") for frame in frames]
+    # A payload split over two `data:` lines is the same JSON (the lines join with a newline).
+    split_data = [frame.replace(b'data: {"type"', b'data: {\ndata: "type"', 1) for frame in frames]
+
+    expected = assemble_stream(ANTHROPIC, frames)
+
+    assert assemble_stream(ANTHROPIC, crlf) == expected
+    assert assemble_stream(ANTHROPIC, every_byte(crlf)).message == expected.message
+    assert assemble_stream(ANTHROPIC, split_data) == expected
