@@ -5,6 +5,7 @@ Sessions, secrets, reading bodies, summaries, the memory sink, and a call's own 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any
 
@@ -357,3 +358,12 @@ def test_send_blocked_message_records_the_block_given_the_context() -> None:
     (blocked,) = activity.events
     assert blocked.type == BLOCKED_EVENT
     assert blocked.data == {"tool": "Bash", "tool_call_id": "toolu_1", "reason": "too dangerous"}
+
+
+def test_summary_fields_hold_every_field_of_the_summary() -> None:
+    summary = summarize(make_record())
+
+    fields = summary_fields(summary)
+
+    assert set(fields) == {field.name for field in dataclasses.fields(summary)}
+    assert fields["usage"] == dataclasses.asdict(summary.usage)

@@ -6,7 +6,6 @@ admin API carry.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,9 +65,27 @@ def summarize(
 
 def summary_fields(summary: TransactionSummary) -> dict[str, Any]:
     """`summary` as JSON-ready fields (status as its string, usage as a mapping, tuples as lists)."""
-    fields = {field.name: getattr(summary, field.name) for field in dataclasses.fields(summary)}
-    fields["status"] = summary.status.value
-    fields["usage"] = dataclasses.asdict(summary.usage)
-    fields["tool_names"] = list(summary.tool_names)
-    fields["event_types"] = list(summary.event_types)
-    return fields
+    usage = summary.usage
+    return {
+        "transaction_id": summary.transaction_id,
+        "session_id": summary.session_id,
+        "client_api": summary.client_api,
+        "model": summary.model,
+        "upstream": summary.upstream,
+        "policy": summary.policy,
+        "status": summary.status.value,
+        "http_status": summary.http_status,
+        "streaming": summary.streaming,
+        "received_at": summary.received_at,
+        "duration_ms": summary.duration_ms,
+        "time_to_first_token_ms": summary.time_to_first_token_ms,
+        "usage": {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cache_read_tokens": usage.cache_read_tokens,
+            "cache_creation_tokens": usage.cache_creation_tokens,
+        },
+        "tool_names": list(summary.tool_names),
+        "event_types": list(summary.event_types),
+        "preview": summary.preview,
+    }
