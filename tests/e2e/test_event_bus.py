@@ -320,12 +320,17 @@ class TcpRelay:
         await self._server.wait_closed()
 
 
-async def until(condition: Callable[[], bool], bus: EventBus) -> None:
-    """Publish pings until `condition` holds (the bus's writer and readers need traffic to notice)."""
+async def until(
+    condition: Callable[[], bool], bus: EventBus, publish: Callable[[], None] | None = None
+) -> None:
+    """Publish (a ping by default) until `condition` holds: the bus notices outages by its traffic."""
 
     async def poll() -> None:
         while not condition():
-            bus.publish(PING, "", {})
+            if publish is None:
+                bus.publish(PING, "", {})
+            else:
+                publish()
             await asyncio.sleep(PING_EVERY_S)
 
     await asyncio.wait_for(poll(), GUARD_S)
@@ -348,10 +353,11 @@ async def test_publishing_and_subscribing_survive_a_redis_outage(stream_key: str
         reader = asyncio.ensure_future(take(subscription, 1))
         await relay.up()
         await until(lambda: bus.healthy, bus)
-        publish_numbered(bus, 1, start=1)
+        # Events published after the outage reach the subscriber, which came back on its own.
+        await until(reader.done, bus, publish=lambda: publish_numbered(bus, 1, start=1))
 
         assert dropped_while_down >= 1
-        assert numbers(await reader) == [1]  # the subscriber came back on its own
+        assert numbers(reader.result()) == [1]
     finally:
         await bus.close()
         await relay.down()

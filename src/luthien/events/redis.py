@@ -45,6 +45,7 @@ BATCH = 200
 BLOCK_MS = 5_000
 """How long one `XREAD` waits for new events before asking again."""
 CONNECT_TIMEOUT_S = 2.0
+CLIENT_RETRIES = 1
 COMMAND_TIMEOUT_S = BLOCK_MS / 1000 + 5.0
 """Socket timeout: longer than a blocking read, short enough to notice a dead server."""
 BACKOFF_MIN_S = 0.05
@@ -154,8 +155,9 @@ class RedisEventBus:
             self._url,
             socket_connect_timeout=CONNECT_TIMEOUT_S,
             socket_timeout=COMMAND_TIMEOUT_S,
-            # Retries are ours (backoff, drop counting); the client's own would stall the writer.
-            retry=Retry(NoBackoff(), 0),
+            # One immediate retry on a fresh connection: after an outage the pool still holds
+            # connections Redis has forgotten. Longer waits are ours (backoff, drop counting).
+            retry=Retry(NoBackoff(), CLIENT_RETRIES),
         )
         try:
             await self._client.ping()  # pyright: ignore[reportUnknownMemberType]
