@@ -18,9 +18,16 @@ import pytest
 import pytest_asyncio
 import redis
 
-from luthien.events.bus import DROPPED_RETENTION, DROPPED_SLOW_SUBSCRIBER, EVENTS_DROPPED, EventBus, LiveEvent
+from luthien.events.bus import (
+    DROPPED_RETENTION,
+    DROPPED_SLOW_SUBSCRIBER,
+    EVENTS_DROPPED,
+    EventBus,
+    LiveEvent,
+    parse_event_id,
+)
 from luthien.events.factory import open_bus
-from luthien.events.memory import MemoryEventBus, parse_event_id
+from luthien.events.memory import MemoryEventBus
 from luthien.events.redis import RedisEventBus
 from luthien.settings import Settings
 from tests.e2e.test_judge import free_port

@@ -14,8 +14,12 @@ import pytest
 import redis
 
 from luthien.config import LuthienConfig
-from luthien.events.bus import TRANSACTION_ACTIVITY, TRANSACTION_COMPLETED, TRANSACTION_STARTED
-from luthien.events.memory import parse_event_id
+from luthien.events.bus import (
+    TRANSACTION_ACTIVITY,
+    TRANSACTION_COMPLETED,
+    TRANSACTION_STARTED,
+    parse_event_id,
+)
 from luthien.records.model import TransactionStatus
 from luthien.records.summary import summarize, summary_fields
 from tests.conftest import LuthienFactory

@@ -30,6 +30,18 @@ DROPPED_SLOW_SUBSCRIBER = "slow_subscriber"
 DROPPED_RETENTION = "retention"
 
 
+def parse_event_id(value: str) -> tuple[int, int] | None:
+    """An event id (`<milliseconds>-<sequence>`, as Redis stream ids) as a comparable pair.
+
+    Returns:
+        The pair, or None when `value` is not an event id (a `Last-Event-ID` to reject).
+    """
+    milliseconds, _, sequence = value.partition("-")
+    if not milliseconds.isdigit() or not (sequence or "0").isdigit():
+        return None
+    return int(milliseconds), int(sequence or "0")
+
+
 @dataclass(frozen=True, slots=True)
 class LiveEvent:
     """One event as a monitor receives it.

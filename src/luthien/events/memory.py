@@ -17,20 +17,18 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
-from luthien.events.bus import DROPPED_RETENTION, DROPPED_SLOW_SUBSCRIBER, EVENTS_DROPPED, LiveEvent
+from luthien.events.bus import (
+    DROPPED_RETENTION,
+    DROPPED_SLOW_SUBSCRIBER,
+    EVENTS_DROPPED,
+    LiveEvent,
+    parse_event_id,
+)
 
 logger = logging.getLogger("luthien.events")
 
 DEFAULT_RETENTION = 10_000
 DEFAULT_SUBSCRIBER_QUEUE = 1_000
-
-
-def parse_event_id(value: str) -> tuple[int, int] | None:
-    """`<milliseconds>-<sequence>` as a comparable pair; None when malformed."""
-    milliseconds, _, sequence = value.partition("-")
-    if not milliseconds.isdigit() or not (sequence or "0").isdigit():
-        return None
-    return int(milliseconds), int(sequence or "0")
 
 
 class _Subscriber:

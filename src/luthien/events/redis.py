@@ -31,8 +31,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from luthien.events.bus import DROPPED_RETENTION, EVENTS_DROPPED, LiveEvent
-from luthien.events.memory import parse_event_id
+from luthien.events.bus import DROPPED_RETENTION, EVENTS_DROPPED, LiveEvent, parse_event_id
 from luthien.events.stream_cursor import StreamCursor, StreamInfo
 
 logger = logging.getLogger("luthien.events")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from luthien.events.memory import parse_event_id
+from luthien.events.bus import parse_event_id
 
 
 def _text(value: Any) -> str:
