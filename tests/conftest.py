@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import uuid
 from collections.abc import Callable, Iterator
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,9 +50,21 @@ def fake(_fake_session: FakeProvider) -> Iterator[FakeProvider]:
     _fake_session.reset()
 
 
+@cache
+def _records_dir() -> Path:
+    """One temporary folder for the records databases of the test servers of this run."""
+    return Path(tempfile.mkdtemp(prefix="luthien-records-"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _records_dir.cache_info().currsize:
+        shutil.rmtree(_records_dir(), ignore_errors=True)
+
+
 def settings_for(fake: FakeProvider, **overrides: Any) -> Settings:
     """Settings whose built-in upstreams both point at `fake`."""
     values: dict[str, Any] = {
+        "database_url": f"sqlite:///{_records_dir() / uuid.uuid4().hex}.db",
         "anthropic_base_url": fake.base_url,
         "openai_base_url": f"{fake.base_url}/v1",
         **overrides,

@@ -6,6 +6,8 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import uvicorn
 import uvloop
@@ -15,6 +17,8 @@ from luthien.gateway.app import create_app
 from luthien.settings import Settings
 
 STARTUP_TIMEOUT_S = 10.0
+
+T = TypeVar("T")
 
 
 class LuthienServer:
@@ -32,12 +36,19 @@ class LuthienServer:
             uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on", http="httptools")
         )
         self._thread = threading.Thread(target=self._run, name=f"luthien-{self.port}", daemon=True)
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def _run(self) -> None:
         # The same event loop as `luthien serve` (uvloop): it sets TCP_NODELAY on accepted sockets,
         # without which a reused keep-alive connection stalls small stream writes (Nagle).
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            self.loop = runner.get_loop()
             runner.run(self._server.serve(sockets=[self._socket]))
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
+        """Run `coroutine` on the server's event loop (e.g. to read its event bus); return its result."""
+        assert self.loop is not None, "the server is not running"
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     def start(self) -> LuthienServer:
         self._thread.start()

@@ -25,6 +25,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from luthien.gateway.app import create_app
+    from luthien.storage.engine import DatabaseUrlError
 
     try:
         settings = Settings()
@@ -33,7 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
         }
         settings = settings.model_copy(update=overrides)
         app = create_app(settings)
-    except (ValidationError, ConfigError) as error:
+    except (ValidationError, ConfigError, DatabaseUrlError) as error:
         print(f"luthien: invalid configuration: {error}", file=sys.stderr)
         return 2
     logging.basicConfig(

@@ -122,6 +122,23 @@ class Settings(BaseSettings):
         ge=0,
         description="Delete records older than this many days, in the background. 0: keep forever.",
     )
+    # Live events (luthien.events): the activity monitor's feed.
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis URL (`redis://host:6379/0`) for live events shared by every replica "
+        "(a Redis stream). Unset: in-process events, seen by this replica's monitors only.",
+    )
+    events_retention: int = Field(
+        default=10_000,
+        ge=1,
+        description="Live events kept for monitors that reconnect with `Last-Event-ID` (in Redis: about "
+        "this many).",
+    )
+    events_stream_key: str = Field(
+        default="luthien:events",
+        min_length=1,
+        description="Key of the Redis stream that carries live events; replicas sharing it share events.",
+    )
 
     @model_validator(mode="after")
     def _proxy_mode_needs_key(self) -> Settings:

@@ -1,7 +1,8 @@
 """The activity log: where the pipeline and policies publish what happened during a call.
 
-Today it keeps a bounded in-memory history, logs each event, and notifies in-process subscribers;
-durable storage and the cross-replica bus subscribe to the same interface.
+`ActivityLog` is process-wide: a bounded in-memory history, a log line per event, and in-process
+subscribers. `CallActivity` is one call's own collection: a policy's `ctx.record` publishes to it, it
+keeps the call's events in order (for the call's transaction record) and forwards each to the log.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 logger = logging.getLogger("luthien.activity")
 
@@ -39,6 +40,14 @@ class ActivityEvent:
 
 
 Subscriber = Callable[[ActivityEvent], None]
+
+
+class ActivitySink(Protocol):
+    """Anything activity events can be published to."""
+
+    def publish(self, event: ActivityEvent) -> None:
+        """Take one event; never raises."""
+        ...
 
 
 class ActivityLog:
@@ -70,3 +79,34 @@ class ActivityLog:
             if (transaction_id is None or event.transaction_id == transaction_id)
             and (type is None or event.type == type)
         ]
+
+
+class CallActivity:
+    """One call's activity events, in order, each also forwarded to the process-wide log.
+
+    Attributes:
+        events: the events published so far, oldest first.
+    """
+
+    __slots__ = ("_forward", "_listener", "events")
+
+    def __init__(self, forward: ActivitySink, listener: Subscriber | None = None) -> None:
+        """Collect a call's events.
+
+        Args:
+            forward: where every event goes too (the server's `ActivityLog`).
+            listener: called with each event as it happens (e.g. to publish it live).
+        """
+        self._forward = forward
+        self._listener = listener
+        self.events: list[ActivityEvent] = []
+
+    def publish(self, event: ActivityEvent) -> None:
+        """Keep `event`, forward it, and tell the listener (a failing listener is logged, not raised)."""
+        self.events.append(event)
+        self._forward.publish(event)
+        if self._listener is not None:
+            try:
+                self._listener(event)
+            except Exception:
+                logger.exception("activity listener failed")

@@ -10,6 +10,9 @@ Event types:
         as `tool_name`, `verdict`, `probability`).
     `transaction.completed`: a call ended (the fields of a `TransactionSummary`).
     `policy.switched`: the active policy changed (`policy`, `previous`, `by`).
+    `events.dropped`: this subscriber missed events (`reason`: `slow_subscriber`, with `dropped`, the
+        count; or `retention`, when resuming from an id older than what the bus still holds). Its id is
+        the last id the subscriber was given before the gap; `transaction_id` is "".
 """
 
 from __future__ import annotations
@@ -22,6 +25,21 @@ TRANSACTION_STARTED = "transaction.started"
 TRANSACTION_ACTIVITY = "transaction.activity"
 TRANSACTION_COMPLETED = "transaction.completed"
 POLICY_SWITCHED = "policy.switched"
+EVENTS_DROPPED = "events.dropped"
+DROPPED_SLOW_SUBSCRIBER = "slow_subscriber"
+DROPPED_RETENTION = "retention"
+
+
+def parse_event_id(value: str) -> tuple[int, int] | None:
+    """An event id (`<milliseconds>-<sequence>`, as Redis stream ids) as a comparable pair.
+
+    Returns:
+        The pair, or None when `value` is not an event id (a `Last-Event-ID` to reject).
+    """
+    milliseconds, _, sequence = value.partition("-")
+    if not milliseconds.isdigit() or not (sequence or "0").isdigit():
+        return None
+    return int(milliseconds), int(sequence or "0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +63,11 @@ class LiveEvent:
 
 class EventBus(Protocol):
     """Publishes events to, and streams them from, every replica."""
+
+    @property
+    def healthy(self) -> bool:
+        """Whether events are flowing (False while the Redis bus cannot reach Redis)."""
+        ...
 
     def publish(self, type: str, transaction_id: str, data: dict[str, Any]) -> None:
         """Queue an event for every subscriber; never blocks the caller, never raises."""

@@ -1,4 +1,4 @@
-"""The ASGI application: routes, lifespan (upstream pool), and the transaction-id middleware."""
+"""The ASGI application: routes, lifespan (upstream pool, event bus, records storage), transaction ids."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from starlette.routing import Route
 from luthien import __version__
 from luthien.activity.log import ActivityLog
 from luthien.config import LuthienConfig, load_config
+from luthien.events.factory import open_bus
 from luthien.gateway.asgi import TransactionIdMiddleware
 from luthien.gateway.models import MODELS_PATH, ModelsEndpoint
 from luthien.gateway.proxy import ENDPOINTS, ProxyEndpoint
@@ -22,6 +23,7 @@ from luthien.gateway.selection import PolicySelector
 from luthien.gateway.state import GatewayState
 from luthien.policy.registry import active_policy_name, build_policies
 from luthien.settings import Settings
+from luthien.storage import open_storage
 from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
 
     Raises:
         ConfigError: the config file is invalid, or names policies that cannot be built.
+        DatabaseUrlError: `LUTHIEN_DATABASE_URL` is not a SQLite or PostgreSQL URL.
     """
     settings = settings or Settings()
     config = (config if config is not None else load_config(settings.config)).with_builtins(settings)
@@ -70,6 +73,8 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
     policies = build_policies(config, active)
     client = UpstreamClient(settings)
     router = Router(config)
+    bus = open_bus(settings)
+    storage = open_storage(settings)
     state = GatewayState(
         settings=settings,
         router=router,
@@ -77,15 +82,23 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         policies=PolicySelector(policies, active, settings.allow_policy_header),
         activity=ActivityLog(),
         models=ModelCaller(router, client),
+        bus=bus,
+        records=storage.sink,
+        store=storage.record_store,
     )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncGenerator[None]:
         await client.start()
+        await bus.start()
+        await storage.start()
         try:
             yield
         finally:
             await client.close()
+            # Calls have ended: their records and events are flushed before the process exits.
+            await storage.close()
+            await bus.close()
 
     routes = [
         Route("/", root, methods=["GET", "HEAD"]),

@@ -2,12 +2,14 @@
 
 One `ProxyEndpoint` serves each of `/v1/messages`, `/v1/messages/count_tokens`,
 `/v1/chat/completions` and `/v1/responses`. The request body is forwarded as the exact bytes the
-client sent; the query string is kept.
+client sent; the query string is kept. Each call after authentication is recorded
+(`luthien.gateway.recording`): the recorder sees the request, the upstream's bytes and the client's.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,11 +29,13 @@ from luthien.gateway.asgi import (
 )
 from luthien.gateway.auth import use_server_key
 from luthien.gateway.headers import client_response_headers, upstream_request_headers
+from luthien.gateway.recording import recording_send, start_recorder, upstream_error_text
 from luthien.gateway.state import GatewayState, client_headers
 from luthien.pipeline.run import POLICY_FAILURE_MESSAGE, run_body, run_stream
 from luthien.pipeline.stage import PassThroughStage, PolicyStage, ResponseStage
 from luthien.policy.base import Policy, PolicyContext
 from luthien.policy.runner import PolicyFailure
+from luthien.records.recorder import TransactionRecorder
 from luthien.upstream.client import UpstreamResponse
 from luthien.upstream.routing import Upstream
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
@@ -82,19 +86,30 @@ async def forward_upstream_error(
     send: Send, api: WireApi, response: UpstreamResponse, extra: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     """Pass an upstream HTTP error back with its status; wrap a non-JSON body in the client's shape."""
-    body = await response.read()
+    await send_upstream_error(send, api, response.status, response.headers, await response.read(), extra)
+
+
+async def send_upstream_error(
+    send: Send,
+    api: WireApi,
+    status: int,
+    upstream_headers: Iterable[tuple[str, str]],
+    body: bytes,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """See `forward_upstream_error`, for a body already read."""
     try:
         orjson.loads(body)
     except orjson.JSONDecodeError:
-        kind = ErrorKind.INVALID_REQUEST if response.status < 500 else ErrorKind.UPSTREAM_UNAVAILABLE
+        kind = ErrorKind.INVALID_REQUEST if status < 500 else ErrorKind.UPSTREAM_UNAVAILABLE
         excerpt = body[:UPSTREAM_ERROR_EXCERPT_CHARS].decode("utf-8", errors="replace")
-        message = f"upstream answered HTTP {response.status}: {excerpt}"
+        message = f"upstream answered HTTP {status}: {excerpt}"
         await send_bytes(
-            send, response.status, dumps(api.error_body(kind, message)), [JSON_CONTENT_TYPE, *(extra or [])]
+            send, status, dumps(api.error_body(kind, message)), [JSON_CONTENT_TYPE, *(extra or [])]
         )
         return
-    headers = [header for header in client_response_headers(response.headers) if header[0] != b"content-type"]
-    await send_bytes(send, response.status, body, [JSON_CONTENT_TYPE, *headers, *(extra or [])])
+    headers = [header for header in client_response_headers(upstream_headers) if header[0] != b"content-type"]
+    await send_bytes(send, status, body, [JSON_CONTENT_TYPE, *headers, *(extra or [])])
 
 
 class ProxyEndpoint:
@@ -108,18 +123,44 @@ class ProxyEndpoint:
         """Handle one call: authenticate, read and validate, then run it (cancelled on disconnect)."""
         api = self.endpoint.api
         headers = client_headers(scope["headers"])
+        received_at = time.time()
         try:
             server_key = use_server_key(headers, self.state.settings)
-            selected = self.state.policies.choose(headers) if self.endpoint.applies_policy else None
-            body = await read_body(receive, self.state.settings.max_request_bytes)
-            request = CallRequest(api.format, self._parse(body), body)
         except GatewayError as error:
             await send_error(send, api, error)
             return
-        except ClientDisconnected:
-            return
-        call = self._call(send, scope, headers, server_key, request, selected)
-        await until_disconnect(receive, call)
+        recorder = start_recorder(
+            self.state, scope, self.endpoint.path, api, headers, received_at, self.endpoint.applies_policy
+        )
+        send = recording_send(send, recorder)
+        try:
+            try:
+                selected = self.state.policies.choose(headers) if self.endpoint.applies_policy else None
+                if selected is not None:
+                    recorder.policy(selected[0])
+                body = await read_body(receive, self.state.settings.max_request_bytes)
+                request = self._read_request(body, recorder)
+            except GatewayError as error:
+                recorder.failed(error.message)
+                await send_error(send, api, error)
+                return
+            except ClientDisconnected:
+                return
+            call = self._call(send, scope, headers, server_key, request, selected, recorder)
+            await until_disconnect(receive, call)
+        finally:
+            # The client has its whole answer (or is gone): the record is built off its path.
+            recorder.finish()
+
+    def _read_request(self, body: bytes, recorder: TransactionRecorder) -> CallRequest:
+        api = self.endpoint.api
+        try:
+            parsed = self._parse(body)
+        except GatewayError:
+            recorder.request(body, None, api.format)
+            raise
+        recorder.request(body, parsed, api.format)
+        return CallRequest(api.format, parsed, body)
 
     def _parse(self, body: bytes) -> dict[str, Any]:
         try:
@@ -150,6 +191,7 @@ class ProxyEndpoint:
         server_key: bool,
         request: CallRequest,
         selected: tuple[str, Policy[Any]] | None,
+        recorder: TransactionRecorder,
     ) -> None:
         api = self.endpoint.api
         stage: ResponseStage = _PASS_THROUGH
@@ -159,22 +201,23 @@ class ProxyEndpoint:
                 name, policy = selected
                 extra = [(POLICY_RESPONSE_HEADER, name.encode("latin-1"))]
                 _refuse_unchecked_choices(request, policy, name)
-                ctx = PolicyContext(transaction_id(scope), name, self.state.activity, self.state.models)
+                ctx = PolicyContext(transaction_id(scope), name, recorder.activity, self.state.models)
                 policy_stage = PolicyStage(policy, ctx, api)
                 request = await policy_stage.process_request(request)
                 stage = policy_stage
             upstream = self._route(request)
         except PolicyFailure as failure:
-            await send_error(send, api, _policy_error(failure), extra)
+            await self._fail(send, _policy_error(failure), extra, recorder)
             return
         except GatewayError as error:
-            await send_error(send, api, error, extra)
+            await self._fail(send, error, extra, recorder)
             return
-        upstream_headers = upstream_request_headers(
-            headers, upstream.format, upstream.config.resolved_api_key(), server_key
-        )
+        upstream_key = upstream.config.resolved_api_key()
+        upstream_headers = upstream_request_headers(headers, upstream.format, upstream_key, server_key)
         url = upstream.url(self.endpoint.path, scope["query_string"].decode("latin-1"))
-        await self._forward(send, url, upstream_headers, request.to_bytes(), stage, extra)
+        body = request.to_bytes()
+        recorder.forwarded(body, upstream.name, upstream_key)
+        await self._forward(send, url, upstream_headers, body, stage, extra, recorder)
 
     async def _forward(
         self,
@@ -184,27 +227,41 @@ class ProxyEndpoint:
         body: bytes,
         stage: ResponseStage,
         extra: list[tuple[bytes, bytes]],
+        recorder: TransactionRecorder,
     ) -> None:
         api = self.endpoint.api
         try:
             async with self.state.client.request("POST", url, headers, body) as response:
-                if response.status >= 400:
-                    await forward_upstream_error(send, api, response, extra)
+                status = response.status
+                recorder.upstream_answered(status, response.is_event_stream and status < 400)
+                if status >= 400:
+                    error_body = await response.read()
+                    recorder.upstream_body(error_body)
+                    recorder.failed(upstream_error_text(status, error_body))
+                    await send_upstream_error(send, api, status, response.headers, error_body, extra)
                     return
                 response_headers = [*client_response_headers(response.headers), *extra]
                 if response.is_event_stream:
-                    chunks = run_stream(api, response.chunks(), stage)
+                    chunks = run_stream(api, recorder.upstream_stream(response.chunks()), stage)
                     # The first chunk decides between a stream and an error answer: a policy that
                     # fails closed before anything was sent gets a proper HTTP error.
                     first = await anext(chunks, b"")
-                    await send_stream(send, response.status, response_headers, _prepend(first, chunks))
+                    await send_stream(send, status, response_headers, _prepend(first, chunks))
                     return
-                out = await run_body(api, await response.read(), stage)
-                await send_bytes(send, response.status, out, response_headers)
+                upstream_body = await response.read()
+                recorder.upstream_body(upstream_body)
+                out = await run_body(api, upstream_body, stage)
+                await send_bytes(send, status, out, response_headers)
         except PolicyFailure as failure:
-            await send_error(send, api, _policy_error(failure), extra)
+            await self._fail(send, _policy_error(failure), extra, recorder)
         except GatewayError as error:
-            await send_error(send, api, error, extra)
+            await self._fail(send, error, extra, recorder)
+
+    async def _fail(
+        self, send: Send, error: GatewayError, extra: list[tuple[bytes, bytes]], recorder: TransactionRecorder
+    ) -> None:
+        recorder.failed(error.message)
+        await send_error(send, self.endpoint.api, error, extra)
 
 
 def _refuse_unchecked_choices(request: CallRequest, policy: Policy[Any], name: str) -> None:

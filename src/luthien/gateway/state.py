@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from luthien.activity.log import ActivityLog
+from luthien.events.bus import EventBus
 from luthien.gateway.selection import PolicySelector
+from luthien.records.model import RecordSink
+from luthien.records.query import RecordStore
 from luthien.settings import Settings
 from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
@@ -14,7 +17,13 @@ from luthien.upstream.routing import Router
 
 @dataclass(frozen=True, slots=True)
 class GatewayState:
-    """Settings, routing, the upstream connection pool, the policies and the activity log."""
+    """Settings, routing, the upstream connection pool, the policies, activity, records and live events.
+
+    Attributes:
+        bus: where live events go (started and closed by the app's lifespan).
+        records: where finished transaction records go; None when recording is off.
+        store: where records are read back (admin API, web UI); None when recording is off.
+    """
 
     settings: Settings
     router: Router
@@ -22,6 +31,9 @@ class GatewayState:
     policies: PolicySelector
     activity: ActivityLog
     models: ModelCaller
+    bus: EventBus
+    records: RecordSink | None
+    store: RecordStore | None
 
 
 def client_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:

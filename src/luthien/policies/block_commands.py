@@ -150,4 +150,4 @@ class BlockCommandsPolicy(Policy[BlockCommandsConfig]):
         )
         if rule is None:
             return [event]
-        return send_blocked_message(call, f"{rule.reason} (rule `{rule.name}`)")
+        return send_blocked_message(call, f"{rule.reason} (rule `{rule.name}`)", ctx)

@@ -5,7 +5,7 @@ starts the moment its tool call completes, so parallel tool calls are judged con
 whose probability of harm is at or above `threshold` is replaced by a readable blocked message; when
 no tool call remains, the stop reason becomes `end_turn` / `stop` so the agent does not wait for a
 tool result. A judge that errors, times out or answers without a valid verdict blocks (fail-secure).
-Every decision is recorded as a `judge.decision` activity event.
+Every decision is recorded as a `judge.decision` activity event, and every block as `policy.blocked`.
 
 ```yaml
 policies:
@@ -95,4 +95,5 @@ class ToolCallJudgePolicy(Policy[ToolCallJudgeConfig]):
         record_decision(ctx, call, verdict, blocked, self.config)
         if not blocked:
             return [event]
+        ctx.record_blocked(verdict.explanation, call, probability=verdict.probability)
         return send_text(render_blocked(self.config.blocked_message, call, verdict, self.config.threshold))

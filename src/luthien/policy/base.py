@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
-from luthien.activity.log import ActivityEvent, ActivityLog
+from luthien.activity.log import ActivityEvent, ActivitySink
 from luthien.call.events import (
     BlockComplete,
     BlockDelta,
@@ -37,6 +37,7 @@ from luthien.call.events import (
     CallEvent,
     MessageEnd,
     MessageStart,
+    ToolCall,
 )
 from luthien.call.request import CallRequest
 from luthien.config import LuthienConfig
@@ -44,6 +45,10 @@ from luthien.upstream.caller import ModelCaller
 
 if TYPE_CHECKING:
     from luthien.policy.runner import Runner
+
+
+BLOCKED_EVENT = "policy.blocked"
+"""Activity event type of `PolicyContext.record_blocked`: a policy withheld something from the client."""
 
 
 class OnError(StrEnum):
@@ -70,7 +75,8 @@ class PolicyContext:
     Attributes:
         transaction_id: the call's id (also in the `X-Luthien-Transaction-Id` header).
         policy_name: the configured name of the policy instance.
-        activity: where `record` publishes.
+        activity: where `record` publishes (the call's `CallActivity` in the gateway; any
+            `ActivityLog` in tests).
         models: calls configured upstreams (for judges); None where no upstreams exist (unit tests).
         request: the request as this policy passed it on (set after `on_request`).
         state: per-call scratch space for the policy.
@@ -78,7 +84,7 @@ class PolicyContext:
 
     transaction_id: str
     policy_name: str
-    activity: ActivityLog
+    activity: ActivitySink
     models: ModelCaller | None = None
     request: CallRequest | None = None
     state: dict[str, Any] = field(default_factory=dict[str, Any])
@@ -90,6 +96,21 @@ class PolicyContext:
     def record(self, type: str, **data: Any) -> None:
         """Publish an activity event for this call (JSON-serializable data, no secrets)."""
         self.activity.publish(ActivityEvent(self.transaction_id, type, data, self.policy_name))
+
+    def record_blocked(self, reason: str, tool_call: ToolCall | None = None, **data: Any) -> None:
+        """Record that this policy blocked something (a `policy.blocked` event).
+
+        The call's transaction record is marked `blocked` because of this event, so a policy that
+        withholds anything from the client (a tool call, a refusal) should record it.
+
+        Args:
+            reason: why, in a sentence.
+            tool_call: the blocked tool call, if it was one (its name and id are recorded).
+            **data: further JSON-serializable details (never secrets).
+        """
+        if tool_call is not None:
+            data = {"tool": tool_call.name, "tool_call_id": tool_call.id, **data}
+        self.record(BLOCKED_EVENT, reason=reason, **data)
 
     @property
     def logger(self) -> logging.Logger:

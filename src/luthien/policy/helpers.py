@@ -12,6 +12,7 @@ from typing import cast
 import orjson
 
 from luthien.call.events import BlockComplete, CallEvent, ToolCall, text_block, tool_call_block
+from luthien.policy.base import PolicyContext
 
 ARGUMENTS_VALUE_LIMIT = 2_000
 """Characters of one argument value shown in a blocked message before it is cut."""
@@ -52,8 +53,14 @@ def blocked_message(call: ToolCall, reason: str, *, limit: int = ARGUMENTS_VALUE
     )
 
 
-def send_blocked_message(call: ToolCall, reason: str) -> list[CallEvent]:
-    """Replace a tool call by a text block saying it was blocked and why."""
+def send_blocked_message(call: ToolCall, reason: str, ctx: PolicyContext | None = None) -> list[CallEvent]:
+    """Replace a tool call by a text block saying it was blocked and why.
+
+    Given the call's `ctx`, also records the block (`ctx.record_blocked`), which marks the call's
+    transaction record `blocked`.
+    """
+    if ctx is not None:
+        ctx.record_blocked(reason, call)
     return send_text(blocked_message(call, reason))
 
 

@@ -8,7 +8,7 @@ Subclasses override any of:
 - `on_text(text, ctx) -> str`: the whole text of a text block; return the text to send.
 - `on_tool_call(call, ctx) -> ToolCall | Blocked | None`: the whole tool call; return it (or a
   changed copy) to send it, `Blocked(reason)` to replace it by a readable blocked message, or None to
-  drop it silently.
+  drop it silently. A block is recorded as a `policy.blocked` activity event.
 
 Example, a policy that refuses `rm -rf` and redacts a codename:
 
@@ -78,15 +78,17 @@ class SimplePolicy(Policy[ConfigT]):
             return [event] if text == block.text else [BlockComplete(event.index, text_block(text))]
         if block.kind is BlockKind.TOOL_CALL and block.tool_call is not None:
             return self._tool_call_output(
-                event, block.tool_call, await self.on_tool_call(block.tool_call, ctx)
+                event, block.tool_call, await self.on_tool_call(block.tool_call, ctx), ctx
             )
         return [event]
 
-    def _tool_call_output(self, event: BlockComplete, call: ToolCall, result: Any) -> Sequence[CallEvent]:
+    def _tool_call_output(
+        self, event: BlockComplete, call: ToolCall, result: Any, ctx: PolicyContext
+    ) -> Sequence[CallEvent]:
         if result is None:
             return []
         if isinstance(result, Blocked):
-            return send_blocked_message(call, result.reason)
+            return send_blocked_message(call, result.reason, ctx)
         if result == call:
             return [event]
         return replace_tool_call(event, result)

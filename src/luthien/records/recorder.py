@@ -1,0 +1,334 @@
+"""`TransactionRecorder`: collects one model call while it runs and turns it into a `TransactionRecord`.
+
+The gateway feeds it as the call goes (`request`, `forwarded`, `upstream_answered`, the upstream's
+chunks or body, the bytes sent to the client, `failed`) and calls `finish` once the call is over:
+answered, failed, or abandoned by the client. While bytes flow it only keeps references to chunks
+and their send times; parsing, stream assembly, comparing versions and deciding the status happen
+in `finish`, after the client already has its answer. `finish` hands the record to the `RecordSink`
+and publishes `transaction.completed`; `transaction.started` and one `transaction.activity` per
+activity event go out live.
+
+Status, decided in this order:
+
+```
+response not complete to the client            -> client_disconnected
+HTTP status >= 400, a failure, or the stream
+  ended with an error / incomplete             -> error
+a `policy.blocked` activity event              -> blocked
+request or response changed by a policy        -> changed
+otherwise                                      -> ok
+```
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import orjson
+
+from luthien.activity.log import ActivityEvent, ActivitySink, CallActivity
+from luthien.config import WireFormat
+from luthien.events.bus import TRANSACTION_ACTIVITY, TRANSACTION_COMPLETED, TRANSACTION_STARTED, EventBus
+from luthien.policy.base import BLOCKED_EVENT
+from luthien.records.assemble import StreamAssembly, assemble_stream
+from luthien.records.content import parse_json_object, usage_of
+from luthien.records.model import RecordedEvent, RecordSink, Timing, TransactionRecord, TransactionStatus
+from luthien.records.secrets import Scrubber, header_secrets, safe_headers
+from luthien.records.session import session_id
+from luthien.records.summary import summarize, summary_fields
+
+logger = logging.getLogger("luthien.records")
+
+ERROR_TEXT_CHARS = 500
+"""Characters of an error description kept in a record."""
+INCOMPLETE_STREAM = "the stream ended before it was complete"
+
+
+def _dumps(message: dict[str, Any] | None, raw: bytes) -> bytes | None:
+    """An assembled message as JSON; the raw bytes when nothing could be assembled."""
+    if message is not None:
+        return orjson.dumps(message)
+    return raw or None
+
+
+def activity_summary(event: ActivityEvent) -> dict[str, Any]:
+    """The small fields of an activity event that a live monitor shows (tool, verdict, probability)."""
+    summary: dict[str, Any] = {"event_type": event.type, "policy": event.policy}
+    data = event.data
+    tool = data.get("tool")
+    if isinstance(tool, str):
+        summary["tool_name"] = tool
+    blocked = data.get("blocked")
+    if event.type == BLOCKED_EVENT:
+        summary["verdict"] = "block"
+    elif isinstance(blocked, bool):
+        summary["verdict"] = "block" if blocked else "allow"
+    for key in ("probability", "latency_ms"):
+        value = data.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            summary[key] = value
+    return summary
+
+
+class TransactionRecorder:
+    """Collects one model call; see the module docstring for the order of calls."""
+
+    def __init__(
+        self,
+        transaction_id: str,
+        client_api: str,
+        endpoint: str,
+        headers: list[tuple[str, str]],
+        *,
+        sink: RecordSink | None,
+        bus: EventBus | None,
+        activity_log: ActivitySink,
+        received_at: float | None = None,
+    ) -> None:
+        """Start recording a call.
+
+        Args:
+            transaction_id: the call's id.
+            client_api: the API the client speaks (`WireApi.name`).
+            endpoint: the request path.
+            headers: the client's headers, names lower-case (credentials are never kept).
+            sink: where the finished record goes (None: recording is off; events are still published).
+            bus: where live events go (None: none are published).
+            activity_log: the process-wide log the call's activity events are forwarded to.
+            received_at: when the request arrived (seconds since the epoch; default now).
+        """
+        self.transaction_id = transaction_id
+        self.client_api = client_api
+        self.endpoint = endpoint
+        self._received_at = time.time() if received_at is None else received_at
+        self._headers = headers
+        self._sink = sink
+        self._bus = bus
+        self.activity = CallActivity(activity_log, self._publish_activity if bus is not None else None)
+        self._scrubber = Scrubber()
+        self._scrubber.add(*header_secrets(headers))
+        self._started = False
+        self._finished = False
+        # Request side.
+        self._request = b""
+        self._request_body: Mapping[str, Any] | None = None
+        self._model: str | None = None
+        self._session_id: str | None = None
+        self._policy: str | None = None
+        self._final_request: bytes | None = None
+        self._upstream: str | None = None
+        self._streaming = False
+        # Upstream side.
+        self._upstream_first_byte_at: float | None = None
+        self._upstream_streamed = False
+        self._upstream_chunks: list[bytes] = []
+        self._upstream_body: bytes | None = None
+        # Client side.
+        self._http_status: int | None = None
+        self._client_streamed = False
+        self._client_chunks: list[bytes] = []
+        self._client_times: list[float] = []
+        self._complete_at: float | None = None
+        self._error: str | None = None
+
+    # -- while the call runs ------------------------------------------------------------------------
+
+    def policy(self, name: str) -> None:
+        """The policy instance that serves the call."""
+        self._policy = name
+
+    def request(self, body: bytes, parsed: Mapping[str, Any] | None, wire_format: WireFormat) -> None:
+        """The client's request body (and its parse, None when invalid); publishes `transaction.started`."""
+        self._request = body
+        self._request_body = parsed
+        if parsed is not None:
+            model = parsed.get("model")
+            self._model = model if isinstance(model, str) else None
+            self._streaming = parsed.get("stream") is True
+        self._session_id = session_id(self._headers, parsed, wire_format)
+        self._publish_started()
+
+    def forwarded(self, body: bytes, upstream: str, upstream_key: str | None) -> None:
+        """The call goes to `upstream` with `body` (kept only if it differs from the client's).
+
+        `upstream_key`, the provider key Luthien sends in proxy mode, is scrubbed from the record.
+        """
+        self._final_request = body
+        self._upstream = upstream
+        self._scrubber.add(upstream_key)
+
+    def upstream_answered(self, status: int, streaming: bool) -> None:
+        """The upstream's response headers arrived."""
+        self._upstream_first_byte_at = time.time()
+        self._upstream_streamed = streaming
+        self._streaming = streaming
+
+    async def upstream_stream(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """`chunks` (the upstream's stream), keeping a reference to each as it passes."""
+        kept = self._upstream_chunks
+        async for chunk in chunks:
+            kept.append(chunk)
+            yield chunk
+
+    def upstream_body(self, body: bytes) -> None:
+        """The upstream's whole (non-streaming or error) body."""
+        self._upstream_body = body
+
+    def response_started(self, status: int, streaming: bool) -> None:
+        """The response to the client began with `status`."""
+        self._http_status = status
+        self._client_streamed = streaming
+
+    def response_body(self, chunk: bytes, more: bool) -> None:
+        """Bytes sent to the client; `more` False marks the response complete."""
+        now = time.time()
+        if chunk:
+            self._client_chunks.append(chunk)
+            self._client_times.append(now)
+        if not more:
+            self._complete_at = now
+
+    def failed(self, message: str) -> None:
+        """The call failed (the client gets an error); `message` says why."""
+        self._error = message[:ERROR_TEXT_CHARS]
+
+    # -- after the call ------------------------------------------------------------------------------
+
+    def finish(self) -> TransactionRecord | None:
+        """Build the record, hand it to the sink and publish `transaction.completed`; never raises.
+
+        Returns:
+            The record; None when nothing consumes it (no sink, no bus), or when it could not be
+            built (logged).
+        """
+        if self._finished or (self._sink is None and self._bus is None):
+            return None
+        self._finished = True
+        try:
+            record, original_message = self._build()
+        except Exception:
+            logger.exception("could not build the record of transaction %s", self.transaction_id)
+            return None
+        if self._sink is not None:
+            self._sink.submit(record)
+        if self._bus is not None:
+            self._publish_started()
+            summary = summarize(record, request_body=self._request_body, original_message=original_message)
+            self._bus.publish(TRANSACTION_COMPLETED, self.transaction_id, summary_fields(summary))
+        return record
+
+    def _build(self) -> tuple[TransactionRecord, dict[str, Any] | None]:
+        scrub = self._scrubber
+        original_message, original_response, final_response, final_assembly = self._responses()
+        first_token_at = self._first_token_at(final_assembly)
+        error = self._error
+        if error is None and final_assembly is not None and self._complete_at is not None:
+            if final_assembly.error is not None:
+                error = final_assembly.error[:ERROR_TEXT_CHARS]
+            elif not final_assembly.complete:
+                error = INCOMPLETE_STREAM
+        final_request = None if self._final_request == self._request else self._final_request
+        events = tuple(
+            RecordedEvent(event.type, scrub.scrub_value(event.data), event.policy, event.timestamp)
+            for event in self.activity.events
+        )
+        record = TransactionRecord(
+            transaction_id=self.transaction_id,
+            session_id=self._session_id,
+            client_api=self.client_api,
+            endpoint=self.endpoint,
+            model=self._model,
+            upstream=self._upstream,
+            policy=self._policy,
+            status=self._status(error, final_request, final_response, events),
+            http_status=self._http_status,
+            streaming=self._streaming,
+            timing=Timing(
+                received_at=self._received_at,
+                upstream_first_byte_at=self._upstream_first_byte_at,
+                first_token_at=first_token_at,
+                ended_at=self._complete_at or time.time(),
+            ),
+            usage=usage_of(self.client_api, original_message),
+            request_headers=safe_headers(self._headers),
+            original_request=scrub.scrub(self._request),
+            final_request=scrub.scrub_optional(final_request),
+            original_response=scrub.scrub_optional(original_response),
+            final_response=scrub.scrub_optional(final_response),
+            events=events,
+            error=None if error is None else scrub.scrub_text(error),
+        )
+        return record, original_message
+
+    def _responses(
+        self,
+    ) -> tuple[dict[str, Any] | None, bytes | None, bytes | None, StreamAssembly | None]:
+        """(original message, original response, final response or None if unchanged, final stream)."""
+        final_raw = b"".join(self._client_chunks)
+        final_assembly = (
+            assemble_stream(self.client_api, self._client_chunks) if self._client_streamed else None
+        )
+        if self._upstream_streamed:
+            original_raw = b"".join(self._upstream_chunks)
+            if final_assembly is not None and final_raw == original_raw:
+                original_assembly = final_assembly
+            else:
+                original_assembly = assemble_stream(self.client_api, self._upstream_chunks)
+            original_message = original_assembly.message
+            original = _dumps(original_message, original_raw)
+        else:
+            original = self._upstream_body
+            original_message = parse_json_object(original)
+        final = final_raw or None if final_assembly is None else _dumps(final_assembly.message, final_raw)
+        return original_message, original, None if final == original else final, final_assembly
+
+    def _first_token_at(self, final_assembly: StreamAssembly | None) -> float | None:
+        if final_assembly is not None:
+            position = final_assembly.first_output_chunk
+            return None if position is None else self._client_times[position]
+        answered = self._http_status is not None and self._http_status < 400
+        return self._client_times[0] if answered and self._client_times else None
+
+    def _status(
+        self,
+        error: str | None,
+        final_request: bytes | None,
+        final_response: bytes | None,
+        events: tuple[RecordedEvent, ...],
+    ) -> TransactionStatus:
+        if self._complete_at is None:
+            return TransactionStatus.CLIENT_DISCONNECTED
+        if error is not None or (self._http_status is not None and self._http_status >= 400):
+            return TransactionStatus.ERROR
+        if any(event.type == BLOCKED_EVENT for event in events):
+            return TransactionStatus.BLOCKED
+        if final_request is not None or final_response is not None:
+            return TransactionStatus.CHANGED
+        return TransactionStatus.OK
+
+    # -- live events ---------------------------------------------------------------------------------
+
+    def _publish_started(self) -> None:
+        if self._bus is None or self._started:
+            return
+        self._started = True
+        self._bus.publish(
+            TRANSACTION_STARTED,
+            self.transaction_id,
+            {
+                "model": self._model,
+                "policy": self._policy,
+                "client_api": self.client_api,
+                "endpoint": self.endpoint,
+                "session_id": self._session_id,
+                "streaming": self._streaming,
+            },
+        )
+
+    def _publish_activity(self, event: ActivityEvent) -> None:
+        if self._bus is not None:
+            self._publish_started()
+            self._bus.publish(TRANSACTION_ACTIVITY, self.transaction_id, activity_summary(event))

@@ -1,0 +1,132 @@
+"""Reading what a real Luthien server recorded: its records and its live events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import pickle
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import anthropic
+import httpx2
+import openai
+
+from luthien.events.bus import TRANSACTION_COMPLETED, LiveEvent
+from luthien.records.model import TransactionRecord
+from luthien.records.query import RecordStore, TransactionFilter
+from luthien.storage import open_storage
+from tests.luthien_server import LuthienServer
+
+GUARD_S = 30.0
+"""Deadlock guard for waiting on a record or an event; never reached when the code under test works."""
+TRANSACTION_HEADER = "x-luthien-transaction-id"
+FROM_THE_START = "0-0"
+"""A last event id before every event: resuming from it replays everything the bus still holds."""
+
+
+RECORD_POLL_S = 0.01
+"""How often `record_of` looks for a record that is still on its way to the database."""
+
+
+def _store(server: LuthienServer) -> RecordStore:
+    store = server.app.state.gateway.store
+    assert store is not None, "recording is off on this server"
+    return store
+
+
+async def _stored_record(server: LuthienServer, transaction_id: str) -> TransactionRecord:
+    store = _store(server)
+    while True:
+        record = await store.get_transaction(transaction_id)
+        if record is not None:
+            return record
+        await asyncio.sleep(RECORD_POLL_S)
+
+
+def record_of(server: LuthienServer, transaction_id: str) -> TransactionRecord:
+    """The stored record of one call, read back from the database through the server's `RecordStore`.
+
+    The recorder submits a record after the client has its answer and the writer stores it in the
+    background, so this waits for it (up to the deadlock guard).
+    """
+    return server.run(asyncio.wait_for(_stored_record(server, transaction_id), GUARD_S), GUARD_S + 1)
+
+
+def records_after_stop(server: LuthienServer) -> list[TransactionRecord]:
+    """Every record a server stored, read after stopping it.
+
+    Stopping lets every call finish recording and the writer drain into the database.
+    """
+    server.stop()
+
+    async def read() -> list[TransactionRecord]:
+        storage = open_storage(server.settings)
+        await storage.start()
+        try:
+            assert storage.store is not None
+            return [record async for record in storage.store.export(TransactionFilter())]
+        finally:
+            await storage.close()
+
+    return asyncio.run(read())
+
+
+def stored_bytes(record: TransactionRecord) -> bytes:
+    """Every byte and string a record holds, serialized whole (for searching it for secrets)."""
+    return pickle.dumps(record) + repr(record).encode("utf-8")
+
+
+async def _events_until_completed(server: LuthienServer, transaction_id: str) -> list[LiveEvent]:
+    events: list[LiveEvent] = []
+    async for event in server.app.state.gateway.bus.subscribe(FROM_THE_START):
+        if event.transaction_id == transaction_id:
+            events.append(event)
+            if event.type == TRANSACTION_COMPLETED:
+                return events
+    raise AssertionError("the subscription ended")
+
+
+def live_events(server: LuthienServer, transaction_id: str) -> list[LiveEvent]:
+    """The live events of one call, up to its `transaction.completed`, read from the server's bus."""
+    return server.run(asyncio.wait_for(_events_until_completed(server, transaction_id), GUARD_S), GUARD_S + 1)
+
+
+@dataclass
+class Sdks:
+    """Official SDK clients that remember every transaction id Luthien answered with."""
+
+    anthropic: anthropic.Anthropic
+    openai: openai.OpenAI
+    transaction_ids: list[str] = field(default_factory=list[str])
+
+    @property
+    def last_transaction(self) -> str:
+        return self.transaction_ids[-1]
+
+
+def _remember_transaction(ids: list[str]) -> Callable[[httpx2.Response], None]:
+    def hook(response: httpx2.Response) -> None:
+        ids.append(response.headers[TRANSACTION_HEADER])
+
+    return hook
+
+
+@contextlib.contextmanager
+def open_sdks(
+    base_url: str, anthropic_key: str = "sk-ant-client", openai_key: str = "sk-client"
+) -> Iterator[Sdks]:
+    """Anthropic and OpenAI SDK clients for a Luthien server, without retries."""
+    ids: list[str] = []
+    hooks = {"response": [_remember_transaction(ids)]}
+    with (
+        httpx2.Client(event_hooks=hooks) as anthropic_http,
+        httpx2.Client(event_hooks=hooks) as openai_http,
+        anthropic.Anthropic(
+            base_url=base_url, api_key=anthropic_key, max_retries=0, http_client=anthropic_http
+        ) as anthropic_sdk,
+        openai.OpenAI(
+            base_url=f"{base_url}/v1", api_key=openai_key, max_retries=0, http_client=openai_http
+        ) as openai_sdk,
+    ):
+        yield Sdks(anthropic_sdk, openai_sdk, ids)
