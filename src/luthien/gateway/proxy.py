@@ -210,15 +210,22 @@ class ProxyEndpoint:
 def _refuse_unchecked_choices(request: CallRequest, policy: Policy[Any], name: str) -> None:
     """Policies see the first choice only; several choices would let the others bypass them.
 
+    Only an absent (or null) `n` or the integer 1 passes: an upstream that coerces numbers would
+    honour `2.0`, `"2"` or `true` as two choices, so anything else is refused, whatever its type.
+
     Raises:
-        GatewayError: INVALID_REQUEST when `n` asks for more than one choice under such a policy.
+        GatewayError: INVALID_REQUEST when `n` is anything but 1 under such a policy.
     """
-    choices = request.body.get("n")
-    if isinstance(choices, int) and choices > 1 and policy.inspects_response:
-        raise GatewayError(
-            ErrorKind.INVALID_REQUEST,
-            f"n={choices} is not allowed while policy {name!r} inspects responses: it checks one choice",
-        )
+    if "n" not in request.body or not policy.inspects_response:
+        return
+    choices = request.body["n"]
+    if choices is None or (type(choices) is int and choices == 1):
+        return
+    raise GatewayError(
+        ErrorKind.INVALID_REQUEST,
+        f"n: only 1 is allowed while policy {name!r} inspects responses (it checks one choice); "
+        f"got {choices!r:.40}",
+    )
 
 
 def _policy_error(failure: PolicyFailure) -> GatewayError:
