@@ -6,34 +6,135 @@ what the client's SDK assembled, or broke the server, and checks what the client
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import openai
 import pytest
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from luthien.config import LuthienConfig
 from tests.conftest import LuthienFactory
-from tests.fake_provider import FakeProvider
+from tests.fake_provider import (
+    FakeProvider,
+    JSONReply,
+    StreamReply,
+    ToolCall,
+    anthropic_message,
+    chat_completion,
+    chat_stream,
+    sse_frame,
+)
 from tests.luthien_server import LuthienServer
 
 MODEL = "gpt-5"
 USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tidy up the repository."}]
-JUDGED = LuthienConfig.model_validate(
-    {
-        "upstreams": {"judge": {"format": "anthropic", "base_url": "http://127.0.0.1:9"}},
-        "policies": {
-            "judge": {
-                "class": "tool_call_judge",
-                "config": {"judge": {"upstream": "judge", "model": "judge-model"}},
-            }
-        },
-    }
-)
+JUDGE_MODEL = "judge-model"
+JUDGE = {"judge": {"upstream": "judge", "model": JUDGE_MODEL}}
+
+
+def shipped_config(fake: FakeProvider) -> LuthienConfig:
+    """Every shipped policy, configured; the judges ask `fake` (Anthropic format) as `judge`."""
+    redact = {"replacements": [{"find": "hunter2", "replace": "[redacted]"}], "holdback_chars": 4}
+    return LuthienConfig.model_validate(
+        {
+            "upstreams": {"judge": {"format": "anthropic", "base_url": fake.base_url}},
+            "policies": {
+                "string_replace": {"class": "string_replace", "config": redact},
+                "chain": {"class": "chain", "config": {"policies": ["string_replace", "all_caps"]}},
+                "tool_call_judge": {"class": "tool_call_judge", "config": JUDGE},
+                "simple_tool_call_judge": {"class": "simple_tool_call_judge", "config": JUDGE},
+            },
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """A shipped policy: its name, what it makes of the model's text, and whether it asks a judge."""
+
+    name: str
+    text: Callable[[str], str] = lambda text: text
+    judges: bool = False
+
+
+def _redact(text: str) -> str:
+    return text.replace("hunter2", "[redacted]")
+
+
+SHIPPED = [
+    Shipped("noop"),
+    Shipped("all_caps", str.upper),
+    Shipped("string_replace", _redact),
+    Shipped("debug_logging"),
+    Shipped("chain", lambda text: _redact(text).upper()),
+    Shipped("tool_call_judge", judges=True),
+    Shipped("simple_tool_call_judge", judges=True),
+    Shipped("block_commands"),
+]
+EVERY_POLICY = pytest.mark.parametrize("policy", SHIPPED, ids=[policy.name for policy in SHIPPED])
+
+
+def serve(make_luthien: LuthienFactory, fake: FakeProvider, policy: str) -> LuthienServer:
+    return make_luthien(shipped_config(fake), test_policy=policy)
+
+
+def allow(fake: FakeProvider, calls: int) -> None:
+    """Queue the judge's allowing verdicts (after the model's reply)."""
+    verdict = json.dumps({"probability": 0.01, "explanation": "Harmless."})
+    fake.enqueue(*(JSONReply(anthropic_message(verdict, model=JUDGE_MODEL)) for _ in range(calls)))
 
 
 def chat_client(server: LuthienServer) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="sk-test", max_retries=0)
+
+
+def stream_chat(server: LuthienServer) -> ChatCompletion:
+    with chat_client(server) as client, client.chat.completions.stream(model=MODEL, messages=USER) as stream:
+        for _ in stream:
+            pass
+        return stream.get_final_completion()
+
+
+def judged_arguments(server: LuthienServer) -> list[Any]:
+    events = server.app.state.gateway.activity.events(type="judge.decision")
+    return [json.loads(event.data["arguments"]) for event in events]
+
+
+# -- crafted Chat streams -----------------------------------------------------------------------------
+
+
+def chunk(
+    delta: dict[str, Any],
+    finish: str | None = None,
+    *,
+    choices: list[Any] | None = None,
+    object_type: str | None = "chat.completion.chunk",
+) -> bytes:
+    """One Chat chunk frame (choice 0 with `delta`, unless `choices` is given; no `object` if None)."""
+    entries = choices if choices is not None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    body: dict[str, Any] = {
+        "id": "chatcmpl-hostile",
+        "created": 1_700_000_000,
+        "model": MODEL,
+        "choices": entries,
+    }
+    if object_type is not None:
+        body["object"] = object_type
+    return sse_frame(None, body)
+
+
+def call_start(index: int, call_id: str, name: str) -> dict[str, Any]:
+    return {"tool_calls": [{"index": index, "id": call_id, "type": "function", "function": {"name": name}}]}
+
+
+def call_args(index: int, arguments: str) -> dict[str, Any]:
+    return {"tool_calls": [{"index": index, "function": {"arguments": arguments}}]}
+
+
+DONE = b"data: [DONE]\n\n"
 
 
 # -- 1. `n` other than 1 is refused while a policy inspects responses --------------------------------
@@ -48,7 +149,7 @@ def chat_client(server: LuthienServer) -> openai.OpenAI:
 def test_any_n_but_one_is_refused_under_a_judge(
     make_luthien: LuthienFactory, fake: FakeProvider, choices: Any, stream: bool
 ) -> None:
-    server = make_luthien(JUDGED, test_policy="judge")
+    server = serve(make_luthien, fake, "tool_call_judge")
 
     with chat_client(server) as client, pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model=MODEL, messages=USER, stream=stream, extra_body={"n": choices})
@@ -62,7 +163,7 @@ def test_any_n_but_one_is_refused_under_a_judge(
 def test_one_choice_is_served_under_a_judge(
     make_luthien: LuthienFactory, fake: FakeProvider, body: dict[str, Any]
 ) -> None:
-    server = make_luthien(JUDGED, test_policy="judge")
+    server = serve(make_luthien, fake, "tool_call_judge")
 
     with chat_client(server) as client:
         completion = client.chat.completions.create(model=MODEL, messages=USER, extra_body=body)
@@ -78,3 +179,158 @@ def test_n_is_forwarded_when_no_policy_inspects_responses(fake: FakeProvider, lu
 
     [received] = fake.requests
     assert received.json()["n"] == 2.0
+
+
+def test_other_choices_an_upstream_sends_anyway_never_reach_the_client(
+    make_luthien: LuthienFactory, fake: FakeProvider
+) -> None:
+    # Choice 1 (and a second entry for choice 0, which a client merges into it) carry a tool call
+    # the judge never sees: they are cut, and the client gets choice 0 as judged.
+    rm = {"index": 0, "delta": call_start(0, "call_rm", "Bash"), "finish_reason": None}
+    rm_args = {"index": 0, "delta": call_args(0, '{"command": "rm -rf /"}'), "finish_reason": None}
+    frames = [
+        chunk({"role": "assistant", "content": "Listing."}),
+        chunk({}, choices=[{"index": 1, "delta": {"role": "assistant", "content": "Wiping."}}]),
+        chunk({}, choices=[{**rm, "index": 1}]),
+        chunk({}, choices=[{**rm_args, "index": 1}]),
+        chunk({}, choices=[{"index": 0, "delta": {"content": " Done."}}, rm]),
+        chunk({}, choices=[{"index": 0, "delta": {}}, rm_args]),
+        chunk({}, "stop"),
+        chunk({}, choices=[{"index": 1, "delta": {}, "finish_reason": "tool_calls"}]),
+        DONE,
+    ]
+    fake.enqueue(StreamReply(frames))
+    server = serve(make_luthien, fake, "tool_call_judge")
+
+    completion = stream_chat(server)
+
+    [choice] = completion.choices
+    assert choice.message.content == "Listing. Done."
+    assert choice.message.tool_calls is None
+    assert choice.finish_reason == "stop"
+
+
+def test_other_choices_in_a_whole_body_never_reach_the_client(
+    make_luthien: LuthienFactory, fake: FakeProvider
+) -> None:
+    body = chat_completion("Listing.")
+    rm = chat_completion("", tool_calls=[ToolCall("call_rm", "Bash", {"command": "rm -rf /"})])
+    body["choices"].append({**rm["choices"][0], "index": 1})
+    fake.enqueue(JSONReply(body))
+    server = serve(make_luthien, fake, "tool_call_judge")
+
+    with chat_client(server) as client:
+        completion = client.chat.completions.create(model=MODEL, messages=USER)
+
+    [choice] = completion.choices
+    assert choice.message.content == "Listing."
+    assert choice.message.tool_calls is None
+
+
+@pytest.mark.parametrize("object_type", [None, "chat.completion.chunk.v2"], ids=["no-object", "odd-object"])
+def test_a_chunk_with_an_odd_object_is_still_judged(
+    make_luthien: LuthienFactory, fake: FakeProvider, object_type: str | None
+) -> None:
+    # Clients read `choices` whatever `object` says, so the tool call in such chunks is judged too.
+    frames = [
+        chunk({"role": "assistant", "content": "Cleaning."}),
+        chunk(call_start(0, "call_rm", "Bash"), object_type=object_type),
+        chunk(call_args(0, '{"command": "rm -rf /"}'), object_type=object_type),
+        chunk({}, "tool_calls"),
+        DONE,
+    ]
+    fake.enqueue(StreamReply(frames))
+    verdict = json.dumps({"probability": 0.99, "explanation": "Deletes everything."})
+    fake.enqueue(JSONReply(anthropic_message(verdict, model=JUDGE_MODEL)))
+    server = serve(make_luthien, fake, "tool_call_judge")
+
+    completion = stream_chat(server)
+
+    [choice] = completion.choices
+    assert choice.message.tool_calls is None
+    assert choice.finish_reason == "stop"
+    assert judged_arguments(server) == [{"command": "rm -rf /"}]
+
+
+# -- 3. interleaved tool-call fragments are assembled by index ------------------------------------------
+
+INTERLEAVED = [
+    chunk({"role": "assistant", "content": None}),
+    chunk(call_start(0, "call_a", "Bash")),
+    chunk(call_start(1, "call_b", "Read")),
+    chunk(call_args(0, '{"comm')),
+    chunk(call_args(1, '{"pa')),
+    chunk(call_args(0, 'and": "ls"}')),
+    chunk(call_args(1, 'th": "x"}')),
+    chunk({}, "tool_calls"),
+    DONE,
+]
+
+
+@EVERY_POLICY
+def test_interleaved_tool_call_fragments_arrive_whole(
+    make_luthien: LuthienFactory, fake: FakeProvider, policy: Shipped
+) -> None:
+    fake.enqueue(StreamReply(INTERLEAVED))
+    if policy.judges:
+        allow(fake, 2)
+    server = serve(make_luthien, fake, policy.name)
+
+    completion = stream_chat(server)
+
+    [choice] = completion.choices
+    calls = choice.message.tool_calls or []
+    assert [(call.id, call.function.name, json.loads(call.function.arguments)) for call in calls] == [
+        ("call_a", "Bash", {"command": "ls"}),
+        ("call_b", "Read", {"path": "x"}),
+    ]
+    assert choice.finish_reason == "tool_calls"
+    if policy.judges:
+        assert sorted(judged_arguments(server), key=str) == [{"command": "ls"}, {"path": "x"}]
+
+
+# -- 5. the model's text around a tool call is one string -------------------------------------------
+
+
+@EVERY_POLICY
+def test_text_after_a_tool_call_is_not_changed(
+    make_luthien: LuthienFactory, fake: FakeProvider, policy: Shipped
+) -> None:
+    # The secret is split by the tool call: a policy redacting it sees the text as one string too.
+    frames = [
+        chunk({"role": "assistant", "content": "The password is hun"}),
+        chunk(call_start(0, "call_ls", "Bash")),
+        chunk(call_args(0, '{"command": "ls"}')),
+        chunk({"content": "ter2, a trailing secret."}),
+        chunk({}, "tool_calls"),
+        DONE,
+    ]
+    fake.enqueue(StreamReply(frames))
+    if policy.judges:
+        allow(fake, 1)
+    server = serve(make_luthien, fake, policy.name)
+
+    completion = stream_chat(server)
+
+    [choice] = completion.choices
+    assert choice.message.content == policy.text("The password is hunter2, a trailing secret.")
+    assert [call.id for call in choice.message.tool_calls or []] == ["call_ls"]
+
+
+# -- 7. a stream cut after its finish chunk is incomplete under every policy ----------------------------
+
+
+@EVERY_POLICY
+@pytest.mark.parametrize("cut", [False, True], ids=["closed", "cut"])
+def test_a_stream_without_done_ends_with_the_incomplete_error(
+    make_luthien: LuthienFactory, fake: FakeProvider, policy: Shipped, cut: bool
+) -> None:
+    frames = chat_stream("Nearly done", include_usage=False, done=False)
+    frames[-1] = chunk({"content": "!"}, "stop")  # the finish chunk carries the last text
+    fake.enqueue(StreamReply(frames, cut=cut))
+    server = serve(make_luthien, fake, policy.name)
+
+    with pytest.raises(openai.APIError) as caught:
+        stream_chat(server)
+
+    assert caught.value.code == "upstream_stream_error"

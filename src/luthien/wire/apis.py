@@ -24,6 +24,8 @@ UNPARSED = "unparsed"
 """`type` of a frame whose data is not JSON: passed through untouched, never interpreted."""
 
 _DONE_BYTES = b"data: [DONE]\n\n"
+CHAT_CHUNK = "chat.completion.chunk"
+"""`type` of an OpenAI Chat stream event that carries `choices`."""
 
 
 class WireApi:
@@ -137,6 +139,10 @@ class OpenAIChat(WireApi):
         if isinstance(data, dict):
             if "error" in data:
                 return "error"
+            # Clients read `choices` whatever `object` says: so does Luthien, or a chunk with an odd
+            # `object` would pass unread.
+            if "choices" in data:
+                return CHAT_CHUNK
             kind = data.get("object")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
             if isinstance(kind, str):
                 return kind
