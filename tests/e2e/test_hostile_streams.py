@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import openai
+import orjson
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from luthien.config import LuthienConfig
+from luthien.wire.sse import SSEParser
 from tests.conftest import LuthienFactory
 from tests.fake_provider import (
     FakeProvider,
@@ -25,6 +27,7 @@ from tests.fake_provider import (
     anthropic_message,
     chat_completion,
     chat_stream,
+    responses_stream,
     sse_frame,
 )
 from tests.luthien_server import LuthienServer
@@ -334,3 +337,60 @@ def test_a_stream_without_done_ends_with_the_incomplete_error(
         stream_chat(server)
 
     assert caught.value.code == "upstream_stream_error"
+
+
+# -- 4. Responses annotations survive a policy that changes text -------------------------------------
+
+ANNOTATION = {
+    "type": "url_citation",
+    "start_index": 8,
+    "end_index": 12,
+    "url": "https://example.com/docs",
+    "title": "The docs",
+}
+
+
+def annotated_responses_stream(text: str) -> list[bytes]:
+    """A Responses stream whose text part gets one annotation, as web-search answers do."""
+    events: list[dict[str, Any]] = []
+    for frame in responses_stream(text, text_chunks=3):
+        [parsed] = SSEParser().feed(frame)
+        event = orjson.loads(parsed.data or "null")
+        kind = event["type"]
+        if kind == "response.output_text.done":
+            at = {key: event[key] for key in ("item_id", "output_index", "content_index")}
+            added = {"type": "response.output_text.annotation.added", **at, "annotation_index": 0}
+            events.append({**added, "annotation": ANNOTATION})
+        elif kind == "response.content_part.done":
+            event["part"]["annotations"] = [ANNOTATION]
+        elif kind == "response.output_item.done":
+            event["item"]["content"][0]["annotations"] = [ANNOTATION]
+        elif kind == "response.completed":
+            event["response"]["output"][0]["content"][0]["annotations"] = [ANNOTATION]
+        events.append(event)
+    return [sse_frame(event["type"], {**event, "sequence_number": n}) for n, event in enumerate(events)]
+
+
+@EVERY_POLICY
+def test_responses_annotations_reach_the_final_objects(
+    make_luthien: LuthienFactory, fake: FakeProvider, policy: Shipped
+) -> None:
+    fake.enqueue(StreamReply(annotated_responses_stream("See the docs for hunter2.")))
+    server = serve(make_luthien, fake, policy.name)
+    finals: dict[str, list[Any]] = {}
+
+    with chat_client(server) as client, client.responses.stream(model=MODEL, input="Docs?") as stream:
+        for event in stream:
+            if event.type == "response.content_part.done":
+                finals["part"] = [a.to_dict() for a in getattr(event.part, "annotations", [])]
+            elif event.type == "response.output_item.done" and event.item.type == "message":
+                finals["item"] = [a.to_dict() for a in getattr(event.item.content[0], "annotations", [])]
+        response = stream.get_final_response()
+
+    [message] = response.output
+    assert message.type == "message"
+    [part] = message.content
+    assert part.type == "output_text"
+    assert part.text == policy.text("See the docs for hunter2.")
+    assert [annotation.to_dict() for annotation in part.annotations] == [ANNOTATION]
+    assert finals == {"part": [ANNOTATION], "item": [ANNOTATION]}

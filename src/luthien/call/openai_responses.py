@@ -57,7 +57,8 @@ from luthien.call.events import (
     ToolCall,
     with_origin,
 )
-from luthien.call.openai_responses_items import SentItem, as_dict
+from luthien.call.openai_responses_items import as_dict
+from luthien.call.openai_responses_sent import SentItem, final_output
 from luthien.pipeline.events import RESPONSE_BODY, WireEvent
 
 _TEXT_DELTAS = {
@@ -315,7 +316,7 @@ class OpenAIResponsesCodec:
             if self._changed():
                 payload["response"] = {
                     **response,
-                    "output": items.final_output(self._sent, response.get("output")),
+                    "output": final_output(self._sent, response.get("output")),
                 }
         elif isinstance(oi, int):
             item = self._item_for(payload, oi, in_block)
@@ -388,7 +389,7 @@ class OpenAIResponsesCodec:
                 event_type = items.terminal_type(event, template.get("type"))
                 response = as_dict(template.get("response")) or self._response
                 changed = self._changed() or not event.data
-                output = items.final_output(self._sent, response.get("output")) if changed else None
+                output = final_output(self._sent, response.get("output")) if changed else None
                 response = items.finished_response(response, event_type, event, output)
                 self._emit({**template, "type": event_type, "response": response})
             case Opaque():
