@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import openai
 import orjson
 import pytest
@@ -31,6 +32,7 @@ from tests.fake_provider import (
     sse_frame,
 )
 from tests.luthien_server import LuthienServer
+from tests.threaded_upstream import ThreadedUpstream
 
 MODEL = "gpt-5"
 USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tidy up the repository."}]
@@ -394,3 +396,57 @@ def test_responses_annotations_reach_the_final_objects(
     assert part.text == policy.text("See the docs for hunter2.")
     assert [annotation.to_dict() for annotation in part.annotations] == [ANNOTATION]
     assert finals == {"part": [ANNOTATION], "item": [ANNOTATION]}
+
+
+# -- 6. header values cross as the bytes that arrived ---------------------------------------------------
+
+NOTES = {"x-upstream-note": "\U0001f600", "x-note": "caf\u00e9"}
+
+
+@EVERY_POLICY
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "create"])
+def test_upstream_header_values_that_are_not_latin1_pass_as_received(
+    make_luthien: LuthienFactory, fake: FakeProvider, policy: Shipped, stream: bool
+) -> None:
+    reply = chat_stream("Hi.") if stream else chat_completion("Hi.")
+    fake.enqueue(StreamReply(reply, headers=NOTES) if stream else JSONReply(reply, headers=NOTES))
+    server = serve(make_luthien, fake, policy.name)
+
+    with chat_client(server) as client:
+        raw = client.chat.completions.with_raw_response.create(model=MODEL, messages=USER, stream=stream)
+        raw.parse()
+
+    assert raw.status_code == 200
+    received = dict(raw.headers.raw)
+    assert {name: received[name.encode()] for name in NOTES} == {
+        name: value.encode() for name, value in NOTES.items()
+    }
+
+
+@pytest.mark.parametrize("policy", ["noop", "all_caps"])
+def test_upstream_header_bytes_that_are_not_utf8_pass_as_received(
+    make_luthien: LuthienFactory, fake: FakeProvider, threaded_upstreams: list[ThreadedUpstream], policy: str
+) -> None:
+    # http.server writes header values as latin-1: the value's bytes are `caf\xe9`, not UTF-8.
+    body = orjson.dumps(chat_completion("Hi."))
+    upstream = ThreadedUpstream(lambda path, request: ("application/json", [body]), {"x-note": "caf\u00e9"})
+    threaded_upstreams.append(upstream)
+    server = make_luthien(shipped_config(fake), test_policy=policy, openai_base_url=f"{upstream.base_url}/v1")
+
+    with chat_client(server) as client:
+        raw = client.chat.completions.with_raw_response.create(model=MODEL, messages=USER)
+
+    assert raw.status_code == 200
+    assert dict(raw.headers.raw)[b"x-note"] == b"caf\xe9"
+
+
+def test_client_header_values_go_upstream_as_sent(fake: FakeProvider, luthien: LuthienServer) -> None:
+    # The SDKs send ASCII headers only; a raw client sends the UTF-8 bytes of `café`.
+    body = {"model": MODEL, "messages": USER}
+    headers = {"x-note": "caf\u00e9".encode()}
+    response = httpx.post(f"{luthien.base_url}/v1/chat/completions", json=body, headers=headers)
+
+    assert response.status_code == 200
+
+    [received] = fake.requests
+    assert received.headers["x-note"] == "caf\u00e9"

@@ -17,7 +17,6 @@ import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
 import anthropic
@@ -48,6 +47,7 @@ from tests.fake_provider import (
     responses_stream,
 )
 from tests.luthien_server import LuthienServer
+from tests.threaded_upstream import Chunk, ThreadedUpstream
 
 Api = Literal["anthropic", "chat", "responses"]
 JudgeFormat = Literal["anthropic", "openai"]
@@ -852,71 +852,6 @@ def test_text_deltas_stream_before_the_text_block_ends(
 
 
 # -- judgments run concurrently ----------------------------------------------------------------------
-
-
-Chunk = bytes | threading.Event
-"""A piece of a threaded upstream's reply; an Event holds back the rest until it is set."""
-
-
-class ThreadedUpstream:
-    """An upstream answering each request on its own thread, able to wait mid-reply.
-
-    FakeProvider calls its responder on its event loop, where a blocking responder would stall every
-    other request to it; a judge that must see a second request while the first waits, or a model
-    stream that must wait for the client, needs a thread per request. `respond(path, body)` returns
-    the content type and the chunks; an Event among the chunks is waited for (its outcome is
-    appended to `gates`) before the next chunk is written. Replies close the connection (HTTP/1.0).
-    """
-
-    def __init__(self, respond: Callable[[str, dict[str, Any]], tuple[str, Sequence[Chunk]]]) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.gates: list[bool] = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length", "0"))
-                body: dict[str, Any] = json.loads(self.rfile.read(length))
-                owner.bodies.append(body)
-                content_type, chunks = respond(self.path, body)
-                self.send_response(200)
-                self.send_header("content-type", content_type)
-                if all(isinstance(chunk, bytes) for chunk in chunks):
-                    self.send_header(
-                        "content-length", str(sum(len(c) for c in chunks if isinstance(c, bytes)))
-                    )
-                self.end_headers()
-                for chunk in chunks:
-                    if isinstance(chunk, bytes):
-                        self.wfile.write(chunk)
-                        self.wfile.flush()
-                    else:
-                        owner.gates.append(chunk.wait(GUARD_S))
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="threaded-upstream", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=GUARD_S)
-
-
-@pytest.fixture
-def threaded_upstreams() -> Iterator[list[ThreadedUpstream]]:
-    """Threaded upstreams a test starts (append them); stopped after the test."""
-    started: list[ThreadedUpstream] = []
-    yield started
-    for upstream in started:
-        upstream.stop()
 
 
 def threaded_judge(
