@@ -7,10 +7,12 @@ what the client's SDK assembled, or broke the server, and checks what the client
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import anthropic
 import httpx
 import openai
 import orjson
@@ -26,6 +28,7 @@ from tests.fake_provider import (
     StreamReply,
     ToolCall,
     anthropic_message,
+    anthropic_stream,
     chat_completion,
     chat_stream,
     responses_stream,
@@ -450,3 +453,80 @@ def test_client_header_values_go_upstream_as_sent(fake: FakeProvider, luthien: L
 
     [received] = fake.requests
     assert received.headers["x-note"] == "caf\u00e9"
+
+
+# -- 8. CR-only line endings, and frames that end at a read boundary --------------------------------
+
+
+def cr_only(frames: list[bytes]) -> list[bytes]:
+    return [frame.replace(b"\n", b"\r") for frame in frames]
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["whole-frames", "one-write"])
+def test_cr_only_line_endings_pass_byte_for_byte(
+    fake: FakeProvider, luthien: LuthienServer, stream: bool
+) -> None:
+    frames = cr_only(
+        anthropic_stream("Carriage returns only.", tool_calls=[ToolCall("toolu_1", "Read", {"p": 1})])
+    )
+    fake.enqueue(StreamReply(frames if stream else [b"".join(frames)]))
+    body = {"model": "claude-sonnet-4-6", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"anthropic-version": "2023-06-01", "x-api-key": "sk-test"}
+
+    with httpx.stream(
+        "POST", f"{luthien.base_url}/v1/messages", json={**body, "stream": True}, headers=headers
+    ) as r:
+        received = b"".join(r.iter_raw())
+
+    assert received == b"".join(frames)
+
+
+@EVERY_POLICY
+def test_cr_only_streams_parse_under_every_policy(
+    make_luthien: LuthienFactory, fake: FakeProvider, policy: Shipped
+) -> None:
+    fake.enqueue(StreamReply(cr_only(anthropic_stream("Carriage returns only."))))
+    server = serve(make_luthien, fake, policy.name)
+
+    client = anthropic.Anthropic(base_url=server.base_url, api_key="sk-test", max_retries=0)
+    with (
+        client,
+        client.messages.stream(
+            model="claude-sonnet-4-6", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+        ) as stream,
+    ):
+        message = stream.get_final_message()
+
+    assert [block.type for block in message.content] == ["text"]
+    assert getattr(message.content[0], "text", None) == policy.text("Carriage returns only.")
+
+
+@pytest.mark.parametrize("ending", [b"\r\r", b"\r\n\r"], ids=["cr", "crlf-cut-before-last-lf"])
+def test_a_frame_ending_at_a_read_boundary_is_forwarded_at_once(
+    make_luthien: LuthienFactory, threaded_upstreams: list[ThreadedUpstream], ending: bytes
+) -> None:
+    # The upstream sends a frame ending in a CR, then waits until the client has that frame: a
+    # proxy that held the frame for the byte after the CR would never let it through.
+    frames = chat_stream("First, then the rest.", text_chunks=2)
+    first = frames[1].rstrip(b"\n") + ending  # the first content chunk
+    rest = [b"\n" if ending.endswith(b"\r\n\r") else b"", *frames[2:]]
+    client_has_it = threading.Event()
+    upstream = ThreadedUpstream(
+        lambda path, body: ("text/event-stream", [frames[0], first, client_has_it, *rest])
+    )
+    threaded_upstreams.append(upstream)
+    server = make_luthien(openai_base_url=f"{upstream.base_url}/v1")
+    received = b""
+
+    with httpx.stream(
+        "POST",
+        f"{server.base_url}/v1/chat/completions",
+        json={"model": MODEL, "messages": USER, "stream": True},
+    ) as response:
+        for piece in response.iter_raw():
+            received += piece
+            if received.endswith(first):
+                client_has_it.set()
+
+    assert upstream.gates == [True]
+    assert received == b"".join([frames[0], first, *rest])

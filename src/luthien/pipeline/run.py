@@ -21,9 +21,8 @@ from luthien.policy.runner import PolicyFailure
 from luthien.upstream.client import UpstreamStreamError
 from luthien.wire.apis import WireApi, response_event
 from luthien.wire.errors import ErrorKind
-from luthien.wire.sse import SSEParser
+from luthien.wire.sse import SSEParser, terminated
 
-FRAME_TERMINATOR = b"\n\n"
 INCOMPLETE_STREAM_MESSAGE = "upstream ended the stream before it was complete"
 POLICY_FAILURE_MESSAGE = "the call was stopped because policy {name!r} failed"
 
@@ -36,11 +35,13 @@ async def _decode(api: WireApi, chunks: AsyncIterator[bytes]) -> AsyncIterator[W
     trailing = parser.finish()
     if trailing is not None:
         event = api.decode(trailing)
-        # A final frame missing only its blank line is complete: send it terminated. A fragment
-        # (no data, or data that is not JSON) is the remains of a cut frame: drop it, so the error
-        # event that follows starts on a frame boundary.
-        if event.data is not None or event.type == DONE:
-            yield dataclasses.replace(event, raw=trailing.raw.rstrip(b"\r\n") + FRAME_TERMINATOR)
+        if not trailing.raw.strip(b"\r\n"):
+            yield event  # trailing line breaks: forwarded as they came
+        elif event.data is not None or event.type == DONE:
+            # A final frame missing only its blank line is complete: send it terminated, in its own
+            # line breaks. A fragment (no data, or data that is not JSON) is the remains of a cut
+            # frame: drop it, so the error event that follows starts on a frame boundary.
+            yield dataclasses.replace(event, raw=terminated(trailing.raw))
 
 
 async def run_stream(
