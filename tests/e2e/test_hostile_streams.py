@@ -25,6 +25,7 @@ from tests.conftest import LuthienFactory
 from tests.fake_provider import (
     FakeProvider,
     JSONReply,
+    RawReply,
     StreamReply,
     ToolCall,
     anthropic_message,
@@ -530,3 +531,121 @@ def test_a_frame_ending_at_a_read_boundary_is_forwarded_at_once(
 
     assert upstream.gates == [True]
     assert received == b"".join([frames[0], first, *rest])
+
+
+# -- 9. upstream order of pings among held tool calls ------------------------------------------------
+
+
+@pytest.mark.parametrize("policy", ["tool_call_judge", "block_commands"])
+def test_pings_among_allowed_tool_calls_keep_their_place(
+    make_luthien: LuthienFactory, fake: FakeProvider, policy: str
+) -> None:
+    calls = [ToolCall("toolu_1", "Bash", {"command": "ls"}), ToolCall("toolu_2", "Read", {"file": "a"})]
+    frames = anthropic_stream("Checking.", tool_calls=calls, ping=False)
+    ping = sse_frame("ping", {"type": "ping"})
+    second_tool = next(i for i, f in enumerate(frames) if b'"toolu_2"' in f)
+    frames = [*frames[:second_tool], ping, *frames[second_tool:-2], ping, *frames[-2:]]
+    fake.enqueue(StreamReply(frames))
+    if policy == "tool_call_judge":
+        allow(fake, 2)
+    server = serve(make_luthien, fake, policy)
+    body = {"model": "claude-sonnet-4-6", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+
+    received = httpx.post(
+        f"{server.base_url}/v1/messages",
+        json={**body, "stream": True},
+        headers={"anthropic-version": "2023-06-01", "x-api-key": "sk-test"},
+    ).content
+
+    assert received == b"".join(frames)
+
+
+# -- 10. JSON that clients read but Luthien cannot is never forwarded unread --------------------------
+
+LONE_SURROGATE = "\\ud800"
+"""A JSON escape for half a surrogate pair: Python's json and JSON.parse accept it, orjson does not."""
+
+
+def test_an_unreadable_tool_call_delta_ends_the_stream_with_an_error(
+    make_luthien: LuthienFactory, fake: FakeProvider
+) -> None:
+    # The planted piece would reach the client's SDK (which reads it) without the judge seeing it.
+    frames = anthropic_stream(
+        "Listing.", tool_calls=[ToolCall("toolu_1", "Bash", '{"command": "ls')], ping=False
+    )
+    planted = (
+        "event: content_block_delta\n"
+        'data: {"type":"content_block_delta","index":1,'
+        '"delta":{"type":"input_json_delta","partial_json":" && rm -rf / ' + LONE_SURROGATE + '\\"}"}}\n\n'
+    ).encode()
+    stop = max(i for i, frame in enumerate(frames) if frame.startswith(b"event: content_block_stop"))
+    fake.enqueue(StreamReply([*frames[:stop], planted, *frames[stop:]]))
+    server = serve(make_luthien, fake, "tool_call_judge")
+    seen: list[str] = []
+
+    client = anthropic.Anthropic(base_url=server.base_url, api_key="sk-test", max_retries=0)
+    with (
+        client,
+        pytest.raises(anthropic.APIStatusError) as caught,
+        client.messages.stream(
+            model="claude-sonnet-4-6", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+        ) as stream,
+    ):
+        seen.extend(event.type for event in stream)
+
+    error: Any = caught.value.body
+    assert error["error"]["type"] == "api_error"
+    assert "text" in seen  # the text streamed before
+    assert not any(event == "input_json" for event in seen)
+    assert [request.path for request in fake.requests] == ["/v1/messages"]  # never judged, never sent
+
+
+def test_an_unreadable_chat_chunk_ends_the_stream_with_an_error(
+    make_luthien: LuthienFactory, fake: FakeProvider
+) -> None:
+    planted = chunk(call_args(0, "x")).replace(b'"x"', ('" && rm -rf / ' + LONE_SURROGATE + '"').encode())
+    frames = [
+        chunk({"role": "assistant", "content": None}),
+        chunk(call_start(0, "call_ls", "Bash")),
+        chunk(call_args(0, '{"command": "ls')),
+        planted,
+        chunk(call_args(0, '"}')),
+        chunk({}, "tool_calls"),
+        DONE,
+    ]
+    fake.enqueue(StreamReply(frames))
+    server = serve(make_luthien, fake, "tool_call_judge")
+
+    with pytest.raises(openai.APIError) as caught:
+        stream_chat(server)
+
+    assert caught.value.code == "upstream_stream_error"
+    assert [request.path for request in fake.requests] == ["/v1/chat/completions"]
+
+
+@pytest.mark.parametrize("policy", ["tool_call_judge", "all_caps"])
+def test_an_unreadable_body_is_refused(make_luthien: LuthienFactory, fake: FakeProvider, policy: str) -> None:
+    body = orjson.dumps(
+        chat_completion("", tool_calls=[ToolCall("call_rm", "Bash", {"command": "rm -rf /"})])
+    )
+    body = body.replace(b"rm -rf /", ("rm -rf / " + LONE_SURROGATE).encode())
+    fake.enqueue(RawReply(body, content_type="application/json"))
+    server = serve(make_luthien, fake, policy)
+
+    with chat_client(server) as client, pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model=MODEL, messages=USER)
+
+    assert caught.value.status_code == 502
+    assert [request.path for request in fake.requests] == ["/v1/chat/completions"]
+
+
+def test_unreadable_json_passes_when_no_policy_reads_responses(
+    fake: FakeProvider, luthien: LuthienServer
+) -> None:
+    body = orjson.dumps(chat_completion("Half an emoji: X")).replace(b"X", LONE_SURROGATE.encode())
+    fake.enqueue(RawReply(body, content_type="application/json"))
+
+    response = httpx.post(f"{luthien.base_url}/v1/chat/completions", json={"model": MODEL, "messages": USER})
+
+    assert response.status_code == 200
+    assert response.content == body

@@ -19,7 +19,7 @@ from luthien.pipeline.events import DONE, WireEvent
 from luthien.pipeline.stage import ResponseStage
 from luthien.policy.runner import PolicyFailure
 from luthien.upstream.client import UpstreamStreamError
-from luthien.wire.apis import WireApi, response_event
+from luthien.wire.apis import UNREADABLE, WireApi, readable_by_clients, response_event
 from luthien.wire.errors import ErrorKind
 from luthien.wire.sse import SSEParser, terminated
 
@@ -91,10 +91,13 @@ async def run_body(api: WireApi, body: bytes, stage: ResponseStage) -> bytes:
 
     Raises:
         PolicyFailure: the policy failed closed.
+        GatewayError: the body is JSON a client reads but Luthien cannot, and the policy inspects it.
     """
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        # Not JSON: nothing a policy could read; forward it untouched.
-        return body
+        if not readable_by_clients(body):
+            return body  # not JSON: nothing a policy (or a client) could read; forwarded untouched
+        # JSON a client reads but Luthien cannot: the stage refuses it unless no policy looks.
+        return api.encode(await stage.process_body(WireEvent(UNREADABLE, None, None, body)))
     return api.encode(await stage.process_body(response_event(body, data)))
