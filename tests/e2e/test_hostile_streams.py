@@ -649,3 +649,44 @@ def test_unreadable_json_passes_when_no_policy_reads_responses(
 
     assert response.status_code == 200
     assert response.content == body
+
+
+# -- same family: Anthropic events of a block that is not open ---------------------------------------
+
+
+def anthropic_final(server: LuthienServer) -> Any:
+    client = anthropic.Anthropic(base_url=server.base_url, api_key="sk-test", max_retries=0)
+    with (
+        client,
+        client.messages.stream(
+            model="claude-sonnet-4-6", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+        ) as stream,
+    ):
+        return stream.get_final_message()
+
+
+@pytest.mark.parametrize("policy", ["tool_call_judge", "block_commands", "all_caps"])
+def test_a_delta_after_a_tool_call_stopped_cannot_extend_it(
+    make_luthien: LuthienFactory, fake: FakeProvider, policy: str
+) -> None:
+    # The SDK appends a late `input_json_delta` to the stopped block's input: the call the client
+    # would run must be the one the policy checked.
+    frames = anthropic_stream(
+        "Listing.", tool_calls=[ToolCall("toolu_1", "Bash", '{"command": "ls')], ping=False
+    )
+    stop = max(i for i, frame in enumerate(frames) if frame.startswith(b"event: content_block_stop"))
+    late = {"type": "input_json_delta", "partial_json": ' && rm -rf /"}'}
+    planted = sse_frame("content_block_delta", {"type": "content_block_delta", "index": 1, "delta": late})
+    early = sse_frame("content_block_delta", {"type": "content_block_delta", "index": 7, "delta": late})
+    fake.enqueue(StreamReply([frames[0], early, *frames[1 : stop + 1], planted, *frames[stop + 1 :]]))
+    if policy == "tool_call_judge":
+        allow(fake, 1)
+    server = serve(make_luthien, fake, policy)
+
+    message = anthropic_final(server)
+
+    [call] = [block for block in message.content if block.type == "tool_use"]
+    assert "rm -rf" not in json.dumps(call.input)
+    if policy == "tool_call_judge":
+        [decision] = server.app.state.gateway.activity.events(type="judge.decision")
+        assert decision.data["arguments"] == '{"command": "ls'
