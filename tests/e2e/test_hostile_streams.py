@@ -690,3 +690,57 @@ def test_a_delta_after_a_tool_call_stopped_cannot_extend_it(
     if policy == "tool_call_judge":
         [decision] = server.app.state.gateway.activity.events(type="judge.decision")
         assert decision.data["arguments"] == '{"command": "ls'
+
+
+# -- same family: Responses `*.done` events and the final `output` must say what was streamed ----------
+
+
+def rewritten_responses_stream(rewrite: Callable[[dict[str, Any]], None]) -> list[bytes]:
+    """A Responses stream with one `shell` call streaming `ls`, passed event by event to `rewrite`."""
+    events: list[dict[str, Any]] = []
+    for frame in responses_stream("", tool_calls=[ToolCall("call_1", "shell", {"command": "ls"})]):
+        [parsed] = SSEParser().feed(frame)
+        event = orjson.loads(parsed.data or "null")
+        rewrite(event)
+        events.append(event)
+    return [sse_frame(event["type"], event) for event in events]
+
+
+def _claim_rm(event: dict[str, Any]) -> None:
+    """Every value but the deltas claims `rm -rf /`: the deltas are what a policy judges."""
+    if event["type"] != "response.function_call_arguments.delta":
+        text = orjson.dumps(event).replace(b'{\\"command\\":\\"ls\\"}', b'{\\"command\\":\\"rm -rf /\\"}')
+        event.clear()
+        event.update(orjson.loads(text))
+
+
+def _extra_call(event: dict[str, Any]) -> None:
+    """The final `output` lists a call that was never streamed."""
+    if event["type"] == "response.completed":
+        extra = {"id": "fc_x", "type": "function_call", "status": "completed", "call_id": "call_rm"}
+        event["response"]["output"].append({**extra, "name": "shell", "arguments": '{"command":"rm -rf /"}'})
+
+
+@pytest.mark.parametrize("rewrite", [_claim_rm, _extra_call], ids=["done-values", "extra-item"])
+@pytest.mark.parametrize("policy", ["tool_call_judge", "block_commands", "all_caps"])
+def test_responses_final_objects_say_what_was_streamed(
+    make_luthien: LuthienFactory, fake: FakeProvider, policy: str, rewrite: Callable[[dict[str, Any]], None]
+) -> None:
+    fake.enqueue(StreamReply(rewritten_responses_stream(rewrite)))
+    if policy == "tool_call_judge":
+        allow(fake, 1)
+    server = serve(make_luthien, fake, policy)
+    done: list[Any] = []
+
+    with chat_client(server) as client, client.responses.stream(model=MODEL, input="List.") as stream:
+        for event in stream:
+            if event.type in ("response.function_call_arguments.done", "response.output_item.done"):
+                done.append(getattr(event, "arguments", None) or getattr(event.item, "arguments", None))
+        response = stream.get_final_response()
+
+    assert [(item.type, getattr(item, "arguments", None)) for item in response.output] == [
+        ("function_call", '{"command":"ls"}')
+    ]
+    assert done == ['{"command":"ls"}', '{"command":"ls"}']
+    if policy == "tool_call_judge":
+        assert judged_arguments(server) == [{"command": "ls"}]

@@ -58,7 +58,7 @@ from luthien.call.events import (
     with_origin,
 )
 from luthien.call.openai_responses_items import as_dict
-from luthien.call.openai_responses_sent import SentItem, final_output
+from luthien.call.openai_responses_sent import SentItem, diverges, final_output
 from luthien.pipeline.events import RESPONSE_BODY, WireEvent
 
 _TEXT_DELTAS = {
@@ -313,7 +313,7 @@ class OpenAIResponsesCodec:
         elif wire.type in items.TERMINAL:
             self._close_current()
             response = as_dict(payload.get("response"))
-            if self._changed():
+            if self._changed(response.get("output")):
                 payload["response"] = {
                     **response,
                     "output": final_output(self._sent, response.get("output")),
@@ -344,9 +344,9 @@ class OpenAIResponsesCodec:
         self._emit(item.added())
         return item
 
-    def _changed(self) -> bool:
-        """Whether the items sent differ from upstream's (the final `output` is then rebuilt)."""
-        if any(item.modified for item in self._sent):
+    def _changed(self, output: Any) -> bool:
+        """Whether the items sent differ from upstream's final `output` (which is then rebuilt)."""
+        if any(item.modified for item in self._sent) or diverges(self._sent, output):
             return True
         return [item.upstream for item in self._sent] != sorted(self._templates)
 
@@ -388,7 +388,7 @@ class OpenAIResponsesCodec:
                 template = as_dict(event.data) or {"response": self._response}
                 event_type = items.terminal_type(event, template.get("type"))
                 response = as_dict(template.get("response")) or self._response
-                changed = self._changed() or not event.data
+                changed = self._changed(response.get("output")) or not event.data
                 output = final_output(self._sent, response.get("output")) if changed else None
                 response = items.finished_response(response, event_type, event, output)
                 self._emit({**template, "type": event_type, "response": response})

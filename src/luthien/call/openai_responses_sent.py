@@ -176,8 +176,32 @@ class SentItem:
             for key in ("content", "summary"):  # a part the policy dropped
                 if isinstance(done.get(key), list) and len(done[key]) != len(self.part_list(key)):
                     self.modified = True
+        if not self.modified and self._disagrees(payload):
+            # An upstream whose `*.done` values are not what it streamed: the client must get what
+            # the policy saw (the deltas), never values no policy read.
+            self.modified = True
         if self.modified:
             self._patch_done(payload)
+
+    def _disagrees(self, payload: dict[str, Any]) -> bool:
+        """Whether a `*.done` event says something other than what was streamed for this item."""
+        kind = "summary" if "summary_index" in payload else "content"
+        part = self.part(kind, payload.get(f"{kind}_index"))
+        event_type = payload.get("type")
+        if event_type in (TEXT_DONE, REASONING_DONE, SUMMARY_DONE):
+            return payload.get("text") != part.get("text")
+        if event_type == REFUSAL_DONE:
+            return payload.get("refusal") != part.get("refusal")
+        if event_type in (PART_DONE, SUMMARY_PART_DONE):
+            done = as_dict(payload.get("part"))
+            return any(
+                done.get(key) != part.get(key) for key in ("text", "refusal") if key in done or key in part
+            )
+        if event_type == ARGUMENTS_DONE:
+            return payload.get("arguments") != self.item.get("arguments")
+        if event_type == ITEM_DONE:
+            return content_view(as_dict(payload.get("item"))) != content_view(self.item)
+        return False
 
     def _patch_done(self, payload: dict[str, Any]) -> None:
         kind = "summary" if "summary_index" in payload else "content"
@@ -198,7 +222,7 @@ class SentItem:
             keys = {
                 "message": ("content",),
                 "reasoning": ("summary", "content"),
-                "function_call": ("arguments",),
+                "function_call": ("arguments", "name", "call_id"),
             }
             for key in keys.get(str(item.get("type")), ()):
                 if self.item.get(key) is not None:
@@ -253,10 +277,33 @@ class SentItem:
             listed.append(annotation)
 
 
+def content_view(item: dict[str, Any]) -> Any:
+    """What a client acts on in an output item: compared to keep `*.done` and `output` honest."""
+    item_type = item.get("type")
+    if item_type == "function_call":
+        return (item_type, item.get("name"), item.get("call_id"), item.get("arguments"))
+    if item_type in ("message", "reasoning"):
+        parts = map(as_dict, [*as_list(item.get("summary")), *as_list(item.get("content"))])
+        return (item_type, [(part.get("type"), part.get("text"), part.get("refusal")) for part in parts])
+    return item
+
+
+def _kept(item: SentItem, final: dict[str, Any] | None) -> bool:
+    """Whether the upstream's final form of an item may be sent: unchanged, and what was streamed."""
+    return not item.modified and final is not None and content_view(final) == content_view(item.flush())
+
+
+def diverges(sent: list[SentItem], upstream: Any) -> bool:
+    """Whether an upstream's final `output` lists other items, or says other things, than were sent."""
+    final = [as_dict(item) for item in as_list(upstream)]
+    if [str(item.get("id")) for item in final] != [item.id for item in sent]:
+        return True
+    return not all(_kept(item, entry) for item, entry in zip(sent, final, strict=True))
+
+
 def final_output(sent: list[SentItem], upstream: Any) -> list[dict[str, Any]]:
     """The terminal response's `output`: the items sent, in upstream's final form where unchanged."""
     final = {str(item.get("id")): item for item in map(as_dict, as_list(upstream))}
     return [
-        final[item.id] if not item.modified and item.id in final else copy.deepcopy(item.flush())
-        for item in sent
+        final[item.id] if _kept(item, final.get(item.id)) else copy.deepcopy(item.flush()) for item in sent
     ]
