@@ -261,6 +261,49 @@ def test_a_chunk_with_an_odd_object_is_still_judged(
     assert judged_arguments(server) == [{"command": "rm -rf /"}]
 
 
+def test_legacy_functions_are_refused_under_a_judge(make_luthien: LuthienFactory, fake: FakeProvider) -> None:
+    server = serve(make_luthien, fake, "tool_call_judge")
+    functions = [{"name": "shell", "parameters": {"type": "object"}}]
+
+    with chat_client(server) as client, pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=MODEL, messages=USER, extra_body={"functions": functions})
+
+    assert caught.value.status_code == 400
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "create"])
+def test_a_legacy_function_call_never_reaches_the_client_unread(
+    make_luthien: LuthienFactory, fake: FakeProvider, stream: bool
+) -> None:
+    # A legacy `function_call` is not a tool call a policy reads: it is cut, never sent unjudged.
+    call = {"name": "shell", "arguments": '{"command": "rm -rf /"}'}
+    if stream:
+        frames = [
+            chunk({"role": "assistant", "content": "Wiping."}),
+            chunk({"function_call": {"name": "shell", "arguments": ""}}),
+            chunk({"function_call": {"arguments": call["arguments"]}}),
+            chunk({}, "function_call"),
+            DONE,
+        ]
+        fake.enqueue(StreamReply(frames))
+    else:
+        body = chat_completion("Wiping.", finish_reason="function_call")
+        body["choices"][0]["message"]["function_call"] = call
+        fake.enqueue(JSONReply(body))
+    server = serve(make_luthien, fake, "tool_call_judge")
+
+    if stream:
+        message = stream_chat(server).choices[0].message
+    else:
+        with chat_client(server) as client:
+            message = client.chat.completions.create(model=MODEL, messages=USER).choices[0].message
+
+    assert message.content == "Wiping."
+    assert message.function_call is None
+    assert message.tool_calls is None
+
+
 # -- 3. interleaved tool-call fragments are assembled by index ------------------------------------------
 
 INTERLEAVED = [

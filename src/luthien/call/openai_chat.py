@@ -19,6 +19,7 @@ Stream mapping (decode; encode is the reverse):
 | finish chunk, trailing chunks, `[DONE]` | its events, every `BlockComplete`, `MessageEnd` (at `[DONE]`) |
 | comments, errors, empty deltas       | `Opaque`                                                       |
 | `choices` entries but the first 0    | cut (chunk re-serialized); a chunk of only those is dropped    |
+| `delta.function_call` (legacy)       | cut likewise: not a tool call a policy reads                   |
 
 Tool calls stay open until the finish chunk: Chat never says a call is over, and its fragments may
 interleave with other calls' and with text (which therefore stays one open block across tool calls).
@@ -71,8 +72,8 @@ from luthien.call.openai_chat_wire import (
     first_choice,
     is_refusal,
     joined_text,
-    only_first_choice,
     patched_usage,
+    readable_part,
     stop_reason,
     tool_json,
     usage_of,
@@ -110,7 +111,7 @@ class OpenAIChatCodec:
 
     def decode_body(self, body: WireEvent) -> list[CallEvent]:
         """See `CallCodec.decode_body`."""
-        cut = only_first_choice(body.data)
+        cut = readable_part(body.data)
         if cut is not None:  # other choices are never sent unread: the body is rebuilt without them
             body = WireEvent(body.type, cut, body.sse_event)
         self._body = body

@@ -40,7 +40,7 @@ from luthien.call.openai_chat_wire import (
     as_dict,
     as_list,
     first_choice,
-    only_first_choice,
+    readable_part,
     stop_reason,
     usage_of,
 )
@@ -81,7 +81,7 @@ class ChatStreamDecoder:
 
     def decode(self, event: WireEvent) -> list[CallEvent]:
         """See `CallCodec.decode`."""
-        if event.type == CHUNK and (cut := only_first_choice(event.data)) is not None:
+        if event.type == CHUNK and (cut := readable_part(event.data)) is not None:
             if not cut["choices"]:
                 return []  # other choices only: never sent unread
             event = WireEvent(event.type, cut, event.sse_event)

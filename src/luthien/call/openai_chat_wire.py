@@ -58,18 +58,24 @@ def first_choice(data: Any) -> dict[str, Any] | None:
     return None
 
 
-def only_first_choice(data: Any) -> dict[str, Any] | None:
-    """`data` with its `choices` cut to the first choice 0; None when nothing had to be cut.
+def readable_part(data: Any) -> dict[str, Any] | None:
+    """`data` cut to what a policy reads; None when nothing had to be cut.
 
-    A policy reads one choice. Whatever else an upstream puts in `choices` (other choices, although
-    `n` > 1 is refused; a second entry for choice 0, which a client would merge into it) must not
-    reach the client unread.
+    A policy reads the first choice 0, and tool calls from `tool_calls`. Whatever else an upstream
+    puts in `choices` (other choices, although `n` > 1 is refused; a second entry for choice 0, which
+    a client would merge into it) and a legacy `function_call` (the deprecated `functions` API, whose
+    requests are refused while a policy inspects responses) must not reach the client unread.
     """
     payload = as_dict(data)
     choices = as_list(payload.get("choices"))
-    kept = [choice for choice in choices if is_first_choice(choice)][:1]
-    if len(kept) == len(choices):
+    kept = [as_dict(choice) for choice in choices if is_first_choice(choice)][:1]
+    legacy = [
+        key for choice in kept for key in ("delta", "message") if "function_call" in as_dict(choice.get(key))
+    ]
+    if len(kept) == len(choices) and not legacy:
         return None
+    for key in legacy:
+        kept[0] = {**kept[0], key: {k: v for k, v in as_dict(kept[0][key]).items() if k != "function_call"}}
     return {**payload, "choices": kept}
 
 
