@@ -787,3 +787,31 @@ def test_responses_final_objects_say_what_was_streamed(
     assert done == ['{"command":"ls"}', '{"command":"ls"}']
     if policy == "tool_call_judge":
         assert judged_arguments(server) == [{"command": "ls"}]
+
+
+def test_responses_content_for_an_item_already_done_is_dropped(
+    make_luthien: LuthienFactory, fake: FakeProvider
+) -> None:
+    # After the call's `output_item.done`, a late arguments delta (and a final `output` that counts it)
+    # would extend the call the client runs past what the judge saw.
+    frames = rewritten_responses_stream(lambda event: None)
+    done = next(i for i, frame in enumerate(frames) if frame.startswith(b"event: response.output_item.done"))
+    [parsed] = SSEParser().feed(frames[done])
+    item_done = orjson.loads(parsed.data or "null")
+    late = {"type": "response.function_call_arguments.delta", "output_index": 0, "delta": " && rm -rf /"}
+    late_frame = sse_frame(late["type"], {**late, "item_id": item_done["item"]["id"], "sequence_number": 99})
+    final = frames[-1].replace(b'ls\\"}', b'ls && rm -rf /\\"}')
+    fake.enqueue(StreamReply([*frames[: done + 1], late_frame, *frames[done + 1 : -1], final]))
+    allow(fake, 1)
+    server = serve(make_luthien, fake, "tool_call_judge")
+    deltas: list[str] = []
+
+    with chat_client(server) as client, client.responses.stream(model=MODEL, input="List.") as stream:
+        for event in stream:
+            if event.type == "response.function_call_arguments.delta":
+                deltas.append(event.delta)
+        response = stream.get_final_response()
+
+    assert "".join(deltas) == '{"command":"ls"}'
+    assert [getattr(item, "arguments", None) for item in response.output] == ['{"command":"ls"}']
+    assert judged_arguments(server) == [{"command": "ls"}]

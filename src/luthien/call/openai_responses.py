@@ -20,6 +20,7 @@ are numbered in the order they start.
 | other events of an open block's item or part       | `BlockDelta` with the event as `data`              |
 | `completed` / `incomplete` / `failed`              | `MessageEnd` (stop reason, usage; data = event)    |
 | `in_progress`, `error`, unknown types, comments    | `Opaque`                                           |
+| content events of an item or part that is not open | dropped (a client would add them unread)           |
 
 Stop reasons: a `function_call` in the output → TOOL_USE; incomplete for `max_output_tokens` →
 MAX_TOKENS; any other incomplete, or failed → OTHER (the reason in `provider_stop_reason`); else
@@ -147,6 +148,8 @@ class OpenAIResponsesCodec:
         elif isinstance(ci, int) and (oi, ci) in self._part_blocks:
             block = self._part_blocks[(oi, ci)]
             closing = event.type in (items.TEXT_DONE, items.PART_DONE)
+        elif event.type in items.CONTENT_EVENTS:  # of an item not open: a client would add it unread
+            return []
         else:
             return [with_origin(Opaque(event), origin)]
         kind = self._assemblies[block].start.kind
@@ -314,10 +317,7 @@ class OpenAIResponsesCodec:
             self._close_current()
             response = as_dict(payload.get("response"))
             if self._changed(response.get("output")):
-                payload["response"] = {
-                    **response,
-                    "output": final_output(self._sent, response.get("output")),
-                }
+                payload["response"] = {**response, "output": final_output(self._sent, response.get("output"))}
         elif isinstance(oi, int):
             item = self._item_for(payload, oi, in_block)
             if item is not None:
@@ -346,9 +346,8 @@ class OpenAIResponsesCodec:
 
     def _changed(self, output: Any) -> bool:
         """Whether the items sent differ from upstream's final `output` (which is then rebuilt)."""
-        if any(item.modified for item in self._sent) or diverges(self._sent, output):
-            return True
-        return [item.upstream for item in self._sent] != sorted(self._templates)
+        modified = any(item.modified for item in self._sent) or diverges(self._sent, output)
+        return modified or [item.upstream for item in self._sent] != sorted(self._templates)
 
     def _open(self, item: dict[str, Any], upstream: int | None) -> SentItem:
         """Register a new output item (its id made unique); the caller sends its `added` event."""

@@ -47,6 +47,26 @@ REASONING_DONE = "response.reasoning_text.done"
 ARGUMENTS_DELTA = "response.function_call_arguments.delta"
 ARGUMENTS_DONE = "response.function_call_arguments.done"
 ANNOTATION_ADDED = "response.output_text.annotation.added"
+CONTENT_EVENTS = frozenset(
+    {
+        PART_ADDED,
+        PART_DONE,
+        TEXT_DELTA,
+        TEXT_DONE,
+        REFUSAL_DELTA,
+        REFUSAL_DONE,
+        SUMMARY_PART_ADDED,
+        SUMMARY_PART_DONE,
+        SUMMARY_DELTA,
+        SUMMARY_DONE,
+        REASONING_DELTA,
+        REASONING_DONE,
+        ARGUMENTS_DELTA,
+        ARGUMENTS_DONE,
+        ANNOTATION_ADDED,
+    }
+)
+"""Events that add to an item's content (what a client would apply to the item they name)."""
 
 PART_TYPES = frozenset({"refusal"})
 """Message content parts (other than `output_text`) that travel as OTHER blocks."""
