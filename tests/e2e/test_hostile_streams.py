@@ -815,3 +815,29 @@ def test_responses_content_for_an_item_already_done_is_dropped(
     assert "".join(deltas) == '{"command":"ls"}'
     assert [getattr(item, "arguments", None) for item in response.output] == ['{"command":"ls"}']
     assert judged_arguments(server) == [{"command": "ls"}]
+
+
+@pytest.mark.parametrize("policy", ["tool_call_judge", "block_commands", "all_caps"])
+def test_chat_content_after_the_finish_chunk_never_reaches_the_client(
+    make_luthien: LuthienFactory, fake: FakeProvider, policy: str
+) -> None:
+    # Between the finish chunk and `[DONE]` the message is over, but a client still adds what comes.
+    frames = [
+        chunk({"role": "assistant", "content": "Listing."}),
+        chunk(call_start(0, "call_ls", "Bash")),
+        chunk(call_args(0, '{"command": "ls')),
+        chunk({}, "tool_calls"),
+        chunk(call_args(0, ' && rm -rf /"}')),
+        chunk({"content": " Wiped."}),
+        DONE,
+    ]
+    fake.enqueue(StreamReply(frames))
+    if policy == "tool_call_judge":
+        allow(fake, 1)
+    server = serve(make_luthien, fake, policy)
+
+    completion = stream_chat(server)
+
+    [choice] = completion.choices
+    assert (choice.message.content or "").lower() == "listing."
+    assert [call.function.arguments for call in choice.message.tool_calls or []] == ['{"command": "ls']

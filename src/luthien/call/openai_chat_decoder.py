@@ -6,7 +6,7 @@ open one). Tool calls are blocks of their own, keyed by their `index`: their fra
 any interleaving (with each other and with text), so every tool call stays open and collects its
 fragments until the finish chunk, and the open text block stays open across tool calls (Chat's
 `content` is one string). Everything closes at the finish chunk, whose `MessageEnd` waits for
-`[DONE]`.
+`[DONE]`; content in chunks between the two is cut (the message is over: a client would still add it).
 
 Only the first choice 0 is read: other entries of `choices` are cut from a chunk before it is decoded
 (the chunk is then re-serialized), and a chunk for other choices only is dropped, so nothing reaches
@@ -33,6 +33,7 @@ from luthien.call.events import (
     with_origin,
 )
 from luthien.call.openai_chat_wire import (
+    BLOCK_KEYS,
     CHUNK,
     CONTENT,
     REASONING_KEYS,
@@ -88,7 +89,7 @@ class ChatStreamDecoder:
         if self._held is not None:
             if event.type == DONE:
                 return self._end(event)
-            self._held.append(event)
+            self._held.append(_without_content(event))
             return []
         if event.type == "error":
             self._closed = True
@@ -202,6 +203,18 @@ class ChatStreamDecoder:
         )
         self._closed = True  # anything after the end passes as Opaque
         return _attach(events, (*held, done) if done is not None else tuple(held))
+
+
+def _without_content(event: WireEvent) -> WireEvent:
+    """A chunk after the finish chunk, without content: the message is over, a client would add it."""
+    choice = first_choice(event.data) if event.type == CHUNK else None
+    delta = as_dict(choice.get("delta")) if choice is not None else {}
+    if choice is None or not any(delta.get(key) for key in BLOCK_KEYS):
+        return event
+    kept = {key: value for key, value in delta.items() if key not in BLOCK_KEYS}
+    return WireEvent(
+        event.type, {**as_dict(event.data), "choices": [{**choice, "delta": kept}]}, event.sse_event
+    )
 
 
 def _add(assembly: BlockAssembly, text: str) -> list[CallEvent]:
