@@ -14,6 +14,7 @@ from luthien.wire.apis import (
     OPENAI_CHAT,
     OPENAI_RESPONSES,
     UNPARSED,
+    UNREADABLE,
     WireApi,
     response_event,
 )
@@ -108,6 +109,27 @@ def test_responses_decode_sets_type_and_sequence() -> None:
     assert event.data["sequence_number"] == 4
     assert event.sse_event == "response.output_text.delta"
     assert event.raw == raw
+
+
+@pytest.mark.parametrize("api", ALL_APIS, ids=API_IDS)
+@pytest.mark.parametrize(
+    "data",
+    [b'{"text": "\\ud800"}', b'{"x": NaN}', b'{"x": -Infinity}'],
+    ids=["lone-surrogate", "nan", "infinity"],
+)
+def test_decode_json_only_lenient_parsers_read_is_unreadable(api: WireApi, data: bytes) -> None:
+    raw = b"event: weird\ndata: " + data + b"\n\n"
+
+    event = api.decode(frame(raw))
+
+    assert event.type == UNREADABLE
+    assert event.data is None
+    assert api.encode(event) == raw
+
+
+def test_chat_decode_a_payload_with_choices_is_a_chunk_whatever_its_object() -> None:
+    for raw in (b'data: {"choices": []}\n\n', b'data: {"object": "x", "choices": []}\n\n'):
+        assert OPENAI_CHAT.decode(frame(raw)).type == "chat.completion.chunk"
 
 
 @pytest.mark.parametrize("api", ALL_APIS, ids=API_IDS)

@@ -46,6 +46,7 @@ from tests.fake_provider import (
 from tests.fake_provider import ToolCall as FakeCall
 
 USER: Any = [{"role": "user", "content": "hi"}]
+CHUNK = "chat.completion.chunk"
 WEATHER = FakeCall("call_W", "get_weather", {"city": "Paris", "units": "metric", "days": [1, 2, 3]})
 TIME = FakeCall("call_T", "get_time", {"timezone": "Europe/Paris"})
 SEARCH = FakeCall("call_S", "search", {"q": "chat completions"})
@@ -268,7 +269,7 @@ def test_decode_text_stream() -> None:
     assert events[1].origin.parts == 2
     complete, end = events[-2], events[-1]
     assert isinstance(complete, BlockComplete)
-    assert complete.block == text_block("Hello there")
+    assert complete.block == Block(BlockKind.TEXT, text="Hello there", data={"type": "content"})
     assert isinstance(end, MessageEnd)
     assert end.stop_reason is StopReason.END_TURN
     assert end.provider_stop_reason == "stop"
@@ -309,7 +310,10 @@ def test_decode_reasoning_variants() -> None:
     for key in ("reasoning_content", "reasoning"):
         events = transcode(reasoning_stream(key)).decoded
         completes = [event.block for event in events if isinstance(event, BlockComplete)]
-        assert completes == [Block(BlockKind.THINKING, text="Let me think."), text_block("The answer is 4.")]
+        assert completes == [
+            Block(BlockKind.THINKING, text="Let me think."),
+            Block(BlockKind.TEXT, text="The answer is 4.", data={"type": "content"}),
+        ]
         # The chunk switching from reasoning to content completes the thinking block.
         switch = next(
             i for i, e in enumerate(events) if isinstance(e, BlockStart) and e.kind is BlockKind.TEXT
@@ -341,19 +345,13 @@ def test_decode_opaque_events() -> None:
         chunk({"content": "x"}),
         chunk({}),  # nothing to interpret
         b"data: not json\n\n",
-        chunk({"content": "other"}, choices=[{"index": 1, "delta": {"content": "other"}}]),
         chunk({}, "stop"),
         DONE_FRAME,
     ]
     events = transcode(frames).decoded
     opaque = [event for event in events if isinstance(event, Opaque)]
-    assert [event.wire.type for event in opaque] == [
-        "comment",
-        "",
-        "chat.completion.chunk",
-        "unparsed",
-        "chat.completion.chunk",
-    ]
+    # A payload with `choices` is a chunk whatever its `object` says (clients read it as one).
+    assert [event.wire.type for event in opaque] == ["comment", CHUNK, CHUNK, "unparsed"]
 
 
 def test_decode_stop_reasons() -> None:
@@ -410,13 +408,13 @@ def test_decode_whole_tool_calls_in_one_chunk() -> None:
         "MessageStart",
         "BlockStart",
         "BlockDelta",
-        "BlockComplete",
         "BlockStart",
         "BlockDelta",
         "BlockComplete",
+        "BlockComplete",
         "MessageEnd",
     ]
-    assert events[0].origin is events[5].origin
+    assert events[0].origin is events[4].origin
 
 
 # --- encoding: identity is byte-exact --------------------------------------------------------------
@@ -917,13 +915,14 @@ def test_done_without_finish_chunk(server: FakeProvider, oai: openai.OpenAI) -> 
     assert sdk_stream(server, oai, changed).choices[0].message.content == "HI"
 
 
-def test_finish_without_done_gets_done_when_reserialized() -> None:
+def test_finish_without_done_gets_no_done_when_reserialized() -> None:
+    """An upstream that never sent `[DONE]` did not finish: re-serializing must not make one up."""
     frames = chat_stream("Hi", tool_calls=[TIME], done=False)
     assert transcode(frames).out == b"".join(frames)
     sent = payloads(transcode(frames, Rewrite(tools=lambda call: "drop")).out)
-    assert sent[-1] == "[DONE]"
-    assert sent[-3]["choices"][0]["finish_reason"] == "stop"
-    assert sent[-2]["usage"] is not None
+    assert "[DONE]" not in sent
+    assert sent[-2]["choices"][0]["finish_reason"] == "stop"
+    assert sent[-1]["usage"] is not None
 
 
 def test_single_chunk_stream(server: FakeProvider, oai: openai.OpenAI) -> None:
@@ -985,21 +984,84 @@ def test_tool_calls_without_index(server: FakeProvider, oai: openai.OpenAI) -> N
     assert calls_of(completion) == [(TIME.id, TIME.name, TIME.arguments)]
 
 
-def test_interleaved_tool_call_fragments_are_dropped() -> None:
-    """A fragment for a call that another call already followed cannot be represented.
+def test_interleaved_tool_call_fragments_are_assembled_by_index(
+    server: FakeProvider, oai: openai.OpenAI
+) -> None:
+    """Fragments of a call may come after another call started: each call collects its own."""
 
-    It is dropped, so the client gets the arguments the policy saw.
-    """
+    def args(index: int, arguments: str) -> bytes:
+        return chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments}}]})
+
     start = [
         chunk({"tool_calls": [{"index": i, "id": c.id, "type": "function", "function": {"name": c.name}}]})
         for i, c in enumerate([WEATHER, TIME])
     ]
-    late = chunk({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]})
-    frames = [chunk({"role": "assistant"}), *start, late, chunk({}, "tool_calls"), DONE_FRAME]
+    frames = [
+        chunk({"role": "assistant"}),
+        start[0],
+        args(0, '{"city": "Paris", '),
+        start[1],
+        args(1, '{"timezone": '),
+        args(0, '"units": "metric", "days": [1, 2, 3]}'),
+        args(1, '"Europe/Paris"}'),
+        chunk({}, "tool_calls"),
+        DONE_FRAME,
+    ]
     run = transcode(frames)
-    assert run.out == b"".join(frames).replace(late, b"")
     calls = [e.block.tool_call for e in run.decoded if isinstance(e, BlockComplete)]
-    assert [c.arguments for c in calls if c is not None] == ["{}", "{}"]
+    assert [(c.id, orjson.loads(c.arguments)) for c in calls if c is not None] == [
+        (WEATHER.id, WEATHER.arguments),
+        (TIME.id, TIME.arguments),
+    ]
+    # A policy that holds tool calls gets each whole; the client gets them one after the other
+    # (tool calls are sent at the end, each call's chunks together).
+    held = transcode(frames, Rewrite())
+    assert calls_of(sdk_stream(server, oai, held.out)) == [
+        (WEATHER.id, WEATHER.name, WEATHER.arguments),
+        (TIME.id, TIME.name, TIME.arguments),
+    ]
+    assert held.reports == []
+
+
+def test_text_after_a_tool_call_continues_the_content(server: FakeProvider, oai: openai.OpenAI) -> None:
+    """Chat's content is one string: text on both sides of a tool call is one text block."""
+    frames = [
+        chunk({"role": "assistant", "content": "a"}),
+        chunk(
+            {"tool_calls": [{"index": 0, "id": TIME.id, "type": "function", "function": {"name": TIME.name}}]}
+        ),
+        chunk(
+            {"tool_calls": [{"index": 0, "function": {"arguments": orjson.dumps(TIME.arguments).decode()}}]}
+        ),
+        chunk({"content": " trailing"}),
+        chunk({}, "tool_calls"),
+        DONE_FRAME,
+    ]
+    run = transcode(frames)
+    texts = [
+        e.block.text for e in run.decoded if isinstance(e, BlockComplete) and e.block.kind is BlockKind.TEXT
+    ]
+    assert texts == ["a trailing"]
+    for policy in (Rewrite(), Rewrite(tools=lambda call: "drop")):
+        completion = sdk_stream(server, oai, transcode(frames, policy).out)
+        assert completion.choices[0].message.content == "a trailing"
+    upper = sdk_stream(server, oai, transcode(frames, Rewrite(text=str.upper)).out)
+    assert upper.choices[0].message.content == "A TRAILING"
+
+
+def test_content_interrupted_by_reasoning_stays_one_string(server: FakeProvider, oai: openai.OpenAI) -> None:
+    """Two pieces of the model's content are one string upstream; only added text is set off."""
+    frames = [
+        chunk({"role": "assistant", "content": "The answer"}),
+        chunk({"reasoning_content": "Checking."}),
+        chunk({"content": " is 4."}),
+        chunk({}, "stop"),
+        DONE_FRAME,
+    ]
+    upper = sdk_stream(server, oai, transcode(frames, Rewrite(text=str.upper)).out)
+    assert upper.choices[0].message.content == "THE ANSWER IS 4."
+    appended = sdk_stream(server, oai, transcode(frames, Rewrite(append="[note]")).out)
+    assert appended.choices[0].message.content == "The answer is 4." + TEXT_BLOCK_SEPARATOR + "[note]"
 
 
 def test_encode_odd_events() -> None:

@@ -186,8 +186,34 @@ def test_client_response_headers_filtering() -> None:
     ]
 
 
-def test_client_response_headers_latin1_values() -> None:
-    assert client_response_headers([("x-note", "caf\u00e9")]) == [(b"x-note", b"caf\xe9")]
+def test_client_response_headers_keep_the_bytes_received() -> None:
+    # aiohttp decodes header bytes as UTF-8 with surrogateescape; the bytes go back out unchanged.
+    received = [
+        ("x-utf8", "caf\u00e9 \U0001f600"),  # valid UTF-8 on the wire
+        ("x-latin1", "caf\udce9"),  # a latin-1 byte, not UTF-8
+    ]
+    assert client_response_headers(received) == [
+        (b"x-utf8", "caf\u00e9 \U0001f600".encode()),
+        (b"x-latin1", b"caf\xe9"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("x-note", "a\nb"), ("x-note", "a\x00b"), ("x note", "v"), ("x-note", "\ud800")],
+    ids=["newline", "nul", "space-in-name", "lone-surrogate"],
+)
+def test_client_response_headers_drop_what_cannot_be_written(name: str, value: str) -> None:
+    assert client_response_headers([(name, value), ("x-kept", "1")]) == [(b"x-kept", b"1")]
+
+
+def test_upstream_request_headers_keep_the_client_bytes() -> None:
+    # ASGI bytes read as latin-1; aiohttp writes UTF-8: a UTF-8 value goes up unchanged.
+    client = [("x-utf8", "caf\u00e9".encode().decode("latin-1")), ("x-latin1", "caf\u00e9"), ("x-kept", "1")]
+    headers = upstream_request_headers(client, WireFormat.ANTHROPIC, None, False)
+    assert headers["x-utf8"] == "caf\u00e9"
+    assert "x-latin1" not in headers
+    assert headers["x-kept"] == "1"
 
 
 # --- auth ---------------------------------------------------------------------------------------

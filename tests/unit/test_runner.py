@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from typing import Any, ClassVar, cast
 
@@ -773,11 +774,6 @@ class ApproveTools(Policy[PolicyConfig]):
     holds: ClassVar[frozenset[BlockKind]] = frozenset({TOOL})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an Opaque event (ping) that arrives while held tool calls are being judged is sent "
-    "at once, ahead of those tool calls, so an approving judge reorders upstream events",
-)
 @pytest.mark.asyncio
 async def test_unchanged_held_tool_calls_keep_the_upstream_order_of_a_ping_among_them() -> None:
     events: list[CallEvent] = [
@@ -792,5 +788,120 @@ async def test_unchanged_held_tool_calls_keep_the_upstream_order_of_a_ping_among
     out = await run(HookRunner(ApproveTools(PolicyConfig()), make_ctx()), events)
 
     assert tool_calls(out) == [CALL_A, CALL_B]
-    # Expected: the ping between the two tool calls; got: the ping before tool call A's BlockStart.
+    # The ping stays between the two tool calls, as the upstream sent it.
     assert [type(event).__name__ for event in out] == [type(event).__name__ for event in events]
+
+
+class BlockTools(Policy[PolicyConfig]):
+    """Holds tool calls and replaces each by a blocked message."""
+
+    holds: ClassVar[frozenset[BlockKind]] = frozenset({TOOL})
+
+    async def on_block_complete(self, event: BlockComplete, ctx: PolicyContext) -> Sequence[CallEvent]:
+        return send_text("blocked")
+
+
+@pytest.mark.asyncio
+async def test_a_ping_inside_an_unchanged_held_tool_call_keeps_its_place() -> None:
+    start, delta, complete = tool_events(0, CALL_A)
+    events: list[CallEvent] = [START, start, PING, delta, complete, MessageEnd(StopReason.TOOL_USE)]
+
+    out = await run(HookRunner(ApproveTools(PolicyConfig()), make_ctx()), events)
+
+    assert [type(event).__name__ for event in out] == [type(event).__name__ for event in events]
+
+
+@pytest.mark.asyncio
+async def test_a_ping_among_replaced_tool_calls_follows_the_replacement() -> None:
+    events: list[CallEvent] = [START, *tool_events(0, CALL_A), PING, MessageEnd(StopReason.TOOL_USE)]
+
+    out = await run(HookRunner(BlockTools(PolicyConfig()), make_ctx()), events)
+
+    kinds = [type(event).__name__ for event in out]
+    assert kinds == ["MessageStart", "BlockStart", "BlockDelta", "BlockComplete", "Opaque", "MessageEnd"]
+    assert texts(out) == ["blocked"]
+
+
+@pytest.mark.asyncio
+async def test_pings_held_back_with_tool_calls_are_sent_when_the_upstream_ends_without_an_end() -> None:
+    # An upstream error event among held tool calls must still reach the client when the stream stops.
+    error = Opaque(WireEvent("error", {"type": "error", "error": {"type": "overloaded_error"}}, "error"))
+    start, delta, _ = tool_events(1, CALL_B)
+    events: list[CallEvent] = [START, *tool_events(0, CALL_A), PING, start, delta, error]
+
+    out = await run(HookRunner(ApproveTools(PolicyConfig()), make_ctx()), events)
+
+    assert out == [START, PING, error]
+
+
+class WaitsForever(Policy[PolicyConfig]):
+    """Holds tool calls; each judgment waits until cancelled, and records that it ended."""
+
+    holds: ClassVar[frozenset[BlockKind]] = frozenset({TOOL})
+
+    def __init__(self) -> None:
+        super().__init__(PolicyConfig())
+        self.started = asyncio.Event()
+        self.ended: list[str] = []
+
+    async def on_block_complete(self, event: BlockComplete, ctx: PolicyContext) -> Sequence[CallEvent]:
+        self.started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.ended.append("cancelled")
+        return [event]
+
+
+async def until(started: asyncio.Event, events: Iterable[CallEvent]) -> AsyncIterator[CallEvent]:
+    """`events`, then the end of the stream once `started` is set (the judgment is running)."""
+    for event in events:
+        yield event
+    await asyncio.wait_for(started.wait(), DEADLOCK_GUARD_S)
+
+
+@pytest.mark.asyncio
+async def test_no_judgment_outlives_the_call() -> None:
+    policy = WaitsForever()
+    runner = HookRunner(policy, make_ctx())
+
+    out = [event async for event in runner.process(until(policy.started, [START, *tool_events(0, CALL_A)]))]
+
+    assert out == [START]
+    assert policy.ended == ["cancelled"]
+
+
+class FailsWhenCancelled(Policy[PolicyConfig]):
+    """Holds tool calls; a judgment that is cancelled fails (a policy whose cleanup raises)."""
+
+    holds: ClassVar[frozenset[BlockKind]] = frozenset({TOOL})
+
+    def __init__(self) -> None:
+        super().__init__(FAIL)
+        self.started = asyncio.Event()
+
+    async def on_block_complete(self, event: BlockComplete, ctx: PolicyContext) -> Sequence[CallEvent]:
+        self.started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RuntimeError("cleanup failed") from None
+        return [event]
+
+
+@pytest.mark.asyncio
+async def test_a_judgment_failing_as_the_call_ends_has_its_exception_retrieved() -> None:
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: unhandled.append(context))
+    policy = FailsWhenCancelled()
+    runner = HookRunner(policy, make_ctx())
+
+    out = [event async for event in runner.process(until(policy.started, [START, *tool_events(0, CALL_A)]))]
+    del runner
+    for _ in range(3):  # let a judgment still running end, then collect it
+        await asyncio.sleep(0)
+    gc.collect()
+
+    assert out == [START]
+    assert unhandled == []

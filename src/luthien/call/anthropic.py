@@ -10,6 +10,8 @@ Stream mapping (decode; encode is the reverse):
 - `content_block_stop` → `BlockComplete` with the assembled block
 - `message_delta` + `message_stop` → `MessageEnd` (the delta is held until the stop arrives)
 - `ping`, `error`, unknown types → `Opaque`
+- `content_block_delta` / `content_block_stop` of a block that is not open → dropped (a client would
+  apply it to a block the policy already saw whole)
 """
 
 from __future__ import annotations
@@ -139,6 +141,10 @@ class AnthropicCodec:
             index = cast(int, data["index"])
             assembly = self._assemblies.pop(index)
             return [with_origin(BlockComplete(index, assembly.block()), origin)]
+        if event.type in ("content_block_delta", "content_block_stop"):
+            # Of a block that is not open (never started, or already stopped): a client would still
+            # apply it (e.g. extend a tool call's input after it was judged), so it is never sent.
+            return []
         if event.type == "message_delta":
             self._pending_delta = event
             return []

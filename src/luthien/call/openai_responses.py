@@ -20,6 +20,7 @@ are numbered in the order they start.
 | other events of an open block's item or part       | `BlockDelta` with the event as `data`              |
 | `completed` / `incomplete` / `failed`              | `MessageEnd` (stop reason, usage; data = event)    |
 | `in_progress`, `error`, unknown types, comments    | `Opaque`                                           |
+| content events of an item or part that is not open | dropped (a client would add them unread)           |
 
 Stop reasons: a `function_call` in the output → TOOL_USE; incomplete for `max_output_tokens` →
 MAX_TOKENS; any other incomplete, or failed → OTHER (the reason in `provider_stop_reason`); else
@@ -57,7 +58,8 @@ from luthien.call.events import (
     ToolCall,
     with_origin,
 )
-from luthien.call.openai_responses_items import SentItem, as_dict
+from luthien.call.openai_responses_items import as_dict
+from luthien.call.openai_responses_sent import SentItem, diverges, final_output
 from luthien.pipeline.events import RESPONSE_BODY, WireEvent
 
 _TEXT_DELTAS = {
@@ -146,6 +148,8 @@ class OpenAIResponsesCodec:
         elif isinstance(ci, int) and (oi, ci) in self._part_blocks:
             block = self._part_blocks[(oi, ci)]
             closing = event.type in (items.TEXT_DONE, items.PART_DONE)
+        elif event.type in items.CONTENT_EVENTS:  # of an item not open: a client would add it unread
+            return []
         else:
             return [with_origin(Opaque(event), origin)]
         kind = self._assemblies[block].start.kind
@@ -312,11 +316,8 @@ class OpenAIResponsesCodec:
         elif wire.type in items.TERMINAL:
             self._close_current()
             response = as_dict(payload.get("response"))
-            if self._changed():
-                payload["response"] = {
-                    **response,
-                    "output": items.final_output(self._sent, response.get("output")),
-                }
+            if self._changed(response.get("output")):
+                payload["response"] = {**response, "output": final_output(self._sent, response.get("output"))}
         elif isinstance(oi, int):
             item = self._item_for(payload, oi, in_block)
             if item is not None:
@@ -343,11 +344,10 @@ class OpenAIResponsesCodec:
         self._emit(item.added())
         return item
 
-    def _changed(self) -> bool:
-        """Whether the items sent differ from upstream's (the final `output` is then rebuilt)."""
-        if any(item.modified for item in self._sent):
-            return True
-        return [item.upstream for item in self._sent] != sorted(self._templates)
+    def _changed(self, output: Any) -> bool:
+        """Whether the items sent differ from upstream's final `output` (which is then rebuilt)."""
+        modified = any(item.modified for item in self._sent) or diverges(self._sent, output)
+        return modified or [item.upstream for item in self._sent] != sorted(self._templates)
 
     def _open(self, item: dict[str, Any], upstream: int | None) -> SentItem:
         """Register a new output item (its id made unique); the caller sends its `added` event."""
@@ -387,8 +387,8 @@ class OpenAIResponsesCodec:
                 template = as_dict(event.data) or {"response": self._response}
                 event_type = items.terminal_type(event, template.get("type"))
                 response = as_dict(template.get("response")) or self._response
-                changed = self._changed() or not event.data
-                output = items.final_output(self._sent, response.get("output")) if changed else None
+                changed = self._changed(response.get("output")) or not event.data
+                output = final_output(self._sent, response.get("output")) if changed else None
                 response = items.finished_response(response, event_type, event, output)
                 self._emit({**template, "type": event_type, "response": response})
             case Opaque():

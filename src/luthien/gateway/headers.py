@@ -4,15 +4,25 @@ Provider headers (`anthropic-version`, `anthropic-beta`, `x-stainless-*`, `user-
 `session-id`/`originator`, ...) pass upstream untouched; hop-by-hop headers, framing headers that the
 proxy recomputes, and Luthien's own `x-luthien-*` control headers do not. Credentials are swapped for
 the server's provider key when the auth decision says so.
+
+Header values cross as the bytes that arrived, whatever their encoding: aiohttp hands the upstream's
+as UTF-8 decoded with `surrogateescape` (reversed exactly here) and writes ours as UTF-8; ASGI hands
+the client's as bytes (Luthien reads them as latin-1). A header that cannot cross byte for byte (a
+client value that is not UTF-8, which aiohttp cannot send as is; anything the ASGI server would refuse
+to write) is dropped and logged by name, never a 500.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterable
 
 from multidict import CIMultiDict
 
 from luthien.config import WireFormat
+
+logger = logging.getLogger("luthien.gateway")
 
 # RFC 9110 §7.6.1 hop-by-hop headers, plus framing and encoding headers the proxy sets itself.
 _HOP_BY_HOP = frozenset(
@@ -35,6 +45,10 @@ _CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key"})
 LUTHIEN_HEADER_PREFIX = "x-luthien-"
 # The proxy parses SSE, so it needs decoded bytes; these are the encodings its client decodes.
 UPSTREAM_ACCEPT_ENCODING = "gzip, deflate"
+# What HTTP/1.1 allows on the wire (RFC 9110 §5.1, §5.5): a token as name; no control characters but
+# HTAB in a value. The ASGI server refuses to write anything else.
+_INVALID_NAME = re.compile(rb"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
+_INVALID_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _connection_listed(headers: Iterable[tuple[str, str]]) -> set[str]:
@@ -62,11 +76,17 @@ def upstream_request_headers(
     dropped = _NOT_FORWARDED_UP | _connection_listed(client_headers)
     if use_server_key:
         dropped = dropped | _CREDENTIAL_HEADERS
-    headers: CIMultiDict[str] = CIMultiDict(
-        (name, value)
-        for name, value in client_headers
-        if name not in dropped and not name.startswith(LUTHIEN_HEADER_PREFIX)
-    )
+    headers: CIMultiDict[str] = CIMultiDict()
+    for name, value in client_headers:
+        if name in dropped or name.startswith(LUTHIEN_HEADER_PREFIX):
+            continue
+        try:
+            # aiohttp writes a value as UTF-8: the client's bytes go out unchanged only if they are UTF-8.
+            headers.add(name, value.encode("latin-1").decode("utf-8"))
+        except UnicodeError:
+            logger.warning(
+                "dropped request header %r: its value is not UTF-8, so it cannot be forwarded as is", name
+            )
     if use_server_key and server_key is not None:
         if upstream_format is WireFormat.ANTHROPIC:
             headers["x-api-key"] = server_key
@@ -80,9 +100,25 @@ def client_response_headers(upstream_headers: Iterable[tuple[str, str]]) -> list
     """Upstream response headers worth passing back (request ids, rate limits, content type)."""
     pairs = [(name.lower(), value) for name, value in upstream_headers]
     dropped = _NOT_FORWARDED_DOWN | _connection_listed(pairs)
-    # Luthien's own headers are set by this hop; an upstream Luthien's must not duplicate them.
-    return [
-        (name.encode("latin-1"), value.encode("latin-1"))
-        for name, value in pairs
-        if name not in dropped and not name.startswith(LUTHIEN_HEADER_PREFIX)
-    ]
+    out: list[tuple[bytes, bytes]] = []
+    for name, value in pairs:
+        # Luthien's own headers are set by this hop; an upstream Luthien's must not duplicate them.
+        if name in dropped or name.startswith(LUTHIEN_HEADER_PREFIX):
+            continue
+        raw = _received_bytes(name, value)
+        if raw is None:
+            logger.warning("dropped response header %r: it cannot be forwarded as received", name)
+            continue
+        out.append(raw)
+    return out
+
+
+def _received_bytes(name: str, value: str) -> tuple[bytes, bytes] | None:
+    """The header's bytes as the upstream sent them (None when they cannot be written back)."""
+    try:
+        raw = (name.encode("utf-8", "surrogateescape"), value.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:  # a lone surrogate no decoder produced: not from the wire
+        return None
+    if not raw[0] or _INVALID_NAME.search(raw[0]) or _INVALID_VALUE.search(raw[1]):
+        return None
+    return raw

@@ -265,17 +265,33 @@ class ProxyEndpoint:
 
 
 def _refuse_unchecked_choices(request: CallRequest, policy: Policy[Any], name: str) -> None:
-    """Policies see the first choice only; several choices would let the others bypass them.
+    """Policies see the first choice, and tool calls; anything else in a response would bypass them.
+
+    Only an absent (or null) `n` or the integer 1 passes: an upstream that coerces numbers would
+    honour `2.0`, `"2"` or `true` as two choices, so anything else is refused, whatever its type.
+    Legacy `functions` are refused too: their calls (`function_call`) are not tool calls a policy
+    reads.
 
     Raises:
-        GatewayError: INVALID_REQUEST when `n` asks for more than one choice under such a policy.
+        GatewayError: INVALID_REQUEST for `n` other than 1, or `functions`, under such a policy.
     """
-    choices = request.body.get("n")
-    if isinstance(choices, int) and choices > 1 and policy.inspects_response:
+    if not policy.inspects_response:
+        return
+    if request.body.get("functions"):
         raise GatewayError(
             ErrorKind.INVALID_REQUEST,
-            f"n={choices} is not allowed while policy {name!r} inspects responses: it checks one choice",
+            f"functions: not supported while policy {name!r} inspects responses; use tools",
         )
+    if "n" not in request.body:
+        return
+    choices = request.body["n"]
+    if choices is None or (type(choices) is int and choices == 1):
+        return
+    raise GatewayError(
+        ErrorKind.INVALID_REQUEST,
+        f"n: only 1 is allowed while policy {name!r} inspects responses (it checks one choice); "
+        f"got {choices!r:.40}",
+    )
 
 
 def _policy_error(failure: PolicyFailure) -> GatewayError:

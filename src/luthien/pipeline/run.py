@@ -19,11 +19,10 @@ from luthien.pipeline.events import DONE, WireEvent
 from luthien.pipeline.stage import ResponseStage
 from luthien.policy.runner import PolicyFailure
 from luthien.upstream.client import UpstreamStreamError
-from luthien.wire.apis import WireApi, response_event
+from luthien.wire.apis import UNREADABLE, WireApi, readable_by_clients, response_event
 from luthien.wire.errors import ErrorKind
-from luthien.wire.sse import SSEParser
+from luthien.wire.sse import SSEParser, terminated
 
-FRAME_TERMINATOR = b"\n\n"
 INCOMPLETE_STREAM_MESSAGE = "upstream ended the stream before it was complete"
 POLICY_FAILURE_MESSAGE = "the call was stopped because policy {name!r} failed"
 
@@ -36,11 +35,13 @@ async def _decode(api: WireApi, chunks: AsyncIterator[bytes]) -> AsyncIterator[W
     trailing = parser.finish()
     if trailing is not None:
         event = api.decode(trailing)
-        # A final frame missing only its blank line is complete: send it terminated. A fragment
-        # (no data, or data that is not JSON) is the remains of a cut frame: drop it, so the error
-        # event that follows starts on a frame boundary.
-        if event.data is not None or event.type == DONE:
-            yield dataclasses.replace(event, raw=trailing.raw.rstrip(b"\r\n") + FRAME_TERMINATOR)
+        if not trailing.raw.strip(b"\r\n"):
+            yield event  # trailing line breaks: forwarded as they came
+        elif event.data is not None or event.type == DONE:
+            # A final frame missing only its blank line is complete: send it terminated, in its own
+            # line breaks. A fragment (no data, or data that is not JSON) is the remains of a cut
+            # frame: drop it, so the error event that follows starts on a frame boundary.
+            yield dataclasses.replace(event, raw=terminated(trailing.raw))
 
 
 async def run_stream(
@@ -90,10 +91,13 @@ async def run_body(api: WireApi, body: bytes, stage: ResponseStage) -> bytes:
 
     Raises:
         PolicyFailure: the policy failed closed.
+        GatewayError: the body is JSON a client reads but Luthien cannot, and the policy inspects it.
     """
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        # Not JSON: nothing a policy could read; forward it untouched.
-        return body
+        if not readable_by_clients(body):
+            return body  # not JSON: nothing a policy (or a client) could read; forwarded untouched
+        # JSON a client reads but Luthien cannot: the stage refuses it unless no policy looks.
+        return api.encode(await stage.process_body(WireEvent(UNREADABLE, None, None, body)))
     return api.encode(await stage.process_body(response_event(body, data)))

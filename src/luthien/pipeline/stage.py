@@ -5,6 +5,10 @@ client API's codec, run through the policy's runner (hooks, holds, repair) and e
 that never looks at the response (noop, request-only policies) is skipped entirely: wire events go
 out as the exact bytes that came in, without being decoded. Non-streaming bodies take the same path
 as a one-shot sequence, so a policy has one code path.
+
+An event or body that clients' JSON parsers read but Luthien's cannot (`UNREADABLE`) is refused when
+the policy inspects responses, since it would reach the client unread: the stream ends with the API's
+error event, a body is answered 502.
 """
 
 from __future__ import annotations
@@ -18,7 +22,13 @@ from luthien.call.events import CallEvent
 from luthien.call.request import CallRequest
 from luthien.pipeline.events import WireEvent
 from luthien.policy.base import Policy, PolicyContext
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, WireApi
+from luthien.upstream.client import UpstreamStreamError
+from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, UNREADABLE, WireApi
+from luthien.wire.errors import ErrorKind, GatewayError
+
+UNREADABLE_MESSAGE = (
+    "upstream sent JSON that Luthien cannot read (e.g. a lone surrogate escape), so no policy could check it"
+)
 
 
 class ResponseStage(Protocol):
@@ -87,6 +97,8 @@ class PolicyStage:
 
         async def decoded() -> AsyncIterator[CallEvent]:
             async for wire in events:
+                if wire.type == UNREADABLE:
+                    raise UpstreamStreamError(ErrorKind.UPSTREAM_STREAM, UNREADABLE_MESSAGE)
                 for event in codec.decode(wire):
                     yield event
             for event in codec.finish_decode():
@@ -102,6 +114,8 @@ class PolicyStage:
         """See `ResponseStage.process_body`."""
         if not self.policy.inspects_response:
             return body
+        if body.type == UNREADABLE:
+            raise GatewayError(ErrorKind.UPSTREAM_UNAVAILABLE, UNREADABLE_MESSAGE)
         codec = codec_for(self.api)
         events = [event async for event in self.runner.process(_iterate(codec.decode_body(body)))]
         return codec.encode_body(events)

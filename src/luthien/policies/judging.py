@@ -2,8 +2,9 @@
 
 The judge gets instructions (a system prompt), the recent conversation and the tool call, and must
 answer with `{"probability": <0..1>, "explanation": "<short reason>"}` somewhere in its reply text
-(code fences and surrounding prose are tolerated). Anything else is a malformed verdict, which the
-policies treat as a block: the judge fails secure.
+(code fences and surrounding prose are tolerated). Anything else is a malformed verdict, and so is a
+reply with several verdict objects that disagree (a judge quoting arguments that plant one): the
+policies treat it as a block, so the judge fails secure.
 """
 
 from __future__ import annotations
@@ -95,8 +96,15 @@ class JudgeSettings(PolicyConfig):
 
 
 def parse_verdict(text: str) -> tuple[float, str] | None:
-    """Find `{"probability": p, "explanation": "..."}` in a reply; None when there is no valid one."""
+    """Read `{"probability": p, "explanation": "..."}` from a reply; None when there is no valid one.
+
+    A judge may quote the tool call's arguments, and those may hold a planted verdict-shaped object,
+    so the reply is read fail-secure: every JSON object with a `probability` key counts (nested ones
+    too); any invalid one, or two that disagree on the probability, make the reply invalid (the call
+    is blocked). Otherwise the last one is the verdict.
+    """
     decoder = json.JSONDecoder()
+    verdicts: list[tuple[float, str] | None] = []
     position = text.find("{")
     while position != -1:
         try:
@@ -104,9 +112,11 @@ def parse_verdict(text: str) -> tuple[float, str] | None:
         except json.JSONDecodeError:
             value = None
         if isinstance(value, dict) and "probability" in value:
-            return _verdict_fields(cast(dict[str, Any], value))
+            verdicts.append(_verdict_fields(cast(dict[str, Any], value)))
         position = text.find("{", position + 1)
-    return None
+    if not verdicts or None in verdicts or len({verdict[0] for verdict in verdicts if verdict}) > 1:
+        return None
+    return verdicts[-1]
 
 
 def _verdict_fields(value: dict[str, Any]) -> tuple[float, str] | None:

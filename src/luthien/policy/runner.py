@@ -15,6 +15,14 @@ buffering --BlockComplete, other kind--> resolved (awaited in place, order kept)
 resolved: hook returned the same event -> the buffered originals are sent (original bytes)
           hook returned other events     -> those are sent instead
 ```
+
+`Opaque` events (pings, comments, unknown events, upstream errors) keep their upstream place among
+held blocks: one that arrives while a block is buffering is buffered with it (with the latest started
+one), and one that arrives while tool calls are being judged is queued behind them; either is sent
+where it was once those blocks are resolved (after a replacement, when a hook changed its block). If
+the upstream ends without a message end, the queued `Opaque` events are still sent (the held blocks
+are not). When `process` ends, for whatever reason, every pending judgment is cancelled and awaited:
+none outlives the call, and none's exception goes unretrieved.
 """
 
 from __future__ import annotations
@@ -62,7 +70,8 @@ class Runner(Protocol):
 
 
 _E = TypeVar("_E", MessageStart, BlockStart, BlockDelta, BlockComplete, MessageEnd)
-_Pending = tuple["asyncio.Task[list[CallEvent]]", list[CallEvent], BlockComplete]
+_Judgment = tuple["asyncio.Task[list[CallEvent]]", list[CallEvent], BlockComplete]
+"""A held tool call being judged: the task, the buffered events, the completion judged."""
 
 
 class HookRunner:
@@ -73,7 +82,7 @@ class HookRunner:
         self.ctx = ctx
         self._bypassed = False
         self._held: dict[int, list[CallEvent]] = {}
-        self._pending: list[_Pending] = []
+        self._pending: list[_Judgment | Opaque] = []
 
     async def on_request(self, request: CallRequest) -> CallRequest:
         """Run `on_request`; on failure fail closed or forward the original, per `on_error`."""
@@ -95,13 +104,48 @@ class HookRunner:
                 for produced in await self._handle(event):
                     for fixed in repairer.feed(produced):
                         yield fixed
+            if not upstream_ended:
+                for stranded in self._stranded_opaque():
+                    for fixed in repairer.feed(stranded):
+                        yield fixed
             for fixed in repairer.finish(upstream_ended):
                 yield fixed
         finally:
-            for task, _, _ in self._pending:
-                task.cancel()
+            await self._cancel_judgments()
+
+    async def _cancel_judgments(self) -> None:
+        """Cancel every judgment still pending and wait for each to end (retrieving its exception)."""
+        tasks = [entry[0] for entry in self._pending if not isinstance(entry, Opaque)]
+        self._pending = []
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _stranded_opaque(self) -> list[CallEvent]:
+        """The `Opaque` events held back with blocks that will never be sent (no message end came)."""
+        queued = [
+            event
+            for entry in self._pending
+            for event in ([entry] if isinstance(entry, Opaque) else entry[1])
+            if isinstance(event, Opaque)
+        ]
+        buffered = [event for held in self._held.values() for event in held if isinstance(event, Opaque)]
+        return [*queued, *buffered]
+
+    def _place(self, event: Opaque) -> list[CallEvent]:
+        """Keep an `Opaque` event in its upstream place among held blocks (see the module docstring)."""
+        if self._held:
+            self._held[next(reversed(self._held))].append(event)
+            return []
+        if self._pending:
+            self._pending.append(event)
+            return []
+        return [event]
 
     async def _handle(self, event: CallEvent) -> list[CallEvent]:
+        if isinstance(event, Opaque):
+            return self._place(event)
         if self._bypassed:
             released = self._release_held()
             if isinstance(event, MessageEnd):
@@ -136,8 +180,6 @@ class HookRunner:
                 out = await self._resolve_pending()
                 out.extend(await self._invoke(policy.on_message_complete, event, [event]))
                 return out
-            case Opaque():
-                return [event]
 
     async def _invoke(
         self,
@@ -153,9 +195,14 @@ class HookRunner:
 
     async def _resolve_pending(self) -> list[CallEvent]:
         out: list[CallEvent] = []
-        pending, self._pending = self._pending, []
-        for task, buffered, original in pending:
-            out.extend(_resolve(await task, buffered, original))
+        while self._pending:
+            entry = self._pending[0]
+            if isinstance(entry, Opaque):
+                out.append(entry)
+            else:
+                task, buffered, original = entry
+                out.extend(_resolve(await task, buffered, original))
+            self._pending.pop(0)
         return out
 
     def _release_held(self) -> list[CallEvent]:
@@ -181,10 +228,13 @@ class HookRunner:
 
 
 def _resolve(result: list[CallEvent], buffered: list[CallEvent], original: BlockComplete) -> list[CallEvent]:
-    """A held block's output: its original events when the hook passed it unchanged."""
+    """A held block's output: its original events when the hook passed it unchanged.
+
+    Otherwise the hook's events, followed by the `Opaque` events that arrived while it was buffered.
+    """
     if len(result) == 1 and result[0] is original:
         return buffered
-    return result
+    return [*result, *(event for event in buffered if isinstance(event, Opaque))]
 
 
 class ChainRunner:

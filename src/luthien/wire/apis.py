@@ -11,6 +11,7 @@ body and as in-stream events, in its own shape:
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -22,8 +23,13 @@ from luthien.wire.sse import SSEFrame, encode_frame
 
 UNPARSED = "unparsed"
 """`type` of a frame whose data is not JSON: passed through untouched, never interpreted."""
+UNREADABLE = "unreadable"
+"""`type` of a frame (or body) that clients' JSON parsers read but Luthien's cannot (a lone surrogate
+escape, `NaN`): a policy that inspects responses cannot see what a client would, so it is refused."""
 
 _DONE_BYTES = b"data: [DONE]\n\n"
+CHAT_CHUNK = "chat.completion.chunk"
+"""`type` of an OpenAI Chat stream event that carries `choices`."""
 
 
 class WireApi:
@@ -65,7 +71,8 @@ class WireApi:
         try:
             data = orjson.loads(frame.data)
         except orjson.JSONDecodeError:
-            return WireEvent(UNPARSED, None, frame.event, frame.raw)
+            kind = UNREADABLE if readable_by_clients(frame.data) else UNPARSED
+            return WireEvent(kind, None, frame.event, frame.raw)
         return WireEvent(self._event_type(data, frame.event), data, frame.event, frame.raw)
 
     def _event_type(self, data: Any, sse_event: str | None) -> str:
@@ -137,6 +144,10 @@ class OpenAIChat(WireApi):
         if isinstance(data, dict):
             if "error" in data:
                 return "error"
+            # Clients read `choices` whatever `object` says: so does Luthien, or a chunk with an odd
+            # `object` would pass unread.
+            if "choices" in data:
+                return CHAT_CHUNK
             kind = data.get("object")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
             if isinstance(kind, str):
                 return kind
@@ -183,6 +194,19 @@ def _is_instance(value: Any, expected: type) -> bool:
     if expected is int and isinstance(value, bool):
         return False
     return isinstance(value, expected)
+
+
+def readable_by_clients(text: str | bytes) -> bool:
+    """Whether lenient JSON parsers read `text` (for text orjson has refused).
+
+    Python's `json` (the official SDKs) and JavaScript's `JSON.parse` accept lone surrogate escapes,
+    and Python's accepts `NaN` and `Infinity`; orjson accepts none of them.
+    """
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def response_event(body: bytes, data: Any) -> WireEvent:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 _BREAK = rb"(?:\r\n|\n|\r(?!\n))"
 _FRAME_END = re.compile(_BREAK + _BREAK)
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LINE_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,23 +59,31 @@ class SSEParser:
         self._buffer = b""
 
     def feed(self, chunk: bytes) -> list[SSEFrame]:
-        """Add bytes; return every frame they complete, in order."""
+        """Add bytes; return every frame they complete, in order.
+
+        A frame ending in a CR at the end of `chunk` is complete whatever comes next: if the next
+        byte is an LF (the CR was half of a CRLF), that LF is a leading line break of the next frame,
+        which parsing ignores and forwarding keeps. So no frame waits for the next read.
+        """
         buffer = self._buffer + chunk if self._buffer else chunk
         frames: list[SSEFrame] = []
         start = 0
         while match := _FRAME_END.search(buffer, start):
             end = match.end()
-            if end == len(buffer) and buffer.endswith(b"\r"):
-                # The CR may be the first half of a CRLF still in flight: wait for the next byte.
-                break
             frames.append(parse_frame(buffer[start:end]))
             start = end
         self._buffer = buffer[start:]
         return frames
 
     def finish(self) -> SSEFrame | None:
-        """Return the unterminated trailing frame, if the stream ended inside one."""
+        """Return the unterminated trailing frame, if the stream ended inside one.
+
+        Trailing line breaks alone are returned too (as a frame without data), so that forwarding
+        them keeps the stream's bytes; other trailing whitespace is dropped.
+        """
         rest, self._buffer = self._buffer, b""
+        if not rest.strip(b"\r\n"):
+            return parse_frame(rest) if rest else None
         if not rest.strip():
             return None
         return parse_frame(rest)
@@ -83,6 +92,13 @@ class SSEParser:
     def pending_bytes(self) -> int:
         """Bytes received that do not yet form a complete frame."""
         return len(self._buffer)
+
+
+def terminated(raw: bytes) -> bytes:
+    """A frame that lacks its blank line, completed with the line break it uses (LF when none)."""
+    body = raw.rstrip(b"\r\n")
+    line_break = _LINE_BREAK_BYTES.search(raw)
+    return body + (line_break.group() if line_break else b"\n") * 2
 
 
 def encode_frame(event: str | None, data: str) -> bytes:

@@ -1,0 +1,243 @@
+"""Decoding an OpenAI Chat Completions stream into normalized events.
+
+Chat has no block events: a block is implied by which field of `choices[0].delta` a chunk fills.
+Reasoning, content and refusal are one block at a time (a piece of another of these fields closes the
+open one). Tool calls are blocks of their own, keyed by their `index`: their fragments may arrive in
+any interleaving (with each other and with text), so every tool call stays open and collects its
+fragments until the finish chunk, and the open text block stays open across tool calls (Chat's
+`content` is one string). Everything closes at the finish chunk, whose `MessageEnd` waits for
+`[DONE]`; content in chunks between the two is cut (the message is over: a client would still add it).
+
+Only the first choice 0 is read: other entries of `choices` are cut from a chunk before it is decoded
+(the chunk is then re-serialized), and a chunk for other choices only is dropped, so nothing reaches
+the client unread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from luthien.call.assembly import BlockAssembly
+from luthien.call.events import (
+    BlockComplete,
+    BlockDelta,
+    BlockKind,
+    BlockStart,
+    CallEvent,
+    MessageEnd,
+    MessageStart,
+    Opaque,
+    Origin,
+    ToolCall,
+    Usage,
+    with_origin,
+)
+from luthien.call.openai_chat_wire import (
+    BLOCK_KEYS,
+    CHUNK,
+    CONTENT,
+    REASONING_KEYS,
+    REFUSAL,
+    as_dict,
+    as_list,
+    first_choice,
+    readable_part,
+    stop_reason,
+    usage_of,
+)
+from luthien.pipeline.events import DONE, WireEvent
+
+ToolKey = int | str
+"""A tool call's wire `index`, or a made-up key for a call sent without one."""
+
+
+class ChatStreamDecoder:
+    """Decodes one Chat Completions stream; what it learns is read by the encoder.
+
+    Attributes:
+        wire_tool_index: block index → the tool call's wire `index`.
+        reasoning_keys: the delta field(s) the upstream sends reasoning in.
+        trailer: the chunks after the finish chunk (usage), for re-serializing the end.
+        done: the upstream's `[DONE]`; None while unseen (or never sent).
+        ended_without_done: the stream ended after its finish chunk but before `[DONE]`.
+        usage: the last usage the upstream reported.
+    """
+
+    def __init__(self) -> None:
+        self.wire_tool_index: dict[int, int] = {}
+        self.reasoning_keys: tuple[str, ...] = ()
+        self.trailer: tuple[WireEvent, ...] = ()
+        self.done: WireEvent | None = None
+        self.ended_without_done = False
+        self.usage: Usage | None = None
+        self._started = False
+        self._closed = False
+        self._block: BlockAssembly | None = None
+        self._calls: dict[ToolKey, BlockAssembly] = {}
+        self._last_call: ToolKey | None = None
+        self._next_index = 0
+        self._held: list[WireEvent] | None = None
+        self._held_events: list[CallEvent] = []
+        self._finish: dict[str, Any] | None = None
+
+    def decode(self, event: WireEvent) -> list[CallEvent]:
+        """See `CallCodec.decode`."""
+        if event.type == CHUNK and (cut := readable_part(event.data)) is not None:
+            if not cut["choices"]:
+                return []  # other choices only: never sent unread
+            event = WireEvent(event.type, cut, event.sse_event)
+        if self._held is not None:
+            if event.type == DONE:
+                return self._end(event)
+            self._held.append(_without_content(event))
+            return []
+        if event.type == "error":
+            self._closed = True
+        elif event.type == DONE and self._started and not self._closed:
+            self._held = []
+            return self._end(event)
+        elif not self._closed and event.type == CHUNK and (choice := first_choice(event.data)) is not None:
+            events = self._chunk_events(as_dict(event.data), choice)
+            if choice.get("finish_reason"):
+                self._held, self._held_events, self._finish = [event], events, as_dict(event.data)
+                return []
+            if events:
+                return _attach(events, (event,))
+        return [with_origin(Opaque(event), Origin((event,)))]
+
+    def finish_decode(self) -> list[CallEvent]:
+        """A finish chunk not followed by `[DONE]` still ends the message; open blocks stay incomplete."""
+        if self._held is None:
+            return []
+        self.ended_without_done = True
+        return self._end(None)
+
+    def _chunk_events(self, data: dict[str, Any], choice: dict[str, Any]) -> list[CallEvent]:
+        events: list[CallEvent] = []
+        if not self._started:
+            self._started = True
+            events.append(MessageStart(str(data.get("id", "")), str(data.get("model", "")), data=data))
+        delta = as_dict(choice.get("delta"))
+        reasoning = [key for key in REASONING_KEYS if isinstance(delta.get(key), str) and delta[key]]
+        if reasoning:
+            self.reasoning_keys = self.reasoning_keys or tuple(reasoning)
+            events.extend(self._piece(BlockKind.THINKING, delta[reasoning[0]]))
+        for key, kind in (("content", BlockKind.TEXT), ("refusal", BlockKind.OTHER)):
+            if isinstance(delta.get(key), str) and delta[key]:
+                events.extend(self._piece(kind, delta[key]))
+        for entry in as_list(delta.get("tool_calls")):
+            events.extend(self._tool_piece(as_dict(entry)))
+        return events
+
+    def _start(self, kind: BlockKind, call: ToolCall | None = None, data: Any = None) -> BlockAssembly:
+        assembly = BlockAssembly(BlockStart(self._next_index, kind, tool_call=call, data=data))
+        self._next_index += 1
+        return assembly
+
+    def _piece(self, kind: BlockKind, text: str) -> list[CallEvent]:
+        """A reasoning, content or refusal piece: continues the open block of its kind, or opens one."""
+        events: list[CallEvent] = []
+        if self._block is None or self._block.start.kind is not kind:
+            events.extend(self._close_block())
+            data = (
+                dict(REFUSAL)
+                if kind is BlockKind.OTHER
+                else dict(CONTENT)
+                if kind is BlockKind.TEXT
+                else None
+            )
+            self._block = self._start(kind, data=data)
+            events.append(self._block.start)
+        return [*events, *_add(self._block, text)]
+
+    def _tool_piece(self, entry: dict[str, Any]) -> list[CallEvent]:
+        """A tool-call fragment: goes to its call, whichever calls came in between."""
+        function = as_dict(entry.get("function"))
+        arguments = function.get("arguments")
+        arguments = arguments if isinstance(arguments, str) else ""
+        last = self._calls.get(self._last_call) if self._last_call is not None else None
+        last_id = last.start.tool_call.id if last is not None and last.start.tool_call else None
+        key: ToolKey
+        if isinstance(entry.get("index"), int):
+            key = entry["index"]
+        elif last is not None and self._last_call is not None and entry.get("id") in (None, last_id):
+            key = self._last_call  # no index: the latest call's piece unless it names another id
+        else:
+            key = f"#{len(self._calls)}"
+        events: list[CallEvent] = []
+        assembly = self._calls.get(key)
+        if assembly is None:
+            call = ToolCall(str(entry.get("id") or ""), str(function.get("name") or ""), "")
+            assembly = self._calls[key] = self._start(BlockKind.TOOL_CALL, call, entry)
+            if isinstance(key, int):
+                self.wire_tool_index[assembly.start.index] = key
+            events.append(assembly.start)
+        self._last_call = key
+        return [*events, *_add(assembly, arguments)]
+
+    def _close_block(self) -> list[CallEvent]:
+        assembly, self._block = self._block, None
+        return [] if assembly is None else [BlockComplete(assembly.start.index, assembly.block())]
+
+    def _end(self, done: WireEvent | None) -> list[CallEvent]:
+        held, self._held = self._held or [], None
+        closing = [
+            *self._close_block(),
+            *(BlockComplete(call.start.index, call.block()) for call in self._calls.values()),
+        ]
+        self._calls.clear()
+        events = [*self._held_events, *closing]
+        self._held_events = []
+        finish = self._finish
+        reason = (first_choice(finish) or {}).get("finish_reason")
+        for wire in held:
+            self.usage = usage_of(as_dict(wire.data).get("usage")) or self.usage
+        self.trailer, self.done = tuple(held[1:] if finish is not None else held), done
+        events.append(
+            MessageEnd(
+                stop_reason(reason),
+                provider_stop_reason=reason if isinstance(reason, str) else None,
+                usage=self.usage,
+                data=finish,
+            )
+        )
+        self._closed = True  # anything after the end passes as Opaque
+        return _attach(events, (*held, done) if done is not None else tuple(held))
+
+
+def _without_content(event: WireEvent) -> WireEvent:
+    """A chunk after the finish chunk, without content: the message is over, a client would add it."""
+    choice = first_choice(event.data) if event.type == CHUNK else None
+    delta = as_dict(choice.get("delta")) if choice is not None else {}
+    if choice is None or not any(delta.get(key) for key in BLOCK_KEYS):
+        return event
+    kept = {key: value for key, value in delta.items() if key not in BLOCK_KEYS}
+    return WireEvent(
+        event.type, {**as_dict(event.data), "choices": [{**choice, "delta": kept}]}, event.sse_event
+    )
+
+
+def _add(assembly: BlockAssembly, text: str) -> list[CallEvent]:
+    if not text:
+        return []
+    delta = BlockDelta(assembly.start.index, assembly.start.kind, text=text)
+    assembly.add(delta)
+    return [delta]
+
+
+def _attach(events: list[CallEvent], wire: tuple[WireEvent, ...]) -> list[CallEvent]:
+    """Give the events decoded from `wire` one shared origin.
+
+    Leading `BlockComplete`s close blocks that earlier chunks carried; they have no wire form and get
+    empty origins of their own, so that the group of a chunk starting a tool call (which the repairer
+    holds) does not also hold the completion of the block before it, and the end's group is not
+    broken by completions of tool calls the repairer holds.
+    """
+    lead = 0
+    while lead < len(events) and isinstance(events[lead], BlockComplete):
+        lead += 1
+    origin = Origin(wire, len(events) - lead)
+    return [
+        *(with_origin(event, Origin(())) for event in events[:lead]),
+        *(with_origin(event, origin) for event in events[lead:]),
+    ]

@@ -1,0 +1,199 @@
+"""Encoding normalized events back into an OpenAI Chat Completions stream.
+
+An event whose origin arrives whole and unchanged is sent as the upstream's chunks, when their
+tool-call `index` values are the ones the client must see; anything else is serialized anew, copying
+the stream's `id`, `object`, `created`, `model`, `service_tier`, `system_fingerprint` (and
+`usage: null` when the stream has it) from `MessageStart.data`. Text, thinking and refusal
+`BlockStart`s and every `BlockComplete` produce no chunk; tool-call `index` counts the tool calls sent.
+The end is the finish chunk, the upstream's trailing chunks (usage) and `[DONE]`, unless the upstream
+never sent `[DONE]`: then none is made up, and the stream ends incomplete as it did upstream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from luthien.call.codec import OriginGrouping
+from luthien.call.events import (
+    BlockDelta,
+    BlockKind,
+    BlockStart,
+    CallEvent,
+    MessageEnd,
+    MessageStart,
+    Opaque,
+    ToolCall,
+    Usage,
+)
+from luthien.call.openai_chat_decoder import ChatStreamDecoder
+from luthien.call.openai_chat_wire import (
+    BASE_KEYS,
+    BLOCK_KEYS,
+    CHUNK,
+    REASONING_KEYS,
+    TEXT_BLOCK_SEPARATOR,
+    as_dict,
+    finish_reason,
+    first_choice,
+    is_content,
+    is_refusal,
+    patched_usage,
+    tool_json,
+)
+from luthien.pipeline.events import DONE, WireEvent
+
+_CHOICE: dict[str, Any] = {"index": 0, "delta": {}, "logprobs": None, "finish_reason": None}
+
+
+class ChatStreamEncoder:
+    """Encodes one call's normalized events as Chat chunks (see the module docstring)."""
+
+    def __init__(self, decoder: ChatStreamDecoder) -> None:
+        self._decoder = decoder
+        self._grouping = OriginGrouping()
+        self._base: dict[str, Any] = {}
+        self._ordinals: dict[int, int] = {}
+        self._current: BlockStart | None = None
+        # Chat has one content string: a text block after text already sent is set off by a blank
+        # line, so e.g. a blocked-tool message does not run into the model's sentence; two pieces of
+        # the model's own content are one string upstream and stay one.
+        self._text_blocks_sent = 0
+        self._last_text_was_content = False
+        self._current_text_sent = False
+
+    def encode(self, event: CallEvent) -> list[WireEvent]:
+        """See `CallCodec.encode`."""
+        synthesize, origin, grouped = self._grouping.offer(event)
+        out = [wire for item in synthesize for wire in self._synthesize(item)]
+        if origin is not None:
+            if self._raw_ok(grouped):
+                for item in grouped:
+                    self._track(item)
+                out.extend(origin.wire)
+            else:
+                out.extend(wire for item in grouped for wire in self._synthesize(item))
+        return out
+
+    def finish_encode(self) -> list[WireEvent]:
+        """Re-serialize any incomplete group."""
+        return [wire for item in self._grouping.flush() for wire in self._synthesize(item)]
+
+    def _raw_ok(self, events: list[CallEvent]) -> bool:
+        """Whether the raw chunks number their tool calls as the client must see them (0, 1, ..)."""
+        ordinals = dict(self._ordinals)
+        for event in events:
+            if isinstance(event, BlockStart | BlockDelta) and event.kind is BlockKind.TOOL_CALL:
+                if isinstance(event, BlockStart):
+                    ordinals[event.index] = len(ordinals)
+                wire = self._decoder.wire_tool_index.get(event.index)
+                if wire is not None and wire != ordinals.get(event.index):
+                    return False
+        return True
+
+    def _track(self, event: CallEvent) -> None:
+        if isinstance(event, MessageStart):
+            data = event.data or {"object": CHUNK, "created": int(time.time()), "choices": []}
+            base = {key: value for key, value in data.items() if key in BASE_KEYS}
+            self._base = {**base, **({"usage": None} if "usage" in base else {})}
+            self._base.update(id=event.message_id, model=event.model)
+        elif isinstance(event, BlockStart):
+            self._current = event
+            self._current_text_sent = False
+            if event.kind is BlockKind.TOOL_CALL:
+                self._ordinals[event.index] = len(self._ordinals)
+        elif (
+            isinstance(event, BlockDelta)
+            and event.kind is BlockKind.TEXT
+            and event.text
+            and not self._current_text_sent
+        ):
+            self._current_text_sent = True
+            self._text_blocks_sent += 1
+            self._last_text_was_content = self._current_is_content()
+
+    def _current_is_content(self) -> bool:
+        return self._current is not None and is_content(self._current.data)
+
+    def _separates(self, event: CallEvent) -> bool:
+        """Whether a synthesized text delta opens a text block that must be set off from earlier text."""
+        return (
+            isinstance(event, BlockDelta)
+            and event.kind is BlockKind.TEXT
+            and bool(event.text)
+            and event.data is None
+            and not self._current_text_sent
+            and self._text_blocks_sent > 0
+            and not (self._last_text_was_content and self._current_is_content())
+        )
+
+    def _chunk(self, delta: dict[str, Any], template: dict[str, Any] | None = None) -> WireEvent:
+        choice = {**(template or _CHOICE), "delta": delta}
+        payload = {**self._base, "choices": [choice]}
+        payload.setdefault("object", CHUNK)
+        return WireEvent(CHUNK, payload)
+
+    def _synthesize(self, event: CallEvent) -> list[WireEvent]:
+        separate = self._separates(event)
+        self._track(event)
+        if separate and isinstance(event, BlockDelta):
+            event = dataclasses.replace(event, text=TEXT_BLOCK_SEPARATOR + event.text)
+        match event:
+            case MessageStart():
+                template = first_choice(event.data) or _CHOICE
+                delta = as_dict(template.get("delta"))
+                delta = {k: v for k, v in delta.items() if k not in BLOCK_KEYS or not v}
+                return [self._chunk({"role": "assistant", **delta}, template)]
+            case BlockStart() if event.kind is BlockKind.TOOL_CALL:
+                entry = {**as_dict(event.data), "index": self._ordinals[event.index]}
+                call = event.tool_call or ToolCall("", "")
+                return [self._chunk({"tool_calls": [tool_json(call, entry, "")]})]
+            case BlockDelta():
+                delta = self._delta(event)
+                return [self._chunk(delta)] if delta is not None else []
+            case MessageEnd():
+                return self._end_chunks(event)
+            case Opaque():
+                return [event.wire]
+            case _:
+                return []
+
+    def _delta(self, event: BlockDelta) -> dict[str, Any] | None:
+        if event.data is not None:
+            return event.data
+        if event.signature is not None or not event.text:
+            return None
+        if event.kind is BlockKind.TEXT:
+            return {"content": event.text}
+        if event.kind is BlockKind.THINKING:
+            return dict.fromkeys(self._decoder.reasoning_keys or REASONING_KEYS[:1], event.text)
+        if event.kind is BlockKind.TOOL_CALL:
+            tool = {"index": self._ordinals.get(event.index, 0), "function": {"arguments": event.text}}
+            return {"tool_calls": [tool]}
+        if self._current is not None and is_refusal(self._current.data):
+            return {"refusal": event.text}
+        return None
+
+    def _end_chunks(self, event: MessageEnd) -> list[WireEvent]:
+        template = first_choice(event.data) or _CHOICE
+        delta = {k: v for k, v in as_dict(template.get("delta")).items() if k not in BLOCK_KEYS}
+        choice = {**template, "delta": delta, "finish_reason": finish_reason(event)}
+        payload = as_dict(self._chunk(delta, choice).data)
+        if event.data is not None:  # the finish chunk as a template, e.g. for a usage it carries
+            payload = {**event.data, **{k: v for k, v in payload.items() if k != "usage"}}
+        out = [WireEvent(CHUNK, payload), *self._decoder.trailer]
+        if event.usage is not None and event.usage != self._decoder.usage:
+            out = [_with_usage(wire, event.usage) for wire in out]
+        if self._decoder.done is not None:
+            return [*out, self._decoder.done]
+        if self._decoder.ended_without_done:
+            return out  # the upstream never finished: neither does this stream
+        return [*out, WireEvent(DONE, None)]
+
+
+def _with_usage(wire: WireEvent, usage: Usage) -> WireEvent:
+    data = as_dict(wire.data)
+    if not isinstance(data.get("usage"), dict):
+        return wire
+    return WireEvent(wire.type, {**data, "usage": patched_usage(data["usage"], usage)}, wire.sse_event)
