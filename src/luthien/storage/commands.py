@@ -9,13 +9,12 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from typing import TYPE_CHECKING
 
 from luthien.settings import Settings
-from luthien.storage.engine import DatabaseSettings, DatabaseUrlError, create_engine
-from luthien.storage.migrate import current_revision, downgrade, head_revision, upgrade
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 # Exit codes: 1 the database failed, 2 the configuration is wrong (as `luthien serve`).
 EXIT_DATABASE_ERROR = 1
@@ -38,6 +37,11 @@ def add_db_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def _with_engine(args: argparse.Namespace, action: Callable[[AsyncEngine], Awaitable[str]]) -> int:
+    # Imported here so that other `luthien` commands do not load SQLAlchemy and Alembic.
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from luthien.storage.engine import DatabaseSettings, DatabaseUrlError, create_engine
+
     settings = Settings()
     url = args.url or settings.database_url
     try:
@@ -61,6 +65,8 @@ def _with_engine(args: argparse.Namespace, action: Callable[[AsyncEngine], Await
 
 
 def _upgrade(args: argparse.Namespace) -> int:
+    from luthien.storage.migrate import current_revision, upgrade
+
     async def action(engine: AsyncEngine) -> str:
         await upgrade(engine, args.revision)
         return f"database at revision {await current_revision(engine) or '(none)'}"
@@ -69,6 +75,8 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 
 def _downgrade(args: argparse.Namespace) -> int:
+    from luthien.storage.migrate import current_revision, downgrade
+
     async def action(engine: AsyncEngine) -> str:
         await downgrade(engine, args.revision)
         return f"database at revision {await current_revision(engine) or '(none)'}"
@@ -77,6 +85,8 @@ def _downgrade(args: argparse.Namespace) -> int:
 
 
 def _current(args: argparse.Namespace) -> int:
+    from luthien.storage.migrate import current_revision, head_revision
+
     async def action(engine: AsyncEngine) -> str:
         return f"current: {await current_revision(engine) or '(none)'}\nhead: {head_revision()}"
 
