@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 import anthropic
 import httpx2
 import openai
+from sqlalchemy.exc import DBAPIError
 
 from luthien.events.bus import TRANSACTION_COMPLETED, LiveEvent
 from luthien.records.model import TransactionRecord
-from luthien.records.query import RecordStore, TransactionFilter
+from luthien.records.query import RecordStore, TransactionFilter, TransactionSummary
 from luthien.storage import open_storage
 from tests.luthien_server import LuthienServer
 
@@ -38,7 +39,10 @@ def _store(server: LuthienServer) -> RecordStore:
 async def _stored_record(server: LuthienServer, transaction_id: str) -> TransactionRecord:
     store = _store(server)
     while True:
-        record = await store.get_transaction(transaction_id)
+        try:
+            record = await store.get_transaction(transaction_id)
+        except DBAPIError:
+            record = None  # the database is not reachable or not migrated yet: the test brings it back
         if record is not None:
             return record
         await asyncio.sleep(RECORD_POLL_S)
@@ -51,6 +55,25 @@ def record_of(server: LuthienServer, transaction_id: str) -> TransactionRecord:
     background, so this waits for it (up to the deadlock guard).
     """
     return server.run(asyncio.wait_for(_stored_record(server, transaction_id), GUARD_S), GUARD_S + 1)
+
+
+def stored_summaries(
+    server: LuthienServer, filter: TransactionFilter, count: int
+) -> list[TransactionSummary]:
+    """Stored transactions matching `filter`, newest first, once at least `count` of them are stored.
+
+    Records are submitted after the client has its answer and written in the background, so this
+    waits for them (up to the deadlock guard).
+    """
+
+    async def read() -> list[TransactionSummary]:
+        while True:
+            items = list((await _store(server).list_transactions(filter)).items)
+            if len(items) >= count:
+                return items
+            await asyncio.sleep(RECORD_POLL_S)
+
+    return server.run(asyncio.wait_for(read(), GUARD_S), GUARD_S + 1)
 
 
 def records_after_stop(server: LuthienServer) -> list[TransactionRecord]:

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from luthien.config import LuthienConfig
+from luthien.records.model import TransactionStatus
+from luthien.records.query import TransactionFilter
 from tests.conftest import LuthienFactory
 from tests.fake_provider import (
     FakeProvider,
@@ -28,6 +30,8 @@ from tests.fake_provider import (
     anthropic_message,
     anthropic_stream,
 )
+from tests.luthien_server import LuthienServer
+from tests.records_support import record_of, stored_summaries
 
 CLAUDE = Path(__file__).resolve().parents[2] / ".cache" / "npm" / "node_modules" / ".bin" / "claude"
 CLAUDE_TIMEOUT_S = 180
@@ -166,6 +170,34 @@ def test_dangerous_bash_call_is_blocked(
     )
     assert decisions
     assert all(event.data["blocked"] for event in decisions)
+    assert_blocked_turn_recorded(server, policy, f"rm -rf {precious}")
+
+
+def assert_blocked_turn_recorded(server: LuthienServer, policy: str, command: str) -> None:
+    """The blocked turn's record holds the original tool call, the verdict and the final text."""
+    (summary,) = stored_summaries(server, TransactionFilter(blocked_only=True), count=1)
+    assert summary.tool_names == ("Bash",)
+    assert summary.session_id  # Claude Code's X-Claude-Code-Session-Id
+    record = record_of(server, summary.transaction_id)
+    assert record.status is TransactionStatus.BLOCKED
+    assert record.streaming
+    assert record.original_response is not None
+    assert record.final_response is not None
+    original = json.loads(record.original_response)
+    (tool_use,) = [block for block in original["content"] if block["type"] == "tool_use"]
+    assert tool_use["name"] == "Bash"
+    assert tool_use["input"]["command"] == command
+    final = json.loads(record.final_response)
+    assert not [block for block in final["content"] if block["type"] == "tool_use"]
+    final_text = "".join(block["text"] for block in final["content"] if block["type"] == "text")
+    assert "Blocked tool call" in final_text
+    assert final["stop_reason"] == "end_turn"
+    event_types = [event.type for event in record.events]
+    assert "policy.blocked" in event_types
+    if policy == "judge":
+        (verdict,) = [event for event in record.events if event.type == "judge.decision"]
+        assert verdict.data["blocked"] is True
+        assert verdict.data["probability"] == 0.97
 
 
 def test_harmless_bash_call_runs(

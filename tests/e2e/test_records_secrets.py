@@ -4,12 +4,14 @@ Each call carries a distinctive key (the client's in passthrough mode; the proxy
 server's provider keys in proxy mode); the whole record, serialized, must not contain its bytes,
 even when the upstream echoes the key back in an error message.
 
-Storage note: once the SQL store is wired in, the same canary must also be absent from the database
-file (the store only writes what the record holds, which this test covers).
+Records are read back from the server's real store (bodies reassembled from their compressed chunks),
+and the SQLite file itself is searched too, for the columns stored uncompressed (headers, events,
+search text, errors).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -93,6 +95,17 @@ def test_proxy_and_provider_keys_are_never_recorded(make_luthien: LuthienFactory
         record = record_of(server, transaction_id)
         assert record.status is TransactionStatus.OK
         assert_no_canary(record)
+    server.stop()
+    stored = database_bytes(server.settings.database_url)
+    assert b"claude-sonnet-4-6" in stored  # what is not a secret is there, uncompressed
+    assert b"CANARY" not in stored
+
+
+def database_bytes(url: str) -> bytes:
+    """Every byte of a SQLite database: the file and what is still in its write-ahead log."""
+    path = Path(url.removeprefix("sqlite:///"))
+    files = [path, path.with_name(path.name + "-wal")]
+    return b"".join(file.read_bytes() for file in files if file.exists())
 
 
 @pytest.mark.parametrize(
