@@ -180,6 +180,12 @@ def overhead(processes: Processes, args: argparse.Namespace, fake_port: int, wor
         configs["postgresql"] = {"LUTHIEN_DATABASE_URL": postgres_url}
     else:
         print(f"PostgreSQL at {POSTGRES_ADMIN_URL} unreachable: measuring SQLite only")
+    if args.before_src is not None:
+        # Another version's code (first on the path), recording on SQLite: a before/after in one run.
+        configs["sqlite-before"] = {
+            "LUTHIEN_DATABASE_URL": f"sqlite:///{work / 'records-before.db'}",
+            "PYTHONPATH": str(args.before_src.resolve()),
+        }
     servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
         for name, settings in configs.items():
@@ -418,6 +424,8 @@ def monitor(processes: Processes, args: argparse.Namespace, fake_port: int, work
         for kind, calls, errors, noise in loads:
             stats = delay_stats(calls, received, errors, args.duration)
             stats["cpu_us_per_call"] = noise.server_cpu_us_per_request
+            # CPU seconds per second: near 1, one process's event loop is saturated and calls queue.
+            stats["server_cpu_load"] = noise.server_cpu_us_per_request * stats["rate"] / 1e6
             stats["other_cpu"], stats["calibration_ms"] = noise.other_cpu, noise.calibration_ms
             results[f"{bus}/{kind}"] = stats
             d = stats.get("delay_ms", {})
@@ -425,7 +433,7 @@ def monitor(processes: Processes, args: argparse.Namespace, fake_port: int, work
                 f"  {kind:14} {stats['rate']:5.0f} calls/s, "
                 f"events {stats['events_received']}/{stats['calls']}, "
                 f"delay p50 {d.get('p50', float('nan')):.2f} ms, p99 {d.get('p99', float('nan')):.2f} ms, "
-                f"max {d.get('max', float('nan')):.2f} ms"
+                f"max {d.get('max', float('nan')):.2f} ms; Luthien used {stats['server_cpu_load']:.2f} CPU"
             )
     return results
 
@@ -448,7 +456,7 @@ def print_overhead(result: dict[str, Any]) -> None:
     for scenario, rows in result["runs"].items():
         for index, row in enumerate(rows, 1):
             cells = [f"off {row['off']['rps']:.0f} req/s p50 {row['off']['p50_ms']:.3f} ms"]
-            for name in ("sqlite", "postgresql"):
+            for name in ("sqlite", "postgresql", "sqlite-before"):
                 if name in row:
                     cell = row[name]
                     cells.append(f"{name} x{cell['rps_ratio']:.2f} p50 {cell['added_p50_ms']:+.3f} ms")
@@ -474,6 +482,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--rate", type=float, default=500.0, help="calls/s for the monitor delay (default 500)"
     )
     parser.add_argument("--parts", default="overhead,monitor", help="overhead, monitor or both (default)")
+    parser.add_argument(
+        "--before-src",
+        type=Path,
+        help="also measure recording on SQLite with the `luthien` package in this directory "
+        "(e.g. an older commit's src/, from `git archive`), as 'sqlite-before'",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "records_overhead.json")
     return parser.parse_args(argv)
 
@@ -490,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     processes = Processes(log_dir)
     result: dict[str, Any] = {
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "config": vars(args) | {"output": str(args.output)},
+        "config": vars(args),
     }
     try:
         with tempfile.TemporaryDirectory(prefix="luthien-records-bench-") as directory:
@@ -515,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         processes.stop_all()
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    args.output.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print()
     if "overhead" in result:
         print_overhead(result["overhead"])
