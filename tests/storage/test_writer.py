@@ -62,6 +62,22 @@ async def test_queued_records_are_written_in_batches(engine: AsyncEngine) -> Non
     await writer.close()
 
 
+async def test_records_arriving_one_by_one_are_gathered_into_one_batch(engine: AsyncEngine) -> None:
+    # Calls end one after another, each letting the event loop run in between (as the gateway's
+    # calls do); the writer lets them gather instead of paying a database transaction per call.
+    writer = RecordWriter(engine, queue_size=100, linger_s=1.0)
+    writer.start()
+    for index in range(5):
+        writer.submit(make_record(index))
+        await asyncio.sleep(0)
+    await writer.flush()
+
+    stats = writer.stats
+    assert (stats.written, stats.batches) == (5, 1)
+    assert len(await _stored_ids(engine)) == 5
+    await writer.close()
+
+
 async def test_a_full_queue_drops_counts_and_logs(
     engine: AsyncEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
