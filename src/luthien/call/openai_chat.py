@@ -68,8 +68,11 @@ from luthien.call.openai_chat_wire import (
     TEXT_BLOCK_SEPARATOR,
     as_dict,
     as_list,
+    check_tool_entry,
+    custom_arguments,
     finish_reason,
     first_choice,
+    is_custom,
     is_refusal,
     joined_text,
     patched_usage,
@@ -127,8 +130,14 @@ class OpenAIChatCodec:
         if isinstance(message.get("refusal"), str) and message["refusal"]:
             blocks.append(Block(BlockKind.OTHER, text=message["refusal"], data=dict(REFUSAL)))
         for entry in map(as_dict, as_list(message.get("tool_calls"))):
-            function = as_dict(entry.get("function"))
-            arguments = function.get("arguments")
+            check_tool_entry(entry)
+            if is_custom(entry):
+                custom = as_dict(entry.get("custom"))
+                arguments = custom_arguments(str(custom.get("input") or ""))
+                function = custom
+            else:
+                function = as_dict(entry.get("function"))
+                arguments = function.get("arguments")
             call = ToolCall(
                 str(entry.get("id") or ""),
                 str(function.get("name") or ""),
