@@ -340,3 +340,29 @@ def test_chat_annotations_and_logprobs_survive_a_text_change(
     assert pieces
     for piece in pieces:
         assert (piece.get("logprobs") == LOGPROBS) is (piece["delta"]["content"] in ("docs ", "here"))
+
+
+@pytest.mark.parametrize("policy", ["noop", "all_caps"])
+def test_chat_body_annotations_kept_and_logprobs_of_changed_text_dropped(
+    make_luthien: LuthienFactory, fake: FakeProvider, policy: str
+) -> None:
+    message = {"role": "assistant", "content": "docs here", "annotations": [ANNOTATION]}
+    choice = {"index": 0, "message": message, "logprobs": LOGPROBS, "finish_reason": "stop"}
+    body = {
+        "id": "chatcmpl-t",
+        "object": "chat.completion",
+        "created": 1,
+        "model": MODEL,
+        "choices": [choice],
+    }
+    fake.enqueue(JSONReply(body))
+    server = serve(make_luthien, fake, policy)
+
+    with chat_client(server) as client:
+        completion = client.chat.completions.create(model=MODEL, messages=USER).model_dump()
+
+    [got] = completion["choices"]
+    assert got["message"]["annotations"] == [ANNOTATION]
+    changed = policy == "all_caps"
+    assert got["message"]["content"] == ("DOCS HERE" if changed else "docs here")
+    assert got["logprobs"]["content"] == (None if changed else LOGPROBS["content"])

@@ -39,7 +39,11 @@ A non-streaming `chat.completion` maps `choices[0].message` to the same blocks, 
 content, refusal, tool calls. Text blocks join into the one `content` string; text a policy added is
 set off by a blank line (`TEXT_BLOCK_SEPARATOR`).
 
-Not representable: `logprobs` and `annotations` of changed text are not adjusted.
+A chunk (or body) whose text a policy changed keeps every other field (`annotations`, ...); its
+`logprobs` become null (a body's `logprobs.content`), since they described the model's own tokens.
+Annotations keep their offsets. A custom tool call (`type: custom`, `custom: {name, input}`) is a
+TOOL_CALL with arguments `{"input": ...}` (its input fragments are data deltas; the arguments come
+whole at the finish); a tool call of any other type is refused (`UnreadableOutput`).
 """
 
 from __future__ import annotations
@@ -169,6 +173,8 @@ class OpenAIChatCodec:
         message = choice["message"] = as_dict(choice.get("message")) or {"role": "assistant"}
         blocks = [event.block for event in events if isinstance(event, BlockComplete)]
         text = joined_text(blocks)
+        if text != message.get("content") and isinstance(choice.get("logprobs"), dict):
+            choice["logprobs"] = {**choice["logprobs"], "content": None}  # they described other text
         # No text left: null, unless the provider sent an empty or null content.
         message["content"] = text if text is not None else ("" if message.get("content") == "" else None)
         thinking = [b.text for b in blocks if b.kind is BlockKind.THINKING]
