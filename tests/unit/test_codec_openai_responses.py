@@ -20,6 +20,7 @@ from openai.types.responses import (
     ResponseStreamEvent,
 )
 
+from luthien.call.codec import UnreadableOutput
 from luthien.call.events import (
     Block,
     BlockComplete,
@@ -1031,25 +1032,25 @@ REFUSAL = _with_final(
     ],
     [REFUSAL_ITEM],
 )
-CUSTOM = _with_final(
+CUSTOM = _with_final(  # a custom tool call is a tool call: after the text, it passes byte for byte
     [
-        {"type": "response.output_item.added", "output_index": 0, "item": {**CUSTOM_ITEM, "input": ""}},
+        *_text_item_events(0, TEXT_ITEM),
+        {"type": "response.output_item.added", "output_index": 1, "item": {**CUSTOM_ITEM, "input": ""}},
         {
             "type": "response.custom_tool_call_input.delta",
             "item_id": "ctc_1",
-            "output_index": 0,
+            "output_index": 1,
             "delta": "*** patch",
         },
         {
             "type": "response.custom_tool_call_input.done",
             "item_id": "ctc_1",
-            "output_index": 0,
+            "output_index": 1,
             "input": "*** patch",
         },
-        {"type": "response.output_item.done", "output_index": 0, "item": CUSTOM_ITEM},
-        *_text_item_events(1, TEXT_ITEM),
+        {"type": "response.output_item.done", "output_index": 1, "item": CUSTOM_ITEM},
     ],
-    [CUSTOM_ITEM, TEXT_ITEM],
+    [TEXT_ITEM, CUSTOM_ITEM],
 )
 _GAP = _text_item_events(0, TEXT_ITEM)
 KEEPALIVE_GAP = _with_final(_GAP, [TEXT_ITEM]).replace(
@@ -1082,18 +1083,156 @@ def test_refusal_part() -> None:
     assert sdk_offline(client).output_text == "Sorry."
 
 
-def test_custom_tool_call_passes_as_other() -> None:
+def rewriting_calls(arguments: Callable[[ToolCall], str]) -> Policy:
+    """Replaces every tool call by a whole one with `arguments(call)` (as a judge-like policy would)."""
+    calls: set[int] = set()
+
+    def policy(event: CallEvent) -> list[CallEvent]:
+        if isinstance(event, BlockStart) and event.kind is BlockKind.TOOL_CALL:
+            calls.add(event.index)
+        if isinstance(event, BlockComplete) and event.index in calls and event.block.tool_call:
+            call = event.block.tool_call
+            block = dataclasses.replace(
+                event.block, tool_call=dataclasses.replace(call, arguments=arguments(call))
+            )
+            return [BlockComplete(event.index, block)]
+        if isinstance(event, BlockStart | BlockDelta) and event.index in calls:
+            return []
+        return [event]
+
+    return policy
+
+
+def test_custom_tool_call_is_a_tool_call() -> None:
     events = decode_stream(CUSTOM)
     starts = [e for e in events if isinstance(e, BlockStart)]
-    assert [s.kind for s in starts] == [BlockKind.OTHER, BlockKind.TEXT]
+    assert [s.kind for s in starts] == [BlockKind.TEXT, BlockKind.TOOL_CALL]
+    (call,) = [e.block.tool_call for e in events if isinstance(e, BlockComplete) and e.block.tool_call]
+    assert call == ToolCall("cc", "apply_patch", '{"input":"*** patch"}')
+    end = next(e for e in events if isinstance(e, MessageEnd))
+    assert end.stop_reason is StopReason.TOOL_USE
     client, _ = run_stream(CUSTOM, upper_text)
     final = check_stream(client)
-    assert final["output"][0] == CUSTOM_ITEM
+    assert final["output"][1] == CUSTOM_ITEM
     assert any(e["type"] == "response.custom_tool_call_input.delta" for e in payloads(client))
-    client, _ = run_stream(CUSTOM, dropping(BlockKind.OTHER))
+    client, _ = run_stream(CUSTOM, dropping(BlockKind.TOOL_CALL))
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == ["message"]
     assert not any("custom_tool_call" in e["type"] for e in payloads(client))
+
+
+def test_changed_custom_tool_call_is_written_as_one() -> None:
+    client, _ = run_stream(CUSTOM, rewriting_calls(lambda _: '{"input": "*** safer"}'))
+    final = check_stream(client)
+    assert {k: final["output"][1][k] for k in ("type", "call_id", "name", "input")} == {
+        "type": "custom_tool_call",
+        "call_id": "cc",
+        "name": "apply_patch",
+        "input": "*** safer",
+    }
+    sent = payloads(client)
+    deltas = [e["delta"] for e in sent if e["type"] == "response.custom_tool_call_input.delta"]
+    assert deltas == ["*** safer"]
+    (done,) = [e for e in sent if e["type"] == "response.custom_tool_call_input.done"]
+    assert done["input"] == "*** safer"
+    assert sdk_offline(client).output[1].input == "*** safer"
+
+
+SHELL_ITEM: dict[str, Any] = {
+    "id": "lsh_1",
+    "type": "local_shell_call",
+    "status": "completed",
+    "call_id": "ls",
+    "action": {"type": "exec", "command": ["rm", "-rf", "/"], "env": {}, "working_directory": "/tmp"},
+}
+SHELL = _with_final(
+    [
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {**SHELL_ITEM, "status": "in_progress"},
+        },
+        {"type": "response.output_item.done", "output_index": 0, "item": SHELL_ITEM},
+    ],
+    [SHELL_ITEM],
+)
+
+
+def test_local_shell_call_is_a_tool_call() -> None:
+    events = decode_stream(SHELL)
+    (call,) = [e.block.tool_call for e in events if isinstance(e, BlockComplete) and e.block.tool_call]
+    assert (call.id, call.name) == ("ls", "local_shell")
+    assert call.parsed_arguments == {
+        "command": "rm -rf /",
+        "argv": ["rm", "-rf", "/"],
+        "type": "exec",
+        "env": {},
+        "working_directory": "/tmp",
+    }
+    assert run_stream(SHELL) == (SHELL, [])
+    client, _ = run_stream(SHELL, rewriting_calls(lambda _: '{"command": "ls -la \'my dir\'"}'))
+    final = check_stream(client)
+    item = final["output"][0]
+    assert (item["type"], item["call_id"]) == ("local_shell_call", "ls")
+    assert item["action"] == {**SHELL_ITEM["action"], "command": ["ls", "-la", "my dir"]}
+    assert sdk_offline(client).output[0].action.command == ["ls", "-la", "my dir"]
+
+
+@pytest.mark.parametrize(
+    ("item", "name", "arguments"),
+    [
+        (
+            {"type": "shell_call", "call_id": "s", "action": {"commands": ["ls", "pwd"], "timeout_ms": 5}},
+            "shell",
+            {"command": "ls; pwd", "commands": ["ls", "pwd"], "timeout_ms": 5},
+        ),
+        (
+            {"type": "apply_patch_call", "call_id": "p", "operation": {"type": "delete_file", "path": "a"}},
+            "apply_patch",
+            {"operation": {"type": "delete_file", "path": "a"}},
+        ),
+        (
+            {"type": "mcp_approval_request", "id": "mcpr_1", "name": "deploy", "arguments": '{"env":"prod"}'},
+            "deploy",
+            {"env": "prod"},
+        ),
+    ],
+)
+def test_tool_like_items_in_bodies(item: dict[str, Any], name: str, arguments: dict[str, Any]) -> None:
+    item = {"id": "it_1", "status": "completed", **item}
+    body = {**RESPONSE, "status": "completed", "output": [item]}
+    events = OpenAIResponsesCodec().decode_body(WireEvent(RESPONSE_BODY, body))
+    (call,) = [e.block.tool_call for e in events if isinstance(e, BlockComplete) and e.block.tool_call]
+    assert call.name == name
+    assert call.parsed_arguments == arguments
+    assert [e.stop_reason for e in events if isinstance(e, MessageEnd)] == [StopReason.TOOL_USE]
+    # A policy that rewrote the call with the same arguments: rebuilt in the item's own shape.
+    _, out = run_body(body, rewriting_calls(lambda call: call.arguments))
+    assert cast(dict[str, Any], out.data)["output"] == [item]
+
+
+@pytest.mark.parametrize("item_type", ["hologram_call", None])
+def test_unknown_items_are_refused(item_type: str | None) -> None:
+    item = {"id": "h_1", "type": item_type, "status": "in_progress"}
+    stream = _with_final(
+        [
+            {"type": "response.output_item.added", "output_index": 0, "item": item},
+            {"type": "response.output_item.done", "output_index": 0, "item": item},
+        ],
+        [item],
+    )
+    with pytest.raises(UnreadableOutput):
+        decode_stream(stream)
+    with pytest.raises(UnreadableOutput):
+        OpenAIResponsesCodec().decode_body(WireEvent(RESPONSE_BODY, {**RESPONSE, "output": [item]}))
+
+
+def test_tool_call_never_announced_is_refused() -> None:
+    stream = _with_final(
+        [{"type": "response.output_item.done", "output_index": 0, "item": SHELL_ITEM}], [SHELL_ITEM]
+    )
+    with pytest.raises(UnreadableOutput):
+        decode_stream(stream)
 
 
 def test_keepalive_between_part_and_item_end() -> None:

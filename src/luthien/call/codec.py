@@ -25,6 +25,14 @@ from luthien.call.events import CallEvent, Origin, with_origin
 from luthien.pipeline.events import WireEvent
 
 
+class UnreadableOutput(Exception):
+    """Upstream output a codec cannot interpret (e.g. an unknown kind of tool call).
+
+    It would reach the client unread, so the stage refuses it: a stream ends with the API's error
+    event, a whole body is answered 502.
+    """
+
+
 class CallCodec(Protocol):
     """Decoder and encoder for one call in one wire format."""
 

@@ -164,6 +164,9 @@ class BlockDelta:
         signature: a thinking-signature piece, when this delta carries one instead of text.
         data: the provider's delta object when it is of a type with no normalized meaning
             (e.g. citations); re-encoded as is.
+        wire_fields: what the wire carried beside this piece (e.g. Chat's `annotations`, `logprobs`),
+            for the encoder to keep when the piece is re-serialized; `dataclasses.replace` keeps it,
+            a delta a policy builds has none.
     """
 
     index: int
@@ -171,6 +174,7 @@ class BlockDelta:
     text: str = ""
     signature: str | None = None
     data: dict[str, Any] | None = None
+    wire_fields: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
 
 
@@ -218,6 +222,21 @@ CallEvent = MessageStart | BlockStart | BlockDelta | BlockComplete | MessageEnd 
 
 
 _Event = TypeVar("_Event", bound=CallEvent)
+
+
+def merged_wire_fields(first: dict[str, Any] | None, second: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The `BlockDelta.wire_fields` of two pieces a policy joins into one.
+
+    The fields beside the text (`delta`) are kept, lists (e.g. annotations) concatenated; what
+    describes the exact text (`logprobs`) no longer fits it and is dropped.
+    """
+    if first is None or second is None:
+        return first if second is None else second
+    fields: dict[str, Any] = dict(first.get("delta") or {})
+    for key, value in dict(second.get("delta") or {}).items():
+        earlier = fields.get(key)
+        fields[key] = [*earlier, *value] if isinstance(earlier, list) and isinstance(value, list) else value  # pyright: ignore[reportUnknownVariableType]
+    return {"delta": fields, "logprobs": None, "text": None}
 
 
 def with_origin(event: _Event, origin: Origin) -> _Event:

@@ -39,7 +39,11 @@ A non-streaming `chat.completion` maps `choices[0].message` to the same blocks, 
 content, refusal, tool calls. Text blocks join into the one `content` string; text a policy added is
 set off by a blank line (`TEXT_BLOCK_SEPARATOR`).
 
-Not representable: `logprobs` and `annotations` of changed text are not adjusted.
+A chunk (or body) whose text a policy changed keeps every other field (`annotations`, ...); its
+`logprobs` become null (a body's `logprobs.content`), since they described the model's own tokens.
+Annotations keep their offsets. A custom tool call (`type: custom`, `custom: {name, input}`) is a
+TOOL_CALL with arguments `{"input": ...}` (its input fragments are data deltas; the arguments come
+whole at the finish); a tool call of any other type is refused (`UnreadableOutput`).
 """
 
 from __future__ import annotations
@@ -68,8 +72,11 @@ from luthien.call.openai_chat_wire import (
     TEXT_BLOCK_SEPARATOR,
     as_dict,
     as_list,
+    check_tool_entry,
+    custom_arguments,
     finish_reason,
     first_choice,
+    is_custom,
     is_refusal,
     joined_text,
     patched_usage,
@@ -127,8 +134,14 @@ class OpenAIChatCodec:
         if isinstance(message.get("refusal"), str) and message["refusal"]:
             blocks.append(Block(BlockKind.OTHER, text=message["refusal"], data=dict(REFUSAL)))
         for entry in map(as_dict, as_list(message.get("tool_calls"))):
-            function = as_dict(entry.get("function"))
-            arguments = function.get("arguments")
+            check_tool_entry(entry)
+            if is_custom(entry):
+                custom = as_dict(entry.get("custom"))
+                arguments = custom_arguments(str(custom.get("input") or ""))
+                function = custom
+            else:
+                function = as_dict(entry.get("function"))
+                arguments = function.get("arguments")
             call = ToolCall(
                 str(entry.get("id") or ""),
                 str(function.get("name") or ""),
@@ -160,6 +173,8 @@ class OpenAIChatCodec:
         message = choice["message"] = as_dict(choice.get("message")) or {"role": "assistant"}
         blocks = [event.block for event in events if isinstance(event, BlockComplete)]
         text = joined_text(blocks)
+        if text != message.get("content") and isinstance(choice.get("logprobs"), dict):
+            choice["logprobs"] = {**choice["logprobs"], "content": None}  # they described other text
         # No text left: null, unless the provider sent an empty or null content.
         message["content"] = text if text is not None else ("" if message.get("content") == "" else None)
         thinking = [b.text for b in blocks if b.kind is BlockKind.THINKING]

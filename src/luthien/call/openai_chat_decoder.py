@@ -40,7 +40,10 @@ from luthien.call.openai_chat_wire import (
     REFUSAL,
     as_dict,
     as_list,
+    check_tool_entry,
+    custom_arguments,
     first_choice,
+    is_custom,
     readable_part,
     stop_reason,
     usage_of,
@@ -79,6 +82,7 @@ class ChatStreamDecoder:
         self._held: list[WireEvent] | None = None
         self._held_events: list[CallEvent] = []
         self._finish: dict[str, Any] | None = None
+        self._inputs: dict[int, list[str]] = {}
 
     def decode(self, event: WireEvent) -> list[CallEvent]:
         """See `CallCodec.decode`."""
@@ -118,13 +122,15 @@ class ChatStreamDecoder:
             self._started = True
             events.append(MessageStart(str(data.get("id", "")), str(data.get("model", "")), data=data))
         delta = as_dict(choice.get("delta"))
+        extra = _wire_fields(choice, delta)
         reasoning = [key for key in REASONING_KEYS if isinstance(delta.get(key), str) and delta[key]]
         if reasoning:
             self.reasoning_keys = self.reasoning_keys or tuple(reasoning)
             events.extend(self._piece(BlockKind.THINKING, delta[reasoning[0]]))
         for key, kind in (("content", BlockKind.TEXT), ("refusal", BlockKind.OTHER)):
             if isinstance(delta.get(key), str) and delta[key]:
-                events.extend(self._piece(kind, delta[key]))
+                events.extend(self._piece(kind, delta[key], extra))
+                extra = None  # the chunk's other fields go with its first piece only
         for entry in as_list(delta.get("tool_calls")):
             events.extend(self._tool_piece(as_dict(entry)))
         return events
@@ -134,7 +140,7 @@ class ChatStreamDecoder:
         self._next_index += 1
         return assembly
 
-    def _piece(self, kind: BlockKind, text: str) -> list[CallEvent]:
+    def _piece(self, kind: BlockKind, text: str, extra: dict[str, Any] | None = None) -> list[CallEvent]:
         """A reasoning, content or refusal piece: continues the open block of its kind, or opens one."""
         events: list[CallEvent] = []
         if self._block is None or self._block.start.kind is not kind:
@@ -148,12 +154,17 @@ class ChatStreamDecoder:
             )
             self._block = self._start(kind, data=data)
             events.append(self._block.start)
-        return [*events, *_add(self._block, text)]
+        return [*events, *_add(self._block, text, extra)]
 
     def _tool_piece(self, entry: dict[str, Any]) -> list[CallEvent]:
-        """A tool-call fragment: goes to its call, whichever calls came in between."""
-        function = as_dict(entry.get("function"))
-        arguments = function.get("arguments")
+        """A tool-call fragment: goes to its call, whichever calls came in between.
+
+        A custom call's input fragments are data deltas (collected here); its arguments, in the
+        normalized view, arrive as one delta when it completes.
+        """
+        check_tool_entry(entry)
+        function = as_dict(entry.get("custom") if is_custom(entry) else entry.get("function"))
+        arguments = function.get("input" if is_custom(entry) else "arguments")
         arguments = arguments if isinstance(arguments, str) else ""
         last = self._calls.get(self._last_call) if self._last_call is not None else None
         last_id = last.start.tool_call.id if last is not None and last.start.tool_call else None
@@ -172,8 +183,24 @@ class ChatStreamDecoder:
             if isinstance(key, int):
                 self.wire_tool_index[assembly.start.index] = key
             events.append(assembly.start)
+            if is_custom(entry):
+                self._inputs[assembly.start.index] = []
         self._last_call = key
-        return [*events, *_add(assembly, arguments)]
+        inputs = self._inputs.get(assembly.start.index)
+        if inputs is None:
+            return [*events, *_add(assembly, arguments)]
+        if arguments:
+            inputs.append(arguments)
+            events.append(BlockDelta(assembly.start.index, BlockKind.TOOL_CALL, data={"input": arguments}))
+        return events
+
+    def _call_complete(self, call: BlockAssembly) -> list[CallEvent]:
+        """A tool call's completion (a custom call's arguments first, as one delta)."""
+        inputs = self._inputs.pop(call.start.index, None)
+        events: list[CallEvent] = []
+        if inputs is not None:
+            events.extend(_add(call, custom_arguments("".join(inputs))))
+        return [*events, BlockComplete(call.start.index, call.block())]
 
     def _close_block(self) -> list[CallEvent]:
         assembly, self._block = self._block, None
@@ -183,7 +210,7 @@ class ChatStreamDecoder:
         held, self._held = self._held or [], None
         closing = [
             *self._close_block(),
-            *(BlockComplete(call.start.index, call.block()) for call in self._calls.values()),
+            *(event for call in self._calls.values() for event in self._call_complete(call)),
         ]
         self._calls.clear()
         events = [*self._held_events, *closing]
@@ -202,7 +229,8 @@ class ChatStreamDecoder:
             )
         )
         self._closed = True  # anything after the end passes as Opaque
-        return _attach(events, (*held, done) if done is not None else tuple(held))
+        lead = len(closing) if len(events) == len(closing) + 1 else None
+        return _attach(events, (*held, done) if done is not None else tuple(held), lead)
 
 
 def _without_content(event: WireEvent) -> WireEvent:
@@ -217,25 +245,37 @@ def _without_content(event: WireEvent) -> WireEvent:
     )
 
 
-def _add(assembly: BlockAssembly, text: str) -> list[CallEvent]:
+def _wire_fields(choice: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any] | None:
+    """A chunk's fields beside its text (`annotations`, ..., and `logprobs`), with the text they describe."""
+    fields = {key: value for key, value in delta.items() if key not in BLOCK_KEYS and key != "role"}
+    logprobs = choice.get("logprobs")
+    if not fields and logprobs is None:
+        return None
+    text = delta.get("content") if isinstance(delta.get("content"), str) else delta.get("refusal")
+    return {"delta": fields, "logprobs": logprobs, "text": text}
+
+
+def _add(assembly: BlockAssembly, text: str, extra: dict[str, Any] | None = None) -> list[CallEvent]:
     if not text:
         return []
-    delta = BlockDelta(assembly.start.index, assembly.start.kind, text=text)
+    delta = BlockDelta(assembly.start.index, assembly.start.kind, text=text, wire_fields=extra)
     assembly.add(delta)
     return [delta]
 
 
-def _attach(events: list[CallEvent], wire: tuple[WireEvent, ...]) -> list[CallEvent]:
+def _attach(events: list[CallEvent], wire: tuple[WireEvent, ...], lead: int | None = None) -> list[CallEvent]:
     """Give the events decoded from `wire` one shared origin.
 
     Leading `BlockComplete`s close blocks that earlier chunks carried; they have no wire form and get
     empty origins of their own, so that the group of a chunk starting a tool call (which the repairer
     holds) does not also hold the completion of the block before it, and the end's group is not
-    broken by completions of tool calls the repairer holds.
+    broken by completions of tool calls the repairer holds. `lead` overrides how many lead (the end's
+    closing events, custom calls' argument deltas among them).
     """
-    lead = 0
-    while lead < len(events) and isinstance(events[lead], BlockComplete):
-        lead += 1
+    if lead is None:
+        lead = 0
+        while lead < len(events) and isinstance(events[lead], BlockComplete):
+            lead += 1
     origin = Origin(wire, len(events) - lead)
     return [
         *(with_origin(event, Origin(())) for event in events[:lead]),

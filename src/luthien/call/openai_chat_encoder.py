@@ -35,9 +35,11 @@ from luthien.call.openai_chat_wire import (
     REASONING_KEYS,
     TEXT_BLOCK_SEPARATOR,
     as_dict,
+    custom_input,
     finish_reason,
     first_choice,
     is_content,
+    is_custom,
     is_refusal,
     patched_usage,
     tool_json,
@@ -62,6 +64,8 @@ class ChatStreamEncoder:
         self._text_blocks_sent = 0
         self._last_text_was_content = False
         self._current_text_sent = False
+        self._custom_sent: dict[int, str] = {}
+        """Custom tool calls (by block index): the input the client was sent so far."""
 
     def encode(self, event: CallEvent) -> list[WireEvent]:
         """See `CallCodec.encode`."""
@@ -103,6 +107,10 @@ class ChatStreamEncoder:
             self._current_text_sent = False
             if event.kind is BlockKind.TOOL_CALL:
                 self._ordinals[event.index] = len(self._ordinals)
+                if is_custom(event.data):
+                    self._custom_sent[event.index] = ""
+        elif isinstance(event, BlockDelta) and event.index in self._custom_sent and event.data is not None:
+            self._custom_sent[event.index] += str(event.data.get("input", ""))
         elif (
             isinstance(event, BlockDelta)
             and event.kind is BlockKind.TEXT
@@ -151,7 +159,7 @@ class ChatStreamEncoder:
                 return [self._chunk({"tool_calls": [tool_json(call, entry, "")]})]
             case BlockDelta():
                 delta = self._delta(event)
-                return [self._chunk(delta)] if delta is not None else []
+                return [self._text_chunk(event, delta)] if delta is not None else []
             case MessageEnd():
                 return self._end_chunks(event)
             case Opaque():
@@ -160,6 +168,8 @@ class ChatStreamEncoder:
                 return []
 
     def _delta(self, event: BlockDelta) -> dict[str, Any] | None:
+        if event.index in self._custom_sent:
+            return self._custom_delta(event)
         if event.data is not None:
             return event.data
         if event.signature is not None or not event.text:
@@ -174,6 +184,27 @@ class ChatStreamEncoder:
         if self._current is not None and is_refusal(self._current.data):
             return {"refusal": event.text}
         return None
+
+    def _text_chunk(self, event: BlockDelta, delta: dict[str, Any]) -> WireEvent:
+        """A re-serialized piece keeps its chunk's other fields; `logprobs` only if its text is unchanged."""
+        fields = event.wire_fields
+        if fields is None or event.data is not None:
+            return self._chunk(delta)
+        logprobs = fields.get("logprobs") if fields.get("text") == event.text else None
+        return self._chunk({**as_dict(fields.get("delta")), **delta}, {**_CHOICE, "logprobs": logprobs})
+
+    def _custom_delta(self, event: BlockDelta) -> dict[str, Any] | None:
+        """A custom call's input fragment: as it came, or what its whole arguments add to what was sent."""
+        if event.data is not None:
+            piece = str(event.data.get("input", ""))  # already counted as sent by `_track`
+        else:
+            text = custom_input(ToolCall("", "", event.text))
+            sent = self._custom_sent[event.index]
+            piece = text[len(sent) :] if text.startswith(sent) else ""
+            self._custom_sent[event.index] = sent + piece
+        if not piece:
+            return None
+        return {"tool_calls": [{"index": self._ordinals.get(event.index, 0), "custom": {"input": piece}}]}
 
     def _end_chunks(self, event: MessageEnd) -> list[WireEvent]:
         template = first_choice(event.data) or _CHOICE

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import orjson
+
+from luthien.call.codec import UnreadableOutput
 from luthien.call.events import Block, BlockKind, MessageEnd, StopReason, ToolCall, Usage
 from luthien.wire.apis import CHAT_CHUNK
 
@@ -23,6 +26,9 @@ REFUSAL: dict[str, Any] = {"type": "refusal"}
 """`data` of the OTHER block a `refusal` field becomes."""
 CONTENT: dict[str, Any] = {"type": "content"}
 """`data` of a TEXT block decoded from the `content` field: the model's own text."""
+CUSTOM_TOOL = "custom"
+"""`type` of a custom tool call: `custom: {name, input}` with free-form input instead of `function`."""
+UNREADABLE_TOOL_MESSAGE = "upstream sent a tool call of type {type!r}, which Luthien cannot read"
 TEXT_BLOCK_SEPARATOR = "\n\n"
 """Between two text blocks of one message, which Chat carries as one content string, unless both are
 pieces of the model's own content (which is one string upstream too)."""
@@ -121,8 +127,42 @@ def is_content(data: dict[str, Any] | None) -> bool:
     return data is not None and data.get("type") == CONTENT["type"]
 
 
+def is_custom(entry: dict[str, Any] | None) -> bool:
+    """Whether a tool-call entry (or a block's `data`) is a custom (free-form input) tool call."""
+    return entry is not None and (entry.get("type") == CUSTOM_TOOL or "custom" in entry)
+
+
+def check_tool_entry(entry: dict[str, Any]) -> None:
+    """Refuse a tool call of a type Luthien cannot interpret.
+
+    Raises:
+        UnreadableOutput: for a `type` other than `function` or `custom`.
+    """
+    if entry.get("type") not in (None, "function", CUSTOM_TOOL):
+        raise UnreadableOutput(UNREADABLE_TOOL_MESSAGE.format(type=str(entry.get("type"))[:60]))
+
+
+def custom_arguments(text: str) -> str:
+    """A custom tool call's arguments, in the normalized view, for its free-form input."""
+    return orjson.dumps({"input": text}).decode("utf-8")
+
+
+def custom_input(call: ToolCall) -> str:
+    """The free-form input of a custom tool call's arguments (the arguments text when not the view)."""
+    value = call.parsed_arguments
+    text = value.get("input") if value is not None else None
+    return text if isinstance(text, str) else call.arguments
+
+
 def tool_json(call: ToolCall, template: dict[str, Any], arguments: str) -> dict[str, Any]:
-    """A tool-call object (stream entry or message entry) from the provider's one as a template."""
+    """A tool-call object (stream entry or message entry) from the provider's one as a template.
+
+    A custom call carries `arguments` (the normalized view) as its `custom.input`.
+    """
+    if is_custom(template):
+        text = custom_input(ToolCall(call.id, call.name, arguments)) if arguments else ""
+        custom = {**as_dict(template.get("custom")), "name": call.name, "input": text}
+        return {**template, "id": call.id, "type": CUSTOM_TOOL, "custom": custom}
     function = {**as_dict(template.get("function")), "name": call.name, "arguments": arguments}
     return {**template, "id": call.id, "type": template.get("type", "function"), "function": function}
 

@@ -12,6 +12,7 @@ import copy
 import secrets
 from typing import Any, cast
 
+from luthien.call import openai_responses_tools as tools
 from luthien.call.events import (
     Block,
     BlockComplete,
@@ -64,14 +65,16 @@ CONTENT_EVENTS = frozenset(
         ARGUMENTS_DELTA,
         ARGUMENTS_DONE,
         ANNOTATION_ADDED,
+        tools.INPUT_DELTA,
+        tools.INPUT_DONE,
     }
 )
 """Events that add to an item's content (what a client would apply to the item they name)."""
 
 PART_TYPES = frozenset({"refusal"})
 """Message content parts (other than `output_text`) that travel as OTHER blocks."""
-_PREFIXES = {"message": "msg", "reasoning": "rs", "function_call": "fc"}
-ITEM_KINDS = {"reasoning": BlockKind.THINKING, "function_call": BlockKind.TOOL_CALL}
+_PREFIXES = {"message": "msg", "reasoning": "rs", "function_call": "fc", "custom_tool_call": "ctc"}
+ITEM_KINDS = {"reasoning": BlockKind.THINKING, **dict.fromkeys(tools.TOOL_ITEMS, BlockKind.TOOL_CALL)}
 """Output item types with a block kind of their own (other items are OTHER blocks)."""
 
 
@@ -111,8 +114,12 @@ def new_item(kind: BlockKind, data: dict[str, Any], call: ToolCall | None) -> di
         return item
     if kind is BlockKind.TOOL_CALL:
         call = call or ToolCall(id="", name="")
-        base = {**data, "type": "function_call", "status": "in_progress"}
-        return {**base, "call_id": call.id, "name": call.name, "arguments": ""}
+        item = {**tools.item_with(call, data), "status": "in_progress"}
+        if item["type"] == tools.FUNCTION_CALL:
+            item["arguments"] = ""
+        elif item["type"] == tools.CUSTOM_CALL:
+            item["input"] = ""
+        return item
     if is_part(kind, data):
         return {"type": "message", "status": "in_progress", "content": [], "role": "assistant"}
     return dict(data)
@@ -136,13 +143,9 @@ def item_json(block: Block) -> dict[str, Any]:
             item["encrypted_content"] = block.signature
         return item
     if block.kind is BlockKind.TOOL_CALL:
-        item = new_item(block.kind, data, block.tool_call)
-        return {**item, "status": data.get("status", "completed"), "arguments": _arguments(block)}
+        item = tools.item_with(block.tool_call or ToolCall(id="", name=""), data)
+        return {**item, "status": data.get("status", "completed")}
     return data
-
-
-def _arguments(block: Block) -> str:
-    return block.tool_call.arguments if block.tool_call is not None else "{}"
 
 
 # --- whole bodies -------------------------------------------------------------------------------
@@ -159,6 +162,7 @@ def body_events(output: list[Any], parents: dict[int, dict[str, Any]]) -> list[C
     blocks = 0
     for raw_item in output:
         item = as_dict(raw_item)
+        tools.check_item(item)
         if item.get("type") == "message" and as_list(item.get("content")):
             for raw_part in as_list(item.get("content")):
                 part = as_dict(raw_part)
@@ -171,8 +175,8 @@ def body_events(output: list[Any], parents: dict[int, dict[str, Any]]) -> list[C
             continue
         kind = ITEM_KINDS.get(str(item.get("type")), BlockKind.OTHER)
         if kind is BlockKind.TOOL_CALL:
-            call = ToolCall(str(item.get("call_id", "")), str(item.get("name", "")), "")
-            events.extend(_whole(blocks, kind, item, str(item.get("arguments") or ""), call=call))
+            call = tools.call_of(item)
+            events.extend(_whole(blocks, kind, item, call.arguments, call=call))
         elif kind is BlockKind.THINKING:
             signature = item.get("encrypted_content")
             signature = signature if isinstance(signature, str) and signature else None
@@ -252,7 +256,7 @@ def message_end(event_type: str, response: dict[str, Any], saw_call: bool, data:
         reason, provider = StopReason.OTHER, "failed"
     else:
         output = as_list(response.get("output"))
-        calls = any(as_dict(item).get("type") == "function_call" for item in output) if output else saw_call
+        calls = any(tools.is_tool_item(as_dict(item)) for item in output) if output else saw_call
         reason, provider = (StopReason.TOOL_USE if calls else StopReason.END_TURN), None
     usage = as_dict(response.get("usage"))
     normalized = None

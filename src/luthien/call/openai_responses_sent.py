@@ -13,6 +13,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from luthien.call import openai_responses_tools as tools
 from luthien.call.openai_responses_items import (
     ANNOTATION_ADDED,
     ARGUMENTS_DELTA,
@@ -110,7 +111,7 @@ class SentItem:
     def finished(self) -> dict[str, Any]:
         """`response.output_item.done` for this item, as streamed."""
         item = copy.deepcopy(self.flush())
-        if item.get("type") in ("message", "function_call") or "status" in item:
+        if item.get("type") in ("message", *tools.TOOL_ITEMS) or "status" in item:
             item["status"] = "completed"
         if self.signature is not None:
             item["encrypted_content"] = self.signature
@@ -199,6 +200,8 @@ class SentItem:
             )
         if event_type == ARGUMENTS_DONE:
             return payload.get("arguments") != self.item.get("arguments")
+        if event_type == tools.INPUT_DONE:
+            return payload.get("input") != self.flush().get("input")
         if event_type == ITEM_DONE:
             return content_view(as_dict(payload.get("item"))) != content_view(self.item)
         return False
@@ -216,6 +219,8 @@ class SentItem:
             payload["part"] = {**as_dict(payload.get("part")), **streamed}
         elif event_type == ARGUMENTS_DONE:
             payload["arguments"] = str(self.item.get("arguments") or "")
+        elif event_type == tools.INPUT_DONE:
+            payload["input"] = str(self.flush().get("input") or "")
         elif event_type == ITEM_DONE:
             self.flush()
             item = {**as_dict(payload.get("item")), "id": self.id}
@@ -223,6 +228,7 @@ class SentItem:
                 "message": ("content",),
                 "reasoning": ("summary", "content"),
                 "function_call": ("arguments", "name", "call_id"),
+                "custom_tool_call": ("input", "name", "call_id"),
             }
             for key in keys.get(str(item.get("type")), ()):
                 if self.item.get(key) is not None:
@@ -242,8 +248,8 @@ class SentItem:
             if part:
                 self._append(part, "refusal" if event_type == REFUSAL_DELTA else "text", delta)
             return
-        if event_type == ARGUMENTS_DELTA:
-            self._append(self.item, "arguments", delta)
+        if event_type in (ARGUMENTS_DELTA, tools.INPUT_DELTA):
+            self._append(self.item, "arguments" if event_type == ARGUMENTS_DELTA else "input", delta)
             return
         if event_type == ANNOTATION_ADDED:
             if part:
@@ -258,6 +264,8 @@ class SentItem:
             self.open_part = None
         elif event_type == ARGUMENTS_DONE:
             self.item["arguments"] = str(payload.get("arguments", ""))
+        elif event_type == tools.INPUT_DONE:
+            self.item["input"] = str(payload.get("input", ""))
         elif event_type == ITEM_DONE:
             self.item = copy.deepcopy(as_dict(payload.get("item")))
             self.done, self.open_part = True, None
@@ -280,8 +288,8 @@ class SentItem:
 def content_view(item: dict[str, Any]) -> Any:
     """What a client acts on in an output item: compared to keep `*.done` and `output` honest."""
     item_type = item.get("type")
-    if item_type == "function_call":
-        return (item_type, item.get("name"), item.get("call_id"), item.get("arguments"))
+    if tools.is_tool_item(item):
+        return (item_type, tools.call_of(item))
     if item_type in ("message", "reasoning"):
         parts = map(as_dict, [*as_list(item.get("summary")), *as_list(item.get("content"))])
         return (item_type, [(part.get("type"), part.get("text"), part.get("refusal")) for part in parts])

@@ -6,8 +6,9 @@ that never looks at the response (noop, request-only policies) is skipped entire
 out as the exact bytes that came in, without being decoded. Non-streaming bodies take the same path
 as a one-shot sequence, so a policy has one code path.
 
-An event or body that clients' JSON parsers read but Luthien's cannot (`UNREADABLE`) is refused when
-the policy inspects responses, since it would reach the client unread: the stream ends with the API's
+An event or body that clients' JSON parsers read but Luthien's cannot (`UNREADABLE`), or output the
+codec cannot interpret (`UnreadableOutput`, e.g. an unknown kind of tool call), is refused when the
+policy inspects responses, since it would reach the client unread: the stream ends with the API's
 error event, a body is answered 502.
 """
 
@@ -17,7 +18,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any, Protocol
 
 from luthien.call.anthropic import AnthropicCodec
-from luthien.call.codec import CallCodec
+from luthien.call.codec import CallCodec, UnreadableOutput
 from luthien.call.events import CallEvent
 from luthien.call.request import CallRequest
 from luthien.pipeline.events import WireEvent
@@ -99,7 +100,11 @@ class PolicyStage:
             async for wire in events:
                 if wire.type == UNREADABLE:
                     raise UpstreamStreamError(ErrorKind.UPSTREAM_STREAM, UNREADABLE_MESSAGE)
-                for event in codec.decode(wire):
+                try:
+                    decoded_events = codec.decode(wire)
+                except UnreadableOutput as error:
+                    raise UpstreamStreamError(ErrorKind.UPSTREAM_STREAM, str(error)) from error
+                for event in decoded_events:
                     yield event
             for event in codec.finish_decode():
                 yield event
@@ -117,5 +122,9 @@ class PolicyStage:
         if body.type == UNREADABLE:
             raise GatewayError(ErrorKind.UPSTREAM_UNAVAILABLE, UNREADABLE_MESSAGE)
         codec = codec_for(self.api)
-        events = [event async for event in self.runner.process(_iterate(codec.decode_body(body)))]
+        try:
+            decoded = codec.decode_body(body)
+        except UnreadableOutput as error:
+            raise GatewayError(ErrorKind.UPSTREAM_UNAVAILABLE, str(error)) from error
+        events = [event async for event in self.runner.process(_iterate(decoded))]
         return codec.encode_body(events)

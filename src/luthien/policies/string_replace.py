@@ -27,10 +27,11 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from luthien.call.events import BlockComplete, BlockDelta, BlockKind, CallEvent
+from luthien.call.events import BlockComplete, BlockDelta, BlockKind, CallEvent, merged_wire_fields
 from luthien.policy.base import Policy, PolicyConfig, PolicyContext
 
 DEFAULT_HOLDBACK_CHARS = 64
@@ -129,10 +130,13 @@ class StringReplacePolicy(Policy[StringReplaceConfig]):
         # the rewrite that is the same with and without the held-back tail is final.
         settled = self.apply(block.raw[: self._safe_cut(block.raw)])
         stable = _common_prefix_length(rewritten, settled)
+        fields = merged_wire_fields(block.wire_fields, event.wire_fields)
         if stable <= len(block.released) or not rewritten.startswith(block.released):
+            block.wire_fields = fields  # e.g. annotations go out with the next piece released
             return []
         text, block.released = rewritten[len(block.released) : stable], rewritten[:stable]
-        return [dataclasses.replace(event, text=text)]
+        block.wire_fields = None
+        return [dataclasses.replace(event, text=text, wire_fields=fields)]
 
     async def on_block_complete(self, event: BlockComplete, ctx: PolicyContext) -> Sequence[CallEvent]:
         """Release the rest of the block, rewritten, before the completion."""
@@ -143,7 +147,7 @@ class StringReplacePolicy(Policy[StringReplaceConfig]):
         rest = self.apply(block.raw)[len(block.released) :]
         if not rest:
             return [event]
-        return [BlockDelta(event.index, BlockKind.TEXT, text=rest), event]
+        return [BlockDelta(event.index, BlockKind.TEXT, text=rest, wire_fields=block.wire_fields), event]
 
     def _block_state(self, ctx: PolicyContext, index: int) -> _BlockText:
         blocks: dict[int, _BlockText] = ctx.state.setdefault("blocks", {})
@@ -156,6 +160,8 @@ class _BlockText:
 
     raw: str = ""
     released: str = ""
+    wire_fields: dict[str, Any] | None = None
+    """What the wire carried beside text held back (see `BlockDelta.wire_fields`)."""
 
 
 def _common_prefix_length(first: str, second: str) -> int:
