@@ -12,8 +12,10 @@ STAMP := $(VENV)/.installed-dev
 # The real Claude Code CLI, for the end-to-end tests (a native binary from the npm registry).
 CLAUDE_CODE_VERSION := 2.1.332
 CLAUDE_CODE := .cache/npm/.claude-code-$(CLAUDE_CODE_VERSION)
+# Debian's Chromium drives the browser tests (Playwright never downloads a browser of its own).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint typecheck format docs bench clean
+.PHONY: run test lint typecheck format docs bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +47,17 @@ $(CLAUDE_CODE):
 	npm install --no-audit --no-fund --prefix .cache/npm @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
 	touch $@
 
-test: lint typecheck $(CLAUDE_CODE)
+# Installed with apt when we are root (CI, developer machines here); otherwise say how.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else \
+		echo "browser tests need Debian's Chromium: sudo apt-get install chromium" >&2; exit 1; \
+	fi
+
+browser: $(CHROMIUM)
+
+test: lint typecheck $(CLAUDE_CODE) $(CHROMIUM)
 	$(BIN)/python -m pytest --cov --cov-report=term
 
 # Regenerates the settings table in README.md and .env.example from luthien.settings.
