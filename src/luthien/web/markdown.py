@@ -17,6 +17,8 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _LIST_ITEM = re.compile(r"^\s*[-*+]\s+(.*)$")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)
 _BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_SLOT = "\x00"  # marks where a code span goes back; removed from the input first
+_SLOTS = re.compile("\x00(\\d+)\x00")
 _ITALIC = re.compile(r"(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])")
 
 
@@ -28,15 +30,17 @@ def _emphasis(text: str) -> str:
 
 
 def render_inline(text: str) -> str:
-    """One line or paragraph: code spans verbatim (escaped), emphasis elsewhere."""
-    out: list[str] = []
-    position = 0
-    for match in _CODE_SPAN.finditer(text):
-        out.append(_emphasis(text[position : match.start()]))
-        out.append(f"<code>{escape(match.group(2).strip())}</code>")
-        position = match.end()
-    out.append(_emphasis(text[position:]))
-    return "".join(out)
+    """One line or paragraph: code spans verbatim (escaped), emphasis around and across them."""
+    codes: list[str] = []
+
+    def stash(match: re.Match[str]) -> str:
+        codes.append(f"<code>{escape(match.group(2).strip())}</code>")
+        return f"{_SLOT}{len(codes) - 1}{_SLOT}"
+
+    # Code spans are set aside first so emphasis markers inside them stay literal, while bold
+    # around a code span (`**Blocked: `Bash`**`) still pairs up.
+    html = _emphasis(_CODE_SPAN.sub(stash, text.replace(_SLOT, "")))
+    return _SLOTS.sub(lambda match: codes[int(match.group(1))], html)
 
 
 class _Renderer:
