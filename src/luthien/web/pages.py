@@ -21,7 +21,7 @@ from luthien.records.query import InvalidQuery, RecordStore
 from luthien.web.jsonview import body_views
 from luthien.web.render import Renderer
 
-MAX_LIVE_ROWS = 500
+MAX_LIVE_ROWS = 1000
 """Rows the live feed keeps on the page; older rows are dropped as new ones arrive."""
 RECORDING_OFF = "Recording is off (LUTHIEN_RECORDS=off): there are no stored calls to show."
 STATUSES = [status.value for status in TransactionStatus]

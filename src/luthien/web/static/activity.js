@@ -15,7 +15,7 @@
   var feed = document.getElementById("feed");
   var body = document.getElementById("feed-body");
   var empty = document.getElementById("feed-empty");
-  var maxRows = parseInt(feed.getAttribute("data-max-rows"), 10) || 500;
+  var maxRows = parseInt(feed.getAttribute("data-max-rows"), 10) || 1000;
   var connection = document.getElementById("connection");
   var pauseButton = document.getElementById("pause");
   var rowCount = document.getElementById("row-count");
