@@ -98,10 +98,13 @@ async def sse_stream(
     bus: EventBus, filter: TransactionFilter, last_event_id: str | None, keepalive_s: float
 ) -> AsyncIterator[bytes]:
     """The SSE body: a `retry` line, then matching events, with keep-alive comments while idle."""
-    yield f"retry: {RETRY_MS}\n\n".encode("ascii")
     events = bus.subscribe(last_event_id)
-    pending: asyncio.Future[LiveEvent] | None = None
+    # Start waiting for the first event before the client hears anything, so that the
+    # subscription is in place once the stream has visibly begun.
+    pending: asyncio.Future[LiveEvent] | None = asyncio.ensure_future(anext(events))
+    await asyncio.sleep(0)
     try:
+        yield f"retry: {RETRY_MS}\n\n".encode("ascii")
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(anext(events))
