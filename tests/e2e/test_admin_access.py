@@ -244,3 +244,14 @@ def test_the_admin_key_as_bearer_needs_no_csrf_token(make_luthien: LuthienFactor
 
     assert response.status_code == 200
     assert active_policy(server.base_url) == "shout"
+
+
+def test_an_oversized_form_is_refused_before_it_is_read_whole(make_luthien: LuthienFactory) -> None:
+    server = make_luthien(config=CONFIG)
+    with httpx.Client(base_url=server.base_url) as client:
+        client.get("/ui/policies")
+
+        response = client.post("/ui/policies", data={"policy": "shout", "padding": "x" * 100_000})
+
+        assert response.status_code == 413
+        assert client.get("/api/policies").json()["active"] == "noop"
