@@ -9,6 +9,7 @@ import pytest
 from luthien.admin.policies import PolicySwitcher, UnknownPolicy
 from luthien.config import LuthienConfig
 from luthien.events.bus import POLICY_SWITCHED, TRANSACTION_COMPLETED, LiveEvent
+from luthien.events.memory import MemoryEventBus
 from luthien.gateway.selection import PolicySelector
 from luthien.policy.registry import build_policies
 
@@ -17,7 +18,7 @@ CONFIG = LuthienConfig.model_validate({"policies": {"shout": {"class": "all_caps
 
 def switcher() -> PolicySwitcher:
     return PolicySwitcher(
-        PolicySelector(build_policies(CONFIG, "noop"), "noop", allow_header=False), bus=None
+        PolicySelector(build_policies(CONFIG, "noop"), "noop", allow_header=False), MemoryEventBus()
     )
 
 

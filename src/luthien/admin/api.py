@@ -22,7 +22,7 @@ from luthien.admin.policies import PolicySwitcher, UnknownPolicy
 from luthien.admin.serialize import record_json, session_json, summary_json
 from luthien.admin.stream import SSE_HEADERS, sse_stream
 from luthien.admin.turns import session_turns, turn_json
-from luthien.events.bus import EventBus
+from luthien.events.bus import EventBus, parse_event_id
 from luthien.gateway.asgi import ClientDisconnected, read_body
 from luthien.records.model import TransactionRecord
 from luthien.records.query import InvalidQuery, RecordStore, TransactionFilter
@@ -69,7 +69,7 @@ class AdminApi:
     """The handlers, over the record store, the event bus and the policy switcher."""
 
     def __init__(
-        self, store: RecordStore | None, bus: EventBus | None, switcher: PolicySwitcher, keepalive_s: float
+        self, store: RecordStore | None, bus: EventBus, switcher: PolicySwitcher, keepalive_s: float
     ) -> None:
         self.store = store
         self.bus = bus
@@ -157,9 +157,13 @@ class AdminApi:
         """`GET /api/activity/stream`."""
         check_known(request.query_params, FILTER_PARAMS | {"last_event_id"})
         filter = parse_filter(request.query_params)
-        if self.bus is None:
-            raise ApiError(ApiErrorKind.UNAVAILABLE, "the live event bus is not running")
         last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or None
+        if last_id is not None and parse_event_id(last_id) is None:
+            raise ApiError(
+                ApiErrorKind.INVALID_REQUEST,
+                f"Last-Event-ID {last_id[:64]!r} is not an event id (<milliseconds>-<sequence>)",
+                "last_event_id",
+            )
         body = sse_stream(self.bus, filter, last_id, self.keepalive_s)
         return StreamingResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)
 

@@ -59,7 +59,7 @@ def describe(name: str, policy: Policy[Any], active: bool) -> dict[str, Any]:
 class PolicySwitcher:
     """The admin side of `PolicySelector`: list, switch (audited), and follow other replicas."""
 
-    def __init__(self, selector: PolicySelector, bus: EventBus | None) -> None:
+    def __init__(self, selector: PolicySelector, bus: EventBus) -> None:
         self.selector = selector
         self.bus = bus
         self._follower: asyncio.Task[None] | None = None
@@ -88,8 +88,7 @@ class PolicySwitcher:
         except KeyError:
             raise UnknownPolicy(name) from None
         logger.warning("active policy switched from %r to %r by %s", previous, name, by)
-        if self.bus is not None:
-            self.bus.publish(POLICY_SWITCHED, "", {"policy": name, "previous": previous, "by": by})
+        self.bus.publish(POLICY_SWITCHED, "", {"policy": name, "previous": previous, "by": by})
         return previous
 
     def apply(self, event: LiveEvent) -> None:
@@ -112,8 +111,6 @@ class PolicySwitcher:
 
     async def follow(self) -> None:
         """Apply switches from the bus until cancelled; resubscribe after a failure."""
-        if self.bus is None:
-            return
         last_id: str | None = None
         while True:
             try:

@@ -26,6 +26,8 @@ RETRY_MS = 2000
 KEEPALIVE = b": keep-alive\n\n"
 SSE_HEADERS = {"cache-control": "no-store", "x-accel-buffering": "no"}
 _ABSENT: Any = object()
+BLOCK_VERDICT = "block"
+"""The `verdict` of a `transaction.activity` event whose decision blocked something."""
 
 
 def _clean(value: str) -> str:
@@ -39,7 +41,7 @@ def _equals(data: dict[str, Any], key: str, expected: str | None) -> bool:
 
 def _blocked(event: LiveEvent) -> bool:
     data = event.data
-    return data.get("status") == TransactionStatus.BLOCKED.value or data.get("blocked") is True
+    return data.get("status") == TransactionStatus.BLOCKED.value or data.get("verdict") == BLOCK_VERDICT
 
 
 def _has_event_type(data: dict[str, Any], event_type: str | None) -> bool:
