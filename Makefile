@@ -47,13 +47,15 @@ $(CLAUDE_CODE):
 	npm install --no-audit --no-fund --prefix .cache/npm @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
 	touch $@
 
-# Installed with apt when we are root (CI, developer machines here); otherwise say how.
+# Installed with apt, non-interactively, when we are root (CI containers) or have password-less sudo.
+# In CI (`CI` set) a failed install fails the build; elsewhere the browser tests are skipped instead.
 $(CHROMIUM):
-	@if [ "$$(id -u)" = 0 ]; then \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
-	else \
-		echo "browser tests need Debian's Chromium: sudo apt-get install chromium" >&2; exit 1; \
-	fi
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else SUDO=none; fi; \
+	if [ "$$SUDO" != none ] && $$SUDO apt-get update -q \
+		&& $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; then exit 0; fi; \
+	if [ -n "$$CI" ]; then echo "browser tests need Debian's Chromium and it could not be installed" >&2; exit 1; fi; \
+	echo "warning: Debian's Chromium is not installed (sudo apt-get install chromium): browser tests will be skipped" >&2
 
 browser: $(CHROMIUM)
 

@@ -5,6 +5,8 @@ Waits are Playwright's (`expect` polls the page until its timeout); nothing asse
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
@@ -160,8 +162,11 @@ def test_an_xss_payload_in_model_output_and_tool_arguments_renders_as_text(
     expect(page.locator(FEED_ROWS)).to_have_count(1)
     assert page.evaluate("window.__xss") is None
     page.goto(f"{server.base_url}/ui/transactions/{transaction}")
-    expect(page.locator(".tool-call pre").first).to_contain_text(XSS)
-    expect(page.locator(".blocked-message")).to_contain_text(XSS)
+    # Tool arguments are shown as JSON: the payload is there as text, its quotes JSON-escaped.
+    expect(page.locator(".tool-call pre").first).to_contain_text(json.dumps(XSS)[1:-1])
+    expect(page.locator(".blocked-message")).to_contain_text(json.dumps(XSS)[1:-1])
+    page.goto(f"{server.base_url}/ui/sessions/agent-xss")
+    expect(page.locator(".msg.assistant .msg-text").first).to_have_text(f"Sure: {XSS}")
     assert page.locator("main img").count() == 0
     assert watch.dialogs == []
     assert watch.errors == []

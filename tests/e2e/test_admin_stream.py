@@ -121,3 +121,27 @@ def test_a_malformed_stream_filter_is_a_400(server: LuthienServer, query: str, f
 
     assert response.status_code == 400
     assert response.json()["error"]["field"] == field
+
+
+@pytest.mark.parametrize("header", ["yesterday", "12-x", "-", "1-2-3"])
+def test_a_malformed_last_event_id_is_a_400(server: LuthienServer, header: str) -> None:
+    response = httpx.get(f"{server.base_url}/api/activity/stream", headers={"last-event-id": header})
+    by_query = httpx.get(f"{server.base_url}/api/activity/stream", params={"last_event_id": header})
+
+    for answer in (response, by_query):
+        assert answer.status_code == 400
+        assert answer.json()["error"]["field"] == "last_event_id"
+
+
+def test_a_resume_by_query_parameter_gets_what_was_missed(server: LuthienServer) -> None:
+    reader = SSEReader(f"{server.base_url}/api/activity/stream").start()
+    seen = transaction_id(anthropic_call(server.base_url))
+    last_seen = reader.next_matching(completed(seen))
+    reader.stop()
+    missed = transaction_id(anthropic_call(server.base_url))
+
+    resumed = SSEReader(f"{server.base_url}/api/activity/stream?last_event_id={last_seen.id}").start()
+    frame = resumed.next_matching(lambda f: f.event is not None)
+    resumed.stop()
+
+    assert (frame.event, frame.data["transaction_id"]) == ("transaction.started", missed)

@@ -153,13 +153,23 @@
     if (value && list.indexOf(value) < 0) list.push(value);
   }
 
+  // The recorder's activity summaries carry `verdict` ("block" or "allow") with the tool and the
+  // judge's probability; a judge verdict and the block it causes say the same thing, shown once.
+  var VERDICT_LABELS = { block: "blocked", allow: "allowed" };
+
   function verdictOf(data) {
-    var blocked = data.blocked === true || data.verdict === "blocked";
-    var label = data.verdict || (data.blocked === true ? "blocked" : data.blocked === false ? "allowed" : "");
+    var label = VERDICT_LABELS[data.verdict];
     if (!label) return null;
-    var tool = data.tool_name || data.tool || "";
+    var tool = data.tool_name || "";
     var probability = typeof data.probability === "number" ? " " + data.probability.toFixed(2) : "";
-    return { text: (tool ? tool + ": " : "") + label + probability, blocked: blocked };
+    return { text: (tool ? tool + " " : "") + label + probability, tool: tool, blocked: data.verdict === "block" };
+  }
+
+  function addVerdict(row, verdict) {
+    var same = row.verdicts.some(function (seen) {
+      return seen.tool === verdict.tool && seen.blocked === verdict.blocked;
+    });
+    if (!same) row.verdicts.push(verdict);
   }
 
   function applySummary(row, data) {
@@ -195,9 +205,9 @@
       if (!row.status) row.status = "running";
     } else if (event.type === "transaction.activity") {
       if (data.policy && !row.policy) row.policy = data.policy;
-      addUnique(row.tools, data.tool_name || data.tool);
+      addUnique(row.tools, data.tool_name);
       var verdict = verdictOf(data);
-      if (verdict) row.verdicts.push(verdict);
+      if (verdict) addVerdict(row, verdict);
       if (verdict && verdict.blocked && row.status === "running") row.status = "blocked";
     } else if (event.type === "transaction.completed") {
       applySummary(row, data);
