@@ -1,6 +1,7 @@
 """Screenshots of every web UI page for docs/images/, over a realistic scenario.
 
-Run `.venv/bin/python -m tests.browser.screenshots` (needs /usr/bin/chromium). It starts the fake
+Run `.venv/bin/python -m tests.browser.screenshots` (needs /usr/bin/chromium, and Debian's
+`fonts-noto-color-emoji` for the emoji in blocked messages). It starts the fake
 provider and Luthien on loopback with a temporary database, makes calls through the proxy
 (`tests.browser.scenario`), and captures each page in the light and dark themes, in a narrow window,
 and the live feed holding 1,000 rows.
@@ -12,18 +13,18 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect, sync_playwright
 
 from luthien.settings import Settings
 from tests.admin_client import wait_for_record
 from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS
-from tests.browser.scenario import CONFIG, chat_calls, cleanup_session, judge_reply
+from tests.browser.scenario import CONFIG, chat_calls, cleanup_session, judge_reply, long_arguments_turn
 from tests.fake_provider import FakeProvider
 from tests.luthien_server import LuthienServer
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
-WIDE = {"width": 1440, "height": 900}
-NARROW = {"width": 420, "height": 900}
+WIDE: ViewportSize = {"width": 1440, "height": 900}
+NARROW: ViewportSize = {"width": 420, "height": 900}
 ADMIN_KEY = "screenshot-admin-key"
 Theme = Literal["light", "dark"]
 THEMES: tuple[Theme, ...] = ("light", "dark")
@@ -50,9 +51,6 @@ def shot(page: Page, name: str, full_page: bool = False) -> None:
 def capture_pages(browser: Browser, base: str, blocked: str, changed: str, theme: Theme) -> None:
     context = browser.new_context(viewport=WIDE, color_scheme=theme)
     page = context.new_page()
-    page.goto(f"{base}/ui/activity")
-    expect(page.locator("#feed-body .feed-row").first).to_be_visible()
-    shot(page, f"activity-{theme}")
     page.goto(f"{base}/ui/history")
     shot(page, f"history-{theme}")
     page.goto(f"{base}/ui/transactions/{blocked}")
@@ -66,6 +64,48 @@ def capture_pages(browser: Browser, base: str, blocked: str, changed: str, theme
     page.goto(f"{base}/ui/policies")
     shot(page, f"policies-{theme}")
     context.close()
+
+
+def capture_empty(browser: Browser, base: str) -> None:
+    context = browser.new_context(viewport=WIDE, color_scheme="light")
+    page = context.new_page()
+    page.goto(f"{base}/ui/activity")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    shot(page, "activity-empty")
+    page.goto(f"{base}/ui/sessions")
+    shot(page, "sessions-empty")
+    context.close()
+
+
+def open_monitors(browser: Browser, base: str) -> list[tuple[Theme, BrowserContext, Page]]:
+    """Live feeds open before the calls, so they show what a watching engineer sees (verdicts too)."""
+    monitors: list[tuple[Theme, BrowserContext, Page]] = []
+    for theme in THEMES:
+        context = browser.new_context(viewport=WIDE, color_scheme=theme)
+        page = context.new_page()
+        page.goto(f"{base}/ui/activity")
+        expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        monitors.append((theme, context, page))
+    return monitors
+
+
+def capture_monitors(monitors: list[tuple[Theme, BrowserContext, Page]], last: str) -> None:
+    for theme, context, page in monitors:
+        expect(page.locator(f"#feed-body a[href='/ui/transactions/{last}']")).to_be_visible()
+        shot(page, f"activity-{theme}")
+        context.close()
+
+
+def capture_long(browser: Browser, base: str, transaction: str) -> None:
+    """A long model name and a long one-line tool argument, wide and narrow."""
+    for name, viewport in (("long-arguments", WIDE), ("long-arguments-narrow", NARROW)):
+        context = browser.new_context(viewport=viewport, color_scheme="dark")
+        page = context.new_page()
+        page.goto(f"{base}/ui/sessions/agent-archive")
+        shot(page, f"session-{name}", full_page=True)
+        page.goto(f"{base}/ui/transactions/{transaction}")
+        shot(page, f"transaction-{name}")
+        context.close()
 
 
 def capture_narrow(browser: Browser, base: str, blocked: str) -> None:
@@ -111,16 +151,22 @@ def main() -> None:
         browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         try:
             base = server.base_url
+            capture_empty(browser, base)
+            monitors = open_monitors(browser, base)
             chat_calls(base, fake, 12)
+            long_call = long_arguments_turn(base, fake, "agent-archive")
             blocked = ""
             for index in range(1, 4):
                 blocked = cleanup_session(base, fake, f"agent-cleanup-{index}")[1]
                 chat_calls(base, fake, 3, prefix=f"Explain module {index}")
             changed = chat_calls(base, fake, 1)[0]
+            capture_monitors(monitors, changed)
             wait_for_record(base, blocked)
             wait_for_record(base, changed)
+            wait_for_record(base, long_call)
             for theme in THEMES:
                 capture_pages(browser, base, blocked, changed, theme)
+            capture_long(browser, base, long_call)
             capture_narrow(browser, base, blocked)
             capture_thousand(browser, base, fake)
             capture_login(browser, fake, Path(scratch) / "login.db")

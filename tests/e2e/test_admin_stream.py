@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 
@@ -25,7 +27,7 @@ def server(make_luthien: LuthienFactory) -> LuthienServer:
     return make_luthien(config=CONFIG, allow_policy_header=True, activity_keepalive_s=KEEPALIVE_S)
 
 
-def completed(transaction: str) -> object:
+def completed(transaction: str) -> Callable[[Frame], bool]:
     return lambda frame: (
         frame.event == "transaction.completed" and frame.data["transaction_id"] == transaction
     )

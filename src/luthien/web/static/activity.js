@@ -135,7 +135,7 @@
     var row = rows.get(id);
     if (row) return row;
     row = {
-      id: id, time: timestamp, status: "", model: "", policy: "", tools: [], verdicts: [],
+      id: id, time: timestamp, status: "", model: "", policy: "", tools: [], verdicts: [], eventTypes: [],
       duration: null, element: null, older: atEnd, notice: null
     };
     rows.set(id, row);
@@ -156,6 +156,8 @@
   // The recorder's activity summaries carry `verdict` ("block" or "allow") with the tool and the
   // judge's probability; a judge verdict and the block it causes say the same thing, shown once.
   var VERDICT_LABELS = { block: "blocked", allow: "allowed" };
+  var BLOCKED_EVENT = "policy.blocked";
+  var DECISION_EVENTS = ["judge.decision", "commands.decision", BLOCKED_EVENT, "policy.error", "policy.repaired"];
 
   function verdictOf(data) {
     var label = VERDICT_LABELS[data.verdict];
@@ -179,6 +181,7 @@
     if (data.status) row.status = data.status;
     if (typeof data.duration_ms === "number") row.duration = data.duration_ms;
     (data.tool_names || []).forEach(function (name) { addUnique(row.tools, name); });
+    (data.event_types || []).forEach(function (type) { addUnique(row.eventTypes, type); });
     if (row.model && !seenModels.has(row.model)) {
       seenModels.add(row.model);
       var option = document.createElement("option");
@@ -264,16 +267,25 @@
     badge.textContent = (row.status || "running").replace("_", " ");
     status.appendChild(badge);
     element.appendChild(status);
-    element.appendChild(cell("model mono", row.model || "—"));
+    var model = cell("model mono", row.model || "—");
+    model.title = row.model;
+    element.appendChild(model);
     element.appendChild(cell("policy", row.policy || "—"));
     element.appendChild(cell("tools mono", row.tools.join(", ")));
     var verdicts = cell("verdicts", "");
-    row.verdicts.slice(-3).forEach(function (verdict) {
+    // A row loaded from history has its summary only: its decision event types stand in for verdicts.
+    var shown = row.verdicts.length ? row.verdicts.slice(-3) : row.eventTypes.filter(function (type) {
+      return DECISION_EVENTS.indexOf(type) >= 0;
+    }).map(function (type) {
+      return { text: type, blocked: type === BLOCKED_EVENT, eventType: true };
+    });
+    shown.forEach(function (verdict) {
       var tag = document.createElement("span");
-      tag.className = "verdict" + (verdict.blocked ? " is-blocked" : "");
+      tag.className = "verdict" + (verdict.blocked ? " is-blocked" : "") + (verdict.eventType ? " event-type" : "");
       tag.textContent = verdict.text;
       verdicts.appendChild(tag);
     });
+    verdicts.title = shown.map(function (verdict) { return verdict.text; }).join(", ");
     element.appendChild(verdicts);
     element.appendChild(cell("num duration", formatDuration(row.duration)));
     element.title = row.id;
