@@ -36,7 +36,9 @@ ACTION_TIMEOUT_MS = 15_000
 """Playwright's wait for a selector or navigation; never reached when the page works."""
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: while Playwright's sync driver is open it holds a running event loop
+# in the main thread, and the async tests that run after this package need that thread free.
+@pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[Playwright]:
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
@@ -46,7 +48,7 @@ def playwright_driver() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     browser = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
     yield browser
