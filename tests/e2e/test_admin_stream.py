@@ -147,3 +147,24 @@ def test_a_resume_by_query_parameter_gets_what_was_missed(server: LuthienServer)
     resumed.stop()
 
     assert (frame.event, frame.data["transaction_id"]) == ("transaction.started", missed)
+
+
+def test_status_and_event_type_filters_apply_to_live_events(
+    server: LuthienServer, fake: FakeProvider
+) -> None:
+    by_status = SSEReader(f"{server.base_url}/api/activity/stream?status=blocked").start()
+    by_type = SSEReader(f"{server.base_url}/api/activity/stream?event_type=commands.decision").start()
+    fake.enqueue(
+        JSONReply(anthropic_message("fine")), JSONReply(anthropic_message("x", tool_calls=[DANGEROUS]))
+    )
+
+    transaction_id(anthropic_call(server.base_url))
+    blocked = guarded_call(server.base_url)
+
+    status_frame = by_status.next_matching(lambda f: f.event is not None)
+    type_frame = by_type.next_matching(lambda f: f.event is not None)
+    by_status.stop()
+    by_type.stop()
+    assert (status_frame.event, status_frame.data["transaction_id"]) == ("transaction.completed", blocked)
+    assert (type_frame.event, type_frame.data["transaction_id"]) == ("transaction.activity", blocked)
+    assert type_frame.data["data"]["event_type"] == "commands.decision"
