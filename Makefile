@@ -12,8 +12,10 @@ STAMP := $(VENV)/.installed-dev
 # The real Claude Code CLI, for the end-to-end tests (a native binary from the npm registry).
 CLAUDE_CODE_VERSION := 2.1.332
 CLAUDE_CODE := .cache/npm/.claude-code-$(CLAUDE_CODE_VERSION)
+# Debian's Chromium drives the browser tests (Playwright never downloads a browser of its own).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint typecheck format docs bench clean
+.PHONY: run test lint typecheck format docs bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +47,19 @@ $(CLAUDE_CODE):
 	npm install --no-audit --no-fund --prefix .cache/npm @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
 	touch $@
 
-test: lint typecheck $(CLAUDE_CODE)
+# Installed with apt, non-interactively, when we are root (CI containers) or have password-less sudo.
+# In CI (`CI` set) a failed install fails the build; elsewhere the browser tests are skipped instead.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else SUDO=none; fi; \
+	if [ "$$SUDO" != none ] && $$SUDO apt-get update -q \
+		&& $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; then exit 0; fi; \
+	if [ -n "$$CI" ]; then echo "browser tests need Debian's Chromium and it could not be installed" >&2; exit 1; fi; \
+	echo "warning: Debian's Chromium is not installed (sudo apt-get install chromium): browser tests will be skipped" >&2
+
+browser: $(CHROMIUM)
+
+test: lint typecheck $(CLAUDE_CODE) $(CHROMIUM)
 	$(BIN)/python -m pytest --cov --cov-report=term
 
 # Regenerates the settings table in README.md and .env.example from luthien.settings.

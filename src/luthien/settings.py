@@ -90,6 +90,19 @@ class Settings(BaseSettings):
         default=False,
         description="Honour the `X-Luthien-Policy` request header (only names defined in the config).",
     )
+    admin_key: SecretStr | None = Field(
+        default=None,
+        description="Key for the admin API and web UI (`Authorization: Bearer`, or the `/ui/login` page). "
+        "Unset: only loopback clients may use them. Must differ from LUTHIEN_API_KEY.",
+    )
+    admin_session_hours: float = Field(
+        default=12.0, gt=0, description="Hours a web UI login lasts before the key is asked again."
+    )
+    activity_keepalive_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds between keep-alive comments on an idle `/api/activity/stream` connection.",
+    )
     log_level: str = Field(default="info", description="Log level: debug, info, warning or error.")
     # -- records storage (luthien.storage) --
     records: bool = Field(
@@ -148,6 +161,19 @@ class Settings(BaseSettings):
         mode = self.auth_mode
         if mode is not None and mode is not AuthMode.PASSTHROUGH and self.api_key is None:
             raise ValueError(f"LUTHIEN_AUTH_MODE={mode.value} requires LUTHIEN_API_KEY")
+        return self
+
+    @model_validator(mode="after")
+    def _admin_key_is_its_own(self) -> Settings:
+        if self.admin_key is not None and not self.admin_key.get_secret_value():
+            self.admin_key = None  # an empty key would make an empty credential valid
+        if (
+            self.admin_key is not None
+            and self.api_key is not None
+            and self.admin_key.get_secret_value() == self.api_key.get_secret_value()
+        ):
+            # Every client holds the proxy key; it must never open the admin side.
+            raise ValueError("LUTHIEN_ADMIN_KEY must differ from LUTHIEN_API_KEY")
         return self
 
     @property

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from luthien import __version__
 from luthien.activity.log import ActivityLog
+from luthien.admin.side import AdminSide
 from luthien.config import LuthienConfig, load_config
 from luthien.events.factory import open_bus
 from luthien.gateway.asgi import TransactionIdMiddleware
@@ -87,13 +88,16 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         store=storage.record_store,
     )
 
+    admin = AdminSide(state)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncGenerator[None]:
         await client.start()
         await bus.start()
         await storage.start()
         try:
-            yield
+            async with admin.running():
+                yield
         finally:
             await client.close()
             # Calls have ended: their records and events are flushed before the process exits.
@@ -105,6 +109,7 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         Route("/health", health, methods=["GET"]),
         Route(MODELS_PATH, ModelsEndpoint(state), methods=["GET"]),
         *(Route(endpoint.path, ProxyEndpoint(endpoint, state), methods=["POST"]) for endpoint in ENDPOINTS),
+        *admin.routes(),
     ]
     app = Starlette(
         routes=routes,

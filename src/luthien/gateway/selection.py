@@ -26,6 +26,19 @@ class PolicySelector:
         self.allow_header = allow_header
         self._warned = False
 
+    def switch(self, name: str) -> str:
+        """Make `name` the active policy for calls chosen from now on; return the previous one.
+
+        A call already chosen keeps its policy instance, so calls in flight finish on the old policy.
+
+        Raises:
+            KeyError: `name` is not a built policy instance.
+        """
+        if name not in self.policies:
+            raise KeyError(name)
+        previous, self.active = self.active, name
+        return previous
+
     def choose(self, headers: list[tuple[str, str]]) -> tuple[str, Policy[Any]]:
         """The name and instance serving a call with these request headers.
 

@@ -1,0 +1,136 @@
+"""Listing the configured policy instances and switching the active one, on every replica.
+
+A switch takes effect for calls chosen after it (`PolicySelector.switch`); calls in flight keep the
+instance they were given. Each switch is logged and published on the bus as `policy.switched` with
+who made it. Every replica (this one included) follows those events and applies them, so all replicas
+converge on the last switch in the bus's order. A replica that starts later serves the configured
+policy until the next switch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from luthien.events.bus import POLICY_SWITCHED, EventBus, LiveEvent
+from luthien.gateway.selection import PolicySelector
+from luthien.policy.base import Policy
+from luthien.policy.registry import REGISTERED
+
+logger = logging.getLogger("luthien.admin")
+
+FOLLOW_RETRY_S = 1.0
+"""Pause before subscribing again when the bus subscription fails."""
+
+_SHORT_NAMES = {target: name for name, target in REGISTERED.items()}
+
+
+class UnknownPolicy(KeyError):
+    """The name is not a configured policy instance."""
+
+
+def class_reference(policy: Policy[Any]) -> tuple[str, str]:
+    """The policy's class as `(short name or module:Class, module:Class)`."""
+    cls = type(policy)
+    target = f"{cls.__module__}:{cls.__qualname__}"
+    return _SHORT_NAMES.get(target, target), target
+
+
+def describe(name: str, policy: Policy[Any], active: bool) -> dict[str, Any]:
+    """One instance for `GET /api/policies`: class, first doc line, config and its JSON schema."""
+    cls = type(policy)
+    short, target = class_reference(policy)
+    doc = (cls.__doc__ or "").strip()
+    return {
+        "name": name,
+        "class": short,
+        "class_path": target,
+        "description": doc.splitlines()[0] if doc else "",
+        "active": active,
+        "inspects_response": policy.inspects_response,
+        "config": policy.config.model_dump(mode="json"),
+        "config_schema": cls.config_model.model_json_schema(),
+    }
+
+
+class PolicySwitcher:
+    """The admin side of `PolicySelector`: list, switch (audited), and follow other replicas."""
+
+    def __init__(self, selector: PolicySelector, bus: EventBus) -> None:
+        self.selector = selector
+        self.bus = bus
+        self._follower: asyncio.Task[None] | None = None
+
+    @property
+    def active(self) -> str:
+        """The active policy's name."""
+        return self.selector.active
+
+    def listing(self) -> dict[str, Any]:
+        """`{"active": name, "policies": [...]}`, the active one first, then by name."""
+        names = sorted(self.selector.policies, key=lambda n: (n != self.selector.active, n))
+        return {
+            "active": self.selector.active,
+            "policies": [describe(n, self.selector.policies[n], n == self.selector.active) for n in names],
+        }
+
+    def switch(self, name: str, by: str) -> str:
+        """Make `name` active here and tell every replica; return the previous policy.
+
+        Raises:
+            UnknownPolicy: `name` is not configured.
+        """
+        try:
+            previous = self.selector.switch(name)
+        except KeyError:
+            raise UnknownPolicy(name) from None
+        logger.warning("active policy switched from %r to %r by %s", previous, name, by)
+        self.bus.publish(POLICY_SWITCHED, "", {"policy": name, "previous": previous, "by": by})
+        return previous
+
+    def apply(self, event: LiveEvent) -> None:
+        """Apply a `policy.switched` event from the bus (from any replica); ignore other events."""
+        if event.type != POLICY_SWITCHED:
+            return
+        name = event.data.get("policy")
+        if not isinstance(name, str) or name == self.selector.active:
+            return
+        if name not in self.selector.policies:
+            logger.error("policy.switched to %r, which this replica's config does not define; ignored", name)
+            return
+        previous = self.selector.switch(name)
+        logger.warning(
+            "active policy switched from %r to %r by %s (via the event bus)",
+            previous,
+            name,
+            event.data.get("by"),
+        )
+
+    async def follow(self) -> None:
+        """Apply switches from the bus until cancelled; resubscribe after a failure."""
+        last_id: str | None = None
+        while True:
+            try:
+                async for event in self.bus.subscribe(last_id):
+                    last_id = event.id
+                    self.apply(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("following policy switches on the event bus failed; retrying")
+            await asyncio.sleep(FOLLOW_RETRY_S)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncGenerator[None]:
+        """Follow the bus for the server's lifetime (enter inside the bus's own lifetime)."""
+        self._follower = asyncio.create_task(self.follow(), name="luthien-policy-follower")
+        try:
+            yield
+        finally:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
+            self._follower = None

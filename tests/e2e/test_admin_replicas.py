@@ -1,0 +1,121 @@
+"""Two replicas sharing one Redis: a policy switch on one reaches the other; monitors see both.
+
+A Redis subscription goes live asynchronously after a server starts, so each test first proves the
+path is live the way the bus tests do: it repeats a harmless action until the other side has seen it
+(a cadence, not a threshold), then asserts on a fresh action.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+import redis
+
+from luthien.config import LuthienConfig
+from tests.admin_client import GUARD_S, anthropic_call, transaction_id
+from tests.conftest import LuthienFactory
+from tests.fake_provider import FakeProvider, JSONReply, anthropic_message
+from tests.luthien_server import LuthienServer
+from tests.sse_reader import Frame, SSEReader
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+PING_EVERY_S = 0.05
+"""How often a liveness probe is repeated while the other replica's subscription is not yet live."""
+CONFIG = LuthienConfig.model_validate(
+    {"policies": {"shout": {"class": "all_caps"}, "whisper": {"class": "noop"}}, "policy": "noop"}
+)
+ADMIN_KEY = "replicas-admin-key"
+AUTH = {"authorization": f"Bearer {ADMIN_KEY}"}
+
+
+@pytest.fixture
+def replicas(make_luthien: LuthienFactory) -> Iterator[tuple[LuthienServer, LuthienServer]]:
+    """Two servers with their own databases, one Redis stream (a unique key, deleted afterwards)."""
+    key = f"luthien-test:replicas:{uuid.uuid4()}"
+    options = {
+        "redis_url": REDIS_URL,
+        "events_stream_key": key,
+        "admin_key": ADMIN_KEY,
+        "activity_keepalive_s": PING_EVERY_S,
+    }
+    yield make_luthien(config=CONFIG, **options), make_luthien(config=CONFIG, **options)
+    with redis.Redis.from_url(REDIS_URL) as client:
+        client.delete(key)
+
+
+def active(server: LuthienServer) -> str:
+    return str(httpx.get(f"{server.base_url}/api/policies", headers=AUTH).json()["active"])
+
+
+def switch(server: LuthienServer, policy: str) -> None:
+    response = httpx.put(f"{server.base_url}/api/policy", json={"policy": policy}, headers=AUTH)
+    assert response.status_code == 200, response.text
+
+
+def until(condition: Callable[[], bool], probe: Callable[[], None]) -> None:
+    """Repeat `probe` until `condition` holds (deadlock guard: `GUARD_S`)."""
+    deadline = time.monotonic() + GUARD_S
+    while True:
+        probe()
+        if condition():
+            return
+        assert time.monotonic() < deadline, "the other replica never saw it"
+        time.sleep(PING_EVERY_S)
+
+
+def test_a_policy_switch_on_one_replica_switches_the_other(
+    replicas: tuple[LuthienServer, LuthienServer], fake: FakeProvider
+) -> None:
+    first, second = replicas
+    until(lambda: active(second) == "whisper", lambda: switch(first, "whisper"))
+    until(lambda: active(first) == "whisper", lambda: None)
+    monitor = SSEReader(f"{first.base_url}/api/activity/stream", AUTH).start()
+
+    switch(second, "shout")
+
+    frame = monitor.next_matching(
+        lambda f: f.event == "policy.switched" and f.data["data"]["policy"] == "shout"
+    )
+    monitor.stop()
+    assert frame.data["data"] == {"policy": "shout", "previous": "whisper", "by": "admin-key"}
+    until(lambda: active(first) == "shout", lambda: None)
+    fake.enqueue(JSONReply(anthropic_message("quiet words")))
+    answer = anthropic_call(first.base_url)
+    assert answer.json()["content"][0]["text"] == "QUIET WORDS"
+
+
+def test_a_monitor_on_one_replica_sees_the_calls_of_the_other(
+    replicas: tuple[LuthienServer, LuthienServer],
+) -> None:
+    first, second = replicas
+    monitor = SSEReader(f"{second.base_url}/api/activity/stream", AUTH).start()
+    probes: set[str] = set()
+    seen: list[Frame] = []
+
+    def probe_seen() -> bool:
+        try:
+            while True:
+                frame = monitor.frames.get_nowait()
+                seen.append(frame)
+        except queue.Empty:
+            pass
+        return any(f.event == "transaction.completed" and f.data["transaction_id"] in probes for f in seen)
+
+    until(probe_seen, lambda: probes.add(transaction_id(anthropic_call(first.base_url, "probe"))))
+
+    call = transaction_id(anthropic_call(first.base_url, "watched", session="agent-across", model="model-x"))
+
+    started = monitor.next_matching(
+        lambda f: f.event == "transaction.started" and f.data["transaction_id"] == call
+    )
+    completed = monitor.next_matching(
+        lambda f: f.event == "transaction.completed" and f.data["transaction_id"] == call
+    )
+    monitor.stop()
+    assert (started.data["data"]["model"], started.data["data"]["session_id"]) == ("model-x", "agent-across")
+    assert (completed.data["data"]["status"], completed.data["data"]["model"]) == ("ok", "model-x")
