@@ -14,6 +14,7 @@ import orjson
 from luthien.admin.diff import Change, json_diff
 from luthien.records.model import RecordedEvent, Timing, TransactionRecord, Usage
 from luthien.records.query import SessionSummary, TransactionSummary
+from luthien.records.summary import summary_fields
 
 MAX_DIFF_CHANGES = 2000
 """Changes listed per body; past this the diff is cut and marked `diff_truncated`."""
@@ -57,25 +58,8 @@ def event_json(event: RecordedEvent) -> dict[str, Any]:
 
 
 def summary_json(summary: TransactionSummary) -> dict[str, Any]:
-    """One row of a transaction list."""
-    return {
-        "transaction_id": summary.transaction_id,
-        "session_id": summary.session_id,
-        "client_api": summary.client_api,
-        "model": summary.model,
-        "upstream": summary.upstream,
-        "policy": summary.policy,
-        "status": summary.status.value,
-        "http_status": summary.http_status,
-        "streaming": summary.streaming,
-        "received_at": summary.received_at,
-        "duration_ms": summary.duration_ms,
-        "time_to_first_token_ms": summary.time_to_first_token_ms,
-        "usage": usage_json(summary.usage),
-        "tool_names": list(summary.tool_names),
-        "event_types": list(summary.event_types),
-        "preview": summary.preview,
-    }
+    """One row of a transaction list: the same fields the live feed's `transaction.completed` carries."""
+    return summary_fields(summary)
 
 
 def session_json(session: SessionSummary) -> dict[str, Any]:
