@@ -22,13 +22,14 @@ from luthien.events.bus import (
     DROPPED_RETENTION,
     DROPPED_SLOW_SUBSCRIBER,
     EVENTS_DROPPED,
+    POLICY_SWITCHED,
     EventBus,
     LiveEvent,
     parse_event_id,
 )
 from luthien.events.factory import open_bus
 from luthien.events.memory import MemoryEventBus
-from luthien.events.redis import RedisEventBus
+from luthien.events.redis import CONTROL_SUFFIX, RedisEventBus
 from luthien.settings import Settings
 from tests.e2e.test_judge import free_port
 
@@ -48,7 +49,7 @@ def stream_key() -> Iterator[str]:
     key = f"luthien-test:bus:{uuid.uuid4()}"
     yield key
     with redis.Redis.from_url(REDIS_URL) as client:
-        client.delete(key)
+        client.delete(key, key + CONTROL_SUFFIX)
 
 
 @pytest_asyncio.fixture
@@ -368,3 +369,57 @@ async def test_publishing_and_subscribing_survive_a_redis_outage(stream_key: str
     finally:
         await bus.close()
         await relay.down()
+
+
+@BOTH
+@pytest.mark.asyncio
+async def test_a_control_subscription_gets_policy_switches_only_and_the_feed_gets_them_too(
+    make_bus: BusFactory,
+) -> None:
+    bus = await started(make_bus())
+    feed = await live(bus)
+    control = bus.subscribe_control()
+    first = asyncio.ensure_future(anext(control))
+    # Until the control subscription is live, switches to a throw-away name are repeated.
+    while not first.done():
+        bus.publish(POLICY_SWITCHED, "", {"policy": "warm-up"})
+        await asyncio.wait({first}, timeout=PING_EVERY_S)
+    assert first.result().type == POLICY_SWITCHED
+
+    publish_numbered(bus, 3)
+    bus.publish(POLICY_SWITCHED, "", {"policy": "judge", "by": "admin-key"})
+    bus.publish(MARKER, "", {})
+
+    switch = await asyncio.wait_for(_next_switch_to(control, "judge"), GUARD_S)
+    assert switch.data == {"policy": "judge", "by": "admin-key"}
+    on_feed = await until_marker(feed)
+    assert [event.type for event in on_feed if event.data.get("policy") != "warm-up"] == [
+        "test.event",
+        "test.event",
+        "test.event",
+        POLICY_SWITCHED,
+        MARKER,
+    ]
+
+
+async def _next_switch_to(subscription: AsyncIterator[LiveEvent], policy: str) -> LiveEvent:
+    async for event in subscription:
+        # Nothing but switches ever reaches a control subscription.
+        assert event.type == POLICY_SWITCHED
+        if event.data["policy"] == policy:
+            return event
+    raise AssertionError("the control subscription ended")
+
+
+@REDIS_ONLY
+@pytest.mark.asyncio
+async def test_control_events_have_a_redis_stream_of_their_own(make_bus: BusFactory, stream_key: str) -> None:
+    bus = await started(make_bus())
+    publish_numbered(bus, 5)
+    bus.publish(POLICY_SWITCHED, "", {"policy": "judge"})
+    await bus.close()
+
+    with redis.Redis.from_url(REDIS_URL) as client:
+        control = client.xrange(stream_key + CONTROL_SUFFIX)
+        assert [fields[b"type"] for _, fields in control] == [POLICY_SWITCHED.encode()]
+        assert client.xlen(stream_key) == 6

@@ -114,7 +114,7 @@ class PolicySwitcher:
         last_id: str | None = None
         while True:
             try:
-                async for event in self.bus.subscribe(last_id):
+                async for event in self.bus.subscribe_control(last_id):
                     last_id = event.id
                     self.apply(event)
             except asyncio.CancelledError:

@@ -25,6 +25,9 @@ TRANSACTION_STARTED = "transaction.started"
 TRANSACTION_ACTIVITY = "transaction.activity"
 TRANSACTION_COMPLETED = "transaction.completed"
 POLICY_SWITCHED = "policy.switched"
+CONTROL_TYPES = frozenset({POLICY_SWITCHED})
+"""Events every replica must act on (not only show): published to the feed and to a control channel
+of their own, so that a replica following them does not read the whole feed."""
 EVENTS_DROPPED = "events.dropped"
 DROPPED_SLOW_SUBSCRIBER = "slow_subscriber"
 DROPPED_RETENTION = "retention"
@@ -75,6 +78,10 @@ class EventBus(Protocol):
 
     def subscribe(self, last_event_id: str | None = None) -> AsyncIterator[LiveEvent]:
         """Events from now on; with `last_event_id`, first the retained ones after it."""
+        ...
+
+    def subscribe_control(self, last_event_id: str | None = None) -> AsyncIterator[LiveEvent]:
+        """Only the `CONTROL_TYPES` events, from now on (ids are the control channel's own)."""
         ...
 
     async def start(self) -> None:

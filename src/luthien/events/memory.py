@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from luthien.events.bus import (
+    CONTROL_TYPES,
     DROPPED_RETENTION,
     DROPPED_SLOW_SUBSCRIBER,
     EVENTS_DROPPED,
@@ -32,9 +33,10 @@ DEFAULT_SUBSCRIBER_QUEUE = 1_000
 
 
 class _Subscriber:
-    __slots__ = ("dropped", "last_id", "queue", "wakeup")
+    __slots__ = ("dropped", "last_id", "queue", "types", "wakeup")
 
-    def __init__(self) -> None:
+    def __init__(self, types: frozenset[str] | None) -> None:
+        self.types = types
         self.queue: deque[LiveEvent] = deque()
         self.wakeup = asyncio.Event()
         self.dropped = 0
@@ -84,6 +86,8 @@ class MemoryEventBus:
             self._evicted = self._ring[0][0]
         self._ring.append((key, event))
         for subscriber in self._subscribers:
+            if subscriber.types is not None and type not in subscriber.types:
+                continue
             if subscriber.dropped or len(subscriber.queue) >= self._subscriber_queue:
                 # Once behind, a subscriber takes nothing until it has been told of the gap, so
                 # what it receives after the notice is exactly what came after the loss.
@@ -103,13 +107,25 @@ class MemoryEventBus:
             replay.insert(0, notice)
         return replay
 
-    async def subscribe(self, last_event_id: str | None = None) -> AsyncIterator[LiveEvent]:
+    def subscribe(self, last_event_id: str | None = None) -> AsyncIterator[LiveEvent]:
         """See `EventBus.subscribe`. A malformed `last_event_id` replays nothing."""
-        subscriber = _Subscriber()
+        return self._subscribe(last_event_id, None)
+
+    def subscribe_control(self, last_event_id: str | None = None) -> AsyncIterator[LiveEvent]:
+        """See `EventBus.subscribe_control`: the feed's events of `CONTROL_TYPES` only."""
+        return self._subscribe(last_event_id, CONTROL_TYPES)
+
+    async def _subscribe(
+        self, last_event_id: str | None, types: frozenset[str] | None
+    ) -> AsyncIterator[LiveEvent]:
+        subscriber = _Subscriber(types)
         # Registered before the replay is read: nothing published meanwhile can fall in between.
         self._subscribers.add(subscriber)
         try:
-            for event in self._retained_after(last_event_id) if last_event_id else []:
+            replay = self._retained_after(last_event_id) if last_event_id else []
+            for event in replay:
+                if types is not None and event.type not in types:
+                    continue
                 subscriber.last_id = event.id
                 yield event
             while True:

@@ -6,6 +6,10 @@ last `retention` events. The stream ids are the event ids. Redis down: the batch
 (counted in `dropped`, logged once per outage), the task retries with backoff, events queue up to the
 bound meanwhile (and are dropped, counted, past it); `healthy` is False until a write succeeds.
 
+Control events (`CONTROL_TYPES`: policy switches) are also written to a small stream of their own
+(the feed's key + `:control`), which `subscribe_control` reads: a replica following policy switches
+does not read, decode and discard the whole feed.
+
 Subscribing: from the stream's last id at the time of subscribing (or from the given last id,
 replaying what the stream still holds after it). Each read is `XINFO STREAM` and `XREAD` in one
 MULTI/EXEC, so the stream's counters tell exactly whether entries after the subscriber's position
@@ -31,7 +35,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from luthien.events.bus import DROPPED_RETENTION, EVENTS_DROPPED, LiveEvent, parse_event_id
+from luthien.events.bus import CONTROL_TYPES, DROPPED_RETENTION, EVENTS_DROPPED, LiveEvent, parse_event_id
 from luthien.events.stream_cursor import StreamCursor, StreamInfo
 
 logger = logging.getLogger("luthien.events")
@@ -51,12 +55,18 @@ BACKOFF_MIN_S = 0.05
 BACKOFF_MAX_S = 2.0
 CLOSE_TIMEOUT_S = 5.0
 """How long `close` waits for queued events to be written."""
+CONTROL_SUFFIX = ":control"
+"""The control stream's key is the feed's key plus this."""
+CONTROL_RETENTION = 1_000
+"""Control events (policy switches) kept in their stream."""
 
 _FIELD_TYPE = b"type"
 _FIELD_TRANSACTION = b"tx"
 _FIELD_TIMESTAMP = b"ts"
 _FIELD_DATA = b"data"
 _Entry = dict[bytes, bytes]
+_Queued = tuple[str, _Entry, int]
+"""An entry to write: the stream key, the fields, the stream's retention."""
 _CONNECTION_ERRORS = (RedisError, OSError, TimeoutError)
 
 
@@ -124,7 +134,8 @@ class RedisEventBus:
         self._url = url
         self.stream_key = stream_key
         self._retention = retention
-        self._queue: asyncio.Queue[_Entry] = asyncio.Queue(maxsize=queue_size)
+        self.control_key = stream_key + CONTROL_SUFFIX
+        self._queue: asyncio.Queue[_Queued] = asyncio.Queue(maxsize=queue_size)
         self._client: aioredis.Redis | None = None
         self._writer: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
@@ -182,14 +193,16 @@ class RedisEventBus:
             _FIELD_DATA: payload,
         }
         try:
-            self._queue.put_nowait(entry)
+            self._queue.put_nowait((self.stream_key, entry, self._retention))
+            if type in CONTROL_TYPES:
+                self._queue.put_nowait((self.control_key, entry, CONTROL_RETENTION))
         except asyncio.QueueFull:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % self._queue.maxsize == 0:
                 logger.warning("live events: queue full, %d events dropped so far", self.dropped)
 
-    def _take_batch(self) -> list[_Entry]:
-        batch: list[_Entry] = []
+    def _take_batch(self) -> list[_Queued]:
+        batch: list[_Queued] = []
         while len(batch) < BATCH and not self._queue.empty():
             batch.append(self._queue.get_nowait())
         return batch
@@ -220,14 +233,14 @@ class RedisEventBus:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._closing.wait(), backoff.take())
 
-    async def _write(self, batch: list[_Entry]) -> bool:
+    async def _write(self, batch: list[_Queued]) -> bool:
         try:
             async with self._redis().pipeline(transaction=False) as pipe:
-                for entry in batch:
+                for key, entry, retention in batch:
                     pipe.xadd(  # pyright: ignore[reportUnknownMemberType]
-                        self.stream_key,
+                        key,
                         cast(dict[Any, Any], entry),
-                        maxlen=self._retention,
+                        maxlen=retention,
                         approximate=True,
                     )
                 await pipe.execute()  # pyright: ignore[reportUnknownMemberType]
@@ -253,16 +266,16 @@ class RedisEventBus:
             await self._client.aclose()
             self._client = None
 
-    async def _tail_id(self) -> str:
-        last = await self._redis().xrevrange(self.stream_key, "+", "-", count=1)  # pyright: ignore[reportUnknownMemberType]
+    async def _tail_id(self, key: str) -> str:
+        last = await self._redis().xrevrange(key, "+", "-", count=1)  # pyright: ignore[reportUnknownMemberType]
         entries = cast(list[tuple[bytes, Any]], last)
         return _text(entries[0][0]) if entries else "0-0"
 
-    async def _snapshot(self, position: str) -> tuple[StreamInfo | None, list[tuple[Any, Any]]]:
+    async def _snapshot(self, key: str, position: str) -> tuple[StreamInfo | None, list[tuple[Any, Any]]]:
         """The stream's counters and the entries after `position`, read atomically (MULTI/EXEC)."""
         async with self._redis().pipeline(transaction=True) as pipe:
-            pipe.xinfo_stream(self.stream_key)  # pyright: ignore[reportUnknownMemberType]
-            pipe.xread({self.stream_key: position}, count=BATCH)  # pyright: ignore[reportUnknownMemberType]
+            pipe.xinfo_stream(key)  # pyright: ignore[reportUnknownMemberType]
+            pipe.xread({key: position}, count=BATCH)  # pyright: ignore[reportUnknownMemberType]
             info, reply = await pipe.execute(raise_on_error=False)  # pyright: ignore[reportUnknownMemberType]
         if isinstance(reply, Exception):
             raise reply
@@ -270,24 +283,31 @@ class RedisEventBus:
         # No stream yet: XINFO fails, and nothing was ever trimmed.
         return StreamInfo.of(info), streams[0][1] if streams else []
 
-    async def _wait_after(self, position: str) -> None:
+    async def _wait_after(self, key: str, position: str) -> None:
         """Return once the stream has an entry after `position` (or after `BLOCK_MS`)."""
-        await self._redis().xread({self.stream_key: position}, count=1, block=BLOCK_MS)  # pyright: ignore[reportUnknownMemberType]
+        await self._redis().xread({key: position}, count=1, block=BLOCK_MS)  # pyright: ignore[reportUnknownMemberType]
 
-    async def subscribe(self, last_event_id: str | None = None) -> AsyncIterator[LiveEvent]:
+    def subscribe(self, last_event_id: str | None = None) -> AsyncIterator[LiveEvent]:
         """See `EventBus.subscribe`. A malformed `last_event_id` is treated as none."""
+        return self._subscribe(self.stream_key, last_event_id)
+
+    def subscribe_control(self, last_event_id: str | None = None) -> AsyncIterator[LiveEvent]:
+        """See `EventBus.subscribe_control`: reads the control stream, not the feed."""
+        return self._subscribe(self.control_key, last_event_id)
+
+    async def _subscribe(self, key: str, last_event_id: str | None) -> AsyncIterator[LiveEvent]:
         resume = last_event_id if last_event_id and parse_event_id(last_event_id) else None
         cursor: StreamCursor | None = StreamCursor(resume) if resume is not None else None
         backoff = _Backoff()
         while True:
             try:
                 if cursor is None:
-                    cursor = StreamCursor(await self._tail_id())
-                info, entries = await self._snapshot(cursor.position)
+                    cursor = StreamCursor(await self._tail_id(key))
+                info, entries = await self._snapshot(key, cursor.position)
                 if not entries:
                     # Wake up on new entries, then read them with a fresh snapshot: what arrives in
                     # between can be checked for trimming like everything else.
-                    await self._wait_after(cursor.position)
+                    await self._wait_after(key, cursor.position)
                     continue
             except _CONNECTION_ERRORS as error:
                 logger.debug("live events: subscriber read failed, retrying: %r", error)
