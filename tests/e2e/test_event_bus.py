@@ -423,3 +423,32 @@ async def test_control_events_have_a_redis_stream_of_their_own(make_bus: BusFact
         control = client.xrange(stream_key + CONTROL_SUFFIX)
         assert [fields[b"type"] for _, fields in control] == [POLICY_SWITCHED.encode()]
         assert client.xlen(stream_key) == 6
+
+
+@BOTH
+@pytest.mark.asyncio
+async def test_a_subscription_from_the_position_gets_what_was_published_before_it_started_reading(
+    make_bus: BusFactory,
+) -> None:
+    bus = await started(make_bus())
+    feed = await live(bus)
+    publish_numbered(bus, 2)
+    assert numbers(await take(feed, 2)) == [0, 1]  # stored: the position is after them
+
+    position = await bus.position()
+    publish_numbered(bus, 3, start=2)  # after the position, before the subscription reads anything
+    subscription = bus.subscribe(position)
+
+    assert numbers(await take(subscription, 3)) == [2, 3, 4]
+    # A subscription from "now" instead would start after them: the monitor's stream asks for the
+    # position before its client hears anything, so nothing published after that is lost.
+
+
+@pytest.mark.asyncio
+async def test_the_position_is_unknown_while_redis_is_unreachable() -> None:
+    bus = RedisEventBus(f"redis://127.0.0.1:{free_port()}/0", stream_key=f"luthien-test:{uuid.uuid4()}")
+    await bus.start()
+    try:
+        assert await bus.position() is None
+    finally:
+        await bus.close()

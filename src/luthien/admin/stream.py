@@ -100,9 +100,13 @@ async def sse_stream(
     bus: EventBus, filter: TransactionFilter, last_event_id: str | None, keepalive_s: float
 ) -> AsyncIterator[bytes]:
     """The SSE body: a `retry` line, then matching events, with keep-alive comments while idle."""
-    events = bus.subscribe(last_event_id)
-    # Start waiting for the first event before the client hears anything, so that the
-    # subscription is in place once the stream has visibly begun.
+    # A new monitor starts from the bus's position before the client hears anything: whatever is
+    # published once the stream has visibly begun reaches it, however late the subscription
+    # starts reading (a Redis subscription finds its place with a round trip of its own).
+    start = last_event_id if last_event_id is not None else await bus.position()
+    events = bus.subscribe(start)
+    # Start waiting for the first event before the client hears anything (the in-process bus
+    # registers the subscriber then).
     pending: asyncio.Future[LiveEvent] | None = asyncio.ensure_future(anext(events))
     await asyncio.sleep(0)
     try:

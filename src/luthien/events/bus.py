@@ -80,6 +80,14 @@ class EventBus(Protocol):
         """Events from now on; with `last_event_id`, first the retained ones after it."""
         ...
 
+    async def position(self) -> str | None:
+        """The id of the newest event now, or None when it cannot be known (Redis unreachable).
+
+        `subscribe(position)` then misses nothing published after this returned, even if the
+        subscription only starts reading later.
+        """
+        ...
+
     def subscribe_control(self, last_event_id: str | None = None) -> AsyncIterator[LiveEvent]:
         """Only the `CONTROL_TYPES` events, from now on (ids are the control channel's own)."""
         ...

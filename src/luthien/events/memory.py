@@ -107,6 +107,10 @@ class MemoryEventBus:
             replay.insert(0, notice)
         return replay
 
+    async def position(self) -> str | None:
+        """See `EventBus.position`."""
+        return f"{self._last[0]}-{self._last[1]}"
+
     def subscribe(self, last_event_id: str | None = None) -> AsyncIterator[LiveEvent]:
         """See `EventBus.subscribe`. A malformed `last_event_id` replays nothing."""
         return self._subscribe(last_event_id, None)

@@ -287,6 +287,14 @@ class RedisEventBus:
         """Return once the stream has an entry after `position` (or after `BLOCK_MS`)."""
         await self._redis().xread({key: position}, count=1, block=BLOCK_MS)  # pyright: ignore[reportUnknownMemberType]
 
+    async def position(self) -> str | None:
+        """See `EventBus.position`: the feed's last stream id (`0-0` for an empty stream)."""
+        try:
+            return await self._tail_id(self.stream_key)
+        except _CONNECTION_ERRORS as error:
+            logger.debug("live events: the stream's position is unknown: %r", error)
+            return None
+
     def subscribe(self, last_event_id: str | None = None) -> AsyncIterator[LiveEvent]:
         """See `EventBus.subscribe`. A malformed `last_event_id` is treated as none."""
         return self._subscribe(self.stream_key, last_event_id)
