@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import httpx
 import pytest
 
@@ -28,10 +30,22 @@ def test_history_and_sessions_page_on_with_a_next_link(server: LuthienServer) ->
     assert history.status_code == 200
     assert f"/ui/transactions/{calls[1]}" in history.text
     assert f"/ui/transactions/{calls[0]}" not in history.text
-    assert "/ui/history?model=claude-test&amp;cursor=" in history.text
+    assert "/ui/history?limit=1&amp;model=claude-test&amp;cursor=" in history.text
     assert sessions.status_code == 200
     assert "/ui/sessions/agent-1" in sessions.text
-    assert "/ui/sessions?q=agent&amp;cursor=" in sessions.text
+    assert "/ui/sessions?limit=1&amp;q=agent&amp;cursor=" in sessions.text
+
+    # The next page keeps the page size: one row, the older call, and no further page.
+    older = httpx.get(server.base_url + next_link(history.text, "/ui/history?"))
+    assert f"/ui/transactions/{calls[0]}" in older.text
+    assert f"/ui/transactions/{calls[1]}" not in older.text
+    assert "Older →" not in older.text
+
+
+def next_link(page: str, prefix: str) -> str:
+    """The page's "Older" link (HTML-unescaped)."""
+    start = page.index(f'href="{prefix}')
+    return html.unescape(page[start + len('href="') : page.index('"', start + len('href="'))])
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,9 @@ class RecordPages:
             return self.renderer.page(request, "history.html", 400, **{**context, "error": str(error)})
         next_url = None
         if page.next_cursor is not None:
-            next_url = "/ui/history?" + urlencode([*_pairs(context["query"]), ("cursor", page.next_cursor)])
+            # The next page keeps the filters and the page size.
+            kept = _pairs(_query_without(params, "cursor"))
+            next_url = "/ui/history?" + urlencode([*kept, ("cursor", page.next_cursor)])
         return self.renderer.page(
             request, "history.html", 200, **{**context, "rows": page.items, "next_url": next_url}
         )
@@ -143,9 +145,8 @@ class RecordPages:
                 request, "sessions.html", 400, **context, error=str(error), unavailable=None
             )
         if page.next_cursor is not None:
-            context["next_url"] = "/ui/sessions?" + urlencode(
-                {**({"q": q} if q else {}), "cursor": page.next_cursor}
-            )
+            kept = _pairs(_query_without(params, "cursor"))
+            context["next_url"] = "/ui/sessions?" + urlencode([*kept, ("cursor", page.next_cursor)])
         return self.renderer.page(
             request, "sessions.html", 200, **{**context, "rows": page.items}, error=None, unavailable=None
         )
