@@ -20,6 +20,7 @@ from luthien.events.factory import open_bus
 from luthien.gateway.asgi import TransactionIdMiddleware
 from luthien.gateway.models import MODELS_PATH, ModelsEndpoint
 from luthien.gateway.proxy import ENDPOINTS, ProxyEndpoint
+from luthien.gateway.readiness import Readiness
 from luthien.gateway.selection import PolicySelector
 from luthien.gateway.state import GatewayState
 from luthien.policy.registry import active_policy_name, build_policies
@@ -53,7 +54,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def health(request: Request) -> Response:
-    """Liveness: the process is up and serving."""
+    """Liveness: the process is up and serving (readiness and dependencies: `/ready`)."""
     return JSONResponse({"status": "ok"})
 
 
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
     )
 
     admin = AdminSide(state)
+    readiness = Readiness(storage, bus, "redis" if settings.redis_url else "memory")
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncGenerator[None]:
@@ -107,6 +109,7 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
     routes = [
         Route("/", root, methods=["GET", "HEAD"]),
         Route("/health", health, methods=["GET"]),
+        Route("/ready", readiness.respond, methods=["GET"]),
         Route(MODELS_PATH, ModelsEndpoint(state), methods=["GET"]),
         *(Route(endpoint.path, ProxyEndpoint(endpoint, state), methods=["POST"]) for endpoint in ENDPOINTS),
         *admin.routes(),

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from luthien.records.model import RecordSink
@@ -72,6 +73,18 @@ class Storage:
     def record_store(self) -> RecordStore | None:
         """What the admin API queries (None: recording is off)."""
         return self.store
+
+    async def ping(self, timeout_s: float) -> None:
+        """Run a trivial query on the records database (nothing to do when recording is off).
+
+        Raises:
+            TimeoutError: no answer within `timeout_s`.
+            Exception: whatever the driver raises for a database it cannot reach or use.
+        """
+        if self.engine is None:
+            return
+        async with asyncio.timeout(timeout_s), self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
 
     async def start(self) -> None:
         """Migrate the database to the newest schema, then start the writer and retention tasks.
