@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.storage.conftest import PostgresDatabases
 from tests.threaded_upstream import ThreadedUpstream
 
 
@@ -16,3 +17,11 @@ def threaded_upstreams() -> Iterator[list[ThreadedUpstream]]:
     yield started
     for upstream in started:
         upstream.stop()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database on the machine's server, dropped after the test."""
+    databases = PostgresDatabases()
+    yield databases.create()
+    databases.drop_all()

@@ -7,18 +7,15 @@ nothing listens. Calls keep being served meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, JSONReply, anthropic_message
 from tests.luthien_server import LuthienServer
 from tests.records_support import GUARD_S
-from tests.storage.conftest import PostgresDatabases
 from tests.storage.tcp_forwarder import TcpForwarder, free_port
 
 MESSAGES_BODY: dict[str, Any] = {
@@ -36,13 +33,6 @@ def served(server: LuthienServer, fake: FakeProvider) -> bool:
     fake.enqueue(JSONReply(anthropic_message("still here")))
     response = httpx.post(f"{server.base_url}/v1/messages", json=MESSAGES_BODY, timeout=GUARD_S)
     return response.status_code == 200 and response.json()["content"][0]["text"] == "still here"
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    databases = PostgresDatabases()
-    yield databases.create()
-    databases.drop_all()
 
 
 def test_ready_with_the_embedded_defaults(luthien: LuthienServer) -> None:

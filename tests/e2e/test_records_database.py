@@ -8,11 +8,9 @@ SQLite held under an exclusive lock. The backlog is written once the database is
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
-import pytest
 from sqlalchemy.engine import make_url
 
 from luthien.records.model import TransactionStatus
@@ -20,17 +18,9 @@ from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, StreamReply, anthropic_stream
 from tests.luthien_server import LuthienServer
 from tests.records_support import GUARD_S, open_sdks, record_of
-from tests.storage.conftest import PostgresDatabases
 from tests.storage.tcp_forwarder import TcpForwarder
 
 USER: Any = [{"role": "user", "content": "hi"}]
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    databases = PostgresDatabases()
-    yield databases.create()
-    databases.drop_all()
 
 
 def stream_calls(server: LuthienServer, fake: FakeProvider, texts: list[str]) -> list[str]:
