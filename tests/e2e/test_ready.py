@@ -10,13 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from sqlalchemy.engine import make_url
 
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, JSONReply, anthropic_message
 from tests.luthien_server import LuthienServer
 from tests.records_support import GUARD_S
-from tests.storage.tcp_forwarder import TcpForwarder, free_port
+from tests.storage.tcp_forwarder import free_port, through_forwarder
 
 MESSAGES_BODY: dict[str, Any] = {
     "model": "claude-sonnet-4-6",
@@ -63,9 +62,7 @@ def test_recording_off_is_reported_as_off(make_luthien: LuthienFactory) -> None:
 def test_a_database_that_goes_away_degrades_and_comes_back(
     make_luthien: LuthienFactory, fake: FakeProvider, postgres_url: str
 ) -> None:
-    target = make_url(postgres_url)
-    forwarder = TcpForwarder(target.host or "127.0.0.1", target.port or 5432)
-    via_forwarder = target.set(port=forwarder.port).render_as_string(hide_password=False)
+    forwarder, via_forwarder = through_forwarder(postgres_url)
     server = make_luthien(database_url=via_forwarder, database_timeout_s=1.0)
     try:
         away = ready(server)

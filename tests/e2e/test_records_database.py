@@ -18,7 +18,7 @@ from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, StreamReply, anthropic_stream
 from tests.luthien_server import LuthienServer
 from tests.records_support import GUARD_S, open_sdks, record_of
-from tests.storage.tcp_forwarder import TcpForwarder
+from tests.storage.tcp_forwarder import through_forwarder
 
 USER: Any = [{"role": "user", "content": "hi"}]
 
@@ -55,9 +55,7 @@ def test_calls_are_recorded_in_postgresql(
 def test_calls_flow_while_postgresql_is_away_and_are_recorded_when_it_returns(
     make_luthien: LuthienFactory, fake: FakeProvider, postgres_url: str
 ) -> None:
-    target = make_url(postgres_url)
-    forwarder = TcpForwarder(target.host or "127.0.0.1", target.port or 5432)
-    via_forwarder = target.set(port=forwarder.port).render_as_string(hide_password=False)
+    forwarder, via_forwarder = through_forwarder(postgres_url)
     # Nothing listens on the forwarder's port yet: the database is unreachable at startup.
     server = make_luthien(database_url=via_forwarder, database_timeout_s=1.0)
     try:

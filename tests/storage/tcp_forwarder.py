@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import socket
 
+from sqlalchemy.engine import make_url
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -74,3 +76,10 @@ class TcpForwarder:
                 writer.write(data)
                 await writer.drain()
         writer.transport.abort()
+
+
+def through_forwarder(url: str) -> tuple[TcpForwarder, str]:
+    """A forwarder (not started) to the server of database `url`, and the URL that goes through it."""
+    target = make_url(url)
+    forwarder = TcpForwarder(target.host or "127.0.0.1", target.port or 5432)
+    return forwarder, target.set(port=forwarder.port).render_as_string(hide_password=False)
