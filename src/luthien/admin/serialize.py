@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 
 from luthien.admin.diff import Change, json_diff
-from luthien.records.model import RecordedEvent, Timing, TransactionRecord, Usage
+from luthien.records.model import RecordedEvent, Timing, TransactionRecord
 from luthien.records.query import SessionSummary, TransactionSummary
-from luthien.records.summary import summary_fields
+from luthien.records.summary import summary_fields, usage_fields
 
 MAX_DIFF_CHANGES = 2000
 """Changes listed per body; past this the diff is cut and marked `diff_truncated`."""
@@ -28,16 +28,6 @@ def parse_body(body: bytes | None) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         return body.decode("utf-8", errors="replace")
-
-
-def usage_json(usage: Usage) -> dict[str, int | None]:
-    """Token counts."""
-    return {
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "cache_read_tokens": usage.cache_read_tokens,
-        "cache_creation_tokens": usage.cache_creation_tokens,
-    }
 
 
 def timing_json(timing: Timing) -> dict[str, float | None]:
@@ -119,7 +109,7 @@ def record_json(record: TransactionRecord, with_diff: bool = True) -> dict[str, 
         "http_status": record.http_status,
         "streaming": record.streaming,
         "timing": timing_json(record.timing),
-        "usage": usage_json(record.usage),
+        "usage": usage_fields(record.usage),
         "request_headers": record.request_headers,
         "events": [event_json(event) for event in record.events],
         "error": record.error,

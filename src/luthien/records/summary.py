@@ -12,7 +12,7 @@ from typing import Any
 from luthien.call.request import CallRequest
 from luthien.config import WireFormat
 from luthien.records.content import parse_json_object, preview_of, tool_names_of
-from luthien.records.model import TransactionRecord
+from luthien.records.model import TransactionRecord, Usage
 from luthien.records.query import TransactionSummary
 from luthien.wire.apis import ANTHROPIC_MESSAGES
 
@@ -63,9 +63,18 @@ def summarize(
     )
 
 
+def usage_fields(usage: Usage) -> dict[str, int | None]:
+    """Token counts as JSON-ready fields."""
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_tokens": usage.cache_read_tokens,
+        "cache_creation_tokens": usage.cache_creation_tokens,
+    }
+
+
 def summary_fields(summary: TransactionSummary) -> dict[str, Any]:
     """`summary` as JSON-ready fields (status as its string, usage as a mapping, tuples as lists)."""
-    usage = summary.usage
     return {
         "transaction_id": summary.transaction_id,
         "session_id": summary.session_id,
@@ -79,12 +88,7 @@ def summary_fields(summary: TransactionSummary) -> dict[str, Any]:
         "received_at": summary.received_at,
         "duration_ms": summary.duration_ms,
         "time_to_first_token_ms": summary.time_to_first_token_ms,
-        "usage": {
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "cache_read_tokens": usage.cache_read_tokens,
-            "cache_creation_tokens": usage.cache_creation_tokens,
-        },
+        "usage": usage_fields(summary.usage),
         "tool_names": list(summary.tool_names),
         "event_types": list(summary.event_types),
         "preview": summary.preview,
