@@ -372,7 +372,7 @@ async def test_a_call_as_long_as_the_judge_reads_is_judged_whole() -> None:
     verdict = await ask_judge(call, make_ctx(models), settings())
 
     (request,) = models.requests
-    assert call.arguments[len('{"command": '):-1] in request.user  # the padded command, then its tail
+    assert call.arguments[len('{"command": ') : -1] in request.user  # the padded command, then its tail
     assert (verdict.probability, verdict.error) == (0.9, None)
 
 
