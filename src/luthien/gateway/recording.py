@@ -42,6 +42,7 @@ def start_recorder(
         bus=state.bus if recorded else None,
         activity_log=state.activity,
         received_at=received_at,
+        observer=state.observer,
     )
 
 
