@@ -56,7 +56,13 @@ def _security(requirements: list[dict[str, list[str]]]) -> str:
 
 def _operation(path: str, method: str, operation: dict[str, Any], default_security: Any) -> _Operation:
     parameters = [
-        {**parameter, "schema_text": _pretty(parameter.get("schema", {}))}
+        {
+            "name": parameter["name"],
+            "in": parameter["in"],
+            "required": bool(parameter.get("required", False)),
+            "description": parameter.get("description", ""),
+            "schema_text": _pretty(parameter.get("schema", {})),
+        }
         for parameter in operation.get("parameters", [])
     ]
     body: dict[str, Any] = operation.get("requestBody", {})
@@ -103,26 +109,30 @@ def _page_context(document: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def _rendered() -> tuple[bytes, str]:
-    """The document as JSON and as a page (both fixed for the process's lifetime)."""
-    document = openapi_document()
+def _document_json() -> bytes:
+    """The document as JSON (fixed for the process's lifetime)."""
+    return orjson.dumps(openapi_document())
+
+
+@cache
+def _page() -> str:
+    """The document as a page (fixed for the process's lifetime)."""
     environment = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
     )
-    page = environment.get_template("api_docs.html").render(**_page_context(document))
-    return orjson.dumps(document), page
+    return environment.get_template("api_docs.html").render(**_page_context(openapi_document()))
 
 
 async def openapi_json(request: Request) -> Response:
     """`GET /openapi.json`."""
-    return Response(_rendered()[0], media_type="application/json")
+    return Response(_document_json(), media_type="application/json")
 
 
 async def docs_page(request: Request) -> Response:
     """`GET /docs`."""
-    return HTMLResponse(_rendered()[1], headers=PAGE_HEADERS)
+    return HTMLResponse(_page(), headers=PAGE_HEADERS)
 
 
 def api_docs_routes() -> list[BaseRoute]:

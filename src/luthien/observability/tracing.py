@@ -5,7 +5,8 @@ Spans, when on:
 ```
 POST /v1/messages                (SERVER; child of the client's `traceparent`, if it sent one)
 ├── policy.on_request            (per policy; a chain has one per member)
-├── upstream POST                (CLIENT; our `traceparent` goes upstream in place of the client's)
+├── upstream POST                (CLIENT; our `traceparent` goes upstream in place of the client's;
+│                                 never the current span, so the response's spans stay under the call)
 ├── policy.response              (per policy that inspects responses)
 └── policy.on_block_complete     (a held block's hook, e.g. a tool call being judged)
     └── judge                    (the judge's verdict)
@@ -85,10 +86,12 @@ def span(
     return tracer.start_as_current_span(name, context=context, kind=kind, attributes=attributes)
 
 
-def start_span(name: str, attributes: Attributes | None = None) -> Span | None:
-    """A child span of the current one that the caller ends (for spans across async generator yields)."""
+def start_span(
+    name: str, attributes: Attributes | None = None, kind: SpanKind = SpanKind.INTERNAL
+) -> Span | None:
+    """A child span of the current one, not made current, that the caller ends (None: tracing is off)."""
     tracer = _TRACER.get()
-    return None if tracer is None else tracer.start_span(name, attributes=attributes)
+    return None if tracer is None else tracer.start_span(name, kind=kind, attributes=attributes)
 
 
 def upstream_span(
@@ -105,12 +108,25 @@ def upstream_span(
 
 @contextlib.contextmanager
 def _upstream_span(method: str, url: str, headers: CIMultiDict[str]) -> Generator[Span | None]:
-    attributes = {"http.request.method": method, "url.full": url}
-    with span(f"upstream {method}", attributes, kind=SpanKind.CLIENT) as current:
-        for name in TRACE_HEADERS:
-            headers.popall(name, None)
-        _PROPAGATOR.inject(headers)
+    # Not made current: the response is processed inside this block, and the policy spans of that
+    # processing belong under the call, not under the upstream request.
+    current = start_span(
+        f"upstream {method}", {"http.request.method": method, "url.full": url}, SpanKind.CLIENT
+    )
+    if current is None:
+        yield None
+        return
+    for name in TRACE_HEADERS:
+        headers.popall(name, None)
+    _PROPAGATOR.inject(headers, context=trace.set_span_in_context(current))
+    try:
         yield current
+    except BaseException as error:
+        current.record_exception(error)
+        current.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        raise
+    finally:
+        current.end()
 
 
 def annotate_call(call: FinishedCall) -> None:
