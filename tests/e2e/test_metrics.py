@@ -20,6 +20,7 @@ from luthien.observability.metrics import BreakerState
 from tests.conftest import LuthienFactory, settings_for
 from tests.fake_provider import (
     FakeProvider,
+    HangReply,
     JSONReply,
     StreamReply,
     ToolCall,
@@ -294,3 +295,19 @@ async def test_without_an_admin_key_only_loopback_clients_may_scrape(fake: FakeP
     assert answers["remote"].status_code == 403
     assert answers["remote"].json()["error"]["type"] == "permission_error"
     assert answers["loopback"].status_code == 200
+
+
+def test_a_silent_upstream_and_a_cut_stream_are_counted_as_upstream_errors(
+    make_luthien: LuthienFactory, fake: FakeProvider
+) -> None:
+    server = make_luthien(upstream_read_timeout_s=0.5)
+    fake.enqueue(HangReply())
+    assert post(server).status_code == 504
+    fake.enqueue(StreamReply(anthropic_stream("cut short")[:2], cut=True))
+    assert post(server, stream=True).status_code == 200
+
+    samples = scrape_until(server, lambda s: calls(s) == 2)
+
+    assert value(samples, "luthien_upstream_errors_total", upstream="anthropic", kind="timeout") == 1
+    assert value(samples, "luthien_upstream_errors_total", upstream="anthropic", kind="stream") == 1
+    assert calls(samples, status="error") == 2

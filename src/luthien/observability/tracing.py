@@ -111,7 +111,9 @@ def _upstream_span(method: str, url: str, headers: CIMultiDict[str]) -> Generato
     # Not made current: the response is processed inside this block, and the policy spans of that
     # processing belong under the call, not under the upstream request.
     current = start_span(
-        f"upstream {method}", {"http.request.method": method, "url.full": url}, SpanKind.CLIENT
+        f"upstream {method}",
+        {"http.request.method": method, "url.full": url.split("?", 1)[0]},
+        SpanKind.CLIENT,
     )
     if current is None:
         yield None
