@@ -25,6 +25,7 @@ from tests.fake_provider import (
     StreamReply,
     ToolCall,
     anthropic_error_body,
+    anthropic_error_event,
     anthropic_message,
     anthropic_stream,
     chat_completion,
@@ -305,9 +306,13 @@ def test_a_silent_upstream_and_a_cut_stream_are_counted_as_upstream_errors(
     assert post(server).status_code == 504
     fake.enqueue(StreamReply(anthropic_stream("cut short")[:2], cut=True))
     assert post(server, stream=True).status_code == 200
+    # An error event the upstream sends itself reaches the client byte for byte.
+    overloaded = anthropic_error_event("overloaded_error", "busy")
+    fake.enqueue(StreamReply([*anthropic_stream("then busy")[:2], overloaded]))
+    assert post(server, stream=True).status_code == 200
 
-    samples = scrape_until(server, lambda s: calls(s) == 2)
+    samples = scrape_until(server, lambda s: calls(s) == 3)
 
     assert value(samples, "luthien_upstream_errors_total", upstream="anthropic", kind="timeout") == 1
-    assert value(samples, "luthien_upstream_errors_total", upstream="anthropic", kind="stream") == 1
-    assert calls(samples, status="error") == 2
+    assert value(samples, "luthien_upstream_errors_total", upstream="anthropic", kind="stream") == 2
+    assert calls(samples, status="error") == 3

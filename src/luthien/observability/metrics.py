@@ -20,9 +20,11 @@ import contextlib
 import os
 from collections.abc import AsyncGenerator, Callable
 from enum import IntEnum
+from typing import TypeVar, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prometheus_multiprocess
+from prometheus_client.metrics import MetricWrapperBase
 
 from luthien.policy.base import BLOCKED_EVENT
 from luthien.records.model import TransactionRecord, TransactionStatus
@@ -45,6 +47,7 @@ CALL_SECONDS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 6
 FIRST_TOKEN_SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 JUDGE_SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 MS_PER_SECOND = 1000.0
+_Metric = TypeVar("_Metric", bound=MetricWrapperBase)
 HTTP_ERROR_STATUS = 400
 HTTP_GATEWAY_TIMEOUT = 504
 
@@ -118,6 +121,8 @@ class Metrics:
         self._writer_stats = writer_stats
         self._model = BoundedLabel(max_models)
         self._writer_seen = WriterStats(0, 0, 0, 0, 0, 0)
+        # Every label value is bounded (see the module docstring), and so is this cache.
+        self._children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
         registry = self.registry
         self.calls = Counter(
             "luthien_calls",
@@ -218,38 +223,46 @@ class Metrics:
             "luthien_records_failed", "Records the database rejected as invalid.", registry=registry
         )
 
+    def _child(self, metric: _Metric, *labels: str) -> _Metric:
+        """`metric.labels(*labels)`, remembered: prometheus-client's lookup costs a lock and checks."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return cast(_Metric, child)
+
     # -- fed by the recorder (CallObserver) ---------------------------------------------------------
 
     def call_started(self, endpoint: str) -> None:
         """See `CallObserver.call_started`."""
-        self.calls_in_progress.labels(endpoint).inc()
+        self._child(self.calls_in_progress, endpoint).inc()
 
     def stream_started(self, endpoint: str) -> None:
         """See `CallObserver.stream_started`."""
-        self.streams_in_progress.labels(endpoint).inc()
+        self._child(self.streams_in_progress, endpoint).inc()
 
     def call_finished(self, call: FinishedCall) -> None:
         """See `CallObserver.call_finished`."""
-        self.calls_in_progress.labels(call.endpoint).dec()
+        self._child(self.calls_in_progress, call.endpoint).dec()
         if call.streamed:
-            self.streams_in_progress.labels(call.endpoint).dec()
+            self._child(self.streams_in_progress, call.endpoint).dec()
         record = call.record
         if record is None:
             return
         model = self._model(record.model)
         upstream = record.upstream or NONE
-        self.calls.labels(call.endpoint, model, upstream, record.status.value).inc()
+        self._child(self.calls, call.endpoint, model, upstream, record.status.value).inc()
         duration = record.timing.duration_ms
         if duration is not None:
-            self.call_seconds.labels(call.endpoint, model).observe(duration / MS_PER_SECOND)
+            self._child(self.call_seconds, call.endpoint, model).observe(duration / MS_PER_SECOND)
         first_token = record.timing.time_to_first_token_ms
         if first_token is not None:
-            self.first_token_seconds.labels(call.endpoint, model).observe(first_token / MS_PER_SECOND)
+            self._child(self.first_token_seconds, call.endpoint, model).observe(first_token / MS_PER_SECOND)
         self._count_tokens(record, model, upstream)
         self._count_events(record)
         error_kind = upstream_error_kind(call)
         if error_kind is not None:
-            self.upstream_errors.labels(upstream, error_kind).inc()
+            self._child(self.upstream_errors, upstream, error_kind).inc()
 
     def _count_tokens(self, record: TransactionRecord, model: str, upstream: str) -> None:
         usage = record.usage
@@ -260,33 +273,33 @@ class Metrics:
             ("cache_creation", usage.cache_creation_tokens),
         ):
             if count:
-                self.tokens.labels(model, upstream, kind).inc(count)
+                self._child(self.tokens, model, upstream, kind).inc(count)
 
     def _count_events(self, record: TransactionRecord) -> None:
         for event in record.events:
             policy = event.policy or NONE
             data = event.data
             if event.type == BLOCKED_EVENT:
-                self.policy_blocks.labels(policy).inc()
+                self._child(self.policy_blocks, policy).inc()
             elif event.type == "policy.error":
-                self.policy_errors.labels(policy).inc()
+                self._child(self.policy_errors, policy).inc()
             blocked = data.get("blocked")
             if isinstance(blocked, bool):
-                self.policy_decisions.labels(policy, "block" if blocked else "allow").inc()
+                self._child(self.policy_decisions, policy, "block" if blocked else "allow").inc()
             if event.type != JUDGE_DECISION_EVENT:
                 continue
             latency = data.get("latency_ms")
             if isinstance(latency, int | float) and not isinstance(latency, bool):
-                self.judge_seconds.labels(policy).observe(latency / MS_PER_SECOND)
+                self._child(self.judge_seconds, policy).observe(latency / MS_PER_SECOND)
             reason = data.get("error")
             if isinstance(reason, str):
-                self.judge_failures.labels(policy, reason).inc()
+                self._child(self.judge_failures, policy, reason).inc()
 
     # -- for other parts of the gateway ---------------------------------------------------------------
 
     def breaker_state(self, upstream: str, state: BreakerState) -> None:
         """Set an upstream's circuit-breaker state (for the circuit breaker to call on each change)."""
-        self.breaker.labels(upstream).set(state)
+        self._child(self.breaker, upstream).set(state)
 
     def refresh_storage(self) -> None:
         """Copy the record writer's queue depth and counters into the metrics."""
