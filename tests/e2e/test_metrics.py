@@ -316,3 +316,10 @@ def test_a_silent_upstream_and_a_cut_stream_are_counted_as_upstream_errors(
     assert value(samples, "luthien_upstream_errors_total", upstream="anthropic", kind="timeout") == 1
     assert value(samples, "luthien_upstream_errors_total", upstream="anthropic", kind="stream") == 2
     assert calls(samples, status="error") == 3
+
+
+def test_the_process_figures_are_exposed(make_luthien: LuthienFactory) -> None:
+    samples = scrape(make_luthien())
+
+    assert value(samples, "process_resident_memory_bytes") > 0
+    assert total(samples, "python_info") == 1

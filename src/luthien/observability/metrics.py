@@ -22,7 +22,15 @@ from collections.abc import AsyncGenerator, Callable
 from enum import IntEnum
 from typing import TypeVar, cast
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.metrics import MetricWrapperBase
 
@@ -124,6 +132,11 @@ class Metrics:
         # Every label value is bounded (see the module docstring), and so is this cache.
         self._children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
         registry = self.registry
+        if multiprocess_dir() is None:
+            # The process's CPU, memory and file descriptors (`process_*`), and `python_info`; the
+            # multiprocess collector cannot aggregate these across workers.
+            ProcessCollector(registry=registry)
+            PlatformCollector(registry=registry)
         self.calls = Counter(
             "luthien_calls",
             "Model calls by endpoint, model, upstream and status (ok, changed, blocked, error, "
