@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from luthien import settings_docs
 from luthien.config import ConfigError, load_config
 from luthien.settings import Settings
 from luthien.storage.commands import add_db_commands
+
+logger = logging.getLogger("luthien")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -40,6 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    log_startup(settings, app.state.gateway.policies.active)
     uvicorn.run(
         app,
         host=settings.host,
@@ -50,6 +54,17 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
     )
     return 0
+
+
+def log_startup(settings: Settings, active_policy: str) -> None:
+    """Log which config file the server read and which policy serves calls."""
+    config_file = str(settings.config) if settings.config else None
+    logger.info(
+        "config file: %s; active policy: %s",
+        config_file or "(none)",
+        active_policy,
+        extra={"config_file": config_file, "active_policy": active_policy},
+    )
 
 
 def _settings_docs(args: argparse.Namespace) -> int:
@@ -109,4 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     check.set_defaults(handler=_check_config)
     add_db_commands(commands)
     args = parser.parse_args(argv)
-    return int(args.handler(args))
+    try:
+        code = int(args.handler(args))
+        sys.stdout.flush()  # a closed pipe shows here rather than at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`luthien policies --schema | head`): stop quietly. Python would
+        # report the pipe again when it flushes stdout at exit, so point stdout at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

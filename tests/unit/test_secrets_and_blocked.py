@@ -1,5 +1,7 @@
-"""Secret detection, streaming redaction with the shared rewriter, and blocked messages that do not
-print a secret back."""
+"""Secret detection, streaming redaction with the shared rewriter, and quiet blocked messages.
+
+A blocked message can leave the arguments out, so a blocked exfiltration does not print the secret.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +12,9 @@ import pytest
 from luthien.config import ConfigError
 from luthien.policy import (
     SECRET_HOLDBACK_CHARS,
-    Blocked,
     BlockComplete,
     BlockDelta,
+    Blocked,
     CallEvent,
     Policy,
     PolicyConfig,
@@ -35,7 +37,11 @@ GITHUB_TOKEN = "ghp_" + "x1Y2" * 10
 def test_find_secrets_names_each_kind_in_order() -> None:
     text = f"first {AWS_KEY}, then {ANTHROPIC_KEY} and {GITHUB_TOKEN}; not sk-short."
 
-    assert [match.kind for match in find_secrets(text)] == ["aws_access_key_id", "anthropic_api_key", "github_token"]
+    assert [match.kind for match in find_secrets(text)] == [
+        "aws_access_key_id",
+        "anthropic_api_key",
+        "github_token",
+    ]
     [first, *_] = find_secrets(text)
     assert text[first.start : first.end] == AWS_KEY
 
