@@ -1,8 +1,8 @@
 """The `luthien` command.
 
 `serve` runs the gateway; `policies` lists the registered policies; `check-config FILE` validates a
-config; `settings-docs` prints or rewrites the settings documentation; `db` migrates the records
-database (`luthien.storage.commands`).
+config; `new-policy NAME` scaffolds a policy, its config and its test; `settings-docs` prints or
+rewrites the settings documentation; `db` migrates the records database (`luthien.storage.commands`).
 """
 
 from __future__ import annotations
@@ -104,6 +104,19 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_policy(args: argparse.Namespace) -> int:
+    from luthien.scaffold import ScaffoldError, write_scaffold
+
+    try:
+        scaffold = write_scaffold(args.name, Path(args.dir))
+    except ScaffoldError as error:
+        print(f"luthien: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {scaffold.module}, {scaffold.config}, {scaffold.test}")
+    print(f"next: python -m pytest {scaffold.test.name} --policy={scaffold.reference}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `luthien` console script."""
     parser = argparse.ArgumentParser(prog="luthien", description="Luthien AI-control proxy")
@@ -122,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file", help="path to the YAML config")
     check.set_defaults(handler=_check_config)
+    new = commands.add_parser("new-policy", help="scaffold a policy module, a config snippet and a test")
+    new.add_argument("name", help="the module name, e.g. redact_secrets")
+    new.add_argument("--dir", default=".", help="where to write (default: current directory)")
+    new.set_defaults(handler=_new_policy)
     add_db_commands(commands)
     args = parser.parse_args(argv)
     try:
