@@ -34,6 +34,7 @@ REGISTERED: dict[str, str] = {
     "tool_call_judge": "luthien.policies.tool_call_judge:ToolCallJudgePolicy",
     "simple_tool_call_judge": "luthien.policies.simple_tool_call_judge:SimpleToolCallJudgePolicy",
     "block_commands": "luthien.policies.block_commands:BlockCommandsPolicy",
+    "drop_thinking": "luthien.policies.drop_thinking:DropThinkingPolicy",
 }
 """Short name → `module:Class` of every shipped policy."""
 
