@@ -2,7 +2,8 @@
 
 `serve` runs the gateway; `policies` lists the registered policies; `check-config FILE` validates a
 config; `new-policy NAME` scaffolds a policy, its config and its test; `settings-docs` prints or
-rewrites the settings documentation; `db` migrates the records database (`luthien.storage.commands`).
+rewrites the settings documentation; `db` migrates the records database (`luthien.storage.commands`);
+`eval` measures a policy on a labelled corpus (`luthien.evaluation.command`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from luthien import settings_docs
 from luthien.config import ConfigError, load_config
+from luthien.evaluation.command import add_eval_command
 from luthien.settings import Settings
 from luthien.storage.commands import add_db_commands
 
@@ -140,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     new.add_argument("--dir", default=".", help="where to write (default: current directory)")
     new.set_defaults(handler=_new_policy)
     add_db_commands(commands)
+    add_eval_command(commands)
     args = parser.parse_args(argv)
     try:
         code = int(args.handler(args))
