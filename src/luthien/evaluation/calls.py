@@ -7,7 +7,7 @@ content is the assistant's text, if any, then the judged tool call, with `stop_r
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -76,7 +76,12 @@ def response_body(item: CorpusItem) -> bytes:
     if item.assistant_text:
         content.append({"type": "text", "text": item.assistant_text})
     content.append(
-        {"type": "tool_use", "id": JUDGED_CALL_ID, "name": item.tool_call.name, "input": item.tool_call.arguments}
+        {
+            "type": "tool_use",
+            "id": JUDGED_CALL_ID,
+            "name": item.tool_call.name,
+            "input": item.tool_call.arguments,
+        }
     )
     return orjson.dumps(
         {
@@ -98,10 +103,13 @@ def tool_call_sent(reply: bytes) -> bool:
         data: Any = orjson.loads(reply)
     except orjson.JSONDecodeError:
         return False
-    content: Any = data.get("content") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return False
+    content: Any = cast(dict[str, Any], data).get("content")
     if not isinstance(content, list):
         return False
+    blocks = cast(list[Any], content)
     return any(
-        isinstance(block, dict) and block.get("id") == JUDGED_CALL_ID  # pyright: ignore[reportUnknownMemberType]
-        for block in content  # pyright: ignore[reportUnknownVariableType]
+        isinstance(block, dict) and cast(dict[str, Any], block).get("id") == JUDGED_CALL_ID
+        for block in blocks
     )

@@ -41,12 +41,19 @@ def add_eval_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     """Add `eval` to the `luthien` parser."""
     parser = commands.add_parser("eval", help="measure a policy on a labelled corpus of tool calls")
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--policy", metavar="NAME", help="the policy to evaluate (configured or registered name)")
+    which.add_argument(
+        "--policy", metavar="NAME", help="the policy to evaluate (configured or registered name)"
+    )
     which.add_argument("--compare", nargs=2, metavar=("A", "B"), help="evaluate two policies side by side")
-    parser.add_argument("--corpus", required=True, type=Path, help="the JSONL corpus (e.g. evals/tool_calls.jsonl)")
+    parser.add_argument(
+        "--corpus", required=True, type=Path, help="the JSONL corpus (e.g. evals/tool_calls.jsonl)"
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the full report as JSON")
     parser.add_argument(
-        "--concurrency", type=_positive, default=DEFAULT_CONCURRENCY, help="items evaluated at once (default: 8)"
+        "--concurrency",
+        type=_positive,
+        default=DEFAULT_CONCURRENCY,
+        help="items evaluated at once (default: 8)",
     )
     parser.add_argument("--limit", type=_positive, help="evaluate only the first N items")
     parser.set_defaults(handler=run_eval_command)
@@ -97,7 +104,11 @@ def _select(config: LuthienConfig, names: list[str]) -> dict[str, Policy[Any]]:
 
 
 async def _run(
-    settings: Settings, config: LuthienConfig, policies: dict[str, Policy[Any]], corpus: Corpus, concurrency: int
+    settings: Settings,
+    config: LuthienConfig,
+    policies: dict[str, Policy[Any]],
+    corpus: Corpus,
+    concurrency: int,
 ) -> list[PolicyReport]:
     client = UpstreamClient(settings)
     await client.start()

@@ -144,7 +144,11 @@ class PolicyReport:
             "by_tool_kind": grouped["tool_kind"],
             "by_agent": grouped["agent"],
             "latency_ms": {"p50": self.latency_ms(50), "p95": self.latency_ms(95)},
-            "judge": {"calls": self.judge_calls, "input_tokens": input_tokens, "output_tokens": output_tokens},
+            "judge": {
+                "calls": self.judge_calls,
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+            },
             "missed": self.missed(),
             "false_blocks": self.false_blocks(),
             "outcomes": [
@@ -176,7 +180,10 @@ def render_table(corpus: str, reports: Sequence[PolicyReport]) -> str:
         ("catch rate (dangerous blocked)", [r.catch.text() for r in reports]),
         ("false-block rate (benign blocked)", [r.false_block.text() for r in reports]),
         ("errors (failed closed)", [str(len(r.errors)) for r in reports]),
-        ("added latency p50 / p95 (ms)", [f"{_ms(r.latency_ms(50))} / {_ms(r.latency_ms(95))}" for r in reports]),
+        (
+            "added latency p50 / p95 (ms)",
+            [f"{_ms(r.latency_ms(50))} / {_ms(r.latency_ms(95))}" for r in reports],
+        ),
         ("judge calls", [str(r.judge_calls) for r in reports]),
         ("judge tokens in / out", [f"{r.tokens[0]} / {r.tokens[1]}" for r in reports]),
     ]
@@ -187,7 +194,8 @@ def render_table(corpus: str, reports: Sequence[PolicyReport]) -> str:
                 (
                     f"  {value}",
                     [
-                        f"{r.catch_where(**{field: value}).text()} | {r.false_block_where(**{field: value}).text()}"
+                        f"{r.catch_where(**{field: value}).text()} | "
+                        f"{r.false_block_where(**{field: value}).text()}"
                         for r in reports
                     ],
                 )

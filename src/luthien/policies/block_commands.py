@@ -60,11 +60,14 @@ _OUTSIDE_TARGET = (
     r"\.\.(?:/|\s|$|[\"'])|\*(?:\s|$))"
 )
 # The root, a system directory or the home directory itself, as a whole argument.
-_SYSTEM_OR_HOME = r"[\"']?(?:/(?:etc|usr|bin|sbin|lib\w*|boot|root|var|opt|srv)?|~|\$HOME|\$\{HOME\})/?[\"']?(?:\s|$)"
+_SYSTEM_OR_HOME = (
+    r"[\"']?(?:/(?:etc|usr|bin|sbin|lib\w*|boot|root|var|opt|srv)?|~|\$HOME|\$\{HOME\})/?[\"']?(?:\s|$)"
+)
 # Files and command outputs that hold credentials or private data.
 _SECRET = (
     # An SSH key named after `-i` is used to log in, not sent: not a secret leaving.
-    r"(?<!-i ~/)(?<!-i \$HOME/)\.ssh\b(?!/(?:[\w.-]*\.pub|known_hosts|config|authorized_keys)\b)|\.aws\b|\.gnupg\b|\.netrc\b|\.git-credentials\b|"
+    r"(?<!-i ~/)(?<!-i \$HOME/)\.ssh\b(?!/(?:[\w.-]*\.pub|known_hosts|config|authorized_keys)\b)|"
+    r"\.aws\b|\.gnupg\b|\.netrc\b|\.git-credentials\b|"
     r"\.docker/config\.json|\.kube/config|\.npmrc\b|\.pypirc\b|\.config/(?:gh|gcloud)\b|/etc/(?:shadow|passwd|sudoers)\b|"
     r"(?<![\w.-])\.env(?![\w.])|\b(?:printenv|env)\s*(?:\||\))|os\.environ|\$\{?AWS_SECRET_ACCESS_KEY\b|"
     r"\b(?:pg_dump|mysqldump|mongodump)\b|secretsmanager\s+get-secret-value|kubectl\s+get\s+secrets?\b[^;&|]*-o\s*(?:yaml|json)|"
@@ -78,7 +81,9 @@ _NETWORK_SINK = (
 _INTERPRETER = r"(?:(?:ba|z|da|k|fi)?sh|python[23]?|perl|ruby|node|php)"
 _DOWNLOAD = r"(?:curl|wget)"
 # Package indexes and registries trusted by default: the public ones.
-_TRUSTED_INDEX = r"(?:pypi\.org|files\.pythonhosted\.org|registry\.npmjs\.org|registry\.yarnpkg\.com)(?:[/:\s\"']|$)"
+_TRUSTED_INDEX = (
+    r"(?:pypi\.org|files\.pythonhosted\.org|registry\.npmjs\.org|registry\.yarnpkg\.com)(?:[/:\s\"']|$)"
+)
 
 DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(
@@ -104,7 +109,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"\beval\s+[\"']?\$\(\s*" + _DOWNLOAD + r"\b|"
         r"\bbase64\s+(?:-d|--decode)\b[^;&]*\|\s*(?:sudo\s+)?" + _INTERPRETER + r"\b|"
         r"\b(?:iex|Invoke-Expression)\b[^;&|]*\b(?:irm|iwr|Invoke-RestMethod|Invoke-WebRequest|DownloadString)\b|"
-        r"(?s:(?=.*(?:\bhttps?(?:[\"']\))?\.get\(|urlopen\(|file_get_contents\(\s*[\"']https?:)).*\beval\()",
+        r"(?s:^(?=.*(?:\bhttps?(?:[\"']\))?\.get\(|urlopen\(|file_get_contents\(\s*[\"']https?:))(?=.*\beval\())",
         reason="Downloading code from the network and running it in a shell.",
     ),
     Rule(
@@ -121,7 +126,9 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="download-then-run",
-        pattern=r"\b" + _DOWNLOAD + r"\b[^;|]*\s(?:-o|-O|--output(?:-document)?=?)\s*[\"']?(\S+?)[\"']?(?:\s|$).*"
+        pattern=r"\b"
+        + _DOWNLOAD
+        + r"\b[^;|]*\s(?:-o|-O|--output(?:-document)?=?)\s*[\"']?(\S+?)[\"']?(?:\s|$).*"
         r"(?:&&|;)\s*(?:sudo\s+)?(?:nohup\s+)?(?:" + _INTERPRETER + r"\s+|\.\s+)?\1(?:\s|$|&)",
         reason="Downloading a program and running it.",
     ),
@@ -136,7 +143,11 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(
         name="untrusted-package-source",
         pattern=r"\b(?:pip3?|pipx|uv\s+pip|npm|pnpm|yarn|gem)\s+(?:install|add|i)\b[^;&|]*"
-        r"(?:https?://(?!" + _TRUSTED_INDEX + r")|--(?:extra-)?index-url(?:=|\s+)(?!https?://" + _TRUSTED_INDEX + r")|"
+        r"(?:https?://(?!"
+        + _TRUSTED_INDEX
+        + r")|--(?:extra-)?index-url(?:=|\s+)(?!https?://"
+        + _TRUSTED_INDEX
+        + r")|"
         r"--registry(?:=|\s+)(?!https?://" + _TRUSTED_INDEX + r"))|"
         r"\b(?:pip3?\s+config\s+set\s+\S*(?:index-url|extra-index-url)|npm\s+config\s+set\s+registry)"
         r"(?:=|\s+)[\"']?(?!https?://" + _TRUSTED_INDEX + r")",
@@ -161,9 +172,11 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"\bchmod\s+(?:-\w+\s+)*(?:[ua]*\+\w*s\w*|0?[46][0-7]{3})\s|\binstall\b[^;&|]*-m\s*0?[46][0-7]{3}\b|"
         r"\bsetcap\b[^;&|]*cap_(?:setuid|setgid|sys_admin|dac_override|sys_ptrace)|"
         r"\bchmod\s+(?:-\w+\s+)*(?:0?777|0?666|a\+w|o\+w)\s+[^;&|]*(?:/etc\b|/usr\b|/bin\b|docker\.sock|(?<=\s)/(?:\s|$))|"
-        r"\bchpasswd\b|\bpasswd\s+-d\b|\buseradd\b[^;&|]*-u\s*0\b|\busermod\b[^;&|]*-a?G\s*(?:sudo|wheel|root|admin)\b|"
+        r"\bchpasswd\b|\bpasswd\s+-d\b|\buseradd\b[^;&|]*-u\s*0\b|"
+        r"\busermod\b[^;&|]*-a?G\s*(?:sudo|wheel|root|admin)\b|"
         r"\bpkexec\b|\bsudo\s+-S\b|\|\s*sudo\s+-S\b|"
-        r"\bdocker\s+run\b[^;&|]*(?:-v\s*[\"']?/:|--volume[= ][\"']?/:|--privileged|--pid[= ]host)|\bnsenter\b|"
+        r"\bdocker\s+run\b[^;&|]*(?:-v\s*[\"']?/:|--volume[= ][\"']?/:|--privileged|--pid[= ]host)|"
+        r"\bnsenter\b|"
         r"AdministratorAccess|roles/owner\b|cluster-admin\b|permission=admin\b|WITH\s+SUPERUSER\b|"
         r"\biam\s+create-access-key\b",
         reason="Gaining root or administrator rights, or granting them.",
@@ -177,8 +190,10 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         name="destroys-shared-data",
         pattern=r"\bDROP\s+(?:DATABASE|SCHEMA)\b|\bFLUSHALL\b|\bdropdb\b[^;&|]*\s-h\s*(?!localhost\b|127\.)|"
         r"\bkubectl\s+delete\b[^;&|]*(?:--all\b|\s(?:namespace|ns)\s)|"
-        r"\b(?:kubectl|helm)\s+(?:delete|uninstall)\b[^;&|]*\s(?:-n\s*|--namespace[= ])(?:prod\w*|kube-system)\b|"
-        r"\bs3\s+rm\s+s3://[^/\s]+/?\s[^;&|]*--recursive|\bs3\s+rb\b|\brds\s+delete-db-(?:instance|cluster)\b|"
+        r"\b(?:kubectl|helm)\s+(?:delete|uninstall)\b[^;&|]*\s(?:-n\s*|--namespace[= ])"
+        r"(?:prod\w*|kube-system)\b|"
+        r"\bs3\s+rm\s+s3://[^/\s]+/?\s[^;&|]*--recursive|\bs3\s+rb\b|"
+        r"\brds\s+delete-db-(?:instance|cluster)\b|"
         r"\bgcloud\s+projects\s+delete\b|\bgh\s+repo\s+delete\b|\bec2\s+terminate-instances\b|"
         r"\bgit\s+push\b[^;&|]*(?:\s-f\b|--force(?!-with-lease))[^;&|]*\b(?:main|master)\b|"
         r"\bgit\s+push\b[^;&|]*(?:--delete|\s:)(?:main|master)?\s*(?:main|master)\b|"

@@ -143,8 +143,11 @@ def _verdict_fields(value: dict[str, Any]) -> tuple[float, str] | None:
 
 
 def reply_usage(body: dict[str, Any]) -> Usage | None:
-    """Token counts from a judge reply body: Anthropic `input_tokens` / `output_tokens` or OpenAI
-    `prompt_tokens` / `completion_tokens`; None when the reply has no usage object."""
+    """Token counts from a judge reply body; None when the reply has no usage object.
+
+    Anthropic replies count `input_tokens` / `output_tokens`, OpenAI Chat `prompt_tokens` /
+    `completion_tokens`; a count that is missing or not an integer is None.
+    """
     usage: Any = body.get("usage")
     if not isinstance(usage, dict):
         return None
@@ -207,7 +210,9 @@ async def ask_judge(call: ToolCall, ctx: PolicyContext, settings: JudgeSettings)
 async def _ask_judge(call: ToolCall, ctx: PolicyContext, settings: JudgeSettings) -> Verdict:
     started = time.monotonic()
 
-    def verdict(probability: float, explanation: str, error: str | None, usage: Usage | None = None) -> Verdict:
+    def verdict(
+        probability: float, explanation: str, error: str | None, usage: Usage | None = None
+    ) -> Verdict:
         return Verdict(probability, explanation, error, (time.monotonic() - started) * 1000, usage)
 
     if ctx.models is None:
