@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from luthien.policies.judging import DEFAULT_INSTRUCTIONS
 from tests.fake_provider import FakeProvider, JSONReply, ReceivedRequest, Reply, anthropic_message
 
@@ -225,11 +227,14 @@ def test_a_bad_corpus_line_is_named_by_file_line_and_field(tmp_path: Path, fake:
     assert fake.requests == []
 
 
-def test_policy_and_compare_are_exclusive(tmp_path: Path, fake: FakeProvider) -> None:
+@pytest.mark.parametrize(
+    "choice",
+    [["--policy", "judge", "--compare", "judge", "commands"], ["--compare", "judge", "judge"], []],
+    ids=["policy-and-compare", "same-twice", "neither"],
+)
+def test_one_policy_or_two_different_ones(tmp_path: Path, fake: FakeProvider, choice: list[str]) -> None:
     corpus = write_corpus(tmp_path / "corpus.jsonl", ITEMS)
-    done = run_eval(
-        write_config(tmp_path / "luthien.yaml", fake),
-        "--policy", "judge", "--compare", "judge", "commands", "--corpus", str(corpus),
-    )  # fmt: skip
+    done = run_eval(write_config(tmp_path / "luthien.yaml", fake), *choice, "--corpus", str(corpus))
     assert done.returncode == 2
     assert done.stdout == ""
+    assert fake.requests == []

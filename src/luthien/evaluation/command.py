@@ -127,6 +127,11 @@ async def _run(
 def run_eval_command(args: argparse.Namespace) -> int:
     """The `eval` handler: 0 on success, 2 when the config, a policy name or the corpus is unusable."""
     names: list[str] = list(args.compare) if args.compare else [args.policy]
+    if len(set(names)) < len(names):
+        print(
+            f"luthien eval: --compare needs two different policies, got {names[0]!r} twice", file=sys.stderr
+        )
+        return EXIT_USAGE
     try:
         settings = Settings()
         config = load_config(settings.config).with_builtins(settings)
