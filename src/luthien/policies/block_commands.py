@@ -97,8 +97,10 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="disk-format",
-        pattern=r"\b(?:mkfs(?:\.\w+)?|wipefs|sfdisk|parted|shred)\b[^;&|]*\s/dev/|\bfdisk\s+(?!-l\b)[^;&|]*/dev/|"
-        r"\bshred\b[^;&|]*\s[\"']?(?:~|\$HOME)|\bdd\b[^;|&]*\bof=/dev/(?!null\b)",
+        # Any device, named or in a variable; not listing (`-l`) or an image file in the workspace.
+        pattern=r"\b(?:mkfs(?:\.\w+)?|wipefs|sfdisk|parted|fdisk)\b"
+        r"(?![^;&|]*\s(?:-l\b|\./|[\w./-]+\.(?:img|iso|raw|qcow2)\b))|"
+        r"\bshred\b[^;&|]*\s[\"']?(?:/dev/|~|\$HOME)|\bdd\b[^;|&]*\bof=/dev/(?!null\b)",
         reason="Formatting, partitioning or overwriting a disk.",
     ),
     Rule(
