@@ -215,6 +215,7 @@ def test_an_unknown_policy_lists_the_configured_ones(tmp_path: Path, fake: FakeP
     assert done.stdout == ""
     assert "'jugde'" in done.stderr
     assert "commands, judge" in done.stderr  # the configured names, sorted
+    assert "did you mean 'judge'?" in done.stderr
 
 
 def test_a_bad_corpus_line_is_named_by_file_line_and_field(tmp_path: Path, fake: FakeProvider) -> None:

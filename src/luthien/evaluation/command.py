@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,7 +27,7 @@ from luthien.evaluation.corpus import Corpus, CorpusError, load_corpus
 from luthien.evaluation.report import PolicyReport, render_table
 from luthien.evaluation.runner import DEFAULT_CONCURRENCY, evaluate
 from luthien.policy.base import Policy
-from luthien.policy.registry import REGISTERED, build_policies
+from luthien.policy.registry import REGISTERED, SUGGESTION_CUTOFF, build_policies
 from luthien.settings import Settings
 from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
@@ -93,9 +94,14 @@ def _select(config: LuthienConfig, names: list[str]) -> dict[str, Policy[Any]]:
     unknown = [name for name in names if name not in config.policies and name not in REGISTERED]
     if unknown:
         configured = ", ".join(sorted(config.policies)) or "(none)"
+        close = difflib.get_close_matches(
+            unknown[0], [*config.policies, *REGISTERED], n=1, cutoff=SUGGESTION_CUTOFF
+        )
         raise ConfigError(
             f"unknown policy {unknown[0]!r}; configured policies: {configured}; "
-            f"registered: {', '.join(sorted(REGISTERED))}"
+            f"registered: {', '.join(sorted(REGISTERED))}",
+            problem="unknown_policy",
+            suggestion=close[0] if close else None,
         )
     built: dict[str, Policy[Any]] = {}
     for name in names:
