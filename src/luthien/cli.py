@@ -22,9 +22,8 @@ from luthien.storage.commands import add_db_commands
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from luthien.gateway.app import create_app
+    from luthien.gateway.serving import serve
     from luthien.storage.engine import DatabaseUrlError
 
     try:
@@ -40,15 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level,
-        access_log=False,
-    )
+    serve(app, settings)
     return 0
 
 

@@ -9,11 +9,23 @@ from .anthropic_wire import (
 )
 from .openai_chat_wire import chat_completion, chat_stream, chat_usage, openai_error_body
 from .openai_responses_wire import response_object, responses_error_event, responses_stream, responses_usage
-from .script import HangReply, JSONReply, Pause, RawReply, Reply, StreamReply, ToolCall, split_text, sse_frame
+from .script import (
+    Gate,
+    HangReply,
+    JSONReply,
+    Pause,
+    RawReply,
+    Reply,
+    StreamReply,
+    ToolCall,
+    split_text,
+    sse_frame,
+)
 from .server import FakeProvider, ReceivedRequest
 
 __all__ = [
     "FakeProvider",
+    "Gate",
     "HangReply",
     "JSONReply",
     "Pause",

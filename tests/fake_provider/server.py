@@ -19,7 +19,7 @@ from multidict import CIMultiDict
 from .anthropic_wire import anthropic_error_body, anthropic_message, anthropic_request_id, anthropic_stream
 from .openai_chat_wire import chat_completion, chat_stream, openai_error_body, openai_request_id
 from .openai_responses_wire import response_object, responses_stream
-from .script import HangReply, JSONReply, Pause, RawReply, Reply, StreamReply
+from .script import Gate, HangReply, JSONReply, Pause, RawReply, Reply, StreamReply
 
 __all__ = ["SCRIPTED_PATHS", "FakeProvider", "ReceivedRequest"]
 
@@ -448,6 +448,8 @@ class FakeProvider:
             for frame in reply.frames:
                 if isinstance(frame, Pause):
                     await asyncio.sleep(frame.seconds)
+                elif isinstance(frame, Gate):
+                    await frame.wait()
                 else:
                     await response.write(frame)
             if reply.cut:

@@ -37,11 +37,15 @@ def _classify(error: BaseException) -> tuple[ErrorKind, str]:
     return ErrorKind.UPSTREAM_UNAVAILABLE, f"upstream connection failed ({type(error).__name__})"
 
 
+SHUTDOWN_MESSAGE = "Luthien is shutting down and its grace period for calls in flight is over"
+
+
 class UpstreamResponse:
     """An upstream answer whose headers have arrived; the body is read on demand."""
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, client: UpstreamClient) -> None:
         self._response = response
+        self._client = client
         self.status = response.status
         self.headers: list[tuple[str, str]] = list(response.headers.items())
 
@@ -59,7 +63,7 @@ class UpstreamResponse:
         try:
             return await self._response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
-            kind, message = _classify(error)
+            kind, message = self._client.classify(error)
             raise GatewayError(kind, message) from error
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -72,7 +76,9 @@ class UpstreamResponse:
             async for chunk in self._response.content.iter_any():
                 yield chunk
         except (aiohttp.ClientError, TimeoutError) as error:
-            kind, _ = _classify(error)
+            kind, message = self._client.classify(error)
+            if kind is ErrorKind.SHUTTING_DOWN:
+                raise UpstreamStreamError(kind, message) from error
             if kind is ErrorKind.UPSTREAM_TIMEOUT:
                 raise UpstreamStreamError(kind, "upstream stream went idle past the read timeout") from error
             raise UpstreamStreamError(
@@ -86,6 +92,8 @@ class UpstreamClient:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._session: aiohttp.ClientSession | None = None
+        self._cut = False
+        self._in_flight: set[aiohttp.ClientResponse] = set()
 
     async def start(self) -> None:
         """Open the pool (must run inside the server's event loop)."""
@@ -109,6 +117,24 @@ class UpstreamClient:
             await self._session.close()
             self._session = None
 
+    def cut_in_flight(self) -> None:
+        """End every upstream exchange still running: the shutdown grace period is over.
+
+        Each call reading a response fails with `SHUTTING_DOWN` (an error answer, or the API's error
+        event mid-stream) and drops its connection, so it ends and is recorded like any other failed
+        call instead of being cancelled half-way; calls that have not reached the upstream yet are
+        refused the same way.
+        """
+        self._cut = True
+        for response in self._in_flight:
+            response.content.set_exception(aiohttp.ClientConnectionError(SHUTDOWN_MESSAGE))
+
+    def classify(self, error: BaseException) -> tuple[ErrorKind, str]:
+        """The error kind and message for a failed upstream exchange."""
+        if self._cut:
+            return ErrorKind.SHUTTING_DOWN, SHUTDOWN_MESSAGE
+        return _classify(error)
+
     @asynccontextmanager
     async def request(
         self, method: str, url: str, headers: CIMultiDict[str], body: bytes | None = None
@@ -119,8 +145,11 @@ class UpstreamClient:
         closes the upstream connection unless the body was read to the end.
 
         Raises:
-            GatewayError: UPSTREAM_UNAVAILABLE or UPSTREAM_TIMEOUT before headers arrived.
+            GatewayError: UPSTREAM_UNAVAILABLE or UPSTREAM_TIMEOUT before headers arrived;
+                SHUTTING_DOWN once `cut_in_flight` ran.
         """
+        if self._cut:
+            raise GatewayError(ErrorKind.SHUTTING_DOWN, SHUTDOWN_MESSAGE)
         if self._session is None:
             raise RuntimeError("UpstreamClient.start() was not called")
         try:
@@ -130,11 +159,13 @@ class UpstreamClient:
                 method, URL(url, encoded=True), headers=headers, data=body, allow_redirects=False
             )
         except (aiohttp.ClientError, TimeoutError) as error:
-            kind, message = _classify(error)
+            kind, message = self.classify(error)
             raise GatewayError(kind, message) from error
+        self._in_flight.add(response)
         try:
-            yield UpstreamResponse(response)
+            yield UpstreamResponse(response, self)
         finally:
+            self._in_flight.discard(response)
             # close() drops a half-read connection instead of returning it to the pool.
             if response.content.at_eof():
                 response.release()
