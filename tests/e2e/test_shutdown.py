@@ -2,8 +2,9 @@
 
 The fake provider holds the stream at a `Gate` after the first words, so the signal arrives while the
 call is in flight, for as long as the test needs; then the stream goes on. The client (the official
-Anthropic SDK) must get the whole answer, new connections must be refused meanwhile, the process
-must exit 0 and the call must be in the database, read back after exit through the storage API.
+Anthropic SDK) must get the whole answer, new connections must be refused and an open activity
+monitor stream must end meanwhile, the process must exit 0 and the call must be in the database,
+read back after exit through the storage API.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anthropic
+import httpx
 import pytest
 
 from luthien.records.model import TransactionRecord, TransactionStatus
@@ -89,13 +91,20 @@ def test_a_stream_in_flight_at_shutdown_completes_and_is_recorded(
     fake.enqueue(held_stream(gate))
     client = anthropic.Anthropic(base_url=server.base_url, api_key="sk-client", max_retries=0)
 
-    with client.messages.stream(
-        model="claude-test", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
-    ) as stream:
+    with (
+        httpx.stream("GET", f"{server.base_url}/api/activity/stream", timeout=GUARD_S) as monitor,
+        client.messages.stream(
+            model="claude-test", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+        ) as stream,
+    ):
         transaction_id = stream.response.headers[TRANSACTION_HEADER]
         events = iter(stream)
         next(event for event in events if event.type == "text")
         server.signal(sig)
+        # The endless monitor stream ends at once (its EventSource reconnects elsewhere), while the
+        # call is still held by the upstream: it ends on its own, not at the grace deadline.
+        for _ in monitor.iter_lines():
+            pass
         wait_refused(server)
         assert server.process is not None
         assert server.process.poll() is None, "the server exited before the call in flight ended"

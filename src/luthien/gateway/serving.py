@@ -1,8 +1,9 @@
 """Running the gateway under uvicorn, with a graceful shutdown on SIGTERM and SIGINT.
 
 On the first signal the server stops accepting connections (the listening socket closes, so new
-connections are refused), closes idle keep-alive connections, and lets calls in flight finish for up
-to `LUTHIEN_SHUTDOWN_GRACE_S`. Calls still running then have their upstream connections cut: each
+connections are refused), closes idle keep-alive connections, ends the endless streams (activity
+monitors, which reconnect elsewhere) and lets calls in flight finish for up to
+`LUTHIEN_SHUTDOWN_GRACE_S`. Calls still running then have their upstream connections cut: each
 ends as a failed call (the client gets its API's error, mid-stream as an error event) and is
 recorded. Then the app's lifespan ends: the upstream pool closes, the record writer drains its queue
 into the database and the event publishers flush. A second SIGINT (Ctrl-C twice) skips the wait.
@@ -19,7 +20,7 @@ import contextlib
 import signal
 import socket
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 
 import uvicorn
 from starlette.applications import Starlette
@@ -38,17 +39,19 @@ class GracefulServer(uvicorn.Server):
 
     Args:
         config: uvicorn's configuration (its `timeout_graceful_shutdown` is the last-resort cancel).
-        grace_s: seconds calls in flight get before `cut_in_flight` runs.
-        cut_in_flight: ends the calls still running once the grace period is over.
+        state: the app's state: its `draining` event is set when shutdown starts, and its upstream
+            client cuts the calls still running once the grace period is over.
     """
 
-    def __init__(self, config: uvicorn.Config, grace_s: float, cut_in_flight: Callable[[], None]) -> None:
+    def __init__(self, config: uvicorn.Config, state: GatewayState) -> None:
         super().__init__(config)
-        self._grace_s = grace_s
-        self._cut_in_flight = cut_in_flight
+        self._grace_s = state.settings.shutdown_grace_s
+        self._draining = state.draining
+        self._cut_in_flight = state.client.cut_in_flight
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         """Stop accepting, wait for calls in flight (cut them at the grace deadline), end the lifespan."""
+        self._draining.set()
         cut = asyncio.get_running_loop().create_task(self._cut_at_deadline(), name="luthien-shutdown-cut")
         try:
             await super().shutdown(sockets)
@@ -89,4 +92,4 @@ def serve(app: Starlette, settings: Settings) -> None:
         timeout_graceful_shutdown=settings.shutdown_grace_s + CANCEL_MARGIN_S,
     )
     state: GatewayState = app.state.gateway
-    GracefulServer(config, settings.shutdown_grace_s, state.client.cut_in_flight).run()
+    GracefulServer(config, state).run()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from luthien.activity.log import ActivityLog
 from luthien.events.bus import EventBus
@@ -23,6 +24,8 @@ class GatewayState:
         bus: where live events go (started and closed by the app's lifespan).
         records: where finished transaction records go; None when recording is off.
         store: where records are read back (admin API, web UI); None when recording is off.
+        draining: set when the server starts shutting down (endless streams such as the activity
+            monitor end then; calls in flight go on).
     """
 
     settings: Settings
@@ -34,6 +37,7 @@ class GatewayState:
     bus: EventBus
     records: RecordSink | None
     store: RecordStore | None
+    draining: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def client_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
