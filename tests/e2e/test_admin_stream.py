@@ -42,6 +42,18 @@ def guarded_call(base_url: str) -> str:
     return transaction_id(response)
 
 
+def test_events_arrive_as_they_happen_not_with_the_next_keepalive(make_luthien: LuthienFactory) -> None:
+    server = make_luthien(activity_keepalive_s=3600.0)  # a keep-alive never comes during the test
+    reader = SSEReader(f"{server.base_url}/api/activity/stream").start()
+
+    transaction = transaction_id(anthropic_call(server.base_url))
+
+    done = reader.next_matching(completed(transaction))
+    anthropic_call(server.base_url)  # one more frame, so the reader can stop after it
+    reader.stop()
+    assert done.data["data"]["status"] == "ok"
+
+
 def test_a_call_through_the_proxy_arrives_as_events(server: LuthienServer) -> None:
     reader = SSEReader(f"{server.base_url}/api/activity/stream").start()
 

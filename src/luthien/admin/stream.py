@@ -123,7 +123,9 @@ async def sse_stream(
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(anext(events))
-            done, _ = await asyncio.wait({pending, stopping}, timeout=keepalive_s)
+            done, _ = await asyncio.wait(
+                {pending, stopping}, timeout=keepalive_s, return_when=asyncio.FIRST_COMPLETED
+            )
             if not done:
                 yield KEEPALIVE
                 continue
