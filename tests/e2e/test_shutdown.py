@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,8 @@ from luthien.records.model import TransactionRecord, TransactionStatus
 from luthien.settings import Settings
 from luthien.storage import open_storage
 from luthien.upstream.client import SHUTDOWN_MESSAGE
-from tests.fake_provider import FakeProvider, Gate, StreamReply, anthropic_stream
+from tests.admin_client import anthropic_call
+from tests.fake_provider import FakeProvider, Gate, HangReply, StreamReply, anthropic_stream
 from tests.serve_process import GUARD_S, POLL_S, ServeProcess, refuses_connections
 
 TEXT = "the whole answer, every word of it"
@@ -155,3 +157,35 @@ def test_a_stream_still_running_after_the_grace_period_is_cut_and_recorded(
     record = read_record(database_url, transaction_id)
     assert record is not None, "the call cut at shutdown was not recorded"
     assert (record.status, record.http_status) == (TransactionStatus.ERROR, 200)
+
+
+def test_a_call_still_waiting_for_the_upstream_after_the_grace_period_gets_a_503(
+    processes: list[ServeProcess], fake: FakeProvider, tmp_path: Path
+) -> None:
+    database_url = start_server(processes, fake, tmp_path, LUTHIEN_SHUTDOWN_GRACE_S="1")
+    server = processes[0]
+    fake.enqueue(HangReply())  # the upstream never answers
+    answers: list[httpx.Response] = []
+    caller = threading.Thread(target=lambda: answers.append(anthropic_call(server.base_url)))
+    caller.start()
+    wait_until_received(fake)
+
+    server.signal(signal.SIGTERM)
+    caller.join(GUARD_S)
+
+    (answer,) = answers
+    assert answer.status_code == 503
+    assert answer.json() == {"type": "error", "error": {"type": "api_error", "message": SHUTDOWN_MESSAGE}}
+    assert server.wait() == 0
+    assert "Traceback" not in server.log()
+    record = read_record(database_url, answer.headers[TRANSACTION_HEADER])
+    assert record is not None
+    assert (record.status, record.http_status) == (TransactionStatus.ERROR, 503)
+
+
+def wait_until_received(fake: FakeProvider) -> None:
+    """Wait until the fake provider has the call (bounded)."""
+    deadline = time.monotonic() + GUARD_S
+    while not fake.requests:
+        assert time.monotonic() < deadline, "the call never reached the upstream"
+        time.sleep(POLL_S)

@@ -7,6 +7,7 @@ read, so the pipeline can end a started stream with a proper error event.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -94,6 +95,7 @@ class UpstreamClient:
         self._session: aiohttp.ClientSession | None = None
         self._cut = False
         self._in_flight: set[aiohttp.ClientResponse] = set()
+        self._awaiting_headers: set[asyncio.Future[aiohttp.ClientResponse]] = set()
 
     async def start(self) -> None:
         """Open the pool (must run inside the server's event loop)."""
@@ -120,12 +122,14 @@ class UpstreamClient:
     def cut_in_flight(self) -> None:
         """End every upstream exchange still running: the shutdown grace period is over.
 
-        Each call reading a response fails with `SHUTTING_DOWN` (an error answer, or the API's error
-        event mid-stream) and drops its connection, so it ends and is recorded like any other failed
-        call instead of being cancelled half-way; calls that have not reached the upstream yet are
-        refused the same way.
+        Each call waiting for an upstream's headers or reading a response fails with `SHUTTING_DOWN`
+        (an error answer, or the API's error event mid-stream) and drops its connection, so it ends
+        and is recorded like any other failed call instead of being cancelled half-way; calls that
+        have not reached the upstream yet are refused the same way.
         """
         self._cut = True
+        for sending in self._awaiting_headers:
+            sending.cancel()
         for response in self._in_flight:
             response.content.set_exception(aiohttp.ClientConnectionError(SHUTDOWN_MESSAGE))
 
@@ -152,15 +156,28 @@ class UpstreamClient:
             raise GatewayError(ErrorKind.SHUTTING_DOWN, SHUTDOWN_MESSAGE)
         if self._session is None:
             raise RuntimeError("UpstreamClient.start() was not called")
-        try:
-            # encoded=True: forward the client's query string exactly (no re-quoting of %2F and such).
-            # No redirects: following one would send the client's credentials to another host.
-            response = await self._session.request(
+        # encoded=True: forward the client's query string exactly (no re-quoting of %2F and such).
+        # No redirects: following one would send the client's credentials to another host.
+        # A task of its own, so `cut_in_flight` can end the wait for headers without cancelling the call.
+        sending = asyncio.ensure_future(
+            self._session.request(
                 method, URL(url, encoded=True), headers=headers, data=body, allow_redirects=False
             )
+        )
+        self._awaiting_headers.add(sending)
+        try:
+            response = await sending
         except (aiohttp.ClientError, TimeoutError) as error:
             kind, message = self.classify(error)
             raise GatewayError(kind, message) from error
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self._cut and current is not None and not current.cancelling():
+                raise GatewayError(ErrorKind.SHUTTING_DOWN, SHUTDOWN_MESSAGE) from None
+            sending.cancel()
+            raise
+        finally:
+            self._awaiting_headers.discard(sending)
         self._in_flight.add(response)
         try:
             yield UpstreamResponse(response, self)
