@@ -2,7 +2,8 @@
 
 Failures are translated into `GatewayError`s before any response bytes reach the client
 (connection refused → 502, timeout → 504) and into `UpstreamStreamError`s once a body is being
-read, so the pipeline can end a started stream with a proper error event.
+read, so the pipeline can end a started stream with a proper error event. At the end of a shutdown's
+grace period `cut_in_flight` fails every exchange still running the same way (`SHUTTING_DOWN`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from luthien.wire.errors import ErrorKind, GatewayError
 
 # Seconds a resolved upstream address is reused before it is looked up again.
 _DNS_CACHE_TTL_S = 300
+SHUTDOWN_MESSAGE = "Luthien is shutting down and its grace period for calls in flight is over"
 
 
 class UpstreamStreamError(Exception):
@@ -36,9 +38,6 @@ def _classify(error: BaseException) -> tuple[ErrorKind, str]:
     if isinstance(error, TimeoutError):
         return ErrorKind.UPSTREAM_TIMEOUT, "upstream did not answer in time"
     return ErrorKind.UPSTREAM_UNAVAILABLE, f"upstream connection failed ({type(error).__name__})"
-
-
-SHUTDOWN_MESSAGE = "Luthien is shutting down and its grace period for calls in flight is over"
 
 
 class UpstreamResponse:
