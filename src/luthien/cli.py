@@ -27,9 +27,8 @@ logger = logging.getLogger("luthien")
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from luthien.gateway.app import create_app
+    from luthien.gateway.serving import serve
     from luthien.storage.engine import DatabaseUrlError
 
     try:
@@ -46,15 +45,7 @@ def _serve(args: argparse.Namespace) -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     log_startup(settings, app.state.gateway.policies.active)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level,
-        access_log=False,
-    )
+    serve(app, settings)
     return 0
 
 

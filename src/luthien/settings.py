@@ -103,6 +103,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds between keep-alive comments on an idle `/api/activity/stream` connection.",
     )
+    shutdown_grace_s: int = Field(
+        default=30,
+        ge=1,
+        description="Seconds calls in flight may take to finish after SIGTERM/SIGINT (new connections "
+        "are refused meanwhile); calls still running then are cut. Records are then written and the "
+        "process exits 0.",
+    )
     log_level: str = Field(default="info", description="Log level: debug, info, warning or error.")
     # -- records storage (luthien.storage) --
     records: bool = Field(

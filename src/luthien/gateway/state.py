@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from luthien.activity.log import ActivityLog
 from luthien.events.bus import EventBus
@@ -27,6 +28,8 @@ class GatewayState:
         store: where records are read back (admin API, web UI); None when recording is off.
         metrics: the Prometheus metrics (`/metrics`); e.g. `metrics.breaker_state(upstream, state)`.
         observer: told of every call by its recorder (feeds `metrics` and the call's trace span).
+        draining: set when the server starts shutting down (endless streams such as the activity
+            monitor end then; calls in flight go on).
     """
 
     settings: Settings
@@ -40,6 +43,7 @@ class GatewayState:
     store: RecordStore | None
     metrics: Metrics
     observer: CallObserver
+    draining: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def client_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ import uvloop
 
 from luthien.config import LuthienConfig
 from luthien.gateway.app import create_app
+from luthien.gateway.serving import GracefulServer
 from luthien.settings import Settings
 
 STARTUP_TIMEOUT_S = 10.0
@@ -32,8 +33,10 @@ class LuthienServer:
         self._socket.bind(("127.0.0.1", 0))
         self.port: int = self._socket.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(
-            uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on", http="httptools")
+        # The server class of `luthien serve`: stopping it shuts down the way SIGTERM does.
+        self._server = GracefulServer(
+            uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on", http="httptools"),
+            self.app.state.gateway,
         )
         self._thread = threading.Thread(target=self._run, name=f"luthien-{self.port}", daemon=True)
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -2,11 +2,13 @@
 
 Failures are translated into `GatewayError`s before any response bytes reach the client
 (connection refused → 502, timeout → 504) and into `UpstreamStreamError`s once a body is being
-read, so the pipeline can end a started stream with a proper error event.
+read, so the pipeline can end a started stream with a proper error event. At the end of a shutdown's
+grace period `cut_in_flight` fails every exchange still running the same way (`SHUTTING_DOWN`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +22,7 @@ from luthien.wire.errors import ErrorKind, GatewayError
 
 # Seconds a resolved upstream address is reused before it is looked up again.
 _DNS_CACHE_TTL_S = 300
+SHUTDOWN_MESSAGE = "Luthien is shutting down and its grace period for calls in flight is over"
 
 
 class UpstreamStreamError(Exception):
@@ -41,8 +44,9 @@ def _classify(error: BaseException) -> tuple[ErrorKind, str]:
 class UpstreamResponse:
     """An upstream answer whose headers have arrived; the body is read on demand."""
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, client: UpstreamClient) -> None:
         self._response = response
+        self._client = client
         self.status = response.status
         self.headers: list[tuple[str, str]] = list(response.headers.items())
 
@@ -60,7 +64,7 @@ class UpstreamResponse:
         try:
             return await self._response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
-            kind, message = _classify(error)
+            kind, message = self._client.classify(error)
             raise GatewayError(kind, message) from error
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -73,7 +77,9 @@ class UpstreamResponse:
             async for chunk in self._response.content.iter_any():
                 yield chunk
         except (aiohttp.ClientError, TimeoutError) as error:
-            kind, _ = _classify(error)
+            kind, message = self._client.classify(error)
+            if kind is ErrorKind.SHUTTING_DOWN:
+                raise UpstreamStreamError(kind, message) from error
             if kind is ErrorKind.UPSTREAM_TIMEOUT:
                 raise UpstreamStreamError(kind, "upstream stream went idle past the read timeout") from error
             raise UpstreamStreamError(
@@ -87,6 +93,9 @@ class UpstreamClient:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._session: aiohttp.ClientSession | None = None
+        self._cut = False
+        self._in_flight: set[aiohttp.ClientResponse] = set()
+        self._awaiting_headers: set[asyncio.Future[aiohttp.ClientResponse]] = set()
 
     async def start(self) -> None:
         """Open the pool (must run inside the server's event loop)."""
@@ -110,6 +119,26 @@ class UpstreamClient:
             await self._session.close()
             self._session = None
 
+    def cut_in_flight(self) -> None:
+        """End every upstream exchange still running: the shutdown grace period is over.
+
+        Each call waiting for an upstream's headers or reading a response fails with `SHUTTING_DOWN`
+        (an error answer, or the API's error event mid-stream) and drops its connection, so it ends
+        and is recorded like any other failed call instead of being cancelled half-way; calls that
+        have not reached the upstream yet are refused the same way.
+        """
+        self._cut = True
+        for sending in self._awaiting_headers:
+            sending.cancel()
+        for response in self._in_flight:
+            response.content.set_exception(aiohttp.ClientConnectionError(SHUTDOWN_MESSAGE))
+
+    def classify(self, error: BaseException) -> tuple[ErrorKind, str]:
+        """The error kind and message for a failed upstream exchange."""
+        if self._cut:
+            return ErrorKind.SHUTTING_DOWN, SHUTDOWN_MESSAGE
+        return _classify(error)
+
     @asynccontextmanager
     async def request(
         self, method: str, url: str, headers: CIMultiDict[str], body: bytes | None = None
@@ -121,25 +150,44 @@ class UpstreamClient:
         request is a span and carries its `traceparent` (`luthien.observability.tracing`).
 
         Raises:
-            GatewayError: UPSTREAM_UNAVAILABLE or UPSTREAM_TIMEOUT before headers arrived.
+            GatewayError: UPSTREAM_UNAVAILABLE or UPSTREAM_TIMEOUT before headers arrived;
+                SHUTTING_DOWN once `cut_in_flight` ran.
         """
+        if self._cut:
+            raise GatewayError(ErrorKind.SHUTTING_DOWN, SHUTDOWN_MESSAGE)
         if self._session is None:
             raise RuntimeError("UpstreamClient.start() was not called")
         with upstream_span(method, url, headers) as span:
-            try:
-                # encoded=True: forward the client's query string exactly (no re-quoting of %2F and such).
-                # No redirects: following one would send the client's credentials to another host.
-                response = await self._session.request(
+            # encoded=True: forward the client's query string exactly (no re-quoting of %2F and such).
+            # No redirects: following one would send the client's credentials to another host.
+            # A task of its own, so `cut_in_flight` can end the wait for headers without cancelling
+            # the call.
+            sending = asyncio.ensure_future(
+                self._session.request(
                     method, URL(url, encoded=True), headers=headers, data=body, allow_redirects=False
                 )
+            )
+            self._awaiting_headers.add(sending)
+            try:
+                response = await sending
             except (aiohttp.ClientError, TimeoutError) as error:
-                kind, message = _classify(error)
+                kind, message = self.classify(error)
                 raise GatewayError(kind, message) from error
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if self._cut and current is not None and not current.cancelling():
+                    raise GatewayError(ErrorKind.SHUTTING_DOWN, SHUTDOWN_MESSAGE) from None
+                sending.cancel()
+                raise
+            finally:
+                self._awaiting_headers.discard(sending)
             if span is not None:
                 span.set_attribute("http.response.status_code", response.status)
+            self._in_flight.add(response)
             try:
-                yield UpstreamResponse(response)
+                yield UpstreamResponse(response, self)
             finally:
+                self._in_flight.discard(response)
                 # close() drops a half-read connection instead of returning it to the pool.
                 if response.content.at_eof():
                     response.release()

@@ -35,6 +35,8 @@ class ErrorKind(Enum):
     UPSTREAM_TIMEOUT = _Kind(504, "timeout_error", "server_error", "upstream_timeout")
     # An error that happens after a stream started: it travels as an event, not a status.
     UPSTREAM_STREAM = _Kind(502, "api_error", "server_error", "upstream_stream_error")
+    # The server is shutting down and the grace period for calls in flight is over.
+    SHUTTING_DOWN = _Kind(503, "api_error", "server_error", "server_shutting_down")
 
     @property
     def status(self) -> int:

@@ -20,6 +20,7 @@ from luthien.testing.fake_provider.openai_responses_wire import (
     responses_usage,
 )
 from luthien.testing.fake_provider.script import (
+    Gate,
     HangReply,
     JSONReply,
     Pause,
@@ -34,6 +35,7 @@ from luthien.testing.fake_provider.server import FakeProvider, ReceivedRequest
 
 __all__ = [
     "FakeProvider",
+    "Gate",
     "HangReply",
     "JSONReply",
     "Pause",

@@ -29,7 +29,15 @@ from luthien.testing.fake_provider.openai_chat_wire import (
     openai_request_id,
 )
 from luthien.testing.fake_provider.openai_responses_wire import response_object, responses_stream
-from luthien.testing.fake_provider.script import HangReply, JSONReply, Pause, RawReply, Reply, StreamReply
+from luthien.testing.fake_provider.script import (
+    Gate,
+    HangReply,
+    JSONReply,
+    Pause,
+    RawReply,
+    Reply,
+    StreamReply,
+)
 
 __all__ = ["SCRIPTED_PATHS", "FakeProvider", "ReceivedRequest"]
 
@@ -461,6 +469,8 @@ class FakeProvider:
             for frame in reply.frames:
                 if isinstance(frame, Pause):
                     await asyncio.sleep(frame.seconds)
+                elif isinstance(frame, Gate):
+                    await frame.wait()
                 else:
                     await response.write(frame)
             if reply.cut:
