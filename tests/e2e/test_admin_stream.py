@@ -130,7 +130,12 @@ def test_a_policy_switch_is_an_event_naming_who_made_it(make_luthien: LuthienFac
 
     frame: Frame = reader.next_matching(lambda f: f.event == "policy.switched")
     reader.stop()
-    assert frame.data["data"] == {"policy": "shout", "previous": "noop", "by": "admin-key"}
+    assert frame.data["data"] == {
+        "policy": "shout",
+        "previous": "noop",
+        "by": "admin-key",
+        "configured": "noop",
+    }
 
 
 @pytest.mark.parametrize(

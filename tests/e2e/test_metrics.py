@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from luthien.config import LuthienConfig
 from luthien.gateway.app import create_app
 from luthien.observability.metrics import BreakerState
-from tests.conftest import LuthienFactory, settings_for
+from luthien.testing.plugin import settings_for
+from tests.conftest import LuthienFactory
 from tests.fake_provider import (
     FakeProvider,
     HangReply,
@@ -282,8 +284,10 @@ def test_metrics_need_the_admin_key_when_one_is_set(make_luthien: LuthienFactory
 
 
 @pytest.mark.asyncio
-async def test_without_an_admin_key_only_loopback_clients_may_scrape(fake: FakeProvider) -> None:
-    app = create_app(settings_for(fake, records=False))
+async def test_without_an_admin_key_only_loopback_clients_may_scrape(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    app = create_app(settings_for(fake, tmp_path, records=False))
     transports = {
         "remote": httpx.ASGITransport(app, client=("203.0.113.7", 40000)),
         "loopback": httpx.ASGITransport(app, client=("127.0.0.1", 40000)),
