@@ -1,4 +1,4 @@
-"""The ASGI application: routes, lifespan (upstream pool, event bus, records storage), transaction ids."""
+"""The ASGI application: routes, lifespan (upstream pool, events, records, rate limiter), transaction ids."""
 
 from __future__ import annotations
 
@@ -24,8 +24,10 @@ from luthien.gateway.readiness import Readiness
 from luthien.gateway.selection import PolicySelector
 from luthien.gateway.state import GatewayState
 from luthien.policy.registry import active_policy_name, build_policies
+from luthien.ratelimit.limiter import open_limiter
 from luthien.settings import Settings
 from luthien.storage import open_storage
+from luthien.upstream.breaker import Breakers
 from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router
@@ -75,6 +77,8 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
     policies = build_policies(config, active)
     client = UpstreamClient(settings)
     router = Router(config)
+    breakers = Breakers(client, settings.breaker_failures, settings.breaker_cooldown_s)
+    limiter = open_limiter(settings)
     bus = open_bus(settings)
     storage = open_storage(settings)
     state = GatewayState(
@@ -83,14 +87,18 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         client=client,
         policies=PolicySelector(policies, active, settings.allow_policy_header),
         activity=ActivityLog(),
-        models=ModelCaller(router, client),
+        models=ModelCaller(router, breakers),
         bus=bus,
         records=storage.sink,
         store=storage.record_store,
+        breakers=breakers,
+        limiter=limiter,
     )
 
     admin = AdminSide(state)
-    readiness = Readiness(storage, bus, "redis" if settings.redis_url else "memory")
+    readiness = Readiness(
+        storage, bus, "redis" if settings.redis_url else "memory", limiter, breakers, router
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncGenerator[None]:
@@ -105,6 +113,7 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
             # Calls have ended: their records and events are flushed before the process exits.
             await storage.close()
             await bus.close()
+            await limiter.backend.close()
 
     routes = [
         Route("/", root, methods=["GET", "HEAD"]),
