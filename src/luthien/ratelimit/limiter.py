@@ -189,6 +189,19 @@ class RateLimiter:
         await self.backend.run(add)
 
 
+    async def tokens_used_today(self, identity: str) -> int:
+        """Tokens counted against `identity` today, past the budget included (0 without a budget)."""
+        budget = self._budget
+        if budget is None:
+            return 0
+        key = budget.key_for(identity, _utc_day(time.time()))
+
+        async def read(strategies: Strategies) -> int:
+            return await strategies.storage.get(key)
+
+        return await self.backend.run(read)
+
+
 def _period(item: RateLimitItem) -> str:
     granularity = item.GRANULARITY.name
     return granularity if item.multiples == 1 else f"{item.multiples} {granularity}s"
