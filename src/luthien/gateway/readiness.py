@@ -5,9 +5,9 @@ the live event bus, the rate limiter's Redis, and each upstream's circuit breake
 three stops calls when it fails (records wait in the writer's queue, live events are dropped and
 counted, rate limits are counted in this replica's memory), so a failing one makes the replica
 `degraded` (HTTP 200: keep sending it traffic). So does an open breaker while another upstream still
-serves. The replica is `unavailable` (HTTP 503) when every upstream that has been called has its
-breaker open: no call can be served until a cool-down ends (then the breaker reads half-open and the
-replica is `degraded` again, so traffic returns for the trial call). Answered without
+serves, or one is half-open (on trial). The replica is `unavailable` (HTTP 503) when every upstream
+that has been called has its breaker open: no call can be served until a cool-down ends (then the
+breaker reads half-open and the replica is `degraded` again, so traffic returns for the trial call). Answered without
 authentication, for load balancers and orchestrators; it names error types, never their messages
 (which can hold URLs with credentials).
 """
@@ -46,8 +46,13 @@ class DependencyStatus(StrEnum):
 
     OK = "ok"
     UNAVAILABLE = "unavailable"
+    DEGRADED = "degraded"
+    """Partly working: some upstreams' breakers are open or half-open."""
     OFF = "off"
     """Not used by this configuration (recording off, no rate limits)."""
+
+
+_SERVING_NORMALLY = frozenset({DependencyStatus.OK, DependencyStatus.OFF})
 
 
 class Readiness:
@@ -80,7 +85,7 @@ class Readiness:
         }
         if all_open:
             status = ReadyStatus.UNAVAILABLE
-        elif any(check["status"] == DependencyStatus.UNAVAILABLE for check in checks.values()):
+        elif any(check["status"] not in _SERVING_NORMALLY for check in checks.values()):
             status = ReadyStatus.DEGRADED
         else:
             status = ReadyStatus.OK
@@ -116,6 +121,10 @@ class Readiness:
         states = self.breakers.states(self.router.names())
         used = [states[name] for name in self.breakers.used() if name in states]
         all_open = bool(used) and all(state is BreakerState.OPEN for state in used)
-        any_open = any(state is BreakerState.OPEN for state in states.values())
-        status = DependencyStatus.UNAVAILABLE if any_open else DependencyStatus.OK
+        if all_open:
+            status = DependencyStatus.UNAVAILABLE
+        elif any(state is not BreakerState.CLOSED for state in states.values()):
+            status = DependencyStatus.DEGRADED
+        else:
+            status = DependencyStatus.OK
         return {"status": status, "breakers": states}, all_open
