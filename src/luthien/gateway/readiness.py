@@ -7,9 +7,9 @@ counted, rate limits are counted in this replica's memory), so a failing one mak
 `degraded` (HTTP 200: keep sending it traffic). So does an open breaker while another upstream still
 serves, or one is half-open (on trial). The replica is `unavailable` (HTTP 503) when every upstream
 that has been called has its breaker open: no call can be served until a cool-down ends (then the
-breaker reads half-open and the replica is `degraded` again, so traffic returns for the trial call). Answered without
-authentication, for load balancers and orchestrators; it names error types, never their messages
-(which can hold URLs with credentials).
+breaker reads half-open and the replica is `degraded` again, so traffic returns for the trial
+call). Answered without authentication, for load balancers and orchestrators; it names error types,
+never their messages (which can hold URLs with credentials). See docs/operating.md.
 """
 
 from __future__ import annotations

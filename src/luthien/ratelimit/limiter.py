@@ -188,7 +188,6 @@ class RateLimiter:
 
         await self.backend.run(add)
 
-
     async def tokens_used_today(self, identity: str) -> int:
         """Tokens counted against `identity` today, past the budget included (0 without a budget)."""
         budget = self._budget
