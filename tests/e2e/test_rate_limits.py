@@ -236,6 +236,31 @@ def test_with_redis_away_limits_hold_in_memory_and_redis_is_used_again_when_it_r
     assert shared == [200, 429]
 
 
+def test_a_redis_that_stops_and_starts_again_mid_run(
+    make_luthien: LuthienFactory, fake: FakeProvider
+) -> None:
+    redis_server = RedisServer().start()
+    server = make_luthien(rate_limit="2/minute", redis_url=redis_server.url)
+    try:
+        before = messages(server, "client-key-d").status_code
+        redis_server.stop()
+        away = _rate_limiter_check(server)
+        # This replica's memory starts counting afresh: two more calls, then the limit holds.
+        during = [messages(server, "client-key-d").status_code for _ in range(3)]
+        redis_server.start()
+        wait_until(lambda: _rate_limiter_check(server)["status"] == "ok")
+        after = messages(server, "client-key-e").status_code
+        counted_in_redis = redis_server.keys("luthien:ratelimit*")
+    finally:
+        redis_server.stop()
+
+    assert before == 200
+    assert away == {"status": "unavailable", "backend": "redis", "fallback": "memory"}
+    assert during == [200, 200, 429]
+    assert after == 200
+    assert counted_in_redis  # the restarted Redis (empty, no persistence) holds counters again
+
+
 def test_ready_reports_the_limiter_only_when_limits_are_set(
     make_luthien: LuthienFactory, fake: FakeProvider
 ) -> None:
