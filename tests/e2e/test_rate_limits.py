@@ -21,7 +21,7 @@ import pytest
 from luthien.config import LuthienConfig, RouteConfig
 from luthien.ratelimit.limiter import client_identity
 from tests.conftest import LuthienFactory
-from tests.fake_provider import FakeProvider, JSONReply, chat_completion
+from tests.fake_provider import FakeProvider, JSONReply, StreamReply, anthropic_stream, chat_completion
 from tests.luthien_server import LuthienServer
 from tests.records_support import GUARD_S
 from tests.redis_server import RedisServer
@@ -190,6 +190,29 @@ def test_a_key_past_its_daily_token_budget_is_refused_until_midnight(
     assert 1 <= retry_after <= 24 * 3600
     assert other_key.http_response.status_code == 200
     assert len(fake.requests) == 3
+
+
+def test_a_streamed_calls_usage_counts_against_the_budget(
+    make_luthien: LuthienFactory, fake: FakeProvider
+) -> None:
+    server = make_luthien(daily_token_budget=100)
+    limiter = server.app.state.gateway.limiter
+    identity = client_identity([("x-api-key", "client-key-a")], {"type": "http"})
+    client = anthropic_client(server)
+    fake.enqueue(
+        StreamReply(anthropic_stream("a long answer", usage={"input_tokens": 60, "output_tokens": 50}))
+    )
+
+    with client.messages.stream(**MESSAGES_BODY) as stream:
+        text = stream.get_final_text()
+    wait_until(lambda: server.run(limiter.tokens_used_today(identity), GUARD_S) == 110)
+    with pytest.raises(anthropic.RateLimitError) as refused:
+        client.messages.create(**MESSAGES_BODY)
+
+    assert text == "a long answer"
+    assert refused.value.response.headers["anthropic-ratelimit-tokens-limit"] == "100"
+    assert refused.value.response.headers["anthropic-ratelimit-tokens-remaining"] == "0"
+    assert len(fake.requests) == 1
 
 
 def test_replicas_share_limits_through_redis(
