@@ -129,6 +129,23 @@ def test_only_an_attempts_first_outcome_counts() -> None:
     assert breaker.state is BreakerState.CLOSED
 
 
+def test_calls_admitted_before_it_opened_that_fail_later_change_nothing() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker("up", 2, COOLDOWN_S, clock)
+    in_flight = [breaker.admit() for _ in range(4)]
+
+    in_flight[0].answered(500)
+    in_flight[1].answered(500)
+    clock.now += COOLDOWN_S - 1
+    in_flight[2].failed()  # must not restart the cool-down
+    clock.now += 1
+    assert breaker.state is BreakerState.HALF_OPEN
+    in_flight[3].answered(500)  # not the trial: the trial slot stays free
+
+    assert breaker.state is BreakerState.HALF_OPEN
+    assert breaker.allows()
+
+
 def test_every_transition_is_listed() -> None:
     assert TRANSITIONS == {
         (BreakerState.CLOSED, BreakerEvent.FAILURE_LIMIT): BreakerState.OPEN,

@@ -88,11 +88,6 @@ class LimiterBackend:
         """`redis` or `memory`: where counters are meant to live."""
         return "memory" if self._redis is None else "redis"
 
-    @property
-    def using_fallback(self) -> bool:
-        """Whether Redis is configured but the last attempt to use it failed."""
-        return self._redis is not None and not self._redis_up
-
     async def run(self, operation: Callable[[Strategies], Awaitable[T]]) -> T:
         """Run `operation` on Redis if it is usable, else (or when it fails) on memory."""
         redis = self._redis

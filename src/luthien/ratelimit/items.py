@@ -11,7 +11,4 @@ def parse_limits(text: str) -> list[RateLimitItem]:
     Raises:
         ValueError: the text is not a list of `<count>/<period>` or `<count> per <period>` limits.
     """
-    items = parse_many(text)
-    if not items:
-        raise ValueError(f"no limits in {text!r}")
-    return items
+    return parse_many(text)

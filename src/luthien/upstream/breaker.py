@@ -142,6 +142,7 @@ class CircuitBreaker:
         return self._clock() - self._opened_at >= self._cooldown_s
 
     def _move(self, event: BreakerEvent) -> None:
+        # Calls admitted while closed can end after it opened: their failures change nothing then.
         target = TRANSITIONS.get((self._state, event))
         if target is None:
             return
