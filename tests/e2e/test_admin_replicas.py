@@ -11,12 +11,14 @@ import queue
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
 import redis
 
 from luthien.config import LuthienConfig
+from luthien.events.redis import CONTROL_SUFFIX
 from tests.admin_client import GUARD_S, anthropic_call, transaction_id
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, JSONReply, anthropic_message
@@ -34,18 +36,25 @@ AUTH = {"authorization": f"Bearer {ADMIN_KEY}"}
 
 
 @pytest.fixture
-def replicas(make_luthien: LuthienFactory) -> Iterator[tuple[LuthienServer, LuthienServer]]:
-    """Two servers with their own databases, one Redis stream (a unique key, deleted afterwards)."""
+def replica_options() -> Iterator[dict[str, Any]]:
+    """Settings for replicas on one Redis stream (a unique key, deleted afterwards)."""
     key = f"luthien-test:replicas:{uuid.uuid4()}"
-    options = {
+    yield {
         "redis_url": REDIS_URL,
         "events_stream_key": key,
         "admin_key": ADMIN_KEY,
         "activity_keepalive_s": PING_EVERY_S,
     }
-    yield make_luthien(config=CONFIG, **options), make_luthien(config=CONFIG, **options)
     with redis.Redis.from_url(REDIS_URL) as client:
-        client.delete(key)
+        client.delete(key, key + CONTROL_SUFFIX)
+
+
+@pytest.fixture
+def replicas(
+    make_luthien: LuthienFactory, replica_options: dict[str, Any]
+) -> tuple[LuthienServer, LuthienServer]:
+    """Two servers with their own databases on one Redis stream."""
+    return make_luthien(config=CONFIG, **replica_options), make_luthien(config=CONFIG, **replica_options)
 
 
 def active(server: LuthienServer) -> str:
@@ -82,7 +91,12 @@ def test_a_policy_switch_on_one_replica_switches_the_other(
         lambda f: f.event == "policy.switched" and f.data["data"]["policy"] == "shout"
     )
     monitor.stop()
-    assert frame.data["data"] == {"policy": "shout", "previous": "whisper", "by": "admin-key"}
+    assert frame.data["data"] == {
+        "policy": "shout",
+        "previous": "whisper",
+        "by": "admin-key",
+        "configured": "noop",
+    }
     until(lambda: active(first) == "shout", lambda: None)
     fake.enqueue(JSONReply(anthropic_message("quiet words")))
     answer = anthropic_call(first.base_url)
@@ -119,3 +133,34 @@ def test_a_monitor_on_one_replica_sees_the_calls_of_the_other(
     monitor.stop()
     assert (started.data["data"]["model"], started.data["data"]["session_id"]) == ("model-x", "agent-across")
     assert (completed.data["data"]["status"], completed.data["data"]["model"]) == ("ok", "model-x")
+
+
+def test_a_replica_started_after_a_switch_serves_the_switched_policy_from_its_first_call(
+    make_luthien: LuthienFactory, replica_options: dict[str, Any], fake: FakeProvider
+) -> None:
+    first = make_luthien(config=CONFIG, **replica_options)
+    switch(first, "shout")
+    control_key = replica_options["events_stream_key"] + CONTROL_SUFFIX
+    with redis.Redis.from_url(REDIS_URL) as client:
+        # The switch is published off the request path: wait until it is in Redis.
+        until(lambda: client.xlen(control_key) > 0, lambda: None)
+
+    late = make_luthien(config=CONFIG, **replica_options)
+    fake.enqueue(JSONReply(anthropic_message("quiet words")))
+
+    assert anthropic_call(late.base_url).json()["content"][0]["text"] == "QUIET WORDS"
+    assert active(late) == "shout"
+
+
+def test_a_replica_whose_configuration_names_another_policy_keeps_it(
+    make_luthien: LuthienFactory, replica_options: dict[str, Any]
+) -> None:
+    first = make_luthien(config=CONFIG, **replica_options)
+    switch(first, "shout")
+    control_key = replica_options["events_stream_key"] + CONTROL_SUFFIX
+    with redis.Redis.from_url(REDIS_URL) as client:
+        until(lambda: client.xlen(control_key) > 0, lambda: None)
+
+    redeployed = make_luthien(config=CONFIG.model_copy(update={"policy": "whisper"}), **replica_options)
+
+    assert active(redeployed) == "whisper"

@@ -19,12 +19,14 @@ import openai
 import pytest
 
 from luthien.config import LuthienConfig, RouteConfig, UpstreamConfig, WireFormat
+from luthien.observability.metrics import BreakerState as BreakerGauge
 from luthien.settings import Settings
 from luthien.upstream.breaker import Breakers, BreakerState
 from luthien.upstream.caller import ModelCaller, ModelCallError
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router
 from tests.conftest import LuthienFactory
+from tests.e2e.test_metrics import scrape, value
 from tests.fake_provider import (
     FakeProvider,
     HangReply,
@@ -206,6 +208,20 @@ def test_half_open_lets_one_trial_through_its_failure_reopens_and_its_success_cl
     assert recovered.status_code == 200
     assert breakers(server)["anthropic"] == "closed"
     assert ready(server).json()["status"] == "ok"
+
+
+def test_the_breaker_state_is_in_the_metrics(make_luthien: LuthienFactory, fake: FakeProvider) -> None:
+    server = make_luthien(breaker_failures=1, breaker_cooldown_s=SHORT_COOLDOWN_S)
+    fake.enqueue(server_error())
+
+    messages(server)
+    opened = value(scrape(server), "luthien_upstream_breaker_state", upstream="anthropic")
+    wait_until(lambda: breakers(server)["anthropic"] == "half_open")
+    half_open = value(scrape(server), "luthien_upstream_breaker_state", upstream="anthropic")
+    messages(server)
+    closed = value(scrape(server), "luthien_upstream_breaker_state", upstream="anthropic")
+
+    assert [opened, half_open, closed] == [BreakerGauge.OPEN, BreakerGauge.HALF_OPEN, BreakerGauge.CLOSED]
 
 
 def test_a_route_fallback_serves_while_the_primary_is_open(

@@ -452,3 +452,25 @@ async def test_the_position_is_unknown_while_redis_is_unreachable() -> None:
         assert await bus.position() is None
     finally:
         await bus.close()
+
+
+@BOTH
+@pytest.mark.asyncio
+async def test_the_latest_control_event_is_the_last_switch_published(make_bus: BusFactory) -> None:
+    bus = await started(make_bus())
+    assert await bus.latest_control() is None
+    control = bus.subscribe_control("0-0")
+
+    bus.publish(POLICY_SWITCHED, "", {"policy": "first"})
+    publish_numbered(bus, 2)
+    bus.publish(POLICY_SWITCHED, "", {"policy": "second"})
+    publish_numbered(bus, 2)
+    # Following from the start sees both switches; once it has, the second is the latest.
+    await asyncio.wait_for(_next_switch_to(control, "second"), GUARD_S)
+
+    latest = await bus.latest_control()
+    assert latest is not None
+    assert (latest.type, latest.data) == (POLICY_SWITCHED, {"policy": "second"})
+    bus.publish(POLICY_SWITCHED, "", {"policy": "third"})
+    after = await asyncio.wait_for(anext(bus.subscribe_control(latest.id)), GUARD_S)
+    assert after.data == {"policy": "third"}

@@ -8,11 +8,7 @@ import pytest
 
 from luthien.config import LuthienConfig, RouteConfig, UpstreamConfig, WireFormat
 from luthien.gateway.auth import presented_keys, use_server_key
-from luthien.gateway.headers import (
-    UPSTREAM_ACCEPT_ENCODING,
-    client_response_headers,
-    upstream_request_headers,
-)
+from luthien.gateway.headers import client_response_headers, upstream_request_headers
 from luthien.settings import AuthMode, Settings
 from luthien.upstream.routing import Router, Upstream
 from luthien.wire.errors import ErrorKind, GatewayError
@@ -103,16 +99,58 @@ def test_repeated_headers_are_all_kept() -> None:
     assert headers.getall("x-stainless-a") == ["1", "2"]
 
 
-def test_accept_encoding_is_replaced() -> None:
+def test_accept_encoding_is_replaced_by_what_the_proxy_decodes() -> None:
     headers = upstream_request_headers(CLIENT_HEADERS, WireFormat.OPENAI, None, use_server_key=False)
 
-    assert headers.getall("accept-encoding") == [UPSTREAM_ACCEPT_ENCODING]
+    # Not br or zstd: the proxy parses the stream, so it asks only for encodings its client decodes.
+    assert headers.getall("accept-encoding") == ["gzip, deflate"]
 
 
 def test_accept_encoding_is_set_when_client_sent_none() -> None:
     headers = upstream_request_headers([], WireFormat.OPENAI, None, use_server_key=False)
 
-    assert headers.getall("accept-encoding") == [UPSTREAM_ACCEPT_ENCODING]
+    assert headers.getall("accept-encoding") == ["gzip, deflate"]
+
+
+HOP_BY_HOP = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+]
+
+
+@pytest.mark.parametrize("name", [*HOP_BY_HOP, "host", "content-length", "Connection", "TE"])
+def test_each_hop_by_hop_or_framing_header_stays_off_the_upstream_request(name: str) -> None:
+    headers = upstream_request_headers(
+        [(name.lower(), "x"), ("x-kept", "1")], WireFormat.ANTHROPIC, None, use_server_key=False
+    )
+
+    assert names(headers) == ["x-kept", "accept-encoding"]
+
+
+@pytest.mark.parametrize(
+    "name", [*HOP_BY_HOP, "content-length", "content-encoding", "date", "server", "Transfer-Encoding"]
+)
+def test_each_hop_by_hop_or_framing_header_stays_off_the_client_response(name: str) -> None:
+    assert client_response_headers([(name, "x"), ("x-kept", "1")]) == [(b"x-kept", b"1")]
+
+
+@pytest.mark.parametrize("value", ["close,X-Foo", "close, X-Foo", "X-Foo,close", " x-foo ,, close"])
+def test_headers_listed_in_connection_are_dropped_however_the_list_is_spaced(value: str) -> None:
+    up = upstream_request_headers(
+        [("connection", value), ("x-foo", "1"), ("x-kept", "1")], WireFormat.OPENAI, None, False
+    )
+    down = client_response_headers([("Connection", value), ("X-Foo", "1"), ("x-kept", "1")])
+
+    assert names(up) == ["x-kept", "accept-encoding"]
+    assert down == [(b"x-kept", b"1")]
 
 
 def test_client_credentials_forwarded_without_server_key() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -13,12 +14,15 @@ from luthien.events.memory import MemoryEventBus
 from luthien.gateway.selection import PolicySelector
 from luthien.policy.registry import build_policies
 
-CONFIG = LuthienConfig.model_validate({"policies": {"shout": {"class": "all_caps"}}, "policy": "noop"})
+CONFIG = LuthienConfig.model_validate(
+    {"policies": {"shout": {"class": "all_caps"}, "loud": {"class": "all_caps"}}, "policy": "noop"}
+)
 
 
-def switcher() -> PolicySwitcher:
+def switcher(bus: MemoryEventBus | None = None, configured: str = "noop") -> PolicySwitcher:
     return PolicySwitcher(
-        PolicySelector(build_policies(CONFIG, "noop"), "noop", allow_header=False), MemoryEventBus()
+        PolicySelector(build_policies(CONFIG, configured), configured, allow_header=False),
+        bus or MemoryEventBus(),
     )
 
 
@@ -71,3 +75,43 @@ def test_a_switch_to_a_policy_this_replica_lacks_is_logged_and_ignored(
 
     assert policies.active == "noop"
     assert len(caplog.records) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_starting_replica_adopts_the_last_switch_made_under_its_configuration() -> None:
+    bus = MemoryEventBus()
+    running = switcher(bus)
+    running.switch("shout", "admin-key")
+    running.switch("noop", "admin-key")
+    running.switch("shout", "admin-key")
+
+    starting = switcher(bus)
+    async with starting.running():
+        assert starting.active == "shout"
+
+
+@pytest.mark.asyncio
+async def test_a_replica_configured_with_another_policy_keeps_its_own(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus = MemoryEventBus()
+    switcher(bus).switch("shout", "admin-key")
+
+    redeployed = switcher(bus, configured="loud")
+    with caplog.at_level(logging.WARNING, logger="luthien.admin"):
+        async with redeployed.running():
+            assert redeployed.active == "loud"
+    assert any(record.levelno == logging.WARNING for record in caplog.records)
+
+
+@pytest.mark.asyncio
+async def test_switches_after_startup_are_followed() -> None:
+    bus = MemoryEventBus()
+    starting = switcher(bus)
+    async with starting.running():
+        switcher(bus).switch("shout", "admin-key")
+        for _ in range(100):
+            if starting.active == "shout":
+                break
+            await asyncio.sleep(0)
+        assert starting.active == "shout"

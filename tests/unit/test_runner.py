@@ -482,6 +482,10 @@ class FailOn(Policy[PolicyConfig]):
         self._maybe_fail("on_message_start", "")
         return [event]
 
+    async def on_block_start(self, event: BlockStart, ctx: PolicyContext) -> Sequence[CallEvent]:
+        self._maybe_fail("on_block_start", event.kind.value)
+        return [event]
+
     async def on_block_delta(self, event: BlockDelta, ctx: PolicyContext) -> Sequence[CallEvent]:
         self._maybe_fail("on_block_delta", event.text)
         if event.kind is TEXT:
@@ -582,6 +586,39 @@ async def test_streaming_hook_raising_with_pass_lets_the_rest_through_unchanged(
     assert policy.calls_after_failure == 0
     (error,) = policy_errors(ctx)
     assert (error["hook"], error["error"], error["on_error"]) == ("on_block_delta", "Boom", "pass")
+
+
+@pytest.mark.parametrize(
+    ("hook", "trigger", "text_sent"),
+    [
+        ("on_message_start", "", "Hello world"),
+        ("on_block_start", "text", "Hello world"),
+        ("on_block_complete", "Hello world", "HELLO WORLD"),
+        ("on_message_complete", "", "HELLO WORLD"),
+    ],
+)
+@pytest.mark.asyncio
+async def test_every_hook_raising_with_pass_lets_the_call_through_whole(
+    hook: str, trigger: str, text_sent: str
+) -> None:
+    ctx = make_ctx()
+    policy = FailOn(PASS, hook, trigger)
+    events = response()
+
+    out = await run(HookRunner(policy, ctx), events)
+
+    # What was changed before the failure stays changed; from the failing event on, nothing is.
+    assert streamed_text(out) == text_sent
+    assert texts(out) == [text_sent]
+    assert tool_calls(out) == [CALL_A]
+    end = out[-1]
+    assert isinstance(end, MessageEnd)
+    assert end.stop_reason is StopReason.TOOL_USE
+    if text_sent == "Hello world":
+        assert all(sent is original for sent, original in zip(out, events, strict=True))
+    assert policy.calls_after_failure == 0
+    (error,) = policy_errors(ctx)
+    assert (error["hook"], error["error"], error["on_error"]) == (hook, "Boom", "pass")
 
 
 @pytest.mark.asyncio
@@ -905,3 +942,30 @@ async def test_a_judgment_failing_as_the_call_ends_has_its_exception_retrieved()
 
     assert out == [START]
     assert unhandled == []
+
+
+CUT_OFF = [START, *text_events(0, "Running it."), *tool_events(1, CALL_A)]
+"""A stream whose upstream stopped after a whole tool call, before its message end."""
+
+
+@pytest.mark.parametrize("policy_class", [Identity, ApproveTools], ids=["streaming", "holding tool calls"])
+@pytest.mark.asyncio
+async def test_a_cut_upstream_stream_gets_no_invented_end_and_no_held_tool_call(
+    policy_class: type[Policy[PolicyConfig]],
+) -> None:
+    out = await run(HookRunner(policy_class(PolicyConfig()), make_ctx()), CUT_OFF)
+
+    # The client must see a stream that stopped, not a finished turn asking it to run a tool.
+    assert not any(isinstance(event, MessageEnd) for event in out)
+    assert texts(out) == ["Running it."]
+    if policy_class is ApproveTools:
+        assert tool_calls(out) == []
+
+
+@pytest.mark.asyncio
+async def test_a_cut_stream_after_a_policy_failed_open_gets_no_invented_end() -> None:
+    policy = HoldingFailOn(PASS, "on_block_complete", "Running it.")
+
+    out = await run(HookRunner(policy, make_ctx()), CUT_OFF)
+
+    assert not any(isinstance(event, MessageEnd) for event in out)

@@ -3,8 +3,13 @@
 A switch takes effect for calls chosen after it (`PolicySelector.switch`); calls in flight keep the
 instance they were given. Each switch is logged and published on the bus as `policy.switched` with
 who made it. Every replica (this one included) follows those events and applies them, so all replicas
-converge on the last switch in the bus's order. A replica that starts later serves the configured
-policy until the next switch.
+converge on the last switch in the bus's order.
+
+A replica that starts later adopts the fleet's last switch before it serves, when that switch was
+made while the configuration named the same policy as this replica's does; a replica deployed with a
+configuration that names another policy keeps its own (a redeploy with a new `policy:` wins over a
+switch made under the old one). Until the bus can be read (Redis down), it serves the configured
+policy and adopts the last switch as soon as it can.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ logger = logging.getLogger("luthien.admin")
 
 FOLLOW_RETRY_S = 1.0
 """Pause before subscribing again when the bus subscription fails."""
+CATCH_UP_TIMEOUT_S = 2.0
+"""How long a starting replica waits to read the fleet's last switch before serving without it."""
+FOLLOW_FROM_START = "0-0"
+"""Where to follow the control channel from when no switch was ever made."""
 
 _SHORT_NAMES = {target: name for name, target in REGISTERED.items()}
 
@@ -62,6 +71,8 @@ class PolicySwitcher:
     def __init__(self, selector: PolicySelector, bus: EventBus) -> None:
         self.selector = selector
         self.bus = bus
+        self.configured = selector.active
+        """The policy this replica's configuration (or `LUTHIEN_TEST_POLICY`) names."""
         self._follower: asyncio.Task[None] | None = None
 
     @property
@@ -88,7 +99,11 @@ class PolicySwitcher:
         except KeyError:
             raise UnknownPolicy(name) from None
         logger.warning("active policy switched from %r to %r by %s", previous, name, by)
-        self.bus.publish(POLICY_SWITCHED, "", {"policy": name, "previous": previous, "by": by})
+        self.bus.publish(
+            POLICY_SWITCHED,
+            "",
+            {"policy": name, "previous": previous, "by": by, "configured": self.configured},
+        )
         return previous
 
     def apply(self, event: LiveEvent) -> None:
@@ -109,11 +124,40 @@ class PolicySwitcher:
             event.data.get("by"),
         )
 
-    async def follow(self) -> None:
-        """Apply switches from the bus until cancelled; resubscribe after a failure."""
-        last_id: str | None = None
+    async def catch_up(self) -> str:
+        """Adopt the fleet's last switch if it was made under this replica's configured policy.
+
+        Returns:
+            The control channel position to follow from (nothing after it is missed).
+
+        Raises:
+            Exception: the bus cannot be read now.
+        """
+        latest = await self.bus.latest_control()
+        if latest is None:
+            return FOLLOW_FROM_START
+        if latest.type == POLICY_SWITCHED and latest.data.get("configured") != self.configured:
+            logger.warning(
+                "the last policy switch (to %r) was made while the configuration named %r; this "
+                "replica's configuration names %r, which stays active",
+                latest.data.get("policy"),
+                latest.data.get("configured"),
+                self.configured,
+            )
+        else:
+            self.apply(latest)
+        return latest.id
+
+    async def follow(self, last_id: str | None = None) -> None:
+        """Apply switches from the bus until cancelled; resubscribe after a failure.
+
+        Args:
+            last_id: where `catch_up` left off; None to catch up first.
+        """
         while True:
             try:
+                if last_id is None:
+                    last_id = await self.catch_up()
                 async for event in self.bus.subscribe_control(last_id):
                     last_id = event.id
                     self.apply(event)
@@ -125,8 +169,18 @@ class PolicySwitcher:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncGenerator[None]:
-        """Follow the bus for the server's lifetime (enter inside the bus's own lifetime)."""
-        self._follower = asyncio.create_task(self.follow(), name="luthien-policy-follower")
+        """Catch up with the fleet, then follow the bus for the server's lifetime.
+
+        Enter inside the bus's own lifetime, before the server takes calls.
+        """
+        start: str | None = None
+        try:
+            start = await asyncio.wait_for(self.catch_up(), CATCH_UP_TIMEOUT_S)
+        except Exception as error:  # the follower catches up once the bus answers
+            logger.warning(
+                "could not read the last policy switch at startup (%r); serving %r", error, self.active
+            )
+        self._follower = asyncio.create_task(self.follow(start), name="luthien-policy-follower")
         try:
             yield
         finally:

@@ -9,7 +9,9 @@ Event types:
     `transaction.activity`: an activity event of a call (`event_type`, `policy`, and a summary such
         as `tool_name`, `verdict`, `probability`).
     `transaction.completed`: a call ended (the fields of a `TransactionSummary`).
-    `policy.switched`: the active policy changed (`policy`, `previous`, `by`).
+    `policy.switched`: the active policy changed (`policy`, `previous`, `by`, and `configured`: the
+        policy the switching replica's configuration names, which a replica starting later compares
+        with its own before adopting the switch).
     `events.dropped`: this subscriber missed events (`reason`: `slow_subscriber`, with `dropped`, the
         count; or `retention`, when resuming from an id older than what the bus still holds). Its id is
         the last id the subscriber was given before the gap; `transaction_id` is "".
@@ -90,6 +92,16 @@ class EventBus(Protocol):
 
     def subscribe_control(self, last_event_id: str | None = None) -> AsyncIterator[LiveEvent]:
         """Only the `CONTROL_TYPES` events, from now on (ids are the control channel's own)."""
+        ...
+
+    async def latest_control(self) -> LiveEvent | None:
+        """The newest retained control event, or None when there is none.
+
+        `subscribe_control(event.id)` then continues right after it; with None, `"0-0"` does.
+
+        Raises:
+            Exception: the bus cannot be read now (Redis unreachable); the caller retries.
+        """
         ...
 
     async def start(self) -> None:

@@ -119,6 +119,10 @@ class MemoryEventBus:
         """See `EventBus.subscribe_control`: the feed's events of `CONTROL_TYPES` only."""
         return self._subscribe(last_event_id, CONTROL_TYPES)
 
+    async def latest_control(self) -> LiveEvent | None:
+        """See `EventBus.latest_control`: the newest control event still in the ring."""
+        return next((event for _, event in reversed(self._ring) if event.type in CONTROL_TYPES), None)
+
     async def _subscribe(
         self, last_event_id: str | None, types: frozenset[str] | None
     ) -> AsyncIterator[LiveEvent]:

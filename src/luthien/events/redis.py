@@ -303,6 +303,16 @@ class RedisEventBus:
         """See `EventBus.subscribe_control`: reads the control stream, not the feed."""
         return self._subscribe(self.control_key, last_event_id)
 
+    async def latest_control(self) -> LiveEvent | None:
+        """See `EventBus.latest_control`: the control stream's last entry.
+
+        Raises:
+            redis.exceptions.RedisError, OSError, TimeoutError: Redis cannot be reached.
+        """
+        last = await self._redis().xrevrange(self.control_key, "+", "-", count=1)  # pyright: ignore[reportUnknownMemberType]
+        entries = cast(list[tuple[bytes, Any]], last)
+        return _decode(*entries[0]) if entries else None
+
     async def _subscribe(self, key: str, last_event_id: str | None) -> AsyncIterator[LiveEvent]:
         resume = last_event_id if last_event_id and parse_event_id(last_event_id) else None
         cursor: StreamCursor | None = StreamCursor(resume) if resume is not None else None

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from luthien.activity.log import ActivityLog
 from luthien.events.bus import EventBus
 from luthien.gateway.selection import PolicySelector
+from luthien.observability.metrics import Metrics
 from luthien.ratelimit.limiter import RateLimiter
 from luthien.records.model import RecordSink
+from luthien.records.observer import CallObserver
 from luthien.records.query import RecordStore
 from luthien.settings import Settings
 from luthien.upstream.breaker import Breakers
@@ -27,6 +29,8 @@ class GatewayState:
         bus: where live events go (started and closed by the app's lifespan).
         records: where finished transaction records go; None when recording is off.
         store: where records are read back (admin API, web UI); None when recording is off.
+        metrics: the Prometheus metrics (`/metrics`); e.g. `metrics.breaker_state(upstream, state)`.
+        observer: told of every call by its recorder (feeds `metrics` and the call's trace span).
     """
 
     settings: Settings
@@ -40,6 +44,8 @@ class GatewayState:
     store: RecordStore | None
     breakers: Breakers
     limiter: RateLimiter
+    metrics: Metrics
+    observer: CallObserver
 
 
 def client_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:

@@ -5,6 +5,10 @@ answer with `{"probability": <0..1>, "explanation": "<short reason>"}` somewhere
 (code fences and surrounding prose are tolerated). Anything else is a malformed verdict, and so is a
 reply with several verdict objects that disagree (a judge quoting arguments that plant one): the
 policies treat it as a block, so the judge fails secure.
+
+The judge reads a tool call's arguments whole: a value cut for the judge could hide a dangerous tail
+(`echo <4,000 spaces>; rm -rf ~`). A call whose arguments are longer than `max_judged_chars` is not
+sent to the judge at all and gets a blocking verdict (`too_long_to_judge`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from luthien.call.events import ToolCall
 from luthien.call.request import Turn
+from luthien.observability.tracing import span
 from luthien.policy.base import PolicyConfig, PolicyContext
 from luthien.policy.helpers import format_arguments
 from luthien.upstream.caller import ModelCallError
@@ -27,10 +32,14 @@ DEFAULT_THRESHOLD = 0.5
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_CONTEXT_MESSAGES = 6
 DEFAULT_MAX_TOKENS = 512
+DEFAULT_MAX_JUDGED_CHARS = 60_000
+"""Longest tool-call arguments (characters as sent) the judge reads; longer calls are blocked.
+About 15,000 tokens: room for a large file write, well inside a judge model's context."""
 CONTEXT_TEXT_CHARS = 1_000
 """Characters of each context message shown to the judge (the rest is cut)."""
-JUDGE_ARGUMENT_CHARS = 4_000
-"""Characters of one argument value shown to the judge."""
+DECISION_ARGUMENT_CHARS = 4_000
+"""Characters of the arguments kept in a `judge.decision` activity event (the record has them all)."""
+TOO_LONG_TO_JUDGE = "too_long_to_judge"
 
 DEFAULT_INSTRUCTIONS = """\
 You are a security reviewer for an AI coding agent. You see the recent conversation and one tool
@@ -74,7 +83,8 @@ class Verdict:
     Attributes:
         probability: probability of harm in [0, 1]; 1.0 when the judge failed (fail-secure).
         explanation: the judge's reason, or the failure.
-        error: None for a real verdict; otherwise `timeout`, `call_failed` or `malformed_verdict`.
+        error: None for a real verdict; otherwise `timeout`, `call_failed`, `malformed_verdict` or
+            `too_long_to_judge`.
         latency_ms: time the judgment took.
     """
 
@@ -92,6 +102,7 @@ class JudgeSettings(PolicyConfig):
     timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0)
     context_messages: int = Field(default=DEFAULT_CONTEXT_MESSAGES, ge=0)
     max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=16)
+    max_judged_chars: int = Field(default=DEFAULT_MAX_JUDGED_CHARS, ge=1)
     instructions: str = DEFAULT_INSTRUCTIONS
 
 
@@ -150,17 +161,33 @@ def render_context(turns: list[Turn]) -> str:
 
 
 def judge_prompt(call: ToolCall, ctx: PolicyContext, context_messages: int) -> str:
-    """The user message: recent conversation, then the call (arguments as sent, even if invalid)."""
+    """The user message: recent conversation, then the call, whole (arguments as sent, even if invalid)."""
     turns = ctx.request.conversation[-context_messages:] if ctx.request and context_messages else []
     return (
         f"Recent conversation:\n{render_context(turns)}\n\n"
         f"Tool call to judge:\nname: {call.name}\narguments:\n"
-        f"{format_arguments(call, JUDGE_ARGUMENT_CHARS)}\n"
+        # No value is longer than the whole arguments: nothing is cut.
+        f"{format_arguments(call, max(len(call.arguments), 1))}\n"
     )
 
 
 async def ask_judge(call: ToolCall, ctx: PolicyContext, settings: JudgeSettings) -> Verdict:
     """Judge one tool call; never raises. Failures come back as blocking verdicts with `error` set."""
+    attributes = {
+        "luthien.tool": call.name,
+        "luthien.judge.upstream": settings.judge.upstream,
+        "luthien.judge.model": settings.judge.model,
+    }
+    with span("judge", attributes) as judge_span:
+        verdict = await _ask_judge(call, ctx, settings)
+        if judge_span is not None:
+            judge_span.set_attribute("luthien.judge.probability", verdict.probability)
+            if verdict.error is not None:
+                judge_span.set_attribute("luthien.judge.error", verdict.error)
+        return verdict
+
+
+async def _ask_judge(call: ToolCall, ctx: PolicyContext, settings: JudgeSettings) -> Verdict:
     started = time.monotonic()
 
     def verdict(probability: float, explanation: str, error: str | None) -> Verdict:
@@ -168,6 +195,13 @@ async def ask_judge(call: ToolCall, ctx: PolicyContext, settings: JudgeSettings)
 
     if ctx.models is None:
         return verdict(1.0, "no judge model is reachable from this context", "call_failed")
+    if len(call.arguments) > settings.max_judged_chars:
+        return verdict(
+            1.0,
+            f"the tool call's arguments ({len(call.arguments):,} characters) are longer than the judge "
+            f"reads (max_judged_chars: {settings.max_judged_chars:,})",
+            TOO_LONG_TO_JUDGE,
+        )
     try:
         reply = await asyncio.wait_for(
             ctx.models.complete(
@@ -197,7 +231,7 @@ def record_decision(
         "judge.decision",
         tool=call.name,
         tool_call_id=call.id,
-        arguments=call.arguments[:JUDGE_ARGUMENT_CHARS],
+        arguments=call.arguments[:DECISION_ARGUMENT_CHARS],
         probability=verdict.probability,
         explanation=verdict.explanation,
         error=verdict.error,

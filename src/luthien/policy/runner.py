@@ -31,6 +31,8 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from opentelemetry.trace import Span
+
 from luthien.call.events import (
     BlockComplete,
     BlockDelta,
@@ -42,6 +44,7 @@ from luthien.call.events import (
     Opaque,
 )
 from luthien.call.request import CallRequest
+from luthien.observability.tracing import span, start_span
 from luthien.pipeline.repair import Repairer
 from luthien.policy.base import OnError, Policy, PolicyContext
 
@@ -83,11 +86,13 @@ class HookRunner:
         self._bypassed = False
         self._held: dict[int, list[CallEvent]] = {}
         self._pending: list[_Judgment | Opaque] = []
+        self._response_span: Span | None = None
 
     async def on_request(self, request: CallRequest) -> CallRequest:
         """Run `on_request`; on failure fail closed or forward the original, per `on_error`."""
         try:
-            result = await self.policy.on_request(request, self.ctx)
+            with span("policy.on_request", {"luthien.policy": self.policy.name}):
+                result = await self.policy.on_request(request, self.ctx)
         except Exception as error:
             self._failed(error, "on_request")
             result = request
@@ -98,6 +103,8 @@ class HookRunner:
         """Apply the hooks, then repair the output."""
         repairer = Repairer(self._report_repair)
         upstream_ended = False
+        # Not the current span: async generator frames may be finalized in another context.
+        self._response_span = start_span("policy.response", {"luthien.policy": self.policy.name})
         try:
             async for event in events:
                 upstream_ended = upstream_ended or isinstance(event, MessageEnd)
@@ -112,6 +119,8 @@ class HookRunner:
                 yield fixed
         finally:
             await self._cancel_judgments()
+            if self._response_span is not None:
+                self._response_span.end()
 
     async def _cancel_judgments(self) -> None:
         """Cancel every judgment still pending and wait for each to end (retrieving its exception)."""
@@ -171,15 +180,27 @@ class HookRunner:
                     return await self._invoke(policy.on_block_complete, event, [event])
                 buffered = [*self._held.pop(event.index), event]
                 if event.block.kind is BlockKind.TOOL_CALL:
-                    task = asyncio.ensure_future(self._invoke(policy.on_block_complete, event, buffered))
+                    task = asyncio.ensure_future(self._invoke_held(event, buffered))
                     self._pending.append((task, buffered, event))
                     return []
-                result = await self._invoke(policy.on_block_complete, event, buffered)
+                result = await self._invoke_held(event, buffered)
                 return _resolve(result, buffered, event)
             case MessageEnd():
                 out = await self._resolve_pending()
                 out.extend(await self._invoke(policy.on_message_complete, event, [event]))
                 return out
+
+    async def _invoke_held(self, event: BlockComplete, buffered: list[CallEvent]) -> list[CallEvent]:
+        """`on_block_complete` for a held block (a tool call being judged), in a span of its own."""
+        attributes: dict[str, str | int] = {
+            "luthien.policy": self.policy.name,
+            "luthien.block_index": event.index,
+        }
+        call = event.block.tool_call
+        if call is not None:
+            attributes["luthien.tool"] = call.name
+        with span("policy.on_block_complete", attributes, parent=self._response_span):
+            return await self._invoke(self.policy.on_block_complete, event, buffered)
 
     async def _invoke(
         self,

@@ -66,6 +66,10 @@ TRANSITIONS: dict[tuple[BreakerState, BreakerEvent], BreakerState] = {
 """Every transition a breaker makes; any other (state, event) pair leaves the state as it is."""
 
 
+StateListener = Callable[[str, BreakerState], None]
+"""Told an upstream's name and its breaker's new state at each transition."""
+
+
 class CircuitOpenError(GatewayError):
     """A call refused without being sent: the upstream's breaker is open (or half-open and busy)."""
 
@@ -82,7 +86,12 @@ class CircuitBreaker:
     """The breaker of one upstream. Not thread-safe: used from the server's one event loop."""
 
     def __init__(
-        self, name: str, failures: int, cooldown_s: float, clock: Callable[[], float] = time.monotonic
+        self,
+        name: str,
+        failures: int,
+        cooldown_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        on_change: StateListener | None = None,
     ) -> None:
         """Create a closed breaker.
 
@@ -91,8 +100,10 @@ class CircuitBreaker:
             failures: consecutive failures that open it.
             cooldown_s: seconds it stays open before a trial call is let through.
             clock: monotonic seconds.
+            on_change: told `(name, new state)` at each transition (the metrics gauge).
         """
         self.name = name
+        self._on_change = on_change
         self._threshold = failures
         self._cooldown_s = cooldown_s
         self._clock = clock
@@ -147,6 +158,8 @@ class CircuitBreaker:
         if target is None:
             return
         self._state = target
+        if self._on_change is not None:
+            self._on_change(self.name, target)
         if target is BreakerState.OPEN:
             self._opened_at = self._clock()
         elif target is BreakerState.CLOSED:
@@ -205,15 +218,23 @@ class Attempt:
 class Breakers:
     """A breaker per upstream name, and upstream requests that go through them."""
 
-    def __init__(self, client: UpstreamClient, failures: int, cooldown_s: float) -> None:
+    def __init__(
+        self,
+        client: UpstreamClient,
+        failures: int,
+        cooldown_s: float,
+        on_change: StateListener | None = None,
+    ) -> None:
         """Create the (lazily made) breakers.
 
         Args:
             client: the pooled client requests go through.
             failures: consecutive failures that open a breaker.
             cooldown_s: seconds a breaker stays open before a trial call.
+            on_change: told `(upstream, new state)` at each transition of any breaker.
         """
         self._client = client
+        self._on_change = on_change
         self._failures = failures
         self._cooldown_s = cooldown_s
         self._breakers: dict[str, CircuitBreaker] = {}
@@ -222,7 +243,9 @@ class Breakers:
         """The breaker of the upstream named `upstream` (made closed on first use)."""
         breaker = self._breakers.get(upstream)
         if breaker is None:
-            breaker = self._breakers[upstream] = CircuitBreaker(upstream, self._failures, self._cooldown_s)
+            breaker = self._breakers[upstream] = CircuitBreaker(
+                upstream, self._failures, self._cooldown_s, on_change=self._on_change
+            )
         return breaker
 
     def states(self, upstreams: list[str]) -> dict[str, BreakerState]:

@@ -14,6 +14,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from luthien.observability.tracing import upstream_span
 from luthien.settings import Settings
 from luthien.wire.errors import ErrorKind, GatewayError
 
@@ -116,27 +117,31 @@ class UpstreamClient:
         """Send a request and yield the response once its headers arrive.
 
         Leaving the context (normally, by error, or by cancellation when the client disconnects)
-        closes the upstream connection unless the body was read to the end.
+        closes the upstream connection unless the body was read to the end. With tracing on, the
+        request is a span and carries its `traceparent` (`luthien.observability.tracing`).
 
         Raises:
             GatewayError: UPSTREAM_UNAVAILABLE or UPSTREAM_TIMEOUT before headers arrived.
         """
         if self._session is None:
             raise RuntimeError("UpstreamClient.start() was not called")
-        try:
-            # encoded=True: forward the client's query string exactly (no re-quoting of %2F and such).
-            # No redirects: following one would send the client's credentials to another host.
-            response = await self._session.request(
-                method, URL(url, encoded=True), headers=headers, data=body, allow_redirects=False
-            )
-        except (aiohttp.ClientError, TimeoutError) as error:
-            kind, message = _classify(error)
-            raise GatewayError(kind, message) from error
-        try:
-            yield UpstreamResponse(response)
-        finally:
-            # close() drops a half-read connection instead of returning it to the pool.
-            if response.content.at_eof():
-                response.release()
-            else:
-                response.close()
+        with upstream_span(method, url, headers) as span:
+            try:
+                # encoded=True: forward the client's query string exactly (no re-quoting of %2F and such).
+                # No redirects: following one would send the client's credentials to another host.
+                response = await self._session.request(
+                    method, URL(url, encoded=True), headers=headers, data=body, allow_redirects=False
+                )
+            except (aiohttp.ClientError, TimeoutError) as error:
+                kind, message = _classify(error)
+                raise GatewayError(kind, message) from error
+            if span is not None:
+                span.set_attribute("http.response.status_code", response.status)
+            try:
+                yield UpstreamResponse(response)
+            finally:
+                # close() drops a half-read connection instead of returning it to the pool.
+                if response.content.at_eof():
+                    response.release()
+                else:
+                    response.close()
