@@ -17,6 +17,7 @@ import anthropic
 import httpx
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from luthien.config import LuthienConfig, RouteConfig, UpstreamConfig, WireFormat
 from luthien.observability.metrics import BreakerState as BreakerGauge
@@ -26,7 +27,6 @@ from luthien.upstream.caller import ModelCaller, ModelCallError
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router
 from tests.conftest import LuthienFactory
-from tests.e2e.test_metrics import scrape, value
 from tests.fake_provider import (
     FakeProvider,
     HangReply,
@@ -72,6 +72,16 @@ def ready(server: LuthienServer) -> httpx.Response:
 def breakers(server: LuthienServer) -> dict[str, str]:
     states: dict[str, str] = ready(server).json()["checks"]["upstreams"]["breakers"]
     return states
+
+
+def breaker_gauge(server: LuthienServer, upstream: str) -> float:
+    """`luthien_upstream_breaker_state{upstream=...}` as `/metrics` shows it."""
+    text = httpx.get(f"{server.base_url}/metrics", timeout=GUARD_S).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "luthien_upstream_breaker_state" and sample.labels == {"upstream": upstream}:
+                return sample.value
+    raise AssertionError(f"no breaker gauge for {upstream!r}")
 
 
 def wait_until(condition: Callable[[], bool]) -> None:
@@ -215,11 +225,11 @@ def test_the_breaker_state_is_in_the_metrics(make_luthien: LuthienFactory, fake:
     fake.enqueue(server_error())
 
     messages(server)
-    opened = value(scrape(server), "luthien_upstream_breaker_state", upstream="anthropic")
+    opened = breaker_gauge(server, "anthropic")
     wait_until(lambda: breakers(server)["anthropic"] == "half_open")
-    half_open = value(scrape(server), "luthien_upstream_breaker_state", upstream="anthropic")
+    half_open = breaker_gauge(server, "anthropic")
     messages(server)
-    closed = value(scrape(server), "luthien_upstream_breaker_state", upstream="anthropic")
+    closed = breaker_gauge(server, "anthropic")
 
     assert [opened, half_open, closed] == [BreakerGauge.OPEN, BreakerGauge.HALF_OPEN, BreakerGauge.CLOSED]
 
