@@ -18,11 +18,17 @@ Example:
         format: anthropic
         base_url: https://api.anthropic.com
         api_key_env: WORK_ANTHROPIC_KEY
+      personal:
+        format: anthropic
+        base_url: https://api.anthropic.com
+        api_key_env: PERSONAL_ANTHROPIC_KEY
     routes:
       - model: "llama*"
         upstream: local
       - model: "claude-*"
         upstream: work
+        rate_limit: 100/minute   # each claude model, all clients together
+        fallback: personal       # while work's circuit breaker is open
     ```
 """
 
@@ -34,8 +40,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from luthien.ratelimit.items import parse_limits
 from luthien.settings import Settings
 
 
@@ -72,12 +87,28 @@ class UpstreamConfig(BaseModel):
 
 
 class RouteConfig(BaseModel):
-    """Send calls whose model matches the glob `model` to the upstream named `upstream`."""
+    """Send calls whose model matches the glob `model` to the upstream named `upstream`.
+
+    Attributes:
+        rate_limit: requests per window to each model matching `model`, all clients together
+            (e.g. `100/minute;2000/hour`); refused calls get 429.
+        fallback: an upstream (same format) that serves the route while `upstream`'s circuit
+            breaker is open.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     model: str
     upstream: str
+    rate_limit: str | None = None
+    fallback: str | None = None
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_limits(value)
+        return value
 
 
 class PolicyEntry(BaseModel):
@@ -120,10 +151,22 @@ class LuthienConfig(BaseModel):
 
     @model_validator(mode="after")
     def _routes_name_upstreams(self) -> LuthienConfig:
-        known = set(self.upstreams) | {f.value for f in WireFormat}
+        formats = {f.value: f for f in WireFormat} | {
+            name: upstream.format for name, upstream in self.upstreams.items()
+        }
         for index, route in enumerate(self.routes):
-            if route.upstream not in known:
+            if route.upstream not in formats:
                 raise ValueError(f"routes[{index}].upstream: unknown upstream {route.upstream!r}")
+            if route.fallback is None:
+                continue
+            if route.fallback not in formats:
+                raise ValueError(f"routes[{index}].fallback: unknown upstream {route.fallback!r}")
+            fallback_format, primary_format = formats[route.fallback], formats[route.upstream]
+            if fallback_format is not primary_format:
+                raise ValueError(
+                    f"routes[{index}].fallback: upstream {route.fallback!r} speaks {fallback_format.value}, "
+                    f"{route.upstream!r} speaks {primary_format.value}"
+                )
         return self
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from luthien.ratelimit.items import parse_limits
 
 
 class AuthMode(StrEnum):
@@ -159,6 +161,43 @@ class Settings(BaseSettings):
         min_length=1,
         description="Key of the Redis stream that carries live events; replicas sharing it share events.",
     )
+
+    # Rate limits (luthien.ratelimit) and circuit breakers (luthien.upstream.breaker).
+    rate_limit: str | None = Field(
+        default=None,
+        description="Requests each client may make, per client key (hashed; the client's address "
+        "when it presents none), e.g. `60/minute;1000/hour`. Unset: no limit. Shared by replicas "
+        "through LUTHIEN_REDIS_URL.",
+    )
+    daily_token_budget: int | None = Field(
+        default=None,
+        ge=1,
+        description="Input plus output tokens each client key may use per UTC day, from the usage "
+        "upstreams report; past it, calls get 429 until midnight UTC. Unset: no budget.",
+    )
+    rate_limit_key_prefix: str = Field(
+        default="luthien:ratelimit",
+        min_length=1,
+        description="Prefix of the rate-limit counters in Redis; replicas sharing it share limits.",
+    )
+    breaker_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Consecutive upstream failures (5xx, connection errors, timeouts) that open its "
+        "circuit breaker: calls then fail fast with 503.",
+    )
+    breaker_cooldown_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds an open circuit breaker waits before letting one trial call through.",
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_limits(value)  # ValueError names the text that does not parse
+        return value
 
     # Observability (luthien.observability): metrics and tracing.
     metrics_max_models: int = Field(

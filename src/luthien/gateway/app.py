@@ -1,4 +1,4 @@
-"""The ASGI application: routes, lifespan (upstream pool, event bus, records storage), transaction ids."""
+"""The ASGI application: routes, lifespan (upstream pool, events, records, rate limiter), transaction ids."""
 
 from __future__ import annotations
 
@@ -25,12 +25,15 @@ from luthien.gateway.readiness import Readiness
 from luthien.gateway.selection import PolicySelector
 from luthien.gateway.state import GatewayState
 from luthien.observability.endpoint import METRICS_PATH, MetricsEndpoint
+from luthien.observability.metrics import BreakerState as BreakerGauge
 from luthien.observability.metrics import Metrics
 from luthien.observability.observer import GatewayObserver
 from luthien.observability.tracing import Tracing
 from luthien.policy.registry import active_policy_name, build_policies
+from luthien.ratelimit.limiter import open_limiter
 from luthien.settings import Settings
 from luthien.storage import open_storage
+from luthien.upstream.breaker import Breakers
 from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router
@@ -80,10 +83,17 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
     policies = build_policies(config, active)
     client = UpstreamClient(settings)
     router = Router(config)
+    limiter = open_limiter(settings)
     bus = open_bus(settings)
     storage = open_storage(settings)
     metrics = Metrics(
         settings.metrics_max_models, lambda: storage.writer.stats if storage.writer is not None else None
+    )
+    breakers = Breakers(
+        client,
+        settings.breaker_failures,
+        settings.breaker_cooldown_s,
+        on_change=lambda upstream, state: metrics.breaker_state(upstream, BreakerGauge[state.name]),
     )
     tracing = Tracing(settings)
     state = GatewayState(
@@ -92,16 +102,20 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         client=client,
         policies=PolicySelector(policies, active, settings.allow_policy_header),
         activity=ActivityLog(),
-        models=ModelCaller(router, client),
+        models=ModelCaller(router, breakers),
         bus=bus,
         records=storage.sink,
         store=storage.record_store,
+        breakers=breakers,
+        limiter=limiter,
         metrics=metrics,
         observer=GatewayObserver(metrics, tracing),
     )
 
     admin = AdminSide(state)
-    readiness = Readiness(storage, bus, "redis" if settings.redis_url else "memory")
+    readiness = Readiness(
+        storage, bus, "redis" if settings.redis_url else "memory", limiter, breakers, router
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncGenerator[None]:
@@ -116,6 +130,7 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
             # Calls have ended: their records, events and spans are flushed before the process exits.
             await storage.close()
             await bus.close()
+            await limiter.backend.close()
             await tracing.shutdown()
 
     routes = [

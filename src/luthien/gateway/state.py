@@ -9,10 +9,12 @@ from luthien.activity.log import ActivityLog
 from luthien.events.bus import EventBus
 from luthien.gateway.selection import PolicySelector
 from luthien.observability.metrics import Metrics
+from luthien.ratelimit.limiter import RateLimiter
 from luthien.records.model import RecordSink
 from luthien.records.observer import CallObserver
 from luthien.records.query import RecordStore
 from luthien.settings import Settings
+from luthien.upstream.breaker import Breakers
 from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router
@@ -23,6 +25,8 @@ class GatewayState:
     """Settings, routing, the upstream connection pool, the policies, activity, records and live events.
 
     Attributes:
+        breakers: the upstreams' circuit breakers; upstream requests go through them.
+        limiter: rate limits and token budgets.
         bus: where live events go (started and closed by the app's lifespan).
         records: where finished transaction records go; None when recording is off.
         store: where records are read back (admin API, web UI); None when recording is off.
@@ -41,6 +45,8 @@ class GatewayState:
     bus: EventBus
     records: RecordSink | None
     store: RecordStore | None
+    breakers: Breakers
+    limiter: RateLimiter
     metrics: Metrics
     observer: CallObserver
     draining: asyncio.Event = field(default_factory=asyncio.Event)
