@@ -29,6 +29,7 @@ from luthien.evaluation.runner import DEFAULT_CONCURRENCY, evaluate
 from luthien.policy.base import Policy
 from luthien.policy.registry import REGISTERED, SUGGESTION_CUTOFF, build_policies
 from luthien.settings import Settings
+from luthien.upstream.breaker import Breakers
 from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router
@@ -119,7 +120,8 @@ async def _run(
     client = UpstreamClient(settings)
     await client.start()
     try:
-        models = ModelCaller(Router(config), client)
+        breakers = Breakers(client, settings.breaker_failures, settings.breaker_cooldown_s)
+        models = ModelCaller(Router(config), breakers)
         reports: list[PolicyReport] = []
         for name, policy in policies.items():
             progress = ProgressLine(name, sys.stderr)
