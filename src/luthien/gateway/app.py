@@ -18,6 +18,7 @@ from luthien.admin.side import AdminSide
 from luthien.config import LuthienConfig, load_config
 from luthien.events.factory import open_bus
 from luthien.gateway.asgi import TransactionIdMiddleware
+from luthien.gateway.limits import CallGate
 from luthien.gateway.models import MODELS_PATH, ModelsEndpoint
 from luthien.gateway.proxy import ENDPOINTS, ProxyEndpoint
 from luthien.gateway.readiness import Readiness
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         bus=bus,
         records=storage.sink,
         store=storage.record_store,
+        calls=CallGate(settings.max_concurrent_calls),
     )
 
     admin = AdminSide(state)

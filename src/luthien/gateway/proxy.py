@@ -4,6 +4,8 @@ One `ProxyEndpoint` serves each of `/v1/messages`, `/v1/messages/count_tokens`,
 `/v1/chat/completions` and `/v1/responses`. The request body is forwarded as the exact bytes the
 client sent; the query string is kept. Each call after authentication is recorded
 (`luthien.gateway.recording`): the recorder sees the request, the upstream's bytes and the client's.
+Limits (`luthien.gateway.limits`): calls past `LUTHIEN_MAX_CONCURRENT_CALLS` are refused before
+anything else (not recorded); message count and JSON depth are checked with the body.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from luthien.gateway.asgi import (
 )
 from luthien.gateway.auth import use_server_key
 from luthien.gateway.headers import client_response_headers, upstream_request_headers
+from luthien.gateway.limits import RETRY_AFTER_HEADER, check_json_depth, check_message_count
 from luthien.gateway.recording import recording_send, start_recorder, upstream_error_text
 from luthien.gateway.state import GatewayState, client_headers
+from luthien.pipeline.keepalive import with_keepalive
 from luthien.pipeline.run import POLICY_FAILURE_MESSAGE, run_body, run_stream
 from luthien.pipeline.stage import PassThroughStage, PolicyStage, ResponseStage
 from luthien.policy.base import Policy, PolicyContext
@@ -38,6 +42,7 @@ from luthien.policy.runner import PolicyFailure
 from luthien.records.recorder import TransactionRecorder
 from luthien.upstream.client import UpstreamResponse
 from luthien.upstream.routing import Upstream
+from luthien.upstream.timeouts import UpstreamTimeouts, resolve_timeouts
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
 from luthien.wire.errors import ErrorKind, GatewayError, dumps
 
@@ -79,7 +84,7 @@ async def send_error(
 ) -> None:
     """Answer with `error` in the client's shape."""
     body = dumps(api.error_body(error.kind, error.message))
-    await send_bytes(send, error.kind.status, body, [JSON_CONTENT_TYPE, *(extra or [])])
+    await send_bytes(send, api.error_status(error.kind), body, [JSON_CONTENT_TYPE, *(extra or [])])
 
 
 async def forward_upstream_error(
@@ -129,6 +134,23 @@ class ProxyEndpoint:
         except GatewayError as error:
             await send_error(send, api, error)
             return
+        calls = self.state.calls
+        if calls.full:
+            await send_error(send, api, calls.overloaded(), [RETRY_AFTER_HEADER])
+            return
+        with calls.admit():
+            await self._serve(scope, receive, send, headers, server_key, received_at)
+
+    async def _serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: list[tuple[str, str]],
+        server_key: bool,
+        received_at: float,
+    ) -> None:
+        api = self.endpoint.api
         recorder = start_recorder(
             self.state, scope, self.endpoint.path, api, headers, received_at, self.endpoint.applies_policy
         )
@@ -169,7 +191,10 @@ class ProxyEndpoint:
             raise GatewayError(
                 ErrorKind.INVALID_REQUEST, f"request body is not valid JSON: {error}"
             ) from error
-        return self.endpoint.api.validate_request(parsed, self.endpoint.required)
+        fields = self.endpoint.api.validate_request(parsed, self.endpoint.required)
+        check_message_count(fields, self.state.settings.max_messages)
+        check_json_depth(fields, self.state.settings.max_json_depth)
+        return fields
 
     def _route(self, request: CallRequest) -> Upstream:
         api = self.endpoint.api
@@ -201,7 +226,13 @@ class ProxyEndpoint:
                 name, policy = selected
                 extra = [(POLICY_RESPONSE_HEADER, name.encode("latin-1"))]
                 _refuse_unchecked_choices(request, policy, name)
-                ctx = PolicyContext(transaction_id(scope), name, recorder.activity, self.state.models)
+                ctx = PolicyContext(
+                    transaction_id(scope),
+                    name,
+                    recorder.activity,
+                    self.state.models,
+                    max_held_bytes=self.state.settings.max_held_bytes,
+                )
                 policy_stage = PolicyStage(policy, ctx, api)
                 request = await policy_stage.process_request(request)
                 stage = policy_stage
@@ -217,7 +248,10 @@ class ProxyEndpoint:
         url = upstream.url(self.endpoint.path, scope["query_string"].decode("latin-1"))
         body = request.to_bytes()
         recorder.forwarded(body, upstream.name, upstream_key)
-        await self._forward(send, url, upstream_headers, body, stage, extra, recorder)
+        timeouts = resolve_timeouts(
+            self.state.client.default_timeouts, upstream.config, self.state.router.route_for(request.model)
+        )
+        await self._forward(send, url, upstream_headers, body, timeouts, stage, extra, recorder)
 
     async def _forward(
         self,
@@ -225,13 +259,14 @@ class ProxyEndpoint:
         url: str,
         headers: CIMultiDict[str],
         body: bytes,
+        timeouts: UpstreamTimeouts,
         stage: ResponseStage,
         extra: list[tuple[bytes, bytes]],
         recorder: TransactionRecorder,
     ) -> None:
         api = self.endpoint.api
         try:
-            async with self.state.client.request("POST", url, headers, body) as response:
+            async with self.state.client.request("POST", url, headers, body, timeouts) as response:
                 status = response.status
                 recorder.upstream_answered(status, response.is_event_stream and status < 400)
                 if status >= 400:
@@ -246,7 +281,12 @@ class ProxyEndpoint:
                     # The first chunk decides between a stream and an error answer: a policy that
                     # fails closed before anything was sent gets a proper HTTP error.
                     first = await anext(chunks, b"")
-                    await send_stream(send, status, response_headers, _prepend(first, chunks))
+                    # Once the stream started, a policy holding content keeps it alive with the
+                    # API's keep-alive frame (run_stream yields whole frames, so never mid-frame).
+                    rest = with_keepalive(
+                        chunks, api.keepalive, self.state.settings.keepalive_interval_s, lambda: stage.holding
+                    )
+                    await send_stream(send, status, response_headers, _prepend(first, rest))
                     return
                 upstream_body = await response.read()
                 recorder.upstream_body(upstream_body)

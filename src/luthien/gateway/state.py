@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from luthien.activity.log import ActivityLog
 from luthien.events.bus import EventBus
+from luthien.gateway.limits import CallGate
 from luthien.gateway.selection import PolicySelector
 from luthien.records.model import RecordSink
 from luthien.records.query import RecordStore
@@ -23,6 +24,7 @@ class GatewayState:
         bus: where live events go (started and closed by the app's lifespan).
         records: where finished transaction records go; None when recording is off.
         store: where records are read back (admin API, web UI); None when recording is off.
+        calls: counts the model calls in progress against `LUTHIEN_MAX_CONCURRENT_CALLS`.
     """
 
     settings: Settings
@@ -34,6 +36,7 @@ class GatewayState:
     bus: EventBus
     records: RecordSink | None
     store: RecordStore | None
+    calls: CallGate
 
 
 def client_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:

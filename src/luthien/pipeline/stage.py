@@ -43,6 +43,11 @@ class ResponseStage(Protocol):
         """The body event to send for a whole response body."""
         ...
 
+    @property
+    def holding(self) -> bool:
+        """Whether the policy holds response content back right now (see `pipeline/keepalive.py`)."""
+        ...
+
 
 class PassThroughStage:
     """Every event goes out exactly as it came in (used for calls no policy sees, e.g. token counts)."""
@@ -54,6 +59,11 @@ class PassThroughStage:
     async def process_body(self, body: WireEvent) -> WireEvent:
         """The body, unchanged."""
         return body
+
+    @property
+    def holding(self) -> bool:
+        """Never: nothing is held."""
+        return False
 
 
 def codec_for(api: WireApi) -> CallCodec:
@@ -82,6 +92,11 @@ class PolicyStage:
         self.ctx = ctx
         self.api = api
         self.runner = policy.runner(ctx)
+
+    @property
+    def holding(self) -> bool:
+        """See `ResponseStage.holding`."""
+        return self.runner.holding
 
     async def process_request(self, request: CallRequest) -> CallRequest:
         """The request to forward (raises `PolicyFailure` when the policy fails closed)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from luthien.config import LuthienConfig, UpstreamConfig, WireFormat
+from luthien.config import LuthienConfig, RouteConfig, UpstreamConfig, WireFormat
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,7 @@ class Router:
     def __init__(self, config: LuthienConfig) -> None:
         self._upstreams = {name: Upstream(name, upstream) for name, upstream in config.upstreams.items()}
         self._routes = [(route.model, route.upstream) for route in config.routes]
+        self._route_configs = list(config.routes)
 
     def resolve(self, model: str, client_format: WireFormat) -> Upstream:
         """The upstream for `model`; the built-in one named after the client's format otherwise."""
@@ -44,6 +45,10 @@ class Router:
             if fnmatchcase(model, pattern):
                 return self._upstreams[name]
         return self._upstreams[client_format.value]
+
+    def route_for(self, model: str) -> RouteConfig | None:
+        """The route `resolve` takes for `model` (the first whose glob matches), if any."""
+        return next((route for route in self._route_configs if fnmatchcase(model, route.model)), None)
 
     def named(self, name: str) -> Upstream | None:
         """The upstream configured under `name`, if any."""
