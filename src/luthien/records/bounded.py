@@ -51,12 +51,13 @@ class BoundedChunks:
 
     def add(self, chunk: bytes) -> bool:
         """Keep `chunk` (or its part within the limit); True when all of it went into `head`."""
+        whole = self.limit is None or (not self.truncated and self._kept + len(chunk) <= self.limit)
         self.total += len(chunk)
-        if self.limit is None or (not self.truncated and self._kept + len(chunk) <= self.limit):
+        if whole:
             self.head.append(chunk)
             self._kept += len(chunk)
             return True
-        room = self.limit - self._kept
+        room = (self.limit or 0) - self._kept
         if room > 0:
             self.head.append(chunk[:room])
             self._kept += room
