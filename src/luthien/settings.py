@@ -12,7 +12,6 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 MAX_SERIALIZABLE_JSON_DEPTH = 254
 """Deepest nesting orjson serializes: a request Luthien accepts must be writable again (records,
 a policy's changed request)."""

@@ -289,7 +289,8 @@ def test_a_50_mb_tool_call_is_blocked_and_the_server_keeps_serving(
     assert overflow[0].data["tool"] == "Bash"
     assert overflow[0].data["held_bytes"] > 1024 * 1024
     # The stored copies are bounded too.
-    assert record.original_response is not None and len(record.original_response) < 1024 * 1024
+    assert record.original_response is not None
+    assert len(record.original_response) < 1024 * 1024
     fake.enqueue(StreamReply(anthropic_stream("Still here.")))
     with client.messages.stream(model="claude-sonnet-4-6", max_tokens=10, messages=USER) as stream:
         assert stream.get_final_text() == "Still here."

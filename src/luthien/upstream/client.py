@@ -87,7 +87,9 @@ class UpstreamResponse:
                     chunk = await self._response.content.readany()
         except TimeoutError as error:
             if first:
-                message = f"upstream sent nothing within {self._timeouts.first_byte_s:g} s (first-byte timeout)"
+                message = (
+                    f"upstream sent nothing within {self._timeouts.first_byte_s:g} s (first-byte timeout)"
+                )
             else:
                 message = f"upstream stream went silent for {self._timeouts.idle_s:g} s (idle timeout)"
             raise UpstreamStreamError(ErrorKind.UPSTREAM_TIMEOUT, message, before_body=first) from error
