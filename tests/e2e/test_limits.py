@@ -32,9 +32,12 @@ from tests.fake_provider import (
     ToolCall,
     anthropic_message,
     anthropic_stream,
+    chat_stream,
+    responses_stream,
 )
 from tests.luthien_server import LuthienServer
 from tests.records_support import GUARD_S, TRANSACTION_HEADER, record_of
+from tests.threaded_upstream import ThreadedUpstream
 
 ANTHROPIC_HEADERS = {"x-api-key": "client-key", "anthropic-version": "2023-06-01"}
 OPENAI_HEADERS = {"authorization": "Bearer client-key"}
@@ -337,6 +340,73 @@ def test_small_tool_calls_are_judged_as_before(make_luthien: LuthienFactory, fak
     record = record_of(server, transaction)
     assert not [event for event in record.events if event.type == HELD_OVERFLOW_EVENT]
     assert record.status is TransactionStatus.BLOCKED
+
+
+def judge_config(judge_url: str) -> LuthienConfig:
+    judge = {"judge": {"upstream": "judge", "model": "judge-model"}}
+    return LuthienConfig.model_validate(
+        {
+            "upstreams": {"judge": {"format": "anthropic", "base_url": judge_url}},
+            "policies": {"guard": {"class": "tool_call_judge", "config": judge}},
+            "policy": "guard",
+        }
+    )
+
+
+def allowing_judge() -> ThreadedUpstream:
+    reply = orjson.dumps(
+        anthropic_message(orjson.dumps({"probability": 0.0, "explanation": "Fine."}).decode())
+    )
+    return ThreadedUpstream(lambda path, body: ("application/json", [reply]))
+
+
+def tool_names_and_text(api: str, server: LuthienServer) -> tuple[list[str], str]:
+    """Stream one call with the official SDK; the tool calls the client got and all its text."""
+    if api == "anthropic":
+        client = anthropic.Anthropic(base_url=server.base_url, api_key="k", max_retries=0, timeout=GUARD_S)
+        with client.messages.stream(model="claude-sonnet-4-6", max_tokens=10, messages=USER) as stream:
+            message = stream.get_final_message()
+        names = [block.name for block in message.content if block.type == "tool_use"]
+        return names, "".join(block.text for block in message.content if block.type == "text")
+    openai_client = openai.OpenAI(
+        base_url=f"{server.base_url}/v1", api_key="k", max_retries=0, timeout=GUARD_S
+    )
+    if api == "chat":
+        names: list[str] = []
+        text = ""
+        for chunk in openai_client.chat.completions.create(model="gpt-5", messages=USER, stream=True):  # pyright: ignore[reportArgumentType]
+            for choice in chunk.choices:
+                text += choice.delta.content or ""
+                names += [
+                    call.function.name
+                    for call in choice.delta.tool_calls or []
+                    if call.function is not None and call.function.name
+                ]
+        return names, text
+    with openai_client.responses.stream(model="gpt-5", input="hi") as stream:
+        response = stream.get_final_response()
+    return [item.name for item in response.output if item.type == "function_call"], response.output_text
+
+
+@pytest.mark.parametrize("api", ["anthropic", "chat", "responses"])
+def test_a_tool_call_too_large_to_hold_is_blocked_without_asking_the_judge(
+    make_luthien: LuthienFactory, fake: FakeProvider, threaded_upstreams: list[ThreadedUpstream], api: str
+) -> None:
+    judge = allowing_judge()
+    threaded_upstreams.append(judge)
+    server = make_luthien(judge_config(judge.base_url), max_held_bytes=16 * 1024)
+    prefix = "toolu_01" if api == "anthropic" else "call_"
+    big = ToolCall(f"{prefix}Big", "Write", {"content": "z" * 256 * 1024})
+    small = ToolCall(f"{prefix}Small", "Bash", {"command": "ls"})
+    builders = {"anthropic": anthropic_stream, "chat": chat_stream, "responses": responses_stream}
+    fake.enqueue(StreamReply(builders[api]("Two calls.", tool_calls=[big, small], json_chunks=64)))
+
+    names, text = tool_names_and_text(api, server)
+
+    assert names == ["Bash"]  # the small call was judged and passes
+    assert "Blocked tool call: `Write`" in text
+    assert len(judge.bodies) == 1  # only the small call reached the judge
+    assert "Bash" in judge.bodies[0]["messages"][-1]["content"]
 
 
 # -- bytes of a response kept for its record ---------------------------------------------------------
