@@ -194,11 +194,11 @@ class HookRunner:
                 if event.index not in self._held:
                     return await self._invoke(policy.on_block_complete, event, [event])
                 buffered = [*self._held.pop(event.index), event]
-                size = self._held_bytes.pop(event.index, 0)
+                size = self._held_bytes.pop(event.index, 0) + held_size(event)
                 if event.block.kind is BlockKind.TOOL_CALL:
                     task = asyncio.ensure_future(self._invoke(policy.on_block_complete, event, buffered))
                     self._pending.append((task, buffered, event))
-                    self._pending_bytes += size
+                    self._pending_bytes += size  # released by `_resolve_pending`, over the same events
                     return []
                 self._deciding += 1
                 try:
@@ -237,8 +237,8 @@ class HookRunner:
             action=action.value,
         )
         if action is OnHeldOverflow.RELEASE or start is None:
-            # Without its start (events placed with a block that was then resolved) nothing can be
-            # blocked by name: the events pass, which is all a release does.
+            # (A held block's events always begin with its start; without one there is nothing to
+            # name in a blocked message, and releasing is all that can be done.)
             self._overflowed[index] = None
             return [item for item in buffered if not isinstance(item, BlockComplete)]
         self._overflowed[index] = start
