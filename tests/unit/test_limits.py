@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
 
 import pytest
 from pydantic import ValidationError
+from starlette.types import Message
 
 from luthien.config import RouteConfig, TimeoutsConfig, UpstreamConfig, WireFormat
 from luthien.gateway.limits import CallGate, check_message_count, json_depth_exceeds
-from luthien.pipeline.keepalive import with_keepalive
+from luthien.pipeline.keepalive import KeepAlive
 from luthien.records.bounded import TAIL_BYTES, BoundedChunks, mark_message
 from luthien.settings import MAX_SERIALIZABLE_JSON_DEPTH, Settings
 from luthien.upstream.timeouts import UpstreamTimeouts, resolve_timeouts
@@ -103,34 +103,58 @@ def test_timeouts_route_over_upstream_over_settings() -> None:
     assert resolve_timeouts(defaults, upstream, None) == UpstreamTimeouts(2, 100, 30)
 
 
-@pytest.mark.asyncio
-async def test_keepalive_is_sent_only_while_holding_and_between_frames() -> None:
-    release = asyncio.Event()
-    holding = [True]
+BODY = "http.response.body"
+GUARD_S = 30.0
+"""Deadlock guard for awaited events; never reached when the code under test works."""
 
-    async def frames() -> AsyncGenerator[bytes]:
-        yield b"first\n\n"
-        await release.wait()
-        yield b"last\n\n"
 
-    out: list[bytes] = []
-    async for chunk in with_keepalive(frames(), b": ka\n\n", 0.001, lambda: holding[0]):
-        out.append(chunk)
-        if out.count(b": ka\n\n") == 2:
-            release.set()
-    assert out[0] == b"first\n\n"
-    assert out[-1] == b"last\n\n"
-    assert out[1:-1] == [b": ka\n\n"] * (len(out) - 2)
-    assert len(out) >= 4
+def body(chunk: bytes, more: bool = True) -> Message:
+    return {"type": BODY, "body": chunk, "more_body": more}
 
 
 @pytest.mark.asyncio
-async def test_keepalive_off_passes_frames_through() -> None:
-    async def frames() -> AsyncGenerator[bytes]:
-        yield b"a\n\n"
-        yield b"b\n\n"
+async def test_keepalive_is_sent_only_after_the_first_frame_while_holding() -> None:
+    sent: list[bytes] = []
+    two_keepalives = asyncio.Event()
 
-    assert [chunk async for chunk in with_keepalive(frames(), b": ka\n\n", 0, lambda: True)] == [
-        b"a\n\n",
-        b"b\n\n",
-    ]
+    async def send(message: Message) -> None:
+        sent.append(message.get("body", b"start"))
+        if sent.count(b": ka\n\n") == 2:
+            two_keepalives.set()
+
+    keepalive = KeepAlive(send, b": ka\n\n", 0.001, lambda: True)
+    await keepalive.send({"type": "http.response.start", "status": 200, "headers": []})
+    await keepalive.send(body(b"first\n\n"))
+    await asyncio.wait_for(two_keepalives.wait(), GUARD_S)
+    await keepalive.send(body(b"last\n\n", more=False))
+    await keepalive.close()
+
+    assert sent[:2] == [b"start", b"first\n\n"]
+    assert sent[-1] == b"last\n\n"
+    assert set(sent[2:-1]) == {b": ka\n\n"}
+    assert keepalive.sent == len(sent) - 3
+
+
+@pytest.mark.asyncio
+async def test_no_keepalive_while_nothing_is_held() -> None:
+    sent: list[bytes] = []
+    asked = asyncio.Event()
+    checks: list[bool] = []
+
+    def holding() -> bool:
+        checks.append(False)
+        if len(checks) == 3:
+            asked.set()
+        return False
+
+    async def send(message: Message) -> None:
+        sent.append(message.get("body", b""))
+
+    keepalive = KeepAlive(send, b": ka\n\n", 0.001, holding)
+    await keepalive.send(body(b"first\n\n"))
+    await asyncio.wait_for(asked.wait(), GUARD_S)  # three silent ticks asked, nothing held
+    await keepalive.send(body(b"", more=False))
+    await keepalive.close()
+
+    assert sent == [b"first\n\n", b""]
+    assert keepalive.sent == 0

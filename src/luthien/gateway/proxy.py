@@ -34,7 +34,7 @@ from luthien.gateway.headers import client_response_headers, upstream_request_he
 from luthien.gateway.limits import RETRY_AFTER_HEADER, check_json_depth, check_message_count
 from luthien.gateway.recording import recording_send, start_recorder, upstream_error_text
 from luthien.gateway.state import GatewayState, client_headers
-from luthien.pipeline.keepalive import with_keepalive
+from luthien.pipeline.keepalive import KeepAlive
 from luthien.pipeline.run import POLICY_FAILURE_MESSAGE, run_body, run_stream
 from luthien.pipeline.stage import PassThroughStage, PolicyStage, ResponseStage
 from luthien.policy.base import Policy, PolicyContext
@@ -281,12 +281,7 @@ class ProxyEndpoint:
                     # The first chunk decides between a stream and an error answer: a policy that
                     # fails closed before anything was sent gets a proper HTTP error.
                     first = await anext(chunks, b"")
-                    # Once the stream started, a policy holding content keeps it alive with the
-                    # API's keep-alive frame (run_stream yields whole frames, so never mid-frame).
-                    rest = with_keepalive(
-                        chunks, api.keepalive, self.state.settings.keepalive_interval_s, lambda: stage.holding
-                    )
-                    await send_stream(send, status, response_headers, _prepend(first, rest))
+                    await self._send_stream(send, status, response_headers, _prepend(first, chunks), stage)
                     return
                 upstream_body = await response.read()
                 recorder.upstream_body(upstream_body)
@@ -296,6 +291,25 @@ class ProxyEndpoint:
             await self._fail(send, _policy_error(failure), extra, recorder)
         except GatewayError as error:
             await self._fail(send, error, extra, recorder)
+
+    async def _send_stream(
+        self,
+        send: Send,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        chunks: AsyncIterator[bytes],
+        stage: ResponseStage,
+    ) -> None:
+        """Stream `chunks`; while a policy holds content, silence gets the API's keep-alive."""
+        if not (isinstance(stage, PolicyStage) and stage.policy.inspects_response):
+            await send_stream(send, status, headers, chunks)  # nothing can be held
+            return
+        interval = self.state.settings.keepalive_interval_s
+        keepalive = KeepAlive(send, self.endpoint.api.keepalive, interval, lambda: stage.holding)
+        try:
+            await send_stream(keepalive.send, status, headers, chunks)
+        finally:
+            await keepalive.close()
 
     async def _fail(
         self, send: Send, error: GatewayError, extra: list[tuple[bytes, bytes]], recorder: TransactionRecorder

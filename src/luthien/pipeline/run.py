@@ -11,7 +11,7 @@ Non-streaming: the whole body is one event through the same stage.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 
 import orjson
 
@@ -46,7 +46,7 @@ async def _decode(api: WireApi, chunks: AsyncIterator[bytes]) -> AsyncIterator[W
 
 async def run_stream(
     api: WireApi, chunks: AsyncIterator[bytes], stage: ResponseStage
-) -> AsyncGenerator[bytes]:
+) -> AsyncIterator[bytes]:
     """Yield the bytes to send the client for an upstream SSE body.
 
     Args:

@@ -43,11 +43,6 @@ class ResponseStage(Protocol):
         """The body event to send for a whole response body."""
         ...
 
-    @property
-    def holding(self) -> bool:
-        """Whether the policy holds response content back right now (see `pipeline/keepalive.py`)."""
-        ...
-
 
 class PassThroughStage:
     """Every event goes out exactly as it came in (used for calls no policy sees, e.g. token counts)."""
@@ -59,11 +54,6 @@ class PassThroughStage:
     async def process_body(self, body: WireEvent) -> WireEvent:
         """The body, unchanged."""
         return body
-
-    @property
-    def holding(self) -> bool:
-        """Never: nothing is held."""
-        return False
 
 
 def codec_for(api: WireApi) -> CallCodec:
@@ -95,7 +85,7 @@ class PolicyStage:
 
     @property
     def holding(self) -> bool:
-        """See `ResponseStage.holding`."""
+        """Whether the policy holds response content back right now (`pipeline/keepalive.py`)."""
         return self.runner.holding
 
     async def process_request(self, request: CallRequest) -> CallRequest:
