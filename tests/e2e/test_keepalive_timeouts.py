@@ -316,3 +316,27 @@ def test_an_idle_timeout_on_a_route_ends_the_stream_with_an_error_event_and_clos
     error = orjson.loads(last.split(b"data: ", 1)[1])
     assert error["error"]["type"] == "timeout_error"
     assert fake.wait_stream_closed(GUARD_S)
+
+
+def test_a_judge_upstream_times_out_by_its_own_timeouts(
+    make_luthien: LuthienFactory, fake: FakeProvider, threaded_upstreams: list[ThreadedUpstream]
+) -> None:
+    # The judge's upstream allows 0.2 s to its first byte; the policy itself would wait far longer.
+    never = threading.Event()
+    judge = gated_judge(never)
+    threaded_upstreams.append(judge)
+    config = judge_config(judge.base_url).model_dump(by_alias=True)
+    config["upstreams"]["judge"]["timeouts"] = {"first_byte_s": 0.2}
+    server = make_luthien(LuthienConfig.model_validate(config), upstream_read_timeout_s=GUARD_S * 10)
+    fake.enqueue(StreamReply(anthropic_stream("Let me look.", tool_calls=[LS])))
+    client = anthropic.Anthropic(base_url=server.base_url, api_key="k", max_retries=0, timeout=GUARD_S)
+
+    try:
+        with client.messages.stream(model="claude-sonnet-4-6", max_tokens=10, messages=USER) as stream:
+            message = stream.get_final_message()
+    finally:
+        never.set()
+
+    assert [block.type for block in message.content] == ["text", "text"]  # blocked: fail-secure
+    decisions = [event.data for event in server.app.state.gateway.activity.events(type="judge.decision")]
+    assert [(decision["error"], decision["blocked"]) for decision in decisions] == [("call_failed", True)]

@@ -1,6 +1,7 @@
 """Calling a model from inside Luthien, e.g. a policy's judge.
 
-One non-streaming request to a named upstream, in its format, with its own configured credentials.
+One non-streaming request to a named upstream, in its format, with its own configured credentials
+and timeouts (the upstream's `timeouts:`, else the global ones).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from multidict import CIMultiDict
 from luthien.config import WireFormat
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router, Upstream
+from luthien.upstream.timeouts import resolve_timeouts
 from luthien.wire.errors import ErrorKind, GatewayError
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -104,8 +106,9 @@ class ModelCaller:
             if key:
                 headers["authorization"] = f"Bearer {key}"
         url = upstream.url(_PATHS[upstream.format], "")
+        timeouts = resolve_timeouts(self._client.default_timeouts, upstream.config, None)
         try:
-            async with self._client.request("POST", url, headers, orjson.dumps(body)) as response:
+            async with self._client.request("POST", url, headers, orjson.dumps(body), timeouts) as response:
                 raw = await response.read()
                 status = response.status
         except GatewayError as error:
