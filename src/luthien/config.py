@@ -149,14 +149,57 @@ class LuthienConfig(BaseModel):
 
 
 class ConfigError(Exception):
-    """The config file is missing, not YAML, or invalid. `str()` names the offending field."""
+    """The config file is missing, not YAML, or invalid. `str()` names the offending field.
+
+    Attributes:
+        problem: what is wrong, as a stable code (`unknown_policy`, `module_not_found`,
+            `import_failed`, `syntax_error`, `missing_class`, `not_a_policy`, `constructor_failed`,
+            `invalid_config`, `chain_cycle`), or None for other errors.
+        entry: the `policies` entry at fault, if any.
+        field: the dotted path of the offending field, if known.
+        suggestion: the likely intended name ("did you mean"), if one is close.
+        detail: the message without the suggestion (to wrap in another error's message).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        problem: str | None = None,
+        entry: str | None = None,
+        field: str | None = None,
+        suggestion: str | None = None,
+    ) -> None:
+        self.detail = message
+        if suggestion is not None:
+            message = f"{message} (did you mean {suggestion!r}?)"
+        super().__init__(message)
+        self.problem = problem
+        self.entry = entry
+        self.field = field
+        self.suggestion = suggestion
+
+
+def _message(item: Any) -> str:
+    # A ValueError raised in a validator reads "Value error, <text>": the prefix says nothing.
+    if item["type"] == "value_error" and "error" in item.get("ctx", {}):
+        return str(item["ctx"]["error"])
+    return str(item["msg"])
+
+
+def validation_error_fields(error: ValidationError, prefix: str = "") -> list[str]:
+    """The dotted path of each field an error names."""
+    return [
+        ".".join(str(part) for part in (prefix, *item["loc"]) if part != "") or "<root>"
+        for item in error.errors()
+    ]
 
 
 def describe_validation_error(error: ValidationError, prefix: str = "") -> str:
     """One line per problem, each naming the field by its dotted path."""
     return "; ".join(
-        f"{'.'.join(str(part) for part in (prefix, *item['loc']) if part != '') or '<root>'}: {item['msg']}"
-        for item in error.errors()
+        f"{field}: {_message(item)}"
+        for field, item in zip(validation_error_fields(error, prefix), error.errors(), strict=True)
     )
 
 
@@ -179,4 +222,8 @@ def load_config(path: Path | None) -> LuthienConfig:
     try:
         return LuthienConfig.model_validate({} if raw is None else raw)
     except ValidationError as error:
-        raise ConfigError(f"{path}: invalid config: {describe_validation_error(error)}") from error
+        raise ConfigError(
+            f"{path}: invalid config: {describe_validation_error(error)}",
+            problem="invalid_config",
+            field=validation_error_fields(error)[0],
+        ) from error

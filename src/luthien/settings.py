@@ -205,6 +205,22 @@ class Settings(BaseSettings):
         description="Key of the Redis stream that carries live events; replicas sharing it share events.",
     )
 
+    # Observability (luthien.observability): metrics and tracing.
+    metrics_max_models: int = Field(
+        default=50,
+        ge=1,
+        description="Distinct model names that get their own label in `/metrics`; calls for any further "
+        "model (names come from clients) are counted as `other`.",
+    )
+    otel_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP receiver for OpenTelemetry traces (`http://collector:4318`; `/v1/traces` is "
+        "appended). Unset: tracing is off.",
+    )
+    otel_service_name: str = Field(
+        default="luthien", min_length=1, description="`service.name` of the exported traces."
+    )
+
     @model_validator(mode="after")
     def _proxy_mode_needs_key(self) -> Settings:
         if self.api_key is not None and not self.api_key.get_secret_value():

@@ -17,6 +17,7 @@ from luthien.activity.log import ActivityLog
 from luthien.admin.side import AdminSide
 from luthien.config import LuthienConfig, load_config
 from luthien.events.factory import open_bus
+from luthien.gateway.apidocs import api_docs_routes
 from luthien.gateway.asgi import TransactionIdMiddleware
 from luthien.gateway.limits import CallGate
 from luthien.gateway.models import MODELS_PATH, ModelsEndpoint
@@ -24,6 +25,10 @@ from luthien.gateway.proxy import ENDPOINTS, ProxyEndpoint
 from luthien.gateway.readiness import Readiness
 from luthien.gateway.selection import PolicySelector
 from luthien.gateway.state import GatewayState
+from luthien.observability.endpoint import METRICS_PATH, MetricsEndpoint
+from luthien.observability.metrics import Metrics
+from luthien.observability.observer import GatewayObserver
+from luthien.observability.tracing import Tracing
 from luthien.policy.registry import active_policy_name, build_policies
 from luthien.settings import Settings
 from luthien.storage import open_storage
@@ -78,6 +83,10 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
     router = Router(config)
     bus = open_bus(settings)
     storage = open_storage(settings)
+    metrics = Metrics(
+        settings.metrics_max_models, lambda: storage.writer.stats if storage.writer is not None else None
+    )
+    tracing = Tracing(settings)
     state = GatewayState(
         settings=settings,
         router=router,
@@ -89,6 +98,8 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         records=storage.sink,
         store=storage.record_store,
         calls=CallGate(settings.max_concurrent_calls),
+        metrics=metrics,
+        observer=GatewayObserver(metrics, tracing),
     )
 
     admin = AdminSide(state)
@@ -100,20 +111,28 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         await bus.start()
         await storage.start()
         try:
-            async with admin.running():
+            async with admin.running(), metrics.running():
                 yield
         finally:
             await client.close()
-            # Calls have ended: their records and events are flushed before the process exits.
+            # Calls have ended: their records, events and spans are flushed before the process exits.
             await storage.close()
             await bus.close()
+            await tracing.shutdown()
 
     routes = [
         Route("/", root, methods=["GET", "HEAD"]),
         Route("/health", health, methods=["GET"]),
         Route("/ready", readiness.respond, methods=["GET"]),
         Route(MODELS_PATH, ModelsEndpoint(state), methods=["GET"]),
-        *(Route(endpoint.path, ProxyEndpoint(endpoint, state), methods=["POST"]) for endpoint in ENDPOINTS),
+        *(
+            Route(
+                endpoint.path, tracing.wrap(ProxyEndpoint(endpoint, state), endpoint.path), methods=["POST"]
+            )
+            for endpoint in ENDPOINTS
+        ),
+        Route(METRICS_PATH, MetricsEndpoint(metrics, admin.access).respond, methods=["GET"]),
+        *api_docs_routes(),
         *admin.routes(),
     ]
     app = Starlette(

@@ -8,7 +8,9 @@ from luthien.activity.log import ActivityLog
 from luthien.events.bus import EventBus
 from luthien.gateway.limits import CallGate
 from luthien.gateway.selection import PolicySelector
+from luthien.observability.metrics import Metrics
 from luthien.records.model import RecordSink
+from luthien.records.observer import CallObserver
 from luthien.records.query import RecordStore
 from luthien.settings import Settings
 from luthien.upstream.caller import ModelCaller
@@ -25,6 +27,8 @@ class GatewayState:
         records: where finished transaction records go; None when recording is off.
         store: where records are read back (admin API, web UI); None when recording is off.
         calls: counts the model calls in progress against `LUTHIEN_MAX_CONCURRENT_CALLS`.
+        metrics: the Prometheus metrics (`/metrics`); e.g. `metrics.breaker_state(upstream, state)`.
+        observer: told of every call by its recorder (feeds `metrics` and the call's trace span).
     """
 
     settings: Settings
@@ -37,6 +41,8 @@ class GatewayState:
     records: RecordSink | None
     store: RecordStore | None
     calls: CallGate
+    metrics: Metrics
+    observer: CallObserver
 
 
 def client_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:

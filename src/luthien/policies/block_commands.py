@@ -13,6 +13,7 @@ policies:
       tool_names: [Bash, run_in_terminal]
       rules:                     # replaces the default list
         - {name: no-force-push, pattern: 'git\s+push\s+.*--force', reason: "force pushes are not allowed"}
+      blocked_message: "**Blocked: `{tool}`**\n\n{reason}\n"   # without {arguments}: not echoed
 ```
 """
 
@@ -22,11 +23,11 @@ import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from luthien.call.events import BlockComplete, BlockKind, CallEvent, ToolCall
 from luthien.policy.base import Policy, PolicyConfig, PolicyContext
-from luthien.policy.helpers import send_blocked_message
+from luthien.policy.helpers import BLOCKED_TEMPLATE, check_blocked_template, send_blocked_message
 
 DEFAULT_TOOL_NAMES = ("Bash", "bash", "shell", "exec_command", "shell_command", "local_shell")
 COMMAND_KEYS = ("command", "cmd")
@@ -91,10 +92,20 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 
 
 class BlockCommandsConfig(PolicyConfig):
-    """Which tools are shells, and the rules (the defaults when not given)."""
+    """Which tools are shells, the rules (the defaults when not given), and the blocked message."""
 
     tool_names: list[str] = Field(default_factory=lambda: list(DEFAULT_TOOL_NAMES))
     rules: list[Rule] = Field(default_factory=lambda: list(DEFAULT_RULES))
+    blocked_message: str = Field(
+        default=BLOCKED_TEMPLATE,
+        description="The text that replaces a blocked call; placeholders {tool}, {reason}, {arguments} "
+        "(leave {arguments} out so a blocked command is not printed back).",
+    )
+
+    @field_validator("blocked_message")
+    @classmethod
+    def _template_renders(cls, template: str) -> str:
+        return check_blocked_template(template)
 
 
 def command_of(call: ToolCall) -> str | None:
@@ -150,4 +161,5 @@ class BlockCommandsPolicy(Policy[BlockCommandsConfig]):
         )
         if rule is None:
             return [event]
-        return send_blocked_message(call, f"{rule.reason} (rule `{rule.name}`)", ctx)
+        reason = f"{rule.reason} (rule `{rule.name}`)"
+        return send_blocked_message(call, reason, ctx, template=self.config.blocked_message)

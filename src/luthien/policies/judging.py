@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from luthien.call.events import ToolCall
 from luthien.call.request import Turn
+from luthien.observability.tracing import span
 from luthien.policy.base import PolicyConfig, PolicyContext
 from luthien.policy.helpers import format_arguments
 from luthien.upstream.caller import ModelCallError
@@ -172,6 +173,21 @@ def judge_prompt(call: ToolCall, ctx: PolicyContext, context_messages: int) -> s
 
 async def ask_judge(call: ToolCall, ctx: PolicyContext, settings: JudgeSettings) -> Verdict:
     """Judge one tool call; never raises. Failures come back as blocking verdicts with `error` set."""
+    attributes = {
+        "luthien.tool": call.name,
+        "luthien.judge.upstream": settings.judge.upstream,
+        "luthien.judge.model": settings.judge.model,
+    }
+    with span("judge", attributes) as judge_span:
+        verdict = await _ask_judge(call, ctx, settings)
+        if judge_span is not None:
+            judge_span.set_attribute("luthien.judge.probability", verdict.probability)
+            if verdict.error is not None:
+                judge_span.set_attribute("luthien.judge.error", verdict.error)
+        return verdict
+
+
+async def _ask_judge(call: ToolCall, ctx: PolicyContext, settings: JudgeSettings) -> Verdict:
     started = time.monotonic()
 
     def verdict(probability: float, explanation: str, error: str | None) -> Verdict:

@@ -36,6 +36,8 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from opentelemetry.trace import Span
+
 from luthien.call.events import (
     BlockComplete,
     BlockDelta,
@@ -47,6 +49,7 @@ from luthien.call.events import (
     Opaque,
 )
 from luthien.call.request import CallRequest
+from luthien.observability.tracing import span, start_span
 from luthien.pipeline.repair import Repairer
 from luthien.policy.base import OnError, OnHeldOverflow, Policy, PolicyContext
 from luthien.policy.helpers import send_text
@@ -95,6 +98,7 @@ class HookRunner:
         self._bypassed = False
         self._held: dict[int, list[CallEvent]] = {}
         self._pending: list[_Judgment | Opaque] = []
+        self._response_span: Span | None = None
         # Bytes held: per buffering block, and of the buffered events of pending judgments.
         self._held_bytes: dict[int, int] = {}
         self._pending_bytes = 0
@@ -110,7 +114,8 @@ class HookRunner:
     async def on_request(self, request: CallRequest) -> CallRequest:
         """Run `on_request`; on failure fail closed or forward the original, per `on_error`."""
         try:
-            result = await self.policy.on_request(request, self.ctx)
+            with span("policy.on_request", {"luthien.policy": self.policy.name}):
+                result = await self.policy.on_request(request, self.ctx)
         except Exception as error:
             self._failed(error, "on_request")
             result = request
@@ -121,6 +126,8 @@ class HookRunner:
         """Apply the hooks, then repair the output."""
         repairer = Repairer(self._report_repair)
         upstream_ended = False
+        # Not the current span: async generator frames may be finalized in another context.
+        self._response_span = start_span("policy.response", {"luthien.policy": self.policy.name})
         try:
             async for event in events:
                 upstream_ended = upstream_ended or isinstance(event, MessageEnd)
@@ -135,6 +142,8 @@ class HookRunner:
                 yield fixed
         finally:
             await self._cancel_judgments()
+            if self._response_span is not None:
+                self._response_span.end()
 
     async def _cancel_judgments(self) -> None:
         """Cancel every judgment still pending and wait for each to end (retrieving its exception)."""
@@ -196,13 +205,13 @@ class HookRunner:
                 buffered = [*self._held.pop(event.index), event]
                 size = self._held_bytes.pop(event.index, 0) + held_size(event)
                 if event.block.kind is BlockKind.TOOL_CALL:
-                    task = asyncio.ensure_future(self._invoke(policy.on_block_complete, event, buffered))
+                    task = asyncio.ensure_future(self._invoke_held(event, buffered))
                     self._pending.append((task, buffered, event))
                     self._pending_bytes += size  # released by `_resolve_pending`, over the same events
                     return []
                 self._deciding += 1
                 try:
-                    result = await self._invoke(policy.on_block_complete, event, buffered)
+                    result = await self._invoke_held(event, buffered)
                 finally:
                     self._deciding -= 1
                 return _resolve(result, buffered, event)
@@ -265,6 +274,18 @@ class HookRunner:
             self._pending.append((decided, [], event))
             return []
         return replacement
+
+    async def _invoke_held(self, event: BlockComplete, buffered: list[CallEvent]) -> list[CallEvent]:
+        """`on_block_complete` for a held block (a tool call being judged), in a span of its own."""
+        attributes: dict[str, str | int] = {
+            "luthien.policy": self.policy.name,
+            "luthien.block_index": event.index,
+        }
+        call = event.block.tool_call
+        if call is not None:
+            attributes["luthien.tool"] = call.name
+        with span("policy.on_block_complete", attributes, parent=self._response_span):
+            return await self._invoke(self.policy.on_block_complete, event, buffered)
 
     async def _invoke(
         self,

@@ -37,6 +37,7 @@ from luthien.records.assemble import StreamAssembly, assemble_stream
 from luthien.records.bounded import TRUNCATED_EVENT, BoundedChunks, mark_message
 from luthien.records.content import parse_json_object, usage_of
 from luthien.records.model import RecordedEvent, RecordSink, Timing, TransactionRecord, TransactionStatus
+from luthien.records.observer import CallObserver, FinishedCall
 from luthien.records.secrets import Scrubber, header_secrets, safe_headers
 from luthien.records.session import session_id
 from luthien.records.summary import summarize, summary_fields
@@ -89,6 +90,7 @@ class TransactionRecorder:
         activity_log: ActivitySink,
         received_at: float | None = None,
         max_response_bytes: int | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         """Start recording a call.
 
@@ -103,6 +105,7 @@ class TransactionRecorder:
             received_at: when the request arrived (seconds since the epoch; default now).
             max_response_bytes: bytes of each side of the response kept for the record
                 (`luthien.records.bounded`); None: all of it.
+            observer: told of the call's start and, with its record, of its end (metrics, tracing).
         """
         self.transaction_id = transaction_id
         self.client_api = client_api
@@ -111,6 +114,7 @@ class TransactionRecorder:
         self._headers = headers
         self._sink = sink
         self._bus = bus
+        self._observer = observer
         self.activity = CallActivity(activity_log, self._publish_activity if bus is not None else None)
         self._scrubber = Scrubber()
         self._scrubber.add(*header_secrets(headers))
@@ -127,6 +131,8 @@ class TransactionRecorder:
         self._streaming = False
         # Upstream side.
         self._upstream_first_byte_at: float | None = None
+        self._upstream_status: int | None = None
+        self._upstream_complete: bool | None = None
         self._upstream_streamed = False
         self._upstream_chunks = BoundedChunks(max_response_bytes)
         self._upstream_body_seen = False
@@ -137,6 +143,8 @@ class TransactionRecorder:
         self._client_times: list[float] = []  # send time of each chunk in `_client_chunks.head`
         self._complete_at: float | None = None
         self._error: str | None = None
+        if observer is not None:
+            observer.call_started(endpoint)
 
     # -- while the call runs ------------------------------------------------------------------------
 
@@ -167,6 +175,7 @@ class TransactionRecorder:
     def upstream_answered(self, status: int, streaming: bool) -> None:
         """The upstream's response headers arrived."""
         self._upstream_first_byte_at = time.time()
+        self._upstream_status = status
         self._upstream_streamed = streaming
         self._streaming = streaming
 
@@ -186,6 +195,8 @@ class TransactionRecorder:
         """The response to the client began with `status`."""
         self._http_status = status
         self._client_streamed = streaming
+        if streaming and self._observer is not None:
+            self._observer.stream_started(self.endpoint)
 
     def response_body(self, chunk: bytes, more: bool) -> None:
         """Bytes sent to the client; `more` False marks the response complete."""
@@ -205,19 +216,22 @@ class TransactionRecorder:
     # -- after the call ------------------------------------------------------------------------------
 
     def finish(self) -> TransactionRecord | None:
-        """Build the record, hand it to the sink and publish `transaction.completed`; never raises.
+        """Build the record, hand it to the sink and observer, publish `transaction.completed`; never raises.
 
         Returns:
-            The record; None when nothing consumes it (no sink, no bus), or when it could not be
-            built (logged).
+            The record; None when nothing consumes it (no sink, bus or observer), or when it could
+            not be built (logged).
         """
-        if self._finished or (self._sink is None and self._bus is None):
+        if self._finished:
             return None
         self._finished = True
+        if self._sink is None and self._bus is None and self._observer is None:
+            return None
         try:
             record, original_message = self._build()
         except Exception:
             logger.exception("could not build the record of transaction %s", self.transaction_id)
+            self._observe(None)
             return None
         if self._sink is not None:
             self._sink.submit(record)
@@ -225,7 +239,23 @@ class TransactionRecorder:
             self._publish_started()
             summary = summarize(record, request_body=self._request_body, original_message=original_message)
             self._bus.publish(TRANSACTION_COMPLETED, self.transaction_id, summary_fields(summary))
+        self._observe(record)
         return record
+
+    def _observe(self, record: TransactionRecord | None) -> None:
+        if self._observer is None:
+            return
+        call = FinishedCall(
+            endpoint=self.endpoint,
+            streamed=self._client_streamed,
+            record=record,
+            upstream_status=self._upstream_status,
+            upstream_stream_complete=self._upstream_complete,
+        )
+        try:
+            self._observer.call_finished(call)
+        except Exception:  # metrics or tracing must never fail a call's recording
+            logger.exception("an observer failed on transaction %s", self.transaction_id)
 
     def _build(self) -> tuple[TransactionRecord, dict[str, Any] | None]:
         scrub = self._scrubber
@@ -290,6 +320,7 @@ class TransactionRecorder:
                 original_assembly = final_assembly
             else:
                 original_assembly = self._assemble(upstream)
+            self._upstream_complete = original_assembly.complete and original_assembly.error is None
             original_message = original_assembly.message
             original = _dumps(original_message, upstream.marked_raw(original_raw))
         else:

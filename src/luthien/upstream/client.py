@@ -17,6 +17,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from luthien.observability.tracing import upstream_span
 from luthien.settings import Settings
 from luthien.upstream.timeouts import UpstreamTimeouts
 from luthien.wire.errors import ErrorKind, GatewayError
@@ -168,7 +169,8 @@ class UpstreamClient:
         """Send a request and yield the response once its headers arrive.
 
         Leaving the context (normally, by error, by a timeout, or by cancellation when the client
-        disconnects) closes the upstream connection unless the body was read to the end.
+        disconnects) closes the upstream connection unless the body was read to the end. With tracing
+        on, the request is a span and carries its `traceparent` (`luthien.observability.tracing`).
 
         Args:
             method: the HTTP method.
@@ -184,26 +186,29 @@ class UpstreamClient:
             raise RuntimeError("UpstreamClient.start() was not called")
         timeouts = timeouts or self.default_timeouts
         first_byte_deadline = asyncio.get_running_loop().time() + timeouts.first_byte_s
-        try:
-            # encoded=True: forward the client's query string exactly (no re-quoting of %2F and such).
-            # No redirects: following one would send the client's credentials to another host.
-            async with asyncio.timeout_at(first_byte_deadline):
-                response = await self._session.request(
-                    method,
-                    URL(url, encoded=True),
-                    headers=headers,
-                    data=body,
-                    allow_redirects=False,
-                    timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.connect_s),
-                )
-        except (aiohttp.ClientError, TimeoutError) as error:
-            kind, message = _classify(error, timeouts)
-            raise GatewayError(kind, message) from error
-        try:
-            yield UpstreamResponse(response, timeouts, first_byte_deadline)
-        finally:
-            # close() drops a half-read connection instead of returning it to the pool.
-            if response.content.at_eof():
-                response.release()
-            else:
-                response.close()
+        with upstream_span(method, url, headers) as span:
+            try:
+                # encoded=True: forward the client's query string exactly (no re-quoting of %2F and such).
+                # No redirects: following one would send the client's credentials to another host.
+                async with asyncio.timeout_at(first_byte_deadline):
+                    response = await self._session.request(
+                        method,
+                        URL(url, encoded=True),
+                        headers=headers,
+                        data=body,
+                        allow_redirects=False,
+                        timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.connect_s),
+                    )
+            except (aiohttp.ClientError, TimeoutError) as error:
+                kind, message = _classify(error, timeouts)
+                raise GatewayError(kind, message) from error
+            if span is not None:
+                span.set_attribute("http.response.status_code", response.status)
+            try:
+                yield UpstreamResponse(response, timeouts, first_byte_deadline)
+            finally:
+                # close() drops a half-read connection instead of returning it to the pool.
+                if response.content.at_eof():
+                    response.release()
+                else:
+                    response.close()
