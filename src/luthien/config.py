@@ -25,6 +25,9 @@ Example:
     routes:
       - model: "llama*"
         upstream: local
+      - model: "o3*"                  # reasoning models think for minutes before the first byte
+        upstream: openai
+        timeouts: {first_byte_s: 900, idle_s: 300}
       - model: "claude-*"
         upstream: work
         rate_limit: 100/minute   # each claude model, all clients together
@@ -61,6 +64,22 @@ class WireFormat(StrEnum):
     OPENAI = "openai"
 
 
+class TimeoutsConfig(BaseModel):
+    """Upstream timeouts for an upstream or a route; each unset one falls back to the next level.
+
+    A route's values win over its upstream's, which win over the global settings
+    (`LUTHIEN_UPSTREAM_CONNECT_TIMEOUT_S`, `..._FIRST_BYTE_TIMEOUT_S`, `..._IDLE_TIMEOUT_S`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    connect_s: float | None = Field(default=None, gt=0, description="Seconds to connect.")
+    first_byte_s: float | None = Field(
+        default=None, gt=0, description="Seconds from sending the request to the first body byte."
+    )
+    idle_s: float | None = Field(default=None, gt=0, description="Seconds of silence between body chunks.")
+
+
 class UpstreamConfig(BaseModel):
     """One model provider Luthien can forward to."""
 
@@ -70,6 +89,7 @@ class UpstreamConfig(BaseModel):
     base_url: str = Field(pattern=r"^https?://")
     api_key: SecretStr | None = None
     api_key_env: str | None = None
+    timeouts: TimeoutsConfig | None = None
 
     @model_validator(mode="after")
     def _one_key_source(self) -> UpstreamConfig:
@@ -102,6 +122,7 @@ class RouteConfig(BaseModel):
     upstream: str
     rate_limit: str | None = None
     fallback: str | None = None
+    timeouts: TimeoutsConfig | None = None
 
     @field_validator("rate_limit")
     @classmethod

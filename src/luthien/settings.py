@@ -14,6 +14,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from luthien.ratelimit.items import parse_limits
 
+MAX_SERIALIZABLE_JSON_DEPTH = 254
+"""Deepest nesting orjson serializes: a request Luthien accepts must be writable again (records,
+a policy's changed request)."""
+
 
 class AuthMode(StrEnum):
     """How clients authenticate and which credentials reach the upstream.
@@ -75,14 +79,62 @@ class Settings(BaseSettings):
     upstream_read_timeout_s: float = Field(
         default=600.0,
         gt=0,
-        description="Seconds an upstream may stay silent (before headers or between stream chunks) "
-        "before the call fails with a timeout.",
+        description="Seconds an upstream may stay silent (before its first byte, or between chunks) "
+        "before the call fails with a timeout; the default of the first-byte and idle timeouts.",
+    )
+    upstream_first_byte_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds from sending a request until the upstream's first body byte (covers "
+        "thinking before a non-streaming answer). Unset: LUTHIEN_UPSTREAM_READ_TIMEOUT_S. "
+        "Per route or upstream: `timeouts:` in the config.",
+    )
+    upstream_idle_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds an upstream may stay silent between two body chunks. "
+        "Unset: LUTHIEN_UPSTREAM_READ_TIMEOUT_S. Per route or upstream: `timeouts:` in the config.",
     )
     upstream_max_connections: int = Field(
         default=1000, ge=1, description="Maximum concurrent connections to all upstreams together."
     )
     max_request_bytes: int = Field(
         default=32 * 1024 * 1024, ge=1024, description="Largest request body accepted; larger bodies get 413."
+    )
+    max_messages: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most messages (Anthropic, Chat) or input items (Responses) in one call; more get 400.",
+    )
+    max_json_depth: int = Field(
+        default=128,
+        ge=2,
+        le=MAX_SERIALIZABLE_JSON_DEPTH,
+        description="Deepest nesting of objects and arrays in a request body; deeper bodies get 400.",
+    )
+    max_held_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Bytes a policy may hold back per stream (e.g. tool-call arguments awaiting a judge). "
+        "Past it the held block is treated as the policy declares (`on_held_overflow`): blocked by default.",
+    )
+    max_concurrent_calls: int = Field(
+        default=0,
+        ge=0,
+        description="Model calls served at once by this process; further calls get an overload answer "
+        "(Anthropic 529, OpenAI 503) with `Retry-After`. 0: no limit.",
+    )
+    max_record_response_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Bytes of each response (as the upstream sent it, and as the client got it) kept for "
+        "the record; past it the stored copy is cut and marked truncated. The client still gets everything.",
+    )
+    keepalive_interval_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds of silence toward a streaming client, while a policy holds content (a judge "
+        "deciding), before a keep-alive is sent (Anthropic `ping`, an SSE comment for OpenAI). 0: never.",
     )
     test_policy: str | None = Field(
         default=None,

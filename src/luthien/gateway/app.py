@@ -19,6 +19,7 @@ from luthien.config import LuthienConfig, load_config
 from luthien.events.factory import open_bus
 from luthien.gateway.apidocs import api_docs_routes
 from luthien.gateway.asgi import TransactionIdMiddleware
+from luthien.gateway.limits import CallGate
 from luthien.gateway.models import MODELS_PATH, ModelsEndpoint
 from luthien.gateway.proxy import ENDPOINTS, ProxyEndpoint
 from luthien.gateway.readiness import Readiness
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         store=storage.record_store,
         breakers=breakers,
         limiter=limiter,
+        calls=CallGate(settings.max_concurrent_calls),
         metrics=metrics,
         observer=GatewayObserver(metrics, tracing),
     )

@@ -7,6 +7,8 @@ client sent; the query string is kept. Each call after authentication is recorde
 Model calls pass the rate limits (`luthien.ratelimit`) before anything else happens to them; each
 finished call's tokens count against its client's daily budget. Upstream requests go through the
 upstream's circuit breaker (`luthien.upstream.breaker`), or a route's fallback while it is open.
+Limits (`luthien.gateway.limits`): calls past `LUTHIEN_MAX_CONCURRENT_CALLS` are refused before
+anything else (not recorded); message count and JSON depth are checked with the body.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ from luthien.gateway.asgi import (
 )
 from luthien.gateway.auth import use_server_key
 from luthien.gateway.headers import client_response_headers, upstream_request_headers
+from luthien.gateway.limits import RETRY_AFTER_HEADER, check_json_depth, check_message_count
 from luthien.gateway.recording import recording_send, start_recorder, upstream_error_text
 from luthien.gateway.state import GatewayState, client_headers
+from luthien.pipeline.keepalive import KeepAlive
 from luthien.pipeline.run import POLICY_FAILURE_MESSAGE, run_body, run_stream
 from luthien.pipeline.stage import PassThroughStage, PolicyStage, ResponseStage
 from luthien.policy.base import Policy, PolicyContext
@@ -42,6 +46,7 @@ from luthien.ratelimit.limiter import Admission, client_identity
 from luthien.records.recorder import TransactionRecorder
 from luthien.upstream.client import UpstreamResponse
 from luthien.upstream.routing import Upstream
+from luthien.upstream.timeouts import UpstreamTimeouts, resolve_timeouts
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
 from luthien.wire.errors import ErrorKind, GatewayError, dumps
 
@@ -84,7 +89,10 @@ async def send_error(
     """Answer with `error` in the client's shape, with the error's own headers (`Retry-After`)."""
     body = dumps(api.error_body(error.kind, error.message))
     await send_bytes(
-        send, error.kind.status, body, _merged([JSON_CONTENT_TYPE, *(extra or [])], error.headers)
+        send,
+        api.error_status(error.kind),
+        body,
+        _merged([JSON_CONTENT_TYPE, *(extra or [])], error.headers),
     )
 
 
@@ -135,6 +143,23 @@ class ProxyEndpoint:
         except GatewayError as error:
             await send_error(send, api, error)
             return
+        calls = self.state.calls
+        if calls.full:
+            await send_error(send, api, calls.overloaded(), [RETRY_AFTER_HEADER])
+            return
+        with calls.admit():
+            await self._serve(scope, receive, send, headers, server_key, received_at)
+
+    async def _serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: list[tuple[str, str]],
+        server_key: bool,
+        received_at: float,
+    ) -> None:
+        api = self.endpoint.api
         recorder = start_recorder(
             self.state, scope, self.endpoint.path, api, headers, received_at, self.endpoint.applies_policy
         )
@@ -194,7 +219,10 @@ class ProxyEndpoint:
             raise GatewayError(
                 ErrorKind.INVALID_REQUEST, f"request body is not valid JSON: {error}"
             ) from error
-        return self.endpoint.api.validate_request(parsed, self.endpoint.required)
+        fields = self.endpoint.api.validate_request(parsed, self.endpoint.required)
+        check_message_count(fields, self.state.settings.max_messages)
+        check_json_depth(fields, self.state.settings.max_json_depth)
+        return fields
 
     def _route(self, request: CallRequest) -> Upstream:
         api = self.endpoint.api
@@ -229,7 +257,13 @@ class ProxyEndpoint:
                 name, policy = selected
                 extra.append((POLICY_RESPONSE_HEADER, name.encode("latin-1")))
                 _refuse_unchecked_choices(request, policy, name)
-                ctx = PolicyContext(transaction_id(scope), name, recorder.activity, self.state.models)
+                ctx = PolicyContext(
+                    transaction_id(scope),
+                    name,
+                    recorder.activity,
+                    self.state.models,
+                    max_held_bytes=self.state.settings.max_held_bytes,
+                )
                 policy_stage = PolicyStage(policy, ctx, api)
                 request = await policy_stage.process_request(request)
                 stage = policy_stage
@@ -245,7 +279,11 @@ class ProxyEndpoint:
         url = upstream.url(self.endpoint.path, scope["query_string"].decode("latin-1"))
         body = request.to_bytes()
         recorder.forwarded(body, upstream.name, upstream_key)
-        await self._forward(send, upstream, url, upstream_headers, body, stage, extra, recorder)
+        route = self.state.router.route(request.model)
+        timeouts = resolve_timeouts(
+            self.state.client.default_timeouts, upstream.config, route.timeouts if route else None
+        )
+        await self._forward(send, upstream, url, upstream_headers, body, timeouts, stage, extra, recorder)
 
     async def _forward(
         self,
@@ -254,13 +292,16 @@ class ProxyEndpoint:
         url: str,
         headers: CIMultiDict[str],
         body: bytes,
+        timeouts: UpstreamTimeouts,
         stage: ResponseStage,
         extra: list[tuple[bytes, bytes]],
         recorder: TransactionRecorder,
     ) -> None:
         api = self.endpoint.api
         try:
-            async with self.state.breakers.request(upstream, "POST", url, headers, body) as response:
+            async with self.state.breakers.request(
+                upstream, "POST", url, headers, body, timeouts
+            ) as response:
                 status = response.status
                 recorder.upstream_answered(status, response.is_event_stream and status < 400)
                 if status >= 400:
@@ -275,7 +316,7 @@ class ProxyEndpoint:
                     # The first chunk decides between a stream and an error answer: a policy that
                     # fails closed before anything was sent gets a proper HTTP error.
                     first = await anext(chunks, b"")
-                    await send_stream(send, status, response_headers, _prepend(first, chunks))
+                    await self._send_stream(send, status, response_headers, _prepend(first, chunks), stage)
                     return
                 upstream_body = await response.read()
                 recorder.upstream_body(upstream_body)
@@ -285,6 +326,25 @@ class ProxyEndpoint:
             await self._fail(send, _policy_error(failure), extra, recorder)
         except GatewayError as error:
             await self._fail(send, error, extra, recorder)
+
+    async def _send_stream(
+        self,
+        send: Send,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        chunks: AsyncIterator[bytes],
+        stage: ResponseStage,
+    ) -> None:
+        """Stream `chunks`; while a policy holds content, silence gets the API's keep-alive."""
+        if not (isinstance(stage, PolicyStage) and stage.policy.inspects_response):
+            await send_stream(send, status, headers, chunks)  # nothing can be held
+            return
+        interval = self.state.settings.keepalive_interval_s
+        keepalive = KeepAlive(send, self.endpoint.api.keepalive, interval, lambda: stage.holding)
+        try:
+            await send_stream(keepalive.send, status, headers, chunks)
+        finally:
+            await keepalive.close()
 
     async def _fail(
         self, send: Send, error: GatewayError, extra: list[tuple[bytes, bytes]], recorder: TransactionRecorder

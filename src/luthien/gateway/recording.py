@@ -43,6 +43,7 @@ def start_recorder(
         bus=state.bus if recorded else None,
         activity_log=state.activity,
         received_at=received_at,
+        max_response_bytes=state.settings.max_record_response_bytes,
         observer=state.observer,
     )
 

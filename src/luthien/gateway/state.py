@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from luthien.activity.log import ActivityLog
 from luthien.events.bus import EventBus
+from luthien.gateway.limits import CallGate
 from luthien.gateway.selection import PolicySelector
 from luthien.observability.metrics import Metrics
 from luthien.ratelimit.limiter import RateLimiter
@@ -30,6 +31,7 @@ class GatewayState:
         bus: where live events go (started and closed by the app's lifespan).
         records: where finished transaction records go; None when recording is off.
         store: where records are read back (admin API, web UI); None when recording is off.
+        calls: counts the model calls in progress against `LUTHIEN_MAX_CONCURRENT_CALLS`.
         metrics: the Prometheus metrics (`/metrics`); e.g. `metrics.breaker_state(upstream, state)`.
         observer: told of every call by its recorder (feeds `metrics` and the call's trace span).
         draining: set when the server starts shutting down (endless streams such as the activity
@@ -47,6 +49,7 @@ class GatewayState:
     store: RecordStore | None
     breakers: Breakers
     limiter: RateLimiter
+    calls: CallGate
     metrics: Metrics
     observer: CallObserver
     draining: asyncio.Event = field(default_factory=asyncio.Event)

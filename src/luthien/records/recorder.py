@@ -34,6 +34,7 @@ from luthien.config import WireFormat
 from luthien.events.bus import TRANSACTION_ACTIVITY, TRANSACTION_COMPLETED, TRANSACTION_STARTED, EventBus
 from luthien.policy.base import BLOCKED_EVENT
 from luthien.records.assemble import StreamAssembly, assemble_stream
+from luthien.records.bounded import TRUNCATED_EVENT, BoundedChunks, mark_message
 from luthien.records.content import parse_json_object, usage_of
 from luthien.records.model import RecordedEvent, RecordSink, Timing, TransactionRecord, TransactionStatus
 from luthien.records.observer import CallObserver, FinishedCall
@@ -88,6 +89,7 @@ class TransactionRecorder:
         bus: EventBus | None,
         activity_log: ActivitySink,
         received_at: float | None = None,
+        max_response_bytes: int | None = None,
         observer: CallObserver | None = None,
     ) -> None:
         """Start recording a call.
@@ -101,6 +103,8 @@ class TransactionRecorder:
             bus: where live events go (None: none are published).
             activity_log: the process-wide log the call's activity events are forwarded to.
             received_at: when the request arrived (seconds since the epoch; default now).
+            max_response_bytes: bytes of each side of the response kept for the record
+                (`luthien.records.bounded`); None: all of it.
             observer: told of the call's start and, with its record, of its end (metrics, tracing).
         """
         self.transaction_id = transaction_id
@@ -130,13 +134,13 @@ class TransactionRecorder:
         self._upstream_status: int | None = None
         self._upstream_complete: bool | None = None
         self._upstream_streamed = False
-        self._upstream_chunks: list[bytes] = []
-        self._upstream_body: bytes | None = None
+        self._upstream_chunks = BoundedChunks(max_response_bytes)
+        self._upstream_body_seen = False
         # Client side.
         self._http_status: int | None = None
         self._client_streamed = False
-        self._client_chunks: list[bytes] = []
-        self._client_times: list[float] = []
+        self._client_chunks = BoundedChunks(max_response_bytes)
+        self._client_times: list[float] = []  # send time of each chunk in `_client_chunks.head`
         self._complete_at: float | None = None
         self._error: str | None = None
         if observer is not None:
@@ -179,12 +183,13 @@ class TransactionRecorder:
         """`chunks` (the upstream's stream), keeping a reference to each as it passes."""
         kept = self._upstream_chunks
         async for chunk in chunks:
-            kept.append(chunk)
+            kept.add(chunk)
             yield chunk
 
     def upstream_body(self, body: bytes) -> None:
         """The upstream's whole (non-streaming or error) body."""
-        self._upstream_body = body
+        self._upstream_body_seen = True
+        self._upstream_chunks.add(body)
 
     def response_started(self, status: int, streaming: bool) -> None:
         """The response to the client began with `status`."""
@@ -197,8 +202,10 @@ class TransactionRecorder:
         """Bytes sent to the client; `more` False marks the response complete."""
         now = time.time()
         if chunk:
-            self._client_chunks.append(chunk)
-            self._client_times.append(now)
+            kept = len(self._client_chunks.head)
+            self._client_chunks.add(chunk)
+            if len(self._client_chunks.head) > kept:
+                self._client_times.append(now)
         if not more:
             self._complete_at = now
 
@@ -261,9 +268,16 @@ class TransactionRecorder:
             elif not final_assembly.complete:
                 error = INCOMPLETE_STREAM
         final_request = None if self._final_request == self._request else self._final_request
-        events = tuple(
-            RecordedEvent(event.type, scrub.scrub_value(event.data), event.policy, event.timestamp)
-            for event in self.activity.events
+        events = (
+            *(
+                RecordedEvent(event.type, scrub.scrub_value(event.data), event.policy, event.timestamp)
+                for event in self.activity.events
+            ),
+            *(
+                RecordedEvent(TRUNCATED_EVENT, side.event_data(name), None, self._complete_at or time.time())
+                for name, side in (("upstream", self._upstream_chunks), ("client", self._client_chunks))
+                if side.truncated
+            ),
         )
         record = TransactionRecord(
             transaction_id=self.transaction_id,
@@ -297,24 +311,46 @@ class TransactionRecorder:
         self,
     ) -> tuple[dict[str, Any] | None, bytes | None, bytes | None, StreamAssembly | None]:
         """(original message, original response, final response or None if unchanged, final stream)."""
-        final_raw = b"".join(self._client_chunks)
-        final_assembly = (
-            assemble_stream(self.client_api, self._client_chunks) if self._client_streamed else None
-        )
+        client, upstream = self._client_chunks, self._upstream_chunks
+        final_raw = b"".join(client.head)
+        final_assembly = self._assemble(client) if self._client_streamed else None
         if self._upstream_streamed:
-            original_raw = b"".join(self._upstream_chunks)
+            original_raw = b"".join(upstream.head)
             if final_assembly is not None and final_raw == original_raw:
                 original_assembly = final_assembly
             else:
-                original_assembly = assemble_stream(self.client_api, self._upstream_chunks)
+                original_assembly = self._assemble(upstream)
             self._upstream_complete = original_assembly.complete and original_assembly.error is None
             original_message = original_assembly.message
-            original = _dumps(original_message, original_raw)
+            original = _dumps(original_message, upstream.marked_raw(original_raw))
         else:
-            original = self._upstream_body
-            original_message = parse_json_object(original)
-        final = final_raw or None if final_assembly is None else _dumps(final_assembly.message, final_raw)
+            whole = b"".join(upstream.head) if self._upstream_body_seen else None
+            original = upstream.marked_raw(whole) if whole is not None else None
+            original_message = None if upstream.truncated else parse_json_object(original)
+        final = (
+            client.marked_raw(final_raw) or None
+            if final_assembly is None
+            else _dumps(final_assembly.message, client.marked_raw(final_raw))
+        )
         return original_message, original, None if final == original else final, final_assembly
+
+    def _assemble(self, side: BoundedChunks) -> StreamAssembly:
+        """A side's stream as one message; for a truncated one, the kept head, marked.
+
+        How a truncated stream ended is read from its kept tail: an error event there (Luthien's own
+        error events are short, so always in it) marks the record failed; otherwise it is taken as
+        complete, since its terminal event may be longer than the tail.
+        """
+        head = assemble_stream(self.client_api, side.head)
+        if not side.truncated:
+            return head
+        ending = assemble_stream(self.client_api, list(side.tail))
+        return StreamAssembly(
+            mark_message(head.message, truncated=True),
+            ending.error,
+            ending.complete or ending.error is None,
+            head.first_output_chunk,
+        )
 
     def _first_token_at(self, final_assembly: StreamAssembly | None) -> float | None:
         if final_assembly is not None:

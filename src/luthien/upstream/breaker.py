@@ -29,6 +29,7 @@ from multidict import CIMultiDict
 
 from luthien.upstream.client import UpstreamClient, UpstreamResponse
 from luthien.upstream.routing import Upstream
+from luthien.upstream.timeouts import UpstreamTimeouts
 from luthien.wire.errors import ErrorKind, GatewayError
 
 FIRST_SERVER_ERROR = 500
@@ -265,9 +266,20 @@ class Breakers:
             return primary
         return fallback
 
+    @property
+    def default_timeouts(self) -> UpstreamTimeouts:
+        """The client's global timeouts (a call's own come from `resolve_timeouts`)."""
+        return self._client.default_timeouts
+
     @asynccontextmanager
     async def request(
-        self, upstream: Upstream, method: str, url: str, headers: CIMultiDict[str], body: bytes | None
+        self,
+        upstream: Upstream,
+        method: str,
+        url: str,
+        headers: CIMultiDict[str],
+        body: bytes | None,
+        timeouts: UpstreamTimeouts | None = None,
     ) -> AsyncGenerator[UpstreamResponse]:
         """`UpstreamClient.request` to `upstream`, admitted by its breaker and reported to it.
 
@@ -277,7 +289,7 @@ class Breakers:
         """
         attempt = self.of(upstream.name).admit()
         try:
-            async with self._client.request(method, url, headers, body) as response:
+            async with self._client.request(method, url, headers, body, timeouts) as response:
                 attempt.answered(response.status)
                 yield response
         except GatewayError as error:

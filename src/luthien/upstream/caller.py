@@ -1,7 +1,8 @@
 """Calling a model from inside Luthien, e.g. a policy's judge.
 
-One non-streaming request to a named upstream, in its format, with its own configured credentials,
-through the upstream's circuit breaker (a judge's failures count, and an open breaker refuses it).
+One non-streaming request to a named upstream, in its format, with its own configured credentials
+and timeouts (the upstream's `timeouts:`, else the global ones), through the upstream's circuit
+breaker (a judge's failures count, and an open breaker refuses it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from multidict import CIMultiDict
 from luthien.config import WireFormat
 from luthien.upstream.breaker import Breakers
 from luthien.upstream.routing import Router, Upstream
+from luthien.upstream.timeouts import resolve_timeouts
 from luthien.wire.errors import ErrorKind, GatewayError
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -109,8 +111,11 @@ class ModelCaller:
             if key:
                 headers["authorization"] = f"Bearer {key}"
         url = upstream.url(_PATHS[upstream.format], "")
+        timeouts = resolve_timeouts(self._breakers.default_timeouts, upstream.config, None)
         try:
-            async with self._breakers.request(upstream, "POST", url, headers, orjson.dumps(body)) as response:
+            async with self._breakers.request(
+                upstream, "POST", url, headers, orjson.dumps(body), timeouts
+            ) as response:
                 raw = await response.read()
                 status = response.status
         except GatewayError as error:

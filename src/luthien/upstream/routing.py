@@ -7,7 +7,7 @@ from fnmatch import fnmatchcase
 
 from limits import RateLimitItem
 
-from luthien.config import LuthienConfig, UpstreamConfig, WireFormat
+from luthien.config import LuthienConfig, TimeoutsConfig, UpstreamConfig, WireFormat
 from luthien.ratelimit.items import parse_limits
 
 
@@ -36,12 +36,13 @@ class Upstream:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """A configured route: the model glob, its upstream, its per-model limits and its fallback."""
+    """A configured route: model glob, upstream, per-model limits, fallback, and timeouts."""
 
     pattern: str
     upstream: Upstream
     rate_limits: tuple[RateLimitItem, ...]
     fallback: Upstream | None
+    timeouts: TimeoutsConfig | None = None
 
 
 class Router:
@@ -55,6 +56,7 @@ class Router:
                 self._upstreams[route.upstream],
                 tuple(parse_limits(route.rate_limit)) if route.rate_limit else (),
                 self._upstreams[route.fallback] if route.fallback else None,
+                route.timeouts,
             )
             for route in config.routes
         ]

@@ -19,6 +19,8 @@ class _Kind:
     anthropic_type: str
     openai_type: str
     openai_code: str
+    openai_status: int | None = None
+    """The status OpenAI clients get, where it differs from `status` (the Anthropic one)."""
 
 
 class ErrorKind(Enum):
@@ -42,10 +44,19 @@ class ErrorKind(Enum):
     UPSTREAM_STREAM = _Kind(502, "api_error", "server_error", "upstream_stream_error")
     # The server is shutting down and the grace period for calls in flight is over.
     SHUTTING_DOWN = _Kind(503, "api_error", "server_error", "server_shutting_down")
+    # Luthien serves as many calls as it may at once: retry later (both SDKs retry these by themselves).
+    # Anthropic's own overload answer is 529 `overloaded_error`; OpenAI's is a 503.
+    OVERLOADED = _Kind(529, "overloaded_error", "server_error", "overloaded", openai_status=503)
 
     @property
     def status(self) -> int:
         """The HTTP status this error is answered with."""
+        return self.value.status
+
+    def status_for(self, openai: bool) -> int:
+        """The HTTP status for an Anthropic (`openai` False) or an OpenAI client."""
+        if openai and self.value.openai_status is not None:
+            return self.value.openai_status
         return self.value.status
 
 
