@@ -237,6 +237,24 @@ def test_killing_a_replica_mid_run_loses_no_record_and_nginx_serves_through_the_
 
 
 # -- The shared rate limit ---------------------------------------------------------------------------
-# Its test goes here once LUTHIEN_RATE_LIMIT exists (the rate-limiting work): start the cluster with
-# `make_cluster(LUTHIEN_RATE_LIMIT=...)`, make calls through nginx that alternate between replicas,
-# and expect the limit to count them together (the 429 comes at the limit, not at twice the limit).
+
+RATE_LIMIT = 4
+
+
+def test_the_rate_limit_is_counted_once_across_replicas(make_cluster: ClusterFactory) -> None:
+    cluster = make_cluster(
+        LUTHIEN_RATE_LIMIT=f"{RATE_LIMIT}/minute",
+        LUTHIEN_RATE_LIMIT_KEY_PREFIX=f"luthien-test:nginx-limits:{uuid.uuid4()}",
+    )
+
+    responses = [anthropic_call(cluster.url, f"call {n}") for n in range(RATE_LIMIT + 2)]
+
+    # The same client key through either replica: one count, so the refusals start at the limit
+    # (two replicas counting alone would each allow it, twice as many in all).
+    statuses = [response.status_code for response in responses]
+    assert statuses == [200] * RATE_LIMIT + [429, 429]
+    allowed = {cluster.replica_of(response) for response in responses[:RATE_LIMIT]}
+    assert allowed == set(cluster.replicas.values())
+    refused = responses[RATE_LIMIT]
+    assert refused.json()["error"]["type"] == "rate_limit_error"
+    assert int(refused.headers["retry-after"]) > 0
