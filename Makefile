@@ -73,7 +73,10 @@ $(NGINX):
 nginx: $(NGINX)
 
 test: lint typecheck $(CLAUDE_CODE) $(CHROMIUM) $(NGINX)
-	$(BIN)/python -m pytest --cov --cov-report=term
+	rm -f .coverage .coverage.*
+	$(BIN)/python -m coverage run -m pytest
+	$(BIN)/python -m coverage combine --quiet
+	$(BIN)/python -m coverage report
 
 # Regenerates the settings table in README.md and .env.example from luthien.settings.
 docs: $(VENV)/.installed
@@ -84,4 +87,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/records.py
 
 clean:
-	rm -rf $(VENV) .cache .coverage .pytest_cache
+	rm -rf $(VENV) .cache .coverage .coverage.* .pytest_cache
