@@ -22,7 +22,7 @@ from luthien.policies.block_commands import (
     Rule,
     command_of,
 )
-from luthien.policy.base import Policy, PolicyContext
+from luthien.policy.base import OnError, Policy, PolicyContext
 from luthien.policy.helpers import TRUNCATION_MARKER
 from luthien.policy.registry import build_policies
 
@@ -237,6 +237,23 @@ async def test_blocked_call_is_replaced_by_the_blocked_message_and_recorded() ->
         "rule": RECURSIVE_DELETE,
         "blocked": True,
     }
+    # The block marks the call's record `blocked` (a `policy.blocked` event naming the call).
+    (blocked,) = activity.events(type="policy.blocked")
+    assert blocked.data == {
+        "tool": "Bash",
+        "tool_call_id": "toolu_09",
+        "reason": "Recursive delete of a path outside the workspace (an absolute path, the home directory "
+        "or a parent directory). (rule `recursive-delete-outside-workspace`)",
+    }
+
+
+def test_the_policy_keeps_its_name_and_config() -> None:
+    policy = make_policy({"tool_names": ["run_in_terminal"], "on_error": "pass"})
+
+    assert policy.name == "commands"
+    assert policy.config.tool_names == ["run_in_terminal"]
+    assert policy.on_error is OnError.PASS
+    assert BlockCommandsPolicy(BlockCommandsConfig()).name == "BlockCommandsPolicy"
 
 
 @pytest.mark.asyncio
