@@ -141,20 +141,26 @@ def _run_tests(scratch: Path, tests: Sequence[str], timeout_s: float | None) -> 
     if pid == 0:  # the child: run, and leave without the parent's cleanup
         code = 3
         try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             _in_scratch(scratch)
             code = int(pytest.main([*tests, *_PYTEST_ARGS]))
         finally:
             os._exit(code)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        if deadline is not None and time.monotonic() > deadline:
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                pid = 0
+                return os.waitstatus_to_exitcode(status)
+            if deadline is not None and time.monotonic() > deadline:
+                return None
+            time.sleep(_POLL_S)
+    finally:
+        if pid:  # timed out, or this process is stopping: the run must not outlive it
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            return None
-        time.sleep(_POLL_S)
 
 
 def run_module(module: str, scratch: Path) -> ModuleResult:
@@ -183,6 +189,10 @@ def run_module(module: str, scratch: Path) -> ModuleResult:
     return result
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run (or with `--list`, list) the constant mutants of the given modules (default: all)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -198,6 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for mutant in module_mutants((ROOT / module).read_bytes()):
                 print(f"{module}: {mutant.key}")
         return 0
+    # Stopped (Ctrl-C, or `kill` when started in the background): clean up through `finally`.
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     results: dict[str, dict[str, list[str]]] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     scratch = _scratch_copy()
     try:

@@ -452,7 +452,7 @@ def test_policy_made_completion_that_disagrees_is_corrected_and_reported() -> No
     )
 
     assert shapes(out) == [("message_start", "msg_1"), *text_shapes(0, "actual"), ("end", "end_turn")]
-    assert recorder.kinds == ["completion_disagrees_with_deltas"]
+    assert recorder.reports == [("completion_disagrees_with_deltas", {"index": 0})]
 
 
 def test_policy_made_tool_completion_that_disagrees_is_corrected_and_reported() -> None:
@@ -466,7 +466,7 @@ def test_policy_made_tool_completion_that_disagrees_is_corrected_and_reported() 
     )
 
     assert shapes(out) == [("message_start", "msg_1"), *tool_shapes(0, CALL), ("end", "tool_use")]
-    assert recorder.kinds == ["completion_disagrees_with_deltas"]
+    assert recorder.reports == [("completion_disagrees_with_deltas", {"index": 0})]
 
 
 def test_report_detail_names_the_block_index() -> None:

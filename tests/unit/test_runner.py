@@ -969,3 +969,22 @@ async def test_a_cut_stream_after_a_policy_failed_open_gets_no_invented_end() ->
     out = await run(HookRunner(policy, make_ctx()), CUT_OFF)
 
     assert not any(isinstance(event, MessageEnd) for event in out)
+
+
+class LongFailure(Policy[PolicyConfig]):
+    """Raises, in `on_request`, an exception whose text is 600 characters long."""
+
+    async def on_request(self, request: CallRequest, ctx: PolicyContext) -> CallRequest:
+        raise Boom("e" * 300 + "f" * 300)
+
+
+@pytest.mark.asyncio
+async def test_a_policy_error_keeps_the_first_500_characters_of_the_exception_text() -> None:
+    ctx = make_ctx()
+    original = request()
+
+    forwarded = await HookRunner(LongFailure(PASS), ctx).on_request(original)
+
+    assert forwarded is original
+    (error,) = policy_errors(ctx)
+    assert error["detail"] == "e" * 300 + "f" * 200
