@@ -69,8 +69,11 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="network-pipe-to-shell",
+        # The same shells and download tools in each form: piped into, or given a command substitution
+        # or a process substitution of a download.
         pattern=r"\b(curl|wget|fetch)\b[^|;&]*\|\s*(sudo\s+)?(ba|z|da|k|fi)?sh\b|"
-        r"\b(ba|z)?sh\s+(-c\s+)?[\"']?\$\(\s*(curl|wget)\b|\b(ba|z)?sh\s+<\(\s*(curl|wget)\b",
+        r"\b(ba|z|da|k|fi)?sh\s+(-c\s+)?[\"']?\$\(\s*(curl|wget|fetch)\b|"
+        r"\b(ba|z|da|k|fi)?sh\s+<\(\s*(curl|wget|fetch)\b",
         reason="Downloading code from the network and running it in a shell.",
     ),
     Rule(
@@ -84,7 +87,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="fork-bomb",
-        pattern=r":\(\)\s*\{\s*:\|:&\s*\};:",
+        # Spaces are allowed wherever the shell allows them (`:(){ : | : & } ; :` is the same bomb).
+        pattern=r":\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:",
         reason="A fork bomb.",
     ),
 )
