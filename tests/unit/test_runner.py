@@ -530,6 +530,7 @@ async def test_response_hook_raising_with_fail_raises_policy_failure(hook: str, 
         await run(HookRunner(policy, ctx), response())
 
     assert failure.value.policy_name == "strict"
+    assert failure.value.args == ("strict",)
     assert isinstance(failure.value.__cause__, Boom)
     (error,) = policy_errors(ctx)
     assert (error["hook"], error["error"], error["on_error"]) == (hook, "Boom", "fail")
@@ -686,8 +687,31 @@ async def test_repairs_are_recorded_as_activity() -> None:
     out = await run(HookRunner(OrphanDelta(PolicyConfig()), ctx), response(tools=False))
 
     assert texts(out) == ["Hello world", "orphan"]
-    repairs = [event.data["repair"] for event in ctx.activity.events(type="policy.repaired")]
-    assert repairs == ["delta_without_start", "unclosed_block"]
+    repairs = [event.data for event in ctx.activity.events(type="policy.repaired")]
+    assert repairs == [
+        {"repair": "delta_without_start", "index": 42},
+        {"repair": "unclosed_block", "index": 42},
+    ]
+
+
+class SwallowEnd(Policy[PolicyConfig]):
+    """Drops the message end (a policy mistake)."""
+
+    async def on_message_complete(self, event: MessageEnd, ctx: PolicyContext) -> Sequence[CallEvent]:
+        return []
+
+
+@pytest.mark.asyncio
+async def test_a_message_end_the_policy_dropped_is_supplied_when_the_upstream_ended() -> None:
+    ctx = make_ctx()
+
+    out = await run(HookRunner(SwallowEnd(PolicyConfig()), ctx), response(tools=False))
+
+    assert texts(out) == ["Hello world"]
+    assert isinstance(out[-1], MessageEnd)
+    assert out[-1].stop_reason is StopReason.END_TURN
+    repairs = [event.data for event in ctx.activity.events(type="policy.repaired")]
+    assert repairs == [{"repair": "missing_message_end"}]
 
 
 # --- per-call state ---------------------------------------------------------------------------
@@ -869,6 +893,17 @@ async def test_pings_held_back_with_tool_calls_are_sent_when_the_upstream_ends_w
     out = await run(HookRunner(ApproveTools(PolicyConfig()), make_ctx()), events)
 
     assert out == [START, PING, error]
+
+
+@pytest.mark.asyncio
+async def test_a_ping_inside_a_judged_tool_call_is_sent_when_the_upstream_ends_without_an_end() -> None:
+    start, delta, complete = tool_events(0, CALL_A)
+
+    out = await run(
+        HookRunner(ApproveTools(PolicyConfig()), make_ctx()), [START, start, PING, delta, complete]
+    )
+
+    assert out == [START, PING]
 
 
 class WaitsForever(Policy[PolicyConfig]):
