@@ -27,6 +27,8 @@ TARGET = 0.95
 # error and a timeout all mean the tests noticed the mutant.
 _KILLED_CODES = frozenset({1, 3, 24, -24, 36, 152, 255})
 _SURVIVED_CODE = 0
+# No test covers the mutant's function: it survives by definition.
+_NO_TESTS_CODES = frozenset({5, 33})
 
 
 @dataclass
@@ -77,6 +79,8 @@ def function_tally(module: str, equivalent: Mapping[str, str]) -> Tally | None:
             tally.killed += 1
         elif code == _SURVIVED_CODE:
             (tally.equivalent if name in equivalent else tally.survived).append(name)
+        elif code in _NO_TESTS_CODES:
+            tally.survived.append(f"{name} (no test covers it)")
         else:
             tally.unchecked.append(name)
     return tally
@@ -148,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\nSurvivors not listed in mutation/equivalent.toml:")
         print("\n".join(f"  {line}" for line in survivors))
     if unchecked:
-        print(f"\nNot checked yet (an interrupted run): {', '.join(unchecked)}")
+        print(f"\nNot checked (an interrupted run, or a mutmut error): {', '.join(unchecked)}")
     if failing:
         print(f"\nUnder {TARGET:.0%} or not run: {', '.join(failing)}")
         return 1
