@@ -468,6 +468,8 @@ async def test_ask_judge_without_models_fails_secure() -> None:
     verdict = await ask_judge(RM, make_ctx(None), settings())
     assert verdict.probability == 1.0
     assert verdict.error == "call_failed"
+    assert isinstance(verdict.explanation, str)
+    assert verdict.explanation
 
 
 # -- record_decision --------------------------------------------------------------------------------
