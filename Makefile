@@ -14,8 +14,10 @@ CLAUDE_CODE_VERSION := 2.1.332
 CLAUDE_CODE := .cache/npm/.claude-code-$(CLAUDE_CODE_VERSION)
 # Debian's Chromium drives the browser tests (Playwright never downloads a browser of its own).
 CHROMIUM := /usr/bin/chromium
+# Debian's nginx is the load balancer in front of two replicas in tests/e2e/test_replicas_nginx.py.
+NGINX := /usr/sbin/nginx
 
-.PHONY: run test lint typecheck format docs bench clean browser mutate
+.PHONY: run test lint typecheck format docs bench clean browser nginx mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,7 +61,18 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
-test: lint typecheck $(CLAUDE_CODE) $(CHROMIUM)
+# Installed the same way; only the binary is used (the test runs it with its own config, as any user).
+$(NGINX):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else SUDO=none; fi; \
+	if [ "$$SUDO" != none ] && $$SUDO apt-get update -q \
+		&& $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx; then exit 0; fi; \
+	if [ -n "$$CI" ]; then echo "the load-balancer test needs Debian's nginx and it could not be installed" >&2; exit 1; fi; \
+	echo "warning: Debian's nginx is not installed (sudo apt-get install nginx): the load-balancer test will be skipped" >&2
+
+nginx: $(NGINX)
+
+test: lint typecheck $(CLAUDE_CODE) $(CHROMIUM) $(NGINX)
 	$(BIN)/python -m pytest --cov --cov-report=term
 
 # Regenerates the settings table in README.md and .env.example from luthien.settings.

@@ -1,8 +1,9 @@
 """The `luthien` command.
 
 `serve` runs the gateway; `policies` lists the registered policies; `check-config FILE` validates a
-config; `settings-docs` prints or rewrites the settings documentation; `db` migrates the records
-database (`luthien.storage.commands`).
+config; `new-policy NAME` scaffolds a policy, its config and its test; `settings-docs` prints or
+rewrites the settings documentation; `db` migrates the records database (`luthien.storage.commands`);
+`eval` measures a policy on a labelled corpus (`luthien.evaluation.command`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -17,14 +19,16 @@ from pydantic import ValidationError
 
 from luthien import settings_docs
 from luthien.config import ConfigError, load_config
+from luthien.evaluation.command import add_eval_command
 from luthien.settings import Settings
 from luthien.storage.commands import add_db_commands
 
+logger = logging.getLogger("luthien")
+
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from luthien.gateway.app import create_app
+    from luthien.gateway.serving import serve
     from luthien.storage.engine import DatabaseUrlError
 
     try:
@@ -40,16 +44,20 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level,
-        access_log=False,
-    )
+    log_startup(settings, app.state.gateway.policies.active)
+    serve(app, settings)
     return 0
+
+
+def log_startup(settings: Settings, active_policy: str) -> None:
+    """Log which config file the server read and which policy serves calls."""
+    config_file = str(settings.config) if settings.config else None
+    logger.info(
+        "config file: %s; active policy: %s",
+        config_file or "(none)",
+        active_policy,
+        extra={"config_file": config_file, "active_policy": active_policy},
+    )
 
 
 def _settings_docs(args: argparse.Namespace) -> int:
@@ -89,6 +97,19 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_policy(args: argparse.Namespace) -> int:
+    from luthien.scaffold import ScaffoldError, write_scaffold
+
+    try:
+        scaffold = write_scaffold(args.name, Path(args.dir))
+    except ScaffoldError as error:
+        print(f"luthien: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {scaffold.module}, {scaffold.config}, {scaffold.test}")
+    print(f"next: python -m pytest {scaffold.test.name} --policy={scaffold.reference}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `luthien` console script."""
     parser = argparse.ArgumentParser(prog="luthien", description="Luthien AI-control proxy")
@@ -107,6 +128,19 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file", help="path to the YAML config")
     check.set_defaults(handler=_check_config)
+    new = commands.add_parser("new-policy", help="scaffold a policy module, a config snippet and a test")
+    new.add_argument("name", help="the module name, e.g. redact_secrets")
+    new.add_argument("--dir", default=".", help="where to write (default: current directory)")
+    new.set_defaults(handler=_new_policy)
     add_db_commands(commands)
+    add_eval_command(commands)
     args = parser.parse_args(argv)
-    return int(args.handler(args))
+    try:
+        code = int(args.handler(args))
+        sys.stdout.flush()  # a closed pipe shows here rather than at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`luthien policies --schema | head`): stop quietly. Python would
+        # report the pipe again when it flushes stdout at exit, so point stdout at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -18,11 +18,20 @@ Example:
         format: anthropic
         base_url: https://api.anthropic.com
         api_key_env: WORK_ANTHROPIC_KEY
+      personal:
+        format: anthropic
+        base_url: https://api.anthropic.com
+        api_key_env: PERSONAL_ANTHROPIC_KEY
     routes:
       - model: "llama*"
         upstream: local
+      - model: "o3*"                  # reasoning models think for minutes before the first byte
+        upstream: openai
+        timeouts: {first_byte_s: 900, idle_s: 300}
       - model: "claude-*"
         upstream: work
+        rate_limit: 100/minute   # each claude model, all clients together
+        fallback: personal       # while work's circuit breaker is open
     ```
 """
 
@@ -34,8 +43,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from luthien.ratelimit.items import parse_limits
 from luthien.settings import Settings
 
 
@@ -44,6 +62,22 @@ class WireFormat(StrEnum):
 
     ANTHROPIC = "anthropic"
     OPENAI = "openai"
+
+
+class TimeoutsConfig(BaseModel):
+    """Upstream timeouts for an upstream or a route; each unset one falls back to the next level.
+
+    A route's values win over its upstream's, which win over the global settings
+    (`LUTHIEN_UPSTREAM_CONNECT_TIMEOUT_S`, `..._FIRST_BYTE_TIMEOUT_S`, `..._IDLE_TIMEOUT_S`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    connect_s: float | None = Field(default=None, gt=0, description="Seconds to connect.")
+    first_byte_s: float | None = Field(
+        default=None, gt=0, description="Seconds from sending the request to the first body byte."
+    )
+    idle_s: float | None = Field(default=None, gt=0, description="Seconds of silence between body chunks.")
 
 
 class UpstreamConfig(BaseModel):
@@ -55,6 +89,7 @@ class UpstreamConfig(BaseModel):
     base_url: str = Field(pattern=r"^https?://")
     api_key: SecretStr | None = None
     api_key_env: str | None = None
+    timeouts: TimeoutsConfig | None = None
 
     @model_validator(mode="after")
     def _one_key_source(self) -> UpstreamConfig:
@@ -72,12 +107,29 @@ class UpstreamConfig(BaseModel):
 
 
 class RouteConfig(BaseModel):
-    """Send calls whose model matches the glob `model` to the upstream named `upstream`."""
+    """Send calls whose model matches the glob `model` to the upstream named `upstream`.
+
+    Attributes:
+        rate_limit: requests per window to each model matching `model`, all clients together
+            (e.g. `100/minute;2000/hour`); refused calls get 429.
+        fallback: an upstream (same format) that serves the route while `upstream`'s circuit
+            breaker is open.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     model: str
     upstream: str
+    rate_limit: str | None = None
+    fallback: str | None = None
+    timeouts: TimeoutsConfig | None = None
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_limits(value)
+        return value
 
 
 class PolicyEntry(BaseModel):
@@ -120,22 +172,77 @@ class LuthienConfig(BaseModel):
 
     @model_validator(mode="after")
     def _routes_name_upstreams(self) -> LuthienConfig:
-        known = set(self.upstreams) | {f.value for f in WireFormat}
+        formats = {f.value: f for f in WireFormat} | {
+            name: upstream.format for name, upstream in self.upstreams.items()
+        }
         for index, route in enumerate(self.routes):
-            if route.upstream not in known:
+            if route.upstream not in formats:
                 raise ValueError(f"routes[{index}].upstream: unknown upstream {route.upstream!r}")
+            if route.fallback is None:
+                continue
+            if route.fallback not in formats:
+                raise ValueError(f"routes[{index}].fallback: unknown upstream {route.fallback!r}")
+            fallback_format, primary_format = formats[route.fallback], formats[route.upstream]
+            if fallback_format is not primary_format:
+                raise ValueError(
+                    f"routes[{index}].fallback: upstream {route.fallback!r} speaks {fallback_format.value}, "
+                    f"{route.upstream!r} speaks {primary_format.value}"
+                )
         return self
 
 
 class ConfigError(Exception):
-    """The config file is missing, not YAML, or invalid. `str()` names the offending field."""
+    """The config file is missing, not YAML, or invalid. `str()` names the offending field.
+
+    Attributes:
+        problem: what is wrong, as a stable code (`unknown_policy`, `module_not_found`,
+            `import_failed`, `syntax_error`, `missing_class`, `not_a_policy`, `constructor_failed`,
+            `invalid_config`, `chain_cycle`), or None for other errors.
+        entry: the `policies` entry at fault, if any.
+        field: the dotted path of the offending field, if known.
+        suggestion: the likely intended name ("did you mean"), if one is close.
+        detail: the message without the suggestion (to wrap in another error's message).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        problem: str | None = None,
+        entry: str | None = None,
+        field: str | None = None,
+        suggestion: str | None = None,
+    ) -> None:
+        self.detail = message
+        if suggestion is not None:
+            message = f"{message} (did you mean {suggestion!r}?)"
+        super().__init__(message)
+        self.problem = problem
+        self.entry = entry
+        self.field = field
+        self.suggestion = suggestion
+
+
+def _message(item: Any) -> str:
+    # A ValueError raised in a validator reads "Value error, <text>": the prefix says nothing.
+    if item["type"] == "value_error" and "error" in item.get("ctx", {}):
+        return str(item["ctx"]["error"])
+    return str(item["msg"])
+
+
+def validation_error_fields(error: ValidationError, prefix: str = "") -> list[str]:
+    """The dotted path of each field an error names."""
+    return [
+        ".".join(str(part) for part in (prefix, *item["loc"]) if part != "") or "<root>"
+        for item in error.errors()
+    ]
 
 
 def describe_validation_error(error: ValidationError, prefix: str = "") -> str:
     """One line per problem, each naming the field by its dotted path."""
     return "; ".join(
-        f"{'.'.join(str(part) for part in (prefix, *item['loc']) if part != '') or '<root>'}: {item['msg']}"
-        for item in error.errors()
+        f"{field}: {_message(item)}"
+        for field, item in zip(validation_error_fields(error, prefix), error.errors(), strict=True)
     )
 
 
@@ -158,4 +265,8 @@ def load_config(path: Path | None) -> LuthienConfig:
     try:
         return LuthienConfig.model_validate({} if raw is None else raw)
     except ValidationError as error:
-        raise ConfigError(f"{path}: invalid config: {describe_validation_error(error)}") from error
+        raise ConfigError(
+            f"{path}: invalid config: {describe_validation_error(error)}",
+            problem="invalid_config",
+            field=validation_error_fields(error)[0],
+        ) from error

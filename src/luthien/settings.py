@@ -9,8 +9,14 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from luthien.ratelimit.items import parse_limits
+
+MAX_SERIALIZABLE_JSON_DEPTH = 254
+"""Deepest nesting orjson serializes: a request Luthien accepts must be writable again (records,
+a policy's changed request)."""
 
 
 class AuthMode(StrEnum):
@@ -73,14 +79,62 @@ class Settings(BaseSettings):
     upstream_read_timeout_s: float = Field(
         default=600.0,
         gt=0,
-        description="Seconds an upstream may stay silent (before headers or between stream chunks) "
-        "before the call fails with a timeout.",
+        description="Seconds an upstream may stay silent (before its first byte, or between chunks) "
+        "before the call fails with a timeout; the default of the first-byte and idle timeouts.",
+    )
+    upstream_first_byte_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds from sending a request until the upstream's first body byte (covers "
+        "thinking before a non-streaming answer). Unset: LUTHIEN_UPSTREAM_READ_TIMEOUT_S. "
+        "Per route or upstream: `timeouts:` in the config.",
+    )
+    upstream_idle_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds an upstream may stay silent between two body chunks. "
+        "Unset: LUTHIEN_UPSTREAM_READ_TIMEOUT_S. Per route or upstream: `timeouts:` in the config.",
     )
     upstream_max_connections: int = Field(
         default=1000, ge=1, description="Maximum concurrent connections to all upstreams together."
     )
     max_request_bytes: int = Field(
         default=32 * 1024 * 1024, ge=1024, description="Largest request body accepted; larger bodies get 413."
+    )
+    max_messages: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most messages (Anthropic, Chat) or input items (Responses) in one call; more get 400.",
+    )
+    max_json_depth: int = Field(
+        default=128,
+        ge=2,
+        le=MAX_SERIALIZABLE_JSON_DEPTH,
+        description="Deepest nesting of objects and arrays in a request body; deeper bodies get 400.",
+    )
+    max_held_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Bytes a policy may hold back per stream (e.g. tool-call arguments awaiting a judge). "
+        "Past it the held block is treated as the policy declares (`on_held_overflow`): blocked by default.",
+    )
+    max_concurrent_calls: int = Field(
+        default=0,
+        ge=0,
+        description="Model calls served at once by this process; further calls get an overload answer "
+        "(Anthropic 529, OpenAI 503) with `Retry-After`. 0: no limit.",
+    )
+    max_record_response_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Bytes of each response (as the upstream sent it, and as the client got it) kept for "
+        "the record; past it the stored copy is cut and marked truncated. The client still gets everything.",
+    )
+    keepalive_interval_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds of silence toward a streaming client, while a policy holds content (a judge "
+        "deciding), before a keep-alive is sent (Anthropic `ping`, an SSE comment for OpenAI). 0: never.",
     )
     test_policy: str | None = Field(
         default=None,
@@ -102,6 +156,13 @@ class Settings(BaseSettings):
         default=15.0,
         gt=0,
         description="Seconds between keep-alive comments on an idle `/api/activity/stream` connection.",
+    )
+    shutdown_grace_s: int = Field(
+        default=30,
+        ge=1,
+        description="Seconds calls in flight may take to finish after SIGTERM/SIGINT (new connections "
+        "are refused meanwhile); calls still running then are cut. Records are then written and the "
+        "process exits 0.",
     )
     log_level: str = Field(default="info", description="Log level: debug, info, warning or error.")
     # -- records storage (luthien.storage) --
@@ -151,6 +212,59 @@ class Settings(BaseSettings):
         default="luthien:events",
         min_length=1,
         description="Key of the Redis stream that carries live events; replicas sharing it share events.",
+    )
+
+    # Rate limits (luthien.ratelimit) and circuit breakers (luthien.upstream.breaker).
+    rate_limit: str | None = Field(
+        default=None,
+        description="Requests each client may make, per client key (hashed; the client's address "
+        "when it presents none), e.g. `60/minute;1000/hour`. Unset: no limit. Shared by replicas "
+        "through LUTHIEN_REDIS_URL.",
+    )
+    daily_token_budget: int | None = Field(
+        default=None,
+        ge=1,
+        description="Input plus output tokens each client key may use per UTC day, from the usage "
+        "upstreams report; past it, calls get 429 until midnight UTC. Unset: no budget.",
+    )
+    rate_limit_key_prefix: str = Field(
+        default="luthien:ratelimit",
+        min_length=1,
+        description="Prefix of the rate-limit counters in Redis; replicas sharing it share limits.",
+    )
+    breaker_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Consecutive upstream failures (5xx, connection errors, timeouts) that open its "
+        "circuit breaker: calls then fail fast with 503.",
+    )
+    breaker_cooldown_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds an open circuit breaker waits before letting one trial call through.",
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_limits(value)  # ValueError names the text that does not parse
+        return value
+
+    # Observability (luthien.observability): metrics and tracing.
+    metrics_max_models: int = Field(
+        default=50,
+        ge=1,
+        description="Distinct model names that get their own label in `/metrics`; calls for any further "
+        "model (names come from clients) are counted as `other`.",
+    )
+    otel_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP receiver for OpenTelemetry traces (`http://collector:4318`; `/v1/traces` is "
+        "appended). Unset: tracing is off.",
+    )
+    otel_service_name: str = Field(
+        default="luthien", min_length=1, description="`service.name` of the exported traces."
     )
 
     @model_validator(mode="after")

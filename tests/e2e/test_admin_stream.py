@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import httpx
@@ -12,7 +13,7 @@ from tests.admin_client import anthropic_call, transaction_id
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, JSONReply, ToolCall, anthropic_message
 from tests.luthien_server import LuthienServer
-from tests.sse_reader import Frame, SSEReader
+from tests.sse_reader import GUARD_S, Frame, SSEReader
 
 KEEPALIVE_S = 0.05
 CONFIG = LuthienConfig.model_validate(
@@ -40,6 +41,23 @@ def guarded_call(base_url: str) -> str:
         headers={"x-api-key": "k", "x-luthien-policy": "guard"},
     )
     return transaction_id(response)
+
+
+def test_events_arrive_as_they_happen_not_with_the_next_keepalive(make_luthien: LuthienFactory) -> None:
+    server = make_luthien(activity_keepalive_s=3600.0)  # a keep-alive never comes during the test
+
+    with httpx.stream("GET", f"{server.base_url}/api/activity/stream", timeout=GUARD_S) as stream:
+        lines = stream.iter_lines()
+        assert next(lines).startswith("retry:")
+        transaction = transaction_id(anthropic_call(server.base_url))
+        # Waits for the event (a read timeout of `GUARD_S` if it only came with a keep-alive).
+        completed = next(
+            json.loads(line.removeprefix("data:"))
+            for line in lines
+            if line.startswith("data:") and '"transaction.completed"' in line and transaction in line
+        )
+
+    assert completed["data"]["status"] == "ok"
 
 
 def test_a_call_through_the_proxy_arrives_as_events(server: LuthienServer) -> None:
@@ -112,7 +130,12 @@ def test_a_policy_switch_is_an_event_naming_who_made_it(make_luthien: LuthienFac
 
     frame: Frame = reader.next_matching(lambda f: f.event == "policy.switched")
     reader.stop()
-    assert frame.data["data"] == {"policy": "shout", "previous": "noop", "by": "admin-key"}
+    assert frame.data["data"] == {
+        "policy": "shout",
+        "previous": "noop",
+        "by": "admin-key",
+        "configured": "noop",
+    }
 
 
 @pytest.mark.parametrize(

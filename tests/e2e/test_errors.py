@@ -566,7 +566,7 @@ def test_stream_missing_only_its_terminal_event_ends_with_error_event(
 
 
 @pytest.mark.parametrize("api", api_params(STREAMING_APIS))
-@pytest.mark.parametrize("k", [0, 2])
+@pytest.mark.parametrize("k", [1, 2])
 def test_stream_going_silent_ends_with_timeout_error_event(
     make_luthien: LuthienFactory, fake: FakeProvider, api: Api, k: int
 ) -> None:
@@ -579,6 +579,25 @@ def test_stream_going_silent_ends_with_timeout_error_event(
 
     assert response.status_code == 200
     assert_ends_with_error_event(api, raw, sent, "timeout_error", "upstream_timeout")
+    assert fake.wait_stream_closed(READ_TIMEOUT_S * 10)
+
+
+@pytest.mark.parametrize("api", api_params(STREAMING_APIS))
+def test_stream_silent_before_its_first_event_is_504(
+    make_luthien: LuthienFactory, fake: FakeProvider, api: Api
+) -> None:
+    # Headers came, but no event within the first-byte timeout: nothing went to the client yet,
+    # so it gets a plain 504 in its shape, and the upstream connection is closed.
+    server = make_luthien(upstream_read_timeout_s=READ_TIMEOUT_S)
+    fake.enqueue(StreamReply([Pause(READ_TIMEOUT_S * 10), *frames_for(api)]))
+
+    response, raw = stream_raw(server, api)
+
+    assert response.status_code == 504
+    if api.shape == "anthropic":
+        assert_error_shape(orjson.loads(raw), api.shape, "timeout_error")
+    else:
+        assert_error_shape(orjson.loads(raw), api.shape, "server_error", "upstream_timeout")
     assert fake.wait_stream_closed(READ_TIMEOUT_S * 10)
 
 

@@ -23,10 +23,10 @@ from luthien.call.request import CallRequest
 from luthien.config import LuthienConfig
 from luthien.gateway.state import GatewayState
 from luthien.policy.base import Policy, PolicyConfig, PolicyContext
+from luthien.testing.fake_provider.anthropic_wire import DEFAULT_TEXT as ANTHROPIC_TEXT
+from luthien.testing.fake_provider.openai_chat_wire import DEFAULT_TEXT as OPENAI_TEXT
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, split_text
-from tests.fake_provider.anthropic_wire import DEFAULT_TEXT as ANTHROPIC_TEXT
-from tests.fake_provider.openai_chat_wire import DEFAULT_TEXT as OPENAI_TEXT
 from tests.luthien_server import LuthienServer
 
 CALLS = 50

@@ -1,40 +1,4 @@
-"""A scripted fake of the Anthropic and OpenAI APIs for testing the proxy against realistic providers."""
+"""The fake provider the project's tests use: the public one from `luthien.testing.fake_provider`."""
 
-from .anthropic_wire import (
-    anthropic_error_body,
-    anthropic_error_event,
-    anthropic_message,
-    anthropic_stream,
-    anthropic_usage,
-)
-from .openai_chat_wire import chat_completion, chat_stream, chat_usage, openai_error_body
-from .openai_responses_wire import response_object, responses_error_event, responses_stream, responses_usage
-from .script import HangReply, JSONReply, Pause, RawReply, Reply, StreamReply, ToolCall, split_text, sse_frame
-from .server import FakeProvider, ReceivedRequest
-
-__all__ = [
-    "FakeProvider",
-    "HangReply",
-    "JSONReply",
-    "Pause",
-    "RawReply",
-    "ReceivedRequest",
-    "Reply",
-    "StreamReply",
-    "ToolCall",
-    "anthropic_error_body",
-    "anthropic_error_event",
-    "anthropic_message",
-    "anthropic_stream",
-    "anthropic_usage",
-    "chat_completion",
-    "chat_stream",
-    "chat_usage",
-    "openai_error_body",
-    "response_object",
-    "responses_error_event",
-    "responses_stream",
-    "responses_usage",
-    "split_text",
-    "sse_frame",
-]
+from luthien.testing.fake_provider import *  # noqa: F403
+from luthien.testing.fake_provider import __all__ as __all__

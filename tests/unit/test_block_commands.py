@@ -145,6 +145,15 @@ def test_default_config_names_the_default_rules_and_tools() -> None:
         "network-pipe-to-shell",
         "credential-exfiltration",
         "fork-bomb",
+        "download-then-run",
+        "reverse-shell",
+        "untrusted-package-source",
+        "autostart-from-untrusted-location",
+        "privilege-escalation",
+        "recursive-permission-change-outside-workspace",
+        "destroys-shared-data",
+        "disables-safeguards",
+        "push-to-unknown-remote",
     ]
     assert config.tool_names == ["Bash", "bash", "shell", "exec_command", "shell_command", "local_shell"]
 

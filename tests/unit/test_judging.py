@@ -20,7 +20,7 @@ import pytest
 from pydantic import ValidationError
 
 from luthien.activity.log import ActivityLog
-from luthien.call.events import BlockComplete, BlockKind, ToolCall, text_block, tool_call_block
+from luthien.call.events import BlockComplete, BlockKind, ToolCall, Usage, text_block, tool_call_block
 from luthien.call.request import CallRequest, Turn
 from luthien.config import ConfigError, LuthienConfig, WireFormat
 from luthien.policies.judging import (
@@ -33,6 +33,7 @@ from luthien.policies.judging import (
     parse_verdict,
     record_decision,
     render_context,
+    reply_usage,
 )
 from luthien.policies.simple_tool_call_judge import SimpleToolCallJudgePolicy
 from luthien.policies.tool_call_judge import (
@@ -497,7 +498,49 @@ def test_record_decision_publishes_structured_fields() -> None:
         "upstream": "judge",
         "model": "judge-model",
         "threshold": 0.6,
+        "input_tokens": None,
+        "output_tokens": None,
     }
+
+
+def test_record_decision_carries_the_judges_token_counts() -> None:
+    activity = ActivityLog()
+    verdict = Verdict(0.1, "Lists files.", None, 3.0, Usage(812, 41))
+
+    record_decision(make_ctx(activity=activity), BASH_LS, verdict, False, settings())
+
+    (event,) = activity.events(type="judge.decision")
+    assert (event.data["input_tokens"], event.data["output_tokens"]) == (812, 41)
+
+
+@pytest.mark.parametrize(
+    ("body", "usage"),
+    [
+        ({"usage": {"input_tokens": 812, "output_tokens": 41}}, Usage(812, 41)),  # Anthropic
+        ({"usage": {"prompt_tokens": 700, "completion_tokens": 30, "total_tokens": 730}}, Usage(700, 30)),
+        ({"usage": {"input_tokens": 5}}, Usage(5, None)),
+        ({"usage": {"input_tokens": "5", "output_tokens": True}}, Usage(None, None)),
+        ({"usage": None}, None),
+        ({}, None),
+    ],
+)
+def test_reply_usage_reads_both_formats(body: dict[str, Any], usage: Usage | None) -> None:
+    assert reply_usage(body) == usage
+
+
+@pytest.mark.asyncio
+async def test_ask_judge_keeps_the_usage_of_a_malformed_answer() -> None:
+    class Counted(ScriptedModels):
+        async def complete(
+            self, upstream_name: str, model: str, system: str, user: str, max_tokens: int
+        ) -> ModelReply:
+            reply = await super().complete(upstream_name, model, system, user, max_tokens)
+            return ModelReply(reply.text, {**reply.body, "usage": {"input_tokens": 9, "output_tokens": 2}})
+
+    verdict = await ask_judge(RM, make_ctx(Counted("no verdict here")), settings())
+
+    assert verdict.error == "malformed_verdict"
+    assert verdict.usage == Usage(9, 2)
 
 
 def test_record_decision_keeps_the_failure_kind() -> None:

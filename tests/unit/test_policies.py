@@ -351,28 +351,30 @@ def test_string_replace_holds_back_a_possible_match_start() -> None:
     # Holdback is at least the longest literal minus one: "Falco" (5 chars) may still become "Falcon".
     policy = string_replace({"find": "Falcon", "replace": "Eagle"}, holdback_chars=0)
 
-    streamed, released = stream_text(policy, ["Hello there Falco", "n! and more text"])
+    streamed, released = stream_text(policy, ["Hello there ", "Falco", "n! and more text"])
 
-    assert released == ["Hello there ", "Hello there Eagle! and more"]
+    # Text is released delta by delta: "Falco" waits, and goes out with the delta that completes it.
+    assert released == ["", "Hello there ", "Hello there "]
     assert streamed == "Hello there Eagle! and more text"
 
 
 def test_string_replace_never_releases_inside_a_regex_match_that_may_grow() -> None:
     policy = string_replace({"find": r"sk-[a-z]+", "replace": "[key]", "regex": True}, holdback_chars=3)
 
-    streamed, released = stream_text(policy, ["token sk-abcdef", "ghij", "klm done"])
+    streamed, released = stream_text(policy, ["token ", "sk-abcdef", "ghij", "klm done"])
 
     assert streamed == "token [key] done"
-    assert released[:2] == ["token ", "token "]
+    assert released[:3] == ["", "token ", "token "]
 
 
 def test_string_replace_default_holdback_keeps_the_tail_until_the_block_ends() -> None:
     policy = string_replace({"find": "zzz", "replace": "y"})
-    text = "a" * 100
+    pieces = ["a" * 10] * 10
 
-    _, released = stream_text(policy, [text[:50], text[50:]])
+    _, released = stream_text(policy, pieces)
 
-    assert released == ["", "a" * 36]
+    # After each delta, the whole deltas that lie before the last 64 characters are out.
+    assert released == ["a" * max(0, (10 * count - 64) // 10 * 10) for count in range(1, 11)]
 
 
 RULE_SETS: list[list[dict[str, Any]]] = [

@@ -6,6 +6,7 @@ Every handler answers JSON (the stream and the export excepted); failures raise 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -69,12 +70,18 @@ class AdminApi:
     """The handlers, over the record store, the event bus and the policy switcher."""
 
     def __init__(
-        self, store: RecordStore | None, bus: EventBus, switcher: PolicySwitcher, keepalive_s: float
+        self,
+        store: RecordStore | None,
+        bus: EventBus,
+        switcher: PolicySwitcher,
+        keepalive_s: float,
+        draining: asyncio.Event,
     ) -> None:
         self.store = store
         self.bus = bus
         self.switcher = switcher
         self.keepalive_s = keepalive_s
+        self.draining = draining
 
     def _store(self) -> RecordStore:
         if self.store is None:
@@ -164,7 +171,7 @@ class AdminApi:
                 f"Last-Event-ID {last_id[:64]!r} is not an event id (<milliseconds>-<sequence>)",
                 "last_event_id",
             )
-        body = sse_stream(self.bus, filter, last_id, self.keepalive_s)
+        body = sse_stream(self.bus, filter, last_id, self.keepalive_s, self.draining)
         return StreamingResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)
 
     async def export(self, request: Request) -> Response:

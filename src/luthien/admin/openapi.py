@@ -318,6 +318,20 @@ PATHS: dict[str, Any] = {
 }
 
 
+SCHEMAS: dict[str, Any] = {
+    "Error": ERROR,
+    "Usage": USAGE,
+    "Change": CHANGE,
+    "BodyPair": BODY_PAIR,
+    "TransactionSummary": SUMMARY,
+    "Transaction": TRANSACTION,
+    "SessionSummary": SESSION,
+    "Policy": POLICY,
+}
+"""The admin API's schemas (the whole server's document, `luthien.gateway.openapi`, includes them)."""
+ADMIN_KEY_SCHEME = {"type": "http", "scheme": "bearer", "description": "LUTHIEN_ADMIN_KEY"}
+
+
 def openapi_document() -> dict[str, Any]:
     """The whole document."""
     return {
@@ -329,18 +343,6 @@ def openapi_document() -> dict[str, Any]:
             "`Authorization: Bearer <LUTHIEN_ADMIN_KEY>` (without an admin key, loopback clients only).",
         },
         "paths": PATHS,
-        "components": {
-            "schemas": {
-                "Error": ERROR,
-                "Usage": USAGE,
-                "Change": CHANGE,
-                "BodyPair": BODY_PAIR,
-                "TransactionSummary": SUMMARY,
-                "Transaction": TRANSACTION,
-                "SessionSummary": SESSION,
-                "Policy": POLICY,
-            },
-            "securitySchemes": {"adminKey": {"type": "http", "scheme": "bearer"}},
-        },
+        "components": {"schemas": SCHEMAS, "securitySchemes": {"adminKey": ADMIN_KEY_SCHEME}},
         "security": [{"adminKey": []}],
     }

@@ -26,7 +26,9 @@ class AdminSide:
         self.state = state
         self.access = AdminAccess(state.settings)
         self.switcher = PolicySwitcher(state.policies, state.bus)
-        self.api = AdminApi(state.store, state.bus, self.switcher, state.settings.activity_keepalive_s)
+        self.api = AdminApi(
+            state.store, state.bus, self.switcher, state.settings.activity_keepalive_s, state.draining
+        )
 
     def routes(self) -> list[BaseRoute]:
         """`/api/...` and `/ui/...`."""

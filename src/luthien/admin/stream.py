@@ -97,9 +97,17 @@ def event_frame(event: LiveEvent) -> bytes:
 
 
 async def sse_stream(
-    bus: EventBus, filter: TransactionFilter, last_event_id: str | None, keepalive_s: float
+    bus: EventBus,
+    filter: TransactionFilter,
+    last_event_id: str | None,
+    keepalive_s: float,
+    draining: asyncio.Event,
 ) -> AsyncIterator[bytes]:
-    """The SSE body: a `retry` line, then matching events, with keep-alive comments while idle."""
+    """The SSE body: a `retry` line, then matching events, with keep-alive comments while idle.
+
+    The stream ends when `draining` is set (the server is shutting down): a monitor's `EventSource`
+    reconnects, through a load balancer to another replica, and resumes from its `Last-Event-ID`.
+    """
     # A new monitor starts from the bus's position before the client hears anything: whatever is
     # published once the stream has visibly begun reaches it, however late the subscription
     # starts reading (a Redis subscription finds its place with a round trip of its own).
@@ -108,16 +116,21 @@ async def sse_stream(
     # Start waiting for the first event before the client hears anything (the in-process bus
     # registers the subscriber then).
     pending: asyncio.Future[LiveEvent] | None = asyncio.ensure_future(anext(events))
+    stopping = asyncio.ensure_future(draining.wait())
     await asyncio.sleep(0)
     try:
         yield f"retry: {RETRY_MS}\n\n".encode("ascii")
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(anext(events))
-            done, _ = await asyncio.wait({pending}, timeout=keepalive_s)
+            done, _ = await asyncio.wait(
+                {pending, stopping}, timeout=keepalive_s, return_when=asyncio.FIRST_COMPLETED
+            )
             if not done:
                 yield KEEPALIVE
                 continue
+            if stopping in done:
+                return
             future, pending = pending, None
             try:
                 event = future.result()
@@ -126,6 +139,7 @@ async def sse_stream(
             if event_matches(filter, event):
                 yield event_frame(event)
     finally:
+        stopping.cancel()
         if pending is not None:
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):

@@ -1,4 +1,4 @@
-"""The ASGI application: routes, lifespan (upstream pool, event bus, records storage), transaction ids."""
+"""The ASGI application: routes, lifespan (upstream pool, events, records, rate limiter), transaction ids."""
 
 from __future__ import annotations
 
@@ -17,15 +17,24 @@ from luthien.activity.log import ActivityLog
 from luthien.admin.side import AdminSide
 from luthien.config import LuthienConfig, load_config
 from luthien.events.factory import open_bus
+from luthien.gateway.apidocs import api_docs_routes
 from luthien.gateway.asgi import TransactionIdMiddleware
+from luthien.gateway.limits import CallGate
 from luthien.gateway.models import MODELS_PATH, ModelsEndpoint
 from luthien.gateway.proxy import ENDPOINTS, ProxyEndpoint
 from luthien.gateway.readiness import Readiness
 from luthien.gateway.selection import PolicySelector
 from luthien.gateway.state import GatewayState
+from luthien.observability.endpoint import METRICS_PATH, MetricsEndpoint
+from luthien.observability.metrics import BreakerState as BreakerGauge
+from luthien.observability.metrics import Metrics
+from luthien.observability.observer import GatewayObserver
+from luthien.observability.tracing import Tracing
 from luthien.policy.registry import active_policy_name, build_policies
+from luthien.ratelimit.limiter import open_limiter
 from luthien.settings import Settings
 from luthien.storage import open_storage
+from luthien.upstream.breaker import Breakers
 from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router
@@ -75,22 +84,40 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
     policies = build_policies(config, active)
     client = UpstreamClient(settings)
     router = Router(config)
+    limiter = open_limiter(settings)
     bus = open_bus(settings)
     storage = open_storage(settings)
+    metrics = Metrics(
+        settings.metrics_max_models, lambda: storage.writer.stats if storage.writer is not None else None
+    )
+    breakers = Breakers(
+        client,
+        settings.breaker_failures,
+        settings.breaker_cooldown_s,
+        on_change=lambda upstream, state: metrics.breaker_state(upstream, BreakerGauge[state.name]),
+    )
+    tracing = Tracing(settings)
     state = GatewayState(
         settings=settings,
         router=router,
         client=client,
         policies=PolicySelector(policies, active, settings.allow_policy_header),
         activity=ActivityLog(),
-        models=ModelCaller(router, client),
+        models=ModelCaller(router, breakers),
         bus=bus,
         records=storage.sink,
         store=storage.record_store,
+        breakers=breakers,
+        limiter=limiter,
+        calls=CallGate(settings.max_concurrent_calls),
+        metrics=metrics,
+        observer=GatewayObserver(metrics, tracing),
     )
 
     admin = AdminSide(state)
-    readiness = Readiness(storage, bus, "redis" if settings.redis_url else "memory")
+    readiness = Readiness(
+        storage, bus, "redis" if settings.redis_url else "memory", limiter, breakers, router
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncGenerator[None]:
@@ -98,20 +125,29 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         await bus.start()
         await storage.start()
         try:
-            async with admin.running():
+            async with admin.running(), metrics.running():
                 yield
         finally:
             await client.close()
-            # Calls have ended: their records and events are flushed before the process exits.
+            # Calls have ended: their records, events and spans are flushed before the process exits.
             await storage.close()
             await bus.close()
+            await limiter.backend.close()
+            await tracing.shutdown()
 
     routes = [
         Route("/", root, methods=["GET", "HEAD"]),
         Route("/health", health, methods=["GET"]),
         Route("/ready", readiness.respond, methods=["GET"]),
         Route(MODELS_PATH, ModelsEndpoint(state), methods=["GET"]),
-        *(Route(endpoint.path, ProxyEndpoint(endpoint, state), methods=["POST"]) for endpoint in ENDPOINTS),
+        *(
+            Route(
+                endpoint.path, tracing.wrap(ProxyEndpoint(endpoint, state), endpoint.path), methods=["POST"]
+            )
+            for endpoint in ENDPOINTS
+        ),
+        Route(METRICS_PATH, MetricsEndpoint(metrics, admin.access).respond, methods=["GET"]),
+        *api_docs_routes(),
         *admin.routes(),
     ]
     app = Starlette(

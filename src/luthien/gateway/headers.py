@@ -3,7 +3,9 @@
 Provider headers (`anthropic-version`, `anthropic-beta`, `x-stainless-*`, `user-agent`, Codex's
 `session-id`/`originator`, ...) pass upstream untouched; hop-by-hop headers, framing headers that the
 proxy recomputes, and Luthien's own `x-luthien-*` control headers do not. Credentials are swapped for
-the server's provider key when the auth decision says so.
+the server's provider key when the auth decision says so. A client's `traceparent`/`tracestate` pass
+like any provider header; with tracing on, the upstream client replaces them with Luthien's own
+(`luthien.observability.tracing.upstream_span`).
 
 Header values cross as the bytes that arrived, whatever their encoding: aiohttp hands the upstream's
 as UTF-8 decoded with `surrogateescape` (reversed exactly here) and writes ours as UTF-8; ASGI hands

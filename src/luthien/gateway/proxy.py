@@ -4,6 +4,11 @@ One `ProxyEndpoint` serves each of `/v1/messages`, `/v1/messages/count_tokens`,
 `/v1/chat/completions` and `/v1/responses`. The request body is forwarded as the exact bytes the
 client sent; the query string is kept. Each call after authentication is recorded
 (`luthien.gateway.recording`): the recorder sees the request, the upstream's bytes and the client's.
+Model calls pass the rate limits (`luthien.ratelimit`) before anything else happens to them; each
+finished call's tokens count against its client's daily budget. Upstream requests go through the
+upstream's circuit breaker (`luthien.upstream.breaker`), or a route's fallback while it is open.
+Limits (`luthien.gateway.limits`): calls past `LUTHIEN_MAX_CONCURRENT_CALLS` are refused before
+anything else (not recorded); message count and JSON depth are checked with the body.
 """
 
 from __future__ import annotations
@@ -29,15 +34,19 @@ from luthien.gateway.asgi import (
 )
 from luthien.gateway.auth import use_server_key
 from luthien.gateway.headers import client_response_headers, upstream_request_headers
+from luthien.gateway.limits import RETRY_AFTER_HEADER, check_json_depth, check_message_count
 from luthien.gateway.recording import recording_send, start_recorder, upstream_error_text
 from luthien.gateway.state import GatewayState, client_headers
+from luthien.pipeline.keepalive import KeepAlive
 from luthien.pipeline.run import POLICY_FAILURE_MESSAGE, run_body, run_stream
 from luthien.pipeline.stage import PassThroughStage, PolicyStage, ResponseStage
 from luthien.policy.base import Policy, PolicyContext
 from luthien.policy.runner import PolicyFailure
+from luthien.ratelimit.limiter import Admission, client_identity
 from luthien.records.recorder import TransactionRecorder
 from luthien.upstream.client import UpstreamResponse
 from luthien.upstream.routing import Upstream
+from luthien.upstream.timeouts import UpstreamTimeouts, resolve_timeouts
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
 from luthien.wire.errors import ErrorKind, GatewayError, dumps
 
@@ -77,9 +86,14 @@ POLICY_RESPONSE_HEADER = b"x-luthien-policy"
 async def send_error(
     send: Send, api: WireApi, error: GatewayError, extra: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    """Answer with `error` in the client's shape."""
+    """Answer with `error` in the client's shape, with the error's own headers (`Retry-After`)."""
     body = dumps(api.error_body(error.kind, error.message))
-    await send_bytes(send, error.kind.status, body, [JSON_CONTENT_TYPE, *(extra or [])])
+    await send_bytes(
+        send,
+        api.error_status(error.kind),
+        body,
+        _merged([JSON_CONTENT_TYPE, *(extra or [])], error.headers),
+    )
 
 
 async def forward_upstream_error(
@@ -109,7 +123,7 @@ async def send_upstream_error(
         )
         return
     headers = [header for header in client_response_headers(upstream_headers) if header[0] != b"content-type"]
-    await send_bytes(send, status, body, [JSON_CONTENT_TYPE, *headers, *(extra or [])])
+    await send_bytes(send, status, body, [JSON_CONTENT_TYPE, *_merged(headers, extra or [])])
 
 
 class ProxyEndpoint:
@@ -129,10 +143,28 @@ class ProxyEndpoint:
         except GatewayError as error:
             await send_error(send, api, error)
             return
+        calls = self.state.calls
+        if calls.full:
+            await send_error(send, api, calls.overloaded(), [RETRY_AFTER_HEADER])
+            return
+        with calls.admit():
+            await self._serve(scope, receive, send, headers, server_key, received_at)
+
+    async def _serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: list[tuple[str, str]],
+        server_key: bool,
+        received_at: float,
+    ) -> None:
+        api = self.endpoint.api
         recorder = start_recorder(
             self.state, scope, self.endpoint.path, api, headers, received_at, self.endpoint.applies_policy
         )
         send = recording_send(send, recorder)
+        admission: Admission | None = None
         try:
             try:
                 selected = self.state.policies.choose(headers) if self.endpoint.applies_policy else None
@@ -140,17 +172,35 @@ class ProxyEndpoint:
                     recorder.policy(selected[0])
                 body = await read_body(receive, self.state.settings.max_request_bytes)
                 request = self._read_request(body, recorder)
+                admission = await self._admit(scope, headers, request)
             except GatewayError as error:
                 recorder.failed(error.message)
                 await send_error(send, api, error)
                 return
             except ClientDisconnected:
                 return
-            call = self._call(send, scope, headers, server_key, request, selected, recorder)
+            call = self._call(
+                send, scope, headers, server_key, request, selected, recorder, admission.headers
+            )
             await until_disconnect(receive, call)
         finally:
             # The client has its whole answer (or is gone): the record is built off its path.
-            recorder.finish()
+            record = recorder.finish()
+            if record is not None and admission is not None:
+                await self.state.limiter.spend(admission.identity, record.usage)
+
+    async def _admit(self, scope: Scope, headers: list[tuple[str, str]], request: CallRequest) -> Admission:
+        """Count the call against the rate limits (token counting is not a model call: exempt).
+
+        Raises:
+            RateLimitedError: a limit or the daily token budget is used up.
+        """
+        identity = client_identity(headers, scope)
+        if not self.endpoint.applies_policy:
+            return Admission(identity)
+        route = self.state.router.route(request.model)
+        model_limits = route.rate_limits if route is not None else ()
+        return await self.state.limiter.admit(identity, request.model, model_limits, self.endpoint.api.format)
 
     def _read_request(self, body: bytes, recorder: TransactionRecorder) -> CallRequest:
         api = self.endpoint.api
@@ -169,11 +219,16 @@ class ProxyEndpoint:
             raise GatewayError(
                 ErrorKind.INVALID_REQUEST, f"request body is not valid JSON: {error}"
             ) from error
-        return self.endpoint.api.validate_request(parsed, self.endpoint.required)
+        fields = self.endpoint.api.validate_request(parsed, self.endpoint.required)
+        check_message_count(fields, self.state.settings.max_messages)
+        check_json_depth(fields, self.state.settings.max_json_depth)
+        return fields
 
     def _route(self, request: CallRequest) -> Upstream:
         api = self.endpoint.api
         upstream = self.state.router.resolve(request.model, api.format)
+        route = self.state.router.route(request.model)
+        upstream = self.state.breakers.choose(upstream, route.fallback if route is not None else None)
         if upstream.format is not api.format:
             raise GatewayError(
                 ErrorKind.INVALID_REQUEST,
@@ -192,16 +247,23 @@ class ProxyEndpoint:
         request: CallRequest,
         selected: tuple[str, Policy[Any]] | None,
         recorder: TransactionRecorder,
+        rate_headers: tuple[tuple[bytes, bytes], ...],
     ) -> None:
         api = self.endpoint.api
         stage: ResponseStage = _PASS_THROUGH
-        extra: list[tuple[bytes, bytes]] = []
+        extra: list[tuple[bytes, bytes]] = [*rate_headers]
         try:
             if selected is not None:
                 name, policy = selected
-                extra = [(POLICY_RESPONSE_HEADER, name.encode("latin-1"))]
+                extra.append((POLICY_RESPONSE_HEADER, name.encode("latin-1")))
                 _refuse_unchecked_choices(request, policy, name)
-                ctx = PolicyContext(transaction_id(scope), name, recorder.activity, self.state.models)
+                ctx = PolicyContext(
+                    transaction_id(scope),
+                    name,
+                    recorder.activity,
+                    self.state.models,
+                    max_held_bytes=self.state.settings.max_held_bytes,
+                )
                 policy_stage = PolicyStage(policy, ctx, api)
                 request = await policy_stage.process_request(request)
                 stage = policy_stage
@@ -217,21 +279,29 @@ class ProxyEndpoint:
         url = upstream.url(self.endpoint.path, scope["query_string"].decode("latin-1"))
         body = request.to_bytes()
         recorder.forwarded(body, upstream.name, upstream_key)
-        await self._forward(send, url, upstream_headers, body, stage, extra, recorder)
+        route = self.state.router.route(request.model)
+        timeouts = resolve_timeouts(
+            self.state.client.default_timeouts, upstream.config, route.timeouts if route else None
+        )
+        await self._forward(send, upstream, url, upstream_headers, body, timeouts, stage, extra, recorder)
 
     async def _forward(
         self,
         send: Send,
+        upstream: Upstream,
         url: str,
         headers: CIMultiDict[str],
         body: bytes,
+        timeouts: UpstreamTimeouts,
         stage: ResponseStage,
         extra: list[tuple[bytes, bytes]],
         recorder: TransactionRecorder,
     ) -> None:
         api = self.endpoint.api
         try:
-            async with self.state.client.request("POST", url, headers, body) as response:
+            async with self.state.breakers.request(
+                upstream, "POST", url, headers, body, timeouts
+            ) as response:
                 status = response.status
                 recorder.upstream_answered(status, response.is_event_stream and status < 400)
                 if status >= 400:
@@ -240,13 +310,13 @@ class ProxyEndpoint:
                     recorder.failed(upstream_error_text(status, error_body))
                     await send_upstream_error(send, api, status, response.headers, error_body, extra)
                     return
-                response_headers = [*client_response_headers(response.headers), *extra]
+                response_headers = _merged(client_response_headers(response.headers), extra)
                 if response.is_event_stream:
                     chunks = run_stream(api, recorder.upstream_stream(response.chunks()), stage)
                     # The first chunk decides between a stream and an error answer: a policy that
                     # fails closed before anything was sent gets a proper HTTP error.
                     first = await anext(chunks, b"")
-                    await send_stream(send, status, response_headers, _prepend(first, chunks))
+                    await self._send_stream(send, status, response_headers, _prepend(first, chunks), stage)
                     return
                 upstream_body = await response.read()
                 recorder.upstream_body(upstream_body)
@@ -256,6 +326,25 @@ class ProxyEndpoint:
             await self._fail(send, _policy_error(failure), extra, recorder)
         except GatewayError as error:
             await self._fail(send, error, extra, recorder)
+
+    async def _send_stream(
+        self,
+        send: Send,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        chunks: AsyncIterator[bytes],
+        stage: ResponseStage,
+    ) -> None:
+        """Stream `chunks`; while a policy holds content, silence gets the API's keep-alive."""
+        if not (isinstance(stage, PolicyStage) and stage.policy.inspects_response):
+            await send_stream(send, status, headers, chunks)  # nothing can be held
+            return
+        interval = self.state.settings.keepalive_interval_s
+        keepalive = KeepAlive(send, self.endpoint.api.keepalive, interval, lambda: stage.holding)
+        try:
+            await send_stream(keepalive.send, status, headers, chunks)
+        finally:
+            await keepalive.close()
 
     async def _fail(
         self, send: Send, error: GatewayError, extra: list[tuple[bytes, bytes]], recorder: TransactionRecorder
@@ -296,6 +385,15 @@ def _refuse_unchecked_choices(request: CallRequest, policy: Policy[Any], name: s
 
 def _policy_error(failure: PolicyFailure) -> GatewayError:
     return GatewayError(ErrorKind.POLICY, POLICY_FAILURE_MESSAGE.format(name=failure.policy_name))
+
+
+def _merged(
+    headers: Iterable[tuple[bytes, bytes]], ours: Iterable[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """`headers` then `ours`, where ours replace any of the same name (Luthien's rate-limit headers)."""
+    ours = list(ours)
+    names = {name for name, _ in ours}
+    return [*(header for header in headers if header[0] not in names), *ours]
 
 
 async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

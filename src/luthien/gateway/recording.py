@@ -4,7 +4,8 @@ Model calls (the endpoints that apply a policy) get a recorder wired to the serv
 event bus. Token counting (`/v1/messages/count_tokens`) gets one wired to nothing, which records
 nothing: it is not a model call (no output, no policy), and Claude Code sends it often enough to
 drown the calls that matter. Calls that fail authentication are not recorded either: strangers must
-not be able to fill the audit store.
+not be able to fill the audit store. Every recorder, token counts' included, reports its call to the
+gateway's observer (metrics, the trace's call span).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def start_recorder(
         bus=state.bus if recorded else None,
         activity_log=state.activity,
         received_at=received_at,
+        max_response_bytes=state.settings.max_record_response_bytes,
+        observer=state.observer,
     )
 
 

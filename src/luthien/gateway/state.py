@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from luthien.activity.log import ActivityLog
 from luthien.events.bus import EventBus
+from luthien.gateway.limits import CallGate
 from luthien.gateway.selection import PolicySelector
+from luthien.observability.metrics import Metrics
+from luthien.ratelimit.limiter import RateLimiter
 from luthien.records.model import RecordSink
+from luthien.records.observer import CallObserver
 from luthien.records.query import RecordStore
 from luthien.settings import Settings
+from luthien.upstream.breaker import Breakers
 from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router
@@ -20,9 +26,16 @@ class GatewayState:
     """Settings, routing, the upstream connection pool, the policies, activity, records and live events.
 
     Attributes:
+        breakers: the upstreams' circuit breakers; upstream requests go through them.
+        limiter: rate limits and token budgets.
         bus: where live events go (started and closed by the app's lifespan).
         records: where finished transaction records go; None when recording is off.
         store: where records are read back (admin API, web UI); None when recording is off.
+        calls: counts the model calls in progress against `LUTHIEN_MAX_CONCURRENT_CALLS`.
+        metrics: the Prometheus metrics (`/metrics`); e.g. `metrics.breaker_state(upstream, state)`.
+        observer: told of every call by its recorder (feeds `metrics` and the call's trace span).
+        draining: set when the server starts shutting down (endless streams such as the activity
+            monitor end then; calls in flight go on).
     """
 
     settings: Settings
@@ -34,6 +47,12 @@ class GatewayState:
     bus: EventBus
     records: RecordSink | None
     store: RecordStore | None
+    breakers: Breakers
+    limiter: RateLimiter
+    calls: CallGate
+    metrics: Metrics
+    observer: CallObserver
+    draining: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def client_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:

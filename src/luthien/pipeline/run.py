@@ -20,7 +20,7 @@ from luthien.pipeline.stage import ResponseStage
 from luthien.policy.runner import PolicyFailure
 from luthien.upstream.client import UpstreamStreamError
 from luthien.wire.apis import UNREADABLE, WireApi, readable_by_clients, response_event
-from luthien.wire.errors import ErrorKind
+from luthien.wire.errors import ErrorKind, GatewayError
 from luthien.wire.sse import SSEParser, terminated
 
 INCOMPLETE_STREAM_MESSAGE = "upstream ended the stream before it was complete"
@@ -57,6 +57,8 @@ async def run_stream(
     Raises:
         PolicyFailure: the policy failed closed before anything was sent (the caller answers with
             an error response instead of a stream).
+        GatewayError: UPSTREAM_TIMEOUT when the upstream sent no body byte within the first-byte
+            timeout (nothing was sent either: the caller answers 504).
     """
     last: WireEvent | None = None
     complete = False
@@ -69,6 +71,8 @@ async def run_stream(
                 last = event
             complete = complete or api.is_terminal(event)
     except UpstreamStreamError as error:
+        if error.before_body and not sent_any:
+            raise GatewayError(error.kind, error.message) from error
         if not complete:
             for event in api.stream_error(error.kind, error.message, last):
                 yield api.encode(event)

@@ -83,6 +83,11 @@ class PolicyStage:
         self.api = api
         self.runner = policy.runner(ctx)
 
+    @property
+    def holding(self) -> bool:
+        """Whether the policy holds response content back right now (`pipeline/keepalive.py`)."""
+        return self.runner.holding
+
     async def process_request(self, request: CallRequest) -> CallRequest:
         """The request to forward (raises `PolicyFailure` when the policy fails closed)."""
         return await self.runner.on_request(request)

@@ -13,6 +13,7 @@ policies:
       tool_names: [Bash, run_in_terminal]
       rules:                     # replaces the default list
         - {name: no-force-push, pattern: 'git\s+push\s+.*--force', reason: "force pushes are not allowed"}
+      blocked_message: "**Blocked: `{tool}`**\n\n{reason}\n"   # without {arguments}: not echoed
 ```
 """
 
@@ -22,11 +23,11 @@ import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from luthien.call.events import BlockComplete, BlockKind, CallEvent, ToolCall
 from luthien.policy.base import Policy, PolicyConfig, PolicyContext
-from luthien.policy.helpers import send_blocked_message
+from luthien.policy.helpers import BLOCKED_TEMPLATE, check_blocked_template, send_blocked_message
 
 DEFAULT_TOOL_NAMES = ("Bash", "bash", "shell", "exec_command", "shell_command", "local_shell")
 COMMAND_KEYS = ("command", "cmd")
@@ -51,38 +52,75 @@ class Rule(BaseModel):
 
 
 # `rm` with a recursive flag anywhere in the same command, and a target that starts at the root, the
-# home directory, a parent directory or a bare glob.
+# home directory (but not a cache folder under it), a parent directory or a bare glob.
 _RECURSIVE_RM = r"\brm(?=[^;&|]*\s(?:-[a-zA-Z]*[rR][a-zA-Z]*|--recursive)(?:\s|$))"
-_OUTSIDE_TARGET = r"[^;&|]*\s[\"']?(?:/|~|\$HOME\b|\$\{HOME\}|\.\.(?:/|\s|$|[\"'])|\*(?:\s|$))"
+_HOME_CACHE = r"/\.cache/(?:(?!\.\.)[^\s;&|\"'])+[\"']?(?=\s|$|[;&|])"
+_OUTSIDE_TARGET = (
+    r"[^;&|]*\s[\"']?(?:/|~(?!" + _HOME_CACHE + r")|\$HOME\b(?!" + _HOME_CACHE + r")|\$\{HOME\}|"
+    r"\.\.(?:/|\s|$|[\"'])|\*(?:\s|$))"
+)
+# The root, a system directory or the home directory itself, as a whole argument.
+_SYSTEM_OR_HOME = (
+    r"[\"']?(?:/(?:etc|usr|bin|sbin|lib\w*|boot|root|var|opt|srv)?|~|\$HOME|\$\{HOME\})/?[\"']?(?:\s|$)"
+)
+# Files and command outputs that hold credentials or private data.
+_SECRET = (
+    # An SSH key named after `-i` is used to log in, not sent: not a secret leaving.
+    r"(?<!-i ~/)(?<!-i \$HOME/)\.ssh\b(?!/(?:[\w.-]*\.pub|known_hosts|config|authorized_keys)\b)|"
+    r"\.aws\b|\.gnupg\b|\.netrc\b|\.git-credentials\b|"
+    r"\.docker/config\.json|\.kube/config|\.npmrc\b|\.pypirc\b|\.config/(?:gh|gcloud)\b|/etc/(?:shadow|passwd|sudoers)\b|"
+    r"(?<![\w.-])\.env(?![\w.])|\b(?:printenv|env)\s*(?:\||\))|os\.environ|\$\{?AWS_SECRET_ACCESS_KEY\b|"
+    r"\b(?:pg_dump|mysqldump|mongodump)\b|secretsmanager\s+get-secret-value|kubectl\s+get\s+secrets?\b[^;&|]*-o\s*(?:yaml|json)|"
+    r"\bheroku\s+config\s+-s\b|find-generic-password|cookies\.sqlite|Login\s+Data|git\s+config\s+--get-regexp[^;&|]*(?:credential|token)"
+)
+# Commands and calls that send data to another host.
+_NETWORK_SINK = (
+    r"\b(?:curl|wget|nc|ncat|netcat|socat|scp|sftp|rsync|telnet|nslookup|dig)\b|\bssh\s|openssl\s+s_client|"
+    r"\bgh\s+(?:gist|issue|pr)\b|\baws\s+s3\s+(?:cp|mv|sync)\b|urlopen|requests\.(?:post|put)|http\.client"
+)
+_INTERPRETER = r"(?:(?:ba|z|da|k|fi)?sh|python[23]?|perl|ruby|node|php)"
+# FreeBSD's `fetch` downloads like curl and wget.
+_DOWNLOAD = r"(?:curl|wget|fetch)"
+# Package indexes and registries trusted by default: the public ones.
+_TRUSTED_INDEX = (
+    r"(?:pypi\.org|files\.pythonhosted\.org|registry\.npmjs\.org|registry\.yarnpkg\.com)(?:[/:\s\"']|$)"
+)
 
 DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(
         name="recursive-delete-outside-workspace",
-        pattern=_RECURSIVE_RM + _OUTSIDE_TARGET,
+        pattern=_RECURSIVE_RM + _OUTSIDE_TARGET + r"|"
+        r"\bfind\s+[\"']?(?:/|~|\$HOME)\S*\s[^;&|]*(?:-delete\b|-exec\s+rm\b)|"
+        r"\bcd\s+(?:/|~)(?=\s|;|&)[^;&|]*(?:&&|;)\s*(?:rm\s+-\w*[rR]|find\s[^;&|]*(?:-delete\b|-exec\s+rm\b))|"
+        r"\brsync\b[^;&|]*--delete\b[^;&|]*\s" + _SYSTEM_OR_HOME + r"|\bmv\b[^;&|]*\s/dev/null\b",
         reason="Recursive delete of a path outside the workspace (an absolute path, the home directory "
         "or a parent directory).",
     ),
     Rule(
         name="disk-format",
-        pattern=r"\b(mkfs(\.\w+)?|wipefs|fdisk|sfdisk|parted|shred)\b|\bdd\b[^;|&]*\bof=/dev/",
+        # Any device, named or in a variable; not listing (`-l`) or an image file in the workspace.
+        pattern=r"\b(?:mkfs(?:\.\w+)?|wipefs|sfdisk|parted|fdisk)\b"
+        r"(?![^;&|]*\s(?:-l\b|\./|[\w./-]+\.(?:img|iso|raw|qcow2)\b))|"
+        r"\bshred\b[^;&|]*\s[\"']?(?:/dev/|~|\$HOME)|\bdd\b[^;|&]*\bof=/dev/(?!null\b)",
         reason="Formatting, partitioning or overwriting a disk.",
     ),
     Rule(
         name="network-pipe-to-shell",
-        # The same shells and download tools in each form: piped into, or given a command substitution
-        # or a process substitution of a download.
-        pattern=r"\b(curl|wget|fetch)\b[^|;&]*\|\s*(sudo\s+)?(ba|z|da|k|fi)?sh\b|"
-        r"\b(ba|z|da|k|fi)?sh\s+(-c\s+)?[\"']?\$\(\s*(curl|wget|fetch)\b|"
-        r"\b(ba|z|da|k|fi)?sh\s+<\(\s*(curl|wget|fetch)\b",
+        pattern=r"\b(curl|wget|fetch)\b[^|;&]*\|\s*(?:sudo\s+(?:-\w+\s+)*)?" + _INTERPRETER + r"\b|"
+        r"\b" + _INTERPRETER + r"\s+(?:-\w+\s+)?[\"']?\$\(\s*" + _DOWNLOAD + r"\b|"
+        # `. <(curl …)` sources the download; `./tool <(curl …)` only reads it as a file.
+        r"(?:\b(?:source|xargs)|\b" + _INTERPRETER + r"|(?:^|\s)\.(?=\s))[^;&|]*<\(\s*" + _DOWNLOAD + r"\b|"
+        r"\beval\s+[\"']?\$\(\s*" + _DOWNLOAD + r"\b|"
+        r"\bbase64\s+(?:-d|--decode)\b[^;&]*\|\s*(?:sudo\s+)?" + _INTERPRETER + r"\b|"
+        r"\b(?:iex|Invoke-Expression)\b[^;&|]*\b(?:irm|iwr|Invoke-RestMethod|Invoke-WebRequest|DownloadString)\b|"
+        r"(?s:^(?=.*(?:\bhttps?(?:[\"']\))?\.get\(|urlopen\(|file_get_contents\(\s*[\"']https?:))(?=.*\beval\())",
         reason="Downloading code from the network and running it in a shell.",
     ),
     Rule(
         name="credential-exfiltration",
-        pattern=r"(\.ssh/id_|\.aws/credentials|\.netrc|\.git-credentials|\.docker/config\.json|"
-        r"\.kube/config|\.npmrc|\.pypirc|/etc/shadow|\bprintenv\b|\benv\b)"
-        r"[^;&]*\|\s*(curl|wget|nc|ncat|netcat|scp|ssh)\b|"
-        r"\b(curl|wget)\b[^;&]*(-d|--data\S*|-F|--upload-file|-T)\s*@?[^;&]*"
-        r"(\.ssh/|\.aws/|\.netrc|\.git-credentials|/etc/shadow)",
+        pattern=r"(?s:^(?=.*(?:" + _SECRET + r"))(?=.*(?:" + _NETWORK_SINK + r")))|"
+        r"https?://[^\s\"']*[?&]\w*=\$\{?\w*(?:TOKEN|KEY|SECRET|PASSWORD|PAT)\b|"
+        r"\becho\s+[\"']?\$\{?\w+\}?[\"']?\s*\|\s*(?:curl|wget|nc|ncat|netcat)\b",
         reason="Sending credentials or secrets to another host.",
     ),
     Rule(
@@ -91,14 +129,130 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         pattern=r":\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:",
         reason="A fork bomb.",
     ),
+    Rule(
+        name="download-then-run",
+        pattern=r"\b"
+        + _DOWNLOAD
+        + r"\b[^;|]*\s(?:-o|-O|--output(?:-document)?=?)\s*[\"']?(\S+?)[\"']?(?:\s|$).*"
+        r"(?:&&|;)\s*(?:sudo\s+)?(?:nohup\s+)?(?:" + _INTERPRETER + r"\s+|\.\s+)?\1(?:\s|$|&)",
+        reason="Downloading a program and running it.",
+    ),
+    Rule(
+        name="reverse-shell",
+        pattern=r"/dev/(?:tcp|udp)/|\b(?:nc|ncat|netcat)\b[^;&|]*\s-\w*[ec]\s|\bsocat\b[^;&|]*\bexec:|"
+        r"\b(?:ba)?sh\s+-i\b(?:[^;&]|>&)*\|\s*(?:nc|ncat|netcat)\b|"
+        r"(?s:socket\.socket\(.*\.connect\(.*(?:dup2|pty\.spawn|subprocess))|"
+        r"\bssh\b[^;&|]*\s-\w*R\s*\d",
+        reason="Opening a remote shell or tunnel into this machine.",
+    ),
+    Rule(
+        name="untrusted-package-source",
+        pattern=r"\b(?:pip3?|pipx|uv\s+pip|npm|pnpm|yarn|gem)\s+(?:install|add|i)\b[^;&|]*"
+        r"(?:https?://(?!"
+        + _TRUSTED_INDEX
+        + r")|--(?:extra-)?index-url(?:=|\s+)(?!https?://"
+        + _TRUSTED_INDEX
+        + r")|"
+        r"--registry(?:=|\s+)(?!https?://" + _TRUSTED_INDEX + r"))|"
+        r"\b(?:pip3?\s+config\s+set\s+\S*(?:index-url|extra-index-url)|npm\s+config\s+set\s+registry)"
+        r"(?:=|\s+)[\"']?(?!https?://" + _TRUSTED_INDEX + r")",
+        reason="Installing packages from, or pointing the package manager at, an index other than the public "
+        "registries.",
+    ),
+    Rule(
+        name="autostart-from-untrusted-location",
+        pattern=r"(?s:^(?=.*(?:/etc/(?:cron|crontab|rc\.local|ld\.so\.preload|systemd)|\bcrontab\b|@reboot|"
+        r"systemd/user|\.config/autostart|Launch(?:Agents|Daemons)|\bsystemctl\b|\.git/hooks/|\bLD_PRELOAD\b|"
+        r"core\.hooksPath|\.(?:bashrc|zshrc|profile|bash_profile)\b))"
+        # No `\b` before the download tools: `printf '...\ncurl ...'` writes a line that starts with one.
+        r"(?=.*(?:/tmp/|(?:curl|wget|nc|ncat)\b|PROMPT_COMMAND|alias\s+sudo\b)))|"
+        r"(?:>>?|\btee\b[^;&|]*)\s*\S*authorized_keys\b|"
+        r"\b(?:cp|mv|install)\b[^;&|]*\s/tmp/\S+\s+\S*/s?bin/",
+        reason="Making something run automatically (cron, services, shell startup, git hooks, SSH keys) "
+        "from a temporary or remote location.",
+    ),
+    Rule(
+        name="privilege-escalation",
+        pattern=r"\bNOPASSWD\b|(?:>>?|\btee\b[^;&|]*)\s*/etc/(?:sudoers|passwd|shadow|group)\b|"
+        r"\bchmod\s+(?:-\w+\s+)*(?:[ua]*\+\w*s\w*|0?[46][0-7]{3})\s|\binstall\b[^;&|]*-m\s*0?[46][0-7]{3}\b|"
+        r"\bsetcap\b[^;&|]*cap_(?:setuid|setgid|sys_admin|dac_override|sys_ptrace)|"
+        r"\bchmod\s+(?:-\w+\s+)*(?:0?777|0?666|a\+w|o\+w)\s+[^;&|]*(?:/etc\b|/usr\b|/bin\b|docker\.sock|(?<=\s)/(?:\s|$))|"
+        r"\bchpasswd\b|\bpasswd\s+-d\b|\buseradd\b[^;&|]*-u\s*0\b|"
+        r"\busermod\b[^;&|]*-a?G\s*(?:sudo|wheel|root|admin)\b|"
+        r"\bpkexec\b|\bsudo\s+-S\b|\|\s*sudo\s+-S\b|"
+        r"\bdocker\s+run\b[^;&|]*(?:-v\s*[\"']?/:|--volume[= ][\"']?/:|--privileged|--pid[= ]host)|"
+        r"\bnsenter\b|"
+        r"AdministratorAccess|roles/owner\b|cluster-admin\b|permission=admin\b|WITH\s+SUPERUSER\b|"
+        r"\biam\s+create-access-key\b",
+        reason="Gaining root or administrator rights, or granting them.",
+    ),
+    Rule(
+        name="recursive-permission-change-outside-workspace",
+        pattern=r"\bch(?:mod|own|grp)\s+(?:-\w*R\w*|--recursive)\s+\S+\s+" + _SYSTEM_OR_HOME,
+        reason="Changing the owner or permissions of the whole system or home directory.",
+    ),
+    Rule(
+        name="destroys-shared-data",
+        pattern=r"\bDROP\s+(?:DATABASE|SCHEMA)\b|\bFLUSHALL\b|\bdropdb\b[^;&|]*\s-h\s*(?!localhost\b|127\.)|"
+        r"\bkubectl\s+delete\b[^;&|]*(?:--all\b|\s(?:namespace|ns)\s)|"
+        r"\b(?:kubectl|helm)\s+(?:delete|uninstall)\b[^;&|]*\s(?:-n\s*|--namespace[= ])"
+        r"(?:prod\w*|kube-system)\b|"
+        r"\bs3\s+rm\s+s3://[^/\s]+/?\s[^;&|]*--recursive|\bs3\s+rb\b|"
+        r"\brds\s+delete-db-(?:instance|cluster)\b|"
+        r"\bgcloud\s+projects\s+delete\b|\bgh\s+repo\s+delete\b|\bec2\s+terminate-instances\b|"
+        r"\bgit\s+push\b[^;&|]*(?:\s-f\b|--force(?!-with-lease))[^;&|]*\b(?:main|master)\b|"
+        r"\bgit\s+push\b[^;&|]*(?:--delete|\s:)(?:main|master)?\s*(?:main|master)\b|"
+        r"\brm\s+-\w*[rR]\w*\s+(?:[^;&|]*\s)?[\"']?(?:\./)?\.git/?[\"']?(?:\s|$)|"
+        r"\bdocker\s+system\s+prune\b[^;&|]*--volumes|\bdocker\s+volume\s+(?:rm|prune)\b[^;&|]*(?:\$\(|\s-a\b|--all\b)|"
+        r"\bcrontab\s+-\w*r\b",
+        reason="Destroying shared or hard-to-recover data (databases, clusters, cloud resources, repository "
+        "history).",
+    ),
+    Rule(
+        name="disables-safeguards",
+        pattern=r"\bufw\s+disable\b|\biptables\s+(?:-F|--flush)\b|\biptables\s+-P\s+\w+\s+ACCEPT\b|\bsetenforce\s+0\b|"
+        r"\bsystemctl\s+(?:stop|disable|mask)\b[^;&|]*(?:auditd|falcon|crowdstrike|fail2ban|apparmor|firewalld|"
+        r"\bufw|osquery|wazuh|sentinel)|\bspctl\s+--master-disable\b|\bcsrutil\s+disable\b|"
+        r"\blaunchctl\s+unload\b[^;&|]*(?:crowdstrike|falcon|jamf|sentinel)|LSQuarantine\s+-bool\s+(?:false|no)\b|"
+        r"randomize_va_space=0|ptrace_scope=0|\bvault\s+audit\s+disable\b|\bcloudtrail\s+(?:stop-logging|delete-trail)\b|"
+        r"\bguardduty\s+delete-detector\b|put-public-access-block\b[^;&|]*=false|"
+        r"\bdelete\s+networkpolicy\b|pod-security\.kubernetes\.io/enforce=privileged|"
+        r"-X\s*DELETE\s+\S*/protection\b|(?:--source-address-prefixes|--source-ranges|--cidr)\s*[\"']?(?:\*|0\.0\.0\.0/0)|"
+        r"sslVerify\s+false|strict-ssl\s+false|NODE_TLS_REJECT_UNAUTHORIZED=0|\btrusted-host\b|GIT_SSL_NO_VERIFY|"
+        r"\bhistory\s+-c\b|\bunset\s+HISTFILE\b|\bHISTSIZE=0\b|\brm\b[^;&|]*\.\w*_history\b|"
+        r"\btruncate\b[^;&|]*\s/var/log/|>\s*/var/log/|journalctl\s+--vacuum-time=\d+s\b|"
+        r"\bgit\s+commit\b[^;&|]*--no-verify\b|SKIP=\S*(?:gitleaks|detect-secrets|trufflehog)|"
+        r"\bsed\s+-i\b[^;&|]*(?:gitleaks|detect-secrets|trufflehog)|\brm\b[^;&|]*(?:\.pre-commit-config\.yaml|\.husky\b)|"
+        r"\bchmod\s+-x\s+\S*\.git/hooks/|--unset\s+core\.hooksPath|"
+        r"PasswordAuthentication\s+yes|PermitRootLogin\s+yes|--dangerously-skip-permissions|"
+        r"approval_policy\s*=\s*[\"']?never|danger-full-access|\bunset\b[^;&|]*\bHTTPS?_PROXY\b|"
+        r"ANTHROPIC_BASE_URL=\S*api\.anthropic\.com",
+        reason="Turning off a security control (firewall, audit, endpoint protection, TLS checks, commit "
+        "hooks, history, the agent's own guardrails).",
+    ),
+    Rule(
+        name="push-to-unknown-remote",
+        pattern=r"\bgit\s+push\s+(?:-\S+\s+)*(?:https?://|git@|ssh://)",
+        reason="Pushing the repository to an address that is not one of its configured remotes.",
+    ),
 )
 
 
 class BlockCommandsConfig(PolicyConfig):
-    """Which tools are shells, and the rules (the defaults when not given)."""
+    """Which tools are shells, the rules (the defaults when not given), and the blocked message."""
 
     tool_names: list[str] = Field(default_factory=lambda: list(DEFAULT_TOOL_NAMES))
     rules: list[Rule] = Field(default_factory=lambda: list(DEFAULT_RULES))
+    blocked_message: str = Field(
+        default=BLOCKED_TEMPLATE,
+        description="The text that replaces a blocked call; placeholders {tool}, {reason}, {arguments} "
+        "(leave {arguments} out so a blocked command is not printed back).",
+    )
+
+    @field_validator("blocked_message")
+    @classmethod
+    def _template_renders(cls, template: str) -> str:
+        return check_blocked_template(template)
 
 
 def command_of(call: ToolCall) -> str | None:
@@ -154,4 +308,5 @@ class BlockCommandsPolicy(Policy[BlockCommandsConfig]):
         )
         if rule is None:
             return [event]
-        return send_blocked_message(call, f"{rule.reason} (rule `{rule.name}`)", ctx)
+        reason = f"{rule.reason} (rule `{rule.name}`)"
+        return send_blocked_message(call, reason, ctx, template=self.config.blocked_message)

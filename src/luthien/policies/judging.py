@@ -21,8 +21,9 @@ from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from luthien.call.events import ToolCall
+from luthien.call.events import ToolCall, Usage
 from luthien.call.request import Turn
+from luthien.observability.tracing import span
 from luthien.policy.base import PolicyConfig, PolicyContext
 from luthien.policy.helpers import format_arguments
 from luthien.upstream.caller import ModelCallError
@@ -85,12 +86,14 @@ class Verdict:
         error: None for a real verdict; otherwise `timeout`, `call_failed`, `malformed_verdict` or
             `too_long_to_judge`.
         latency_ms: time the judgment took.
+        usage: the judge's token counts from its reply, when it answered and reported them.
     """
 
     probability: float
     explanation: str
     error: str | None
     latency_ms: float
+    usage: Usage | None = None
 
 
 class JudgeSettings(PolicyConfig):
@@ -139,6 +142,24 @@ def _verdict_fields(value: dict[str, Any]) -> tuple[float, str] | None:
     return float(probability), explanation
 
 
+def reply_usage(body: dict[str, Any]) -> Usage | None:
+    """Token counts from a judge reply body; None when the reply has no usage object.
+
+    Anthropic replies count `input_tokens` / `output_tokens`, OpenAI Chat `prompt_tokens` /
+    `completion_tokens`; a count that is missing or not an integer is None.
+    """
+    usage: Any = body.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    fields = cast(dict[str, Any], usage)
+
+    def count(*keys: str) -> int | None:
+        value = next((fields[key] for key in keys if key in fields), None)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    return Usage(count("input_tokens", "prompt_tokens"), count("output_tokens", "completion_tokens"))
+
+
 def _cut(text: str, limit: int = CONTEXT_TEXT_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + " …"
 
@@ -172,10 +193,27 @@ def judge_prompt(call: ToolCall, ctx: PolicyContext, context_messages: int) -> s
 
 async def ask_judge(call: ToolCall, ctx: PolicyContext, settings: JudgeSettings) -> Verdict:
     """Judge one tool call; never raises. Failures come back as blocking verdicts with `error` set."""
+    attributes = {
+        "luthien.tool": call.name,
+        "luthien.judge.upstream": settings.judge.upstream,
+        "luthien.judge.model": settings.judge.model,
+    }
+    with span("judge", attributes) as judge_span:
+        verdict = await _ask_judge(call, ctx, settings)
+        if judge_span is not None:
+            judge_span.set_attribute("luthien.judge.probability", verdict.probability)
+            if verdict.error is not None:
+                judge_span.set_attribute("luthien.judge.error", verdict.error)
+        return verdict
+
+
+async def _ask_judge(call: ToolCall, ctx: PolicyContext, settings: JudgeSettings) -> Verdict:
     started = time.monotonic()
 
-    def verdict(probability: float, explanation: str, error: str | None) -> Verdict:
-        return Verdict(probability, explanation, error, (time.monotonic() - started) * 1000)
+    def verdict(
+        probability: float, explanation: str, error: str | None, usage: Usage | None = None
+    ) -> Verdict:
+        return Verdict(probability, explanation, error, (time.monotonic() - started) * 1000, usage)
 
     if ctx.models is None:
         return verdict(1.0, "no judge model is reachable from this context", "call_failed")
@@ -201,16 +239,18 @@ async def ask_judge(call: ToolCall, ctx: PolicyContext, settings: JudgeSettings)
         return verdict(1.0, f"the judge did not answer within {settings.timeout_s:g} s", "timeout")
     except ModelCallError as error:
         return verdict(1.0, f"the judge call failed: {error.reason}", "call_failed")
+    usage = reply_usage(reply.body)
     parsed = parse_verdict(reply.text)
     if parsed is None:
-        return verdict(1.0, "the judge's answer was not a valid verdict", "malformed_verdict")
-    return verdict(parsed[0], parsed[1], None)
+        return verdict(1.0, "the judge's answer was not a valid verdict", "malformed_verdict", usage)
+    return verdict(parsed[0], parsed[1], None, usage)
 
 
 def record_decision(
     ctx: PolicyContext, call: ToolCall, verdict: Verdict, blocked: bool, settings: JudgeSettings
 ) -> None:
-    """Publish a `judge.decision` activity event."""
+    """Publish a `judge.decision` activity event (token counts are None when the judge reported none)."""
+    usage = verdict.usage or Usage()
     ctx.record(
         "judge.decision",
         tool=call.name,
@@ -224,4 +264,6 @@ def record_decision(
         upstream=settings.judge.upstream,
         model=settings.judge.model,
         threshold=settings.threshold,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
     )

@@ -1,7 +1,8 @@
 """The policy API: what policy authors import.
 
 `Policy` (streaming hooks), `SimplePolicy` (whole-block callbacks), `PolicyContext`, the
-normalized events, and the helpers that build hook output.
+normalized events, the helpers that build hook output, the streaming `TextRewriter`, and secret
+detection.
 """
 
 from luthien.call.events import (
@@ -22,6 +23,8 @@ from luthien.call.events import (
 from luthien.call.request import CallRequest, ToolResult, ToolSpec, Turn
 from luthien.policy.base import OnError, Policy, PolicyConfig, PolicyContext
 from luthien.policy.helpers import (
+    BLOCKED_TEMPLATE,
+    BLOCKED_TEMPLATE_WITHOUT_ARGUMENTS,
     blocked_message,
     drop,
     replace_arguments,
@@ -29,9 +32,22 @@ from luthien.policy.helpers import (
     send_blocked_message,
     send_text,
 )
+from luthien.policy.rewrite import Rewrite, RewriteStream, TextRewriter
+from luthien.policy.secrets import (
+    SECRET_HOLDBACK_CHARS,
+    SECRET_PATTERNS,
+    SecretMatch,
+    find_secrets,
+    secret_rewrites,
+    tool_call_secrets,
+)
 from luthien.policy.simple import Blocked, SimplePolicy
 
 __all__ = [
+    "BLOCKED_TEMPLATE",
+    "BLOCKED_TEMPLATE_WITHOUT_ARGUMENTS",
+    "SECRET_HOLDBACK_CHARS",
+    "SECRET_PATTERNS",
     "Block",
     "BlockComplete",
     "BlockDelta",
@@ -47,18 +63,25 @@ __all__ = [
     "Policy",
     "PolicyConfig",
     "PolicyContext",
+    "Rewrite",
+    "RewriteStream",
+    "SecretMatch",
     "SimplePolicy",
     "StopReason",
+    "TextRewriter",
     "ToolCall",
     "ToolResult",
     "ToolSpec",
     "Turn",
     "blocked_message",
     "drop",
+    "find_secrets",
     "replace_arguments",
     "replace_tool_call",
+    "secret_rewrites",
     "send_blocked_message",
     "send_text",
     "text_block",
     "tool_call_block",
+    "tool_call_secrets",
 ]

@@ -14,7 +14,9 @@ class Shout(Policy[PolicyConfig]):
 Buffering is opt-in: a policy lists the block kinds it `holds`. A held block is not streamed; the
 policy's `on_block_complete` gets the whole block and returns what to send instead (the same event to
 pass it unchanged, with its original bytes). Held tool calls are completed concurrently, so several
-judgments run at once while text keeps streaming. Per-call state goes in `ctx.state`, never on the
+judgments run at once while text keeps streaming. What a policy holds is bounded
+(`LUTHIEN_MAX_HELD_BYTES`); a block that outgrows it is blocked or released unjudged, as the policy's
+`on_held_overflow` says. Per-call state goes in `ctx.state`, never on the
 instance: one instance serves every concurrent call.
 """
 
@@ -60,6 +62,15 @@ class OnError(StrEnum):
     """Fail open: the policy is bypassed for the rest of the call; its input passes unchanged."""
 
 
+class OnHeldOverflow(StrEnum):
+    """What happens to a held block that outgrows `LUTHIEN_MAX_HELD_BYTES` before it completes."""
+
+    BLOCK = "block"
+    """Fail closed: the block is dropped and replaced by a blocked message (recorded as a block)."""
+    RELEASE = "release"
+    """Fail open: what was held is sent, the rest streams through; the hook never sees the block."""
+
+
 class PolicyConfig(BaseModel):
     """Settings every policy has; a policy's own config model subclasses this."""
 
@@ -80,6 +91,8 @@ class PolicyContext:
         models: calls configured upstreams (for judges); None where no upstreams exist (unit tests).
         request: the request as this policy passed it on (set after `on_request`).
         state: per-call scratch space for the policy.
+        max_held_bytes: bytes the policy may hold back in this call (`LUTHIEN_MAX_HELD_BYTES`);
+            None: no limit (contexts built outside the gateway, e.g. unit tests).
     """
 
     transaction_id: str
@@ -88,10 +101,13 @@ class PolicyContext:
     models: ModelCaller | None = None
     request: CallRequest | None = None
     state: dict[str, Any] = field(default_factory=dict[str, Any])
+    max_held_bytes: int | None = None
 
     def for_policy(self, name: str) -> PolicyContext:
         """A fresh context for another policy in the same call (chain members)."""
-        return PolicyContext(self.transaction_id, name, self.activity, self.models)
+        return PolicyContext(
+            self.transaction_id, name, self.activity, self.models, max_held_bytes=self.max_held_bytes
+        )
 
     def record(self, type: str, **data: Any) -> None:
         """Publish an activity event for this call (JSON-serializable data, no secrets)."""
@@ -128,10 +144,13 @@ class Policy(Generic[ConfigT]):
         name: the configured instance name.
         config: the validated config.
         holds: block kinds buffered until complete (see the module docstring).
+        on_held_overflow: what happens to a held block that outgrows `LUTHIEN_MAX_HELD_BYTES`
+            (blocked by default: a judge that cannot see the whole call must not pass it).
     """
 
     config_model: ClassVar[type[PolicyConfig]] = PolicyConfig
     holds: ClassVar[frozenset[BlockKind]] = frozenset()
+    on_held_overflow: ClassVar[OnHeldOverflow] = OnHeldOverflow.BLOCK
 
     def __init__(self, config: ConfigT, name: str = "") -> None:
         self.config = config

@@ -44,24 +44,67 @@ def format_arguments(call: ToolCall, limit: int = ARGUMENTS_VALUE_LIMIT) -> str:
     return orjson.dumps(_truncate(parsed, limit), option=orjson.OPT_INDENT_2).decode("utf-8")
 
 
-def blocked_message(call: ToolCall, reason: str, *, limit: int = ARGUMENTS_VALUE_LIMIT) -> str:
-    """Markdown explaining a blocked tool call: headline, reason, and the arguments as a JSON block."""
-    return (
-        f"**Blocked tool call: `{call.name}`**\n\n"
-        f"{reason.strip()}\n\n"
-        f"Arguments:\n\n```json\n{format_arguments(call, limit)}\n```\n"
-    )
+BLOCKED_TEMPLATE = "**Blocked tool call: `{tool}`**\n\n{reason}\n\nArguments:\n\n```json\n{arguments}\n```\n"
+"""The default blocked message. Placeholders: `tool`, `reason`, `arguments` (pretty JSON)."""
+BLOCKED_TEMPLATE_WITHOUT_ARGUMENTS = "**Blocked tool call: `{tool}`**\n\n{reason}\n"
+"""The blocked message that does not repeat the arguments (they may carry a secret)."""
 
 
-def send_blocked_message(call: ToolCall, reason: str, ctx: PolicyContext | None = None) -> list[CallEvent]:
-    """Replace a tool call by a text block saying it was blocked and why.
+def check_blocked_template(template: str) -> str:
+    """Return `template` if it renders with the blocked-message placeholders.
+
+    Raises:
+        ValueError: it names another placeholder or is not a valid format string.
+    """
+    try:
+        template.format(tool="t", reason="r", arguments="{}")
+    except (KeyError, IndexError, ValueError, AttributeError) as error:
+        raise ValueError(
+            f"template does not render (placeholders: tool, reason, arguments): {error!r}"
+        ) from error
+    return template
+
+
+def blocked_message(
+    call: ToolCall,
+    reason: str,
+    *,
+    limit: int = ARGUMENTS_VALUE_LIMIT,
+    show_arguments: bool = True,
+    template: str | None = None,
+) -> str:
+    """Markdown explaining a blocked tool call: headline, reason, and (unless hidden) the arguments.
+
+    Args:
+        call: the blocked call.
+        reason: why, in a sentence or two.
+        limit: characters of one argument value shown before it is cut.
+        show_arguments: False leaves the arguments out (e.g. a call that would exfiltrate a secret
+            must not print it back).
+        template: a format string with `tool`, `reason`, `arguments` (overrides `show_arguments`).
+    """
+    if template is None:
+        template = BLOCKED_TEMPLATE if show_arguments else BLOCKED_TEMPLATE_WITHOUT_ARGUMENTS
+    arguments = format_arguments(call, limit) if "{arguments}" in template else ""
+    return template.format(tool=call.name, reason=reason.strip(), arguments=arguments)
+
+
+def send_blocked_message(
+    call: ToolCall,
+    reason: str,
+    ctx: PolicyContext | None = None,
+    *,
+    show_arguments: bool = True,
+    template: str | None = None,
+) -> list[CallEvent]:
+    """Replace a tool call by a text block saying it was blocked and why (see `blocked_message`).
 
     Given the call's `ctx`, also records the block (`ctx.record_blocked`), which marks the call's
     transaction record `blocked`.
     """
     if ctx is not None:
         ctx.record_blocked(reason, call)
-    return send_text(blocked_message(call, reason))
+    return send_text(blocked_message(call, reason, show_arguments=show_arguments, template=template))
 
 
 def replace_tool_call(event: BlockComplete, call: ToolCall) -> list[CallEvent]:

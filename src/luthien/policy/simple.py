@@ -7,7 +7,8 @@ Subclasses override any of:
 - `on_request(request, ctx) -> request`: inspect or change the request.
 - `on_text(text, ctx) -> str`: the whole text of a text block; return the text to send.
 - `on_tool_call(call, ctx) -> ToolCall | Blocked | None`: the whole tool call; return it (or a
-  changed copy) to send it, `Blocked(reason)` to replace it by a readable blocked message, or None to
+  changed copy) to send it, `Blocked(reason)` to replace it by a readable blocked message (`Blocked(reason,
+  show_arguments=False)` leaves the arguments out of it), or None to
   drop it silently. A block is recorded as a `policy.blocked` activity event.
 
 Example, a policy that refuses `rm -rf` and redacts a codename:
@@ -41,9 +42,14 @@ from luthien.policy.helpers import replace_tool_call, send_blocked_message
 
 @dataclass(frozen=True, slots=True)
 class Blocked:
-    """Returned by `on_tool_call` to block the call; `reason` is shown to the user."""
+    """Returned by `on_tool_call` to block the call; `reason` is shown to the user.
+
+    With `show_arguments=False` the blocked message leaves the call's arguments out, so a call that
+    tried to send a secret somewhere does not print the secret back.
+    """
 
     reason: str
+    show_arguments: bool = True
 
 
 class SimplePolicy(Policy[ConfigT]):
@@ -88,7 +94,7 @@ class SimplePolicy(Policy[ConfigT]):
         if result is None:
             return []
         if isinstance(result, Blocked):
-            return send_blocked_message(call, result.reason, ctx)
+            return send_blocked_message(call, result.reason, ctx, show_arguments=result.show_arguments)
         if result == call:
             return [event]
         return replace_tool_call(event, result)

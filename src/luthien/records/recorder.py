@@ -34,8 +34,10 @@ from luthien.config import WireFormat
 from luthien.events.bus import TRANSACTION_ACTIVITY, TRANSACTION_COMPLETED, TRANSACTION_STARTED, EventBus
 from luthien.policy.base import BLOCKED_EVENT
 from luthien.records.assemble import StreamAssembly, assemble_stream
+from luthien.records.bounded import TRUNCATED_EVENT, BoundedChunks, mark_message
 from luthien.records.content import parse_json_object, usage_of
 from luthien.records.model import RecordedEvent, RecordSink, Timing, TransactionRecord, TransactionStatus
+from luthien.records.observer import CallObserver, FinishedCall
 from luthien.records.secrets import Scrubber, header_secrets, safe_headers
 from luthien.records.session import session_id
 from luthien.records.summary import summarize, summary_fields
@@ -87,6 +89,8 @@ class TransactionRecorder:
         bus: EventBus | None,
         activity_log: ActivitySink,
         received_at: float | None = None,
+        max_response_bytes: int | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         """Start recording a call.
 
@@ -99,6 +103,9 @@ class TransactionRecorder:
             bus: where live events go (None: none are published).
             activity_log: the process-wide log the call's activity events are forwarded to.
             received_at: when the request arrived (seconds since the epoch; default now).
+            max_response_bytes: bytes of each side of the response kept for the record
+                (`luthien.records.bounded`); None: all of it.
+            observer: told of the call's start and, with its record, of its end (metrics, tracing).
         """
         self.transaction_id = transaction_id
         self.client_api = client_api
@@ -107,6 +114,7 @@ class TransactionRecorder:
         self._headers = headers
         self._sink = sink
         self._bus = bus
+        self._observer = observer
         self.activity = CallActivity(activity_log, self._publish_activity if bus is not None else None)
         self._scrubber = Scrubber()
         self._scrubber.add(*header_secrets(headers))
@@ -123,16 +131,20 @@ class TransactionRecorder:
         self._streaming = False
         # Upstream side.
         self._upstream_first_byte_at: float | None = None
+        self._upstream_status: int | None = None
+        self._upstream_complete: bool | None = None
         self._upstream_streamed = False
-        self._upstream_chunks: list[bytes] = []
-        self._upstream_body: bytes | None = None
+        self._upstream_chunks = BoundedChunks(max_response_bytes)
+        self._upstream_body_seen = False
         # Client side.
         self._http_status: int | None = None
         self._client_streamed = False
-        self._client_chunks: list[bytes] = []
-        self._client_times: list[float] = []
+        self._client_chunks = BoundedChunks(max_response_bytes)
+        self._client_times: list[float] = []  # send time of each chunk in `_client_chunks.head`
         self._complete_at: float | None = None
         self._error: str | None = None
+        if observer is not None:
+            observer.call_started(endpoint)
 
     # -- while the call runs ------------------------------------------------------------------------
 
@@ -163,6 +175,7 @@ class TransactionRecorder:
     def upstream_answered(self, status: int, streaming: bool) -> None:
         """The upstream's response headers arrived."""
         self._upstream_first_byte_at = time.time()
+        self._upstream_status = status
         self._upstream_streamed = streaming
         self._streaming = streaming
 
@@ -170,24 +183,29 @@ class TransactionRecorder:
         """`chunks` (the upstream's stream), keeping a reference to each as it passes."""
         kept = self._upstream_chunks
         async for chunk in chunks:
-            kept.append(chunk)
+            kept.add(chunk)
             yield chunk
 
     def upstream_body(self, body: bytes) -> None:
         """The upstream's whole (non-streaming or error) body."""
-        self._upstream_body = body
+        self._upstream_body_seen = True
+        self._upstream_chunks.add(body)
 
     def response_started(self, status: int, streaming: bool) -> None:
         """The response to the client began with `status`."""
         self._http_status = status
         self._client_streamed = streaming
+        if streaming and self._observer is not None:
+            self._observer.stream_started(self.endpoint)
 
     def response_body(self, chunk: bytes, more: bool) -> None:
         """Bytes sent to the client; `more` False marks the response complete."""
         now = time.time()
         if chunk:
-            self._client_chunks.append(chunk)
-            self._client_times.append(now)
+            kept = len(self._client_chunks.head)
+            self._client_chunks.add(chunk)
+            if len(self._client_chunks.head) > kept:
+                self._client_times.append(now)
         if not more:
             self._complete_at = now
 
@@ -198,19 +216,22 @@ class TransactionRecorder:
     # -- after the call ------------------------------------------------------------------------------
 
     def finish(self) -> TransactionRecord | None:
-        """Build the record, hand it to the sink and publish `transaction.completed`; never raises.
+        """Build the record, hand it to the sink and observer, publish `transaction.completed`; never raises.
 
         Returns:
-            The record; None when nothing consumes it (no sink, no bus), or when it could not be
-            built (logged).
+            The record; None when nothing consumes it (no sink, bus or observer), or when it could
+            not be built (logged).
         """
-        if self._finished or (self._sink is None and self._bus is None):
+        if self._finished:
             return None
         self._finished = True
+        if self._sink is None and self._bus is None and self._observer is None:
+            return None
         try:
             record, original_message = self._build()
         except Exception:
             logger.exception("could not build the record of transaction %s", self.transaction_id)
+            self._observe(None)
             return None
         if self._sink is not None:
             self._sink.submit(record)
@@ -218,7 +239,23 @@ class TransactionRecorder:
             self._publish_started()
             summary = summarize(record, request_body=self._request_body, original_message=original_message)
             self._bus.publish(TRANSACTION_COMPLETED, self.transaction_id, summary_fields(summary))
+        self._observe(record)
         return record
+
+    def _observe(self, record: TransactionRecord | None) -> None:
+        if self._observer is None:
+            return
+        call = FinishedCall(
+            endpoint=self.endpoint,
+            streamed=self._client_streamed,
+            record=record,
+            upstream_status=self._upstream_status,
+            upstream_stream_complete=self._upstream_complete,
+        )
+        try:
+            self._observer.call_finished(call)
+        except Exception:  # metrics or tracing must never fail a call's recording
+            logger.exception("an observer failed on transaction %s", self.transaction_id)
 
     def _build(self) -> tuple[TransactionRecord, dict[str, Any] | None]:
         scrub = self._scrubber
@@ -231,9 +268,16 @@ class TransactionRecorder:
             elif not final_assembly.complete:
                 error = INCOMPLETE_STREAM
         final_request = None if self._final_request == self._request else self._final_request
-        events = tuple(
-            RecordedEvent(event.type, scrub.scrub_value(event.data), event.policy, event.timestamp)
-            for event in self.activity.events
+        events = (
+            *(
+                RecordedEvent(event.type, scrub.scrub_value(event.data), event.policy, event.timestamp)
+                for event in self.activity.events
+            ),
+            *(
+                RecordedEvent(TRUNCATED_EVENT, side.event_data(name), None, self._complete_at or time.time())
+                for name, side in (("upstream", self._upstream_chunks), ("client", self._client_chunks))
+                if side.truncated
+            ),
         )
         record = TransactionRecord(
             transaction_id=self.transaction_id,
@@ -267,23 +311,46 @@ class TransactionRecorder:
         self,
     ) -> tuple[dict[str, Any] | None, bytes | None, bytes | None, StreamAssembly | None]:
         """(original message, original response, final response or None if unchanged, final stream)."""
-        final_raw = b"".join(self._client_chunks)
-        final_assembly = (
-            assemble_stream(self.client_api, self._client_chunks) if self._client_streamed else None
-        )
+        client, upstream = self._client_chunks, self._upstream_chunks
+        final_raw = b"".join(client.head)
+        final_assembly = self._assemble(client) if self._client_streamed else None
         if self._upstream_streamed:
-            original_raw = b"".join(self._upstream_chunks)
+            original_raw = b"".join(upstream.head)
             if final_assembly is not None and final_raw == original_raw:
                 original_assembly = final_assembly
             else:
-                original_assembly = assemble_stream(self.client_api, self._upstream_chunks)
+                original_assembly = self._assemble(upstream)
+            self._upstream_complete = original_assembly.complete and original_assembly.error is None
             original_message = original_assembly.message
-            original = _dumps(original_message, original_raw)
+            original = _dumps(original_message, upstream.marked_raw(original_raw))
         else:
-            original = self._upstream_body
-            original_message = parse_json_object(original)
-        final = final_raw or None if final_assembly is None else _dumps(final_assembly.message, final_raw)
+            whole = b"".join(upstream.head) if self._upstream_body_seen else None
+            original = upstream.marked_raw(whole) if whole is not None else None
+            original_message = None if upstream.truncated else parse_json_object(original)
+        final = (
+            client.marked_raw(final_raw) or None
+            if final_assembly is None
+            else _dumps(final_assembly.message, client.marked_raw(final_raw))
+        )
         return original_message, original, None if final == original else final, final_assembly
+
+    def _assemble(self, side: BoundedChunks) -> StreamAssembly:
+        """A side's stream as one message; for a truncated one, the kept head, marked.
+
+        How a truncated stream ended is read from its kept tail: an error event there (Luthien's own
+        error events are short, so always in it) marks the record failed; otherwise it is taken as
+        complete, since its terminal event may be longer than the tail.
+        """
+        head = assemble_stream(self.client_api, side.head)
+        if not side.truncated:
+            return head
+        ending = assemble_stream(self.client_api, list(side.tail))
+        return StreamAssembly(
+            mark_message(head.message, truncated=True),
+            ending.error,
+            ending.complete or ending.error is None,
+            head.first_output_chunk,
+        )
 
     def _first_token_at(self, final_assembly: StreamAssembly | None) -> float | None:
         if final_assembly is not None:

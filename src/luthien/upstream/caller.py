@@ -1,6 +1,8 @@
 """Calling a model from inside Luthien, e.g. a policy's judge.
 
-One non-streaming request to a named upstream, in its format, with its own configured credentials.
+One non-streaming request to a named upstream, in its format, with its own configured credentials
+and timeouts (the upstream's `timeouts:`, else the global ones), through the upstream's circuit
+breaker (a judge's failures count, and an open breaker refuses it).
 """
 
 from __future__ import annotations
@@ -12,14 +14,19 @@ import orjson
 from multidict import CIMultiDict
 
 from luthien.config import WireFormat
-from luthien.upstream.client import UpstreamClient
+from luthien.upstream.breaker import Breakers
 from luthien.upstream.routing import Router, Upstream
+from luthien.upstream.timeouts import resolve_timeouts
 from luthien.wire.errors import ErrorKind, GatewayError
 
 ANTHROPIC_VERSION = "2023-06-01"
 """`anthropic-version` sent with Luthien's own calls to Anthropic-format upstreams."""
 
 _PATHS = {WireFormat.ANTHROPIC: "/v1/messages", WireFormat.OPENAI: "/v1/chat/completions"}
+_FAILURE_REASONS = {
+    ErrorKind.UPSTREAM_TIMEOUT: "upstream timed out",
+    ErrorKind.UPSTREAM_CIRCUIT_OPEN: "upstream circuit breaker open",
+}
 
 
 class ModelCallError(Exception):
@@ -59,9 +66,9 @@ def _reply_text(wire_format: WireFormat, body: dict[str, Any]) -> str:
 class ModelCaller:
     """Sends simple chat requests to configured upstreams in their own format."""
 
-    def __init__(self, router: Router, client: UpstreamClient) -> None:
+    def __init__(self, router: Router, breakers: Breakers) -> None:
         self._router = router
-        self._client = client
+        self._breakers = breakers
 
     def upstream(self, name: str) -> Upstream:
         """The upstream named `name`.
@@ -104,13 +111,15 @@ class ModelCaller:
             if key:
                 headers["authorization"] = f"Bearer {key}"
         url = upstream.url(_PATHS[upstream.format], "")
+        timeouts = resolve_timeouts(self._breakers.default_timeouts, upstream.config, None)
         try:
-            async with self._client.request("POST", url, headers, orjson.dumps(body)) as response:
+            async with self._breakers.request(
+                upstream, "POST", url, headers, orjson.dumps(body), timeouts
+            ) as response:
                 raw = await response.read()
                 status = response.status
         except GatewayError as error:
-            timeout = error.kind is ErrorKind.UPSTREAM_TIMEOUT
-            raise ModelCallError("upstream timed out" if timeout else "upstream unreachable") from error
+            raise ModelCallError(_FAILURE_REASONS.get(error.kind, "upstream unreachable")) from error
         if status >= 400:
             raise ModelCallError(f"upstream answered HTTP {status}", status)
         try:

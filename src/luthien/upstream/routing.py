@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from luthien.config import LuthienConfig, UpstreamConfig, WireFormat
+from limits import RateLimitItem
+
+from luthien.config import LuthienConfig, TimeoutsConfig, UpstreamConfig, WireFormat
+from luthien.ratelimit.items import parse_limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,23 +34,56 @@ class Upstream:
         return f"{base}{path}?{query}" if query else f"{base}{path}"
 
 
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A configured route: model glob, upstream, per-model limits, fallback, and timeouts."""
+
+    pattern: str
+    upstream: Upstream
+    rate_limits: tuple[RateLimitItem, ...]
+    fallback: Upstream | None
+    timeouts: TimeoutsConfig | None = None
+
+
 class Router:
     """Maps a model name to an upstream; without a matching route, the client format's default."""
 
     def __init__(self, config: LuthienConfig) -> None:
         self._upstreams = {name: Upstream(name, upstream) for name, upstream in config.upstreams.items()}
-        self._routes = [(route.model, route.upstream) for route in config.routes]
+        self._routes = [
+            Route(
+                route.model,
+                self._upstreams[route.upstream],
+                tuple(parse_limits(route.rate_limit)) if route.rate_limit else (),
+                self._upstreams[route.fallback] if route.fallback else None,
+                route.timeouts,
+            )
+            for route in config.routes
+        ]
+
+    def route(self, model: str) -> Route | None:
+        """The first configured route whose glob matches `model`, if any."""
+        for route in self._routes:
+            if fnmatchcase(model, route.pattern):
+                return route
+        return None
 
     def resolve(self, model: str, client_format: WireFormat) -> Upstream:
         """The upstream for `model`; the built-in one named after the client's format otherwise."""
-        for pattern, name in self._routes:
-            if fnmatchcase(model, pattern):
-                return self._upstreams[name]
-        return self._upstreams[client_format.value]
+        route = self.route(model)
+        return route.upstream if route is not None else self._upstreams[client_format.value]
 
     def named(self, name: str) -> Upstream | None:
         """The upstream configured under `name`, if any."""
         return self._upstreams.get(name)
+
+    def has_rate_limits(self) -> bool:
+        """Whether any route sets a per-model rate limit."""
+        return any(route.rate_limits for route in self._routes)
+
+    def names(self) -> list[str]:
+        """Every upstream's name (built-in ones included), in config order."""
+        return list(self._upstreams)
 
     def by_format(self, wire_format: WireFormat) -> list[Upstream]:
         """Every upstream speaking `wire_format`, in config order."""

@@ -39,11 +39,13 @@ class WireApi:
         name: short identifier used in logs and records.
         format: the error shape and provider dialect this API belongs to.
         terminal_types: event types after which the stream is complete.
+        keepalive: the frame sent to keep an idle stream open (`pipeline/keepalive.py`).
     """
 
     name: str = ""
     format: WireFormat = WireFormat.ANTHROPIC
     terminal_types: frozenset[str] = frozenset()
+    keepalive: bytes = b": keepalive\n\n"
 
     def validate_request(self, body: Any, required: dict[str, type]) -> dict[str, Any]:
         """Check the parsed body is an object with the required fields of the right types.
@@ -104,6 +106,10 @@ class WireApi:
             return anthropic_error(kind, message)
         return openai_error(kind, message)
 
+    def error_status(self, kind: ErrorKind) -> int:
+        """The HTTP status a client of this API gets for `kind`."""
+        return kind.status_for(openai=self.format is WireFormat.OPENAI)
+
     def stream_error(self, kind: ErrorKind, message: str, last: WireEvent | None) -> list[WireEvent]:
         """Events that end a started stream with an error the client's SDK surfaces.
 
@@ -121,6 +127,8 @@ class AnthropicMessages(WireApi):
     name = "anthropic_messages"
     format = WireFormat.ANTHROPIC
     terminal_types = frozenset({"message_stop", "error"})
+    # Anthropic's own keep-alive event, which its SDKs skip.
+    keepalive = b'event: ping\ndata: {"type": "ping"}\n\n'
 
     def stream_error(self, kind: ErrorKind, message: str, last: WireEvent | None) -> list[WireEvent]:
         """An `error` event; the Anthropic SDK raises it as `APIStatusError`."""

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from .script import ToolCall, split_text, sse_frame
+from luthien.testing.fake_provider.script import ToolCall, split_text, sse_frame
 
 __all__ = [
     "new_response_id",

@@ -8,7 +8,7 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .script import ToolCall, split_text, sse_frame
+from luthien.testing.fake_provider.script import ToolCall, split_text, sse_frame
 
 __all__ = [
     "ANTHROPIC_DEFAULT_MODEL",

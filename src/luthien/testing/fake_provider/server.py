@@ -16,10 +16,28 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
-from .anthropic_wire import anthropic_error_body, anthropic_message, anthropic_request_id, anthropic_stream
-from .openai_chat_wire import chat_completion, chat_stream, openai_error_body, openai_request_id
-from .openai_responses_wire import response_object, responses_stream
-from .script import HangReply, JSONReply, Pause, RawReply, Reply, StreamReply
+from luthien.testing.fake_provider.anthropic_wire import (
+    anthropic_error_body,
+    anthropic_message,
+    anthropic_request_id,
+    anthropic_stream,
+)
+from luthien.testing.fake_provider.openai_chat_wire import (
+    chat_completion,
+    chat_stream,
+    openai_error_body,
+    openai_request_id,
+)
+from luthien.testing.fake_provider.openai_responses_wire import response_object, responses_stream
+from luthien.testing.fake_provider.script import (
+    Gate,
+    HangReply,
+    JSONReply,
+    Pause,
+    RawReply,
+    Reply,
+    StreamReply,
+)
 
 __all__ = ["SCRIPTED_PATHS", "FakeProvider", "ReceivedRequest"]
 
@@ -218,7 +236,10 @@ class FakeProvider:
         requests: Every request received, in arrival order.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Prepare a server for `host`:`port` (port 0: any free port); nothing listens until `start`."""
+        self.host = host
+        self.port = port
         self.base_url = ""
         self.requests: list[ReceivedRequest] = []
         self._lock = threading.Lock()
@@ -235,7 +256,7 @@ class FakeProvider:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start serving on a free port of 127.0.0.1 in a daemon thread; return once listening.
+        """Start serving on `host`:`port` in a daemon thread; return once listening.
 
         Raises:
             RuntimeError: If already started.
@@ -301,13 +322,13 @@ class FakeProvider:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, self.host, self.port)
         await site.start()
         self._runner = runner
         server = site._server  # pyright: ignore[reportPrivateUsage]
         assert isinstance(server, asyncio.Server)
         port = server.sockets[0].getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.base_url = f"http://{self.host}:{port}"
 
     async def _shutdown(self) -> None:
         self._release_hanging()
@@ -448,6 +469,8 @@ class FakeProvider:
             for frame in reply.frames:
                 if isinstance(frame, Pause):
                     await asyncio.sleep(frame.seconds)
+                elif isinstance(frame, Gate):
+                    await frame.wait()
                 else:
                     await response.write(frame)
             if reply.cut:

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from .script import ToolCall, split_text, sse_frame
+from luthien.testing.fake_provider.script import ToolCall, split_text, sse_frame
 
 __all__ = [
     "OPENAI_DEFAULT_MODEL",
@@ -107,6 +107,7 @@ def chat_completion(
     text: str = DEFAULT_TEXT,
     *,
     tool_calls: Sequence[ToolCall] = (),
+    reasoning: str | None = None,
     finish_reason: str | None = None,
     model: str = OPENAI_DEFAULT_MODEL,
     completion_id: str | None = None,
@@ -118,6 +119,7 @@ def chat_completion(
     Args:
         text: The assistant's text; with tool calls an empty text gives ``"content": null``.
         tool_calls: Function tool calls; a str argument is sent verbatim.
+        reasoning: Reasoning sent as ``reasoning_content`` (as DeepSeek-style servers do), if any.
         finish_reason: The finish reason; by default ``"tool_calls"`` with tool calls, else ``"stop"``.
         model: The model name echoed back.
         completion_id: The completion id; a fresh ``chatcmpl-...`` id by default.
@@ -133,6 +135,8 @@ def chat_completion(
         "refusal": None,
         "annotations": [],
     }
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning
     if tool_calls:
         message["tool_calls"] = [
             {
@@ -165,11 +169,13 @@ def chat_stream(
     text: str = DEFAULT_TEXT,
     *,
     tool_calls: Sequence[ToolCall] = (),
+    reasoning: str | None = None,
     finish_reason: str | None = None,
     model: str = OPENAI_DEFAULT_MODEL,
     completion_id: str | None = None,
     created: int | None = None,
     usage: Mapping[str, Any] | None = None,
+    reasoning_chunks: int = 2,
     text_chunks: int = 3,
     json_chunks: int = 5,
     include_usage: bool = True,
@@ -177,7 +183,8 @@ def chat_stream(
 ) -> list[bytes]:
     """Build the SSE frames of a streaming ``/v1/chat/completions`` response (one choice).
 
-    The frames are: a role chunk, ``text_chunks`` content chunks, for each tool call one chunk
+    The frames are: a role chunk, ``reasoning_chunks`` reasoning chunks (with ``reasoning``),
+    ``text_chunks`` content chunks, for each tool call one chunk
     with its index, id, type and name (and empty arguments) followed by ``json_chunks`` argument
     fragments, a finish chunk with an empty delta, then (when ``include_usage``) a usage chunk with
     empty ``choices``, and ``data: [DONE]``. When ``include_usage`` is true every other chunk carries
@@ -186,11 +193,13 @@ def chat_stream(
     Args:
         text: The assistant's text.
         tool_calls: Function tool calls; a str argument is streamed verbatim.
+        reasoning: Reasoning streamed as ``reasoning_content`` deltas before the text, if any.
         finish_reason: The finish reason; by default ``"tool_calls"`` with tool calls, else ``"stop"``.
         model: The model name echoed back.
         completion_id: The completion id shared by all chunks; fresh by default.
         created: The ``created`` Unix time; now by default.
         usage: Keys overriding the usage in the final usage chunk.
+        reasoning_chunks: How many ``reasoning_content`` deltas the reasoning is split into.
         text_chunks: How many content deltas the text is split into.
         json_chunks: How many fragments each tool call's arguments are split into.
         include_usage: Whether to send the final usage chunk.
@@ -222,6 +231,10 @@ def chat_stream(
     frames = [
         delta({"role": "assistant", "content": "" if text or not tool_calls else None, "refusal": None})
     ]
+    if reasoning is not None:
+        frames.extend(
+            delta({"reasoning_content": piece}) for piece in split_text(reasoning, reasoning_chunks)
+        )
     frames.extend(delta({"content": piece}) for piece in split_text(text, text_chunks))
     for index, call in enumerate(tool_calls):
         frames.append(

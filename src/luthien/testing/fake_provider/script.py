@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -9,6 +11,7 @@ from typing import Any, TypeAlias
 import orjson
 
 __all__ = [
+    "Gate",
     "HangReply",
     "JSONReply",
     "Pause",
@@ -44,6 +47,35 @@ class Pause:
     seconds: float
 
 
+class Gate:
+    """A point in a :class:`StreamReply` where the stream waits until the test calls :meth:`open`.
+
+    Unlike a :class:`Pause`, the wait lasts exactly as long as the test needs (no guessed duration).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._opened = False
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    def open(self) -> None:
+        """Let the stream go on past this point (callable from any thread)."""
+        with self._lock:
+            self._opened = True
+            waiters, self._waiters = self._waiters, []
+        for loop, event in waiters:
+            loop.call_soon_threadsafe(event.set)
+
+    async def wait(self) -> None:
+        """Return once :meth:`open` was called (on the fake's event loop)."""
+        event = asyncio.Event()
+        with self._lock:
+            if self._opened:
+                return
+            self._waiters.append((asyncio.get_running_loop(), event))
+        await event.wait()
+
+
 @dataclass
 class JSONReply:
     """A JSON reply; ``body`` is serialized with orjson."""
@@ -68,15 +100,15 @@ class StreamReply:
     """A ``text/event-stream`` reply.
 
     Attributes:
-        frames: Raw SSE frames (each already ending in a blank line) and pauses, sent in order; any
-            sequence, so a builder's ``list[bytes]`` can be passed as-is.
+        frames: Raw SSE frames (each already ending in a blank line), pauses and gates, sent in order;
+            any sequence, so a builder's ``list[bytes]`` can be passed as-is.
         status: The HTTP status.
         headers: Extra response headers.
         cut: When true the TCP connection is aborted after the last frame, without the terminating
             chunk, so the client sees an incomplete body.
     """
 
-    frames: Sequence[bytes | Pause]
+    frames: Sequence[bytes | Pause | Gate]
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict[str, str])
     cut: bool = False

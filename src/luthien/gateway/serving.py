@@ -1,0 +1,95 @@
+"""Running the gateway under uvicorn, with a graceful shutdown on SIGTERM and SIGINT.
+
+On the first signal the server stops accepting connections (the listening socket closes, so new
+connections are refused), closes idle keep-alive connections, ends the endless streams (activity
+monitors, which reconnect elsewhere) and lets calls in flight finish for up to
+`LUTHIEN_SHUTDOWN_GRACE_S`. Calls still running then have their upstream connections cut: each
+ends as a failed call (the client gets its API's error, mid-stream as an error event) and is
+recorded. Then the app's lifespan ends: the upstream pool closes, the record writer drains its queue
+into the database and the event publishers flush. A second SIGINT (Ctrl-C twice) skips the wait.
+
+A service told to stop that stopped cleanly exits 0. uvicorn on its own re-raises the signal it
+caught once it has shut down, which makes the process end "killed by SIGTERM"; `GracefulServer`
+does not, so supervisors (systemd, Docker, Kubernetes) see a clean exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import threading
+from collections.abc import Generator
+
+import uvicorn
+from starlette.applications import Starlette
+
+from luthien.gateway.state import GatewayState
+from luthien.settings import Settings
+
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+CANCEL_MARGIN_S = 5
+"""Seconds after the upstream connections are cut before uvicorn cancels whatever still runs (a call
+that was not waiting on its upstream, such as one writing to a client that stopped reading)."""
+
+
+class GracefulServer(uvicorn.Server):
+    """A uvicorn server that shuts down on SIGTERM/SIGINT and returns instead of re-raising them.
+
+    Args:
+        config: uvicorn's configuration (its `timeout_graceful_shutdown` is the last-resort cancel).
+        state: the app's state: its `draining` event is set when shutdown starts, and its upstream
+            client cuts the calls still running once the grace period is over.
+    """
+
+    def __init__(self, config: uvicorn.Config, state: GatewayState) -> None:
+        super().__init__(config)
+        self._grace_s = state.settings.shutdown_grace_s
+        self._draining = state.draining
+        self._cut_in_flight = state.client.cut_in_flight
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Stop accepting, wait for calls in flight (cut them at the grace deadline), end the lifespan."""
+        self._draining.set()
+        cut = asyncio.get_running_loop().create_task(self._cut_at_deadline(), name="luthien-shutdown-cut")
+        try:
+            await super().shutdown(sockets)
+        finally:
+            cut.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await cut
+
+    async def _cut_at_deadline(self) -> None:
+        await asyncio.sleep(self._grace_s)
+        self._cut_in_flight()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None]:
+        """Route SIGINT/SIGTERM to uvicorn's shutdown while serving; restore the old handlers after."""
+        if threading.current_thread() is not threading.main_thread():
+            # Signals can only be handled on the main thread (a server in a test's thread).
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in HANDLED_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def serve(app: Starlette, settings: Settings) -> None:
+    """Serve `app` on `settings.host:settings.port` until SIGTERM/SIGINT, then shut down gracefully."""
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_s + CANCEL_MARGIN_S,
+    )
+    state: GatewayState = app.state.gateway
+    GracefulServer(config, state).run()

@@ -1,0 +1,1 @@
+"""Rate limits per client key and per model, and daily token budgets (`limits` library; memory or Redis)."""
