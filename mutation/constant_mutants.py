@@ -224,11 +224,24 @@ def _expression_mutants(label: str, node: ast.expr, located: _Source, regexes: s
                 yield from _expression_mutants(f"{label}({index})", arg, located, regexes)
             for keyword in keywords:
                 yield from _expression_mutants(f"{label}.{keyword.arg}", keyword.value, located, regexes)
-        case ast.BinOp(left=left, right=right):
-            yield from _expression_mutants(label, left, located, regexes)
-            yield from _expression_mutants(label, right, located, regexes)
+        case ast.BinOp():
+            # A pattern joined from several strings: each string is labelled by its place in the join.
+            leaves = _joined(node)
+            pieces = sum(
+                isinstance(leaf, ast.Constant) and isinstance(leaf.value, str | bytes) for leaf in leaves
+            )
+            for index, leaf in enumerate(leaves):
+                piece = f"{label} +{index}" if pieces > 1 else label
+                yield from _expression_mutants(piece, leaf, located, regexes)
         case _:
             return
+
+
+def _joined(node: ast.expr) -> list[ast.expr]:
+    """The operands of a chain of binary operations (`a + b + c`), left to right."""
+    if isinstance(node, ast.BinOp):
+        return [*_joined(node.left), *_joined(node.right)]
+    return [node]
 
 
 def _unparse_collection(node: ast.expr) -> str:
@@ -256,7 +269,12 @@ _BOUNDED = re.compile(r"\{\d*(,\d*)?\}")
 
 
 def regex_edits(pattern: str) -> list[_RegexEdit]:
-    """The structural mutations of one pattern (positions are character offsets in the pattern)."""
+    """The structural mutations of one pattern (positions are character offsets in the pattern).
+
+    The pattern may be a fragment of a larger one, joined with `+` (`r"(?:" + _SECRET + r")"`): a `)`
+    that closes a group opened in another fragment ends the alternation before it, and a group left
+    open has its alternatives up to the fragment's end.
+    """
     edits: list[_RegexEdit] = []
     # Each open alternation: where its content starts and the positions of its `|`.
     stack: list[tuple[int, list[int]]] = [(0, [])]
@@ -289,8 +307,11 @@ def regex_edits(pattern: str) -> list[_RegexEdit]:
             position = content
             continue
         if char == ")":
-            content, bars = stack.pop()
-            edits.extend(_alternative_drops(pattern, content, position, bars))
+            if len(stack) == 1:  # closes a group of another fragment: what came before was in it
+                stack[0] = (position + 1, [])
+            else:
+                content, bars = stack.pop()
+                edits.extend(_alternative_drops(pattern, content, position, bars))
         elif char == "|":
             stack[-1][1].append(position)
         elif char in "*+?":
@@ -312,8 +333,9 @@ def regex_edits(pattern: str) -> list[_RegexEdit]:
             position = bounded.end()
             continue
         position += 1
-    content, bars = stack.pop()
-    edits.extend(_alternative_drops(pattern, content, len(pattern), bars))
+    while stack:
+        content, bars = stack.pop()
+        edits.extend(_alternative_drops(pattern, content, len(pattern), bars))
     return edits
 
 
@@ -324,9 +346,9 @@ def _class_end(pattern: str, start: int) -> int:
         position += 1
     if pattern[position : position + 1] == "]":
         position += 1
-    while pattern[position] != "]":
+    while position < len(pattern) and pattern[position] != "]":
         position += 2 if pattern[position] == "\\" else 1
-    return position + 1
+    return min(position + 1, len(pattern))
 
 
 def _alternative_drops(pattern: str, content: int, end: int, bars: list[int]) -> Iterator[_RegexEdit]:
@@ -349,11 +371,19 @@ def _regex_mutants(
     def literal(value: str) -> str:
         return repr(value.encode("latin-1")) if isinstance(pattern, bytes) else repr(value)
 
+    # A fragment of a larger pattern need not compile alone; a whole pattern must keep compiling.
+    whole = _compiles(text)
     yield _replace(f"{label}: empty pattern", node, located, literal(""))
     for edit in regex_edits(text):
         mutated = text[: edit.start] + edit.replacement + text[edit.end :]
-        try:
-            re.compile(mutated)
-        except re.error:
+        if whole and not _compiles(mutated):
             continue  # not a pattern any more: not a meaningful mutant
         yield _replace(f"{label}: {edit.what}", node, located, literal(mutated))
+
+
+def _compiles(pattern: str) -> bool:
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True
