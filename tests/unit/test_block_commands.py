@@ -339,3 +339,13 @@ async def test_each_rule_tells_the_agent_why(command: str, shown: str) -> None:
 
     assert isinstance(out, BlockComplete)
     assert out.block.text.split("\n\n")[1] == shown
+
+
+@pytest.mark.asyncio
+async def test_a_configured_blocked_message_replaces_the_call() -> None:
+    policy = make_policy({"blocked_message": "[{tool} refused: {reason}]"})
+    call = ToolCall("toolu_fb", "Bash", json.dumps({"command": ":(){ :|:& };:"}))
+
+    out = await policy.on_block_complete(BlockComplete(0, tool_call_block(call)), make_ctx(ActivityLog()))
+
+    assert out == [BlockComplete(-1, text_block("[Bash refused: A fork bomb. (rule `fork-bomb`)]"))]

@@ -541,6 +541,10 @@ async def test_ask_judge_keeps_the_usage_of_a_malformed_answer() -> None:
 
     assert verdict.error == "malformed_verdict"
     assert verdict.usage == Usage(9, 2)
+    # A valid verdict carries the judge's usage too.
+    allowed = await ask_judge(BASH_LS, make_ctx(Counted(verdict_text(0.1, "Lists."))), settings())
+    assert (allowed.probability, allowed.explanation, allowed.error) == (0.1, "Lists.", None)
+    assert allowed.usage == Usage(9, 2)
 
 
 def test_record_decision_keeps_the_failure_kind() -> None:
