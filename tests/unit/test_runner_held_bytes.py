@@ -24,7 +24,7 @@ from luthien.call.events import (
     tool_call_block,
 )
 from luthien.policy.base import BLOCKED_EVENT, OnHeldOverflow, Policy, PolicyConfig, PolicyContext
-from luthien.policy.holding import HELD_OVERFLOW_EVENT
+from luthien.policy.holding import HELD_OVERFLOW_EVENT, overflow_message, overflow_reason
 from tests.unit.test_runner import START, TOOL, run, text_events, texts, tool_calls
 
 LIMIT = 4096
@@ -166,3 +166,45 @@ async def test_holding_is_reported_while_a_block_is_buffered() -> None:
     assert seen[0] is False  # nothing held after the message start
     assert all(seen[1:])  # the call is held from its start until it is judged at the end
     assert runner.holding is False
+
+
+@pytest.mark.asyncio
+async def test_an_overflow_is_recorded_with_its_sizes_and_blocks_with_the_policy_and_limit() -> None:
+    activity = ActivityLog()
+    policy = Judge(PolicyConfig(), name="judge-policy")
+    call = ToolCall("toolu_big", "big", "")
+    # Without wire bytes an event counts its text plus 64: the start holds 64, the delta takes the
+    # call to 64 + (LIMIT + 64) bytes, past the limit.
+    events: list[CallEvent] = [
+        START,
+        BlockStart(0, TOOL, tool_call=call),
+        BlockDelta(0, TOOL, text="x" * LIMIT),
+        BlockComplete(0, tool_call_block(ToolCall(call.id, call.name, "x" * LIMIT))),
+        MessageEnd(StopReason.TOOL_USE),
+    ]
+
+    out = await run(policy.runner(ctx_for(activity)), events)
+
+    assert policy.judged == []
+    assert tool_calls(out) == []
+    assert events_of(activity, HELD_OVERFLOW_EVENT) == [
+        {
+            "index": 0,
+            "kind": "tool_call",
+            "tool": "big",
+            "held_bytes": 64 + LIMIT + 64,
+            "limit": LIMIT,
+            "action": "block",
+        }
+    ]
+    assert events_of(activity, BLOCKED_EVENT) == [
+        {
+            "tool": "big",
+            "tool_call_id": "toolu_big",
+            "reason": overflow_reason("judge-policy", LIMIT),
+            "overflow": True,
+        }
+    ]
+    assert texts(out) == [
+        overflow_message(BlockStart(0, TOOL, tool_call=call), overflow_reason("judge-policy", LIMIT))
+    ]
