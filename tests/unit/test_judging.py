@@ -17,12 +17,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import ValidationError
+from starlette.types import Message, Receive, Scope, Send
 
 from luthien.activity.log import ActivityLog
 from luthien.call.events import BlockComplete, BlockKind, ToolCall, Usage, text_block, tool_call_block
 from luthien.call.request import CallRequest, Turn
 from luthien.config import ConfigError, LuthienConfig, WireFormat
+from luthien.observability.tracing import TracedCall
 from luthien.policies.judging import (
     DEFAULT_BLOCKED_TEMPLATE,
     DEFAULT_CONTEXT_MESSAGES,
@@ -828,3 +833,51 @@ def test_simple_judge_rejects_the_template_option() -> None:
         SimpleToolCallJudgePolicy.config_model.model_validate(
             {"judge": {"upstream": "judge", "model": "m"}, "blocked_message": "{tool}"}
         )
+
+
+# -- the judge's span ---------------------------------------------------------------------------------
+
+
+async def traced(work: Callable[[], Awaitable[object]]) -> list[ReadableSpan]:
+    """Run `work` inside a call traced the way the gateway traces one; the spans it finished."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await work()
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        return None
+
+    scope: Scope = {"type": "http", "method": "POST", "path": "/v1/messages", "headers": []}
+    await TracedCall(app, provider.get_tracer("test"), "anthropic-messages")(scope, receive, send)
+    return list(exporter.get_finished_spans())
+
+
+@pytest.mark.parametrize(
+    ("answer", "attributes"),
+    [
+        (verdict_text(0.25), {"luthien.judge.probability": 0.25}),
+        ("no verdict", {"luthien.judge.probability": 1.0, "luthien.judge.error": "malformed_verdict"}),
+    ],
+)
+@pytest.mark.asyncio
+async def test_each_judgment_has_a_span_with_the_call_the_judge_and_the_verdict(
+    answer: str, attributes: dict[str, object]
+) -> None:
+    spans = await traced(lambda: ask_judge(RM, make_ctx(ScriptedModels(answer)), settings()))
+
+    (judge,) = [item for item in spans if item.name == "judge"]
+    assert dict(judge.attributes or {}) == {
+        "luthien.tool": "Bash",
+        "luthien.judge.upstream": "judge",
+        "luthien.judge.model": "judge-model",
+        **attributes,
+    }
+    (call_span,) = [item for item in spans if item.name == "POST anthropic-messages"]
+    assert judge.parent is not None
+    assert judge.parent.span_id == call_span.context.span_id

@@ -37,6 +37,7 @@ from luthien.policies.chain import ChainConfig, ChainPolicy
 from luthien.policy.base import OnError, Policy, PolicyConfig, PolicyContext
 from luthien.policy.helpers import send_text
 from luthien.policy.runner import ChainRunner, HookRunner, PolicyFailure, Runner
+from tests.unit.test_judging import traced
 
 TEXT = BlockKind.TEXT
 THINKING = BlockKind.THINKING
@@ -1023,3 +1024,28 @@ async def test_a_policy_error_keeps_the_first_500_characters_of_the_exception_te
     assert forwarded is original
     (error,) = policy_errors(ctx)
     assert error["detail"] == "e" * 300 + "f" * 200
+
+
+@pytest.mark.asyncio
+async def test_a_call_has_spans_for_the_request_hook_the_response_and_each_judged_tool_call() -> None:
+    policy = ApproveTools(PolicyConfig(), name="approve")
+    events: list[CallEvent] = [START, *tool_events(0, CALL_A), MessageEnd(StopReason.TOOL_USE)]
+
+    async def call() -> None:
+        runner = HookRunner(policy, make_ctx())
+        await runner.on_request(request())
+        await run(runner, events)
+
+    spans = {item.name: item for item in await traced(call)}
+
+    assert dict(spans["policy.on_request"].attributes or {}) == {"luthien.policy": "approve"}
+    response = spans["policy.response"]
+    assert dict(response.attributes or {}) == {"luthien.policy": "approve"}
+    judged = spans["policy.on_block_complete"]
+    assert dict(judged.attributes or {}) == {
+        "luthien.policy": "approve",
+        "luthien.block_index": 0,
+        "luthien.tool": CALL_A.name,
+    }
+    assert judged.parent is not None
+    assert judged.parent.span_id == response.context.span_id
