@@ -208,3 +208,39 @@ async def test_an_overflow_is_recorded_with_its_sizes_and_blocks_with_the_policy
     assert texts(out) == [
         overflow_message(BlockStart(0, TOOL, tool_call=call), overflow_reason("judge-policy", LIMIT))
     ]
+
+
+def one_delta_call(index: int, name: str, text_chars: int) -> list[CallEvent]:
+    """A tool call as a start, one delta of `text_chars` characters, and its completion.
+
+    Without wire bytes it counts 64 (start) + text_chars + 64 (delta) + 64 (completion) bytes.
+    """
+    call = ToolCall(f"toolu_{name}", name, "x" * text_chars)
+    return [
+        BlockStart(index, TOOL, tool_call=ToolCall(call.id, name, "")),
+        BlockDelta(index, TOOL, text=call.arguments),
+        BlockComplete(index, tool_call_block(call)),
+    ]
+
+
+@pytest.mark.parametrize(("over", "judged"), [(0, ["first", "second", "third"]), (1, ["first", "second"])])
+@pytest.mark.asyncio
+async def test_the_limit_counts_every_pending_call_exactly_and_may_be_reached(
+    over: int, judged: list[str]
+) -> None:
+    # Two calls of 64 + 100 + 64 + 64 = 292 bytes each await judgment; the third then holds its start
+    # (64) and a delta of n + 64: with n = LIMIT - 2 * 292 - 128 it reaches the limit exactly (allowed);
+    # one character more is past it.
+    policy = Judge(PolicyConfig())
+    events = [
+        START,
+        *one_delta_call(0, "first", 100),
+        *one_delta_call(1, "second", 100),
+        *one_delta_call(2, "third", LIMIT - 2 * 292 - 128 + over),
+        MessageEnd(StopReason.TOOL_USE),
+    ]
+
+    out = await run(policy.runner(ctx_for(ActivityLog())), events)
+
+    assert policy.judged == judged
+    assert [call.name for call in tool_calls(out)] == judged
