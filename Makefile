@@ -17,7 +17,7 @@ CHROMIUM := /usr/bin/chromium
 # Debian's nginx is the load balancer in front of two replicas in tests/e2e/test_replicas_nginx.py.
 NGINX := /usr/sbin/nginx
 
-.PHONY: run test lint typecheck format docs bench clean browser nginx
+.PHONY: run test lint typecheck format docs bench clean browser nginx mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,15 +35,15 @@ run: $(VENV)/.installed
 	$(BIN)/luthien serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench mutation
+	$(BIN)/ruff format --check src tests bench mutation
 
 typecheck: $(STAMP)
 	$(BIN)/pyright
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench mutation
+	$(BIN)/ruff check --fix src tests bench mutation
 
 $(CLAUDE_CODE):
 	npm install --no-audit --no-fund --prefix .cache/npm @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
@@ -86,5 +86,17 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/records.py
 
+# Mutation testing of the safety-critical modules ([tool.mutmut] in pyproject.toml): tens of minutes,
+# so neither in CI nor in `make test`. mutmut mutates inside functions (every mutant is run again, not
+# taken from an earlier run's cache), mutation/constants.py the module-level constants and patterns;
+# then the score table. Niced: it must not starve the rest of the machine. docs/testing.md#mutation-testing
+MUTATE_NICE ?= nice -n 19
+MUTATE_CHILDREN ?= 1
+
+mutate: $(STAMP)
+	$(MUTATE_NICE) $(BIN)/mutmut run --max-children $(MUTATE_CHILDREN) 'luthien.*'
+	$(MUTATE_NICE) $(BIN)/python mutation/constants.py
+	$(BIN)/python mutation/report.py
+
 clean:
-	rm -rf $(VENV) .cache .coverage .coverage.* .pytest_cache
+	rm -rf $(VENV) .cache .coverage .coverage.* .pytest_cache mutants

@@ -22,7 +22,7 @@ from luthien.policies.block_commands import (
     Rule,
     command_of,
 )
-from luthien.policy.base import Policy, PolicyContext
+from luthien.policy.base import OnError, Policy, PolicyContext
 from luthien.policy.helpers import TRUNCATION_MARKER
 from luthien.policy.registry import build_policies
 
@@ -246,6 +246,23 @@ async def test_blocked_call_is_replaced_by_the_blocked_message_and_recorded() ->
         "rule": RECURSIVE_DELETE,
         "blocked": True,
     }
+    # The block marks the call's record `blocked` (a `policy.blocked` event naming the call).
+    (blocked,) = activity.events(type="policy.blocked")
+    assert blocked.data == {
+        "tool": "Bash",
+        "tool_call_id": "toolu_09",
+        "reason": "Recursive delete of a path outside the workspace (an absolute path, the home directory "
+        "or a parent directory). (rule `recursive-delete-outside-workspace`)",
+    }
+
+
+def test_the_policy_keeps_its_name_and_config() -> None:
+    policy = make_policy({"tool_names": ["run_in_terminal"], "on_error": "pass"})
+
+    assert policy.name == "commands"
+    assert policy.config.tool_names == ["run_in_terminal"]
+    assert policy.on_error is OnError.PASS
+    assert BlockCommandsPolicy(BlockCommandsConfig()).name == "BlockCommandsPolicy"
 
 
 @pytest.mark.asyncio
@@ -322,3 +339,13 @@ async def test_each_rule_tells_the_agent_why(command: str, shown: str) -> None:
 
     assert isinstance(out, BlockComplete)
     assert out.block.text.split("\n\n")[1] == shown
+
+
+@pytest.mark.asyncio
+async def test_a_configured_blocked_message_replaces_the_call() -> None:
+    policy = make_policy({"blocked_message": "[{tool} refused: {reason}]"})
+    call = ToolCall("toolu_fb", "Bash", json.dumps({"command": ":(){ :|:& };:"}))
+
+    out = await policy.on_block_complete(BlockComplete(0, tool_call_block(call)), make_ctx(ActivityLog()))
+
+    assert out == [BlockComplete(-1, text_block("[Bash refused: A fork bomb. (rule `fork-bomb`)]"))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -245,6 +246,29 @@ def test_client_response_headers_drop_what_cannot_be_written(name: str, value: s
     assert client_response_headers([(name, value), ("x-kept", "1")]) == [(b"x-kept", b"1")]
 
 
+def test_client_response_headers_drop_a_name_that_is_not_utf8() -> None:
+    # A header name carrying a byte that is not UTF-8 (decoded by aiohttp as a surrogate escape).
+    assert client_response_headers([("x-caf\udce9", "1"), ("x-kept", "1")]) == [(b"x-kept", b"1")]
+
+
+def test_client_response_headers_drop_an_empty_name_but_keep_an_empty_value() -> None:
+    assert client_response_headers([("", "v"), ("x-empty", ""), ("x-kept", "1")]) == [
+        (b"x-empty", b""),
+        (b"x-kept", b"1"),
+    ]
+
+
+def test_dropped_headers_are_logged_by_name(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="luthien.gateway")
+    client_response_headers([("x-note", "a\nb")])
+    upstream_request_headers([("x-latin1", "caf\u00e9")], WireFormat.ANTHROPIC, None, False)
+
+    assert [(record.name, record.levelno, record.args) for record in caplog.records] == [
+        ("luthien.gateway", logging.WARNING, ("x-note",)),
+        ("luthien.gateway", logging.WARNING, ("x-latin1",)),
+    ]
+
+
 def test_upstream_request_headers_keep_the_client_bytes() -> None:
     # ASGI bytes read as latin-1; aiohttp writes UTF-8: a UTF-8 value goes up unchanged.
     client = [("x-utf8", "caf\u00e9".encode().decode("latin-1")), ("x-latin1", "caf\u00e9"), ("x-kept", "1")]
@@ -316,6 +340,11 @@ def test_proxy_mode_rejects_missing_or_wrong_key(
 
     assert caught.value.kind is ErrorKind.AUTHENTICATION
     assert caught.value.kind.status == 401
+    # The client gets a readable message (a string, not null) that never echoes a credential.
+    message = caught.value.message
+    assert isinstance(message, str)
+    assert message.strip()
+    assert not any(value and value in message for _, value in headers)
 
 
 @pytest.mark.parametrize(

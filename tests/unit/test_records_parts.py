@@ -145,6 +145,60 @@ def test_the_scrubber_replaces_known_secrets_everywhere() -> None:
     }
 
 
+def test_header_secrets_are_found_after_ordinary_headers() -> None:
+    headers = [
+        ("accept", "x"),
+        ("user-agent", "sdk"),
+        ("authorization", "Bearer sk-after"),
+        ("cookie", "c=1"),
+    ]
+
+    assert header_secrets(headers) == [b"sk-after", b"c=1"]
+
+
+def test_a_header_value_that_is_not_text_is_still_scrubbed() -> None:
+    # A lone surrogate (a non-UTF-8 byte decoded with surrogateescape) cannot be encoded as UTF-8:
+    # it is replaced by `?`, and the rest of the value is still a secret.
+    headers = [("x-api-key", "sk-\udcff-long-secret")]
+
+    assert header_secrets(headers) == [b"sk-?-long-secret"]
+    scrubber = Scrubber()
+    scrubber.add("sk-\udcff-long-secret")
+    assert scrubber.scrub(b"echo sk-?-long-secret") == b"echo " + REDACTED
+
+
+def test_the_scrubber_keeps_the_secrets_after_a_missing_one() -> None:
+    scrubber = Scrubber()
+    scrubber.add(None, "sk-after-none-1")
+
+    assert scrubber.scrub(b"sk-after-none-1") == REDACTED
+
+
+def test_secrets_of_the_minimum_length_are_scrubbed_and_shorter_ones_are_not() -> None:
+    scrubber = Scrubber()
+    scrubber.add("12345678", "abcdefg")
+
+    assert scrubber.scrub(b"12345678 abcdefg") == REDACTED + b" abcdefg"
+    assert scrubber.scrub(b"1234567") == b"1234567"
+
+
+def test_scrub_optional_scrubs_bytes() -> None:
+    scrubber = Scrubber()
+    scrubber.add("sk-secret-123456")
+
+    assert scrubber.scrub_optional(b"error: sk-secret-123456") == b"error: " + REDACTED
+    assert scrubber.scrub_optional(b"nothing secret") == b"nothing secret"
+
+
+def test_scrub_text_of_a_secret_that_cuts_a_character_still_returns_text() -> None:
+    # A secret given as bytes may start inside a multi-byte character of the text: what is left of
+    # the character becomes U+FFFD rather than an error.
+    scrubber = Scrubber()
+    scrubber.add(b"\xa9-secret-value")
+
+    assert scrubber.scrub_text("caf\u00e9-secret-value!") == "caf\ufffd[redacted]!"
+
+
 def test_an_empty_scrubber_returns_values_unchanged() -> None:
     value = {"a": "b"}
 

@@ -366,7 +366,7 @@ def test_restarted_block_closes_the_open_one() -> None:
         *text_shapes(1, "two"),
         ("end", "end_turn"),
     ]
-    assert recorder.kinds == ["block_restarted"]
+    assert recorder.reports == [("block_restarted", {"index": 0})]
 
 
 def test_duplicate_message_start_is_dropped() -> None:
@@ -376,7 +376,7 @@ def test_duplicate_message_start_is_dropped() -> None:
     )
 
     assert shapes(out) == [("message_start", "msg_1"), *text_shapes(0, "x"), ("end", "end_turn")]
-    assert recorder.kinds == ["duplicate_message_start"]
+    assert recorder.reports == [("duplicate_message_start", {})]
 
 
 def test_duplicate_message_end_is_dropped() -> None:
@@ -385,7 +385,7 @@ def test_duplicate_message_end_is_dropped() -> None:
     out = recorder.run(START, *text_events(0, "x"), first, MessageEnd(StopReason.MAX_TOKENS))
 
     assert [event for event in out if isinstance(event, MessageEnd)] == [first]
-    assert recorder.kinds == ["event_after_end"]
+    assert recorder.reports == [("event_after_end", {"event": "MessageEnd"})]
 
 
 def test_events_after_the_end_are_dropped() -> None:
@@ -396,7 +396,10 @@ def test_events_after_the_end_are_dropped() -> None:
 
     assert after == []
     assert shapes(before)[-1] == ("end", "end_turn")
-    assert recorder.kinds == ["event_after_end"] * 5
+    assert recorder.reports == [
+        ("event_after_end", {"event": name})
+        for name in ("BlockStart", "BlockDelta", "BlockComplete", "BlockComplete", "MessageStart")
+    ]
     assert recorder.repairer.finish(True) == []
 
 
@@ -410,7 +413,7 @@ def test_missing_message_end_is_supplied_when_upstream_ended() -> None:
         *tool_shapes(1, CALL),
         ("end", "tool_use"),
     ]
-    assert recorder.kinds == ["missing_message_end"]
+    assert recorder.reports == [("missing_message_end", {})]
 
 
 def test_missing_message_end_is_not_supplied_when_upstream_did_not_end() -> None:
@@ -452,7 +455,7 @@ def test_policy_made_completion_that_disagrees_is_corrected_and_reported() -> No
     )
 
     assert shapes(out) == [("message_start", "msg_1"), *text_shapes(0, "actual"), ("end", "end_turn")]
-    assert recorder.kinds == ["completion_disagrees_with_deltas"]
+    assert recorder.reports == [("completion_disagrees_with_deltas", {"index": 0})]
 
 
 def test_policy_made_tool_completion_that_disagrees_is_corrected_and_reported() -> None:
@@ -466,7 +469,7 @@ def test_policy_made_tool_completion_that_disagrees_is_corrected_and_reported() 
     )
 
     assert shapes(out) == [("message_start", "msg_1"), *tool_shapes(0, CALL), ("end", "tool_use")]
-    assert recorder.kinds == ["completion_disagrees_with_deltas"]
+    assert recorder.reports == [("completion_disagrees_with_deltas", {"index": 0})]
 
 
 def test_report_detail_names_the_block_index() -> None:
@@ -517,4 +520,29 @@ def test_incomplete_upstream_sends_events_queued_with_held_tool_calls_but_not_th
 
     assert shapes(out) == [("message_start", "msg_1"), *text_shapes(0, "x"), ("opaque", "error")]
     assert out[-1] is error
+    assert recorder.reports == []
+
+
+def test_incomplete_upstream_sends_events_queued_in_an_open_tool_call_and_leaves_open_text_unsent() -> None:
+    # Cut mid-stream: a text block and a tool call are both still open, a ping was queued in the call.
+    recorder = Recorder()
+    ping = Opaque(WireEvent("ping", {"type": "ping"}, "ping"))
+
+    out = recorder.run(
+        START,
+        BlockStart(0, TEXT),
+        BlockDelta(0, TEXT, text="partial"),
+        BlockStart(1, TOOL, tool_call=ToolCall(CALL.id, CALL.name, "")),
+        BlockDelta(1, TOOL, text='{"ci'),
+        ping,
+        upstream_ended=False,
+    )
+
+    assert shapes(out) == [
+        ("message_start", "msg_1"),
+        ("start", 0, "text", None),
+        ("delta", 0, "partial"),
+        ("opaque", "ping"),
+    ]
+    assert out[-1] is ping
     assert recorder.reports == []

@@ -37,6 +37,7 @@ from luthien.policies.chain import ChainConfig, ChainPolicy
 from luthien.policy.base import OnError, Policy, PolicyConfig, PolicyContext
 from luthien.policy.helpers import send_text
 from luthien.policy.runner import ChainRunner, HookRunner, PolicyFailure, Runner
+from tests.unit.test_judging import traced
 
 TEXT = BlockKind.TEXT
 THINKING = BlockKind.THINKING
@@ -530,6 +531,7 @@ async def test_response_hook_raising_with_fail_raises_policy_failure(hook: str, 
         await run(HookRunner(policy, ctx), response())
 
     assert failure.value.policy_name == "strict"
+    assert failure.value.args == ("strict",)
     assert isinstance(failure.value.__cause__, Boom)
     (error,) = policy_errors(ctx)
     assert (error["hook"], error["error"], error["on_error"]) == (hook, "Boom", "fail")
@@ -686,8 +688,31 @@ async def test_repairs_are_recorded_as_activity() -> None:
     out = await run(HookRunner(OrphanDelta(PolicyConfig()), ctx), response(tools=False))
 
     assert texts(out) == ["Hello world", "orphan"]
-    repairs = [event.data["repair"] for event in ctx.activity.events(type="policy.repaired")]
-    assert repairs == ["delta_without_start", "unclosed_block"]
+    repairs = [event.data for event in ctx.activity.events(type="policy.repaired")]
+    assert repairs == [
+        {"repair": "delta_without_start", "index": 42},
+        {"repair": "unclosed_block", "index": 42},
+    ]
+
+
+class SwallowEnd(Policy[PolicyConfig]):
+    """Drops the message end (a policy mistake)."""
+
+    async def on_message_complete(self, event: MessageEnd, ctx: PolicyContext) -> Sequence[CallEvent]:
+        return []
+
+
+@pytest.mark.asyncio
+async def test_a_message_end_the_policy_dropped_is_supplied_when_the_upstream_ended() -> None:
+    ctx = make_ctx()
+
+    out = await run(HookRunner(SwallowEnd(PolicyConfig()), ctx), response(tools=False))
+
+    assert texts(out) == ["Hello world"]
+    assert isinstance(out[-1], MessageEnd)
+    assert out[-1].stop_reason is StopReason.END_TURN
+    repairs = [event.data for event in ctx.activity.events(type="policy.repaired")]
+    assert repairs == [{"repair": "missing_message_end"}]
 
 
 # --- per-call state ---------------------------------------------------------------------------
@@ -871,6 +896,17 @@ async def test_pings_held_back_with_tool_calls_are_sent_when_the_upstream_ends_w
     assert out == [START, PING, error]
 
 
+@pytest.mark.asyncio
+async def test_a_ping_inside_a_judged_tool_call_is_sent_when_the_upstream_ends_without_an_end() -> None:
+    start, delta, complete = tool_events(0, CALL_A)
+
+    out = await run(
+        HookRunner(ApproveTools(PolicyConfig()), make_ctx()), [START, start, PING, delta, complete]
+    )
+
+    assert out == [START, PING]
+
+
 class WaitsForever(Policy[PolicyConfig]):
     """Holds tool calls; each judgment waits until cancelled, and records that it ended."""
 
@@ -969,3 +1005,47 @@ async def test_a_cut_stream_after_a_policy_failed_open_gets_no_invented_end() ->
     out = await run(HookRunner(policy, make_ctx()), CUT_OFF)
 
     assert not any(isinstance(event, MessageEnd) for event in out)
+
+
+class LongFailure(Policy[PolicyConfig]):
+    """Raises, in `on_request`, an exception whose text is 600 characters long."""
+
+    async def on_request(self, request: CallRequest, ctx: PolicyContext) -> CallRequest:
+        raise Boom("e" * 300 + "f" * 300)
+
+
+@pytest.mark.asyncio
+async def test_a_policy_error_keeps_the_first_500_characters_of_the_exception_text() -> None:
+    ctx = make_ctx()
+    original = request()
+
+    forwarded = await HookRunner(LongFailure(PASS), ctx).on_request(original)
+
+    assert forwarded is original
+    (error,) = policy_errors(ctx)
+    assert error["detail"] == "e" * 300 + "f" * 200
+
+
+@pytest.mark.asyncio
+async def test_a_call_has_spans_for_the_request_hook_the_response_and_each_judged_tool_call() -> None:
+    policy = ApproveTools(PolicyConfig(), name="approve")
+    events: list[CallEvent] = [START, *tool_events(0, CALL_A), MessageEnd(StopReason.TOOL_USE)]
+
+    async def call() -> None:
+        runner = HookRunner(policy, make_ctx())
+        await runner.on_request(request())
+        await run(runner, events)
+
+    spans = {item.name: item for item in await traced(call)}
+
+    assert dict(spans["policy.on_request"].attributes or {}) == {"luthien.policy": "approve"}
+    response = spans["policy.response"]
+    assert dict(response.attributes or {}) == {"luthien.policy": "approve"}
+    judged = spans["policy.on_block_complete"]
+    assert dict(judged.attributes or {}) == {
+        "luthien.policy": "approve",
+        "luthien.block_index": 0,
+        "luthien.tool": CALL_A.name,
+    }
+    assert judged.parent is not None
+    assert judged.parent.span_id == response.context.span_id

@@ -24,7 +24,7 @@ from luthien.call.events import (
     tool_call_block,
 )
 from luthien.policy.base import BLOCKED_EVENT, OnHeldOverflow, Policy, PolicyConfig, PolicyContext
-from luthien.policy.holding import HELD_OVERFLOW_EVENT
+from luthien.policy.holding import HELD_OVERFLOW_EVENT, overflow_message, overflow_reason
 from tests.unit.test_runner import START, TOOL, run, text_events, texts, tool_calls
 
 LIMIT = 4096
@@ -166,3 +166,81 @@ async def test_holding_is_reported_while_a_block_is_buffered() -> None:
     assert seen[0] is False  # nothing held after the message start
     assert all(seen[1:])  # the call is held from its start until it is judged at the end
     assert runner.holding is False
+
+
+@pytest.mark.asyncio
+async def test_an_overflow_is_recorded_with_its_sizes_and_blocks_with_the_policy_and_limit() -> None:
+    activity = ActivityLog()
+    policy = Judge(PolicyConfig(), name="judge-policy")
+    call = ToolCall("toolu_big", "big", "")
+    # Without wire bytes an event counts its text plus 64: the start holds 64, the delta takes the
+    # call to 64 + (LIMIT + 64) bytes, past the limit.
+    events: list[CallEvent] = [
+        START,
+        BlockStart(0, TOOL, tool_call=call),
+        BlockDelta(0, TOOL, text="x" * LIMIT),
+        BlockComplete(0, tool_call_block(ToolCall(call.id, call.name, "x" * LIMIT))),
+        MessageEnd(StopReason.TOOL_USE),
+    ]
+
+    out = await run(policy.runner(ctx_for(activity)), events)
+
+    assert policy.judged == []
+    assert tool_calls(out) == []
+    assert events_of(activity, HELD_OVERFLOW_EVENT) == [
+        {
+            "index": 0,
+            "kind": "tool_call",
+            "tool": "big",
+            "held_bytes": 64 + LIMIT + 64,
+            "limit": LIMIT,
+            "action": "block",
+        }
+    ]
+    assert events_of(activity, BLOCKED_EVENT) == [
+        {
+            "tool": "big",
+            "tool_call_id": "toolu_big",
+            "reason": overflow_reason("judge-policy", LIMIT),
+            "overflow": True,
+        }
+    ]
+    assert texts(out) == [
+        overflow_message(BlockStart(0, TOOL, tool_call=call), overflow_reason("judge-policy", LIMIT))
+    ]
+
+
+def one_delta_call(index: int, name: str, text_chars: int) -> list[CallEvent]:
+    """A tool call as a start, one delta of `text_chars` characters, and its completion.
+
+    Without wire bytes it counts 64 (start) + text_chars + 64 (delta) + 64 (completion) bytes.
+    """
+    call = ToolCall(f"toolu_{name}", name, "x" * text_chars)
+    return [
+        BlockStart(index, TOOL, tool_call=ToolCall(call.id, name, "")),
+        BlockDelta(index, TOOL, text=call.arguments),
+        BlockComplete(index, tool_call_block(call)),
+    ]
+
+
+@pytest.mark.parametrize(("over", "judged"), [(0, ["first", "second", "third"]), (1, ["first", "second"])])
+@pytest.mark.asyncio
+async def test_the_limit_counts_every_pending_call_exactly_and_may_be_reached(
+    over: int, judged: list[str]
+) -> None:
+    # Two calls of 64 + 100 + 64 + 64 = 292 bytes each await judgment; the third then holds its start
+    # (64) and a delta of n + 64: with n = LIMIT - 2 * 292 - 128 it reaches the limit exactly (allowed);
+    # one character more is past it.
+    policy = Judge(PolicyConfig())
+    events = [
+        START,
+        *one_delta_call(0, "first", 100),
+        *one_delta_call(1, "second", 100),
+        *one_delta_call(2, "third", LIMIT - 2 * 292 - 128 + over),
+        MessageEnd(StopReason.TOOL_USE),
+    ]
+
+    out = await run(policy.runner(ctx_for(ActivityLog())), events)
+
+    assert policy.judged == judged
+    assert [call.name for call in tool_calls(out)] == judged

@@ -79,7 +79,8 @@ _NETWORK_SINK = (
     r"\bgh\s+(?:gist|issue|pr)\b|\baws\s+s3\s+(?:cp|mv|sync)\b|urlopen|requests\.(?:post|put)|http\.client"
 )
 _INTERPRETER = r"(?:(?:ba|z|da|k|fi)?sh|python[23]?|perl|ruby|node|php)"
-_DOWNLOAD = r"(?:curl|wget)"
+# FreeBSD's `fetch` downloads like curl and wget.
+_DOWNLOAD = r"(?:curl|wget|fetch)"
 # Package indexes and registries trusted by default: the public ones.
 _TRUSTED_INDEX = (
     r"(?:pypi\.org|files\.pythonhosted\.org|registry\.npmjs\.org|registry\.yarnpkg\.com)(?:[/:\s\"']|$)"
@@ -107,7 +108,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         name="network-pipe-to-shell",
         pattern=r"\b(curl|wget|fetch)\b[^|;&]*\|\s*(?:sudo\s+(?:-\w+\s+)*)?" + _INTERPRETER + r"\b|"
         r"\b" + _INTERPRETER + r"\s+(?:-\w+\s+)?[\"']?\$\(\s*" + _DOWNLOAD + r"\b|"
-        r"(?:\b(?:source|xargs)|\b" + _INTERPRETER + r"|(?:^|\s)\.)[^;&|]*<\(\s*" + _DOWNLOAD + r"\b|"
+        # `. <(curl …)` sources the download; `./tool <(curl …)` only reads it as a file.
+        r"(?:\b(?:source|xargs)|\b" + _INTERPRETER + r"|(?:^|\s)\.(?=\s))[^;&|]*<\(\s*" + _DOWNLOAD + r"\b|"
         r"\beval\s+[\"']?\$\(\s*" + _DOWNLOAD + r"\b|"
         r"\bbase64\s+(?:-d|--decode)\b[^;&]*\|\s*(?:sudo\s+)?" + _INTERPRETER + r"\b|"
         r"\b(?:iex|Invoke-Expression)\b[^;&|]*\b(?:irm|iwr|Invoke-RestMethod|Invoke-WebRequest|DownloadString)\b|"
@@ -123,7 +125,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="fork-bomb",
-        pattern=r":\(\)\s*\{\s*:\|:&\s*\};:",
+        # Spaces are allowed wherever the shell allows them (`:(){ : | : & } ; :` is the same bomb).
+        pattern=r":\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:",
         reason="A fork bomb.",
     ),
     Rule(
