@@ -88,7 +88,9 @@ def test_the_admin_apis_own_document_is_still_served(luthien: LuthienServer) -> 
     assert whole["paths"]["/api/policy"]["put"]["security"] == [{"adminKey": []}]
 
 
-def test_the_docs_page_lists_every_path_without_outside_assets(luthien: LuthienServer) -> None:
+def test_the_docs_page_lists_every_path_with_the_ui_styles_and_no_outside_assets(
+    luthien: LuthienServer,
+) -> None:
     response = httpx.get(f"{luthien.base_url}/docs", timeout=GUARD_S)
 
     assert response.status_code == 200
@@ -97,6 +99,10 @@ def test_the_docs_page_lists_every_path_without_outside_assets(luthien: LuthienS
     page = response.text
     for path, item in document(luthien)["paths"].items():
         for method in item:
-            assert f"<code>{method.upper()} {path}</code>" in page
-    assert "<script" not in page
+            assert f'id="{method}-{path}"' in page
+            assert f"<code>{path}</code>" in page
     assert re.search(r"""(src|href)=["']?(https?:)?//""", page) is None
+    # Its stylesheet and theme script are the web UI's own, served by Luthien itself.
+    assets = re.findall(r'(?:src|href)="(/ui/static/[^"]+)"', page)
+    assert any(asset.endswith(".css") for asset in assets)
+    assert all(httpx.get(f"{luthien.base_url}{asset}").status_code == 200 for asset in assets)

@@ -1,7 +1,8 @@
 """`GET /openapi.json` and `GET /docs`: the server's OpenAPI document, as JSON and as a page.
 
-The page is rendered on the server from the same document (no JavaScript, no assets from elsewhere:
-the server may have no internet access), with the web UI's Content-Security-Policy. Both are public:
+The page is rendered on the server from the same document (no assets from elsewhere: the server may
+have no internet access), styled by the web UI's own stylesheet and theme, with its
+Content-Security-Policy. Both are public:
 the document describes the API, it holds no data and no secrets.
 """
 
@@ -18,6 +19,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from luthien.gateway.openapi import openapi_document
+from luthien.web.assets import AssetCatalog
 from luthien.web.render import PAGE_HEADERS, TEMPLATE_DIR
 
 OPENAPI_PATH = "/openapi.json"
@@ -50,7 +52,8 @@ def _pretty(value: Any) -> str:
 def _security(requirements: list[dict[str, list[str]]]) -> str:
     if not requirements:
         return "none"
-    names = [" and ".join(requirement) or "none of Luthien's" for requirement in requirements]
+    # An empty requirement: no Luthien key (passthrough mode: the provider's own credentials).
+    names = [" and ".join(requirement) or "none (passthrough mode)" for requirement in requirements]
     return " or ".join(names)
 
 
@@ -122,7 +125,8 @@ def _page() -> str:
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
     )
-    return environment.get_template("api_docs.html").render(**_page_context(openapi_document()))
+    page = environment.get_template("api_docs.html")
+    return page.render(asset=AssetCatalog().url, **_page_context(openapi_document()))
 
 
 async def openapi_json(request: Request) -> Response:
