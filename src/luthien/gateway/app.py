@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         calls=CallGate(settings.max_concurrent_calls),
         metrics=metrics,
         observer=GatewayObserver(metrics, tracing),
+        replays=storage.replays,
     )
 
     admin = AdminSide(state)
