@@ -17,7 +17,10 @@ from tests.luthien_server import LuthienServer
 from tests.records_support import record_of
 
 CONFIG = LuthienConfig.model_validate(
-    {"policies": {"passthrough": {"class": "noop"}, "commands": {"class": "block_commands"}}, "policy": "passthrough"}
+    {
+        "policies": {"passthrough": {"class": "noop"}, "commands": {"class": "block_commands"}},
+        "policy": "passthrough",
+    }
 )
 GUARD_S = 30.0
 """Deadlock guard while waiting for a run; never reached when the code works."""
@@ -82,8 +85,12 @@ def test_a_bad_form_is_shown_again_with_the_field_named(server: LuthienServer) -
     with httpx.Client(base_url=server.base_url) as client:
         token = token_of(client.get("/ui/replays").text)
 
-        bad_time = client.post("/ui/replays", data={"policy": "commands", "since": "soon", "csrf_token": token})
-        bad_limit = client.post("/ui/replays", data={"policy": "commands", "limit": "ten", "csrf_token": token})
+        bad_time = client.post(
+            "/ui/replays", data={"policy": "commands", "since": "soon", "csrf_token": token}
+        )
+        bad_limit = client.post(
+            "/ui/replays", data={"policy": "commands", "limit": "ten", "csrf_token": token}
+        )
         unknown = client.post("/ui/replays", data={"policy": "<script>", "csrf_token": token})
 
     assert bad_time.status_code == bad_limit.status_code == unknown.status_code == 400
