@@ -205,16 +205,16 @@ async def test_a_whole_body_the_policy_cannot_read_is_an_error() -> None:
 
 def test_the_table_lists_totals_and_the_first_disagreements() -> None:
     outcomes = [
-        ReplayOutcome(
-            f"tx-{n}", "anthropic_messages", "m", n % 2 == 0, 1.0, "noop", newly_blocked=("Bash#1",)
-        )
-        for n in range(LISTED_DISAGREEMENTS + 2)
-    ]
-    outcomes += [
         ReplayOutcome("tx-err", "openai_chat", "m", False, 1.0, "noop", error="policy 'x' failed closed"),
         ReplayOutcome("tx-chg", "openai_chat", "m", False, 1.0, "noop", changed=True),
         ReplayOutcome("tx-ok", "openai_chat", "m", False, 1.0, "noop", newly_allowed=("Read#2",)),
         ReplayOutcome("tx-same", "openai_chat", "m", False, 1.0, "noop"),
+    ]
+    outcomes += [
+        ReplayOutcome(
+            f"tx-{n}", "anthropic_messages", "m", n % 2 == 0, 1.0, "noop", newly_blocked=("Bash#1",)
+        )
+        for n in range(LISTED_DISAGREEMENTS + 2)
     ]
     totals = Totals()
     for outcome in outcomes:
@@ -231,6 +231,10 @@ def test_the_table_lists_totals_and_the_first_disagreements() -> None:
     assert rows["cost estimate"] == "$0.5000"
     assert "... 5 more (see --json)" in table
     assert "tx-same" not in table
+    assert "tx-err  openai_chat  error: policy 'x' failed closed" in table
+    assert "tx-chg  openai_chat  changed" in table
+    assert "tx-ok  openai_chat  newly allowed Read#2" in table
+    assert "tx-0  anthropic_messages stream  newly blocked Bash#1" in table
 
 
 def test_the_cost_estimate_uses_the_prices_per_million_tokens() -> None:
