@@ -245,7 +245,7 @@ def test_the_cli_replays_the_same_records_and_writes_json(
             "--since",
             str(since),
             "--filter",
-            f"policy={RECORDING_POLICY},status=ok|changed",
+            f"policy={RECORDING_POLICY},status=ok+changed",
             "--limit",
             "4",
             "--concurrency",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from luthien.replay.run import ReplaySpec
 
 EXIT_DATABASE_ERROR = 1
+_STATUS_SEPARATORS = re.compile(r"[+|]")
+"""Several statuses in one `--filter`: `status=ok+changed` (commas separate the pairs)."""
 BAR_WIDTH = 30
 
 
@@ -48,7 +51,7 @@ def add_replay_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         action="append",
         default=[],
         metavar="K=V,...",
-        help="more filters: status (a|b), model, policy (at the time), event_type, blocked",
+        help="more filters: status (several as ok+changed), model, policy (at the time), event_type, blocked",
     )
     parser.add_argument("--limit", type=positive_int, help="at most N calls, oldest first")
     parser.add_argument(
@@ -88,7 +91,7 @@ class ProgressBar:
 
 
 def _filters(args: argparse.Namespace) -> dict[str, str]:
-    """`--session/--since/--until` and every `--filter k=v,k=v` (a status list is `a|b`)."""
+    """`--session/--since/--until` and every `--filter k=v,k=v` (a status list is `a+b`)."""
     filters: dict[str, str] = {}
     for text in args.filter:
         for pair in str(text).split(","):
@@ -97,7 +100,8 @@ def _filters(args: argparse.Namespace) -> dict[str, str]:
             key, sep, value = pair.partition("=")
             if not sep:
                 raise InvalidQuery("filter", f"filter: expected key=value, got {pair!r}")
-            filters[key.strip()] = value.strip().replace("|", ",")
+            name, value = key.strip(), value.strip()
+            filters[name] = _STATUS_SEPARATORS.sub(",", value) if name == "status" else value
     for name in ("session", "since", "until"):
         value = getattr(args, name)
         if value is not None:
