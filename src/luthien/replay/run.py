@@ -9,6 +9,7 @@ oldest first, replays them (`luthien.replay.runner`), and stores the run and its
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,6 +92,11 @@ class ReplayResult:
     totals: Totals = field(default_factory=Totals)
 
 
+def lean(outcome: ReplayOutcome) -> ReplayOutcome:
+    """The outcome without its responses."""
+    return dataclasses.replace(outcome, recorded_response=None, replayed_response=None)
+
+
 async def _limited(
     records: AsyncIterator[TransactionRecord], limit: int | None
 ) -> AsyncIterator[TransactionRecord]:
@@ -127,7 +133,7 @@ async def run_replay(
     result = ReplayResult(run_id)
     pending: list[tuple[int, ReplayOutcome]] = []
 
-    async def finished(seq: int, outcome: ReplayOutcome) -> None:
+    async def finished(seq: int, outcome: ReplayOutcome) -> ReplayOutcome:
         result.totals.add(outcome)
         pending.append((seq, outcome))
         if progress is not None:
@@ -136,6 +142,8 @@ async def run_replay(
             batch = pending[:]
             pending.clear()
             await replays.add_items(run_id, batch, result.totals)
+        # Only disagreements keep their responses: a long run's agreeing calls cost no memory.
+        return outcome if outcome.disagrees else lean(outcome)
 
     try:
         selected = _limited(records.export(spec.filter), spec.limit)

@@ -45,8 +45,9 @@ from luthien.wire.errors import GatewayError
 
 TRUNCATED_MARKER = "luthien_response_truncated"
 
-Finished = Callable[[int, "ReplayOutcome"], Awaitable[None]]
-"""Told each outcome as it is ready, with the record's position in the selection."""
+Finished = Callable[[int, "ReplayOutcome"], Awaitable["ReplayOutcome"]]
+"""Told each outcome as it is ready, with the record's position in the selection; returns the outcome
+to keep in the result (e.g. without the responses of a call that agrees)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,9 +280,7 @@ async def replay_records(
             outcome = await replay_record(policy, name, record, models)
         finally:
             gate.release()
-        if finished is not None:
-            await finished(seq, outcome)
-        return outcome
+        return outcome if finished is None else await finished(seq, outcome)
 
     try:
         seq = 0
