@@ -3,7 +3,8 @@
 `serve` runs the gateway; `policies` lists the registered policies; `check-config FILE` validates a
 config; `new-policy NAME` scaffolds a policy, its config and its test; `settings-docs` prints or
 rewrites the settings documentation; `db` migrates the records database (`luthien.storage.commands`);
-`eval` measures a policy on a labelled corpus (`luthien.evaluation.command`).
+`eval` measures a policy on a labelled corpus (`luthien.evaluation.command`); `approvals` lists and
+decides held tool calls (`luthien.approvals.command`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from luthien import settings_docs
+from luthien.approvals.command import add_approvals_command
 from luthien.config import ConfigError, load_config
 from luthien.evaluation.command import add_eval_command
 from luthien.settings import Settings
@@ -134,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     new.set_defaults(handler=_new_policy)
     add_db_commands(commands)
     add_eval_command(commands)
+    add_approvals_command(commands)
     args = parser.parse_args(argv)
     try:
         code = int(args.handler(args))

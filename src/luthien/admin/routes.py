@@ -35,6 +35,7 @@ class ApiSurface:
         return error_response(ApiErrorKind.for_status(status), message)
 
 
-def admin_routes(api: AdminApi, access: AdminAccess) -> list[BaseRoute]:
-    """`/api/...`, guarded."""
-    return [Mount("/api", app=AdminGuard(Router(api.routes()), access, ApiSurface()))]
+def admin_routes(api: AdminApi, access: AdminAccess, extra: list[BaseRoute] | None = None) -> list[BaseRoute]:
+    """`/api/...`, guarded (`extra`: routes of other admin features, e.g. approvals)."""
+    routes = [*api.routes(), *(extra or [])]
+    return [Mount("/api", app=AdminGuard(Router(routes), access, ApiSurface()))]
