@@ -66,7 +66,8 @@ def _request(
             return error.code, {"error": {"message": raw.decode("utf-8", errors="replace")[:500]}}
 
 
-def _error_message(body: Any) -> str:
+def error_message(body: Any) -> str:
+    """The admin API error's message, or the body as text."""
     if isinstance(body, dict):
         error = cast(dict[str, Any], body).get("error")
         if isinstance(error, dict):
@@ -74,7 +75,8 @@ def _error_message(body: Any) -> str:
     return str(cast(object, body))
 
 
-def _print_list(items: list[dict[str, Any]], out: TextIO) -> None:
+def print_list(items: list[dict[str, Any]], out: TextIO) -> None:
+    """The pending approvals as text: id, tool, arguments (cut); transaction, session, time left; verdict."""
     if not items:
         print("No tool call is waiting for approval.", file=out)
         return
@@ -108,12 +110,12 @@ def run_approvals(args: argparse.Namespace) -> int:
         print(f"luthien approvals: cannot reach {args.url}: {error}", file=sys.stderr)
         return EXIT_USAGE
     if status >= HTTP_ERROR:
-        print(f"luthien approvals: {status}: {_error_message(body)}", file=sys.stderr)
+        print(f"luthien approvals: {status}: {error_message(body)}", file=sys.stderr)
         return EXIT_REFUSED
     if args.json:
         print(json.dumps(body, indent=2))
     elif args.action == "list":
-        _print_list(cast(list[dict[str, Any]], body["items"]), sys.stdout)
+        print_list(cast(list[dict[str, Any]], body["items"]), sys.stdout)
     else:
         print(f"{args.id}: {body['decision']} (by {body['by']})")
     return 0

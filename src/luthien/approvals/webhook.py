@@ -48,7 +48,8 @@ class WebhookSender:
         failed: POSTs that failed or got another status.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, close_timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+        self._close_timeout_s = close_timeout_s
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
         self.sent = 0
@@ -78,7 +79,7 @@ class WebhookSender:
     async def close(self) -> None:
         """Wait for POSTs in flight (bounded), cancel the rest, close the connection pool."""
         if self._tasks:
-            _, late = await asyncio.wait(set(self._tasks), timeout=CLOSE_TIMEOUT_S)
+            _, late = await asyncio.wait(set(self._tasks), timeout=self._close_timeout_s)
             for task in late:
                 task.cancel()
             if late:
