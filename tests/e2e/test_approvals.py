@@ -105,7 +105,7 @@ def test_an_approved_call_reaches_the_client_and_pings_keep_the_stream_alive(
     assert item["tool_call"]["name"] == "Bash"
     assert item["session_id"] == SESSION
     assert item["verdict"] is None
-    assert item["context"] == [{"role": "user", "text": "[user] tidy up"}]
+    assert item["context"] == [{"role": "user", "text": "tidy up"}]
     assert item["expires_at"] > item["created_at"]
     tool_calls = [block for block in message.content if block.type == "tool_use"]
     assert [(call.name, call.input) for call in tool_calls] == [("Bash", {"command": "ls -la"})]

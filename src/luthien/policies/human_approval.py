@@ -78,10 +78,13 @@ class EscalationSettings(PolicyConfig):
 
 
 def _context(ctx: PolicyContext, count: int) -> tuple[dict[str, str], ...]:
+    """The recent conversation for the reviewer: each message's text, tool calls and results (cut)."""
     turns = ctx.request.conversation[-count:] if ctx.request is not None and count else []
-    return tuple(
-        {"role": turn.role, "text": render_context([turn])[: CONTEXT_TEXT_CHARS * 2]} for turn in turns
-    )
+    context: list[dict[str, str]] = []
+    for turn in turns:
+        text = render_context([turn]).removeprefix(f"[{turn.role}] ")
+        context.append({"role": turn.role, "text": text[: CONTEXT_TEXT_CHARS * 2]})
+    return tuple(context)
 
 
 async def ask_human(

@@ -8,14 +8,16 @@ the badge in the navigation (on every page) current from the live event stream.
 from __future__ import annotations
 
 import time
+from typing import Any
 from urllib.parse import quote
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from luthien.admin.guard import principal_of
 from luthien.approvals.api import MAX_REASON_CHARS
-from luthien.approvals.model import AlreadyDecided, Decision, DecisionKind, UnknownApproval
+from luthien.approvals.model import AlreadyDecided, Decision, DecisionKind, PendingApproval, UnknownApproval
 from luthien.approvals.service import ApprovalService
 from luthien.web.forms import form_fields
 from luthien.web.render import Renderer
@@ -24,6 +26,18 @@ from luthien.web.surface import redirect
 HTTP_BAD_REQUEST = 400
 HTTP_NOT_FOUND = 404
 HTTP_CONFLICT = 409
+
+
+def _shown(approval: PendingApproval) -> dict[str, Any]:
+    """An approval's JSON plus its arguments pretty-printed (as sent when they are not JSON)."""
+    shown = approval.to_json()
+    try:
+        parsed: Any = orjson.loads(approval.arguments)
+    except orjson.JSONDecodeError:
+        shown["arguments_shown"] = approval.arguments
+    else:
+        shown["arguments_shown"] = orjson.dumps(parsed, option=orjson.OPT_INDENT_2).decode("utf-8")
+    return shown
 
 
 class ApprovalPages:
@@ -39,7 +53,7 @@ class ApprovalPages:
             request,
             "approvals.html",
             status,
-            approvals=[approval.to_json() for approval in approvals],
+            approvals=[_shown(approval) for approval in approvals],
             now=time.time(),
             notice=notice,
             error=error,
