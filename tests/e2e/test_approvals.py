@@ -321,3 +321,35 @@ def test_a_failing_webhook_never_blocks_the_call(make_luthien: LuthienFactory, f
 
     assert any(block.type == "tool_use" for block in message.content)
     until(lambda: server.app.state.gateway.approvals.webhook.failed == 1)
+
+
+def test_in_a_chain_only_what_earlier_policies_let_through_waits(
+    make_luthien: LuthienFactory, fake: FakeProvider
+) -> None:
+    config = LuthienConfig.model_validate(
+        {
+            "policies": {
+                "commands": {"class": "block_commands"},
+                "approve": {"class": "human_approval", "config": {"timeout_s": GUARD_S * 3}},
+                "guarded": {"class": "chain", "config": {"policies": ["commands", "approve"]}},
+            },
+            "policy": "guarded",
+        }
+    )
+    server = make_luthien(config)
+    fake.enqueue(
+        JSONReply(
+            anthropic_message("", tool_calls=[ToolCall("toolu_rm", "Bash", {"command": "rm -rf ~"}), LS])
+        )
+    )
+
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(lambda: client(server).messages.create(model="m", max_tokens=10, messages=USER))  # pyright: ignore[reportArgumentType]
+        (item,) = wait_pending(server.base_url, headers={})
+        assert decide(server.base_url, item["id"], "approve", headers={}).status_code == 200
+        message = future.result(GUARD_S)
+
+    assert "ls -la" in item["tool_call"]["arguments"]
+    assert item["policy"] == "approve"
+    calls = [block for block in message.content if block.type == "tool_use"]
+    assert [call.input for call in calls] == [{"command": "ls -la"}]
