@@ -20,6 +20,7 @@ from luthien.approvals.model import (
     APPROVAL_DECIDED,
     APPROVAL_PENDING,
     TIMEOUT_BY,
+    UNAVAILABLE_BY,
     WITHDRAWN_BY,
     AlreadyDecided,
     Decision,
@@ -181,6 +182,7 @@ async def test_the_service_announces_and_times_out() -> None:
     first = await asyncio.wait_for(anext(events), GUARD_S)
     second = await asyncio.wait_for(anext(events), GUARD_S)
     assert [first.type, second.type] == [APPROVAL_PENDING, APPROVAL_DECIDED]
+    assert first.data == pending.summary()
     assert second.data["by"] == TIMEOUT_BY
     with pytest.raises(AlreadyDecided):
         await service.decide(pending.id, approve())
@@ -248,7 +250,7 @@ async def test_without_redis_a_holder_denies() -> None:
         pending = approval()
         server.stop()
         decision = await service.request(pending, 0.05)
-        assert (decision.decision, decision.by) == (DecisionKind.DENY, TIMEOUT_BY)
+        assert (decision.decision, decision.by) == (DecisionKind.DENY, UNAVAILABLE_BY)
     finally:
         await service.close()
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any, cast
 
 APPROVAL_PENDING = "approval.pending"
-"""Live event: a tool call waits for a person (data: the pending approval's JSON)."""
+"""Live event: a tool call waits for a person (data: `PendingApproval.summary()`)."""
 APPROVAL_DECIDED = "approval.decided"
 """Live event: an approval was decided or timed out (data: `id`, the decision's JSON)."""
 REQUESTED_ACTIVITY = "approval.requested"
@@ -24,6 +24,10 @@ TIMEOUT_BY = "timeout"
 """`Decision.by` of the denial a holder makes when nobody decided in time."""
 WITHDRAWN_BY = "withdrawn"
 """`Decision.by` when the call ended (client gone) before anyone decided."""
+UNAVAILABLE_BY = "unavailable"
+"""`Decision.by` of the denial when the approval could not be stored (Redis unreachable)."""
+HOLDER_DECISIONS = frozenset({TIMEOUT_BY, WITHDRAWN_BY, UNAVAILABLE_BY})
+"""`Decision.by` values of denials no person made."""
 _ID_BYTES = 9
 
 
@@ -98,6 +102,17 @@ class PendingApproval:
                 "escalate_at": verdict.escalate_at,
             },
             "created_at": self.created_at,
+            "expires_at": self.expires_at,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The small fields a live event carries (a monitor fetches the rest from the API)."""
+        return {
+            "id": self.id,
+            "session_id": self.session_id,
+            "policy": self.policy,
+            "tool_name": self.tool,
+            "probability": None if self.verdict is None else self.verdict.probability,
             "expires_at": self.expires_at,
         }
 

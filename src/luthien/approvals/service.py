@@ -23,7 +23,9 @@ from luthien.approvals.memory import MemoryApprovals
 from luthien.approvals.model import (
     APPROVAL_DECIDED,
     APPROVAL_PENDING,
+    HOLDER_DECISIONS,
     TIMEOUT_BY,
+    UNAVAILABLE_BY,
     WITHDRAWN_BY,
     AlreadyDecided,
     Decision,
@@ -72,11 +74,11 @@ class ApprovalService:
             logger.warning("approval %s could not be stored (%s): denied", approval.id, error)
             return Decision(
                 DecisionKind.DENY,
-                f"the approval could not be stored ({type(error).__name__})",
-                TIMEOUT_BY,
+                f"the approval could not be stored ({type(error).__name__}), so it was denied (fail-secure)",
+                UNAVAILABLE_BY,
                 time.time(),
             )
-        self._publish(APPROVAL_PENDING, approval.transaction_id, approval.to_json())
+        self._publish(APPROVAL_PENDING, approval.transaction_id, approval.summary())
         if webhook_url is not None:
             self.webhook.notify(webhook_url, approval, review_url)
         try:
@@ -103,7 +105,7 @@ class ApprovalService:
             UnknownApproval: no such approval (404).
             AlreadyDecided: decided already, or expired (409).
         """
-        if decision.by not in (TIMEOUT_BY, WITHDRAWN_BY):
+        if decision.by not in HOLDER_DECISIONS:
             pending = await self.store.get(approval_id)
             if pending is not None and pending.expires_at <= time.time():
                 raise AlreadyDecided(approval_id, None)

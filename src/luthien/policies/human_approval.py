@@ -32,9 +32,8 @@ from pydantic import AnyHttpUrl, Field, model_validator
 
 from luthien.approvals.model import (
     DECIDED_ACTIVITY,
+    HOLDER_DECISIONS,
     REQUESTED_ACTIVITY,
-    TIMEOUT_BY,
-    WITHDRAWN_BY,
     DecisionKind,
     JudgeVerdict,
     PendingApproval,
@@ -149,7 +148,7 @@ async def ask_human(
     if approved:
         return [event]
     reason = decision.reason.strip() or "no reason given"
-    if decision.by in (TIMEOUT_BY, WITHDRAWN_BY):
+    if decision.by in HOLDER_DECISIONS:
         return send_blocked_message(call, f"Not approved: {reason}.", ctx)
     return send_blocked_message(call, f"Denied by a reviewer ({decision.by}): {reason}", ctx)
 
