@@ -182,7 +182,7 @@ async def test_the_service_announces_and_times_out() -> None:
     first = await asyncio.wait_for(anext(events), GUARD_S)
     second = await asyncio.wait_for(anext(events), GUARD_S)
     assert [first.type, second.type] == [APPROVAL_PENDING, APPROVAL_DECIDED]
-    assert first.data == pending.summary()
+    assert first.data == {**pending.summary(), "event_types": ["approval"]}
     assert second.data["by"] == TIMEOUT_BY
     with pytest.raises(AlreadyDecided):
         await service.decide(pending.id, approve())

@@ -24,6 +24,7 @@ from luthien.approvals.model import (
     APPROVAL_DECIDED,
     APPROVAL_PENDING,
     HOLDER_DECISIONS,
+    LIVE_CATEGORY,
     TIMEOUT_BY,
     UNAVAILABLE_BY,
     WITHDRAWN_BY,
@@ -132,7 +133,7 @@ class ApprovalService:
 
     def _publish(self, type: str, transaction_id: str, data: dict[str, object]) -> None:
         if self.bus is not None:
-            self.bus.publish(type, transaction_id, data)
+            self.bus.publish(type, transaction_id, {**data, "event_types": [LIVE_CATEGORY]})
 
     async def close(self) -> None:
         """Finish withdrawals and webhook POSTs in flight, then release the store."""

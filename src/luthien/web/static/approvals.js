@@ -54,7 +54,8 @@
 
   function follow() {
     if (!window.EventSource) return;
-    var source = new EventSource("/api/activity/stream");
+    // Only the approval events: the server filters the feed (`event_types` of approval events).
+    var source = new EventSource("/api/activity/stream?event_type=approval");
     var onEvent = function () { refreshCount(); refreshList(); };
     for (var i = 0; i < REFRESH_TYPES.length; i++) source.addEventListener(REFRESH_TYPES[i], onEvent);
     source.addEventListener("open", onEvent);
