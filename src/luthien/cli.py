@@ -4,7 +4,8 @@
 config; `new-policy NAME` scaffolds a policy, its config and its test; `settings-docs` prints or
 rewrites the settings documentation; `db` migrates the records database (`luthien.storage.commands`);
 `eval` measures a policy on a labelled corpus (`luthien.evaluation.command`); `replay` runs recorded
-calls through a policy and compares (`luthien.replay.command`).
+calls through a policy and compares (`luthien.replay.command`); `approvals` lists and decides held
+tool calls (`luthien.approvals.command`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from luthien import settings_docs
+from luthien.approvals.command import add_approvals_command
 from luthien.config import ConfigError, load_config
 from luthien.evaluation.command import add_eval_command
 from luthien.replay.command import add_replay_command
@@ -137,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     add_db_commands(commands)
     add_eval_command(commands)
     add_replay_command(commands)
+    add_approvals_command(commands)
     args = parser.parse_args(argv)
     try:
         code = int(args.handler(args))

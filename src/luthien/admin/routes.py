@@ -38,5 +38,5 @@ class ApiSurface:
 
 
 def admin_routes(api: AdminApi, access: AdminAccess, extra: Sequence[BaseRoute] = ()) -> list[BaseRoute]:
-    """`/api/...` (the admin API's routes and `extra` ones, e.g. replays), guarded."""
+    """`/api/...` (the admin API's routes and `extra` ones, e.g. replays, approvals), guarded."""
     return [Mount("/api", app=AdminGuard(Router([*api.routes(), *extra]), access, ApiSurface()))]

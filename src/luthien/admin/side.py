@@ -15,6 +15,7 @@ from luthien.admin.access import AdminAccess
 from luthien.admin.api import AdminApi
 from luthien.admin.policies import PolicySwitcher
 from luthien.admin.routes import admin_routes
+from luthien.approvals.api import ApprovalsApi
 from luthien.gateway.state import GatewayState
 from luthien.replay.api import ReplayApi
 from luthien.replay.service import ReplayService
@@ -36,9 +37,21 @@ class AdminSide:
     def routes(self) -> list[BaseRoute]:
         """`/api/...` and `/ui/...`."""
         return [
-            *admin_routes(self.api, self.access, ReplayApi(self.replays).routes()),
-            *ui_routes(self.access, self.switcher, self.state.store, replays=self.replays),
+            *admin_routes(
+                self.api, self.access, [*ReplayApi(self.replays).routes(), *self._approval_routes()]
+            ),
+            *ui_routes(
+                self.access,
+                self.switcher,
+                self.state.store,
+                replays=self.replays,
+                approvals=self.state.approvals,
+            ),
         ]
+
+    def _approval_routes(self) -> list[BaseRoute]:
+        approvals = self.state.approvals
+        return [] if approvals is None else ApprovalsApi(approvals).routes()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncGenerator[None]:

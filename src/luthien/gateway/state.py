@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from luthien.activity.log import ActivityLog
+from luthien.approvals.service import ApprovalService
 from luthien.events.bus import EventBus
 from luthien.gateway.limits import CallGate
 from luthien.gateway.selection import PolicySelector
@@ -38,6 +39,7 @@ class GatewayState:
         replays: replay runs (`luthien.replay`); None when recording is off.
         draining: set when the server starts shutting down (endless streams such as the activity
             monitor end then; calls in flight go on).
+        approvals: pending human approvals and decisions (`human_approval`), shared through Redis.
     """
 
     settings: Settings
@@ -56,6 +58,7 @@ class GatewayState:
     observer: CallObserver
     draining: asyncio.Event = field(default_factory=asyncio.Event)
     replays: SqlReplayStore | None = None
+    approvals: ApprovalService | None = None
 
 
 def client_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:

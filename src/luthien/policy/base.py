@@ -46,6 +46,7 @@ from luthien.config import LuthienConfig
 from luthien.upstream.caller import ModelCaller
 
 if TYPE_CHECKING:
+    from luthien.approvals.service import ApprovalService
     from luthien.policy.runner import Runner
 
 
@@ -93,6 +94,8 @@ class PolicyContext:
         state: per-call scratch space for the policy.
         max_held_bytes: bytes the policy may hold back in this call (`LUTHIEN_MAX_HELD_BYTES`);
             None: no limit (contexts built outside the gateway, e.g. unit tests).
+        approvals: where held tool calls wait for a person (`human_approval`); None outside the gateway.
+        session_id: the agent session of the call, when the client said which.
     """
 
     transaction_id: str
@@ -102,11 +105,19 @@ class PolicyContext:
     request: CallRequest | None = None
     state: dict[str, Any] = field(default_factory=dict[str, Any])
     max_held_bytes: int | None = None
+    approvals: ApprovalService | None = None
+    session_id: str | None = None
 
     def for_policy(self, name: str) -> PolicyContext:
         """A fresh context for another policy in the same call (chain members)."""
         return PolicyContext(
-            self.transaction_id, name, self.activity, self.models, max_held_bytes=self.max_held_bytes
+            self.transaction_id,
+            name,
+            self.activity,
+            self.models,
+            max_held_bytes=self.max_held_bytes,
+            approvals=self.approvals,
+            session_id=self.session_id,
         )
 
     def record(self, type: str, **data: Any) -> None:

@@ -51,6 +51,7 @@ NAV = (
     ("sessions", "Sessions"),
     ("replays", "Replays"),
     ("policies", "Policies"),
+    ("approvals", "Approvals"),
 )
 MS_PER_SECOND = 1000
 
