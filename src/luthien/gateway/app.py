@@ -19,12 +19,15 @@ from luthien.config import LuthienConfig, load_config
 from luthien.events.factory import open_bus
 from luthien.gateway.apidocs import api_docs_routes
 from luthien.gateway.asgi import TransactionIdMiddleware
+from luthien.gateway.batches import batch_endpoints
+from luthien.gateway.forward import ForwardedEndpoint
 from luthien.gateway.limits import CallGate
 from luthien.gateway.models import MODELS_PATH, ModelsEndpoint
 from luthien.gateway.proxy import ENDPOINTS, ProxyEndpoint
 from luthien.gateway.readiness import Readiness
 from luthien.gateway.selection import PolicySelector
 from luthien.gateway.state import GatewayState
+from luthien.gateway.stored import FORWARDED
 from luthien.observability.endpoint import METRICS_PATH, MetricsEndpoint
 from luthien.observability.metrics import BreakerState as BreakerGauge
 from luthien.observability.metrics import Metrics
@@ -114,6 +117,7 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         observer=GatewayObserver(metrics, tracing),
     )
 
+    unchecked = frozenset(config.allow_unchecked)
     admin = AdminSide(state)
     readiness = Readiness(
         storage, bus, "redis" if settings.redis_url else "memory", limiter, breakers, router
@@ -145,6 +149,13 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
                 endpoint.path, tracing.wrap(ProxyEndpoint(endpoint, state), endpoint.path), methods=["POST"]
             )
             for endpoint in ENDPOINTS
+        ),
+        *(
+            Route(spec.path, tracing.wrap(app, spec.path), methods=[spec.method])
+            for spec, app in (
+                *((spec, ForwardedEndpoint(spec, state, unchecked)) for spec in FORWARDED),
+                *batch_endpoints(state, unchecked),
+            )
         ),
         Route(METRICS_PATH, MetricsEndpoint(metrics, admin.access).respond, methods=["GET"]),
         *api_docs_routes(),
