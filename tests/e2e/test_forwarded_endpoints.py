@@ -89,7 +89,10 @@ def test_input_tokens_and_compaction(sdks: Sdks, luthien: LuthienServer, fake: F
     assert count.input_tokens > 0
     assert compacted.object == "response.compaction"
     assert [item.type for item in compacted.output] == ["message", "compaction"]
-    assert [request.path for request in fake.requests] == ["/v1/responses/input_tokens", "/v1/responses/compact"]
+    assert [request.path for request in fake.requests] == [
+        "/v1/responses/input_tokens",
+        "/v1/responses/compact",
+    ]
     record = record_of(luthien, sdks.last_transaction)
     assert record.endpoint == "/v1/responses/compact"
     assert record.model == "gpt-5.1-codex"
@@ -152,11 +155,18 @@ def test_stored_chat_completions(sdks: Sdks, luthien: LuthienServer) -> None:
 
 
 def test_message_batches(sdks: Sdks, luthien: LuthienServer, fake: FakeProvider) -> None:
-    fake.enqueue(JSONReply(anthropic_message("First answer.")), JSONReply(anthropic_message("Second answer.")))
+    fake.enqueue(
+        JSONReply(anthropic_message("First answer.")), JSONReply(anthropic_message("Second answer."))
+    )
     requests = [
-        {"custom_id": name, "params": {"model": "claude-sonnet-4-6", "max_tokens": 64, "messages": [
-            {"role": "user", "content": f"Question {name}"}
-        ]}}  # fmt: skip
+        {
+            "custom_id": name,
+            "params": {
+                "model": "claude-sonnet-4-6",
+                "max_tokens": 64,
+                "messages": [{"role": "user", "content": f"Question {name}"}],
+            },
+        }
         for name in ("one", "two")
     ]
     created = sdks.anthropic.messages.batches.create(requests=requests)  # pyright: ignore[reportArgumentType]
@@ -184,13 +194,21 @@ def test_message_batches(sdks: Sdks, luthien: LuthienServer, fake: FakeProvider)
 
 def test_forwarded_endpoints_check_the_proxy_key(make_luthien: LuthienFactory, fake: FakeProvider) -> None:
     server = make_luthien(auth_mode="proxy", api_key="sk-luthien-proxy", openai_api_key="sk-upstream")
-    with open_sdks(server.base_url, openai_key="sk-wrong") as clients, pytest.raises(openai.AuthenticationError):
+    with (
+        open_sdks(server.base_url, openai_key="sk-wrong") as clients,
+        pytest.raises(openai.AuthenticationError),
+    ):
         clients.openai.responses.retrieve("resp_abc")
-    with open_sdks(server.base_url, anthropic_key="sk-wrong") as clients:
-        with pytest.raises(anthropic.AuthenticationError):
-            clients.anthropic.messages.batches.list()
+    with (
+        open_sdks(server.base_url, anthropic_key="sk-wrong") as clients,
+        pytest.raises(anthropic.AuthenticationError),
+    ):
+        clients.anthropic.messages.batches.list()
     assert fake.requests == []
-    with open_sdks(server.base_url, openai_key="sk-luthien-proxy") as clients, pytest.raises(openai.NotFoundError):
+    with (
+        open_sdks(server.base_url, openai_key="sk-luthien-proxy") as clients,
+        pytest.raises(openai.NotFoundError),
+    ):
         clients.openai.responses.retrieve("resp_abc")
     (request,) = fake.requests
     assert request.headers["authorization"] == "Bearer sk-upstream"
@@ -203,3 +221,5 @@ def test_unknown_paths_answer_404_in_the_client_shape(luthien: LuthienServer) ->
     assert openai_style.status_code == anthropic_style.status_code == 404
     assert openai_style.json()["error"]["type"] == "invalid_request_error"
     assert anthropic_style.json()["error"]["type"] == "not_found_error"
+    for served in ("POST /v1/responses", "GET /v1/responses/{response_id}", "GET /v1/messages/batches"):
+        assert served in openai_style.json()["error"]["message"]

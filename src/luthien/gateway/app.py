@@ -27,7 +27,7 @@ from luthien.gateway.proxy import ENDPOINTS, ProxyEndpoint
 from luthien.gateway.readiness import Readiness
 from luthien.gateway.selection import PolicySelector
 from luthien.gateway.state import GatewayState
-from luthien.gateway.stored import FORWARDED
+from luthien.gateway.stored import FORWARDED, supported_endpoints
 from luthien.observability.endpoint import METRICS_PATH, MetricsEndpoint
 from luthien.observability.metrics import BreakerState as BreakerGauge
 from luthien.observability.metrics import Metrics
@@ -57,7 +57,9 @@ async def http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else HTTP_NOT_FOUND
     not_found = status == HTTP_NOT_FOUND
     kind = ErrorKind.NOT_FOUND if not_found else ErrorKind.INVALID_REQUEST
-    problem = "no such endpoint" if not_found else "method not allowed"
+    problem = (
+        f"no such endpoint; Luthien serves {supported_endpoints()}" if not_found else "method not allowed"
+    )
     message = f"{request.method} {request.url.path}: {problem}"
     is_anthropic = "anthropic-version" in request.headers or request.url.path.startswith("/v1/messages")
     body = anthropic_error(kind, message) if is_anthropic else openai_error(kind, message)

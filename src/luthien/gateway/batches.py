@@ -27,7 +27,7 @@ from luthien.gateway.asgi import send_bytes
 from luthien.gateway.forward import Coverage, Forwarded, ForwardedEndpoint, Plan, new_context, upstream_path
 from luthien.gateway.proxy import MESSAGES
 from luthien.gateway.recording import start_recorder
-from luthien.gateway.state import GatewayState
+from luthien.gateway.state import GatewayState, client_headers
 from luthien.pipeline.run import POLICY_FAILURE_MESSAGE, run_body
 from luthien.pipeline.stage import PassThroughStage, PolicyStage
 from luthien.policy.base import Policy
@@ -59,6 +59,7 @@ BATCH_OBJECTS: tuple[Forwarded, ...] = (
     ),
     Forwarded("DELETE", f"{BATCHES_PATH}/{{batch_id}}", ANTHROPIC_MESSAGES, Coverage.NONE, "Delete a batch."),
 )
+BATCH_SPECS = (CREATE, *BATCH_OBJECTS, RESULTS)
 
 
 def own_results_url(scope: Scope, batch_id: str) -> str:
@@ -136,6 +137,20 @@ class BatchEndpoint(ForwardedEndpoint):
 class BatchResultsEndpoint(ForwardedEndpoint):
     """`GET /v1/messages/batches/{batch_id}/results`: each result through the response policy."""
 
+    records_call = False  # each result is recorded as a call of its own
+
+    async def plan(
+        self,
+        scope: Scope,
+        api: WireApi,
+        body: bytes,
+        parsed: dict[str, Any] | None,
+        stage: PolicyStage,
+        recorder: TransactionRecorder,
+    ) -> Plan:
+        """The results go to the policy's stage whether it inspects responses or not (for the records)."""
+        return Plan(body, stage, None)
+
     async def answer(
         self,
         scope: Scope,
@@ -146,23 +161,24 @@ class BatchResultsEndpoint(ForwardedEndpoint):
         plan: Plan,
         recorder: TransactionRecorder,
     ) -> None:
-        """The results, each succeeded one checked, in their order."""
-        stage = plan.stage
-        if not isinstance(stage, PolicyStage):
-            await super().answer(scope, send, api, response, headers, plan, recorder)
-            return
+        """The results, each succeeded one checked and recorded, in their order."""
+        stage = cast(PolicyStage, plan.stage)
+        inspects = stage.policy.inspects_response
         body = await response.read()
-        recorder.upstream_body(body)
         lines = body.splitlines(keepends=True)
-        try:
-            parsed = [_result_line(line) for line in lines]
-        except ValueError as error:
-            raise GatewayError(
-                ErrorKind.UPSTREAM_UNAVAILABLE,
-                f"batch results Luthien cannot read ({error}): no policy could check them",
-            ) from error
+        parsed: list[dict[str, Any] | None] = []
+        for line in lines:
+            try:
+                parsed.append(_result_line(line))
+            except ValueError as error:
+                if inspects:
+                    raise GatewayError(
+                        ErrorKind.UPSTREAM_UNAVAILABLE,
+                        f"batch results Luthien cannot read ({error}): no policy could check them",
+                    ) from error
+                parsed.append(None)  # nothing checks results: forwarded as they came
         gate = asyncio.Semaphore(RESULT_CONCURRENCY)
-        client = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
+        client = client_headers(scope["headers"])
 
         async def check(line: bytes, result: dict[str, Any] | None) -> bytes:
             if result is None:
@@ -186,9 +202,8 @@ class BatchResultsEndpoint(ForwardedEndpoint):
     ) -> bytes:
         """One succeeded result through the response policy, recorded as a call of its own."""
         item_scope: Scope = {**scope, "state": {"transaction_id": str(uuid.uuid4())}}
-        path = upstream_path(RESULTS_PATH, scope["path_params"])
         recorder = start_recorder(
-            self.state, item_scope, path, ANTHROPIC_MESSAGES, headers, time.time(), True
+            self.state, item_scope, RESULTS_PATH, ANTHROPIC_MESSAGES, headers, time.time(), True
         )
         recorder.policy(policy_name)
         request = {"custom_id": result["custom_id"]}

@@ -137,7 +137,14 @@ def refuse_unchecked(path: str, policy_name: str) -> GatewayError:
 
 
 class ForwardedEndpoint:
-    """ASGI app for one `Forwarded` endpoint."""
+    """ASGI app for one `Forwarded` endpoint.
+
+    Attributes:
+        records_call: whether the call is recorded as one transaction (batch results are recorded
+            per item instead).
+    """
+
+    records_call = True
 
     def __init__(self, spec: Forwarded, state: GatewayState, allowed: frozenset[str]) -> None:
         self.spec = spec
@@ -159,7 +166,9 @@ class ForwardedEndpoint:
             await send_error(send, api, calls.overloaded(), [RETRY_AFTER_HEADER])
             return
         with calls.admit():
-            recorder = start_recorder(self.state, scope, self.spec.path, api, headers, received_at, True)
+            recorder = start_recorder(
+                self.state, scope, self.spec.path, api, headers, received_at, self.records_call
+            )
             try:
                 await self._serve(
                     scope, receive, recording_send(send, recorder), api, headers, server_key, recorder

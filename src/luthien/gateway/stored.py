@@ -8,7 +8,9 @@ Order matters where paths overlap: `POST /v1/responses/compact` comes before the
 
 from __future__ import annotations
 
+from luthien.gateway.batches import BATCH_SPECS
 from luthien.gateway.forward import Coverage, Forwarded
+from luthien.gateway.proxy import ENDPOINTS
 from luthien.wire.apis import OPENAI_CHAT, OPENAI_RESPONSES
 
 STORED_COMPLETIONS_PATH = "/v1/chat/completions"
@@ -102,3 +104,13 @@ FORWARDED: tuple[Forwarded, ...] = (
         "The messages of a stored chat completion's request (the client's own input).",
     ),
 )
+
+
+def supported_endpoints() -> str:
+    """Every model-side endpoint Luthien serves, as `METHOD path`, for the 404 of an unknown path."""
+    served = [
+        *(f"POST {endpoint.path}" for endpoint in ENDPOINTS),
+        "GET /v1/models",
+        *(f"{spec.method} {spec.path.replace(':path}', '}')}" for spec in (*FORWARDED, *BATCH_SPECS)),
+    ]
+    return ", ".join(served)
