@@ -64,24 +64,38 @@ BATCH_SPECS = (CREATE, *BATCH_OBJECTS, RESULTS)
 
 def own_results_url(scope: Scope, batch_id: str) -> str:
     """This server's URL of a batch's results, as the client reached the server."""
-    host = next((value for name, value in scope["headers"] if name == b"host"), b"").decode("latin-1")
-    if not host:
-        server_host, port = scope["server"]
-        host = f"{server_host}:{port}"
+    server_host, port = scope["server"]
+    host = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"host"), None)
+    host = host or f"{server_host}:{port}"  # HTTP/1.0 may come without a Host header
     return f"{scope['scheme']}://{host}{upstream_path(RESULTS_PATH, {'batch_id': batch_id})}"
 
 
 def _point_results_here(scope: Scope, batch: Any) -> Any:
-    if not isinstance(batch, dict):
-        return batch
-    fields = cast(dict[str, Any], batch)
+    fields: dict[str, Any] = cast(dict[str, Any], batch) if isinstance(batch, dict) else {}
     if not isinstance(fields.get("results_url"), str) or not isinstance(fields.get("id"), str):
-        return fields
+        return cast(Any, batch)
     return {**fields, "results_url": own_results_url(scope, fields["id"])}
 
 
 class BatchEndpoint(ForwardedEndpoint):
-    """Batch objects (create, list, retrieve, cancel, delete): `results_url` points here."""
+    """Batch objects (list, retrieve, cancel, delete): `results_url` points here."""
+
+    def rewrite(self, scope: Scope, body: bytes) -> bytes:
+        """Batch objects (and pages of them) with `results_url` on this server."""
+        try:
+            parsed: Any = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            parsed = None  # not a batch object: forwarded as it came
+        page = cast(dict[str, Any], parsed) if isinstance(parsed, dict) else {}
+        if isinstance(page.get("data"), list):
+            rewritten: Any = {**page, "data": [_point_results_here(scope, batch) for batch in page["data"]]}
+        else:
+            rewritten = _point_results_here(scope, parsed)
+        return body if rewritten == parsed else orjson.dumps(rewritten)
+
+
+class BatchCreateEndpoint(BatchEndpoint):
+    """`POST /v1/messages/batches`: every request in the batch through `on_request`."""
 
     async def plan(
         self,
@@ -98,8 +112,6 @@ class BatchEndpoint(ForwardedEndpoint):
             GatewayError: INVALID_REQUEST naming the first bad request.
             PolicyFailure: the policy failed closed on a request.
         """
-        if self.spec is not CREATE:
-            return await super().plan(scope, api, body, parsed, stage, recorder)
         requests = (parsed or {}).get("requests")
         if not isinstance(requests, list) or not requests:
             raise GatewayError(ErrorKind.INVALID_REQUEST, "requests: must be a non-empty array")
@@ -119,19 +131,6 @@ class BatchEndpoint(ForwardedEndpoint):
             items.append({**cast(dict[str, Any], item), "params": dict(request.body)})
         forwarded = orjson.dumps({**(parsed or {}), "requests": items}) if changed else body
         return Plan(forwarded, PassThroughStage(), None)
-
-    def rewrite(self, scope: Scope, body: bytes) -> bytes:
-        """Batch objects (and lists of them) with `results_url` on this server."""
-        try:
-            parsed: Any = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return body
-        if isinstance(parsed, dict) and isinstance(parsed.get("data"), list):  # pyright: ignore[reportUnknownMemberType]
-            page = cast(dict[str, Any], parsed)
-            rewritten: Any = {**page, "data": [_point_results_here(scope, batch) for batch in page["data"]]}
-        else:
-            rewritten = _point_results_here(scope, parsed)
-        return body if rewritten == parsed else orjson.dumps(rewritten)
 
 
 class BatchResultsEndpoint(ForwardedEndpoint):
@@ -262,7 +261,7 @@ def batch_endpoints(
 ) -> list[tuple[Forwarded, ForwardedEndpoint]]:
     """Every batch endpoint with the ASGI app serving it."""
     return [
-        (CREATE, BatchEndpoint(CREATE, state, allowed)),
+        (CREATE, BatchCreateEndpoint(CREATE, state, allowed)),
         *((spec, BatchEndpoint(spec, state, allowed)) for spec in BATCH_OBJECTS),
         (RESULTS, BatchResultsEndpoint(RESULTS, state, allowed)),
     ]

@@ -239,6 +239,7 @@ class FakeProvider:
     Attributes:
         base_url: ``http://127.0.0.1:<port>`` (no ``/v1``), set by :meth:`start`.
         requests: Every request received, in arrival order.
+        stored: The stored responses, chat completions and batches (a test may alter them).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -251,7 +252,7 @@ class FakeProvider:
         self._queue: collections.deque[Reply] = collections.deque()
         self._responder: Callable[[ReceivedRequest], Reply | None] | None = None
         self._streams = _StreamTracker()
-        self._stored = StoredObjects()
+        self.stored = StoredObjects()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -368,7 +369,7 @@ class FakeProvider:
             self._queue.clear()
             self._responder = None
             self.requests.clear()
-            self._stored.clear()
+            self.stored.clear()
         self._streams.reset()
         loop = self._loop
         if loop is not None and not loop.is_closed():
@@ -400,8 +401,8 @@ class FakeProvider:
         method, path = received.method, received.path
         if method == "POST" and path in _CREATING_PATHS:
             reply = self._scripted_reply(received, flavor)
-            return self._stored.created(path, _json_body(received.body), reply)
-        stored = self._stored.answer(
+            return self.stored.created(path, _json_body(received.body), reply)
+        stored = self.stored.answer(
             method, path, received.query, _json_body(received.body), self.base_url, self._batch_reply
         )
         return stored if stored is not None else self._scripted_reply(received, flavor)
