@@ -24,6 +24,7 @@ from tests.fake_provider import (
     HangReply,
     JSONReply,
     StreamReply,
+    anthropic_error_body,
     anthropic_message,
     response_object,
     responses_stream,
@@ -220,3 +221,19 @@ def test_a_streamed_response_is_stored_and_replayed(make_luthien: LuthienFactory
     )
     assert missing.status_code == missing_batch.status_code == 404
     assert missing_batch.json()["error"]["type"] == "not_found_error"
+
+
+def test_errored_batch_results_pass_unchanged(make_luthien: LuthienFactory, fake: FakeProvider) -> None:
+    server = make_luthien(with_policy(FailingResponses))
+    error = anthropic_error_body("overloaded_error", "Overloaded")
+    fake.enqueue(JSONReply(error, status=529))
+    batch = httpx.post(
+        f"{server.base_url}/v1/messages/batches",
+        json={"requests": [{"custom_id": "a", "params": BATCH_PARAMS}]},
+    ).json()
+
+    results = httpx.get(f"{server.base_url}/v1/messages/batches/{batch['id']}/results")
+
+    assert results.status_code == 200
+    result = orjson.loads(results.content)["result"]
+    assert result == {"type": "errored", "error": error}

@@ -140,7 +140,7 @@ def test_stored_chat_completions(sdks: Sdks, luthien: LuthienServer) -> None:
         model="gpt-5", messages=[{"role": "user", "content": "Hello?"}], store=True
     )
 
-    listed = sdks.openai.chat.completions.list()
+    listed = sdks.openai.chat.completions.list(model="gpt-5")
     retrieved = sdks.openai.chat.completions.retrieve(created.id)
     updated = sdks.openai.chat.completions.update(created.id, metadata={"topic": "greeting"})
     messages = sdks.openai.chat.completions.messages.list(created.id)
