@@ -237,3 +237,19 @@ def test_errored_batch_results_pass_unchanged(make_luthien: LuthienFactory, fake
     assert results.status_code == 200
     result = orjson.loads(results.content)["result"]
     assert result == {"type": "errored", "error": error}
+
+
+def test_compaction_and_batches_count_against_the_rate_limits(
+    make_luthien: LuthienFactory, fake: FakeProvider
+) -> None:
+    server = make_luthien(rate_limit="2/minute")
+    batch = {"requests": [{"custom_id": "a", "params": BATCH_PARAMS}]}
+    first = httpx.post(f"{server.base_url}/v1/responses/compact", json={"model": "gpt-5", "input": "Hi"})
+    second = httpx.post(f"{server.base_url}/v1/messages/batches", json=batch)
+    third = httpx.post(f"{server.base_url}/v1/messages/batches", json=batch)
+    retrieval = httpx.get(f"{server.base_url}/v1/messages/batches")  # not a model call: not counted
+
+    assert first.status_code == second.status_code == retrieval.status_code == 200
+    assert third.status_code == 429
+    assert third.json()["error"]["type"] == "rate_limit_error"
+    assert "retry-after" in third.headers

@@ -24,8 +24,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, cast
-from urllib.parse import parse_qsl, urlencode
+from typing import Any
 
 import orjson
 from starlette.types import Receive, Scope, Send
@@ -44,21 +43,20 @@ from luthien.gateway.headers import client_response_headers, upstream_request_he
 from luthien.gateway.limits import RETRY_AFTER_HEADER
 from luthien.gateway.proxy import POLICY_RESPONSE_HEADER, send_error, send_upstream_error
 from luthien.gateway.recording import recording_send, start_recorder, upstream_error_text
+from luthien.gateway.resume import replay_from_start, skip_sent
 from luthien.gateway.state import GatewayState, client_headers
 from luthien.pipeline.run import POLICY_FAILURE_MESSAGE, run_body, run_stream
 from luthien.pipeline.stage import PassThroughStage, PolicyStage, ResponseStage
 from luthien.policy.base import Policy, PolicyContext
 from luthien.policy.runner import PolicyFailure
+from luthien.ratelimit.limiter import Admission, client_identity
 from luthien.records.recorder import TransactionRecorder
 from luthien.upstream.client import UpstreamResponse
 from luthien.upstream.routing import Upstream
 from luthien.upstream.timeouts import resolve_timeouts
 from luthien.wire.apis import ANTHROPIC_MESSAGES, WireApi
 from luthien.wire.errors import ErrorKind, GatewayError
-from luthien.wire.sse import SSEParser
 
-RESUME_PARAMETER = "starting_after"
-"""The query parameter of a resumed Responses stream: the last `sequence_number` the client has."""
 _PATH_PARAMETER_PREFIX = "{"
 _PASS_THROUGH = PassThroughStage()
 
@@ -169,12 +167,22 @@ class ForwardedEndpoint:
             recorder = start_recorder(
                 self.state, scope, self.spec.path, api, headers, received_at, self.records_call
             )
+            admitted: list[Admission] = []
             try:
                 await self._serve(
-                    scope, receive, recording_send(send, recorder), api, headers, server_key, recorder
+                    scope,
+                    receive,
+                    recording_send(send, recorder),
+                    api,
+                    headers,
+                    server_key,
+                    recorder,
+                    admitted,
                 )
             finally:
-                recorder.finish()
+                record = recorder.finish()
+                if record is not None and admitted:
+                    await self.state.limiter.spend(admitted[0].identity, record.usage)
 
     async def _serve(
         self,
@@ -185,6 +193,7 @@ class ForwardedEndpoint:
         headers: list[tuple[str, str]],
         server_key: bool,
         recorder: TransactionRecorder,
+        admitted: list[Admission],
     ) -> None:
         coverage = self.spec.coverage
         try:
@@ -197,14 +206,33 @@ class ForwardedEndpoint:
                 inspects = selected[1].inspects_response
                 if coverage is Coverage.UNCHECKED and inspects and not self.allowed:
                     raise refuse_unchecked(self.spec.path, selected[0])
+            if coverage is Coverage.REQUEST:  # model calls (compaction, batches) pass the rate limits
+                admitted.append(await self._admit(scope, headers, parsed, api))
         except GatewayError as error:
             recorder.failed(error.message)
             await send_error(send, api, error)
             return
         except ClientDisconnected:
             return
-        call = self._call(scope, send, api, headers, server_key, body, parsed, selected, recorder)
+        rate_headers = admitted[0].headers if admitted else ()
+        call = self._call(
+            scope, send, api, headers, server_key, body, parsed, selected, recorder, rate_headers
+        )
         await until_disconnect(receive, call)
+
+    async def _admit(
+        self, scope: Scope, headers: list[tuple[str, str]], parsed: dict[str, Any] | None, api: WireApi
+    ) -> Admission:
+        """Count a model call against the rate limits (per model when its body names one).
+
+        Raises:
+            RateLimitedError: a limit or the daily token budget is used up.
+        """
+        model: Any = (parsed or {}).get("model")
+        model = model if isinstance(model, str) else ""
+        route = self.state.router.route(model)
+        limits = route.rate_limits if route is not None else ()
+        return await self.state.limiter.admit(client_identity(headers, scope), model, limits, api.format)
 
     async def _call(
         self,
@@ -217,8 +245,9 @@ class ForwardedEndpoint:
         parsed: dict[str, Any] | None,
         selected: tuple[str, Policy[Any]] | None,
         recorder: TransactionRecorder,
+        rate_headers: tuple[tuple[bytes, bytes], ...],
     ) -> None:
-        extra: list[tuple[bytes, bytes]] = []
+        extra: list[tuple[bytes, bytes]] = [*rate_headers]
         query = scope["query_string"].decode("latin-1")
         plan = Plan(body, _PASS_THROUGH, None)
         try:
@@ -228,7 +257,7 @@ class ForwardedEndpoint:
                 policy_stage = PolicyStage(policy, new_context(self.state, scope, name, recorder), api)
                 plan = await self.plan(scope, api, body, parsed, policy_stage, recorder)
                 if plan.resume_after is not None:
-                    query, _ = _replay_from_start(query)
+                    query, _ = replay_from_start(query)
             upstream = self._upstream(api, scope["path_params"])
         except PolicyFailure as failure:
             await self._fail(send, api, _policy_error(failure), extra, recorder)
@@ -280,7 +309,7 @@ class ForwardedEndpoint:
             request = await stage.process_request(CallRequest(api.format, parsed, body))
             return Plan(request.to_bytes(), _PASS_THROUGH, None)
         if coverage is Coverage.RESPONSE and stage.policy.inspects_response:
-            _, resume_after = _replay_from_start(scope["query_string"].decode("latin-1"))
+            _, resume_after = replay_from_start(scope["query_string"].decode("latin-1"))
             return Plan(body, stage, resume_after)
         return Plan(body, _PASS_THROUGH, None)
 
@@ -357,41 +386,6 @@ def _parse(body: bytes) -> dict[str, Any] | None:
     if not isinstance(parsed, dict):
         raise GatewayError(ErrorKind.INVALID_REQUEST, "request body must be a JSON object")
     return parsed  # pyright: ignore[reportUnknownVariableType]
-
-
-def _replay_from_start(query: str) -> tuple[str, int | None]:
-    """The upstream query without `starting_after`, and its value (None when absent or not a number)."""
-    pairs = parse_qsl(query, keep_blank_values=True)
-    resume = [value for name, value in pairs if name == RESUME_PARAMETER]
-    if not resume:
-        return query, None
-    try:
-        after = int(resume[-1])
-    except ValueError as error:
-        raise GatewayError(ErrorKind.INVALID_REQUEST, f"{RESUME_PARAMETER}: must be an integer") from error
-    return urlencode([(name, value) for name, value in pairs if name != RESUME_PARAMETER]), after
-
-
-async def skip_sent(chunks: AsyncIterator[bytes], after: int) -> AsyncIterator[bytes]:
-    """The frames of a Responses stream the client does not have yet: numbered above `after`.
-
-    `run_stream` yields one frame per chunk, numbered as the client received them the first time;
-    frames without a number (comments) go out.
-    """
-    parser = SSEParser()
-    async for chunk in chunks:
-        numbers = [_sequence_number(frame.data) for frame in parser.feed(chunk)]
-        if any(number is None or number > after for number in numbers):
-            yield chunk
-
-
-def _sequence_number(data: str | None) -> int | None:
-    try:
-        parsed: Any = orjson.loads(data or "null")
-    except orjson.JSONDecodeError:
-        return None
-    number: Any = cast(dict[str, Any], parsed).get("sequence_number") if isinstance(parsed, dict) else None
-    return number if isinstance(number, int) else None
 
 
 def _policy_error(failure: PolicyFailure) -> GatewayError:
