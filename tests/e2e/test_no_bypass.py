@@ -9,6 +9,7 @@ can check is refused unless the config allows it; Codex's compaction requests pa
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -259,4 +260,24 @@ def test_codex_compaction_passes_with_the_active_policy(
     assert [item.type for item in compacted.output] == ["message", "compaction"]
     assert [item.type for item in final.output] == ["compaction"]
     assert [request.path for request in fake.requests] == ["/v1/responses/compact", "/v1/responses"]
+    assert judge.requests == []
+
+
+def test_codex_compaction_request_as_recorded_passes(
+    server: LuthienServer, fake: FakeProvider, judge: FakeProvider
+) -> None:
+    recorded = orjson.loads((Path(__file__).parent / "data" / "codex_request.json").read_bytes())
+    body = {
+        key: recorded[key]
+        for key in ("model", "instructions", "input", "tools", "parallel_tool_calls", "reasoning")
+    }
+
+    response = httpx.post(
+        f"{server.base_url}/v1/responses/compact", json=body, headers={"authorization": "Bearer sk-client"}
+    )
+
+    assert response.status_code == 200
+    assert response.json()["output"][-1]["type"] == "compaction"
+    (forwarded,) = fake.requests
+    assert forwarded.body == orjson.dumps(body)  # untouched by a policy that changes nothing
     assert judge.requests == []
