@@ -105,13 +105,24 @@ def _input_items(value: Any) -> list[dict[str, Any]]:
     return items
 
 
+def _data(frame: bytes) -> dict[str, Any]:
+    """A frame's JSON object payload; empty for anything else (scripts may send malformed frames)."""
+    for line in frame.split(b"\n"):
+        if line.startswith(b"data:"):
+            try:
+                return _dict(orjson.loads(line[5:]))
+            except orjson.JSONDecodeError:
+                return {}
+    return {}
+
+
 def _final_response(frames: list[bytes]) -> dict[str, Any] | None:
     for frame in reversed(frames):
-        for line in frame.split(b"\n"):
-            if line.startswith(b"data:"):
-                data = _dict(orjson.loads(line[5:]))
-                if data.get("type") in ("response.completed", "response.incomplete"):
-                    return _dict(data.get("response"))
+        data = _data(frame)
+        if data.get("type") in ("response.completed", "response.incomplete") and "id" in _dict(
+            data.get("response")
+        ):
+            return _dict(data.get("response"))
     return None
 
 
@@ -134,11 +145,8 @@ def _replay(stored: StoredResponse) -> list[bytes]:
 
 
 def _sequence(frame: bytes) -> int:
-    for line in frame.split(b"\n"):
-        if line.startswith(b"data:"):
-            number = _dict(orjson.loads(line[5:])).get("sequence_number")
-            return number if isinstance(number, int) else -1
-    return -1
+    number = _data(frame).get("sequence_number")
+    return number if isinstance(number, int) else -1
 
 
 class StoredObjects:
@@ -158,8 +166,8 @@ class StoredObjects:
     def created(self, path: str, request: dict[str, Any], reply: Reply) -> Reply:
         """Remember what a `/v1/responses` or `/v1/chat/completions` call created; the reply to send."""
         if path == "/v1/chat/completions":
-            if request.get("store") is True and isinstance(reply, JSONReply) and reply.status == 200:
-                body = _dict(reply.body)
+            body = _dict(reply.body) if isinstance(reply, JSONReply) and reply.status == 200 else {}
+            if request.get("store") is True and "id" in body:
                 messages = [
                     {"id": f"{body['id']}-{index}", **_dict(message)}
                     for index, message in enumerate(cast(list[Any], request.get("messages") or []))
