@@ -117,6 +117,7 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         calls=CallGate(settings.max_concurrent_calls),
         metrics=metrics,
         observer=GatewayObserver(metrics, tracing),
+        replays=storage.replays,
     )
 
     unchecked = frozenset(config.allow_unchecked)

@@ -16,6 +16,7 @@ from luthien.gateway.batches import BATCH_SPECS
 from luthien.gateway.forward import Coverage, Forwarded
 from luthien.gateway.proxy import ENDPOINTS, Endpoint
 from luthien.gateway.stored import FORWARDED
+from luthien.replay.openapi import REPLAY_UI_PAGES
 from luthien.wire.errors import ErrorKind
 
 JSON = "application/json"
@@ -251,6 +252,7 @@ UI_PAGES: dict[str, dict[str, str]] = {
     "/ui/login": {"get": "Login page", "post": "Log in with the admin key (form)"},
     "/ui/logout": {"post": "Log out (form)"},
     "/ui/static/{name}": {"get": "A content-hashed static asset"},
+    **REPLAY_UI_PAGES,
 }
 
 
