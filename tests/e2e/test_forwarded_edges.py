@@ -253,3 +253,15 @@ def test_compaction_and_batches_count_against_the_rate_limits(
     assert third.status_code == 429
     assert third.json()["error"]["type"] == "rate_limit_error"
     assert "retry-after" in third.headers
+
+
+def test_ids_are_forwarded_percent_encoded(make_luthien: LuthienFactory, fake: FakeProvider) -> None:
+    server = make_luthien()
+    response = httpx.get(f"{server.base_url}/v1/responses/resp%1D%3Fx")
+    model = httpx.get(f"{server.base_url}/v1/models/accounts/fireworks%20x")
+
+    assert response.status_code == model.status_code == 404
+    assert [request.path for request in fake.requests] == [
+        "/v1/responses/resp\x1d?x",
+        "/v1/models/accounts/fireworks x",
+    ]

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from starlette.types import Receive, Scope, Send
@@ -116,11 +117,15 @@ class Forwarded:
 
 
 def upstream_path(template: str, params: dict[str, Any]) -> str:
-    """`template` with the call's path parameters filled in."""
+    """`template` with the call's path parameters filled in, percent-encoded as clients send them.
+
+    Starlette hands parameters over decoded; an id holding a control character or a `?` must not
+    become part of the upstream request line as such.
+    """
     path = template
     for name, value in params.items():
-        path = path.replace(f"{_PATH_PARAMETER_PREFIX}{name}}}", str(value)).replace(
-            f"{_PATH_PARAMETER_PREFIX}{name}:path}}", str(value)
+        path = path.replace(f"{_PATH_PARAMETER_PREFIX}{name}}}", quote(str(value), safe="")).replace(
+            f"{_PATH_PARAMETER_PREFIX}{name}:path}}", quote(str(value), safe="/")
         )
     return path
 
