@@ -122,7 +122,7 @@ class BatchCreateEndpoint(BatchEndpoint):
             try:
                 fields = api.validate_request(params, MESSAGES.required)
             except GatewayError as error:
-                raise GatewayError(error.kind, f"requests[{index}].params.{error.message}") from error
+                raise GatewayError(error.kind, f"requests[{index}].params: {error.message}") from error
             member = PolicyStage(
                 stage.policy, new_context(self.state, scope, stage.ctx.policy_name, recorder), api
             )
