@@ -64,12 +64,14 @@ class Endpoint:
         api: the client API spoken on it.
         required: top-level body fields that must be present, with their JSON types.
         applies_policy: False for calls that are forwarded untouched (token counting).
+        optional: fields that may be absent but have the given JSON type when present.
     """
 
     path: str
     api: WireApi
     required: dict[str, type]
     applies_policy: bool = True
+    optional: dict[str, type] | None = None
 
 
 MESSAGES = Endpoint("/v1/messages", ANTHROPIC_MESSAGES, {"model": str, "max_tokens": int, "messages": list})
@@ -77,7 +79,9 @@ COUNT_TOKENS = Endpoint(
     "/v1/messages/count_tokens", ANTHROPIC_MESSAGES, {"model": str, "messages": list}, applies_policy=False
 )
 CHAT_COMPLETIONS = Endpoint("/v1/chat/completions", OPENAI_CHAT, {"model": str, "messages": list})
-RESPONSES = Endpoint("/v1/responses", OPENAI_RESPONSES, {"model": str})
+# No field is required: a call naming a stored prompt carries its model in the prompt's template, and
+# goes to the default OpenAI upstream (`Router.route` matches no route without a model).
+RESPONSES = Endpoint("/v1/responses", OPENAI_RESPONSES, {}, optional={"model": str})
 ENDPOINTS = (MESSAGES, COUNT_TOKENS, CHAT_COMPLETIONS, RESPONSES)
 
 _PASS_THROUGH = PassThroughStage()
@@ -220,7 +224,7 @@ class ProxyEndpoint:
             raise GatewayError(
                 ErrorKind.INVALID_REQUEST, f"request body is not valid JSON: {error}"
             ) from error
-        fields = self.endpoint.api.validate_request(parsed, self.endpoint.required)
+        fields = self.endpoint.api.validate_request(parsed, self.endpoint.required, self.endpoint.optional)
         check_message_count(fields, self.state.settings.max_messages)
         check_json_depth(fields, self.state.settings.max_json_depth)
         return fields
