@@ -3,6 +3,7 @@
 Example:
     ```yaml
     policy: guarded
+    shadow: [judge]          # also run on every call; only recorded, never sent
     policies:
       guarded:
         class: chain
@@ -150,6 +151,10 @@ class LuthienConfig(BaseModel):
     routes: list[RouteConfig] = Field(default_factory=list[RouteConfig])
     policies: dict[str, PolicyEntry] = Field(default_factory=dict[str, PolicyEntry])
     policy: str | None = Field(default=None, description="Name of the active policy.")
+    shadow: list[str] = Field(
+        default_factory=list[str],
+        description="Policy instances run in shadow: what each would send is only recorded.",
+    )
 
     def with_builtins(self, settings: Settings) -> LuthienConfig:
         """Return a copy where the built-in `anthropic` and `openai` upstreams exist.

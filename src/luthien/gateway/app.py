@@ -33,6 +33,7 @@ from luthien.observability.tracing import Tracing
 from luthien.policy.registry import active_policy_name, build_policies
 from luthien.ratelimit.limiter import open_limiter
 from luthien.settings import Settings
+from luthien.shadow.policies import ShadowSet
 from luthien.storage import open_storage
 from luthien.upstream.breaker import Breakers
 from luthien.upstream.caller import ModelCaller
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         calls=CallGate(settings.max_concurrent_calls),
         metrics=metrics,
         observer=GatewayObserver(metrics, tracing),
+        shadows=ShadowSet(policies, config.shadow, settings),
     )
 
     admin = AdminSide(state)
@@ -128,6 +130,8 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
             async with admin.running(), metrics.running():
                 yield
         finally:
+            # Shadow work (judge calls, records waiting for it) ends before the pool and storage close.
+            await state.shadows.drain()
             await client.close()
             # Calls have ended: their records, events and spans are flushed before the process exits.
             await storage.close()

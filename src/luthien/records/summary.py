@@ -60,6 +60,7 @@ def summarize(
         tool_names=tool_names_of(record.client_api, original_message),
         event_types=event_types,
         preview=preview,
+        shadow_disagreed=record.shadow_disagreed,
     )
 
 
@@ -92,4 +93,5 @@ def summary_fields(summary: TransactionSummary) -> dict[str, Any]:
         "tool_names": list(summary.tool_names),
         "event_types": list(summary.event_types),
         "preview": summary.preview,
+        "shadow_disagreed": summary.shadow_disagreed,
     }
