@@ -259,3 +259,49 @@ def test_a_shadow_that_falls_too_far_behind_is_dropped(sdks_for: SdksFactory, fa
     (shadow,) = record.shadows
     assert shadow.outcome is ShadowOutcome.ERROR
     assert [event.type for event in shadow.events] == ["shadow.overflow"]
+
+
+MALFORMED_SWITCHES = (
+    b"not json",
+    b"[]",
+    b'{"shadow": "watch"}',
+    b'{"shadow": [1]}',
+    b'{"shadow": [""]}',
+    b"{}",
+)
+
+
+def test_a_malformed_shadow_switch_is_a_400_and_changes_nothing(make_luthien: LuthienFactory) -> None:
+    server = make_luthien(shadow_config(shadow=["failing"]))
+
+    for body in MALFORMED_SWITCHES:
+        response = httpx.put(f"{server.base_url}/api/shadow", content=body)
+        assert response.status_code == 400, body
+        assert response.json()["error"]["type"] == "invalid_request_error"
+    too_large = httpx.put(f"{server.base_url}/api/shadow", content=b"[" * (64 * 1024))
+    assert too_large.status_code == 413
+    assert httpx.get(f"{server.base_url}/api/policies").json()["shadow"] == ["failing"]
+
+
+def test_the_admin_api_switches_the_shadows_for_new_calls(sdks_for: SdksFactory, fake: FakeProvider) -> None:
+    server, sdks = sdks_for(shadow_config(shadow=[]))
+    base = server.base_url
+
+    unknown = httpx.put(f"{base}/api/shadow", json={"shadow": ["failing", "missing"]})
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["field"] == "shadow"
+    switched = httpx.put(f"{base}/api/shadow", json={"shadow": ["failing"]})
+    assert switched.status_code == 200
+    assert switched.json() == {"shadow": ["failing"], "previous": []}
+    listing = httpx.get(f"{base}/api/policies").json()
+    assert listing["shadow"] == ["failing"]
+    assert [p["name"] for p in listing["policies"] if p["shadow"]] == ["failing"]
+    fake.enqueue(model_reply("chat", False, "Hi.", []))
+
+    ask(sdks, "chat", False)
+
+    assert [s.name for s in record_of(server, sdks.last_transaction).shadows] == ["failing"]
+    assert httpx.put(f"{base}/api/shadow", json={"shadow": []}).json()["previous"] == ["failing"]
+    fake.enqueue(model_reply("chat", False, "Hi.", []))
+    ask(sdks, "chat", False)
+    assert record_of(server, sdks.last_transaction).shadows == ()
