@@ -159,9 +159,10 @@ def capture_shadow(browser: Browser, fake: FakeProvider, database: Path) -> None
         for theme in THEMES:
             context = browser.new_context(viewport=WIDE, color_scheme=theme)
             page = context.new_page()
-            page.goto(f"{server.base_url}/ui/transactions/{transaction}#shadows")
+            page.goto(f"{server.base_url}/ui/transactions/{transaction}")
             expect(page.locator("#shadows .shadow-outcome")).to_have_text("would have blocked")
-            page.locator("#shadows").scroll_into_view_if_needed()
+            # Below the sticky header: the section's heading shows.
+            page.evaluate("window.scrollTo(0, document.getElementById('shadows').offsetTop - 90)")
             shot(page, f"transaction-shadow-{theme}")
             context.close()
     finally:
