@@ -146,7 +146,8 @@ async def test_the_shadow_migration_keeps_existing_records_both_ways(fresh_url: 
         pk = (await conn.execute(text("SELECT pk FROM transactions"))).scalar_one()
         await conn.execute(
             text(
-                "INSERT INTO events (transaction_pk, seq, type, timestamp, data) VALUES (:pk, 0, 'x', 1.0, '{}')"
+                "INSERT INTO events (transaction_pk, seq, type, timestamp, data) "
+                "VALUES (:pk, 0, 'x', 1.0, '{}')"
             ),
             {"pk": pk},
         )
