@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import anthropic
 import httpx
 import orjson
 import pytest
@@ -27,9 +28,9 @@ from luthien.records.query import TransactionFilter
 from tests.conftest import LuthienFactory
 from tests.e2e.test_judge import PINNED_BLOCKED_RM, RM, judge_base_url, model_reply, verdict
 from tests.e2e.test_records_policies import ALL_CALLS, Api, ask, assistant_content
-from tests.fake_provider import FakeProvider, StreamReply, anthropic_stream
+from tests.fake_provider import FakeProvider, JSONReply, StreamReply, anthropic_error_body, anthropic_stream
 from tests.luthien_server import LuthienServer
-from tests.records_support import Sdks, open_sdks, record_of, stored_summaries
+from tests.records_support import Sdks, open_sdks, record_of, records_after_stop, stored_summaries
 
 HERE = "tests.e2e.test_shadow"
 SLEEP_S = 2.0
@@ -76,6 +77,7 @@ def shadow_config(judge_url: str | None = None, shadow: Sequence[str] = ("watch"
         "slow": {"class": f"{HERE}:SlowPolicy"},
         "failing": {"class": f"{HERE}:FailingPolicy"},
         "slow_start": {"class": f"{HERE}:SlowStartPolicy"},
+        "lower": {"class": "tests.e2e.test_records_policies:LowerMaxTokens"},
     }
     upstreams: dict[str, Any] = {}
     if judge_url is not None:
@@ -305,3 +307,47 @@ def test_the_admin_api_switches_the_shadows_for_new_calls(sdks_for: SdksFactory,
     fake.enqueue(model_reply("chat", False, "Hi.", []))
     ask(sdks, "chat", False)
     assert record_of(server, sdks.last_transaction).shadows == ()
+
+
+def test_a_shadow_that_would_change_the_request_is_recorded_with_it(
+    sdks_for: SdksFactory, fake: FakeProvider
+) -> None:
+    server, sdks = sdks_for(shadow_config(shadow=["lower"]))
+    fake.enqueue(model_reply("anthropic", False, "Hello.", []))
+
+    ask(sdks, "anthropic", False)
+
+    record = record_of(server, sdks.last_transaction)
+    (shadow,) = record.shadows
+    assert shadow.outcome is ShadowOutcome.WOULD_CHANGE
+    assert shadow.final_response is None
+    assert shadow.final_request is not None
+    assert orjson.loads(shadow.final_request)["max_tokens"] == 64
+    assert fake.requests[-1].json()["max_tokens"] == 1024  # what was forwarded: the client's
+    detail = httpx.get(f"{server.base_url}/api/transactions/{record.transaction_id}").json()
+    (diff,) = detail["shadows"][0]["request"]["diff"]
+    assert (diff["path"], diff["before"], diff["after"]) == ("/max_tokens", 1024, 64)
+
+
+def test_no_upstream_answer_means_no_shadow_results(make_luthien: LuthienFactory, fake: FakeProvider) -> None:
+    server = make_luthien(shadow_config(shadow=["failing"]))
+    fake.enqueue(JSONReply(anthropic_error_body("overloaded_error", "busy"), status=529))
+
+    with open_sdks(server.base_url) as sdks:
+        with pytest.raises(anthropic.APIStatusError):
+            ask(sdks, "anthropic", False)
+        record = record_of(server, sdks.last_transaction)
+    assert record.status is TransactionStatus.ERROR
+    assert record.shadows == ()
+
+
+def test_shutdown_waits_for_a_running_shadow(make_luthien: LuthienFactory, fake: FakeProvider) -> None:
+    server = make_luthien(shadow_config(shadow=["slow"]))
+    fake.enqueue(model_reply("anthropic", True, "Hello.", []))
+    with open_sdks(server.base_url) as sdks:
+        ask(sdks, "anthropic", True)
+
+    (record,) = records_after_stop(server)
+
+    (shadow,) = record.shadows
+    assert shadow.outcome is ShadowOutcome.SAME

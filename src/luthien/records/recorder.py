@@ -47,9 +47,9 @@ from luthien.records.model import (
     TransactionStatus,
 )
 from luthien.records.observer import CallObserver, FinishedCall
-from luthien.records.secrets import Scrubber, header_secrets, safe_headers
+from luthien.records.secrets import Scrubber, header_secrets, safe_headers, scrub_shadow
 from luthien.records.session import session_id
-from luthien.records.summary import summarize, summary_fields
+from luthien.records.summary import activity_summary, summarize, summary_fields
 
 logger = logging.getLogger("luthien.records")
 
@@ -68,25 +68,6 @@ def _dumps(message: dict[str, Any] | None, raw: bytes) -> bytes | None:
     if message is not None:
         return orjson.dumps(message)
     return raw or None
-
-
-def activity_summary(event: ActivityEvent) -> dict[str, Any]:
-    """The small fields of an activity event that a live monitor shows (tool, verdict, probability)."""
-    summary: dict[str, Any] = {"event_type": event.type, "policy": event.policy}
-    data = event.data
-    tool = data.get("tool")
-    if isinstance(tool, str):
-        summary["tool_name"] = tool
-    blocked = data.get("blocked")
-    if event.type == BLOCKED_EVENT:
-        summary["verdict"] = "block"
-    elif isinstance(blocked, bool):
-        summary["verdict"] = "block" if blocked else "allow"
-    for key in ("probability", "latency_ms"):
-        value = data.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            summary[key] = value
-    return summary
 
 
 class TransactionRecorder:
@@ -288,19 +269,8 @@ class TransactionRecorder:
             logger.exception("shadow results of transaction %s failed", self.transaction_id)
             shadows = ()
         self._deliver(
-            dataclasses.replace(record, shadows=tuple(self._scrubbed(s) for s in shadows)), original_message
-        )
-
-    def _scrubbed(self, shadow: ShadowResult) -> ShadowResult:
-        scrub = self._scrubber
-        return dataclasses.replace(
-            shadow,
-            final_request=scrub.scrub_optional(shadow.final_request),
-            final_response=scrub.scrub_optional(shadow.final_response),
-            events=tuple(
-                dataclasses.replace(event, data=scrub.scrub_value(event.data)) for event in shadow.events
-            ),
-            error=None if shadow.error is None else scrub.scrub_text(shadow.error),
+            dataclasses.replace(record, shadows=tuple(scrub_shadow(self._scrubber, s) for s in shadows)),
+            original_message,
         )
 
     def _observe(self, record: TransactionRecord | None) -> None:
