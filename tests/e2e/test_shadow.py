@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -172,6 +173,10 @@ def test_a_shadow_that_allows_agrees_and_is_filtered_out(
     assert summary.transaction_id == record.transaction_id
     api = httpx.get(f"{server.base_url}/api/transactions", params={"shadow_disagreed": "true"}).json()
     assert api["items"] == []
+    history = f"{server.base_url}/ui/history"
+    link = f"/ui/transactions/{record.transaction_id}"
+    assert link in httpx.get(history, params={"shadow_disagreed": "false"}).text
+    assert link not in httpx.get(history, params={"shadow_disagreed": "true"}).text
     detail = httpx.get(f"{server.base_url}/api/transactions/{record.transaction_id}").json()
     assert detail["shadows"][0]["outcome"] == "same"
     assert detail["shadow_disagreed"] is False
@@ -351,3 +356,47 @@ def test_shutdown_waits_for_a_running_shadow(make_luthien: LuthienFactory, fake:
 
     (shadow,) = record.shadows
     assert shadow.outcome is ShadowOutcome.SAME
+
+
+def test_an_upstream_cut_reaches_the_shadow_as_it_reaches_the_client(
+    sdks_for: SdksFactory, fake: FakeProvider
+) -> None:
+    server, sdks = sdks_for(shadow_config(shadow=["lower"]))
+    frames = anthropic_stream("Half an answer", text_chunks=4)
+    fake.enqueue(StreamReply(frames[:4], cut=True))
+
+    with pytest.raises(anthropic.APIError):
+        ask(sdks, "anthropic", True)
+
+    record = record_of(server, sdks.last_transaction)
+    assert record.status is TransactionStatus.ERROR
+    (shadow,) = record.shadows
+    # Its stream ended in the same error as the client's; it differs only in the request.
+    assert shadow.outcome is ShadowOutcome.WOULD_CHANGE
+    assert shadow.final_response is None
+
+
+def test_the_policies_page_toggles_a_shadow(make_luthien: LuthienFactory) -> None:
+    server = make_luthien(shadow_config(shadow=[]))
+    origin = {"origin": server.base_url, "sec-fetch-site": "same-origin"}
+    with httpx.Client(base_url=server.base_url) as client:
+        page = client.get("/ui/policies")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        form = {"csrf_token": token.group(1)}
+
+        on = client.post(
+            "/ui/policies/shadow", data={**form, "policy": "lower", "shadow": "on"}, headers=origin
+        )
+        assert on.status_code == 303
+        assert httpx.get(f"{server.base_url}/api/policies").json()["shadow"] == ["lower"]
+        unknown = client.post(
+            "/ui/policies/shadow", data={**form, "policy": "<nope>", "shadow": "on"}, headers=origin
+        )
+        assert unknown.status_code == 400
+        assert "&lt;nope&gt;" in unknown.text
+        off = client.post(
+            "/ui/policies/shadow", data={**form, "policy": "lower", "shadow": "off"}, headers=origin
+        )
+        assert off.status_code == 303
+    assert httpx.get(f"{server.base_url}/api/policies").json()["shadow"] == []

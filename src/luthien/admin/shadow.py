@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from luthien.events.bus import CONTROL_TYPES, SHADOW_SWITCHED, EventBus, LiveEvent
+from luthien.events.bus import SHADOW_SWITCHED, EventBus, LiveEvent
 from luthien.shadow.policies import ShadowSet, UnknownShadow
 
 logger = logging.getLogger("luthien.admin")
@@ -62,15 +62,15 @@ class ShadowSwitcher:
         return previous
 
     def apply(self, event: LiveEvent, catching_up: bool = False) -> None:
-        """Adopt the shadow list a control event carries (from any replica); ignore other events.
+        """Adopt the shadow list a control event carries (from any replica).
+
+        `PolicySwitcher.apply` hands on only control events.
 
         Args:
             event: the event.
             catching_up: the event is the fleet's last control event read at startup: adopted only
                 when it was made under the same configured shadow list as this replica's.
         """
-        if event.type not in CONTROL_TYPES:
-            return
         names = _names(event.data.get(SHADOW_FIELD))
         if names is None or names == self.names:
             return

@@ -58,25 +58,20 @@ def _failure(run: RunState) -> str | None:
     """Why the shadow failed, or None."""
     if run.overflowed:
         return OVERFLOW_MESSAGE
-    if run.timed_out:
+    if run.timed_out or run.task.cancelled():  # only the timeout cancels a shadow that was fed
         return TIMEOUT_MESSAGE
-    if run.task.cancelled():
-        return "was stopped"
     error = run.task.exception()
     if error is None:
         return None
-    if isinstance(error, PolicyFailure):
-        return f"policy {error.policy_name!r} failed"
-    return f"{type(error).__name__}: {error}"[:ERROR_TEXT_CHARS]
+    what = f"policy {error.policy_name!r} failed" if isinstance(error, PolicyFailure) else repr(error)
+    return what[:ERROR_TEXT_CHARS]
 
 
-def _same(left: bytes, right: bytes | None) -> bool:
-    if right is None:
-        return False
+def _same(left: bytes, right: bytes) -> bool:
+    """Equal as JSON (key order and spacing aside), or as bytes when either is not JSON."""
     parsed_left, parsed_right = parse_json_object(left), parse_json_object(right)
-    if parsed_left is not None and parsed_right is not None:
-        return parsed_left == parsed_right
-    return left == right
+    both_json = parsed_left is not None and parsed_right is not None
+    return parsed_left == parsed_right if both_json else left == right
 
 
 def _response(run: RunState, client_api: str) -> tuple[bytes | None, str | None]:
@@ -86,10 +81,8 @@ def _response(run: RunState, client_api: str) -> tuple[bytes | None, str | None]
         return output.body, None
     assembly = assemble_stream(client_api, output.chunks)
     message: Any = assembly.message
-    raw = b"".join(output.chunks)
-    if message is None:
-        return raw or None, assembly.error
-    return orjson.dumps(message), assembly.error
+    raw = b"".join(output.chunks) or None
+    return (raw if message is None else orjson.dumps(message)), assembly.error
 
 
 def compare(run: RunState, record: TransactionRecord, client_api: str) -> ShadowResult:
@@ -106,7 +99,7 @@ def compare(run: RunState, record: TransactionRecord, client_api: str) -> Shadow
             run.name, ShadowOutcome.ERROR, events=events, error=stream_error[:ERROR_TEXT_CHARS]
         )
     sent = record.final_response if record.final_response is not None else record.original_response
-    changed_response = response is not None and not _same(response, sent)
+    changed_response = response is not None and (sent is None or not _same(response, sent))
     final_response = response if changed_response else None
     if not changed_response and run.output.request is None:
         return ShadowResult(run.name, ShadowOutcome.SAME, events=events)

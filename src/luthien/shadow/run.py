@@ -202,7 +202,11 @@ class ShadowCall:
         self._end(UpstreamStreamError(ErrorKind.UPSTREAM_STREAM, CALL_ENDED_MESSAGE))
         started = time.monotonic()
         tasks = [runner.task for runner in self.runners]
-        _, pending = await asyncio.wait(tasks, timeout=self._timeout_s)
+        try:
+            _, pending = await asyncio.wait(tasks, timeout=self._timeout_s)
+        except asyncio.CancelledError:  # the server is stopping: the shadows stop with it
+            await self.cancel()
+            raise
         for runner in self.runners:
             if runner.task in pending:
                 runner.timed_out = True

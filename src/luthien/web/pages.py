@@ -34,6 +34,7 @@ def _form_values(params: QueryParams) -> dict[str, Any]:
     values: dict[str, Any] = {name: params.get(name, "") for name in _FORM_FIELDS}
     values["statuses"] = {part.strip() for value in params.getlist("status") for part in value.split(",")}
     values["blocked"] = params.get("blocked", "").lower() in ("true", "1", "yes", "on")
+    values["shadow_disagreed"] = params.get("shadow_disagreed", "").lower() in ("true", "1", "yes", "on")
     return values
 
 
