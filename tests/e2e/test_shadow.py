@@ -400,3 +400,16 @@ def test_the_policies_page_toggles_a_shadow(make_luthien: LuthienFactory) -> Non
         )
         assert off.status_code == 303
     assert httpx.get(f"{server.base_url}/api/policies").json()["shadow"] == []
+
+
+def test_a_shadow_response_past_the_record_limit_is_not_kept(
+    sdks_for: SdksFactory, fake: FakeProvider
+) -> None:
+    server, sdks = sdks_for(shadow_config(shadow=["lower"]), max_record_response_bytes=1024)
+    fake.enqueue(StreamReply(anthropic_stream("y" * 4096, text_chunks=16)))
+
+    ask(sdks, "anthropic", True)
+
+    (shadow,) = record_of(server, sdks.last_transaction).shadows
+    assert shadow.outcome is ShadowOutcome.ERROR
+    assert shadow.final_response is None

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 
 from luthien.activity.log import ActivityLog
+from luthien.call.request import CallRequest
 from luthien.config import WireFormat
+from luthien.policy.base import Policy, PolicyConfig, PolicyContext
 from luthien.records.memory import MemoryRecordSink
 from luthien.records.model import ShadowOutcome, ShadowResult, TransactionRecord
 from luthien.records.recorder import TransactionRecorder
+from luthien.settings import Settings
+from luthien.shadow.policies import ShadowSet
 from luthien.shadow.tasks import BackgroundTasks
+from luthien.wire.apis import ANTHROPIC_MESSAGES
 
 SECRET = "sk-ant-secret-value-1234567890"
 
@@ -95,3 +101,33 @@ async def test_shadow_work_stopped_at_shutdown_still_delivers_the_record() -> No
 @pytest.mark.asyncio
 async def test_draining_nothing_returns_at_once() -> None:
     await BackgroundTasks().drain(timeout_s=0)
+
+
+class Stuck(Policy[PolicyConfig]):
+    """Never gets past the request."""
+
+    async def on_request(self, request: CallRequest, ctx: PolicyContext) -> CallRequest:
+        await asyncio.Event().wait()
+        return request
+
+
+@pytest.mark.asyncio
+async def test_stopping_a_call_s_shadow_wait_stops_its_shadows() -> None:
+    shadows = ShadowSet({"stuck": Stuck(PolicyConfig(), "stuck")}, ["stuck"], Settings())
+    body = b'{"model": "m", "max_tokens": 1, "messages": []}'
+    request = CallRequest(WireFormat.ANTHROPIC, orjson.loads(body), body)
+    call = shadows.start("tx-1", ANTHROPIC_MESSAGES, request, "noop", None)
+    assert call is not None
+    call.body(b"{}")
+    (runner,) = call.runners
+    sink, tasks = MemoryRecordSink(), BackgroundTasks()
+    recorded = recorder(sink)
+    recorded.complete_later(call.results, tasks.spawn)
+    recorded.finish()
+    await asyncio.sleep(0)
+
+    await tasks.drain(timeout_s=0.01)
+
+    assert runner.task.cancelled()
+    (stored,) = sink.records
+    assert stored.shadows == ()

@@ -26,6 +26,7 @@ from luthien.records.model import RecordedEvent, ShadowOutcome, ShadowResult, Tr
 ERROR_TEXT_CHARS = 500
 OVERFLOW_MESSAGE = "fell too far behind the call and was dropped"
 TIMEOUT_MESSAGE = "was still running when the shadow timeout expired"
+TOO_LARGE_MESSAGE = "its response was larger than LUTHIEN_MAX_RECORD_RESPONSE_BYTES: not kept, not compared"
 
 
 @dataclass(slots=True)
@@ -36,11 +37,13 @@ class ShadowOutput:
         request: the request it would have forwarded, when it differs from the client's.
         body: its whole response (non-streaming calls).
         chunks: its stream, chunk by chunk (streaming calls).
+        too_large: its stream grew past `LUTHIEN_MAX_RECORD_RESPONSE_BYTES`, so none of it is kept.
     """
 
     request: bytes | None = None
     body: bytes | None = None
     chunks: list[bytes] | None = field(default=None)
+    too_large: bool = False
 
 
 class RunState(Protocol):
@@ -58,6 +61,8 @@ def _failure(run: RunState) -> str | None:
     """Why the shadow failed, or None."""
     if run.overflowed:
         return OVERFLOW_MESSAGE
+    if run.output.too_large:
+        return TOO_LARGE_MESSAGE
     if run.timed_out or run.task.cancelled():  # only the timeout cancels a shadow that was fed
         return TIMEOUT_MESSAGE
     error = run.task.exception()

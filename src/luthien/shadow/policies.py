@@ -88,6 +88,7 @@ class ShadowSet:
                 models,
                 settings.max_held_bytes,
                 settings.shadow_max_queued_bytes,
+                settings.max_record_response_bytes,
             )
             for name in names
         ]

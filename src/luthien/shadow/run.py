@@ -75,6 +75,7 @@ class ShadowRunner:
         activity: its activity events.
         output: what it would have sent, once it ran.
         overflowed: it fell more than `max_queued_bytes` behind and was dropped.
+        (A response past `max_response_bytes` is not kept: `output.too_large`.)
         timed_out: it was still running when the call's shadow timeout expired.
     """
 
@@ -88,8 +89,10 @@ class ShadowRunner:
         models: ModelCaller | None,
         max_held_bytes: int | None,
         max_queued_bytes: int,
+        max_response_bytes: int,
     ) -> None:
         self.name = name
+        self._max_response_bytes = max_response_bytes
         self.activity = CallActivity(_DISCARD)
         self._transaction_id = transaction_id
         ctx = PolicyContext(transaction_id, name, self.activity, models, max_held_bytes=max_held_bytes)
@@ -140,7 +143,13 @@ class ShadowRunner:
             self.output.body = await run_body(self._api, first.body, self._stage)
             return
         chunks = self.output.chunks = []
+        kept = 0
         async for chunk in run_stream(self._api, self._upstream(first), self._stage):
+            kept += len(chunk)
+            if kept > self._max_response_bytes:
+                self.output.too_large = True  # keeps running (its verdicts count), keeps no more
+                chunks.clear()
+                continue
             chunks.append(chunk)
 
     async def _upstream(self, item: _Item) -> AsyncIterator[bytes]:
