@@ -8,6 +8,7 @@ from luthien import __version__
 from luthien.admin.errors import ApiErrorKind
 from luthien.records.model import ShadowOutcome, TransactionStatus
 from luthien.records.query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from luthien.replay.openapi import REPLAY_PATHS, REPLAY_SCHEMAS
 
 JSON = "application/json"
 
@@ -383,6 +384,8 @@ SCHEMAS: dict[str, Any] = {
     "Shadow": SHADOW,
 }
 """The admin API's schemas (the whole server's document, `luthien.gateway.openapi`, includes them)."""
+PATHS.update(REPLAY_PATHS)
+SCHEMAS.update(REPLAY_SCHEMAS)
 ADMIN_KEY_SCHEME = {"type": "http", "scheme": "bearer", "description": "LUTHIEN_ADMIN_KEY"}
 
 

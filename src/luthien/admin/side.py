@@ -17,11 +17,13 @@ from luthien.admin.policies import PolicySwitcher
 from luthien.admin.routes import admin_routes
 from luthien.admin.shadow import ShadowSwitcher
 from luthien.gateway.state import GatewayState
+from luthien.replay.api import ReplayApi
+from luthien.replay.service import ReplayService
 from luthien.web.routes import ui_routes
 
 
 class AdminSide:
-    """The admin API, the web UI, and the policy follower of one gateway."""
+    """The admin API, the web UI, the policy follower and the replay runs of one gateway."""
 
     def __init__(self, state: GatewayState) -> None:
         self.state = state
@@ -30,17 +32,18 @@ class AdminSide:
         self.api = AdminApi(
             state.store, state.bus, self.switcher, state.settings.activity_keepalive_s, state.draining
         )
+        self.replays = ReplayService(state.replays, state.store, state.policies, state.models)
 
     def routes(self) -> list[BaseRoute]:
         """`/api/...` and `/ui/...`."""
         return [
-            *admin_routes(self.api, self.access),
-            *ui_routes(self.access, self.switcher, self.state.store),
+            *admin_routes(self.api, self.access, ReplayApi(self.replays).routes()),
+            *ui_routes(self.access, self.switcher, self.state.store, replays=self.replays),
         ]
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncGenerator[None]:
         """Warn when the admin side is open to loopback without a key; follow policy switches."""
         self.access.warn_if_open()
-        async with self.switcher.running():
+        async with self.switcher.running(), self.replays.running():
             yield

@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         metrics=metrics,
         observer=GatewayObserver(metrics, tracing),
         shadows=ShadowSet(policies, config.shadow, settings),
+        replays=storage.replays,
     )
 
     admin = AdminSide(state)

@@ -13,6 +13,7 @@ from luthien import __version__
 from luthien.admin import openapi as admin
 from luthien.config import WireFormat
 from luthien.gateway.proxy import ENDPOINTS, Endpoint
+from luthien.replay.openapi import REPLAY_UI_PAGES
 from luthien.wire.errors import ErrorKind
 
 JSON = "application/json"
@@ -212,6 +213,7 @@ UI_PAGES: dict[str, dict[str, str]] = {
     "/ui/login": {"get": "Login page", "post": "Log in with the admin key (form)"},
     "/ui/logout": {"post": "Log out (form)"},
     "/ui/static/{name}": {"get": "A content-hashed static asset"},
+    **REPLAY_UI_PAGES,
 }
 
 

@@ -14,6 +14,7 @@ from luthien.ratelimit.limiter import RateLimiter
 from luthien.records.model import RecordSink
 from luthien.records.observer import CallObserver
 from luthien.records.query import RecordStore
+from luthien.replay.store import SqlReplayStore
 from luthien.settings import Settings
 from luthien.shadow.policies import ShadowSet
 from luthien.upstream.breaker import Breakers
@@ -36,6 +37,7 @@ class GatewayState:
         metrics: the Prometheus metrics (`/metrics`); e.g. `metrics.breaker_state(upstream, state)`.
         observer: told of every call by its recorder (feeds `metrics` and the call's trace span).
         shadows: the shadow policies (`luthien.shadow`) and their calls' background work.
+        replays: replay runs (`luthien.replay`); None when recording is off.
         draining: set when the server starts shutting down (endless streams such as the activity
             monitor end then; calls in flight go on).
     """
@@ -56,6 +58,7 @@ class GatewayState:
     observer: CallObserver
     shadows: ShadowSet
     draining: asyncio.Event = field(default_factory=asyncio.Event)
+    replays: SqlReplayStore | None = None
 
 
 def client_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:

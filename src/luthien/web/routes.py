@@ -13,10 +13,12 @@ from luthien.admin.guard import AdminGuard
 from luthien.admin.policies import PolicySwitcher
 from luthien.gateway.asgi import ClientDisconnected
 from luthien.records.query import RecordStore
+from luthien.replay.service import ReplayService
 from luthien.web.assets import AssetCatalog
 from luthien.web.forms import FormPages
 from luthien.web.pages import RecordPages
 from luthien.web.render import Renderer
+from luthien.web.replays import ReplayPages
 from luthien.web.surface import HOME_PATH, UiSurface, redirect
 from luthien.wire.errors import GatewayError
 
@@ -29,6 +31,7 @@ def ui_routes(
     switcher: PolicySwitcher,
     store: RecordStore | None,
     assets: AssetCatalog | None = None,
+    replays: ReplayService | None = None,
 ) -> list[BaseRoute]:
     """`/ui` (redirects to the activity page) and everything under it."""
     assets = assets or AssetCatalog()
@@ -66,6 +69,13 @@ def ui_routes(
         Route("/logout", page(forms.logout), methods=["POST"]),
         Route("/static/{name}", assets.serve, methods=["GET"]),
     ]
+    if replays is not None:
+        replay_pages = ReplayPages(renderer, replays)
+        routes += [
+            Route("/replays", page(replay_pages.runs), methods=["GET"]),
+            Route("/replays", page(replay_pages.start), methods=["POST"]),
+            Route("/replays/{replay_id}", page(replay_pages.run), methods=["GET"]),
+        ]
     return [
         Route("/ui", home, methods=["GET"]),
         Mount("/ui", app=AdminGuard(Router(routes), access, surface)),
