@@ -3,6 +3,7 @@
 Example:
     ```yaml
     policy: guarded
+    shadow: [judge]          # also run on every call; only recorded, never sent
     policies:
       guarded:
         class: chain
@@ -163,6 +164,11 @@ class LuthienConfig(BaseModel):
             if not path.startswith("/"):
                 raise ValueError(f"{path!r}: an endpoint path starts with '/'")
         return paths
+
+    shadow: list[str] = Field(
+        default_factory=list[str],
+        description="Policy instances run in shadow: what each would send is only recorded.",
+    )
 
     def with_builtins(self, settings: Settings) -> LuthienConfig:
         """Return a copy where the built-in `anthropic` and `openai` upstreams exist.

@@ -37,6 +37,7 @@ from luthien.observability.tracing import Tracing
 from luthien.policy.registry import active_policy_name, build_policies
 from luthien.ratelimit.limiter import open_limiter
 from luthien.settings import Settings
+from luthien.shadow.policies import ShadowSet
 from luthien.storage import open_storage
 from luthien.upstream.breaker import Breakers
 from luthien.upstream.caller import ModelCaller
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         calls=CallGate(settings.max_concurrent_calls),
         metrics=metrics,
         observer=GatewayObserver(metrics, tracing),
+        shadows=ShadowSet(policies, config.shadow, settings),
         replays=storage.replays,
         approvals=open_approvals(settings, bus),
     )
@@ -137,6 +139,8 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
             async with admin.running(), metrics.running():
                 yield
         finally:
+            # Shadow work (judge calls, records waiting for it) ends before the pool and storage close.
+            await state.shadows.drain()
             await client.close()
             if state.approvals is not None:
                 await state.approvals.close()

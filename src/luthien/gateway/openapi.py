@@ -245,10 +245,16 @@ UI_PAGES: dict[str, dict[str, str]] = {
     "/ui/": {"get": "Redirect to the activity monitor"},
     "/ui/activity": {"get": "Live activity monitor"},
     "/ui/history": {"get": "Searchable history of calls"},
-    "/ui/transactions/{transaction_id}": {"get": "One call: both versions side by side, diffs, events"},
+    "/ui/transactions/{transaction_id}": {
+        "get": "One call: both versions side by side, diffs, events, shadow policies' verdicts"
+    },
     "/ui/sessions": {"get": "Agent sessions"},
     "/ui/sessions/{session_id}": {"get": "One agent session's timeline"},
-    "/ui/policies": {"get": "Policies and the active one", "post": "Switch the active policy (form)"},
+    "/ui/policies": {
+        "get": "Policies, the active one and the shadows",
+        "post": "Switch the active policy (form)",
+    },
+    "/ui/policies/shadow": {"post": "Run a policy in shadow, or stop (form)"},
     "/ui/login": {"get": "Login page", "post": "Log in with the admin key (form)"},
     "/ui/logout": {"post": "Log out (form)"},
     "/ui/approvals": {"get": "Tool calls waiting for a person's approval"},

@@ -45,6 +45,7 @@ from luthien.policy.runner import PolicyFailure
 from luthien.ratelimit.limiter import Admission, client_identity
 from luthien.records.recorder import TransactionRecorder
 from luthien.records.session import session_id
+from luthien.shadow.run import ShadowCall
 from luthien.upstream.client import UpstreamResponse
 from luthien.upstream.routing import Upstream
 from luthien.upstream.timeouts import UpstreamTimeouts, resolve_timeouts
@@ -257,9 +258,11 @@ class ProxyEndpoint:
         api = self.endpoint.api
         stage: ResponseStage = _PASS_THROUGH
         extra: list[tuple[bytes, bytes]] = [*rate_headers]
+        shadow: ShadowCall | None = None
         try:
             if selected is not None:
                 name, policy = selected
+                shadow = self._start_shadows(scope, request, name, recorder)
                 extra.append((POLICY_RESPONSE_HEADER, name.encode("latin-1")))
                 _refuse_unchecked_choices(request, policy, name)
                 ctx = PolicyContext(
@@ -290,7 +293,19 @@ class ProxyEndpoint:
         timeouts = resolve_timeouts(
             self.state.client.default_timeouts, upstream.config, route.timeouts if route else None
         )
-        await self._forward(send, upstream, url, upstream_headers, body, timeouts, stage, extra, recorder)
+        await self._forward(
+            send, upstream, url, upstream_headers, body, timeouts, stage, extra, recorder, shadow
+        )
+
+    def _start_shadows(
+        self, scope: Scope, request: CallRequest, enforcing: str, recorder: TransactionRecorder
+    ) -> ShadowCall | None:
+        """Start the call's shadow policies; the record waits for them, off the client's path."""
+        shadows = self.state.shadows
+        call = shadows.start(transaction_id(scope), self.endpoint.api, request, enforcing, self.state.models)
+        if call is not None:
+            recorder.complete_later(call.results, shadows.tasks.spawn)
+        return call
 
     async def _forward(
         self,
@@ -303,6 +318,7 @@ class ProxyEndpoint:
         stage: ResponseStage,
         extra: list[tuple[bytes, bytes]],
         recorder: TransactionRecorder,
+        shadow: ShadowCall | None,
     ) -> None:
         api = self.endpoint.api
         try:
@@ -319,7 +335,10 @@ class ProxyEndpoint:
                     return
                 response_headers = _merged(client_response_headers(response.headers), extra)
                 if response.is_event_stream:
-                    chunks = run_stream(api, recorder.upstream_stream(response.chunks()), stage)
+                    upstream_chunks = recorder.upstream_stream(response.chunks())
+                    if shadow is not None:
+                        upstream_chunks = shadow.tap(upstream_chunks)
+                    chunks = run_stream(api, upstream_chunks, stage)
                     # The first chunk decides between a stream and an error answer: a policy that
                     # fails closed before anything was sent gets a proper HTTP error.
                     first = await anext(chunks, b"")
@@ -327,6 +346,8 @@ class ProxyEndpoint:
                     return
                 upstream_body = await response.read()
                 recorder.upstream_body(upstream_body)
+                if shadow is not None:
+                    shadow.body(upstream_body)
                 out = await run_body(api, upstream_body, stage)
                 await send_bytes(send, status, out, response_headers)
         except PolicyFailure as failure:
