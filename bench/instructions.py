@@ -65,6 +65,7 @@ API_KEY = "sk-bench-not-a-real-key"
 STARTUP_TIMEOUT_S = 600.0
 """Seconds to wait for a server to answer `/health` (start-up under valgrind is slow)."""
 CONTROL_TIMEOUT_S = 120.0
+SLOW_HOST_TIMEOUT_S = 120
 STRING_REPLACE_CONFIG = """\
 policy: bench_replace
 policies:
@@ -243,6 +244,8 @@ def luthien_env(port: int, upstream_port: int, src: Path | None, config: Path | 
         LUTHIEN_OPENAI_BASE_URL=f"http://{HOST}:{upstream_port}/v1",
         LUTHIEN_LOG_LEVEL="warning",
         LUTHIEN_RECORDS="off",
+        # Under valgrind on a busy host, connecting can take longer than the default allows.
+        LUTHIEN_UPSTREAM_CONNECT_TIMEOUT_S=str(SLOW_HOST_TIMEOUT_S),
     )
     if src is not None:
         env["PYTHONPATH"] = str(src.resolve())
