@@ -27,7 +27,6 @@ import uvicorn
 from starlette.applications import Starlette
 
 from luthien.gateway.state import GatewayState
-from luthien.gateway.transport import CoalescingHttpToolsProtocol
 from luthien.settings import Settings
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -119,7 +118,7 @@ def serve(app: Starlette, settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http=CoalescingHttpToolsProtocol,
+        http="httptools",
         log_level=settings.log_level,
         access_log=False,
         timeout_graceful_shutdown=settings.shutdown_grace_s + CANCEL_MARGIN_S,

@@ -15,7 +15,6 @@ import uvloop
 from luthien.config import LuthienConfig
 from luthien.gateway.app import create_app
 from luthien.gateway.serving import GracefulServer
-from luthien.gateway.transport import CoalescingHttpToolsProtocol
 from luthien.settings import Settings
 
 STARTUP_TIMEOUT_S = 10.0
@@ -36,13 +35,7 @@ class LuthienServer:
         self.base_url = f"http://127.0.0.1:{self.port}"
         # The server class of `luthien serve`: stopping it shuts down the way SIGTERM does.
         self._server = GracefulServer(
-            uvicorn.Config(
-                self.app,
-                log_level="warning",
-                access_log=False,
-                lifespan="on",
-                http=CoalescingHttpToolsProtocol,
-            ),
+            uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on", http="httptools"),
             self.app.state.gateway,
         )
         self._thread = threading.Thread(target=self._run, name=f"luthien-{self.port}", daemon=True)
