@@ -66,6 +66,7 @@ STARTUP_TIMEOUT_S = 600.0
 """Seconds to wait for a server to answer `/health` (start-up under valgrind is slow)."""
 CONTROL_TIMEOUT_S = 120.0
 SLOW_HOST_TIMEOUT_S = 120
+RETRIES = 3
 STRING_REPLACE_CONFIG = """\
 policy: bench_replace
 policies:
@@ -279,10 +280,19 @@ async def load(base: str, scenario: Scenario, requests: int, concurrency: int, d
         nonlocal remaining
         while remaining > 0:
             remaining -= 1
-            async with session.post(url, data=body, headers=headers) as response:
-                answer = await response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"{scenario.name}: HTTP {response.status}: {answer[:300]!r}")
+            for attempt in range(RETRIES + 1):
+                try:
+                    async with session.post(url, data=body, headers=headers) as response:
+                        answer = await response.read()
+                        if response.status != 200:
+                            raise RuntimeError(f"{scenario.name}: HTTP {response.status}: {answer[:300]!r}")
+                    break
+                except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                    # Under valgrind one event-loop turn can outlast uvicorn's 5 s keep-alive timer
+                    # (its clock is read once per turn): a reused connection may be closed under a
+                    # request. Sent again on a fresh one, as HTTP clients do.
+                    if attempt == RETRIES:
+                        raise
 
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=None)
