@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, cast
 
 import aiohttp
 from multidict import CIMultiDict
@@ -255,11 +255,11 @@ class UpstreamExchange:
             deadline.close()
             kind, message = client.classify(error, timeouts)
             gateway_error = GatewayError(kind, message)
-            self._leave_span(gateway_error)
+            _leave_span(span_scope, gateway_error)
             raise gateway_error from error
         except BaseException as error:
             deadline.close()
-            self._leave_span(error)
+            _leave_span(span_scope, error)
             raise
         if span is not None:
             span.set_attribute("http.response.status_code", response.status)
@@ -272,28 +272,25 @@ class UpstreamExchange:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        response = self._response
-        if response is not None:
-            self._client.in_flight.discard(response)
-            # close() drops a half-read connection instead of returning it to the pool.
-            if response.content.at_eof():
-                response.release()
-            else:
-                response.close()
-        if self._deadline is not None:
-            self._deadline.close()
+        # Only reached after `__aenter__` succeeded: the response, deadline and span are set.
+        response = cast(aiohttp.ClientResponse, self._response)
+        self._client.in_flight.discard(response)
+        # close() drops a half-read connection instead of returning it to the pool.
+        if response.content.at_eof():
+            response.release()
+        else:
+            response.close()
+        cast(Deadline, self._deadline).close()
         if self._outcome is not None:
             self._outcome.release()
-        self._leave_span(exc)
+        _leave_span(cast(contextlib.AbstractContextManager[Span | None], self._span_scope), exc)
 
-    def _leave_span(self, error: BaseException | None) -> None:
-        scope, self._span_scope = self._span_scope, None
-        if scope is None:
-            return
-        if error is None:
-            scope.__exit__(None, None, None)
-        else:
-            scope.__exit__(type(error), error, error.__traceback__)
+
+def _leave_span(scope: contextlib.AbstractContextManager[Span | None], error: BaseException | None) -> None:
+    if error is None:
+        scope.__exit__(None, None, None)
+    else:
+        scope.__exit__(type(error), error, error.__traceback__)
 
 
 class UpstreamClient:
