@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 from pydantic import ValidationError
 from starlette.types import Message
 
 from luthien.config import RouteConfig, TimeoutsConfig, UpstreamConfig, WireFormat
-from luthien.gateway.limits import CallGate, check_message_count, json_depth_exceeds
+from luthien.gateway.limits import CallGate, check_json_depth, check_message_count, json_depth_exceeds
 from luthien.pipeline.keepalive import KeepAlive
 from luthien.records.bounded import TAIL_BYTES, BoundedChunks, mark_message
 from luthien.settings import MAX_SERIALIZABLE_JSON_DEPTH, Settings
@@ -34,6 +35,23 @@ def test_depth_counts_objects_and_arrays_alike() -> None:
     body = {"a": [{"b": [1, "x", None]}], "c": "deep ] } ["}
     assert not json_depth_exceeds(body, 4)
     assert json_depth_exceeds(body, 3)
+
+
+@pytest.mark.parametrize("depth", [3, 4, 5])
+def test_depth_check_with_the_raw_body_refuses_exactly_what_the_walk_refuses(depth: int) -> None:
+    """The bracket count only ever skips bodies that cannot be too deep; brackets in strings don't fool it."""
+    limit = 4
+    body = {"messages": nested(depth - 1), "text": "[[[[{{{{ brackets in a string"}
+    raw = orjson.dumps(body)
+    if depth > limit:
+        with pytest.raises(GatewayError) as refused:
+            check_json_depth(body, limit, raw)
+        assert refused.value.kind is ErrorKind.INVALID_REQUEST
+    else:
+        check_json_depth(body, limit, raw)  # many brackets in all, yet shallow enough: the walk says so
+    shallow = {"messages": nested(depth - 1)}
+    if depth <= limit:
+        check_json_depth(shallow, limit, orjson.dumps(shallow))  # few brackets: the count alone passes it
 
 
 def test_depth_limit_setting_stays_within_what_orjson_writes() -> None:

@@ -83,6 +83,8 @@ def split_every(data: bytes, size: int) -> list[bytes]:
 class MapStage:
     """Replaces the events for which `change` returns a new event."""
 
+    passes_through = False
+
     def __init__(self, change: Callable[[WireEvent], WireEvent | None]) -> None:
         self.change = change
         self.seen: list[WireEvent] = []
@@ -103,6 +105,8 @@ class MapStage:
 
 class DropStage:
     """Drops every event of one type."""
+
+    passes_through = False
 
     def __init__(self, event_type: str) -> None:
         self.event_type = event_type
@@ -199,6 +203,8 @@ async def test_stage_may_insert_events() -> None:
     extra = WireEvent("ping", {"type": "ping"}, "ping")
 
     class InsertStage:
+        passes_through = False
+
         @property
         def name(self) -> str:
             return "insert"
@@ -404,3 +410,16 @@ def test_pass_through_stage_identity() -> None:
     events = no_events()
 
     assert stage.process(events) is events
+
+
+@pytest.mark.asyncio
+async def test_a_stage_that_changes_nothing_gets_one_piece_per_upstream_read() -> None:
+    """The frames one read completed go out in one write; a read that completes none sends nothing."""
+    data = b"".join(ANTHROPIC_FRAMES)
+    cut = len(ANTHROPIC_FRAMES[0]) + len(ANTHROPIC_FRAMES[1]) + 5  # two frames and a part of the third
+    reads = [data[:cut], data[cut : cut + 3], data[cut + 3 :]]
+    pieces = [piece async for piece in run_stream(ANTHROPIC_MESSAGES, upstream(reads), PassThroughStage())]
+    assert pieces == [ANTHROPIC_FRAMES[0] + ANTHROPIC_FRAMES[1], b"".join(ANTHROPIC_FRAMES[2:])]
+    stage = MapStage(lambda event: None)  # looks at every event, changes none: one piece per event
+    per_event = [piece async for piece in run_stream(ANTHROPIC_MESSAGES, upstream(reads), stage)]
+    assert per_event == ANTHROPIC_FRAMES

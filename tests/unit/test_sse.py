@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -291,3 +293,62 @@ def test_mixed_line_endings_blank_line_ends_frame() -> None:
     frames = SSEParser().feed(b"data: x\n\r\ndata: y\n\n")
 
     assert [frame.data for frame in frames] == ["x", "y"]
+
+
+def _reference_parse(raw: bytes) -> tuple[str | None, str | None]:
+    """The SSE field rules applied to the decoded text, line by line (the parser's former way)."""
+    event: str | None = None
+    data: list[str] = []
+    for line in re.split(r"\r\n|\r|\n", raw.decode("utf-8", errors="replace")):
+        if not line or line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            event = value
+        elif name == "data":
+            data.append(value)
+    return event, "\n".join(data) if data else None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"event: a\ndata: {}\n\n",
+        b"data:no-space\r\ndata:  two spaces\r\n\r\n",
+        b"event:\xe2\ndata: caf\xc3\xa9 \xff\xfe\rdata\r\r",
+        b": comment\nid: 7\nretry: 10\ndata\nevent: x: y\n\n",
+        b"data: \xe2\x82\nmore\n\n",
+        b"event: only\n\n",
+    ],
+)
+def test_frames_parse_as_the_decoded_text_would(raw: bytes) -> None:
+    frame = parse_frame(raw)
+    assert (frame.event, frame.data) == _reference_parse(raw)
+    assert frame.raw == raw
+
+
+@given(
+    st.lists(
+        st.sampled_from([b"data", b"event", b":", b" ", b"\r", b"\n", b"x", b"\xc3\xa9", b"\xe2", b"\xff"])
+    )
+)
+def test_any_frame_parses_as_the_decoded_text_would(pieces: list[bytes]) -> None:
+    raw = b"".join(pieces)
+    frame = parse_frame(raw)
+    assert (frame.event, frame.data) == _reference_parse(raw)
+
+
+@given(st.lists(st.sampled_from([b"data: x", b"event: e", b"\r", b"\n", b"\r\n", b"\n\n", b": c"])))
+def test_frame_boundaries_do_not_depend_on_whether_the_stream_has_carriage_returns(
+    pieces: list[bytes],
+) -> None:
+    """The LF-only fast path and the general search cut the same frames."""
+    data = b"".join(pieces)
+    ends: list[int] = []
+    position = 0
+    for frame in SSEParser().feed(data):
+        position += len(frame.raw)
+        ends.append(position)
+    blank_line = rb"(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r(?!\n))"
+    assert ends == [match.end() for match in re.finditer(blank_line, data)]

@@ -227,7 +227,7 @@ class ProxyEndpoint:
             ) from error
         fields = self.endpoint.api.validate_request(parsed, self.endpoint.required, self.endpoint.optional)
         check_message_count(fields, self.state.settings.max_messages)
-        check_json_depth(fields, self.state.settings.max_json_depth)
+        check_json_depth(fields, self.state.settings.max_json_depth, body)
         return fields
 
     def _route(self, request: CallRequest) -> Upstream:

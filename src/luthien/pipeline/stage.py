@@ -35,6 +35,11 @@ UNREADABLE_MESSAGE = (
 class ResponseStage(Protocol):
     """What the pipeline runner needs from a stage."""
 
+    @property
+    def passes_through(self) -> bool:
+        """Whether every event leaves exactly as it came (the runner then sends each read whole)."""
+        ...
+
     def process(self, events: AsyncIterator[WireEvent]) -> AsyncIterator[WireEvent]:
         """Yield the events to send for a streaming response's `events`."""
         ...
@@ -46,6 +51,8 @@ class ResponseStage(Protocol):
 
 class PassThroughStage:
     """Every event goes out exactly as it came in (used for calls no policy sees, e.g. token counts)."""
+
+    passes_through = True
 
     def process(self, events: AsyncIterator[WireEvent]) -> AsyncIterator[WireEvent]:
         """The incoming events, unchanged."""
@@ -82,6 +89,11 @@ class PolicyStage:
         self.ctx = ctx
         self.api = api
         self.runner = policy.runner(ctx)
+
+    @property
+    def passes_through(self) -> bool:
+        """See `ResponseStage.passes_through`: a policy that never looks at the response."""
+        return not self.policy.inspects_response
 
     @property
     def holding(self) -> bool:

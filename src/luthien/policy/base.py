@@ -22,6 +22,7 @@ instance: one instance serves every concurrent call.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -179,8 +180,7 @@ class Policy(Generic[ConfigT]):
         A policy that does neither never sees the response, which then streams through as raw
         bytes without being decoded.
         """
-        overridden = any(getattr(type(self), hook) is not getattr(Policy, hook) for hook in RESPONSE_HOOKS)
-        return overridden or bool(self.holds)
+        return _overrides_response_hooks(type(self)) or bool(self.holds)
 
     @classmethod
     def from_config(
@@ -243,3 +243,9 @@ RESPONSE_HOOKS = (
     "on_block_complete",
     "on_message_complete",
 )
+
+
+@functools.cache
+def _overrides_response_hooks(cls: type[Policy[Any]]) -> bool:
+    """Whether `cls` overrides a response hook (asked several times per call: cached per class)."""
+    return any(getattr(cls, hook) is not getattr(Policy, hook) for hook in RESPONSE_HOOKS)

@@ -10,6 +10,7 @@ an upstream echoes one back (e.g. in an error message).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -21,10 +22,16 @@ REDACTED = b"[redacted]"
 MIN_SECRET_CHARS = 8
 """Shorter values are not scrubbed from bodies: they would match ordinary text."""
 _AUTH_SCHEMES = ("bearer ", "basic ")
+HEADER_NAME_CACHE_SIZE = 1024
+"""Header names whose verdict `is_credential_header` remembers (bounded: clients choose names)."""
 
 
+@functools.lru_cache(maxsize=HEADER_NAME_CACHE_SIZE)
 def is_credential_header(name: str) -> bool:
-    """Whether a header (lower-case name) may carry a credential and is never stored."""
+    """Whether a header (lower-case name) may carry a credential and is never stored.
+
+    Asked twice per header of every call, about the same few names: the answers are cached.
+    """
     return name in CREDENTIAL_HEADERS or any(part in name for part in CREDENTIAL_NAME_PARTS)
 
 

@@ -21,22 +21,18 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncGenerator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from enum import StrEnum
 
 from multidict import CIMultiDict
 
-from luthien.upstream.client import UpstreamClient, UpstreamResponse
+from luthien.upstream.client import UpstreamClient, UpstreamExchange
 from luthien.upstream.routing import Upstream
 from luthien.upstream.timeouts import UpstreamTimeouts
 from luthien.wire.errors import ErrorKind, GatewayError
 
 FIRST_SERVER_ERROR = 500
 """Statuses from here up are upstream failures; anything below is the upstream answering."""
-
-_UPSTREAM_FAILURES = frozenset({ErrorKind.UPSTREAM_UNAVAILABLE, ErrorKind.UPSTREAM_TIMEOUT})
-"""The `GatewayError`s `UpstreamClient.request` raises when the upstream could not be reached."""
 
 
 class BreakerState(StrEnum):
@@ -271,8 +267,7 @@ class Breakers:
         """The client's global timeouts (a call's own come from `resolve_timeouts`)."""
         return self._client.default_timeouts
 
-    @asynccontextmanager
-    async def request(
+    def request(
         self,
         upstream: Upstream,
         method: str,
@@ -280,21 +275,15 @@ class Breakers:
         headers: CIMultiDict[str],
         body: bytes | None,
         timeouts: UpstreamTimeouts | None = None,
-    ) -> AsyncGenerator[UpstreamResponse]:
-        """`UpstreamClient.request` to `upstream`, admitted by its breaker and reported to it.
+    ) -> UpstreamExchange:
+        """`UpstreamClient.request` to `upstream` (`async with`), admitted by its breaker and reported to it.
+
+        The breaker's bookkeeping rides in the client's own exchange (its `Outcome`), so a call has
+        one context manager, not one per layer.
 
         Raises:
             CircuitOpenError: the breaker refused the call; nothing was sent.
             GatewayError: as `UpstreamClient.request` (counted as a failure).
         """
         attempt = self.of(upstream.name).admit()
-        try:
-            async with self._client.request(method, url, headers, body, timeouts) as response:
-                attempt.answered(response.status)
-                yield response
-        except GatewayError as error:
-            if error.kind in _UPSTREAM_FAILURES:
-                attempt.failed()  # ignored when the answer's status was already reported
-            raise
-        finally:
-            attempt.release()
+        return self._client.request(method, url, headers, body, timeouts, outcome=attempt)

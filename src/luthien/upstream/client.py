@@ -10,16 +10,19 @@ exchange still running the same way (`SHUTTING_DOWN`).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
+import contextlib
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Protocol, cast
 
 import aiohttp
 from multidict import CIMultiDict
+from opentelemetry.trace import Span
 from yarl import URL
 
 from luthien.observability.tracing import upstream_span
 from luthien.settings import Settings
+from luthien.upstream.deadline import Deadline
 from luthien.upstream.timeouts import UpstreamTimeouts
 from luthien.wire.errors import ErrorKind, GatewayError
 
@@ -59,8 +62,8 @@ def _classify(error: BaseException, timeouts: UpstreamTimeouts) -> tuple[ErrorKi
 class UpstreamResponse:
     """An upstream answer whose headers have arrived; the body is read on demand.
 
-    The first body byte must arrive by `first_byte_deadline` (event-loop time); after it, each
-    chunk within `timeouts.idle_s` of the previous one.
+    The first body byte must arrive by the first-byte deadline; after it, each chunk within
+    `timeouts.idle_s` of asking for it. Both are enforced by the exchange's one `Deadline`.
     """
 
     def __init__(
@@ -69,11 +72,13 @@ class UpstreamResponse:
         timeouts: UpstreamTimeouts,
         first_byte_deadline: float,
         client: UpstreamClient,
+        deadline: Deadline,
     ) -> None:
         self._response = response
         self._client = client
         self._timeouts = timeouts
-        self._deadline: float | None = first_byte_deadline
+        self._first_byte_deadline: float | None = first_byte_deadline
+        self._deadline = deadline
         self.status = response.status
         self.headers: list[tuple[str, str]] = list(response.headers.items())
 
@@ -84,23 +89,25 @@ class UpstreamResponse:
             UpstreamStreamError: UPSTREAM_TIMEOUT when the timeout expired, UPSTREAM_STREAM when
                 the connection broke.
         """
-        first = self._deadline is not None
+        first = self._first_byte_deadline
+        deadline = self._deadline
         try:
-            if self._deadline is not None:
-                async with asyncio.timeout_at(self._deadline):
-                    chunk = await self._response.content.readany()
-                self._deadline = None
+            if first is not None:
+                chunk = await deadline.wait(self._response.content.readany(), first)
+                self._first_byte_deadline = None
             else:
-                async with asyncio.timeout(self._timeouts.idle_s):
-                    chunk = await self._response.content.readany()
+                when = deadline.time() + self._timeouts.idle_s
+                chunk = await deadline.wait(self._response.content.readany(), when)
         except TimeoutError as error:
-            if first:
+            if first is not None:
                 message = (
                     f"upstream sent nothing within {self._timeouts.first_byte_s:g} s (first-byte timeout)"
                 )
             else:
                 message = f"upstream stream went silent for {self._timeouts.idle_s:g} s (idle timeout)"
-            raise UpstreamStreamError(ErrorKind.UPSTREAM_TIMEOUT, message, before_body=first) from error
+            raise UpstreamStreamError(
+                ErrorKind.UPSTREAM_TIMEOUT, message, before_body=first is not None
+            ) from error
         except aiohttp.ClientError as error:
             if self._client.cut:
                 raise UpstreamStreamError(ErrorKind.SHUTTING_DOWN, SHUTDOWN_MESSAGE) from error
@@ -129,7 +136,7 @@ class UpstreamResponse:
             if kind is ErrorKind.UPSTREAM_STREAM:
                 kind = ErrorKind.UPSTREAM_UNAVAILABLE
             raise GatewayError(kind, error.message) from error
-        return b"".join(parts)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """Body bytes as they arrive.
@@ -141,6 +148,151 @@ class UpstreamResponse:
             yield chunk
 
 
+class Outcome(Protocol):
+    """Told how an exchange went (a circuit breaker's `Attempt`)."""
+
+    def answered(self, status: int) -> None:
+        """The upstream answered with `status`."""
+        ...
+
+    def failed(self) -> None:
+        """The upstream could not be reached or did not answer in time."""
+        ...
+
+    def release(self) -> None:
+        """The exchange is over."""
+        ...
+
+
+_UPSTREAM_FAILURES = frozenset({ErrorKind.UPSTREAM_UNAVAILABLE, ErrorKind.UPSTREAM_TIMEOUT})
+"""The `GatewayError`s an exchange raises when the upstream could not be reached (breaker failures)."""
+
+
+class UpstreamExchange:
+    """One request to an upstream, as an async context manager yielding its `UpstreamResponse`.
+
+    Made by `UpstreamClient.request`; see there. One object per call (no generator-based context
+    managers stacked per layer): entering sends the request and waits for the headers, leaving
+    releases or closes the connection and reports to the `Outcome`, if any.
+    """
+
+    __slots__ = (
+        "_body",
+        "_client",
+        "_deadline",
+        "_headers",
+        "_method",
+        "_outcome",
+        "_response",
+        "_span",
+        "_span_scope",
+        "_timeouts",
+        "_url",
+    )
+
+    def __init__(
+        self,
+        client: UpstreamClient,
+        method: str,
+        url: str,
+        headers: CIMultiDict[str],
+        body: bytes | None,
+        timeouts: UpstreamTimeouts,
+        outcome: Outcome | None,
+    ) -> None:
+        self._client = client
+        self._method = method
+        self._url = url
+        self._headers = headers
+        self._body = body
+        self._timeouts = timeouts
+        self._outcome = outcome
+        self._response: aiohttp.ClientResponse | None = None
+        self._deadline: Deadline | None = None
+        self._span_scope: contextlib.AbstractContextManager[Span | None] | None = None
+
+    async def __aenter__(self) -> UpstreamResponse:
+        try:
+            return await self._open()
+        except BaseException as error:
+            outcome = self._outcome
+            if outcome is not None:
+                if isinstance(error, GatewayError) and error.kind in _UPSTREAM_FAILURES:
+                    outcome.failed()
+                outcome.release()
+            raise
+
+    async def _open(self) -> UpstreamResponse:
+        client = self._client
+        if client.cut:
+            raise GatewayError(ErrorKind.SHUTTING_DOWN, SHUTDOWN_MESSAGE)
+        session = client.session
+        timeouts = self._timeouts
+        deadline = self._deadline = Deadline()
+        first_byte_deadline = deadline.time() + timeouts.first_byte_s
+        span_scope = upstream_span(self._method, self._url, self._headers)
+        span = span_scope.__enter__()
+        self._span_scope = span_scope
+        try:
+            client.awaiting_headers.add(deadline)
+            try:
+                # encoded=True: forward the client's query string exactly (no re-quoting of %2F and such).
+                # No redirects: following one would send the client's credentials to another host.
+                response = await deadline.wait(
+                    session.request(
+                        self._method,
+                        URL(self._url, encoded=True),
+                        headers=self._headers,
+                        data=self._body,
+                        allow_redirects=False,
+                        timeout=client.request_timeout(timeouts),
+                    ),
+                    first_byte_deadline,
+                )
+            finally:
+                client.awaiting_headers.discard(deadline)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            deadline.close()
+            kind, message = client.classify(error, timeouts)
+            gateway_error = GatewayError(kind, message)
+            _leave_span(span_scope, gateway_error)
+            raise gateway_error from error
+        except BaseException as error:
+            deadline.close()
+            _leave_span(span_scope, error)
+            raise
+        if span is not None:
+            span.set_attribute("http.response.status_code", response.status)
+        if self._outcome is not None:
+            self._outcome.answered(response.status)
+        self._response = response
+        client.in_flight.add(response)
+        return UpstreamResponse(response, timeouts, first_byte_deadline, client, deadline)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # Only reached after `__aenter__` succeeded: the response, deadline and span are set.
+        response = cast(aiohttp.ClientResponse, self._response)
+        self._client.in_flight.discard(response)
+        # close() drops a half-read connection instead of returning it to the pool.
+        if response.content.at_eof():
+            response.release()
+        else:
+            response.close()
+        cast(Deadline, self._deadline).close()
+        if self._outcome is not None:
+            self._outcome.release()
+        _leave_span(cast(contextlib.AbstractContextManager[Span | None], self._span_scope), exc)
+
+
+def _leave_span(scope: contextlib.AbstractContextManager[Span | None], error: BaseException | None) -> None:
+    if error is None:
+        scope.__exit__(None, None, None)
+    else:
+        scope.__exit__(type(error), error, error.__traceback__)
+
+
 class UpstreamClient:
     """Owns the connection pool; `start()` and `close()` bracket the server's lifetime."""
 
@@ -150,8 +302,11 @@ class UpstreamClient:
         self.default_timeouts = UpstreamTimeouts.from_settings(settings)
         self.cut = False
         """Set by `cut_in_flight`: every exchange fails with `SHUTTING_DOWN` from then on."""
-        self._in_flight: set[aiohttp.ClientResponse] = set()
-        self._awaiting_headers: set[asyncio.Timeout] = set()
+        self.in_flight: set[aiohttp.ClientResponse] = set()
+        """Responses being read (`cut_in_flight` fails them)."""
+        self.awaiting_headers: set[Deadline] = set()
+        """Exchanges waiting for their response's headers (`cut_in_flight` ends the wait)."""
+        self._request_timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     async def start(self) -> None:
         """Open the pool (must run inside the server's event loop)."""
@@ -181,10 +336,10 @@ class UpstreamClient:
         have not reached the upstream yet are refused the same way.
         """
         self.cut = True
-        for waiting in self._awaiting_headers:
+        for waiting in list(self.awaiting_headers):
             # Its first-byte deadline, moved to now: the wait ends as a timeout, reported as the cut.
-            waiting.reschedule(0)
-        for response in self._in_flight:
+            waiting.expire()
+        for response in self.in_flight:
             response.content.set_exception(aiohttp.ClientConnectionError(SHUTDOWN_MESSAGE))
 
     def classify(self, error: BaseException, timeouts: UpstreamTimeouts) -> tuple[ErrorKind, str]:
@@ -193,16 +348,32 @@ class UpstreamClient:
             return ErrorKind.SHUTTING_DOWN, SHUTDOWN_MESSAGE
         return _classify(error, timeouts)
 
-    @asynccontextmanager
-    async def request(
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The pooled session (raises `RuntimeError` before `start()`)."""
+        if self._session is None:
+            raise RuntimeError("UpstreamClient.start() was not called")
+        return self._session
+
+    def request_timeout(self, timeouts: UpstreamTimeouts) -> aiohttp.ClientTimeout:
+        """The `aiohttp` timeout of a request: its connect timeout (first byte and idle are ours)."""
+        timeout = self._request_timeouts.get(timeouts.connect_s)
+        if timeout is None:
+            timeout = self._request_timeouts[timeouts.connect_s] = aiohttp.ClientTimeout(
+                total=None, connect=timeouts.connect_s
+            )
+        return timeout
+
+    def request(
         self,
         method: str,
         url: str,
         headers: CIMultiDict[str],
         body: bytes | None = None,
         timeouts: UpstreamTimeouts | None = None,
-    ) -> AsyncGenerator[UpstreamResponse]:
-        """Send a request and yield the response once its headers arrive.
+        outcome: Outcome | None = None,
+    ) -> UpstreamExchange:
+        """Send a request and yield the response once its headers arrive (`async with`).
 
         Leaving the context (normally, by error, by a timeout, or by cancellation when the client
         disconnects) closes the upstream connection unless the body was read to the end. With tracing
@@ -214,46 +385,11 @@ class UpstreamClient:
             headers: the headers to send.
             body: the request body.
             timeouts: this call's timeouts; the global settings' when omitted.
+            outcome: told the answer's status, or a failure to reach the upstream, and the end
+                of the exchange (a circuit breaker's `Attempt`).
 
         Raises:
             GatewayError: UPSTREAM_UNAVAILABLE or UPSTREAM_TIMEOUT before headers arrived;
                 SHUTTING_DOWN once `cut_in_flight` ran.
         """
-        if self.cut:
-            raise GatewayError(ErrorKind.SHUTTING_DOWN, SHUTDOWN_MESSAGE)
-        if self._session is None:
-            raise RuntimeError("UpstreamClient.start() was not called")
-        timeouts = timeouts or self.default_timeouts
-        first_byte_deadline = asyncio.get_running_loop().time() + timeouts.first_byte_s
-        with upstream_span(method, url, headers) as span:
-            try:
-                # encoded=True: forward the client's query string exactly (no re-quoting of %2F and such).
-                # No redirects: following one would send the client's credentials to another host.
-                async with asyncio.timeout_at(first_byte_deadline) as waiting:
-                    self._awaiting_headers.add(waiting)
-                    try:
-                        response = await self._session.request(
-                            method,
-                            URL(url, encoded=True),
-                            headers=headers,
-                            data=body,
-                            allow_redirects=False,
-                            timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.connect_s),
-                        )
-                    finally:
-                        self._awaiting_headers.discard(waiting)
-            except (aiohttp.ClientError, TimeoutError) as error:
-                kind, message = self.classify(error, timeouts)
-                raise GatewayError(kind, message) from error
-            if span is not None:
-                span.set_attribute("http.response.status_code", response.status)
-            self._in_flight.add(response)
-            try:
-                yield UpstreamResponse(response, timeouts, first_byte_deadline, self)
-            finally:
-                self._in_flight.discard(response)
-                # close() drops a half-read connection instead of returning it to the pool.
-                if response.content.at_eof():
-                    response.release()
-                else:
-                    response.close()
+        return UpstreamExchange(self, method, url, headers, body, timeouts or self.default_timeouts, outcome)
