@@ -10,6 +10,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
@@ -222,19 +223,29 @@ def print_table(result: dict[str, Any]) -> None:
         print(f"target {name}: {check['value']:.3f} (want {bound}) -> {'met' if check['met'] else 'MISSED'}")
 
 
+def cell(by_target: dict[str, Any], name: str, show: Callable[[dict[str, Any]], str]) -> str:
+    """One target's figure, or `-` when it was not measured in this scenario."""
+    return show(by_target[name]) if name in by_target else "-"
+
+
 def print_side_by_side(result: dict[str, Any]) -> None:
     """Every target's throughput and p50 per scenario, as a ratio to the bare relay when there is one."""
-    names = ["direct", *next(iter(result["scenarios"]))["others"].keys(), "luthien"]
+    names = ["direct", *dict.fromkeys(n for c in result["scenarios"] for n in c["others"]), "luthien"]
     header = ("scenario", *names, "luthien/relay")
     rows: list[tuple[str, ...]] = []
     for c in result["scenarios"]:
         by_target = {"direct": c["direct"], "luthien": c["luthien"], **c["others"]}
         relay = by_target.get("relay")
         ratio = f"x{c['luthien']['rps'] / relay['rps']:.2f}" if relay and relay["rps"] else ""
-        rows.append((c["scenario"], *(f"{by_target[n]['rps']:.0f}/s" for n in names), ratio))
-        rows.append(("  p50 ms", *(f"{by_target[n]['latency_ms']['p50']:.3f}" for n in names), ""))
+        rows.append(
+            (c["scenario"], *(cell(by_target, n, lambda m: f"{m['rps']:.0f}/s") for n in names), ratio)
+        )
+        rows.append(
+            ("  p50 ms", *(cell(by_target, n, lambda m: f"{m['latency_ms']['p50']:.3f}") for n in names), "")
+        )
         if c["added_ttft_p50_ms"] is not None:
-            rows.append(("  TTFT p50 ms", *(f"{by_target[n]['ttft_ms']['p50']:.3f}" for n in names), ""))
+            ttft = [cell(by_target, n, lambda m: f"{m['ttft_ms']['p50']:.3f}") for n in names]
+            rows.append(("  TTFT p50 ms", *ttft, ""))
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print(

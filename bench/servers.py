@@ -150,18 +150,20 @@ def start_targets(
     for peer in args.peers:
         targets.append(start_peer(processes, peer, direct, layout))
     for target in targets:
+        # LiteLLM imports for most of a minute on a loaded machine.
+        timeout = PEER_STARTUP_TIMEOUT_S if target.name in PEERS else STARTUP_TIMEOUT_S
         wait_healthy(
-            processes,
-            target.name,
-            target.process,
-            f"{target.base}{health_path(target.name)}",
-            STARTUP_TIMEOUT_S,
+            processes, target.name, target.process, f"{target.base}{health_path(target.name)}", timeout
         )
     for target in targets:
         check_answers(target.base, target.name)
     if args.workers > 1:
         wait_for_workers(targets[-1 - len(args.peers)].base, args.workers)
     return targets, proxy_argv
+
+
+PEERS = ("litellm",)
+PEER_STARTUP_TIMEOUT_S = 180.0
 
 
 def health_path(name: str) -> str:
@@ -198,8 +200,13 @@ def start_peer(processes: Processes, peer: str, upstream: str, layout: CpuLayout
     config = processes.log_dir / "litellm.yaml"
     config.write_text(litellm_config(upstream))
     argv = [str(LITELLM), "--config", str(config), "--host", HOST, "--port", str(port), "--num_workers", "1"]
-    env = {**os.environ, "LITELLM_LOG": "ERROR", "LITELLM_MASTER_KEY": "", "DISABLE_SCHEMA_UPDATE": "true"}
-    env.pop("LITELLM_MASTER_KEY")
+    # No master key: loopback only, and keys would add a lookup Luthien does not make either.
+    env = {
+        **os.environ,
+        "LITELLM_LOG": "ERROR",
+        "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true",
+    }
+    env.pop("LITELLM_MASTER_KEY", None)
     return Target(
         "litellm", f"http://{HOST}:{port}", processes.start("litellm", taskset(layout.server, argv), env)
     )
@@ -241,6 +248,8 @@ def run_all(
         runs: dict[str, list[Measurement]] = {target.name: [] for target in targets}
         for repeat in range(args.repeat):
             for target in targets:
+                if scenario.ttft and target.name in PEERS:
+                    continue  # a peer does not pass the query (the deltas' pacing) on to the fake
                 # The server under test gets the server CPU; the fake stays off it while a proxy is tested.
                 pin_process(fake.pid, layout.server if target.name == "direct" else layout.load)
                 if index == 1 and repeat == 0:
