@@ -273,7 +273,9 @@ def run_all(
             median(runs["direct"]),
             median(runs["luthien"]),
             others={
-                name: median(measured) for name, measured in runs.items() if name not in ("direct", "luthien")
+                name: median(measured)
+                for name, measured in runs.items()
+                if name not in ("direct", "luthien") and measured
             },
         )
         if args.repeat > 1:
