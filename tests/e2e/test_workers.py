@@ -14,6 +14,8 @@ import os
 import queue
 import re
 import signal
+import socket
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,7 +33,14 @@ from tests.fake_provider import (
     anthropic_message,
     anthropic_stream,
 )
-from tests.serve_process import GUARD_S, POLL_S, ServeProcess, refuses_connections
+from tests.serve_process import (
+    GUARD_S,
+    LUTHIEN,
+    POLL_S,
+    ServeProcess,
+    clean_env,
+    refuses_connections,
+)
 from tests.sse_reader import Frame, SSEReader
 
 WORKER_HEADER = "x-luthien-worker"
@@ -268,3 +277,18 @@ def test_workers_stop_when_their_parent_is_killed(start_workers: Callable[..., W
     while any(process_exists(pid) for pid in workers.pids):
         assert time.monotonic() < deadline, "a worker outlived its parent"
         time.sleep(POLL_S)
+
+
+def test_a_port_another_program_listens_on_is_refused_at_start(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = clean_env(
+            LUTHIEN_HOST="127.0.0.1",
+            LUTHIEN_PORT=str(taken.getsockname()[1]),
+            LUTHIEN_WORKERS="2",
+            LUTHIEN_DATABASE_URL=f"sqlite:///{tmp_path / 'records.db'}",
+        )
+        run = subprocess.run([LUTHIEN, "serve"], env=env, capture_output=True, timeout=GUARD_S, check=False)
+
+    assert run.returncode == 1
