@@ -141,8 +141,9 @@ class Supervisor:
                 str(write_fd),
                 env=env,
                 pass_fds=(write_fd,),
-                # Its own session: a Ctrl-C in a terminal reaches the parent only, which forwards it.
-                start_new_session=True,
+                # Its own process group: a Ctrl-C in a terminal reaches the parent only, which
+                # forwards it; the same session, so tools that follow the server's session see it.
+                process_group=0,
             )
         finally:
             os.close(write_fd)
