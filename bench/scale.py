@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             config = Path(directory) / "luthien.yaml"
             config.write_text(CONFIG)
             env = {
-                **luthien_env(port, fake_port, 1),
+                **luthien_env(port, fake_port, 1, Path(directory)),
                 "LUTHIEN_CONFIG": str(config),
                 "LUTHIEN_ALLOW_POLICY_HEADER": "true",
                 "LUTHIEN_DATABASE_URL": f"sqlite:///{directory}/records.db",

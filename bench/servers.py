@@ -104,9 +104,14 @@ class Target:
     process: subprocess.Popen[bytes]
 
 
-def luthien_env(port: int, fake_port: int, workers: int) -> dict[str, str]:
-    """The environment of a `luthien serve` in front of the fake (no policy, no config file)."""
+def luthien_env(port: int, fake_port: int, workers: int, data_dir: Path) -> dict[str, str]:
+    """The environment of a `luthien serve` in front of the fake (no policy, no config file).
+
+    Records go to a database of its own in `data_dir` (the run's temporary directory), not the
+    working directory (`LUTHIEN_DATABASE_URL` in the environment wins).
+    """
     env = {
+        "LUTHIEN_DATABASE_URL": f"sqlite:///{data_dir / f'luthien-{port}.db'}",
         **os.environ,
         "LUTHIEN_HOST": HOST,
         "LUTHIEN_PORT": str(port),
@@ -121,7 +126,7 @@ def luthien_env(port: int, fake_port: int, workers: int) -> dict[str, str]:
 
 
 def start_targets(
-    processes: Processes, args: argparse.Namespace, layout: CpuLayout
+    processes: Processes, args: argparse.Namespace, layout: CpuLayout, data_dir: Path
 ) -> tuple[list[Target], list[str]]:
     """Start the fake, Luthien and the other proxies; return them (direct first) and Luthien's argv."""
     fake_port = free_port()
@@ -140,12 +145,14 @@ def start_targets(
         )
     port = free_port()
     proxy_argv = shlex.split(args.proxy_cmd.format(port=port, host=HOST, python=python))
-    luthien = processes.start("luthien", taskset(layout.server, proxy_argv), luthien_env(port, fake_port, 1))
+    luthien = processes.start(
+        "luthien", taskset(layout.server, proxy_argv), luthien_env(port, fake_port, 1, data_dir)
+    )
     targets.append(Target("luthien", f"http://{HOST}:{port}", luthien))
     if args.workers > 1:
         port = free_port()
         name = f"luthien_w{args.workers}"
-        env = luthien_env(port, fake_port, args.workers)
+        env = luthien_env(port, fake_port, args.workers, data_dir)
         targets.append(Target(name, f"http://{HOST}:{port}", processes.start(name, proxy_argv, env)))
     for peer in args.peers:
         targets.append(start_peer(processes, peer, direct, layout))
@@ -245,7 +252,7 @@ def run_all(
     processes: Processes, args: argparse.Namespace, layout: CpuLayout, body_dir: Path
 ) -> dict[str, Any]:
     """Start every target, run every scenario against each, return the report."""
-    targets, proxy_argv = start_targets(processes, args, layout)
+    targets, proxy_argv = start_targets(processes, args, layout, body_dir)
     fake = targets[0].process
     comparisons: list[Comparison] = []
     chosen = scenarios(args)
