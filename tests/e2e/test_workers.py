@@ -98,7 +98,12 @@ def workers_factory(fake: FakeProvider, tmp_path: Path) -> Iterator[Callable[...
             "LUTHIEN_LOG_LEVEL": "info",
             **extra,
         }
-        workers = Workers(ServeProcess(settings, tmp_path, name="workers").start())
+        process = ServeProcess(settings, tmp_path, name="workers")
+        try:
+            workers = Workers(process.start())
+        except AssertionError:
+            process.stop()  # SIGKILL: workers that started stop when their parent's hub closes
+            raise
         started.append(workers)
         return workers
 
