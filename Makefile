@@ -17,7 +17,7 @@ CHROMIUM := /usr/bin/chromium
 # Debian's nginx is the load balancer in front of two replicas in tests/e2e/test_replicas_nginx.py.
 NGINX := /usr/sbin/nginx
 
-.PHONY: run test lint typecheck format docs bench clean browser nginx mutate
+.PHONY: run test lint typecheck format docs bench bench-peers clean browser nginx mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,8 +83,22 @@ docs: $(VENV)/.installed
 	$(BIN)/luthien settings-docs --write
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --workers 2
+	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/records.py
+
+# Peer proxies measured beside Luthien (`bench/run.py --peers litellm`), in a virtualenv of their own
+# under .cache/: never dependencies of Luthien. docs/performance.md#peers
+PEERS_VENV := .cache/bench-peers
+LITELLM_SPEC ?= litellm[proxy]
+
+$(PEERS_VENV)/bin/litellm:
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet '$(LITELLM_SPEC)'
+
+bench-peers: $(STAMP) $(PEERS_VENV)/bin/litellm
+	$(BIN)/python bench/run.py --workers 2 --peers litellm
 
 # Mutation testing of the safety-critical modules ([tool.mutmut] in pyproject.toml): tens of minutes,
 # so neither in CI nor in `make test`. mutmut mutates inside functions (every mutant is run again, not

@@ -1,7 +1,7 @@
 """What recording costs a call, and how long a call's end takes to reach the live monitor.
 
-`python bench/records_overhead.py` (uses bench/run.py's process handling, wrk runner and noise
-probes; needs `wrk`):
+`python bench/records_overhead.py` (uses the process handling, wrk runner and noise probes of
+bench/processes.py, load.py and servers.py; needs `wrk`):
 
 1. **Overhead.** Three `luthien serve` processes in front of one fake upstream: recording off
    (`LUTHIEN_RECORDS=off`), on with SQLite (a fresh file in a temporary directory), and on with
@@ -38,7 +38,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from run import (
+from load import (
+    Measurement,
+    _percentile,
+    calibration_ms,
+    run_wrk,
+)
+from processes import (
     HOST,
     NOISY_CALIBRATION,
     NOISY_CPU,
@@ -47,16 +53,16 @@ from run import (
     VENV_PYTHON,
     CpuAccounting,
     CpuLayout,
-    Measurement,
     Processes,
-    _messages_body,
-    _percentile,
     _raise_on_signal,
-    calibration_ms,
-    check_answers,
     free_port,
-    run_wrk,
     wait_healthy,
+)
+from scenarios import (
+    _messages_body,
+    check_answers,
+)
+from servers import (
     warm_up,
 )
 

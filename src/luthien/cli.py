@@ -32,7 +32,8 @@ logger = logging.getLogger("luthien")
 
 def _serve(args: argparse.Namespace) -> int:
     from luthien.gateway.app import create_app
-    from luthien.gateway.serving import serve
+    from luthien.gateway.serving import serve, serve_worker
+    from luthien.gateway.workers import ready_callback, run_workers
     from luthien.storage.engine import DatabaseUrlError
 
     try:
@@ -45,10 +46,18 @@ def _serve(args: argparse.Namespace) -> int:
     except (ValidationError, ConfigError, DatabaseUrlError) as error:
         print(f"luthien: invalid configuration: {error}", file=sys.stderr)
         return 2
+    worker = args.worker_index
+    prefix = "" if worker is None else f"[worker {worker}] "
     logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        level=settings.log_level.upper(), format=f"%(asctime)s %(levelname)s %(name)s {prefix}%(message)s"
     )
+    if worker is not None:
+        serve_worker(app, settings, worker, ready_callback(args.ready_fd))
+        return 0
     log_startup(settings, app.state.gateway.policies.active)
+    count = settings.worker_count
+    if count > 1:
+        return run_workers(settings, count)
     serve(app, settings)
     return 0
 
@@ -121,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the gateway")
     serve.add_argument("--host", help="override LUTHIEN_HOST")
     serve.add_argument("--port", type=int, help="override LUTHIEN_PORT")
+    # Set by `luthien serve` for its worker processes (LUTHIEN_WORKERS > 1), not by users.
+    serve.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
     serve.set_defaults(handler=_serve)
     docs = commands.add_parser("settings-docs", help="print or rewrite the settings documentation")
     docs.add_argument("--write", action="store_true", help="rewrite README.md and .env.example")

@@ -6,8 +6,10 @@ The README settings table and `.env.example` are generated from this class
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -169,6 +171,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds between keep-alive comments on an idle `/api/activity/stream` connection.",
     )
+    workers: int | Literal["auto"] = Field(
+        default=1,
+        description="Worker processes `luthien serve` runs on one port (`auto`: one per CPU core). With "
+        "more than one, the workers share the activity monitor, policy switches and rate limits through "
+        "Redis when `LUTHIEN_REDIS_URL` is set, else through the parent process (Linux: `SO_REUSEPORT`).",
+    )
     shutdown_grace_s: int = Field(
         default=30,
         ge=1,
@@ -255,6 +263,20 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds an open circuit breaker waits before letting one trial call through.",
     )
+
+    @field_validator("workers")
+    @classmethod
+    def _workers_positive(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("LUTHIEN_WORKERS must be at least 1 (or `auto`)")
+        return value
+
+    @property
+    def worker_count(self) -> int:
+        """How many worker processes to run: `workers`, with `auto` resolved to the CPU count."""
+        if self.workers == "auto":
+            return os.cpu_count() or 1
+        return self.workers
 
     @field_validator("rate_limit")
     @classmethod

@@ -81,12 +81,26 @@ class MemoryEventBus:
     def publish(self, type: str, transaction_id: str, data: dict[str, Any]) -> None:
         """See `EventBus.publish`."""
         key = self._next_id()
-        event = LiveEvent(f"{key[0]}-{key[1]}", type, transaction_id, data, time.time())
+        self._append(key, LiveEvent(f"{key[0]}-{key[1]}", type, transaction_id, data, time.time()))
+
+    def deliver(self, event: LiveEvent) -> None:
+        """Add an event that already has its id (from another process's bus, in increasing order).
+
+        The bus of a worker process mirrors its parent's this way (`luthien.events.relay_bus`).
+        Events whose id is not an event id are ignored.
+        """
+        key = parse_event_id(event.id)
+        if key is None:
+            return
+        self._last = max(self._last, key)
+        self._append(key, event)
+
+    def _append(self, key: tuple[int, int], event: LiveEvent) -> None:
         if len(self._ring) == self._ring.maxlen:
             self._evicted = self._ring[0][0]
         self._ring.append((key, event))
         for subscriber in self._subscribers:
-            if subscriber.types is not None and type not in subscriber.types:
+            if subscriber.types is not None and event.type not in subscriber.types:
                 continue
             if subscriber.dropped or len(subscriber.queue) >= self._subscriber_queue:
                 # Once behind, a subscriber takes nothing until it has been told of the gap, so

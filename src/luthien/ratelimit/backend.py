@@ -1,6 +1,8 @@
 """Where rate-limit counters live: Redis (shared by replicas) with a per-replica memory fallback.
 
-Without `LUTHIEN_REDIS_URL` counters are in memory (the `limits` library's async memory storage).
+Without `LUTHIEN_REDIS_URL` counters are in memory (the `limits` library's async memory storage);
+in a worker of a multi-process `luthien serve`, in the parent's memory (`RelayStorage`), so the
+workers count every limit once, with this worker's memory as the fallback as for Redis.
 With it, they are in Redis (`limits`' async Redis storage over redis-py), so every replica counts
 against the same limits. When Redis fails (refused, timed out, any Redis error) the operation is
 repeated on the memory storage at once: limits still hold, per replica, and `/ready` reports the
@@ -25,6 +27,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from luthien.events.relay_wire import relay_path
+from luthien.ratelimit.relay_storage import RelayStorage
+
 logger = logging.getLogger("luthien.ratelimit")
 
 T = TypeVar("T")
@@ -44,7 +49,7 @@ class Strategies:
         daily: fixed windows, for token budgets (the key names the day).
     """
 
-    def __init__(self, storage: MemoryStorage | RedisStorage) -> None:
+    def __init__(self, storage: MemoryStorage | RedisStorage | RelayStorage) -> None:
         self.storage = storage
         self.window = MovingWindowRateLimiter(storage)
         self.daily = FixedWindowRateLimiter(storage)
@@ -61,7 +66,9 @@ class LimiterBackend:
             key_prefix: the prefix of every key the limiter writes in Redis.
         """
         self._memory = Strategies(MemoryStorage())
+        # The shared storage: Redis, or the parent's memory for the workers of one `luthien serve`.
         self._redis: Strategies | None = None
+        self._shared_name = "Redis"
         self._pool: aioredis.ConnectionPool | None = None
         if redis_url is not None:
             self._pool = aioredis.ConnectionPool.from_url(  # pyright: ignore[reportUnknownMemberType]
@@ -80,13 +87,20 @@ class LimiterBackend:
                 **options,
             )
             self._redis = Strategies(storage)
-        self._redis_up = redis_url is not None
+        else:
+            relay = relay_path()
+            if relay is not None:
+                self._redis = Strategies(RelayStorage(relay))
+                self._shared_name = "the workers' parent"
+        self._redis_up = self._redis is not None
         self._retry_at = 0.0
 
     @property
     def configured(self) -> str:
-        """`redis` or `memory`: where counters are meant to live."""
-        return "memory" if self._redis is None else "redis"
+        """`redis`, `workers` (the parent's memory) or `memory`: where counters are meant to live."""
+        if self._redis is None:
+            return "memory"
+        return "workers" if isinstance(self._redis.storage, RelayStorage) else "redis"
 
     async def run(self, operation: Callable[[Strategies], Awaitable[T]]) -> T:
         """Run `operation` on Redis if it is usable, else (or when it fails) on memory."""
@@ -118,14 +132,15 @@ class LimiterBackend:
 
     def _mark_up(self) -> None:
         if not self._redis_up:
-            logger.info("rate limits: Redis answers again; counting there")
+            logger.info("rate limits: %s answers again; counting there", self._shared_name)
         self._redis_up = True
 
     def _mark_down(self, error: BaseException | None) -> None:
         if self._redis_up:
             # The error's type only: its text can hold the URL, password included.
             logger.warning(
-                "rate limits: Redis unreachable (%s); counting in this replica's memory until it returns",
+                "rate limits: %s unreachable (%s); counting in this process's memory until it returns",
+                self._shared_name,
                 type(error).__name__ if error is not None else "no answer",
             )
         self._redis_up = False
@@ -135,3 +150,5 @@ class LimiterBackend:
         """Close the Redis connections, if any."""
         if self._pool is not None:
             await self._pool.aclose()
+        if self._redis is not None and isinstance(self._redis.storage, RelayStorage):
+            await self._redis.storage.close()

@@ -1,0 +1,51 @@
+"""`bench/run.py --smoke`: the benchmark runs end to end (every target answers, the table is written).
+
+Figures are not checked (no timed tests); the smoke run only proves that the benchmark, the bare relay
+and Luthien with two workers still start, answer and report, so `make bench` does not rot.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GUARD_S = 600
+"""Seconds the run may take on a loaded machine (it takes about 20 s on a quiet one)."""
+
+
+@pytest.mark.timeout(GUARD_S)
+def test_the_benchmark_smoke_run_completes_and_writes_every_target(tmp_path: Path) -> None:
+    output = tmp_path / "smoke.json"
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--smoke",
+            "--workers",
+            "2",
+            "--output",
+            f"{output}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=GUARD_S,
+        cwd=ROOT,
+        check=False,
+    )
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = json.loads(output.read_text())
+    names = [c["scenario"] for c in result["scenarios"]]
+    assert names == ["messages_c1", "messages_c4", "messages_stream_c4", "messages_stream_ttft"]
+    for comparison in result["scenarios"]:
+        measured = {"direct": comparison["direct"], "luthien": comparison["luthien"], **comparison["others"]}
+        assert sorted(measured) == ["direct", "luthien", "luthien_w2", "relay"]
+        for target, measurement in measured.items():
+            assert measurement["requests"] > 0, (comparison["scenario"], target)
+            assert measurement["errors"] == 0, (comparison["scenario"], target, measurement["error_detail"])
+    assert "luthien/relay" in run.stdout
