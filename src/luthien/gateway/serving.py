@@ -93,8 +93,7 @@ class GracefulServer(uvicorn.Server):
         self._on_started = on_started
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        """Start as uvicorn does (the app's lifespan included), tune the garbage collector if asked,
-        then call `on_started` once the server accepts calls."""
+        """Start as uvicorn does, tune the collector if asked, then call `on_started`."""
         await super().startup(sockets)
         if self.should_exit:
             return
