@@ -16,7 +16,11 @@ policies:
       threshold: 0.5
       timeout_s: 30
       context_messages: 6
+      resample: 2              # ask the model again (twice at most) before blocking
 ```
+
+With `resample: N`, a blocked call is first re-requested from the same model up to N times
+(`policies/resample.py`); the first candidate the judge passes is sent instead.
 """
 
 from __future__ import annotations
@@ -35,12 +39,13 @@ from luthien.policies.judging import (
     ask_judge,
     record_decision,
 )
+from luthien.policies.resample import ResampleSettings, resample, tool_call_position
 from luthien.policy.base import Policy, PolicyContext
-from luthien.policy.helpers import format_arguments, send_text
+from luthien.policy.helpers import format_arguments, replace_tool_call, send_text
 
 
-class ToolCallJudgeConfig(JudgeSettings):
-    """Judge settings plus the blocked-message template."""
+class ToolCallJudgeConfig(JudgeSettings, ResampleSettings):
+    """Judge settings, resampling, and the blocked-message template."""
 
     blocked_message: str = DEFAULT_BLOCKED_TEMPLATE
 
@@ -90,10 +95,15 @@ class ToolCallJudgePolicy(Policy[ToolCallJudgeConfig]):
         call = event.block.tool_call
         if call is None:
             return [event]
+        position = tool_call_position(ctx)  # before any await: see its docstring
         verdict = await ask_judge(call, ctx, self.config)
         blocked = verdict.probability >= self.config.threshold
         record_decision(ctx, call, verdict, blocked, self.config)
         if not blocked:
             return [event]
+        if self.config.resample:
+            candidate = await resample(call, position, ctx, self.config, self.config)
+            if candidate is not None:
+                return replace_tool_call(event, candidate)
         ctx.record_blocked(verdict.explanation, call, probability=verdict.probability)
         return send_text(render_blocked(self.config.blocked_message, call, verdict, self.config.threshold))
