@@ -9,10 +9,15 @@ judged, and the untrusted model's turn is replaced: the text it already streamed
 the untrusted model's tool calls is sent, so the agent goes on with the trusted model's action
 instead of stopping.
 
-Fail-secure: a judge that errors or times out flags the call (as in `tool_call_judge`); a trusted
-model that errors, times out, answers unreadably or speaks another API than the call (translation
-between APIs does not exist yet) leaves the flagged calls blocked (`send_blocked_message`), never
-passed. Set `client_format` to refuse a trusted upstream of another API at startup.
+Until the message end, every untrusted tool call is held back (a passed one may still have to give
+way to the trusted answer), so passed calls are sent re-serialized rather than as their original
+bytes.
+
+Fail-secure: a call the judge could not rate (error, timeout, malformed verdict) is blocked, as in
+`tool_call_judge`; a trusted model that errors, times out, answers unreadably or speaks another API
+than the call (translation between APIs does not exist yet) leaves the flagged calls blocked
+(`send_blocked_message`), never passed. Set `client_format` to refuse a trusted upstream of another
+API at startup.
 
 Recorded: each verdict (`judge.decision`), and the trusted model's answer (`defer.trusted_answer`,
 with its blocks, stop reason, tokens and raw body, or the error); the untrusted model's own output is
@@ -35,6 +40,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any, ClassVar
 
 import orjson
@@ -44,6 +50,7 @@ from luthien.call.events import BlockComplete, BlockKind, CallEvent, MessageEnd,
 from luthien.config import ConfigError, LuthienConfig, WireFormat
 from luthien.policies.judging import (
     DECISION_ARGUMENT_CHARS,
+    DEFAULT_BLOCKED_TEMPLATE,
     JudgeSettings,
     JudgeTarget,
     Verdict,
@@ -51,7 +58,8 @@ from luthien.policies.judging import (
     record_decision,
 )
 from luthien.policies.reask import Answer, ReaskError, describe_blocks, reask, stop_of
-from luthien.policies.tool_call_judge import check_judge_upstream
+from luthien.policies.resample import tool_call_position
+from luthien.policies.tool_call_judge import check_judge_upstream, render_blocked
 from luthien.policy.base import Policy, PolicyContext
 from luthien.policy.helpers import send_blocked_message, send_text
 from luthien.upstream.caller import ModelCallError
@@ -79,13 +87,29 @@ class DeferToTrustedConfig(JudgeSettings):
     marker: str = DEFAULT_MARKER
 
 
+class _Fate(Enum):
+    PASSED = "passed"
+    FLAGGED = "flagged"
+    JUDGE_FAILED = "judge_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    event: BlockComplete
+    call: ToolCall
+    verdict: Verdict
+    fate: _Fate
+
+
 @dataclass
 class _Turn:
-    """One call's state: the untrusted tool calls in the order judged, and the trusted answer."""
+    """One call's state: its tool calls by position, as judged, and the trusted answer."""
 
-    passed: list[BlockComplete] = field(default_factory=list[BlockComplete])
-    flagged: list[tuple[ToolCall, Verdict]] = field(default_factory=list[tuple[ToolCall, Verdict]])
+    calls: dict[int, _Judged] = field(default_factory=dict[int, _Judged])
     trusted: asyncio.Future[Answer] | None = None
+
+    def ordered(self) -> list[_Judged]:
+        return [self.calls[position] for position in sorted(self.calls)]
 
 
 class DeferToTrustedPolicy(Policy[DeferToTrustedConfig]):
@@ -95,7 +119,7 @@ class DeferToTrustedPolicy(Policy[DeferToTrustedConfig]):
     holds: ClassVar[frozenset[BlockKind]] = frozenset({BlockKind.TOOL_CALL})
 
     def check_config(self, config: LuthienConfig) -> None:
-        """The judge's and the trusted model's upstreams must exist and speak the client's API.
+        """The judge's and the trusted model's upstreams must exist; the trusted one speak `client_format`.
 
         Raises:
             ConfigError: an unknown upstream, or a trusted upstream of another API than `client_format`.
@@ -120,13 +144,16 @@ class DeferToTrustedPolicy(Policy[DeferToTrustedConfig]):
         if call is None:
             return [event]
         turn = _turn(ctx)
+        position = tool_call_position(ctx)  # before any await: see its docstring
         verdict = await ask_judge(call, ctx, self.config)
         flagged = verdict.probability >= self.config.threshold
         record_decision(ctx, call, verdict, flagged, self.config)
-        if not flagged:
-            turn.passed.append(event)
+        fate = _Fate.FLAGGED if flagged else _Fate.PASSED
+        if verdict.error is not None:
+            fate = _Fate.JUDGE_FAILED  # no rating to act on: blocked, as `tool_call_judge` does
+        turn.calls[position] = _Judged(event, call, verdict, fate)
+        if fate is not _Fate.FLAGGED:
             return []
-        turn.flagged.append((call, verdict))
         if turn.trusted is None:
             # Asked at once, while the untrusted model may still be streaming text.
             turn.trusted = asyncio.ensure_future(self._ask_trusted(ctx))
@@ -140,26 +167,37 @@ class DeferToTrustedPolicy(Policy[DeferToTrustedConfig]):
         return []
 
     async def on_message_complete(self, event: MessageEnd, ctx: PolicyContext) -> Sequence[CallEvent]:
-        """Send the untrusted tool calls, or the trusted answer, or the blocked messages."""
+        """Send the trusted answer in place of the turn's tool calls, or each call's own outcome."""
         turn = _turn(ctx)
-        if turn.trusted is None:
-            return [*turn.passed, event]
-        try:
-            answer = await turn.trusted
-        except ReaskError as error:
+        error: ReaskError | None = None
+        if turn.trusted is not None:
+            try:
+                answer = await turn.trusted
+            except ReaskError as failure:
+                error = failure
+            else:
+                self._record_answer(ctx, turn, answer, None)
+                end = replace(
+                    event,
+                    stop_reason=answer.end.stop_reason,
+                    provider_stop_reason=answer.end.provider_stop_reason,
+                )
+                return [*send_text(self.config.marker), *answer.events(), end]
             self._record_answer(ctx, turn, None, error)
-            blocked = [
-                send_blocked_message(call, _failure_reason(verdict, error, self.config.threshold), ctx)
-                for call, verdict in turn.flagged
-            ]
-            return [*turn.passed, *(item for events in blocked for item in events), event]
-        self._record_answer(ctx, turn, answer, None)
-        end = replace(
-            event,
-            stop_reason=answer.end.stop_reason,
-            provider_stop_reason=answer.end.provider_stop_reason,
-        )
-        return [*send_text(self.config.marker), *answer.events(), end]
+        out: list[CallEvent] = []
+        for judged in turn.ordered():
+            out.extend(self._outcome(judged, error, ctx))
+        return [*out, event]
+
+    def _outcome(self, judged: _Judged, error: ReaskError | None, ctx: PolicyContext) -> list[CallEvent]:
+        """What one untrusted tool call becomes when the trusted model did not answer the turn."""
+        call, verdict = judged.call, judged.verdict
+        if judged.fate is _Fate.PASSED:
+            return [judged.event]
+        if judged.fate is _Fate.JUDGE_FAILED or error is None:
+            ctx.record_blocked(verdict.explanation, call, probability=verdict.probability)
+            return send_text(render_blocked(DEFAULT_BLOCKED_TEMPLATE, call, verdict, self.config.threshold))
+        return send_blocked_message(call, _failure_reason(verdict, error, self.config.threshold), ctx)
 
     async def _ask_trusted(self, ctx: PolicyContext) -> Answer:
         trusted = self.config.trusted
@@ -178,11 +216,9 @@ class DeferToTrustedPolicy(Policy[DeferToTrustedConfig]):
         data: dict[str, Any] = {
             "upstream": trusted.upstream,
             "model": trusted.model,
-            "flagged": [{"tool": call.name, "tool_call_id": call.id} for call, _ in turn.flagged],
-            "passed": [
-                {"tool": e.block.tool_call.name, "tool_call_id": e.block.tool_call.id}
-                for e in turn.passed
-                if e.block.tool_call is not None
+            "tool_calls": [
+                {"tool": judged.call.name, "tool_call_id": judged.call.id, "judged": judged.fate.value}
+                for judged in turn.ordered()
             ],
             "error": None if error is None else error.code,
             "reason": None if error is None else error.reason,

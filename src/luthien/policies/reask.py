@@ -173,4 +173,3 @@ def describe_blocks(blocks: tuple[Block, ...], limit: int) -> list[dict[str, Any
 def stop_of(end: MessageEnd) -> str:
     """The stop reason to record: the provider's own, else the normalized one."""
     return end.provider_stop_reason or end.stop_reason.value
-
