@@ -15,7 +15,7 @@ import anthropic
 import httpx
 import openai
 import pytest
-from anthropic.types import Message, TextBlock, ToolUseBlock
+from anthropic.types import Message, MessageParam, TextBlock, ToolUseBlock
 from openai.types.chat import ChatCompletionMessageFunctionToolCall
 from openai.types.responses import ResponseFunctionToolCall
 
@@ -167,17 +167,13 @@ def test_anthropic_sdk_accepts_the_deferred_turn(
     fake.respond_with(Models())
     server = make_luthien(defer_config("anthropic"))
     client = anthropic.Anthropic(base_url=server.base_url, api_key="sk-ant-client", max_retries=0)
-    kwargs: Any = {
-        "model": "claude-sonnet-4-6",
-        "max_tokens": 1024,
-        "messages": [{"role": "user", "content": "Please tidy up the repository."}],
-    }
+    user: list[MessageParam] = [{"role": "user", "content": "Please tidy up the repository."}]
     message: Message
     if stream:
-        with client.messages.stream(**kwargs) as events:
+        with client.messages.stream(model="claude-sonnet-4-6", max_tokens=1024, messages=user) as events:
             message = events.get_final_message()
     else:
-        message = client.messages.create(**kwargs)
+        message = client.messages.create(model="claude-sonnet-4-6", max_tokens=1024, messages=user)
 
     texts = [block.text for block in message.content if isinstance(block, TextBlock)]
     calls = [block for block in message.content if isinstance(block, ToolUseBlock)]
