@@ -49,13 +49,19 @@ from tests.e2e.test_judge import (
     decisions,
     outcome_of,
     request_for,
+    sse_data,
 )
 from tests.fake_provider import (
     FakeProvider,
+    Gate,
     HangReply,
     JSONReply,
+    ReceivedRequest,
+    Reply,
+    StreamReply,
     ToolCall,
     anthropic_error_body,
+    anthropic_stream,
 )
 from tests.luthien_server import LuthienServer
 
@@ -362,3 +368,33 @@ def test_invalid_trusted_settings_name_the_field(options: dict[str, Any], field:
         build_policies(defer_config("anthropic", **options), "defer")
 
     assert raised.value.field == field
+
+
+def test_an_upstream_cut_while_the_trusted_model_answers_ends_the_call(
+    make_luthien: LuthienFactory, fake: FakeProvider
+) -> None:
+    frames = anthropic_stream(UNTRUSTED_TEXT, tool_calls=[RM])
+    tool_done = max(i for i, frame in enumerate(frames) if b'"content_block_stop"' in frame)
+    gate = Gate()
+    models = Models()
+
+    def respond(request: ReceivedRequest) -> Reply | None:
+        model = request.json().get("model")
+        if model == TRUSTED_MODEL:
+            gate.open()  # the flagged call is waiting for this answer: now the upstream breaks off
+            return HangReply()
+        if model == "claude-sonnet-4-6":
+            return StreamReply([*frames[: tool_done + 1], gate], cut=True)
+        return models(request)
+
+    fake.respond_with(respond)
+    server = make_luthien(defer_config("anthropic"))
+
+    response = post(server, "anthropic", True)
+
+    assert DANGER not in response.text
+    events = sse_data(response.text)
+    assert events[-1]["type"] == "error"
+    assert "message_stop" not in [event["type"] for event in events]
+    assert answers(server) == []
+    assert len(trusted_requests(fake.requests)) == 1

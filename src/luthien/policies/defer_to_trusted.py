@@ -62,7 +62,6 @@ from luthien.policies.resample import tool_call_position
 from luthien.policies.tool_call_judge import check_judge_upstream, render_blocked
 from luthien.policy.base import Policy, PolicyContext
 from luthien.policy.helpers import send_blocked_message, send_text
-from luthien.upstream.caller import ModelCallError
 
 DEFAULT_TRUSTED_TIMEOUT_S = 120.0
 """Seconds the trusted model has to write its whole answer (it is not streamed)."""
@@ -201,13 +200,7 @@ class DeferToTrustedPolicy(Policy[DeferToTrustedConfig]):
 
     async def _ask_trusted(self, ctx: PolicyContext) -> Answer:
         trusted = self.config.trusted
-        if ctx.models is None:
-            raise ReaskError("no trusted model is reachable from this context", "no_request")
-        try:
-            upstream = ctx.models.upstream(trusted.upstream)
-        except ModelCallError as error:
-            raise ReaskError(error.reason, "call_failed") from error
-        return await reask(ctx, upstream, trusted.model, trusted.timeout_s)
+        return await reask(ctx, trusted.upstream, trusted.model, trusted.timeout_s)
 
     def _record_answer(
         self, ctx: PolicyContext, turn: _Turn, answer: Answer | None, error: ReaskError | None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from luthien.call.codec import UnreadableOutput
-from luthien.call.events import Block, BlockComplete, BlockKind, MessageEnd, ToolCall, Usage
+from luthien.call.events import Block, BlockComplete, BlockKind, MessageEnd, StopReason, ToolCall, Usage
 from luthien.call.request import CallRequest
 from luthien.config import WireFormat
 from luthien.pipeline.events import RESPONSE_BODY, WireEvent
@@ -114,7 +114,7 @@ def read_answer(api: WireApi, body: dict[str, Any], started: float) -> Answer:
     """Decode a whole answer in `api` into its sendable blocks and its end.
 
     Raises:
-        ReaskError: `unreadable`: the answer has output the codec cannot interpret, or no end.
+        ReaskError: `unreadable`: the answer has output the codec cannot interpret.
     """
     try:
         events = codec_for(api).decode_body(WireEvent(RESPONSE_BODY, body))
@@ -125,23 +125,33 @@ def read_answer(api: WireApi, body: dict[str, Any], started: float) -> Answer:
         for event in events
         if isinstance(event, BlockComplete) and event.block.kind in SENDABLE_KINDS
     )
-    end = next((event for event in events if isinstance(event, MessageEnd)), None)
-    if end is None:
-        raise ReaskError("the answer has no end (no stop reason)", "unreadable")
+    # Every codec ends a decoded body with its message end; a plain end is only a safe default.
+    end = next((event for event in events if isinstance(event, MessageEnd)), MessageEnd(StopReason.END_TURN))
     latency_ms = (time.monotonic() - started) * 1000
     return Answer(blocks, end, body, reply_usage(body), latency_ms)
 
 
-async def reask(ctx: PolicyContext, upstream: Upstream, model: str, timeout_s: float) -> Answer:
+async def reask(ctx: PolicyContext, upstream: Upstream | str, model: str, timeout_s: float) -> Answer:
     """Send the call's request (as the policy passed it on) to `model` on `upstream`; never streams.
 
+    Args:
+        ctx: the call's context: its request and model caller.
+        upstream: the upstream, or its configured name.
+        model: the model to ask.
+        timeout_s: how long the whole answer may take.
+
     Raises:
-        ReaskError: no request or caller in this context, an upstream of another API, a failed or
-            timed-out call, or an unreadable answer.
+        ReaskError: no request or caller in this context, an unknown upstream or one of another
+            API, a failed or timed-out call, or an unreadable answer.
     """
     request = ctx.request
     if request is None or ctx.models is None:
         raise ReaskError("no upstream is reachable from this context", "no_request")
+    if isinstance(upstream, str):
+        try:
+            upstream = ctx.models.upstream(upstream)
+        except ModelCallError as error:
+            raise ReaskError(error.reason, "call_failed") from error
     check_speaks(upstream, request)
     api = client_api(request)
     started = time.monotonic()
