@@ -21,6 +21,7 @@ from openai.types.responses import ResponseFunctionToolCall
 
 from luthien.config import ConfigError, LuthienConfig
 from luthien.policy.registry import build_policies
+from luthien.records.model import TransactionStatus
 from tests.conftest import LuthienFactory
 from tests.e2e.control_support import (
     DANGER,
@@ -64,6 +65,7 @@ from tests.fake_provider import (
     anthropic_stream,
 )
 from tests.luthien_server import LuthienServer
+from tests.records_support import record_of
 
 TRUSTED_UPSTREAM: dict[Api, str] = {"anthropic": "anthropic", "chat": "openai", "responses": "openai"}
 
@@ -398,3 +400,24 @@ def test_an_upstream_cut_while_the_trusted_model_answers_ends_the_call(
     assert "message_stop" not in [event["type"] for event in events]
     assert answers(server) == []
     assert len(trusted_requests(fake.requests)) == 1
+
+
+@pytest.mark.parametrize("trusted", ["up", "down"])
+def test_the_record_holds_both_answers_and_the_verdict(
+    make_luthien: LuthienFactory, fake: FakeProvider, trusted: str
+) -> None:
+    failure = JSONReply(anthropic_error_body("api_error", "down"), status=500)
+    fake.respond_with(Models(trusted=failure if trusted == "down" else None))
+    server = make_luthien(defer_config("anthropic"))
+
+    response = post(server, "anthropic", True)
+    record = record_of(server, response.headers["x-luthien-transaction-id"])
+
+    assert record.status is (TransactionStatus.CHANGED if trusted == "up" else TransactionStatus.BLOCKED)
+    assert record.original_response is not None
+    assert DANGER.encode() in record.original_response
+    assert record.final_response is not None
+    assert (TRUSTED_TEXT.encode() in record.final_response) is (trusted == "up")
+    types = [event.type for event in record.events]
+    assert types.count("judge.decision") == 1
+    assert types.count("defer.trusted_answer") == 1

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from luthien.config import ConfigError
 from luthien.policy.registry import build_policies
+from luthien.records.model import TransactionStatus
 from tests.conftest import LuthienFactory
 from tests.e2e.control_support import (
     DANGER,
@@ -28,12 +30,15 @@ from tests.e2e.control_support import (
 from tests.e2e.test_judge import (
     ALL_CLIENTS,
     BLOCKED_HEADLINE,
+    CLIENT_TIMEOUT_S,
     END_STOP,
+    PATHS,
     TOOL_STOP,
     Api,
     assert_call,
     call_luthien,
     decisions,
+    request_for,
 )
 from tests.fake_provider import (
     FakeProvider,
@@ -43,6 +48,7 @@ from tests.fake_provider import (
     Reply,
     anthropic_error_body,
 )
+from tests.records_support import record_of
 
 
 def resamples(server: Any) -> list[dict[str, Any]]:
@@ -209,3 +215,22 @@ def test_invalid_resample_settings_name_the_field(options: dict[str, Any], field
         build_policies(resample_config(resample, **options), "guard")
 
     assert raised.value.field == field
+
+
+@pytest.mark.parametrize("second", ["safe", "dangerous"])
+def test_the_record_says_what_resampling_did(
+    make_luthien: LuthienFactory, fake: FakeProvider, second: str
+) -> None:
+    fake.respond_with(Models(untrusted=[[RM], [LS if second == "safe" else RM]]))
+    server = make_luthien(resample_config(1))
+    body, headers = request_for("anthropic", True, (("user", "Please tidy up the repository."),))
+
+    response = httpx.post(
+        server.base_url + PATHS["anthropic"], json=body, headers=headers, timeout=CLIENT_TIMEOUT_S
+    )
+    record = record_of(server, response.headers["x-luthien-transaction-id"])
+
+    assert record.status is (TransactionStatus.CHANGED if second == "safe" else TransactionStatus.BLOCKED)
+    assert [event.data["sent"] for event in record.events if event.type == "judge.resample"] == [
+        second == "safe"
+    ]
