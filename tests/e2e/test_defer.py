@@ -41,6 +41,7 @@ from tests.e2e.control_support import (
 from tests.e2e.test_judge import (
     ALL_CLIENTS,
     BLOCKED_HEADLINE,
+    CLIENT_KEY,
     CLIENT_TIMEOUT_S,
     END_STOP,
     PATHS,
@@ -421,3 +422,24 @@ def test_the_record_holds_both_answers_and_the_verdict(
     types = [event.type for event in record.events]
     assert types.count("judge.decision") == 1
     assert types.count("defer.trusted_answer") == 1
+
+
+def test_the_trusted_request_carries_the_clients_beta_header_not_its_key(
+    make_luthien: LuthienFactory, fake: FakeProvider
+) -> None:
+    fake.respond_with(Models())
+    server = make_luthien(defer_config("anthropic"))
+    body, headers = request_for("anthropic", True, (("user", "Please tidy up the repository."),))
+    beta = "context-management-2025-06-27,interleaved-thinking-2025-05-14"
+
+    httpx.post(
+        server.base_url + PATHS["anthropic"],
+        json=body,
+        headers={**headers, "anthropic-beta": beta},
+        timeout=CLIENT_TIMEOUT_S,
+    )
+
+    (asked,) = [request for request in fake.requests if request.json()["model"] == TRUSTED_MODEL]
+    assert asked.headers["anthropic-beta"] == beta
+    assert asked.headers["anthropic-version"] == "2023-06-01"
+    assert CLIENT_KEY not in json.dumps(asked.headers)

@@ -234,3 +234,19 @@ def test_the_record_says_what_resampling_did(
     assert [event.data["sent"] for event in record.events if event.type == "judge.resample"] == [
         second == "safe"
     ]
+
+
+def test_a_resample_carries_the_clients_beta_header(make_luthien: LuthienFactory, fake: FakeProvider) -> None:
+    fake.respond_with(Models(untrusted=[[RM], [LS]]))
+    server = make_luthien(resample_config(1))
+    body, headers = request_for("anthropic", False, (("user", "Please tidy up the repository."),))
+
+    httpx.post(
+        server.base_url + PATHS["anthropic"],
+        json=body,
+        headers={**headers, "anthropic-beta": "context-management-2025-06-27"},
+        timeout=CLIENT_TIMEOUT_S,
+    )
+
+    original, again = [r for r in fake.requests if r.json()["model"] == "claude-sonnet-4-6"]
+    assert again.headers["anthropic-beta"] == original.headers["anthropic-beta"]

@@ -44,6 +44,7 @@ from luthien.policy.base import Policy, PolicyContext
 from luthien.policy.runner import PolicyFailure
 from luthien.ratelimit.limiter import Admission, client_identity
 from luthien.records.recorder import TransactionRecorder
+from luthien.records.secrets import safe_headers
 from luthien.upstream.client import UpstreamResponse
 from luthien.upstream.routing import Upstream
 from luthien.upstream.timeouts import UpstreamTimeouts, resolve_timeouts
@@ -263,6 +264,7 @@ class ProxyEndpoint:
                     recorder.activity,
                     self.state.models,
                     max_held_bytes=self.state.settings.max_held_bytes,
+                    client_headers=safe_headers(headers),
                 )
                 policy_stage = PolicyStage(policy, ctx, api)
                 request = await policy_stage.process_request(request)

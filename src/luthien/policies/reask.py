@@ -34,6 +34,8 @@ API_PATHS: dict[str, str] = {
 """The upstream path of each client API."""
 STREAM_ONLY_FIELDS = ("stream_options",)
 """Request fields that only make sense when streaming (OpenAI refuses `stream_options` otherwise)."""
+FEATURE_HEADERS = ("anthropic-beta", "openai-beta")
+"""The client's headers a re-asked request carries: they enable API features its body may use."""
 SENDABLE_KINDS = frozenset({BlockKind.TEXT, BlockKind.TOOL_CALL})
 """Blocks of an answer that may be sent in place of another model's: thinking (signed by its own
 model) and provider-specific blocks are left out."""
@@ -110,6 +112,11 @@ def reask_body(request: CallRequest, model: str) -> dict[str, Any]:
     return body
 
 
+def feature_headers(ctx: PolicyContext) -> dict[str, str]:
+    """The client's `FEATURE_HEADERS` this call carried."""
+    return {name: ctx.client_headers[name] for name in FEATURE_HEADERS if name in ctx.client_headers}
+
+
 def read_answer(api: WireApi, body: dict[str, Any], started: float) -> Answer:
     """Decode a whole answer in `api` into its sendable blocks and its end.
 
@@ -157,7 +164,8 @@ async def reask(ctx: PolicyContext, upstream: Upstream | str, model: str, timeou
     started = time.monotonic()
     try:
         reply = await asyncio.wait_for(
-            ctx.models.send(upstream, API_PATHS[api.name], reask_body(request, model)), timeout=timeout_s
+            ctx.models.send(upstream, API_PATHS[api.name], reask_body(request, model), feature_headers(ctx)),
+            timeout=timeout_s,
         )
     except TimeoutError as error:
         raise ReaskError(f"{model} did not answer within {timeout_s:g} s", "timeout") from error

@@ -93,6 +93,8 @@ class PolicyContext:
         state: per-call scratch space for the policy.
         max_held_bytes: bytes the policy may hold back in this call (`LUTHIEN_MAX_HELD_BYTES`);
             None: no limit (contexts built outside the gateway, e.g. unit tests).
+        client_headers: the client's request headers that are not credentials (names lower-case),
+            e.g. `anthropic-beta`, which a policy re-sending the request must send along.
     """
 
     transaction_id: str
@@ -102,11 +104,17 @@ class PolicyContext:
     request: CallRequest | None = None
     state: dict[str, Any] = field(default_factory=dict[str, Any])
     max_held_bytes: int | None = None
+    client_headers: dict[str, str] = field(default_factory=dict[str, str])
 
     def for_policy(self, name: str) -> PolicyContext:
         """A fresh context for another policy in the same call (chain members)."""
         return PolicyContext(
-            self.transaction_id, name, self.activity, self.models, max_held_bytes=self.max_held_bytes
+            self.transaction_id,
+            name,
+            self.activity,
+            self.models,
+            max_held_bytes=self.max_held_bytes,
+            client_headers=self.client_headers,
         )
 
     def record(self, type: str, **data: Any) -> None:

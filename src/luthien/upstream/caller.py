@@ -111,13 +111,26 @@ class ModelCaller:
         """The upstream a client call for `model` in `client_format` is routed to."""
         return self._router.resolve(model, client_format)
 
-    async def send(self, upstream: Upstream, path: str, body: Mapping[str, Any]) -> ModelReply:
+    async def send(
+        self,
+        upstream: Upstream,
+        path: str,
+        body: Mapping[str, Any],
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ModelReply:
         """POST a whole request `body` to `path` (e.g. `/v1/responses`) on `upstream`, not streaming.
+
+        Args:
+            upstream: where to send it.
+            path: the API path.
+            body: the request body.
+            extra_headers: headers to send beside Luthien's own (e.g. the client's `anthropic-beta`).
 
         Raises:
             ModelCallError: the call failed or the answer was not a JSON object.
         """
-        headers: CIMultiDict[str] = CIMultiDict({"content-type": "application/json"})
+        headers: CIMultiDict[str] = CIMultiDict(extra_headers or {})
+        headers["content-type"] = "application/json"
         key = upstream.config.resolved_api_key()
         if upstream.format is WireFormat.ANTHROPIC:
             headers["anthropic-version"] = ANTHROPIC_VERSION
