@@ -20,8 +20,9 @@ than the call (translation between APIs does not exist yet) leaves the flagged c
 API at startup.
 
 Recorded: each verdict (`judge.decision`), and the trusted model's answer (`defer.trusted_answer`,
-with its blocks, stop reason, tokens and raw body, or the error); the untrusted model's own output is
-the record's original response.
+with its blocks, each cut like the judge's arguments, its stop reason and tokens, or the error); the
+untrusted model's own output is the record's original response, and the trusted answer as sent is in
+its final response.
 
 ```yaml
 policies:
@@ -43,7 +44,6 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, ClassVar
 
-import orjson
 from pydantic import Field
 
 from luthien.call.events import BlockComplete, BlockKind, CallEvent, MessageEnd, ToolCall
@@ -67,8 +67,6 @@ DEFAULT_TRUSTED_TIMEOUT_S = 120.0
 """Seconds the trusted model has to write its whole answer (it is not streamed)."""
 DEFAULT_MARKER = "\n\n[Luthien: the monitor flagged a tool call; a trusted model answered instead]\n\n"
 TRUSTED_ANSWER_EVENT = "defer.trusted_answer"
-RECORDED_BODY_BYTES = 200_000
-"""Largest trusted answer body kept whole in `defer.trusted_answer` (its blocks are always kept)."""
 _STATE_KEY = "defer_to_trusted"
 
 
@@ -218,14 +216,14 @@ class DeferToTrustedPolicy(Policy[DeferToTrustedConfig]):
         }
         if answer is not None:
             usage = answer.usage
-            body = orjson.dumps(answer.body)
+            response_id = answer.body.get("id")
             data |= {
+                "response_id": response_id if isinstance(response_id, str) else None,
                 "blocks": describe_blocks(answer.blocks, DECISION_ARGUMENT_CHARS),
                 "stop_reason": stop_of(answer.end),
                 "latency_ms": round(answer.latency_ms, 1),
                 "input_tokens": usage.input_tokens if usage else None,
                 "output_tokens": usage.output_tokens if usage else None,
-                "response": answer.body if len(body) <= RECORDED_BODY_BYTES else None,
             }
         ctx.record(TRUSTED_ANSWER_EVENT, **data)
 
