@@ -46,6 +46,7 @@ from tests.fake_provider import (
     JSONReply,
     ReceivedRequest,
     Reply,
+    ToolCall,
     anthropic_error_body,
 )
 from tests.records_support import record_of
@@ -81,11 +82,15 @@ def test_a_blocked_call_is_replaced_by_a_safe_resample(
     assert decisions(server, "policy.blocked") == []
 
 
+RM_HOME = ToolCall("toolu_01RmRfHome", "Bash", {"command": "rm -rf ~", "description": "wipe home"})
+
+
 @pytest.mark.parametrize("api", ["anthropic", "chat", "responses"])
 def test_when_every_resample_is_dangerous_the_call_is_blocked(
     make_luthien: LuthienFactory, fake: FakeProvider, api: Api
 ) -> None:
-    fake.respond_with(Models(untrusted=[[RM]]))
+    models = Models(untrusted=[[RM], [RM_HOME], [RM]])
+    fake.respond_with(models)
     server = make_luthien(resample_config(2))
 
     outcome = call_luthien(server, api, True)
@@ -94,10 +99,12 @@ def test_when_every_resample_is_dangerous_the_call_is_blocked(
     assert BLOCKED_HEADLINE in outcome.text
     assert outcome.stop == END_STOP[api]
     assert len(untrusted_requests(fake.requests)) == 3
-    assert [(event["attempt"], event["sent"], event["probability"]) for event in resamples(server)] == [
-        (1, False, 0.95),
-        (2, False, 0.95),
+    events = [
+        (event["attempt"], event["sent"], event["probability"], event["error"]) for event in resamples(server)
     ]
+    # The second resample repeats the blocked call: blocked without asking the judge again.
+    assert events == [(1, False, 0.95, None), (2, False, None, "same_as_blocked")]
+    assert models.served.count("judge") == 2
     (blocked,) = decisions(server, "policy.blocked")
     assert blocked["tool_call_id"] == RM.id
 

@@ -20,7 +20,7 @@ from luthien.call.request import CallRequest
 from luthien.config import LuthienConfig, WireFormat
 from luthien.policies.judging import JudgeSettings
 from luthien.policies.reask import ReaskError, client_api, reask, reask_body
-from luthien.policies.resample import ResampleSettings, resample
+from luthien.policies.resample import ResampleSettings, _same_call, resample
 from luthien.policy.base import PolicyContext
 from luthien.settings import Settings
 from luthien.upstream.breaker import Breakers
@@ -124,3 +124,17 @@ async def test_resample_without_a_request_keeps_the_block(models: ModelCaller) -
     candidate = await resample(ToolCall("c", "Bash"), 0, context(None, models), judge, options)
 
     assert candidate is None
+
+
+@pytest.mark.parametrize(
+    ("candidate", "same"),
+    [
+        (ToolCall("b", "Bash", '{"command":  "ls"}'), True),  # the same JSON, spaced otherwise
+        (ToolCall("b", "Bash", '{"command": "pwd"}'), False),
+        (ToolCall("b", "Read", '{"command": "ls"}'), False),
+        (ToolCall("b", "Bash", '{"command": "ls"'), False),  # cut off: compared as sent
+    ],
+)
+def test_a_candidate_is_the_same_call_when_tool_and_arguments_match(candidate: ToolCall, same: bool) -> None:
+    assert _same_call(candidate, ToolCall("a", "Bash", '{"command":"ls"}')) is same
+    assert _same_call(ToolCall("c", "Bash", "ls"), ToolCall("d", "Bash", "ls"))

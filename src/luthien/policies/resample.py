@@ -3,9 +3,10 @@
 A tool call the judge blocks is first re-requested from the model that wrote it: the call's own
 request (as the policy passed it on), to the upstream the call is routed to, not streaming, up to
 `resample` times, one after the other. Each answer's tool call at the blocked call's position among
-the turn's tool calls is the candidate, and is judged like the original; the first one the judge
-passes is sent in place of the blocked call. When none does, the call is blocked as usual. This runs
-while the call is held, so text keeps streaming meanwhile (and the stream gets keep-alives).
+the turn's tool calls is the candidate, and is judged like the original (one identical to the
+blocked call is not judged again); the first one the judge passes is sent in place of the blocked
+call. When none does, the call is blocked as usual. This runs while the call is held, so text keeps
+streaming meanwhile (and the stream gets keep-alives).
 
 Fail-secure: a resample that errors or times out, or a judge that errors or times out on a
 candidate, ends the resampling and the call is blocked. Each candidate is recorded as a
@@ -28,6 +29,8 @@ DEFAULT_RESAMPLE_TIMEOUT_S = 120.0
 MAX_RESAMPLES = 10
 """Most resamples a config may ask for (each costs a whole model call)."""
 RESAMPLE_EVENT = "judge.resample"
+SAME_AS_BLOCKED = "same_as_blocked"
+"""A candidate identical to the blocked call (tool and arguments): blocked without judging it again."""
 JUDGE_UNAVAILABLE = frozenset({"timeout", "call_failed"})
 """Judge errors that end the resampling (the judge is away, not the candidate at fault)."""
 _POSITION_KEY = "resample.positions"
@@ -79,6 +82,10 @@ async def resample(
         if candidate is None:
             _record(ctx, call, attempt, answer, None, None, "no_tool_call", started)
             continue
+        if _same_call(candidate, call):
+            # The same call again (a deterministic model): the judge's answer would be the same.
+            _record(ctx, call, attempt, answer, candidate, None, SAME_AS_BLOCKED, started)
+            continue
         verdict = await ask_judge(candidate, ctx, judge)
         passed = verdict.probability < judge.threshold
         _record(ctx, call, attempt, answer, candidate, verdict, None, started, sent=passed)
@@ -87,6 +94,16 @@ async def resample(
         if verdict.error in JUDGE_UNAVAILABLE:
             return None
     return None
+
+
+def _same_call(candidate: ToolCall, call: ToolCall) -> bool:
+    """Whether two calls are the same tool with the same arguments (as JSON values when both parse)."""
+    if candidate.name != call.name:
+        return False
+    parsed, original = candidate.parsed_arguments, call.parsed_arguments
+    if parsed is not None and original is not None:
+        return parsed == original
+    return candidate.arguments == call.arguments
 
 
 def _record(
