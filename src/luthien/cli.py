@@ -3,7 +3,9 @@
 `serve` runs the gateway; `policies` lists the registered policies; `check-config FILE` validates a
 config; `new-policy NAME` scaffolds a policy, its config and its test; `settings-docs` prints or
 rewrites the settings documentation; `db` migrates the records database (`luthien.storage.commands`);
-`eval` measures a policy on a labelled corpus (`luthien.evaluation.command`).
+`eval` measures a policy on a labelled corpus (`luthien.evaluation.command`); `replay` runs recorded
+calls through a policy and compares (`luthien.replay.command`); `approvals` lists and decides held
+tool calls (`luthien.approvals.command`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from luthien import settings_docs
+from luthien.approvals.command import add_approvals_command
 from luthien.config import ConfigError, load_config
 from luthien.evaluation.command import add_eval_command
+from luthien.replay.command import add_replay_command
 from luthien.settings import Settings
 from luthien.storage.commands import add_db_commands
 
@@ -134,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     new.set_defaults(handler=_new_policy)
     add_db_commands(commands)
     add_eval_command(commands)
+    add_replay_command(commands)
+    add_approvals_command(commands)
     args = parser.parse_args(argv)
     try:
         code = int(args.handler(args))

@@ -266,6 +266,18 @@ class Settings(BaseSettings):
     otel_service_name: str = Field(
         default="luthien", min_length=1, description="`service.name` of the exported traces."
     )
+    judge_input_usd_per_mtok: float = Field(
+        default=3.0,
+        ge=0,
+        description="Price of a million judge input tokens in US dollars, for `luthien replay`'s cost "
+        "estimate.",
+    )
+    judge_output_usd_per_mtok: float = Field(
+        default=15.0,
+        ge=0,
+        description="Price of a million judge output tokens in US dollars, for `luthien replay`'s cost "
+        "estimate.",
+    )
 
     @model_validator(mode="after")
     def _proxy_mode_needs_key(self) -> Settings:

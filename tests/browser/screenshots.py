@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
+import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect, sync_playwright
 
 from luthien.settings import Settings
@@ -64,6 +65,21 @@ def capture_pages(browser: Browser, base: str, blocked: str, changed: str, theme
     page.goto(f"{base}/ui/policies")
     shot(page, f"policies-{theme}")
     context.close()
+
+
+def capture_replays(browser: Browser, base: str, session: str) -> None:
+    """A replay of one agent session through `shout` (it blocks nothing): the run and the list."""
+    started = httpx.post(f"{base}/api/replays", json={"policy": "shout", "session": session}, timeout=30)
+    run = started.json()["id"]
+    for theme in THEMES:
+        context = browser.new_context(viewport=WIDE, color_scheme=theme)
+        page = context.new_page()
+        page.goto(f"{base}/ui/replays/{run}")
+        expect(page.locator(".head-badges .badge")).to_have_text("completed")
+        shot(page, f"replay-{theme}", full_page=True)
+        page.goto(f"{base}/ui/replays")
+        shot(page, f"replays-{theme}")
+        context.close()
 
 
 def capture_empty(browser: Browser, base: str) -> None:
@@ -167,6 +183,7 @@ def main() -> None:
             for theme in THEMES:
                 capture_pages(browser, base, blocked, changed, theme)
             capture_long(browser, base, long_call)
+            capture_replays(browser, base, "agent-cleanup-1")
             capture_narrow(browser, base, blocked)
             capture_thousand(browser, base, fake)
             capture_login(browser, fake, Path(scratch) / "login.db")

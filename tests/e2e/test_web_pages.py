@@ -12,7 +12,7 @@ from luthien.config import LuthienConfig
 from tests.conftest import LuthienFactory
 from tests.luthien_server import LuthienServer
 
-PAGES = ["/ui/activity", "/ui/history", "/ui/sessions", "/ui/policies", "/ui/nope"]
+PAGES = ["/ui/activity", "/ui/history", "/ui/sessions", "/ui/policies", "/ui/replays", "/ui/nope"]
 CONFIG = LuthienConfig.model_validate({"policies": {"shout": {"class": "all_caps"}}, "policy": "noop"})
 
 

@@ -24,7 +24,7 @@ from luthien.storage.migrate import upgrade
 # The machine's PostgreSQL (trust auth); tests create their own databases from this one.
 POSTGRES_ADMIN_URL = os.environ.get("LUTHIEN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ENGINES = ("sqlite", "postgresql")
-_TABLES = "transactions, events, bodies, chunks"
+_TABLES = "transactions, events, bodies, chunks, replay_runs, replay_items"
 
 
 def _server_url(database: str) -> str:

@@ -15,6 +15,7 @@ class ApiErrorKind(Enum):
     PERMISSION = (403, "permission_error")
     NOT_FOUND = (404, "not_found_error")
     METHOD_NOT_ALLOWED = (405, "method_not_allowed_error")
+    CONFLICT = (409, "conflict_error")
     REQUEST_TOO_LARGE = (413, "request_too_large")
     UNAVAILABLE = (503, "unavailable_error")
 

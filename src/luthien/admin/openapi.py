@@ -8,6 +8,7 @@ from luthien import __version__
 from luthien.admin.errors import ApiErrorKind
 from luthien.records.model import TransactionStatus
 from luthien.records.query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from luthien.replay.openapi import REPLAY_PATHS, REPLAY_SCHEMAS
 
 JSON = "application/json"
 
@@ -315,6 +316,51 @@ PATHS: dict[str, Any] = {
         }
     },
     "/api/openapi.json": _get("This document", [], {"200": _ok("OpenAPI 3.1", {"type": "object"})}),
+    "/api/approvals": _get(
+        "Tool calls waiting for a person's approval (human_approval), oldest first",
+        [],
+        {
+            "200": _ok(
+                "the pending approvals",
+                _object(
+                    {
+                        "items": {"type": "array", "items": _ref("PendingApproval")},
+                        "shared": {"type": "boolean", "description": "shared by every replica (Redis)"},
+                    },
+                    ["items"],
+                ),
+            )
+        },
+    ),
+    "/api/approvals/{approval_id}": {
+        "post": {
+            "summary": "Approve or deny a held tool call (recorded with who decided; a denial's reason "
+            "is shown to the agent)",
+            "parameters": [_path("approval_id", "the pending approval's id")],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    JSON: {
+                        "schema": _object(
+                            {
+                                "decision": {"type": "string", "enum": ["approve", "deny"]},
+                                "reason": {"type": "string", "maxLength": 2000},
+                            },
+                            ["decision"],
+                        )
+                    }
+                },
+            },
+            "responses": {
+                "200": _ok("decided", _ref("ApprovalDecision")),
+                "400": _error("not JSON, or a field is wrong (`field` names it)"),
+                "404": _error("no such approval"),
+                "409": _error("already decided, or expired"),
+                "413": _error("body too large"),
+                **COMMON_ERRORS,
+            },
+        }
+    },
 }
 
 
@@ -327,8 +373,50 @@ SCHEMAS: dict[str, Any] = {
     "Transaction": TRANSACTION,
     "SessionSummary": SESSION,
     "Policy": POLICY,
+    "PendingApproval": _object(
+        {
+            "id": {"type": "string"},
+            "transaction_id": {"type": "string"},
+            "session_id": {"type": ["string", "null"]},
+            "policy": {"type": "string"},
+            "tool_call": _object(
+                {"id": {"type": "string"}, "name": {"type": "string"}, "arguments": {"type": "string"}},
+                ["id", "name", "arguments"],
+            ),
+            "context": {
+                "type": "array",
+                "items": _object({"role": {"type": "string"}, "text": {"type": "string"}}),
+            },
+            "verdict": {
+                "type": ["object", "null"],
+                "description": "the judge's verdict when tool_call_judge escalated the call",
+                "properties": {
+                    "probability": {"type": "number"},
+                    "explanation": {"type": "string"},
+                    "threshold": {"type": "number"},
+                    "escalate_at": {"type": "number"},
+                },
+            },
+            "created_at": {"type": "number", "description": "epoch seconds"},
+            "expires_at": {"type": "number", "description": "epoch seconds; denied then"},
+        },
+        ["id", "transaction_id", "tool_call", "created_at", "expires_at"],
+    ),
+    "ApprovalDecision": _object(
+        {
+            "id": {"type": "string"},
+            "transaction_id": {"type": "string"},
+            "decision": {"type": "string", "enum": ["approve", "deny"]},
+            "reason": {"type": "string"},
+            "by": {"type": "string", "description": "admin-key, loopback or session:<id>"},
+            "decided_at": {"type": "number"},
+        },
+        ["id", "decision", "by"],
+    ),
 }
 """The admin API's schemas (the whole server's document, `luthien.gateway.openapi`, includes them)."""
+PATHS.update(REPLAY_PATHS)
+SCHEMAS.update(REPLAY_SCHEMAS)
 ADMIN_KEY_SCHEME = {"type": "http", "scheme": "bearer", "description": "LUTHIEN_ADMIN_KEY"}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Router
@@ -35,6 +37,6 @@ class ApiSurface:
         return error_response(ApiErrorKind.for_status(status), message)
 
 
-def admin_routes(api: AdminApi, access: AdminAccess) -> list[BaseRoute]:
-    """`/api/...`, guarded."""
-    return [Mount("/api", app=AdminGuard(Router(api.routes()), access, ApiSurface()))]
+def admin_routes(api: AdminApi, access: AdminAccess, extra: Sequence[BaseRoute] = ()) -> list[BaseRoute]:
+    """`/api/...` (the admin API's routes and `extra` ones, e.g. replays, approvals), guarded."""
+    return [Mount("/api", app=AdminGuard(Router([*api.routes(), *extra]), access, ApiSurface()))]

@@ -53,15 +53,16 @@ def add_eval_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the full report as JSON")
     parser.add_argument(
         "--concurrency",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_CONCURRENCY,
         help="items evaluated at once (default: 8)",
     )
-    parser.add_argument("--limit", type=_positive, help="evaluate only the first N items")
+    parser.add_argument("--limit", type=positive_int, help="evaluate only the first N items")
     parser.set_defaults(handler=run_eval_command)
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
     try:
         value = int(text)
     except ValueError:
@@ -91,7 +92,12 @@ class ProgressLine:
         self._stream.flush()
 
 
-def _select(config: LuthienConfig, names: list[str]) -> dict[str, Policy[Any]]:
+def select_policies(config: LuthienConfig, names: list[str]) -> dict[str, Policy[Any]]:
+    """The named policies, built from the config or the registered names.
+
+    Raises:
+        ConfigError: a name that is neither configured nor registered (with a suggestion).
+    """
     unknown = [name for name in names if name not in config.policies and name not in REGISTERED]
     if unknown:
         configured = ", ".join(sorted(config.policies)) or "(none)"
@@ -143,7 +149,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
     try:
         settings = Settings()
         config = load_config(settings.config).with_builtins(settings)
-        policies = _select(config, names)
+        policies = select_policies(config, names)
         corpus = load_corpus(args.corpus, args.limit)
     except ValidationError as error:
         print(f"luthien eval: invalid settings: {error}", file=sys.stderr)

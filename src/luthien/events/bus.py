@@ -12,6 +12,8 @@ Event types:
     `policy.switched`: the active policy changed (`policy`, `previous`, `by`, and `configured`: the
         policy the switching replica's configuration names, which a replica starting later compares
         with its own before adopting the switch).
+    `approval.pending`, `approval.decided`: a tool call waits for a person, or was decided
+        (`luthien.approvals.model`; the web UI's approvals badge follows them).
     `events.dropped`: this subscriber missed events (`reason`: `slow_subscriber`, with `dropped`, the
         count; or `retention`, when resuming from an id older than what the bus still holds). Its id is
         the last id the subscriber was given before the gap; `transaction_id` is "".

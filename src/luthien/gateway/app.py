@@ -15,6 +15,7 @@ from starlette.routing import Route
 from luthien import __version__
 from luthien.activity.log import ActivityLog
 from luthien.admin.side import AdminSide
+from luthien.approvals.service import open_approvals
 from luthien.config import LuthienConfig, load_config
 from luthien.events.factory import open_bus
 from luthien.gateway.apidocs import api_docs_routes
@@ -112,6 +113,8 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         calls=CallGate(settings.max_concurrent_calls),
         metrics=metrics,
         observer=GatewayObserver(metrics, tracing),
+        replays=storage.replays,
+        approvals=open_approvals(settings, bus),
     )
 
     admin = AdminSide(state)
@@ -129,6 +132,8 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
                 yield
         finally:
             await client.close()
+            if state.approvals is not None:
+                await state.approvals.close()
             # Calls have ended: their records, events and spans are flushed before the process exits.
             await storage.close()
             await bus.close()

@@ -13,6 +13,7 @@ from luthien import __version__
 from luthien.admin import openapi as admin
 from luthien.config import WireFormat
 from luthien.gateway.proxy import ENDPOINTS, Endpoint
+from luthien.replay.openapi import REPLAY_UI_PAGES
 from luthien.wire.errors import ErrorKind
 
 JSON = "application/json"
@@ -205,7 +206,10 @@ UI_PAGES: dict[str, dict[str, str]] = {
     "/ui/policies": {"get": "Policies and the active one", "post": "Switch the active policy (form)"},
     "/ui/login": {"get": "Login page", "post": "Log in with the admin key (form)"},
     "/ui/logout": {"post": "Log out (form)"},
+    "/ui/approvals": {"get": "Tool calls waiting for a person's approval"},
+    "/ui/approvals/{approval_id}": {"post": "Approve or deny a held tool call (form)"},
     "/ui/static/{name}": {"get": "A content-hashed static asset"},
+    **REPLAY_UI_PAGES,
 }
 
 

@@ -45,6 +45,7 @@ from luthien.policy.runner import PolicyFailure
 from luthien.ratelimit.limiter import Admission, client_identity
 from luthien.records.recorder import TransactionRecorder
 from luthien.records.secrets import safe_headers
+from luthien.records.session import session_id
 from luthien.upstream.client import UpstreamResponse
 from luthien.upstream.routing import Upstream
 from luthien.upstream.timeouts import UpstreamTimeouts, resolve_timeouts
@@ -265,6 +266,8 @@ class ProxyEndpoint:
                     self.state.models,
                     max_held_bytes=self.state.settings.max_held_bytes,
                     client_headers=safe_headers(headers),
+                    approvals=self.state.approvals,
+                    session_id=session_id(headers, request.body, api.format),
                 )
                 policy_stage = PolicyStage(policy, ctx, api)
                 request = await policy_stage.process_request(request)

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from luthien.activity.log import ActivityLog
+from luthien.approvals.service import ApprovalService
 from luthien.events.bus import EventBus
 from luthien.gateway.limits import CallGate
 from luthien.gateway.selection import PolicySelector
@@ -14,6 +15,7 @@ from luthien.ratelimit.limiter import RateLimiter
 from luthien.records.model import RecordSink
 from luthien.records.observer import CallObserver
 from luthien.records.query import RecordStore
+from luthien.replay.store import SqlReplayStore
 from luthien.settings import Settings
 from luthien.upstream.breaker import Breakers
 from luthien.upstream.caller import ModelCaller
@@ -34,8 +36,10 @@ class GatewayState:
         calls: counts the model calls in progress against `LUTHIEN_MAX_CONCURRENT_CALLS`.
         metrics: the Prometheus metrics (`/metrics`); e.g. `metrics.breaker_state(upstream, state)`.
         observer: told of every call by its recorder (feeds `metrics` and the call's trace span).
+        replays: replay runs (`luthien.replay`); None when recording is off.
         draining: set when the server starts shutting down (endless streams such as the activity
             monitor end then; calls in flight go on).
+        approvals: pending human approvals and decisions (`human_approval`), shared through Redis.
     """
 
     settings: Settings
@@ -53,6 +57,8 @@ class GatewayState:
     metrics: Metrics
     observer: CallObserver
     draining: asyncio.Event = field(default_factory=asyncio.Event)
+    replays: SqlReplayStore | None = None
+    approvals: ApprovalService | None = None
 
 
 def client_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:

@@ -17,6 +17,8 @@ policies:
       timeout_s: 30
       context_messages: 6
       resample: 2              # ask the model again (twice at most) before blocking
+      escalate_at: 0.3          # optional: 0.3 <= p < 0.5 waits for a person (human_approval)
+      approval: {timeout_s: 300}
 ```
 
 With `resample: N`, a blocked call is first re-requested from the same model up to N times
@@ -30,8 +32,10 @@ from typing import ClassVar
 
 from pydantic import field_validator
 
+from luthien.approvals.model import JudgeVerdict
 from luthien.call.events import BlockComplete, BlockKind, CallEvent, ToolCall
 from luthien.config import ConfigError, LuthienConfig, WireFormat
+from luthien.policies.human_approval import EscalationSettings, ask_human
 from luthien.policies.judging import (
     DEFAULT_BLOCKED_TEMPLATE,
     JudgeSettings,
@@ -44,8 +48,8 @@ from luthien.policy.base import Policy, PolicyContext
 from luthien.policy.helpers import format_arguments, replace_tool_call, send_text
 
 
-class ToolCallJudgeConfig(JudgeSettings, ResampleSettings):
-    """Judge settings, resampling, and the blocked-message template."""
+class ToolCallJudgeConfig(JudgeSettings, EscalationSettings, ResampleSettings):
+    """Judge settings, the blocked-message template, the uncertain band sent to a person, resampling."""
 
     blocked_message: str = DEFAULT_BLOCKED_TEMPLATE
 
@@ -99,6 +103,12 @@ class ToolCallJudgePolicy(Policy[ToolCallJudgeConfig]):
         verdict = await ask_judge(call, ctx, self.config)
         blocked = verdict.probability >= self.config.threshold
         record_decision(ctx, call, verdict, blocked, self.config)
+        escalate_at = self.config.escalate_at
+        if not blocked and escalate_at is not None and verdict.probability >= escalate_at:
+            attached = JudgeVerdict(
+                verdict.probability, verdict.explanation, self.config.threshold, escalate_at
+            )
+            return await ask_human(event, call, ctx, self.config.approval, attached)
         if not blocked:
             return [event]
         if self.config.resample:

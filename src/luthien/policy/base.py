@@ -46,6 +46,7 @@ from luthien.config import LuthienConfig
 from luthien.upstream.caller import ModelCaller
 
 if TYPE_CHECKING:
+    from luthien.approvals.service import ApprovalService
     from luthien.policy.runner import Runner
 
 
@@ -95,6 +96,8 @@ class PolicyContext:
             None: no limit (contexts built outside the gateway, e.g. unit tests).
         client_headers: the client's request headers that are not credentials (names lower-case),
             e.g. `anthropic-beta`, which a policy re-sending the request must send along.
+        approvals: where held tool calls wait for a person (`human_approval`); None outside the gateway.
+        session_id: the agent session of the call, when the client said which.
     """
 
     transaction_id: str
@@ -105,6 +108,8 @@ class PolicyContext:
     state: dict[str, Any] = field(default_factory=dict[str, Any])
     max_held_bytes: int | None = None
     client_headers: dict[str, str] = field(default_factory=dict[str, str])
+    approvals: ApprovalService | None = None
+    session_id: str | None = None
 
     def for_policy(self, name: str) -> PolicyContext:
         """A fresh context for another policy in the same call (chain members)."""
@@ -115,6 +120,8 @@ class PolicyContext:
             self.models,
             max_held_bytes=self.max_held_bytes,
             client_headers=self.client_headers,
+            approvals=self.approvals,
+            session_id=self.session_id,
         )
 
     def record(self, type: str, **data: Any) -> None:

@@ -36,6 +36,7 @@ REGISTERED: dict[str, str] = {
     "block_commands": "luthien.policies.block_commands:BlockCommandsPolicy",
     "drop_thinking": "luthien.policies.drop_thinking:DropThinkingPolicy",
     "defer_to_trusted": "luthien.policies.defer_to_trusted:DeferToTrustedPolicy",
+    "human_approval": "luthien.policies.human_approval:HumanApprovalPolicy",
 }
 """Short name → `module:Class` of every shipped policy."""
 

@@ -9,6 +9,9 @@
 - `chunks`: content-addressed, compressed pieces of bodies, stored once however many bodies share
   them (see `luthien.storage.content`). `used_day` is the last day a body was written with the chunk;
   retention deletes chunks not used since before the oldest kept record.
+- `replay_runs`, `replay_items`: replays of recorded calls through a policy (`luthien.replay`): one
+  row per run with its filters, progress and totals; one row per call replayed, with both final
+  responses kept for the calls where the replay disagrees with what happened.
 
 Sessions have no table: they are derived from `transactions.session_id` by query. Migrations in
 `luthien/storage/migrations/` create exactly these tables (a test compares them).
@@ -137,4 +140,63 @@ chunks = Table(
     Column("data", LargeBinary, nullable=False),
     Index("ix_chunks_used_day", "used_day"),
     sqlite_autoincrement=True,
+)
+
+REPLAY_STATUS_LENGTH = 16
+RUN_ID_LENGTH = 32
+"""A replay run id: a UUID4 in hex."""
+
+replay_runs = Table(
+    "replay_runs",
+    metadata,
+    Column("id", String(RUN_ID_LENGTH), primary_key=True),
+    Column("policy", Text, nullable=False),
+    Column("filters", Text, nullable=False),
+    Column("status", String(REPLAY_STATUS_LENGTH), nullable=False),
+    Column("started_at", Double, nullable=False),
+    Column("finished_at", Double),
+    Column("total", Integer),
+    Column("done", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("newly_blocked", Integer, nullable=False),
+    Column("newly_allowed", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("judge_calls", Integer, nullable=False),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Column("cost_usd", Double, nullable=False),
+    Column("error", Text),
+    Index("ix_replay_runs_started", "started_at"),
+)
+
+replay_items = Table(
+    "replay_items",
+    metadata,
+    Column(
+        "run_id",
+        String(RUN_ID_LENGTH),
+        ForeignKey("replay_runs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seq", Integer, primary_key=True),
+    Column("transaction_id", Text, nullable=False),
+    Column("client_api", Text, nullable=False),
+    Column("model", Text),
+    Column("streaming", Boolean, nullable=False),
+    Column("received_at", Double, nullable=False),
+    Column("policy_then", Text),
+    Column("skipped", Text),
+    Column("changed", Boolean, nullable=False),
+    Column("disagrees", Boolean, nullable=False),
+    Column("newly_blocked", Text, nullable=False),
+    Column("newly_allowed", Text, nullable=False),
+    Column("error", Text),
+    Column("judge_calls", Integer, nullable=False),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Column("events", Text, nullable=False),
+    Column("recorded_response", LargeBinary),
+    Column("replayed_response", LargeBinary),
+    Index("ix_replay_items_disagrees", "run_id", "disagrees", "seq"),
 )

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from luthien.records.model import RecordSink
 from luthien.records.query import RecordStore
+from luthien.replay.store import Prices, SqlReplayStore
 from luthien.settings import Settings
 from luthien.storage.engine import DatabaseSettings, create_engine
 from luthien.storage.migrate import upgrade
@@ -36,12 +37,14 @@ class Storage:
         writer: the `RecordSink` the recorder submits to.
         store: the `RecordStore` the admin API reads.
         retention: the background purge (None when retention is off).
+        replays: replay runs (`luthien.replay`), in the same database.
     """
 
     engine: AsyncEngine | None = None
     writer: RecordWriter | None = None
     store: SqlRecordStore | None = None
     retention: RetentionTask | None = None
+    replays: SqlReplayStore | None = None
     _starting: asyncio.Task[None] | None = None
 
     def __init__(self, settings: Settings) -> None:
@@ -56,6 +59,8 @@ class Storage:
         )
         self.writer = RecordWriter(self.engine, queue_size=settings.record_queue_size)
         self.store = SqlRecordStore(self.engine)
+        prices = Prices(settings.judge_input_usd_per_mtok, settings.judge_output_usd_per_mtok)
+        self.replays = SqlReplayStore(self.engine, prices)
         if settings.retention_days:
             self.retention = RetentionTask(self.engine, settings.retention_days)
 

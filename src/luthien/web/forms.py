@@ -105,3 +105,7 @@ class FormPages:
         except UnknownPolicy:
             return self._policies_page(request, 400, None, f"There is no configured policy named {name!r}.")
         return redirect(f"/ui/policies?switched={quote(name, safe='')}")
+
+
+form_fields = _form
+"""The urlencoded form of a request (first value of each field); used by the other form pages."""

@@ -45,7 +45,14 @@ PAGE_HEADERS = {
     "referrer-policy": "same-origin",
     "cross-origin-opener-policy": "same-origin",
 }
-NAV = (("activity", "Activity"), ("history", "History"), ("sessions", "Sessions"), ("policies", "Policies"))
+NAV = (
+    ("activity", "Activity"),
+    ("history", "History"),
+    ("sessions", "Sessions"),
+    ("replays", "Replays"),
+    ("policies", "Policies"),
+    ("approvals", "Approvals"),
+)
 MS_PER_SECOND = 1000
 
 
