@@ -677,3 +677,21 @@ def test_responses_stream_frame_shape() -> None:
     assert all(name == body["type"] for (name, _), body in zip(events, bodies, strict=True))
     assert bodies[-1]["response"]["usage"]["total_tokens"] > 0
     assert bodies[0]["response"]["usage"] is None
+
+
+def test_stored_objects_survive_malformed_scripts(fake: FakeProvider) -> None:
+    frames = [
+        b"data: {not json\n\n",
+        b"event: x\n\n",
+        sse_frame("response.completed", {"type": "response.completed"}),
+    ]
+    fake.enqueue(
+        StreamReply(frames),
+        JSONReply({"object": "chat.completion"}),  # no id: nothing to store
+    )
+    streamed = httpx.post(f"{fake.base_url}/v1/responses", json={"model": "gpt-5", "stream": True})
+    chat = httpx.post(f"{fake.base_url}/v1/chat/completions", json={"model": "gpt-5", "store": True})
+
+    assert streamed.status_code == chat.status_code == 200
+    assert fake.stored.responses == {}
+    assert fake.stored.completions == {}

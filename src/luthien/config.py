@@ -3,6 +3,7 @@
 Example:
     ```yaml
     policy: guarded
+    shadow: [judge]          # also run on every call; only recorded, never sent
     policies:
       guarded:
         class: chain
@@ -150,6 +151,24 @@ class LuthienConfig(BaseModel):
     routes: list[RouteConfig] = Field(default_factory=list[RouteConfig])
     policies: dict[str, PolicyEntry] = Field(default_factory=dict[str, PolicyEntry])
     policy: str | None = Field(default=None, description="Name of the active policy.")
+    allow_unchecked: list[str] = Field(
+        default_factory=list[str],
+        description="Endpoint paths (as docs/security.md lists them) served even while the active "
+        "policy inspects responses, although no policy can check their answers.",
+    )
+
+    @field_validator("allow_unchecked")
+    @classmethod
+    def _paths(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            if not path.startswith("/"):
+                raise ValueError(f"{path!r}: an endpoint path starts with '/'")
+        return paths
+
+    shadow: list[str] = Field(
+        default_factory=list[str],
+        description="Policy instances run in shadow: what each would send is only recorded.",
+    )
 
     def with_builtins(self, settings: Settings) -> LuthienConfig:
         """Return a copy where the built-in `anthropic` and `openai` upstreams exist.

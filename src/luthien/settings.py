@@ -124,6 +124,18 @@ class Settings(BaseSettings):
         description="Model calls served at once by this process; further calls get an overload answer "
         "(Anthropic 529, OpenAI 503) with `Retry-After`. 0: no limit.",
     )
+    shadow_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a shadow policy may still run after its call ended; past it the shadow is "
+        "stopped and recorded as `error` (`shadow.timeout`). The client never waits for a shadow.",
+    )
+    shadow_max_queued_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Bytes of upstream response queued for one shadow policy in one call; a shadow that "
+        "falls further behind is dropped for that call (`shadow.overflow`).",
+    )
     max_record_response_bytes: int = Field(
         default=16 * 1024 * 1024,
         ge=1024,

@@ -42,6 +42,8 @@ CONFIG = LuthienConfig.model_validate(
         "policy": "guarded",
     }
 )
+SHADOW_CONFIG = CONFIG.model_copy(update={"policy": "noop", "shadow": ["judge"]})
+"""Nothing enforced; the judge runs in shadow (its blocks are only recorded)."""
 DANGER_WORDS = ("rm -rf", "curl", "| sh", "ssh", "mkfs")
 
 

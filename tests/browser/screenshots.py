@@ -19,7 +19,14 @@ from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, exp
 from luthien.settings import Settings
 from tests.admin_client import wait_for_record
 from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS
-from tests.browser.scenario import CONFIG, chat_calls, cleanup_session, judge_reply, long_arguments_turn
+from tests.browser.scenario import (
+    CONFIG,
+    SHADOW_CONFIG,
+    chat_calls,
+    cleanup_session,
+    judge_reply,
+    long_arguments_turn,
+)
 from tests.fake_provider import FakeProvider
 from tests.luthien_server import LuthienServer
 
@@ -159,6 +166,25 @@ def capture_login(browser: Browser, fake: FakeProvider, database: Path) -> None:
         server.stop()
 
 
+def capture_shadow(browser: Browser, fake: FakeProvider, database: Path) -> None:
+    """A call the shadow judge would have blocked while nothing was enforced, in both themes."""
+    server = LuthienServer(settings(fake, database), SHADOW_CONFIG).start()
+    try:
+        transaction = cleanup_session(server.base_url, fake, "agent-shadow")[1]
+        wait_for_record(server.base_url, transaction)
+        for theme in THEMES:
+            context = browser.new_context(viewport=WIDE, color_scheme=theme)
+            page = context.new_page()
+            page.goto(f"{server.base_url}/ui/transactions/{transaction}")
+            expect(page.locator("#shadows .shadow-outcome")).to_have_text("would have blocked")
+            # Below the sticky header: the section's heading shows.
+            page.evaluate("window.scrollTo(0, document.getElementById('shadows').offsetTop - 90)")
+            shot(page, f"transaction-shadow-{theme}")
+            context.close()
+    finally:
+        server.stop()
+
+
 def main() -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, FakeProvider() as fake, sync_playwright() as driver:
@@ -187,6 +213,7 @@ def main() -> None:
             capture_narrow(browser, base, blocked)
             capture_thousand(browser, base, fake)
             capture_login(browser, fake, Path(scratch) / "login.db")
+            capture_shadow(browser, fake, Path(scratch) / "shadow.db")
         finally:
             browser.close()
             server.stop()

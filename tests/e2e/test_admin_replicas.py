@@ -96,11 +96,43 @@ def test_a_policy_switch_on_one_replica_switches_the_other(
         "previous": "whisper",
         "by": "admin-key",
         "configured": "noop",
+        "shadow": [],
+        "configured_shadow": [],
     }
     until(lambda: active(first) == "shout", lambda: None)
     fake.enqueue(JSONReply(anthropic_message("quiet words")))
     answer = anthropic_call(first.base_url)
     assert answer.json()["content"][0]["text"] == "QUIET WORDS"
+
+
+def shadows(server: LuthienServer) -> list[str]:
+    return list(httpx.get(f"{server.base_url}/api/policies", headers=AUTH).json()["shadow"])
+
+
+def switch_shadow(server: LuthienServer, names: list[str]) -> None:
+    response = httpx.put(f"{server.base_url}/api/shadow", json={"shadow": names}, headers=AUTH)
+    assert response.status_code == 200, response.text
+
+
+def test_a_shadow_switch_on_one_replica_reaches_the_other(
+    replicas: tuple[LuthienServer, LuthienServer], fake: FakeProvider
+) -> None:
+    first, second = replicas
+    until(lambda: shadows(second) == ["whisper"], lambda: switch_shadow(first, ["whisper"]))
+    monitor = SSEReader(f"{first.base_url}/api/activity/stream", AUTH).start()
+
+    switch_shadow(second, ["shout"])
+
+    frame = monitor.next_matching(
+        lambda f: f.event == "shadow.switched" and f.data["data"]["shadow"] == ["shout"]
+    )
+    monitor.stop()
+    assert (frame.data["data"]["previous"], frame.data["data"]["by"]) == (["whisper"], "admin-key")
+    until(lambda: shadows(first) == ["shout"], lambda: None)
+    assert active(first) == "noop"
+    fake.enqueue(JSONReply(anthropic_message("quiet words")))
+    answer = anthropic_call(first.base_url)
+    assert answer.json()["content"][0]["text"] == "quiet words"  # the shadow's caps are never sent
 
 
 def test_a_monitor_on_one_replica_sees_the_calls_of_the_other(

@@ -135,6 +135,8 @@ def test_a_policy_switch_is_an_event_naming_who_made_it(make_luthien: LuthienFac
         "previous": "noop",
         "by": "admin-key",
         "configured": "noop",
+        "shadow": [],
+        "configured_shadow": [],
     }
 
 

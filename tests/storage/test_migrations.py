@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from luthien.cli import main
@@ -21,7 +21,9 @@ from tests.storage.conftest import ENGINES, PostgresDatabases
 from tests.storage.tcp_forwarder import free_port
 
 LUTHIEN = str(Path(sys.executable).parent / "luthien")
-RECORD_TABLES = {"transactions", "events", "bodies", "chunks"}
+BASE_TABLES = {"transactions", "events", "bodies", "chunks"}
+"""What revision 0001 creates."""
+RECORD_TABLES = BASE_TABLES | {"shadows"}
 REPLAY_TABLES = {"replay_runs", "replay_items"}
 
 
@@ -70,7 +72,7 @@ async def test_the_replays_revision_goes_up_and_down_alone(fresh_url: str) -> No
     await downgrade(engine, "0001")
     assert await current_revision(engine) == "0001"
     tables = await _tables(engine)
-    assert tables >= RECORD_TABLES
+    assert tables >= BASE_TABLES
     assert not REPLAY_TABLES & tables
 
     await upgrade(engine)
@@ -144,3 +146,47 @@ def test_the_db_command_uses_luthien_database_url(tmp_path: Path) -> None:
 
     assert result.returncode == 0
     assert (tmp_path / "env.db").exists()
+
+
+async def _columns(engine: AsyncEngine, table: str) -> set[str]:
+    async with engine.connect() as conn:
+        return {
+            column["name"] for column in await conn.run_sync(lambda sync: inspect(sync).get_columns(table))
+        }
+
+
+@pytest.mark.asyncio
+async def test_the_shadow_migration_keeps_existing_records_both_ways(fresh_url: str) -> None:
+    engine = create_engine(DatabaseSettings(url=fresh_url))
+    await upgrade(engine, "0001")
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO transactions (transaction_id, client_api, endpoint, status, streaming, "
+                "received_at, request_headers, tool_names, event_types, preview, search_text) VALUES "
+                "('tx-1', 'anthropic_messages', '/v1/messages', 'ok', false, 1.0, '{}', '[]', '[]', '', '')"
+            )
+        )
+        pk = (await conn.execute(text("SELECT pk FROM transactions"))).scalar_one()
+        await conn.execute(
+            text(
+                "INSERT INTO events (transaction_pk, seq, type, timestamp, data) "
+                "VALUES (:pk, 0, 'x', 1.0, '{}')"
+            ),
+            {"pk": pk},
+        )
+
+    await upgrade(engine, "0002_shadow")
+    assert await current_revision(engine) == "0002_shadow"
+    assert "shadows" in await _tables(engine)
+    async with engine.connect() as conn:
+        disagreed = (await conn.execute(text("SELECT shadow_disagreed FROM transactions"))).scalar_one()
+    assert disagreed is False or disagreed == 0
+
+    await downgrade(engine, "0001")
+    assert "shadows" not in await _tables(engine)
+    assert "shadow_disagreed" not in await _columns(engine, "transactions")
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM events"))).scalar_one() == 1
+        assert (await conn.execute(text("SELECT transaction_id FROM transactions"))).scalar_one() == "tx-1"
+    await engine.dispose()

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from luthien.records.model import RecordedEvent, TransactionStatus
+from luthien.records.model import RecordedEvent, ShadowOutcome, ShadowResult, TransactionStatus
 from luthien.records.query import MAX_PAGE_SIZE, InvalidQuery, TransactionFilter
 from luthien.storage.queries import SqlRecordStore
 from tests.storage.records import T0, anthropic_request, anthropic_response, make_record, write_records
@@ -39,6 +39,34 @@ async def test_a_record_round_trips_with_every_field(engine: AsyncEngine) -> Non
 
     assert await store.get_transaction("tx-00007") == record
     assert await store.get_transaction("unknown") is None
+
+
+async def test_shadow_results_round_trip_with_their_bodies_and_events(engine: AsyncEngine) -> None:
+    record = make_record(
+        3,
+        shadows=(
+            ShadowResult(
+                "judge",
+                ShadowOutcome.WOULD_BLOCK,
+                final_response=anthropic_response("blocked by the shadow"),
+                events=(RecordedEvent("policy.blocked", {"tool": "Bash"}, "judge", T0),),
+            ),
+            ShadowResult("same", ShadowOutcome.SAME),
+            ShadowResult(
+                "rewriter",
+                ShadowOutcome.WOULD_CHANGE,
+                final_request=anthropic_request("rewritten"),
+                final_response=b"not json \x00",
+            ),
+            ShadowResult("broken", ShadowOutcome.ERROR, error="policy 'broken' failed"),
+        ),
+    )
+    await write_records(engine, [record])
+    store = SqlRecordStore(engine)
+
+    assert await store.get_transaction("tx-00003") == record
+    (summary,) = (await store.list_transactions(TransactionFilter())).items
+    assert summary.shadow_disagreed
 
 
 async def test_absent_bodies_and_fields_round_trip_as_absent(engine: AsyncEngine) -> None:
@@ -119,6 +147,7 @@ def _records_for_filters() -> list:
                 original_response=anthropic_response(
                     f"answer {index}" + (" Rm -Rf /tmp" if index == 13 else "")
                 ),
+                shadows=(ShadowResult("judge", ShadowOutcome.WOULD_BLOCK),) if index % 3 == 0 else (),
             )
         )
     return records
@@ -137,6 +166,8 @@ FILTER_CASES = {
         TransactionFilter(event_type="judge.decision"),
         lambda r: any(e.type == "judge.decision" for e in r.events),
     ),
+    "shadow_disagreed": (TransactionFilter(shadow_disagreed=True), lambda r: r.shadow_disagreed),
+    "shadow_agreed": (TransactionFilter(shadow_disagreed=False), lambda r: not r.shadow_disagreed),
     "since": (TransactionFilter(since=T0 + 15), lambda r: r.timing.received_at >= T0 + 15),
     "until": (TransactionFilter(until=T0 + 3), lambda r: r.timing.received_at < T0 + 3),
     "text_in_response": (TransactionFilter(text="rm -rf /TMP"), lambda r: r.transaction_id == "tx-00013"),

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from luthien.records.model import RecordedEvent, Timing, TransactionRecord
+from luthien.records.model import RecordedEvent, ShadowOutcome, ShadowResult, Timing, TransactionRecord
 from luthien.records.query import TransactionFilter
 from luthien.storage.chunk_store import SECONDS_PER_DAY
 from luthien.storage.engine import DatabaseSettings, create_engine
 from luthien.storage.queries import SqlRecordStore
 from luthien.storage.retention import RetentionTask, purge
-from luthien.storage.schema import bodies, chunks, events, transactions
+from luthien.storage.schema import bodies, chunks, events, shadows, transactions
 from tests.storage.records import make_record, write_records
 from tests.storage.tcp_forwarder import free_port
 
@@ -33,6 +33,9 @@ def _aged(index: int, days_ago: float, body: bytes) -> TransactionRecord:
         original_request=body,
         original_response=f"response {index} ".encode() * 300,
         events=(RecordedEvent(type="e", data={}, policy=None, timestamp=received),),
+        shadows=(
+            ShadowResult("judge", ShadowOutcome.WOULD_CHANGE, final_response=f"shadow {index}".encode()),
+        ),
     )
 
 
@@ -67,7 +70,8 @@ async def test_purge_deletes_old_records_and_only_their_content(engine: AsyncEng
     for record in new:
         assert await store.get_transaction(record.transaction_id) == record
     assert await _count(engine, events) == 2
-    assert await _count(engine, bodies) == 4
+    assert await _count(engine, shadows) == 2
+    assert await _count(engine, bodies) == 6  # request, response and a shadow response each
     assert await purge(engine, older_than=time.time() - 30 * DAY) == type(result)(transactions=0, chunks=0)
 
 

@@ -8,6 +8,8 @@ import pytest
 from starlette.datastructures import QueryParams
 
 from luthien.admin.filters import FILTER_PARAMS, PAGE_PARAMS, check_known, parse_filter, parse_page
+from luthien.admin.stream import event_matches
+from luthien.events.bus import TRANSACTION_COMPLETED, TRANSACTION_STARTED, LiveEvent
 from luthien.records.model import TransactionStatus
 from luthien.records.query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, InvalidQuery, TransactionFilter
 
@@ -78,3 +80,25 @@ def test_an_unknown_parameter_is_named() -> None:
     with pytest.raises(InvalidQuery) as raised:
         check_known(QueryParams("model=x&stauts=ok"), FILTER_PARAMS | PAGE_PARAMS)
     assert raised.value.field == "stauts"
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", True), ("false", False), ("1", True)])
+def test_shadow_disagreed_parses_as_a_boolean(value: str, expected: bool) -> None:
+    assert parse_filter(QueryParams({"shadow_disagreed": value})).shadow_disagreed is expected
+
+
+def test_shadow_disagreed_unset_selects_everything_and_a_bad_value_is_refused() -> None:
+    assert parse_filter(QueryParams({})).shadow_disagreed is None
+    with pytest.raises(InvalidQuery) as raised:
+        parse_filter(QueryParams({"shadow_disagreed": "maybe"}))
+    assert raised.value.field == "shadow_disagreed"
+
+
+def test_the_live_stream_filters_on_shadow_disagreed() -> None:
+    wanted = TransactionFilter(shadow_disagreed=True)
+    disagreed = LiveEvent("1-0", TRANSACTION_COMPLETED, "tx", {"shadow_disagreed": True}, 1.0)
+    agreed = LiveEvent("2-0", TRANSACTION_COMPLETED, "tx", {"shadow_disagreed": False}, 1.0)
+    started = LiveEvent("3-0", TRANSACTION_STARTED, "tx", {}, 1.0)
+
+    assert [event_matches(wanted, e) for e in (disagreed, agreed, started)] == [True, False, False]
+    assert event_matches(TransactionFilter(shadow_disagreed=False), agreed)

@@ -25,6 +25,9 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from luthien.activity.log import ActivityLog
+from luthien.approvals.memory import MemoryApprovals
+from luthien.approvals.model import Decision, DecisionKind
+from luthien.approvals.service import ApprovalService
 from luthien.config import LuthienConfig
 from luthien.pipeline.run import run_stream
 from luthien.pipeline.stage import PolicyStage
@@ -203,14 +206,28 @@ async def _reads(data: bytes, cuts: Sequence[int]) -> AsyncIterator[bytes]:
         yield data[start:end]
 
 
+async def _approve_everything(approvals: ApprovalService) -> None:
+    """A person who approves every held call (`human_approval`): the calls must arrive whole."""
+    while True:
+        for pending in await approvals.pending():
+            await approvals.decide(pending.id, Decision(DecisionKind.APPROVE, "fine", "test"))
+        await asyncio.sleep(0)
+
+
 def through(policy_name: str, data: bytes, cuts: Sequence[int]) -> tuple[bytes, ActivityLog]:
     policies = build_policies(CONFIG, policy_name)
     activity = ActivityLog()
 
     async def go() -> bytes:
-        ctx = PolicyContext("tx", policy_name, activity, AllowingJudge())
-        stage = PolicyStage(policies[policy_name], ctx, OPENAI_CHAT)
-        return b"".join([piece async for piece in run_stream(OPENAI_CHAT, _reads(data, cuts), stage)])
+        approvals = ApprovalService(MemoryApprovals(), None)
+        person = asyncio.create_task(_approve_everything(approvals))
+        try:
+            ctx = PolicyContext("tx", policy_name, activity, AllowingJudge(), approvals=approvals)
+            stage = PolicyStage(policies[policy_name], ctx, OPENAI_CHAT)
+            return b"".join([piece async for piece in run_stream(OPENAI_CHAT, _reads(data, cuts), stage)])
+        finally:
+            person.cancel()
+            await approvals.close()
 
     return asyncio.run(go()), activity
 

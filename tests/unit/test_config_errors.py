@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from luthien.cli import log_startup, main
 from luthien.config import ConfigError, LuthienConfig
@@ -167,3 +168,12 @@ def test_listing_policies_into_a_closed_pipe_exits_quietly(schema: bool) -> None
     os.close(write_end)
 
     assert (completed.returncode, completed.stderr) == (0, b"")
+
+
+def test_allow_unchecked_takes_paths_only() -> None:
+    assert LuthienConfig.model_validate({"allow_unchecked": ["/v1/chat/completions"]}).allow_unchecked == [
+        "/v1/chat/completions"
+    ]
+    with pytest.raises(ValidationError) as caught:
+        LuthienConfig.model_validate({"allow_unchecked": ["v1/chat/completions"]})
+    assert caught.value.errors()[0]["loc"] == ("allow_unchecked",)

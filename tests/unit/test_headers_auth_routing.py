@@ -463,3 +463,17 @@ def test_upstream_url(base_url: str, path: str, query: str, expected: str) -> No
     upstream = Upstream("u", upstream_config(WireFormat.OPENAI, base_url))
 
     assert upstream.url(path, query) == expected
+
+
+def test_a_call_without_a_model_matches_no_route_and_goes_to_the_default_upstream() -> None:
+    config = LuthienConfig.model_validate(
+        {
+            "upstreams": {"elsewhere": {"format": "openai", "base_url": "http://127.0.0.1:9/v1"}},
+            "routes": [{"model": "*", "upstream": "elsewhere"}],
+        }
+    ).with_builtins(Settings())
+    router = Router(config)
+
+    assert router.route("") is None
+    assert router.resolve("", WireFormat.OPENAI).name == "openai"
+    assert router.resolve("gpt-5", WireFormat.OPENAI).name == "elsewhere"

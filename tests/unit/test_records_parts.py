@@ -20,7 +20,15 @@ from luthien.policy.base import BLOCKED_EVENT, PolicyContext
 from luthien.policy.helpers import send_blocked_message
 from luthien.records.content import preview_of, tool_names_of, usage_of
 from luthien.records.memory import MemoryRecordSink, body_bytes
-from luthien.records.model import RecordedEvent, Timing, TransactionRecord, TransactionStatus, Usage
+from luthien.records.model import (
+    RecordedEvent,
+    ShadowOutcome,
+    ShadowResult,
+    Timing,
+    TransactionRecord,
+    TransactionStatus,
+    Usage,
+)
 from luthien.records.secrets import REDACTED, Scrubber, header_secrets, is_credential_header, safe_headers
 from luthien.records.session import MAX_SESSION_ID_CHARS, session_id
 from luthien.records.summary import summarize, summary_fields
@@ -421,3 +429,9 @@ def test_summary_fields_hold_every_field_of_the_summary() -> None:
 
     assert set(fields) == {field.name for field in dataclasses.fields(summary)}
     assert fields["usage"] == dataclasses.asdict(summary.usage)
+
+
+def test_shadow_bodies_count_against_the_memory_sink() -> None:
+    shadow = ShadowResult("judge", ShadowOutcome.WOULD_CHANGE, final_request=b"12345", final_response=b"123")
+
+    assert body_bytes(make_record(shadows=(shadow,))) == body_bytes(make_record()) + 8

@@ -27,6 +27,7 @@ from luthien.events.bus import EventBus, parse_event_id
 from luthien.gateway.asgi import ClientDisconnected, read_body
 from luthien.records.model import TransactionRecord
 from luthien.records.query import InvalidQuery, RecordStore, TransactionFilter
+from luthien.shadow.policies import UnknownShadow
 from luthien.wire.errors import GatewayError
 
 POLICY_BODY_LIMIT = 16 * 1024
@@ -209,6 +210,26 @@ class AdminApi:
             ) from None
         return json_response({"active": name, "previous": previous})
 
+    async def switch_shadow(self, request: Request) -> Response:
+        """`PUT /api/shadow` `{"shadow": [names]}`."""
+        try:
+            raw = await read_body(request.receive, POLICY_BODY_LIMIT)
+        except GatewayError as error:
+            raise ApiError(ApiErrorKind.REQUEST_TOO_LARGE, error.message) from None
+        except ClientDisconnected:
+            return Response(status_code=400)
+        names = shadow_names(raw)
+        principal = principal_of(request)
+        by = principal.who if principal is not None else "unknown"
+        try:
+            previous = self.switcher.switch_shadow(names, by)
+        except UnknownShadow as error:
+            known = ", ".join(sorted(self.switcher.selector.policies))
+            raise ApiError(
+                ApiErrorKind.INVALID_REQUEST, f"unknown policy {error.name!r} (configured: {known})", "shadow"
+            ) from None
+        return json_response({"shadow": list(self.switcher.listing()["shadow"]), "previous": list(previous)})
+
     async def openapi(self, request: Request) -> Response:
         """`GET /api/openapi.json`."""
         return JSONResponse(openapi_document())
@@ -225,6 +246,7 @@ class AdminApi:
             Route("/export", endpoint(self.export), methods=["GET"]),
             Route("/policies", endpoint(self.policies), methods=["GET"]),
             Route("/policy", endpoint(self.switch_policy), methods=["PUT"]),
+            Route("/shadow", endpoint(self.switch_shadow), methods=["PUT"]),
             Route("/openapi.json", endpoint(self.openapi), methods=["GET"]),
         ]
 
@@ -240,6 +262,30 @@ def _policy_name(raw: bytes) -> str:
     if not isinstance(name, str) or not name:
         raise ApiError(ApiErrorKind.INVALID_REQUEST, "policy: a policy name (string) is required", "policy")
     return name
+
+
+def shadow_names(raw: bytes) -> list[str]:
+    """The names of a `{"shadow": [names]}` body.
+
+    Raises:
+        ApiError: INVALID_REQUEST, naming `shadow`, for anything but a JSON object with a list of names.
+    """
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ApiError(
+            ApiErrorKind.INVALID_REQUEST, 'body must be JSON: {"shadow": ["<name>", ...]}'
+        ) from None
+    if not isinstance(body, dict):
+        raise ApiError(
+            ApiErrorKind.INVALID_REQUEST, 'body must be a JSON object: {"shadow": ["<name>", ...]}'
+        )
+    names = body.get("shadow")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):  # pyright: ignore[reportUnknownVariableType]
+        raise ApiError(
+            ApiErrorKind.INVALID_REQUEST, "shadow: a list of policy names (strings) is required", "shadow"
+        )
+    return list(names)  # pyright: ignore[reportUnknownArgumentType]
 
 
 async def _jsonl(store: RecordStore, filter: TransactionFilter) -> AsyncIterator[bytes]:

@@ -5,6 +5,7 @@ Anything malformed raises `InvalidQuery` naming the parameter, which the API ans
 
 Parameters: `session`, `model`, `policy`, `status` (repeatable or a comma list), `blocked`
 (`true`/`false`), `event_type`, `since` and `until` (ISO 8601 or epoch seconds), `q` (free text),
+`shadow_disagreed` (`true`/`false`: some shadow policy would have blocked or changed the call),
 `cursor`, `limit`.
 """
 
@@ -26,7 +27,18 @@ MAX_VALUE_CHARS = 500
 """Longest session id, model, policy or event type accepted in a filter."""
 
 FILTER_PARAMS = frozenset(
-    {"session", "model", "policy", "status", "blocked", "event_type", "since", "until", "q"}
+    {
+        "session",
+        "model",
+        "policy",
+        "status",
+        "blocked",
+        "event_type",
+        "since",
+        "until",
+        "q",
+        "shadow_disagreed",
+    }
 )
 PAGE_PARAMS = frozenset({"cursor", "limit"})
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -128,6 +140,7 @@ def parse_filter(params: QueryParams) -> TransactionFilter:
         InvalidQuery: a malformed value.
     """
     blocked = _single(params, "blocked")
+    disagreed = _single(params, "shadow_disagreed")
     since_text = _single(params, "since")
     until_text = _single(params, "until")
     since = parse_time(since_text, "since") if since_text is not None else None
@@ -144,6 +157,7 @@ def parse_filter(params: QueryParams) -> TransactionFilter:
         since=since,
         until=until,
         text=_single(params, "q", MAX_TEXT_QUERY_CHARS),
+        shadow_disagreed=parse_bool(disagreed, "shadow_disagreed") if disagreed is not None else None,
     )
 
 

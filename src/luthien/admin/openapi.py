@@ -6,7 +6,7 @@ from typing import Any
 
 from luthien import __version__
 from luthien.admin.errors import ApiErrorKind
-from luthien.records.model import TransactionStatus
+from luthien.records.model import ShadowOutcome, TransactionStatus
 from luthien.records.query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from luthien.replay.openapi import REPLAY_PATHS, REPLAY_SCHEMAS
 
@@ -60,6 +60,11 @@ FILTERS = [
     _query("since", "received at or after", TIME),
     _query("until", "received before", TIME),
     _query("q", "case-insensitive text in the request or response"),
+    _query(
+        "shadow_disagreed",
+        "only calls where a shadow policy would (true) / would not (false) have blocked or changed something",
+        {"type": "boolean"},
+    ),
 ]
 PAGE = [
     _query("cursor", "next_cursor of the previous page"),
@@ -145,8 +150,21 @@ SUMMARY = _object(
         "tool_names": {"type": "array", "items": {"type": "string"}},
         "event_types": {"type": "array", "items": {"type": "string"}},
         "preview": {"type": "string"},
+        "shadow_disagreed": {"type": "boolean"},
     },
     ["transaction_id", "status", "received_at"],
+)
+SHADOW = _object(
+    {
+        "name": {"type": "string"},
+        "outcome": {"type": "string", "enum": [outcome.value for outcome in ShadowOutcome]},
+        "disagreed": {"type": "boolean"},
+        "error": NULLABLE_STRING,
+        "events": {"type": "array", "items": {"type": "object"}},
+        "request": {**_ref("BodyPair"), "description": "what was sent (original) and the shadow's (final)"},
+        "response": {**_ref("BodyPair"), "description": "what was sent (original) and the shadow's (final)"},
+    },
+    ["name", "outcome", "request", "response"],
 )
 TRANSACTION = _object(
     {
@@ -173,6 +191,7 @@ TRANSACTION = _object(
         "error": NULLABLE_STRING,
         "request": _ref("BodyPair"),
         "response": _ref("BodyPair"),
+        "shadows": {"type": "array", "items": _ref("Shadow")},
     },
     ["transaction_id", "status", "request", "response"],
 )
@@ -194,6 +213,7 @@ POLICY = _object(
         "class_path": {"type": "string"},
         "description": {"type": "string"},
         "active": {"type": "boolean"},
+        "shadow": {"type": "boolean", "description": "runs in shadow (recorded, never sent)"},
         "inspects_response": {"type": "boolean"},
         "config": {"type": "object"},
         "config_schema": {"type": "object", "description": "JSON schema of the class's config"},
@@ -294,7 +314,11 @@ PATHS: dict[str, Any] = {
             "200": _ok(
                 "the policies",
                 _object(
-                    {"active": {"type": "string"}, "policies": {"type": "array", "items": _ref("Policy")}}
+                    {
+                        "active": {"type": "string"},
+                        "shadow": {"type": "array", "items": {"type": "string"}},
+                        "policies": {"type": "array", "items": _ref("Policy")},
+                    }
                 ),
             )
         },
@@ -311,6 +335,35 @@ PATHS: dict[str, Any] = {
                     "switched", _object({"active": {"type": "string"}, "previous": {"type": "string"}})
                 ),
                 "400": _error("not JSON, or not a configured policy"),
+                **COMMON_ERRORS,
+            },
+        }
+    },
+    "/api/shadow": {
+        "put": {
+            "summary": "Set the shadow policies (every replica; recorded, never sent; audited)",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    JSON: {
+                        "schema": _object(
+                            {"shadow": {"type": "array", "items": {"type": "string"}}}, ["shadow"]
+                        )
+                    }
+                },
+            },
+            "responses": {
+                "200": _ok(
+                    "switched",
+                    _object(
+                        {
+                            "shadow": {"type": "array", "items": {"type": "string"}},
+                            "previous": {"type": "array", "items": {"type": "string"}},
+                        }
+                    ),
+                ),
+                "400": _error("not JSON, not a list of names, or a name that is not a configured policy"),
+                "413": _error("body too large"),
                 **COMMON_ERRORS,
             },
         }
@@ -413,6 +466,7 @@ SCHEMAS: dict[str, Any] = {
         },
         ["id", "decision", "by"],
     ),
+    "Shadow": SHADOW,
 }
 """The admin API's schemas (the whole server's document, `luthien.gateway.openapi`, includes them)."""
 PATHS.update(REPLAY_PATHS)

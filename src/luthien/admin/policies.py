@@ -20,7 +20,8 @@ import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from luthien.events.bus import POLICY_SWITCHED, EventBus, LiveEvent
+from luthien.admin.shadow import ShadowSwitcher
+from luthien.events.bus import CONTROL_TYPES, POLICY_SWITCHED, EventBus, LiveEvent
 from luthien.gateway.selection import PolicySelector
 from luthien.policy.base import Policy
 from luthien.policy.registry import REGISTERED
@@ -48,7 +49,7 @@ def class_reference(policy: Policy[Any]) -> tuple[str, str]:
     return _SHORT_NAMES.get(target, target), target
 
 
-def describe(name: str, policy: Policy[Any], active: bool) -> dict[str, Any]:
+def describe(name: str, policy: Policy[Any], active: bool, shadow: bool = False) -> dict[str, Any]:
     """One instance for `GET /api/policies`: class, first doc line, config and its JSON schema."""
     cls = type(policy)
     short, target = class_reference(policy)
@@ -59,6 +60,7 @@ def describe(name: str, policy: Policy[Any], active: bool) -> dict[str, Any]:
         "class_path": target,
         "description": doc.splitlines()[0] if doc else "",
         "active": active,
+        "shadow": shadow,
         "inspects_response": policy.inspects_response,
         "config": policy.config.model_dump(mode="json"),
         "config_schema": cls.config_model.model_json_schema(),
@@ -68,9 +70,13 @@ def describe(name: str, policy: Policy[Any], active: bool) -> dict[str, Any]:
 class PolicySwitcher:
     """The admin side of `PolicySelector`: list, switch (audited), and follow other replicas."""
 
-    def __init__(self, selector: PolicySelector, bus: EventBus) -> None:
+    def __init__(
+        self, selector: PolicySelector, bus: EventBus, shadows: ShadowSwitcher | None = None
+    ) -> None:
         self.selector = selector
         self.bus = bus
+        self.shadows = shadows
+        """The shadow policies' switcher, handed every control event (`luthien.admin.shadow`)."""
         self.configured = selector.active
         """The policy this replica's configuration (or `LUTHIEN_TEST_POLICY`) names."""
         self._follower: asyncio.Task[None] | None = None
@@ -81,12 +87,32 @@ class PolicySwitcher:
         return self.selector.active
 
     def listing(self) -> dict[str, Any]:
-        """`{"active": name, "policies": [...]}`, the active one first, then by name."""
+        """`{"active": name, "shadow": [names], "policies": [...]}`, the active one first, then by name."""
         names = sorted(self.selector.policies, key=lambda n: (n != self.selector.active, n))
+        shadow = self.shadows.names if self.shadows is not None else ()
         return {
             "active": self.selector.active,
-            "policies": [describe(n, self.selector.policies[n], n == self.selector.active) for n in names],
+            "shadow": list(shadow),
+            "policies": [
+                describe(n, self.selector.policies[n], n == self.selector.active, n in shadow) for n in names
+            ],
         }
+
+    def control_state(self) -> dict[str, Any]:
+        """The whole control state a control event carries (a late replica reads only the newest)."""
+        state: dict[str, Any] = {"policy": self.selector.active, "configured": self.configured}
+        return {**state, **self.shadows.state()} if self.shadows is not None else state
+
+    def switch_shadow(self, names: list[str], by: str) -> tuple[str, ...]:
+        """Make `names` the shadow policies here and on every replica; return the previous list.
+
+        Raises:
+            UnknownShadow: a name is not configured (nothing changes).
+            RuntimeError: this switcher has no shadow policies to switch.
+        """
+        if self.shadows is None:
+            raise RuntimeError("no shadow switcher")
+        return self.shadows.switch(names, by, self.control_state())
 
     def switch(self, name: str, by: str) -> str:
         """Make `name` active here and tell every replica; return the previous policy.
@@ -99,17 +125,18 @@ class PolicySwitcher:
         except KeyError:
             raise UnknownPolicy(name) from None
         logger.warning("active policy switched from %r to %r by %s", previous, name, by)
-        self.bus.publish(
-            POLICY_SWITCHED,
-            "",
-            {"policy": name, "previous": previous, "by": by, "configured": self.configured},
-        )
+        self.bus.publish(POLICY_SWITCHED, "", {**self.control_state(), "previous": previous, "by": by})
         return previous
 
     def apply(self, event: LiveEvent) -> None:
-        """Apply a `policy.switched` event from the bus (from any replica); ignore other events."""
-        if event.type != POLICY_SWITCHED:
+        """Apply a control event from the bus (from any replica); ignore other events."""
+        if event.type not in CONTROL_TYPES:
             return
+        if self.shadows is not None:
+            self.shadows.apply(event)
+        self._apply_policy(event)
+
+    def _apply_policy(self, event: LiveEvent) -> None:
         name = event.data.get("policy")
         if not isinstance(name, str) or name == self.selector.active:
             return
@@ -136,7 +163,9 @@ class PolicySwitcher:
         latest = await self.bus.latest_control()
         if latest is None:
             return FOLLOW_FROM_START
-        if latest.type == POLICY_SWITCHED and latest.data.get("configured") != self.configured:
+        if self.shadows is not None:
+            self.shadows.apply(latest, catching_up=True)
+        if latest.type in CONTROL_TYPES and latest.data.get("configured") != self.configured:
             logger.warning(
                 "the last policy switch (to %r) was made while the configuration named %r; this "
                 "replica's configuration names %r, which stays active",
@@ -144,8 +173,8 @@ class PolicySwitcher:
                 latest.data.get("configured"),
                 self.configured,
             )
-        else:
-            self.apply(latest)
+        elif latest.type in CONTROL_TYPES:
+            self._apply_policy(latest)
         return latest.id
 
     async def follow(self, last_id: str | None = None) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from luthien.admin.diff import Change, json_diff
-from luthien.records.model import RecordedEvent, Timing, TransactionRecord
+from luthien.records.model import RecordedEvent, ShadowResult, Timing, TransactionRecord
 from luthien.records.query import SessionSummary, TransactionSummary
 from luthien.records.summary import summary_fields, usage_fields
 
@@ -92,6 +92,25 @@ def body_pair(original: bytes | None, final: bytes | None, with_diff: bool = Tru
     return BodyPair(original_value, final_value, True, changes)
 
 
+def shadow_json(shadow: ShadowResult, record: TransactionRecord, with_diff: bool = True) -> dict[str, Any]:
+    """One shadow policy's result: its outcome, and what it would have sent against what was sent.
+
+    `request` and `response` pair what was actually sent (`original`) with what the shadow would
+    have sent (`final`), with their diff.
+    """
+    sent_request = record.final_request if record.final_request is not None else record.original_request
+    sent_response = record.final_response if record.final_response is not None else record.original_response
+    return {
+        "name": shadow.name,
+        "outcome": shadow.outcome.value,
+        "disagreed": shadow.disagreed,
+        "error": shadow.error,
+        "events": [event_json(event) for event in shadow.events],
+        "request": body_pair(sent_request, shadow.final_request, with_diff).to_json(with_diff),
+        "response": body_pair(sent_response, shadow.final_response, with_diff).to_json(with_diff),
+    }
+
+
 def record_json(record: TransactionRecord, with_diff: bool = True) -> dict[str, Any]:
     """A whole transaction: its fields, both versions of request and response, and their diffs."""
     request = body_pair(record.original_request, record.final_request, with_diff)
@@ -115,4 +134,6 @@ def record_json(record: TransactionRecord, with_diff: bool = True) -> dict[str, 
         "error": record.error,
         "request": request.to_json(with_diff),
         "response": response.to_json(with_diff),
+        "shadow_disagreed": record.shadow_disagreed,
+        "shadows": [shadow_json(shadow, record, with_diff) for shadow in record.shadows],
     }

@@ -15,6 +15,7 @@ from luthien.admin.access import AdminAccess
 from luthien.admin.api import AdminApi
 from luthien.admin.policies import PolicySwitcher
 from luthien.admin.routes import admin_routes
+from luthien.admin.shadow import ShadowSwitcher
 from luthien.approvals.api import ApprovalsApi
 from luthien.gateway.state import GatewayState
 from luthien.replay.api import ReplayApi
@@ -28,7 +29,7 @@ class AdminSide:
     def __init__(self, state: GatewayState) -> None:
         self.state = state
         self.access = AdminAccess(state.settings)
-        self.switcher = PolicySwitcher(state.policies, state.bus)
+        self.switcher = PolicySwitcher(state.policies, state.bus, ShadowSwitcher(state.shadows, state.bus))
         self.api = AdminApi(
             state.store, state.bus, self.switcher, state.settings.activity_keepalive_s, state.draining
         )

@@ -74,6 +74,8 @@ def event_matches(filter: TransactionFilter, event: LiveEvent) -> bool:
         return False
     if filter.blocked_only and not _blocked(event):
         return False
+    if filter.shadow_disagreed is not None and data.get("shadow_disagreed") is not filter.shadow_disagreed:
+        return False  # only `transaction.completed` says it (once the shadows finished)
     if filter.text is not None:
         haystack = orjson.dumps(data).decode("utf-8").lower()
         if filter.text.lower() not in haystack and filter.text.lower() not in event.transaction_id.lower():

@@ -29,7 +29,8 @@ TRANSACTION_STARTED = "transaction.started"
 TRANSACTION_ACTIVITY = "transaction.activity"
 TRANSACTION_COMPLETED = "transaction.completed"
 POLICY_SWITCHED = "policy.switched"
-CONTROL_TYPES = frozenset({POLICY_SWITCHED})
+SHADOW_SWITCHED = "shadow.switched"
+CONTROL_TYPES = frozenset({POLICY_SWITCHED, SHADOW_SWITCHED})
 """Events every replica must act on (not only show): published to the feed and to a control channel
 of their own, so that a replica following them does not read the whole feed."""
 EVENTS_DROPPED = "events.dropped"

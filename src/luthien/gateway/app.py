@@ -20,12 +20,15 @@ from luthien.config import LuthienConfig, load_config
 from luthien.events.factory import open_bus
 from luthien.gateway.apidocs import api_docs_routes
 from luthien.gateway.asgi import TransactionIdMiddleware
+from luthien.gateway.batches import batch_endpoints
+from luthien.gateway.forward import ForwardedEndpoint
 from luthien.gateway.limits import CallGate
 from luthien.gateway.models import MODELS_PATH, ModelsEndpoint
 from luthien.gateway.proxy import ENDPOINTS, ProxyEndpoint
 from luthien.gateway.readiness import Readiness
 from luthien.gateway.selection import PolicySelector
 from luthien.gateway.state import GatewayState
+from luthien.gateway.stored import FORWARDED, supported_endpoints
 from luthien.observability.endpoint import METRICS_PATH, MetricsEndpoint
 from luthien.observability.metrics import BreakerState as BreakerGauge
 from luthien.observability.metrics import Metrics
@@ -34,6 +37,7 @@ from luthien.observability.tracing import Tracing
 from luthien.policy.registry import active_policy_name, build_policies
 from luthien.ratelimit.limiter import open_limiter
 from luthien.settings import Settings
+from luthien.shadow.policies import ShadowSet
 from luthien.storage import open_storage
 from luthien.upstream.breaker import Breakers
 from luthien.upstream.caller import ModelCaller
@@ -55,7 +59,9 @@ async def http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else HTTP_NOT_FOUND
     not_found = status == HTTP_NOT_FOUND
     kind = ErrorKind.NOT_FOUND if not_found else ErrorKind.INVALID_REQUEST
-    problem = "no such endpoint" if not_found else "method not allowed"
+    problem = (
+        f"no such endpoint; Luthien serves {supported_endpoints()}" if not_found else "method not allowed"
+    )
     message = f"{request.method} {request.url.path}: {problem}"
     is_anthropic = "anthropic-version" in request.headers or request.url.path.startswith("/v1/messages")
     body = anthropic_error(kind, message) if is_anthropic else openai_error(kind, message)
@@ -113,10 +119,12 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
         calls=CallGate(settings.max_concurrent_calls),
         metrics=metrics,
         observer=GatewayObserver(metrics, tracing),
+        shadows=ShadowSet(policies, config.shadow, settings),
         replays=storage.replays,
         approvals=open_approvals(settings, bus),
     )
 
+    unchecked = frozenset(config.allow_unchecked)
     admin = AdminSide(state)
     readiness = Readiness(
         storage, bus, "redis" if settings.redis_url else "memory", limiter, breakers, router
@@ -131,6 +139,8 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
             async with admin.running(), metrics.running():
                 yield
         finally:
+            # Shadow work (judge calls, records waiting for it) ends before the pool and storage close.
+            await state.shadows.drain()
             await client.close()
             if state.approvals is not None:
                 await state.approvals.close()
@@ -150,6 +160,13 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
                 endpoint.path, tracing.wrap(ProxyEndpoint(endpoint, state), endpoint.path), methods=["POST"]
             )
             for endpoint in ENDPOINTS
+        ),
+        *(
+            Route(spec.path, tracing.wrap(app, spec.path), methods=[spec.method])
+            for spec, app in (
+                *((spec, ForwardedEndpoint(spec, state, unchecked)) for spec in FORWARDED),
+                *batch_endpoints(state, unchecked),
+            )
         ),
         Route(METRICS_PATH, MetricsEndpoint(metrics, admin.access).respond, methods=["GET"]),
         *api_docs_routes(),

@@ -12,7 +12,10 @@ from typing import Any
 from luthien import __version__
 from luthien.admin import openapi as admin
 from luthien.config import WireFormat
+from luthien.gateway.batches import BATCH_SPECS
+from luthien.gateway.forward import Coverage, Forwarded
 from luthien.gateway.proxy import ENDPOINTS, Endpoint
+from luthien.gateway.stored import FORWARDED
 from luthien.replay.openapi import REPLAY_UI_PAGES
 from luthien.wire.errors import ErrorKind
 
@@ -65,9 +68,8 @@ def _error_kinds(wire_format: WireFormat) -> dict[str, Any]:
 
 
 def _request_schema(endpoint: Endpoint) -> dict[str, Any]:
-    properties: dict[str, Any] = {
-        name: {"type": _JSON_TYPES[kind]} for name, kind in endpoint.required.items()
-    }
+    fields = {**(endpoint.optional or {}), **endpoint.required}
+    properties: dict[str, Any] = {name: {"type": _JSON_TYPES[kind]} for name, kind in fields.items()}
     if endpoint.applies_policy:
         properties["stream"] = {"type": "boolean", "description": "answer as Server-Sent Events"}
     return {
@@ -110,6 +112,49 @@ def _model_call(endpoint: Endpoint) -> dict[str, Any]:
             },
         }
     }
+
+
+_COVERAGE = {
+    Coverage.NONE: "the provider's answer, forwarded as it came (it holds no model output)",
+    Coverage.REQUEST: "the provider's answer; the request went through the active policy's `on_request`",
+    Coverage.RESPONSE: "the provider's answer, through the active policy",
+    Coverage.UNCHECKED: "the provider's answer; refused (403) while the active policy inspects responses, "
+    "unless the config's `allow_unchecked` names this path",
+}
+
+
+def _forwarded(spec: Forwarded) -> dict[str, Any]:
+    """One forwarded endpoint's operation (`gateway/stored.py`, `gateway/batches.py`)."""
+    content: dict[str, Any] = {JSON: {"schema": {"type": "object"}}}
+    if spec.path.startswith("/v1/responses/{"):
+        content[EVENT_STREAM] = {"schema": {"type": "string"}}  # `stream=true` retrieval
+    operation: dict[str, Any] = {
+        "tags": [GATEWAY_TAG],
+        "summary": spec.summary,
+        "security": PROXY_SECURITY,
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in _path_parameters(openapi_path(spec.path))
+        ],
+        "responses": {"200": {"description": _COVERAGE[spec.coverage], "content": content}},
+    }
+    if spec.method == "POST":
+        schema = {"type": "object", "additionalProperties": True}
+        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": schema}}}
+    operation["responses"].update(_error_kinds(spec.api.format))
+    return operation
+
+
+def openapi_path(path: str) -> str:
+    """A route's path as OpenAPI writes it (`{model_id:path}` → `{model_id}`)."""
+    return path.replace(":path}", "}")
+
+
+def _forwarded_paths() -> dict[str, Any]:
+    paths: dict[str, Any] = {endpoint.path: _model_call(endpoint) for endpoint in ENDPOINTS}
+    for spec in (*FORWARDED, *BATCH_SPECS):
+        paths.setdefault(openapi_path(spec.path), {})[spec.method.lower()] = _forwarded(spec)
+    return paths
 
 
 def _service(summary: str, responses: dict[str, Any], security: list[dict[str, list[str]]]) -> dict[str, Any]:
@@ -200,10 +245,16 @@ UI_PAGES: dict[str, dict[str, str]] = {
     "/ui/": {"get": "Redirect to the activity monitor"},
     "/ui/activity": {"get": "Live activity monitor"},
     "/ui/history": {"get": "Searchable history of calls"},
-    "/ui/transactions/{transaction_id}": {"get": "One call: both versions side by side, diffs, events"},
+    "/ui/transactions/{transaction_id}": {
+        "get": "One call: both versions side by side, diffs, events, shadow policies' verdicts"
+    },
     "/ui/sessions": {"get": "Agent sessions"},
     "/ui/sessions/{session_id}": {"get": "One agent session's timeline"},
-    "/ui/policies": {"get": "Policies and the active one", "post": "Switch the active policy (form)"},
+    "/ui/policies": {
+        "get": "Policies, the active one and the shadows",
+        "post": "Switch the active policy (form)",
+    },
+    "/ui/policies/shadow": {"post": "Run a policy in shadow, or stop (form)"},
     "/ui/login": {"get": "Login page", "post": "Log in with the admin key (form)"},
     "/ui/logout": {"post": "Log out (form)"},
     "/ui/approvals": {"get": "Tool calls waiting for a person's approval"},
@@ -291,7 +342,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "tags": [{"name": tag} for tag in (GATEWAY_TAG, SERVICE_TAG, ADMIN_TAG, UI_TAG)],
         "paths": {
-            **{endpoint.path: _model_call(endpoint) for endpoint in ENDPOINTS},
+            **_forwarded_paths(),
             **SERVICE_PATHS,
             **_admin_paths(),
             **_ui_paths(),

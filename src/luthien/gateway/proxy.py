@@ -46,6 +46,7 @@ from luthien.ratelimit.limiter import Admission, client_identity
 from luthien.records.recorder import TransactionRecorder
 from luthien.records.secrets import safe_headers
 from luthien.records.session import session_id
+from luthien.shadow.run import ShadowCall
 from luthien.upstream.client import UpstreamResponse
 from luthien.upstream.routing import Upstream
 from luthien.upstream.timeouts import UpstreamTimeouts, resolve_timeouts
@@ -65,12 +66,14 @@ class Endpoint:
         api: the client API spoken on it.
         required: top-level body fields that must be present, with their JSON types.
         applies_policy: False for calls that are forwarded untouched (token counting).
+        optional: fields that may be absent but have the given JSON type when present.
     """
 
     path: str
     api: WireApi
     required: dict[str, type]
     applies_policy: bool = True
+    optional: dict[str, type] | None = None
 
 
 MESSAGES = Endpoint("/v1/messages", ANTHROPIC_MESSAGES, {"model": str, "max_tokens": int, "messages": list})
@@ -78,7 +81,9 @@ COUNT_TOKENS = Endpoint(
     "/v1/messages/count_tokens", ANTHROPIC_MESSAGES, {"model": str, "messages": list}, applies_policy=False
 )
 CHAT_COMPLETIONS = Endpoint("/v1/chat/completions", OPENAI_CHAT, {"model": str, "messages": list})
-RESPONSES = Endpoint("/v1/responses", OPENAI_RESPONSES, {"model": str})
+# No field is required: a call naming a stored prompt carries its model in the prompt's template, and
+# goes to the default OpenAI upstream (`Router.route` matches no route without a model).
+RESPONSES = Endpoint("/v1/responses", OPENAI_RESPONSES, {}, optional={"model": str})
 ENDPOINTS = (MESSAGES, COUNT_TOKENS, CHAT_COMPLETIONS, RESPONSES)
 
 _PASS_THROUGH = PassThroughStage()
@@ -221,7 +226,7 @@ class ProxyEndpoint:
             raise GatewayError(
                 ErrorKind.INVALID_REQUEST, f"request body is not valid JSON: {error}"
             ) from error
-        fields = self.endpoint.api.validate_request(parsed, self.endpoint.required)
+        fields = self.endpoint.api.validate_request(parsed, self.endpoint.required, self.endpoint.optional)
         check_message_count(fields, self.state.settings.max_messages)
         check_json_depth(fields, self.state.settings.max_json_depth)
         return fields
@@ -254,9 +259,11 @@ class ProxyEndpoint:
         api = self.endpoint.api
         stage: ResponseStage = _PASS_THROUGH
         extra: list[tuple[bytes, bytes]] = [*rate_headers]
+        shadow: ShadowCall | None = None
         try:
             if selected is not None:
                 name, policy = selected
+                shadow = self._start_shadows(scope, request, name, recorder)
                 extra.append((POLICY_RESPONSE_HEADER, name.encode("latin-1")))
                 _refuse_unchecked_choices(request, policy, name)
                 ctx = PolicyContext(
@@ -288,7 +295,19 @@ class ProxyEndpoint:
         timeouts = resolve_timeouts(
             self.state.client.default_timeouts, upstream.config, route.timeouts if route else None
         )
-        await self._forward(send, upstream, url, upstream_headers, body, timeouts, stage, extra, recorder)
+        await self._forward(
+            send, upstream, url, upstream_headers, body, timeouts, stage, extra, recorder, shadow
+        )
+
+    def _start_shadows(
+        self, scope: Scope, request: CallRequest, enforcing: str, recorder: TransactionRecorder
+    ) -> ShadowCall | None:
+        """Start the call's shadow policies; the record waits for them, off the client's path."""
+        shadows = self.state.shadows
+        call = shadows.start(transaction_id(scope), self.endpoint.api, request, enforcing, self.state.models)
+        if call is not None:
+            recorder.complete_later(call.results, shadows.tasks.spawn)
+        return call
 
     async def _forward(
         self,
@@ -301,6 +320,7 @@ class ProxyEndpoint:
         stage: ResponseStage,
         extra: list[tuple[bytes, bytes]],
         recorder: TransactionRecorder,
+        shadow: ShadowCall | None,
     ) -> None:
         api = self.endpoint.api
         try:
@@ -317,7 +337,10 @@ class ProxyEndpoint:
                     return
                 response_headers = _merged(client_response_headers(response.headers), extra)
                 if response.is_event_stream:
-                    chunks = run_stream(api, recorder.upstream_stream(response.chunks()), stage)
+                    upstream_chunks = recorder.upstream_stream(response.chunks())
+                    if shadow is not None:
+                        upstream_chunks = shadow.tap(upstream_chunks)
+                    chunks = run_stream(api, upstream_chunks, stage)
                     # The first chunk decides between a stream and an error answer: a policy that
                     # fails closed before anything was sent gets a proper HTTP error.
                     first = await anext(chunks, b"")
@@ -325,6 +348,8 @@ class ProxyEndpoint:
                     return
                 upstream_body = await response.read()
                 recorder.upstream_body(upstream_body)
+                if shadow is not None:
+                    shadow.body(upstream_body)
                 out = await run_body(api, upstream_body, stage)
                 await send_bytes(send, status, out, response_headers)
         except PolicyFailure as failure:

@@ -17,6 +17,7 @@ from luthien.records.observer import CallObserver
 from luthien.records.query import RecordStore
 from luthien.replay.store import SqlReplayStore
 from luthien.settings import Settings
+from luthien.shadow.policies import ShadowSet
 from luthien.upstream.breaker import Breakers
 from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
@@ -36,6 +37,7 @@ class GatewayState:
         calls: counts the model calls in progress against `LUTHIEN_MAX_CONCURRENT_CALLS`.
         metrics: the Prometheus metrics (`/metrics`); e.g. `metrics.breaker_state(upstream, state)`.
         observer: told of every call by its recorder (feeds `metrics` and the call's trace span).
+        shadows: the shadow policies (`luthien.shadow`) and their calls' background work.
         replays: replay runs (`luthien.replay`); None when recording is off.
         draining: set when the server starts shutting down (endless streams such as the activity
             monitor end then; calls in flight go on).
@@ -56,6 +58,7 @@ class GatewayState:
     calls: CallGate
     metrics: Metrics
     observer: CallObserver
+    shadows: ShadowSet
     draining: asyncio.Event = field(default_factory=asyncio.Event)
     replays: SqlReplayStore | None = None
     approvals: ApprovalService | None = None

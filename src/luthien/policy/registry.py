@@ -161,6 +161,16 @@ def build_policies(config: LuthienConfig, active: str) -> dict[str, Policy[Any]]
         raise ConfigError(
             f"policy: {error.detail}", problem=error.problem, field="policy", suggestion=error.suggestion
         ) from error
+    for index, name in enumerate(config.shadow):
+        try:
+            get(name)
+        except ConfigError as error:
+            if error.entry is not None:
+                raise
+            field = f"shadow[{index}]"
+            raise ConfigError(
+                f"{field}: {error.detail}", problem=error.problem, field=field, suggestion=error.suggestion
+            ) from error
     return built
 
 

@@ -18,8 +18,10 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 
 def body_bytes(record: TransactionRecord) -> int:
-    """Bytes of the bodies a record holds."""
-    bodies = (record.original_request, record.final_request, record.original_response, record.final_response)
+    """Bytes of the bodies a record holds (its shadows' included)."""
+    bodies = [record.original_request, record.final_request, record.original_response, record.final_response]
+    for shadow in record.shadows:
+        bodies += [shadow.final_request, shadow.final_response]
     return sum(len(body) for body in bodies if body is not None)
 
 

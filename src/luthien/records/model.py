@@ -84,6 +84,52 @@ class RecordedEvent:
     timestamp: float
 
 
+class ShadowOutcome(StrEnum):
+    """What a shadow policy would have done to a call, compared with what the client was actually sent.
+
+    Attributes:
+        WOULD_BLOCK: it blocked something (`policy.blocked`) and its response differs from the one sent.
+        WOULD_CHANGE: its request or response differs from what was sent, without a block.
+        SAME: it would have sent the same.
+        ERROR: it failed, timed out or fell too far behind (`shadow.overflow`); the call was unaffected.
+    """
+
+    WOULD_BLOCK = "would_block"
+    WOULD_CHANGE = "would_change"
+    SAME = "same"
+    ERROR = "error"
+
+
+DISAGREEING_OUTCOMES = frozenset({ShadowOutcome.WOULD_BLOCK, ShadowOutcome.WOULD_CHANGE})
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowResult:
+    """One shadow policy's run of a call: what it would have sent, never sent.
+
+    Attributes:
+        name: the shadow's policy instance name.
+        outcome: how it compares with what the client was sent.
+        final_request: the request it would have forwarded, or None when it is the client's unchanged.
+        final_response: the response it would have sent (assembled like `TransactionRecord.final_response`),
+            or None when it is what the client was sent (or it produced none).
+        events: its activity events (verdicts, blocks, errors), in order.
+        error: why it failed, for `error`.
+    """
+
+    name: str
+    outcome: ShadowOutcome
+    final_request: bytes | None = None
+    final_response: bytes | None = None
+    events: tuple[RecordedEvent, ...] = ()
+    error: str | None = None
+
+    @property
+    def disagreed(self) -> bool:
+        """Whether it would have blocked or changed something."""
+        return self.outcome in DISAGREEING_OUTCOMES
+
+
 @dataclass(frozen=True, slots=True)
 class TransactionRecord:
     """Everything kept of one model call.
@@ -114,6 +160,7 @@ class TransactionRecord:
             unchanged.
         events: the call's activity events, in order.
         error: a short description of the failure for `error` status.
+        shadows: what each shadow policy would have done (`luthien.shadow`), in configured order.
     """
 
     transaction_id: str
@@ -135,6 +182,12 @@ class TransactionRecord:
     final_response: bytes | None = None
     events: tuple[RecordedEvent, ...] = ()
     error: str | None = None
+    shadows: tuple[ShadowResult, ...] = ()
+
+    @property
+    def shadow_disagreed(self) -> bool:
+        """Whether some shadow policy would have blocked or changed this call."""
+        return any(shadow.disagreed for shadow in self.shadows)
 
     @property
     def blocked(self) -> bool:

@@ -42,6 +42,8 @@ class TransactionFilter:
         since: received at or after (seconds since the epoch).
         until: received before (seconds since the epoch).
         text: case-insensitive substring of the request or response bodies.
+        shadow_disagreed: only calls where some shadow policy would (True) / would not (False) have
+            blocked or changed something.
     """
 
     session_id: str | None = None
@@ -53,6 +55,7 @@ class TransactionFilter:
     since: float | None = None
     until: float | None = None
     text: str | None = None
+    shadow_disagreed: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,7 @@ class TransactionSummary:
         tool_names: names of the tool calls in the original response, in order.
         event_types: distinct activity event types, in order of first occurrence.
         preview: a short excerpt of the last user message, for lists.
+        shadow_disagreed: some shadow policy would have blocked or changed the call.
     """
 
     transaction_id: str
@@ -94,6 +98,7 @@ class TransactionSummary:
     tool_names: tuple[str, ...] = ()
     event_types: tuple[str, ...] = ()
     preview: str = ""
+    shadow_disagreed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,11 @@ otherwise                                      -> ok
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 import orjson
@@ -36,11 +38,18 @@ from luthien.policy.base import BLOCKED_EVENT
 from luthien.records.assemble import StreamAssembly, assemble_stream
 from luthien.records.bounded import TRUNCATED_EVENT, BoundedChunks, mark_message
 from luthien.records.content import parse_json_object, usage_of
-from luthien.records.model import RecordedEvent, RecordSink, Timing, TransactionRecord, TransactionStatus
+from luthien.records.model import (
+    RecordedEvent,
+    RecordSink,
+    ShadowResult,
+    Timing,
+    TransactionRecord,
+    TransactionStatus,
+)
 from luthien.records.observer import CallObserver, FinishedCall
-from luthien.records.secrets import Scrubber, header_secrets, safe_headers
+from luthien.records.secrets import Scrubber, header_secrets, safe_headers, scrub_shadow
 from luthien.records.session import session_id
-from luthien.records.summary import summarize, summary_fields
+from luthien.records.summary import activity_summary, summarize, summary_fields
 
 logger = logging.getLogger("luthien.records")
 
@@ -48,31 +57,17 @@ ERROR_TEXT_CHARS = 500
 """Characters of an error description kept in a record."""
 INCOMPLETE_STREAM = "the stream ended before it was complete"
 
+Completion = Callable[[TransactionRecord], Awaitable[tuple[ShadowResult, ...]]]
+"""Work that adds shadow results to a finished record (`luthien.shadow`)."""
+Spawn = Callable[[Coroutine[Any, Any, None], str], None]
+"""Runs a coroutine as a tracked background task (`BackgroundTasks.spawn`)."""
+
 
 def _dumps(message: dict[str, Any] | None, raw: bytes) -> bytes | None:
     """An assembled message as JSON; the raw bytes when nothing could be assembled."""
     if message is not None:
         return orjson.dumps(message)
     return raw or None
-
-
-def activity_summary(event: ActivityEvent) -> dict[str, Any]:
-    """The small fields of an activity event that a live monitor shows (tool, verdict, probability)."""
-    summary: dict[str, Any] = {"event_type": event.type, "policy": event.policy}
-    data = event.data
-    tool = data.get("tool")
-    if isinstance(tool, str):
-        summary["tool_name"] = tool
-    blocked = data.get("blocked")
-    if event.type == BLOCKED_EVENT:
-        summary["verdict"] = "block"
-    elif isinstance(blocked, bool):
-        summary["verdict"] = "block" if blocked else "allow"
-    for key in ("probability", "latency_ms"):
-        value = data.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            summary[key] = value
-    return summary
 
 
 class TransactionRecorder:
@@ -143,6 +138,7 @@ class TransactionRecorder:
         self._client_times: list[float] = []  # send time of each chunk in `_client_chunks.head`
         self._complete_at: float | None = None
         self._error: str | None = None
+        self._completion: tuple[Completion, Spawn] | None = None
         if observer is not None:
             observer.call_started(endpoint)
 
@@ -209,6 +205,13 @@ class TransactionRecorder:
         if not more:
             self._complete_at = now
 
+    def complete_later(self, completion: Completion, spawn: Spawn) -> None:
+        """Have `finish` hand the record on only once `completion` added its shadow results.
+
+        `completion` runs in a task started with `spawn`, so neither the client nor `finish` waits.
+        """
+        self._completion = (completion, spawn)
+
     def failed(self, message: str) -> None:
         """The call failed (the client gets an error); `message` says why."""
         self._error = message[:ERROR_TEXT_CHARS]
@@ -233,14 +236,42 @@ class TransactionRecorder:
             logger.exception("could not build the record of transaction %s", self.transaction_id)
             self._observe(None)
             return None
+        if self._completion is None:
+            self._deliver(record, original_message)
+        else:
+            completion, spawn = self._completion
+            spawn(
+                self._deliver_later(record, original_message, completion),
+                f"luthien-record-{self.transaction_id}",
+            )
+        self._observe(record)
+        return record
+
+    def _deliver(self, record: TransactionRecord, original_message: dict[str, Any] | None) -> None:
+        """Hand the record to the sink and publish `transaction.completed`."""
         if self._sink is not None:
             self._sink.submit(record)
         if self._bus is not None:
             self._publish_started()
             summary = summarize(record, request_body=self._request_body, original_message=original_message)
             self._bus.publish(TRANSACTION_COMPLETED, self.transaction_id, summary_fields(summary))
-        self._observe(record)
-        return record
+
+    async def _deliver_later(
+        self, record: TransactionRecord, original_message: dict[str, Any] | None, completion: Completion
+    ) -> None:
+        """Deliver the record with its shadow results; without them if they cannot be had."""
+        try:
+            shadows = await completion(record)
+        except asyncio.CancelledError:
+            self._deliver(record, original_message)  # stopped at shutdown: the record still counts
+            raise
+        except Exception:
+            logger.exception("shadow results of transaction %s failed", self.transaction_id)
+            shadows = ()
+        self._deliver(
+            dataclasses.replace(record, shadows=tuple(scrub_shadow(self._scrubber, s) for s in shadows)),
+            original_message,
+        )
 
     def _observe(self, record: TransactionRecord | None) -> None:
         if self._observer is None:

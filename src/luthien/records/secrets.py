@@ -9,8 +9,11 @@ an upstream echoes one back (e.g. in an error message).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any, cast
+
+from luthien.records.model import ShadowResult
 
 CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "proxy-authorization", "cookie", "set-cookie"})
 CREDENTIAL_NAME_PARTS = ("key", "token", "secret", "auth")
@@ -94,3 +97,16 @@ class Scrubber:
         if isinstance(value, list | tuple):
             return [self.scrub_value(item) for item in cast(list[Any], value)]
         return value
+
+
+def scrub_shadow(scrubber: Scrubber, shadow: ShadowResult) -> ShadowResult:
+    """`shadow` with the call's known secret values scrubbed from its bodies, events and error."""
+    return dataclasses.replace(
+        shadow,
+        final_request=scrubber.scrub_optional(shadow.final_request),
+        final_response=scrubber.scrub_optional(shadow.final_response),
+        events=tuple(
+            dataclasses.replace(event, data=scrubber.scrub_value(event.data)) for event in shadow.events
+        ),
+        error=None if shadow.error is None else scrubber.scrub_text(shadow.error),
+    )

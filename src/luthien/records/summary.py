@@ -1,7 +1,7 @@
 """A record's list row: `summarize(record)`, shared by storage (list queries) and the live bus.
 
 `summary_fields` turns a summary into the JSON-ready mapping a `transaction.completed` event and the
-admin API carry.
+admin API carry; `activity_summary` is what a `transaction.activity` event carries of an activity event.
 """
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from luthien.activity.log import ActivityEvent
 from luthien.call.request import CallRequest
 from luthien.config import WireFormat
+from luthien.policy.base import BLOCKED_EVENT
 from luthien.records.content import parse_json_object, preview_of, tool_names_of
 from luthien.records.model import TransactionRecord, Usage
 from luthien.records.query import TransactionSummary
@@ -60,6 +62,7 @@ def summarize(
         tool_names=tool_names_of(record.client_api, original_message),
         event_types=event_types,
         preview=preview,
+        shadow_disagreed=record.shadow_disagreed,
     )
 
 
@@ -92,4 +95,24 @@ def summary_fields(summary: TransactionSummary) -> dict[str, Any]:
         "tool_names": list(summary.tool_names),
         "event_types": list(summary.event_types),
         "preview": summary.preview,
+        "shadow_disagreed": summary.shadow_disagreed,
     }
+
+
+def activity_summary(event: ActivityEvent) -> dict[str, Any]:
+    """The small fields of an activity event that a live monitor shows (tool, verdict, probability)."""
+    summary: dict[str, Any] = {"event_type": event.type, "policy": event.policy}
+    data = event.data
+    tool = data.get("tool")
+    if isinstance(tool, str):
+        summary["tool_name"] = tool
+    blocked = data.get("blocked")
+    if event.type == BLOCKED_EVENT:
+        summary["verdict"] = "block"
+    elif isinstance(blocked, bool):
+        summary["verdict"] = "block" if blocked else "allow"
+    for key in ("probability", "latency_ms"):
+        value = data.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            summary[key] = value
+    return summary

@@ -15,8 +15,7 @@ from luthien.records.model import TransactionRecord
 from luthien.storage.chunk_store import ChunkCache
 from luthien.storage.content import Codec, SplitBody, Splitter
 from luthien.storage.extract import extract
-from luthien.storage.rows import event_rows, record_bodies, transaction_row
-from luthien.storage.schema import BodyKind
+from luthien.storage.rows import event_rows, record_bodies, shadow_rows, transaction_row
 
 
 @dataclass(slots=True)
@@ -27,14 +26,16 @@ class PreparedRecord:
         record: the record.
         row: its `transactions` row.
         events: its `events` rows, without `transaction_pk`.
-        bodies: its bodies as chunk digests, by kind.
+        shadows: its `shadows` rows, without `transaction_pk`.
+        bodies: its bodies as chunk digests, by `bodies.kind`.
         pieces: every chunk of its bodies, digest to bytes.
     """
 
     record: TransactionRecord
     row: dict[str, Any]
     events: list[dict[str, Any]]
-    bodies: list[tuple[BodyKind, SplitBody]] = field(default_factory=list[tuple[BodyKind, SplitBody]])
+    shadows: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
+    bodies: list[tuple[int, SplitBody]] = field(default_factory=list[tuple[int, SplitBody]])
     pieces: dict[bytes, memoryview] = field(default_factory=dict[bytes, memoryview])
 
 
@@ -63,7 +64,10 @@ class Preparer:
     def prepare(self, record: TransactionRecord) -> PreparedRecord:
         """`record` as a row and chunk digests."""
         prepared = PreparedRecord(
-            record=record, row=transaction_row(record, extract(record)), events=event_rows(record.events)
+            record=record,
+            row=transaction_row(record, extract(record)),
+            events=event_rows(record.events),
+            shadows=shadow_rows(record.shadows),
         )
         for kind, body in record_bodies(record):
             prepared.bodies.append((kind, self._splitter.split(body, prepared.pieces)))

@@ -30,7 +30,7 @@ from luthien.records.query import (
 from luthien.storage.chunk_store import IN_LIST_SIZE, batched, load_chunks
 from luthien.storage.content import Codec, assemble, decode_manifest
 from luthien.storage.rows import SUMMARY_COLUMNS, record_from_row, summary_from_row
-from luthien.storage.schema import BodyKind, bodies, events, transactions
+from luthien.storage.schema import bodies, events, shadows, transactions
 
 # Records reassembled per query when exporting.
 EXPORT_BATCH_SIZE = 100
@@ -93,6 +93,8 @@ def filter_conditions(filter: TransactionFilter) -> list[ColumnElement[bool]]:
         conditions.append(t.received_at >= filter.since)
     if filter.until is not None:
         conditions.append(t.received_at < filter.until)
+    if filter.shadow_disagreed is not None:
+        conditions.append(t.shadow_disagreed.is_(filter.shadow_disagreed))
     if filter.text:
         conditions.append(t.search_text.like(_like_pattern(filter.text), escape=_LIKE_ESCAPE))
     return conditions
@@ -214,13 +216,17 @@ class SqlRecordStore:
         if not rows:
             return []
         event_rows: dict[int, list[Any]] = defaultdict(list)
-        manifests: dict[int, list[tuple[BodyKind, int, list[int]]]] = defaultdict(list)
+        shadow_rows: dict[int, list[Any]] = defaultdict(list)
+        manifests: dict[int, list[tuple[int, int, list[int]]]] = defaultdict(list)
         for pks in batched((row.pk for row in rows), IN_LIST_SIZE):
             event_query = select(events).where(events.c.transaction_pk.in_(pks))
             for event in await conn.execute(event_query.order_by(events.c.transaction_pk, events.c.seq)):
                 event_rows[event.transaction_pk].append(event)
+            shadow_query = select(shadows).where(shadows.c.transaction_pk.in_(pks))
+            for shadow in await conn.execute(shadow_query.order_by(shadows.c.transaction_pk, shadows.c.seq)):
+                shadow_rows[shadow.transaction_pk].append(shadow)
             for body in await conn.execute(select(bodies).where(bodies.c.transaction_pk.in_(pks))):
-                entry = (BodyKind(body.kind), body.size, decode_manifest(body.manifest))
+                entry = (body.kind, body.size, decode_manifest(body.manifest))
                 manifests[body.transaction_pk].append(entry)
         chunk_ids = {chunk_id for entries in manifests.values() for _, _, ids in entries for chunk_id in ids}
         chunk_data = await load_chunks(conn, chunk_ids, self._codec)
@@ -229,6 +235,7 @@ class SqlRecordStore:
                 row,
                 event_rows.get(row.pk, []),
                 {kind: assemble(ids, chunk_data, size) for kind, size, ids in manifests.get(row.pk, [])},
+                shadow_rows.get(row.pk, []),
             )
             for row in rows
         ]

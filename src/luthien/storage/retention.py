@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from luthien.storage.chunk_store import SECONDS_PER_DAY
 from luthien.storage.engine import writer_engine
-from luthien.storage.schema import bodies, chunks, events, transactions
+from luthien.storage.schema import bodies, chunks, events, shadows, transactions
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ async def purge(engine: AsyncEngine, older_than: float) -> PurgeResult:
                 break
             await conn.execute(delete(events).where(events.c.transaction_pk.in_(pks)))
             await conn.execute(delete(bodies).where(bodies.c.transaction_pk.in_(pks)))
+            await conn.execute(delete(shadows).where(shadows.c.transaction_pk.in_(pks)))
             await conn.execute(delete(transactions).where(transactions.c.pk.in_(pks)))
         deleted_transactions += len(pks)
     unused_before = int(older_than // SECONDS_PER_DAY) - CLOCK_SKEW_DAYS

@@ -1,4 +1,4 @@
-"""Converting between records and table rows (`transactions`, `events`), both ways."""
+"""Converting between records and table rows (`transactions`, `events`, `shadows`), both ways."""
 
 from __future__ import annotations
 
@@ -8,10 +8,18 @@ from typing import Any
 import orjson
 from sqlalchemy import Row
 
-from luthien.records.model import RecordedEvent, Timing, TransactionRecord, TransactionStatus, Usage
+from luthien.records.model import (
+    RecordedEvent,
+    ShadowOutcome,
+    ShadowResult,
+    Timing,
+    TransactionRecord,
+    TransactionStatus,
+    Usage,
+)
 from luthien.records.query import TransactionSummary
 from luthien.storage.extract import Extracted
-from luthien.storage.schema import BodyKind, transactions
+from luthien.storage.schema import BodyKind, shadow_body_kind, shadow_of_body_kind, transactions
 
 # The columns a list reads: everything but the search text.
 SUMMARY_COLUMNS = tuple(column for column in transactions.c if column.name != "search_text")
@@ -63,7 +71,26 @@ def transaction_row(record: TransactionRecord, extracted: Extracted) -> dict[str
         "preview": _text(extracted.preview),
         "error": _optional_text(record.error),
         "search_text": _text(extracted.search_text),
+        "shadow_disagreed": record.shadow_disagreed,
     }
+
+
+def _event_json(event: RecordedEvent) -> dict[str, Any]:
+    return {"type": event.type, "policy": event.policy, "timestamp": event.timestamp, "data": event.data}
+
+
+def shadow_rows(shadows: Sequence[ShadowResult]) -> list[dict[str, Any]]:
+    """The `shadows` rows of a record, in order (the writer adds `transaction_pk`)."""
+    return [
+        {
+            "seq": seq,
+            "name": _text(shadow.name),
+            "outcome": shadow.outcome.value,
+            "error": _optional_text(shadow.error),
+            "events": _text(_dumps([_event_json(event) for event in shadow.events])),
+        }
+        for seq, shadow in enumerate(shadows)
+    ]
 
 
 def event_rows(events: Sequence[RecordedEvent]) -> list[dict[str, Any]]:
@@ -80,14 +107,17 @@ def event_rows(events: Sequence[RecordedEvent]) -> list[dict[str, Any]]:
     ]
 
 
-def record_bodies(record: TransactionRecord) -> list[tuple[BodyKind, bytes]]:
-    """The bodies a record has, by kind (absent ones are not stored)."""
-    candidates = (
+def record_bodies(record: TransactionRecord) -> list[tuple[int, bytes]]:
+    """The bodies a record has, by `bodies.kind` (absent ones are not stored), shadows' included."""
+    candidates: list[tuple[int, bytes | None]] = [
         (BodyKind.ORIGINAL_REQUEST, record.original_request),
         (BodyKind.FINAL_REQUEST, record.final_request),
         (BodyKind.ORIGINAL_RESPONSE, record.original_response),
         (BodyKind.FINAL_RESPONSE, record.final_response),
-    )
+    ]
+    for seq, shadow in enumerate(record.shadows):
+        candidates.append((shadow_body_kind(seq, response=False), shadow.final_request))
+        candidates.append((shadow_body_kind(seq, response=True), shadow.final_response))
     return [(kind, body) for kind, body in candidates if body is not None]
 
 
@@ -129,13 +159,39 @@ def summary_from_row(row: Row[Any]) -> TransactionSummary:
         tool_names=tuple(orjson.loads(row.tool_names)),
         event_types=tuple(orjson.loads(row.event_types)),
         preview=row.preview,
+        shadow_disagreed=row.shadow_disagreed,
+    )
+
+
+def _shadows(rows: Sequence[Row[Any]], bodies: Mapping[int, bytes]) -> tuple[ShadowResult, ...]:
+    shadow_bodies: dict[tuple[int, bool], bytes] = {}
+    for kind, body in bodies.items():
+        position = shadow_of_body_kind(kind)
+        if position is not None:
+            shadow_bodies[position] = body
+    return tuple(
+        ShadowResult(
+            name=row.name,
+            outcome=ShadowOutcome(row.outcome),
+            final_request=shadow_bodies.get((row.seq, False)),
+            final_response=shadow_bodies.get((row.seq, True)),
+            events=tuple(
+                RecordedEvent(event["type"], event["data"], event["policy"], event["timestamp"])
+                for event in orjson.loads(row.events)
+            ),
+            error=row.error,
+        )
+        for row in rows
     )
 
 
 def record_from_row(
-    row: Row[Any], events: Sequence[Row[Any]], bodies: Mapping[BodyKind, bytes]
+    row: Row[Any],
+    events: Sequence[Row[Any]],
+    bodies: Mapping[int, bytes],
+    shadows: Sequence[Row[Any]] = (),
 ) -> TransactionRecord:
-    """A whole record from its `transactions` row, its `events` rows in order, and its bodies."""
+    """A whole record from its rows: `transactions`, `events` and `shadows` in order, bodies by kind."""
     return TransactionRecord(
         transaction_id=row.transaction_id,
         session_id=row.session_id,
@@ -161,4 +217,5 @@ def record_from_row(
             for event in events
         ),
         error=row.error,
+        shadows=_shadows(shadows, bodies),
     )

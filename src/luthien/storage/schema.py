@@ -6,6 +6,8 @@
 - `events`: a call's activity events, in order.
 - `bodies`: up to four bodies per call (original/final request/response), each a manifest: the ids
   of its content chunks, in order.
+- `shadows`: what each shadow policy would have done in a call (name, outcome, error, its activity
+  events); the bodies it would have sent are `bodies` rows of kind `shadow_body_kind(seq, ...)`.
 - `chunks`: content-addressed, compressed pieces of bodies, stored once however many bodies share
   them (see `luthien.storage.content`). `used_day` is the last day a body was written with the chunk;
   retention deletes chunks not used since before the oldest kept record.
@@ -35,6 +37,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 # Constraint names are fixed so that migrations (and downgrades) name the same objects everywhere.
@@ -55,12 +58,29 @@ DIGEST_LENGTH = 32
 
 
 class BodyKind(IntEnum):
-    """Which body of a call a `bodies` row holds."""
+    """Which body of a call a `bodies` row holds (shadow bodies: `shadow_body_kind`)."""
 
     ORIGINAL_REQUEST = 0
     FINAL_REQUEST = 1
     ORIGINAL_RESPONSE = 2
     FINAL_RESPONSE = 3
+
+
+SHADOW_BODY_BASE = 16
+"""`bodies.kind` of the first shadow's request; each shadow takes two kinds (request, response)."""
+
+
+def shadow_body_kind(seq: int, response: bool) -> int:
+    """The `bodies.kind` of shadow number `seq`'s request or response."""
+    return SHADOW_BODY_BASE + 2 * seq + int(response)
+
+
+def shadow_of_body_kind(kind: int) -> tuple[int, bool] | None:
+    """(shadow seq, is response) of a shadow body kind; None for the call's own four bodies."""
+    if kind < SHADOW_BODY_BASE:
+        return None
+    seq, response = divmod(kind - SHADOW_BODY_BASE, 2)
+    return seq, bool(response)
 
 
 transactions = Table(
@@ -91,11 +111,13 @@ transactions = Table(
     Column("preview", Text, nullable=False),
     Column("error", Text),
     Column("search_text", Text, nullable=False),
+    Column("shadow_disagreed", Boolean, nullable=False, server_default=false()),
     Index("ix_transactions_received", "received_at", "pk"),
     Index("ix_transactions_session", "session_id", "received_at", "pk"),
     Index("ix_transactions_model", "model", "received_at", "pk"),
     Index("ix_transactions_policy", "policy", "received_at", "pk"),
     Index("ix_transactions_status", "status", "received_at", "pk"),
+    Index("ix_transactions_shadow_disagreed", "shadow_disagreed", "received_at", "pk"),
     sqlite_autoincrement=True,
 )
 
@@ -114,6 +136,22 @@ events = Table(
     Column("timestamp", Double, nullable=False),
     Column("data", Text, nullable=False),
     Index("ix_events_type", "type", "transaction_pk"),
+)
+
+shadows = Table(
+    "shadows",
+    metadata,
+    Column(
+        "transaction_pk",
+        Id,
+        ForeignKey("transactions.pk", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seq", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("outcome", String(STATUS_LENGTH), nullable=False),
+    Column("error", Text),
+    Column("events", Text, nullable=False),
 )
 
 bodies = Table(

@@ -31,7 +31,7 @@ from luthien.storage.chunk_store import ChunkCache, NewChunks, store_chunks, tod
 from luthien.storage.content import Codec, encode_manifest
 from luthien.storage.engine import writer_engine
 from luthien.storage.prepare import PreparedRecord, Preparer
-from luthien.storage.schema import bodies, events, transactions
+from luthien.storage.schema import bodies, events, shadows, transactions
 
 logger = logging.getLogger(__name__)
 
@@ -289,6 +289,7 @@ class RecordWriter:
             inserted = await _insert_transactions(conn, prepared)
             body_rows: list[dict[str, Any]] = []
             event_batch: list[dict[str, Any]] = []
+            shadow_batch: list[dict[str, Any]] = []
             for item in prepared:
                 pk = inserted.get(item.row["transaction_id"])
                 if pk is None:  # already stored (submitted twice)
@@ -299,6 +300,9 @@ class RecordWriter:
                         {"transaction_pk": pk, "kind": kind, "size": split.size, "manifest": manifest}
                     )
                 event_batch.extend({**event, "transaction_pk": pk} for event in item.events)
+                shadow_batch.extend({**shadow, "transaction_pk": pk} for shadow in item.shadows)
+            if shadow_batch:
+                await conn.execute(insert(shadows), shadow_batch)
             if body_rows:
                 await conn.execute(insert(bodies), body_rows)
             if event_batch:

@@ -62,7 +62,9 @@ class Router:
         ]
 
     def route(self, model: str) -> Route | None:
-        """The first configured route whose glob matches `model`, if any."""
+        """The first configured route whose glob matches `model`, if any (none without a model)."""
+        if not model:
+            return None  # a Responses call naming a stored prompt: the format's default upstream
         for route in self._routes:
             if fnmatchcase(model, route.pattern):
                 return route

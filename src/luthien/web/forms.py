@@ -15,6 +15,7 @@ from luthien.admin.access import SESSION_COOKIE, AdminAccess, Principal
 from luthien.admin.guard import cookie_header, principal_of
 from luthien.admin.policies import PolicySwitcher, UnknownPolicy
 from luthien.gateway.asgi import read_body
+from luthien.shadow.policies import UnknownShadow
 from luthien.web.render import Renderer
 from luthien.web.surface import redirect, safe_next
 
@@ -87,7 +88,13 @@ class FormPages:
     ) -> Response:
         listing = self.switcher.listing()
         return self.renderer.page(
-            request, "policies.html", status, policies=listing["policies"], switched=switched, error=error
+            request,
+            "policies.html",
+            status,
+            policies=listing["policies"],
+            shadow=listing["shadow"],
+            switched=switched,
+            error=error,
         )
 
     async def policies(self, request: Request) -> Response:
@@ -105,6 +112,19 @@ class FormPages:
         except UnknownPolicy:
             return self._policies_page(request, 400, None, f"There is no configured policy named {name!r}.")
         return redirect(f"/ui/policies?switched={quote(name, safe='')}")
+
+    async def toggle_shadow(self, request: Request) -> Response:
+        """`POST /ui/policies/shadow`: run the chosen policy in shadow (`shadow=on`) or stop (audited)."""
+        form = await _form(request)
+        name = form.get("policy", "")
+        current = list(self.switcher.listing()["shadow"])
+        wanted = [*current, name] if form.get("shadow") == "on" else [n for n in current if n != name]
+        principal = principal_of(request)
+        try:
+            self.switcher.switch_shadow(wanted, principal.who if principal is not None else "unknown")
+        except UnknownShadow:
+            return self._policies_page(request, 400, None, f"There is no configured policy named {name!r}.")
+        return redirect("/ui/policies")
 
 
 form_fields = _form

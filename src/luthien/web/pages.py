@@ -20,6 +20,7 @@ from luthien.records.model import TransactionStatus
 from luthien.records.query import InvalidQuery, RecordStore
 from luthien.web.jsonview import body_views
 from luthien.web.render import Renderer
+from luthien.web.shadow import shadow_views
 
 MAX_LIVE_ROWS = 1000
 """Rows the live feed keeps on the page; older rows are dropped as new ones arrive."""
@@ -33,6 +34,7 @@ def _form_values(params: QueryParams) -> dict[str, Any]:
     values: dict[str, Any] = {name: params.get(name, "") for name in _FORM_FIELDS}
     values["statuses"] = {part.strip() for value in params.getlist("status") for part in value.split(",")}
     values["blocked"] = params.get("blocked", "").lower() in ("true", "1", "yes", "on")
+    values["shadow_disagreed"] = params.get("shadow_disagreed", "").lower() in ("true", "1", "yes", "on")
     return values
 
 
@@ -127,6 +129,7 @@ class RecordPages:
             response=response_views.pair,
             response_original=response_views.original_lines,
             response_final=response_views.final_lines,
+            shadows=shadow_views(record),
         )
 
     async def sessions(self, request: Request) -> Response:

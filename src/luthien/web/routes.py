@@ -67,6 +67,7 @@ def ui_routes(
         Route("/sessions/{session_id:path}", page(records.session), methods=["GET"]),
         Route("/policies", page(forms.policies), methods=["GET"]),
         Route("/policies", page(forms.switch_policy), methods=["POST"]),
+        Route("/policies/shadow", page(forms.toggle_shadow), methods=["POST"]),
         Route("/login", page(forms.login), methods=["GET"]),
         Route("/login", page(forms.login_submit), methods=["POST"]),
         Route("/logout", page(forms.logout), methods=["POST"]),

@@ -47,8 +47,12 @@ class WireApi:
     terminal_types: frozenset[str] = frozenset()
     keepalive: bytes = b": keepalive\n\n"
 
-    def validate_request(self, body: Any, required: dict[str, type]) -> dict[str, Any]:
+    def validate_request(
+        self, body: Any, required: dict[str, type], optional: dict[str, type] | None = None
+    ) -> dict[str, Any]:
         """Check the parsed body is an object with the required fields of the right types.
+
+        Fields in `optional` may be absent, but have the given type when present.
 
         Raises:
             GatewayError: INVALID_REQUEST naming the first bad field.
@@ -60,6 +64,9 @@ class WireApi:
             if field not in fields:
                 raise GatewayError(ErrorKind.INVALID_REQUEST, f"{field}: field required")
             if not _is_instance(fields[field], expected):
+                raise GatewayError(ErrorKind.INVALID_REQUEST, f"{field}: must be {_TYPE_NAMES[expected]}")
+        for field, expected in (optional or {}).items():
+            if field in fields and not _is_instance(fields[field], expected):
                 raise GatewayError(ErrorKind.INVALID_REQUEST, f"{field}: must be {_TYPE_NAMES[expected]}")
         stream = fields.get("stream")
         if stream is not None and not isinstance(stream, bool):

@@ -33,6 +33,8 @@ class ErrorKind(Enum):
     # Luthien's own rate limits (`luthien.ratelimit`): requests per window, tokens per day.
     RATE_LIMITED = _Kind(429, "rate_limit_error", "requests", "rate_limit_exceeded")
     TOKEN_BUDGET_EXCEEDED = _Kind(429, "rate_limit_error", "tokens", "rate_limit_exceeded")
+    # An endpoint whose answer no policy can check, refused while a policy inspects responses.
+    UNCHECKED = _Kind(403, "permission_error", "permission_error", "unchecked_endpoint")
     INTERNAL = _Kind(500, "api_error", "server_error", "internal_error")
     # A policy raised and fails closed.
     POLICY = _Kind(500, "api_error", "server_error", "policy_error")

@@ -38,6 +38,7 @@ from luthien.testing.fake_provider.script import (
     Reply,
     StreamReply,
 )
+from luthien.testing.fake_provider.stored import StoredObjects
 
 __all__ = ["SCRIPTED_PATHS", "FakeProvider", "ReceivedRequest"]
 
@@ -47,6 +48,8 @@ SCRIPTED_PATHS = frozenset(
     {"/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions", "/v1/responses"}
 )
 """POSTs to these paths consume the next enqueued reply."""
+_CREATING_PATHS = frozenset({"/v1/responses", "/v1/chat/completions"})
+"""POSTs to these paths create objects the fake remembers (`stored.py`)."""
 
 DEFAULT_COUNT_TOKENS = 42
 
@@ -230,10 +233,13 @@ class FakeProvider:
     reply is sent (streaming when the body has ``"stream": true``). ``GET /v1/models`` answers in
     the Anthropic shape when the request has an ``anthropic-version`` header, else the OpenAI
     shape; ``HEAD /`` answers 200. Every reply carries a request-id and a rate-limit header.
+    Stored responses, stored chat completions and message batches are remembered and served
+    (``stored.py``); each request of a batch is answered from the script like a ``/v1/messages`` call.
 
     Attributes:
         base_url: ``http://127.0.0.1:<port>`` (no ``/v1``), set by :meth:`start`.
         requests: Every request received, in arrival order.
+        stored: The stored responses, chat completions and batches (a test may alter them).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -246,6 +252,7 @@ class FakeProvider:
         self._queue: collections.deque[Reply] = collections.deque()
         self._responder: Callable[[ReceivedRequest], Reply | None] | None = None
         self._streams = _StreamTracker()
+        self.stored = StoredObjects()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -362,6 +369,7 @@ class FakeProvider:
             self._queue.clear()
             self._responder = None
             self.requests.clear()
+            self.stored.clear()
         self._streams.reset()
         loop = self._loop
         if loop is not None and not loop.is_closed():
@@ -390,6 +398,17 @@ class FakeProvider:
     def _next_reply(self, received: ReceivedRequest, flavor: Flavor) -> Reply:
         with self._lock:
             self.requests.append(received)
+        method, path = received.method, received.path
+        if method == "POST" and path in _CREATING_PATHS:
+            reply = self._scripted_reply(received, flavor)
+            return self.stored.created(path, _json_body(received.body), reply)
+        stored = self.stored.answer(
+            method, path, received.query, _json_body(received.body), self.base_url, self._batch_reply
+        )
+        return stored if stored is not None else self._scripted_reply(received, flavor)
+
+    def _scripted_reply(self, received: ReceivedRequest, flavor: Flavor) -> Reply:
+        with self._lock:
             scripted = received.method == "POST" and received.path in SCRIPTED_PATHS
             responder = self._responder
         if scripted and responder is not None:
@@ -400,6 +419,11 @@ class FakeProvider:
             if scripted and self._queue:
                 return self._queue.popleft()
         return _default_reply(received, flavor)
+
+    def _batch_reply(self, params: dict[str, Any]) -> Reply:
+        """The reply to one request of a message batch: the script's, as for a `/v1/messages` call."""
+        call = ReceivedRequest("POST", "/v1/messages", "", {}, orjson.dumps({**params, "stream": False}))
+        return self._scripted_reply(call, "anthropic")
 
     def _release_hanging(self) -> None:
         for future in self._hanging:

@@ -37,12 +37,13 @@
 
   function readFiltersFromUrl() {
     var params = new URLSearchParams(window.location.search);
-    var result = { status: [], blocked: false };
+    var result = { status: [], blocked: false, shadow: false };
     TEXT_FILTERS.forEach(function (name) { result[name] = params.get(name) || ""; });
     params.getAll("status").forEach(function (value) {
       value.split(",").forEach(function (part) { if (part.trim()) result.status.push(part.trim()); });
     });
     result.blocked = ["true", "1", "yes", "on"].indexOf((params.get("blocked") || "").toLowerCase()) >= 0;
+    result.shadow = ["true", "1", "yes", "on"].indexOf((params.get("shadow_disagreed") || "").toLowerCase()) >= 0;
     return result;
   }
 
@@ -51,6 +52,7 @@
     TEXT_FILTERS.forEach(function (name) { if (filters[name]) params.set(name, filters[name]); });
     filters.status.forEach(function (status) { params.append("status", status); });
     if (filters.blocked) params.set("blocked", "true");
+    if (filters.shadow) params.set("shadow_disagreed", "true");
     return params;
   }
 
@@ -68,6 +70,7 @@
       document.getElementById("filter-" + name).value = filters[name];
     });
     document.getElementById("filter-blocked").checked = filters.blocked;
+    document.getElementById("filter-shadow").checked = filters.shadow;
     var boxes = statusBoxes();
     for (var i = 0; i < boxes.length; i++) {
       boxes[i].checked = filters.status.indexOf(boxes[i].getAttribute("data-status")) >= 0;
@@ -80,6 +83,7 @@
       filters[name] = document.getElementById("filter-" + name).value.trim();
     });
     filters.blocked = document.getElementById("filter-blocked").checked;
+    filters.shadow = document.getElementById("filter-shadow").checked;
     filters.status = [];
     var boxes = statusBoxes();
     for (var i = 0; i < boxes.length; i++) {
@@ -119,6 +123,9 @@
     });
     if (filters.blocked) {
       holder.appendChild(chip("blocked only", function () { filters.blocked = false; applyFilters(); }));
+    }
+    if (filters.shadow) {
+      holder.appendChild(chip("a shadow disagreed", function () { filters.shadow = false; applyFilters(); }));
     }
     holder.hidden = holder.childNodes.length === 0;
   }
@@ -407,6 +414,7 @@
     });
   });
   document.getElementById("filter-blocked").addEventListener("change", function () { readControls(); applyFilters(); });
+  document.getElementById("filter-shadow").addEventListener("change", function () { readControls(); applyFilters(); });
   var boxes = statusBoxes();
   for (var i = 0; i < boxes.length; i++) {
     boxes[i].addEventListener("change", function () { readControls(); applyFilters(); });

@@ -1,7 +1,7 @@
 """Replays: runs of recorded calls through a policy, and each call's outcome.
 
 Revision ID: 0003_replays
-Revises: 0001
+Revises: 0002_shadow
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_replays"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_shadow"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
