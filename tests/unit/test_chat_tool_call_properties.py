@@ -52,6 +52,10 @@ CONFIG = LuthienConfig.model_validate(
             "chain": {"class": "chain", "config": {"policies": ["string_replace", "all_caps"]}},
             "tool_call_judge": {"class": "tool_call_judge", "config": JUDGE},
             "simple_tool_call_judge": {"class": "simple_tool_call_judge", "config": JUDGE},
+            "defer_to_trusted": {
+                "class": "defer_to_trusted",
+                "config": {**JUDGE, "trusted": {"upstream": "openai", "model": "trusted-model"}},
+            },
         }
     }
 )
@@ -67,7 +71,7 @@ TEXT_OF: dict[str, Callable[[str], str]] = {
     "string_replace": _redact,
     "chain": lambda text: _redact(text).upper(),
 }
-JUDGES = frozenset({"tool_call_judge", "simple_tool_call_judge"})
+JUDGES = frozenset({"tool_call_judge", "simple_tool_call_judge", "defer_to_trusted"})
 
 
 class AllowingJudge(ModelCaller):

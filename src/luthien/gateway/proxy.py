@@ -44,6 +44,7 @@ from luthien.policy.base import Policy, PolicyContext
 from luthien.policy.runner import PolicyFailure
 from luthien.ratelimit.limiter import Admission, client_identity
 from luthien.records.recorder import TransactionRecorder
+from luthien.records.secrets import safe_headers
 from luthien.records.session import session_id
 from luthien.shadow.run import ShadowCall
 from luthien.upstream.client import UpstreamResponse
@@ -271,6 +272,7 @@ class ProxyEndpoint:
                     recorder.activity,
                     self.state.models,
                     max_held_bytes=self.state.settings.max_held_bytes,
+                    client_headers=safe_headers(headers),
                     approvals=self.state.approvals,
                     session_id=session_id(headers, request.body, api.format),
                 )

@@ -16,9 +16,13 @@ policies:
       threshold: 0.5
       timeout_s: 30
       context_messages: 6
+      resample: 2              # ask the model again (twice at most) before blocking
       escalate_at: 0.3          # optional: 0.3 <= p < 0.5 waits for a person (human_approval)
       approval: {timeout_s: 300}
 ```
+
+With `resample: N`, a blocked call is first re-requested from the same model up to N times
+(`policies/resample.py`); the first candidate the judge passes is sent instead.
 """
 
 from __future__ import annotations
@@ -39,12 +43,13 @@ from luthien.policies.judging import (
     ask_judge,
     record_decision,
 )
+from luthien.policies.resample import ResampleSettings, resample, tool_call_position
 from luthien.policy.base import Policy, PolicyContext
-from luthien.policy.helpers import format_arguments, send_text
+from luthien.policy.helpers import format_arguments, replace_tool_call, send_text
 
 
-class ToolCallJudgeConfig(JudgeSettings, EscalationSettings):
-    """Judge settings, the blocked-message template, and the uncertain band sent to a person."""
+class ToolCallJudgeConfig(JudgeSettings, EscalationSettings, ResampleSettings):
+    """Judge settings, the blocked-message template, the uncertain band sent to a person, resampling."""
 
     blocked_message: str = DEFAULT_BLOCKED_TEMPLATE
 
@@ -94,6 +99,7 @@ class ToolCallJudgePolicy(Policy[ToolCallJudgeConfig]):
         call = event.block.tool_call
         if call is None:
             return [event]
+        position = tool_call_position(ctx)  # before any await: see its docstring
         verdict = await ask_judge(call, ctx, self.config)
         blocked = verdict.probability >= self.config.threshold
         record_decision(ctx, call, verdict, blocked, self.config)
@@ -105,5 +111,9 @@ class ToolCallJudgePolicy(Policy[ToolCallJudgeConfig]):
             return await ask_human(event, call, ctx, self.config.approval, attached)
         if not blocked:
             return [event]
+        if self.config.resample:
+            candidate = await resample(call, position, ctx, self.config, self.config)
+            if candidate is not None:
+                return replace_tool_call(event, candidate)
         ctx.record_blocked(verdict.explanation, call, probability=verdict.probability)
         return send_text(render_blocked(self.config.blocked_message, call, verdict, self.config.threshold))

@@ -95,6 +95,8 @@ class PolicyContext:
         state: per-call scratch space for the policy.
         max_held_bytes: bytes the policy may hold back in this call (`LUTHIEN_MAX_HELD_BYTES`);
             None: no limit (contexts built outside the gateway, e.g. unit tests).
+        client_headers: the client's request headers that are not credentials (names lower-case),
+            e.g. `anthropic-beta`, which a policy re-sending the request must send along.
         approvals: where held tool calls wait for a person (`human_approval`); None outside the gateway.
         session_id: the agent session of the call, when the client said which.
     """
@@ -106,6 +108,7 @@ class PolicyContext:
     request: CallRequest | None = None
     state: dict[str, Any] = field(default_factory=dict[str, Any])
     max_held_bytes: int | None = None
+    client_headers: dict[str, str] = field(default_factory=dict[str, str])
     approvals: ApprovalService | None = None
     session_id: str | None = None
 
@@ -117,6 +120,7 @@ class PolicyContext:
             self.activity,
             self.models,
             max_held_bytes=self.max_held_bytes,
+            client_headers=self.client_headers,
             approvals=self.approvals,
             session_id=self.session_id,
         )

@@ -35,6 +35,7 @@ REGISTERED: dict[str, str] = {
     "simple_tool_call_judge": "luthien.policies.simple_tool_call_judge:SimpleToolCallJudgePolicy",
     "block_commands": "luthien.policies.block_commands:BlockCommandsPolicy",
     "drop_thinking": "luthien.policies.drop_thinking:DropThinkingPolicy",
+    "defer_to_trusted": "luthien.policies.defer_to_trusted:DeferToTrustedPolicy",
     "human_approval": "luthien.policies.human_approval:HumanApprovalPolicy",
 }
 """Short name → `module:Class` of every shipped policy."""

@@ -1,12 +1,14 @@
-"""Calling a model from inside Luthien, e.g. a policy's judge.
+"""Calling a model from inside Luthien, e.g. a policy's judge, a trusted model, or a resample.
 
 One non-streaming request to a named upstream, in its format, with its own configured credentials
 and timeouts (the upstream's `timeouts:`, else the global ones), through the upstream's circuit
-breaker (a judge's failures count, and an open breaker refuses it).
+breaker (a judge's failures count, and an open breaker refuses it). `complete` asks one question;
+`send` posts a whole request body of the client's API (a call's own request, re-asked).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -90,8 +92,6 @@ class ModelCaller:
             ModelCallError: the call failed or the answer was not a JSON object.
         """
         upstream = self.upstream(upstream_name)
-        headers: CIMultiDict[str] = CIMultiDict({"content-type": "application/json"})
-        key = upstream.config.resolved_api_key()
         if upstream.format is WireFormat.ANTHROPIC:
             body: dict[str, Any] = {
                 "model": model,
@@ -99,22 +99,50 @@ class ModelCaller:
                 "system": system,
                 "messages": [{"role": "user", "content": user}],
             }
-            headers["anthropic-version"] = ANTHROPIC_VERSION
-            if key:
-                headers["x-api-key"] = key
         else:
             body = {
                 "model": model,
                 "max_completion_tokens": max_tokens,
                 "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
             }
+        return await self.send(upstream, _PATHS[upstream.format], body)
+
+    def routed(self, model: str, client_format: WireFormat) -> Upstream:
+        """The upstream a client call for `model` in `client_format` is routed to."""
+        return self._router.resolve(model, client_format)
+
+    async def send(
+        self,
+        upstream: Upstream,
+        path: str,
+        body: Mapping[str, Any],
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ModelReply:
+        """POST a whole request `body` to `path` (e.g. `/v1/responses`) on `upstream`, not streaming.
+
+        Args:
+            upstream: where to send it.
+            path: the API path.
+            body: the request body.
+            extra_headers: headers to send beside Luthien's own (e.g. the client's `anthropic-beta`).
+
+        Raises:
+            ModelCallError: the call failed or the answer was not a JSON object.
+        """
+        headers: CIMultiDict[str] = CIMultiDict(extra_headers or {})
+        headers["content-type"] = "application/json"
+        key = upstream.config.resolved_api_key()
+        if upstream.format is WireFormat.ANTHROPIC:
+            headers["anthropic-version"] = ANTHROPIC_VERSION
             if key:
-                headers["authorization"] = f"Bearer {key}"
-        url = upstream.url(_PATHS[upstream.format], "")
+                headers["x-api-key"] = key
+        elif key:
+            headers["authorization"] = f"Bearer {key}"
+        url = upstream.url(path, "")
         timeouts = resolve_timeouts(self._breakers.default_timeouts, upstream.config, None)
         try:
             async with self._breakers.request(
-                upstream, "POST", url, headers, orjson.dumps(body), timeouts
+                upstream, "POST", url, headers, orjson.dumps(dict(body)), timeouts
             ) as response:
                 raw = await response.read()
                 status = response.status
