@@ -98,9 +98,10 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="disk-format",
-        # Any device, named or in a variable; not listing (`-l`) or an image file in the workspace.
-        pattern=r"\b(?:mkfs(?:\.\w+)?|wipefs|sfdisk|parted|fdisk)\b"
-        r"(?![^;&|]*\s(?:-l\b|\./|[\w./-]+\.(?:img|iso|raw|qcow2)\b))|"
+        # Any device, named or in a variable; not an image file in the workspace, nor a partition table
+        # listed (`fdisk -l`: for `mkfs`, `-l` names a bad-blocks file and the device is still formatted).
+        pattern=r"\b(?:mkfs(?:\.\w+)?|wipefs|(?:s?fdisk|parted)(?![^;&|]*\s-l\b))\b"
+        r"(?![^;&|]*\s(?:\./|[\w./-]+\.(?:img|iso|raw|qcow2)\b))|"
         r"\bshred\b[^;&|]*\s[\"']?(?:/dev/|~|\$HOME)|\bdd\b[^;|&]*\bof=/dev/(?!null\b)",
         reason="Formatting, partitioning or overwriting a disk.",
     ),
@@ -133,7 +134,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         name="download-then-run",
         pattern=r"\b"
         + _DOWNLOAD
-        + r"\b[^;|]*\s(?:-o|-O|--output(?:-document)?=?)\s*[\"']?(\S+?)[\"']?(?:\s|$).*"
+        # The file name ends at a blank or an operator: `-o i.sh&&bash i.sh` runs it too.
+        + r"\b[^;|]*\s(?:-o|-O|--output(?:-document)?=?)\s*[\"']?([^\s;&|]+?)[\"']?(?=[\s;&|]|$).*"
         r"(?:&&|;)\s*(?:sudo\s+)?(?:nohup\s+)?(?:" + _INTERPRETER + r"\s+|\.\s+)?\1(?:\s|$|&)",
         reason="Downloading a program and running it.",
     ),
