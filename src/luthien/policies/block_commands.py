@@ -73,9 +73,9 @@ _SECRET = (
     r"\b(?:pg_dump|mysqldump|mongodump)\b|secretsmanager\s+get-secret-value|kubectl\s+get\s+secrets?\b[^;&|]*-o\s*(?:yaml|json)|"
     r"\bheroku\s+config\s+-s\b|find-generic-password|cookies\.sqlite|Login\s+Data|git\s+config\s+--get-regexp[^;&|]*(?:credential|token)"
 )
-# Commands and calls that send data to another host.
+# Commands and calls that send data to another host (`ssh` the command, not the `~/.ssh ` folder).
 _NETWORK_SINK = (
-    r"\b(?:curl|wget|nc|ncat|netcat|socat|scp|sftp|rsync|telnet|nslookup|dig)\b|\bssh\s|openssl\s+s_client|"
+    r"\b(?:curl|wget|nc|ncat|netcat|socat|scp|sftp|rsync|telnet|nslookup|dig)\b|(?<![./])\bssh\s|openssl\s+s_client|"
     r"\bgh\s+(?:gist|issue|pr)\b|\baws\s+s3\s+(?:cp|mv|sync)\b|urlopen|requests\.(?:post|put)|http\.client"
 )
 _INTERPRETER = r"(?:(?:ba|z|da|k|fi)?sh|python[23]?|perl|ruby|node|php)"
