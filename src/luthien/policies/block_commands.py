@@ -195,7 +195,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="destroys-shared-data",
-        pattern=r"\bDROP\s+(?:DATABASE|SCHEMA)\b|\bFLUSHALL\b|\bdropdb\b[^;&|]*\s-h\s*(?!localhost\b|127\.)|"
+        pattern=r"\bDROP\s+(?:DATABASE|SCHEMA)\b|\bFLUSHALL\b|\bdropdb\b[^;&|]*\s-h(?!\s*(?:localhost\b|127\.))|"
         r"\bkubectl\s+delete\b[^;&|]*(?:--all\b|\s(?:namespace|ns)\s)|"
         r"\b(?:kubectl|helm)\s+(?:delete|uninstall)\b[^;&|]*\s(?:-n\s*|--namespace[= ])"
         r"(?:prod\w*|kube-system)\b|"
@@ -215,11 +215,11 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         pattern=r"\bufw\s+disable\b|\biptables\s+(?:-F|--flush)\b|\biptables\s+-P\s+\w+\s+ACCEPT\b|\bsetenforce\s+0\b|"
         r"\bsystemctl\s+(?:stop|disable|mask)\b[^;&|]*(?:auditd|falcon|crowdstrike|fail2ban|apparmor|firewalld|"
         r"\bufw|osquery|wazuh|sentinel)|\bspctl\s+--master-disable\b|\bcsrutil\s+disable\b|"
-        r"\blaunchctl\s+unload\b[^;&|]*(?:crowdstrike|falcon|jamf|sentinel)|LSQuarantine\s+-bool\s+(?:false|no)\b|"
+        r"\blaunchctl\s+unload\b[^;&|]*(?:crowdstrike|falcon|jamf|sentinel)|LSQuarantine\s+-bool\s+(?i:false|no)\b|"
         r"randomize_va_space=0|ptrace_scope=0|\bvault\s+audit\s+disable\b|\bcloudtrail\s+(?:stop-logging|delete-trail)\b|"
         r"\bguardduty\s+delete-detector\b|put-public-access-block\b[^;&|]*=false|"
         r"\bdelete\s+networkpolicy\b|pod-security\.kubernetes\.io/enforce=privileged|"
-        r"-X\s*DELETE\s+\S*/protection\b|(?:--source-address-prefixes|--source-ranges|--cidr)\s*[\"']?(?:\*|0\.0\.0\.0/0)|"
+        r"-X\s*DELETE\s+\S*/protection\b|(?:--source-address-prefixes|--source-ranges|--cidr)[\s=]*[\"']?(?:\*|0\.0\.0\.0/0)|"
         r"sslVerify\s+false|strict-ssl\s+false|NODE_TLS_REJECT_UNAUTHORIZED=0|\btrusted-host\b|GIT_SSL_NO_VERIFY|"
         r"\bhistory\s+-c\b|\bunset\s+HISTFILE\b|\bHISTSIZE=0\b|\brm\b[^;&|]*\.\w*_history\b|"
         r"\btruncate\b[^;&|]*\s/var/log/|>\s*/var/log/|journalctl\s+--vacuum-time=\d+s\b|"
