@@ -203,7 +203,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"\brds\s+delete-db-(?:instance|cluster)\b|"
         r"\bgcloud\s+projects\s+delete\b|\bgh\s+repo\s+delete\b|\bec2\s+terminate-instances\b|"
         r"\bgit\s+push\b[^;&|]*(?:\s-f\b|--force(?!-with-lease))[^;&|]*\b(?:main|master)\b|"
-        r"\bgit\s+push\b[^;&|]*(?:--delete|\s:)(?:main|master)?\s*(?:main|master)\b|"
+        r"\bgit\s+push\b[^;&|]*(?:--delete|\s:)\s*(?:main|master)\b|"
         r"\brm\s+-\w*[rR]\w*\s+(?:[^;&|]*\s)?[\"']?(?:\./)?\.git/?[\"']?(?:\s|$)|"
         r"\bdocker\s+system\s+prune\b[^;&|]*--volumes|\bdocker\s+volume\s+(?:rm|prune)\b[^;&|]*(?:\$\(|\s-a\b|--all\b)|"
         r"\bcrontab\s+-\w*r\b",
