@@ -778,6 +778,16 @@ LET_THROUGH_AT_EACH_EDGE = [
     "pip install --index-url  https://pypi.org/simple httpx",
     "npm install --registry  https://registry.npmjs.org/ lodash",
     "npm config set registry  https://registry.npmjs.org/",
+    'npm config set registry "https://registry.npmjs.org/"',
+    'pip install --index-url "https://pypi.org/simple" httpx',
+    "rsync -av -e ssh ./dist/ deploy@staging.acme.internal:/srv/app/",
+    "ssh-keygen -R 203.0.113.8",
+    "cp config/trusted-hosts.example config/trusted-hosts",
+    "grep -rn untrusted-host src/",
+    "unset HISTFILESIZE",
+    "npm info left-pad --registry http://203.0.113.3:4873/",
+    "ls /var/spool/cron/crontabs/ > /tmp/crontabs.txt",
+    "echo \"alias du='ncdu --color dark'\" >> ~/.bashrc",
 ]
 
 # The shell splits words on any run of blanks, and needs none around `|`, `;`, `&&` and `>`.

@@ -144,20 +144,23 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         pattern=r"/dev/(?:tcp|udp)/|\b(?:nc|ncat|netcat)\b[^;&|]*\s-\w*[ec]\s|\bsocat\b[^;&|]*\bexec:|"
         r"\b(?:ba)?sh\s+-i\b(?:[^;&]|>&)*\|\s*(?:nc|ncat|netcat)\b|"
         r"(?s:socket\.socket\(.*\.connect\(.*(?:dup2|pty\.spawn|subprocess))|"
-        r"\bssh\b[^;&|]*\s-\w*R\s*\d",
+        # `ssh` itself, not `ssh-keygen -R host` (which forgets a host key).
+        r"\bssh\b(?!-)[^;&|]*\s-\w*R\s*\d",
         reason="Opening a remote shell or tunnel into this machine.",
     ),
     Rule(
         name="untrusted-package-source",
         pattern=r"\b(?:pip3?|pipx|uv\s+pip|npm|pnpm|yarn|gem)\s+(?:install|add|i)\b[^;&|]*"
+        # The look-aheads skip blanks and quotes themselves: `\s+` or `[\"']?` giving some back must not
+        # make a trusted index look untrusted.
         r"(?:https?://(?!"
         + _TRUSTED_INDEX
-        + r")|--(?:extra-)?index-url(?:=|\s+)(?!https?://"
+        + r")|--(?:extra-)?index-url(?:=|\s+)(?![\s\"']*https?://"
         + _TRUSTED_INDEX
         + r")|"
-        r"--registry(?:=|\s+)(?!https?://" + _TRUSTED_INDEX + r"))|"
+        r"--registry(?:=|\s+)(?![\s\"']*https?://" + _TRUSTED_INDEX + r"))|"
         r"\b(?:pip3?\s+config\s+set\s+\S*(?:index-url|extra-index-url)|npm\s+config\s+set\s+registry)"
-        r"(?:=|\s+)[\"']?(?!https?://" + _TRUSTED_INDEX + r")",
+        r"(?:=|\s+)[\"']?(?![\s\"']*https?://" + _TRUSTED_INDEX + r")",
         reason="Installing packages from, or pointing the package manager at, an index other than the public "
         "registries.",
     ),
