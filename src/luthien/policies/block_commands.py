@@ -70,7 +70,7 @@ _SECRET = (
     r"\.aws\b|\.gnupg\b|\.netrc\b|\.git-credentials\b|"
     r"\.docker/config\.json|\.kube/config|\.npmrc\b|\.pypirc\b|\.config/(?:gh|gcloud)\b|/etc/(?:shadow|passwd|sudoers)\b|"
     r"(?<![\w.-])\.env(?![\w.])|\b(?:printenv|env)\s*(?:\||\))|os\.environ|\$\{?AWS_SECRET_ACCESS_KEY\b|"
-    r"\b(?:pg_dump|mysqldump|mongodump)\b|secretsmanager\s+get-secret-value|kubectl\s+get\s+secrets?\b[^;&|]*-o\s*(?:yaml|json)|"
+    r"\b(?:pg_dump(?:all)?|mysqldump|mongodump)\b|secretsmanager\s+get-secret-value|kubectl\s+get\s+secrets?\b[^;&|]*-o\s*(?:yaml|json)|"
     r"\bheroku\s+config\s+-s\b|find-generic-password|cookies\.sqlite|Login\s+Data|git\s+config\s+--get-regexp[^;&|]*(?:credential|token)"
 )
 # Commands and calls that send data to another host (`ssh` the command, not the `~/.ssh ` folder).
@@ -100,7 +100,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         name="disk-format",
         # Any device, named or in a variable; not an image file in the workspace, nor a partition table
         # listed (`fdisk -l`: for `mkfs`, `-l` names a bad-blocks file and the device is still formatted).
-        pattern=r"\b(?:mkfs(?:\.\w+)?|wipefs|(?:s?fdisk|parted)(?![^;&|]*\s-l\b))\b"
+        pattern=r"\b(?:mkfs(?:\.\w+)?|wipefs|(?:s?fdisk|parted)(?![^;&|]*\s-[a-z]*l[a-z]*\b))\b"
         r"(?![^;&|]*\s(?:\./|[\w./-]+\.(?:img|iso|raw|qcow2)\b))|"
         r"\bshred\b[^;&|]*\s[\"']?(?:/dev/|~|\$HOME)|\bdd\b[^;|&]*\bof=/dev/(?!null\b)",
         reason="Formatting, partitioning or overwriting a disk.",
