@@ -142,7 +142,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(
         name="reverse-shell",
         pattern=r"/dev/(?:tcp|udp)/|\b(?:nc|ncat|netcat)\b[^;&|]*\s-\w*[ec]\s|\bsocat\b[^;&|]*\bexec:|"
-        r"\b(?:ba)?sh\s+-i\b(?:[^;&]|>&)*\|\s*(?:nc|ncat|netcat)\b|"
+        r"\b(?:ba|z|da|k)?sh\s+-\w*i\w*\b(?:[^;&]|>&)*\|\s*(?:nc|ncat|netcat)\b|"
         r"(?s:socket\.socket\(.*\.connect\(.*(?:dup2|pty\.spawn|subprocess))|"
         # `ssh` itself, not `ssh-keygen -R host` (which forgets a host key).
         r"\bssh\b(?!-)[^;&|]*\s-\w*R\s*\d",
@@ -205,7 +205,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"\bs3\s+rm\s+s3://[^/\s]+/?\s[^;&|]*--recursive|\bs3\s+rb\b|"
         r"\brds\s+delete-db-(?:instance|cluster)\b|"
         r"\bgcloud\s+projects\s+delete\b|\bgh\s+repo\s+delete\b|\bec2\s+terminate-instances\b|"
-        r"\bgit\s+push\b[^;&|]*(?:\s-f\b|--force(?!-with-lease))[^;&|]*\b(?:main|master)\b|"
+        r"\bgit\s+push\b[^;&|]*(?:\s-[a-zA-Z]*f[a-zA-Z]*\b|--force(?!-with-lease))[^;&|]*\b(?:main|master)\b|"
         r"\bgit\s+push\b[^;&|]*(?:--delete|\s:)\s*(?:main|master)\b|"
         r"\brm\s+-\w*[rR]\w*\s+(?:[^;&|]*\s)?[\"']?(?:\./)?\.git/?[\"']?(?:\s|$)|"
         r"\bdocker\s+system\s+prune\b[^;&|]*--volumes|\bdocker\s+volume\s+(?:rm|prune)\b[^;&|]*(?:\$\(|\s-a\b|--all\b)|"
