@@ -112,7 +112,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         # `. <(curl …)` sources the download; `./tool <(curl …)` only reads it as a file.
         r"(?:\b(?:source|xargs)|\b" + _INTERPRETER + r"|(?:^|\s)\.(?=\s))[^;&|]*<\(\s*" + _DOWNLOAD + r"\b|"
         r"\beval\s+[\"']?\$\(\s*" + _DOWNLOAD + r"\b|"
-        r"\bbase64\s+(?:-d|--decode)\b[^;&]*\|\s*(?:sudo\s+)?" + _INTERPRETER + r"\b|"
+        r"\bbase64\s+(?:-\w*d\w*|--decode)\b[^;&]*\|\s*(?:sudo\s+)?" + _INTERPRETER + r"\b|"
         r"\b(?:iex|Invoke-Expression)\b[^;&|]*\b(?:irm|iwr|Invoke-RestMethod|Invoke-WebRequest|DownloadString)\b|"
         r"(?s:^(?=.*(?:\bhttps?(?:[\"']\))?\.get\(|urlopen\(|file_get_contents\(\s*[\"']https?:))(?=.*\beval\())",
         reason="Downloading code from the network and running it in a shell.",
@@ -145,7 +145,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"\b(?:ba|z|da|k)?sh\s+-\w*i\w*\b(?:[^;&]|>&)*\|\s*(?:nc|ncat|netcat)\b|"
         r"(?s:socket\.socket\(.*\.connect\(.*(?:dup2|pty\.spawn|subprocess))|"
         # `ssh` itself, not `ssh-keygen -R host` (which forgets a host key).
-        r"\bssh\b(?!-)[^;&|]*\s-\w*R\s*\d",
+        r"\b(?:auto)?ssh\b(?!-)[^;&|]*\s-\w*R\s*\d",
         reason="Opening a remote shell or tunnel into this machine.",
     ),
     Rule(
@@ -171,7 +171,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"core\.hooksPath|\.(?:bashrc|zshrc|profile|bash_profile)\b))"
         # No `\b` before the download tools: `printf '...\ncurl ...'` writes a line that starts with one.
         r"(?=.*(?:/tmp/|(?:curl|wget|nc|ncat)\b|PROMPT_COMMAND|alias\s+sudo\b)))|"
-        r"(?:>>?|\btee\b[^;&|]*)\s*\S*authorized_keys\b|"
+        r"(?:>>?|\btee\b[^;&|]*)\s*\S*authorized_keys2?\b|"
         r"\b(?:cp|mv|install)\b[^;&|]*\s/tmp/\S+\s+\S*/s?bin/",
         reason="Making something run automatically (cron, services, shell startup, git hooks, SSH keys) "
         "from a temporary or remote location.",
@@ -209,7 +209,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"\bgit\s+push\b[^;&|]*(?:--delete|\s:)\s*(?:main|master)\b|"
         r"\brm\s+-\w*[rR]\w*\s+(?:[^;&|]*\s)?[\"']?(?:\./)?\.git/?[\"']?(?:\s|$)|"
         r"\bdocker\s+system\s+prune\b[^;&|]*--volumes|\bdocker\s+volume\s+(?:rm|prune)\b[^;&|]*(?:\$\(|\s-a\b|--all\b)|"
-        r"\bcrontab\s+-\w*r\b",
+        r"\bcrontab\s+-\w*r\w*\b",
         reason="Destroying shared or hard-to-recover data (databases, clusters, cloud resources, repository "
         "history).",
     ),
