@@ -208,7 +208,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"\bgit\s+push\b[^;&|]*(?:\s-[a-zA-Z]*f[a-zA-Z]*\b|--force(?!-with-lease))[^;&|]*\b(?:main|master)\b|"
         r"\bgit\s+push\b[^;&|]*(?:--delete|\s:)\s*(?:main|master)\b|"
         r"\brm\s+-\w*[rR]\w*\s+(?:[^;&|]*\s)?[\"']?(?:\./)?\.git/?[\"']?(?:\s|$)|"
-        r"\bdocker\s+system\s+prune\b[^;&|]*--volumes|\bdocker\s+volume\s+(?:rm|prune)\b[^;&|]*(?:\$\(|\s-a\b|--all\b)|"
+        r"\bdocker\s+system\s+prune\b[^;&|]*--volumes|\bdocker\s+volume\s+(?:rm|prune)\b[^;&|]*(?:\$\(|\s-[a-z]*a[a-z]*\b|--all\b)|"
         r"\bcrontab\s+-\w*r\w*\b",
         reason="Destroying shared or hard-to-recover data (databases, clusters, cloud resources, repository "
         "history).",
