@@ -15,6 +15,14 @@ Each gives mutants:
 | string                           | empty, and altered (`XX` prefixed)                               |
 | boolean                          | flipped                                                          |
 
+A `\b` is not removed where the pattern's text alone decides it: the element just before it consumes
+a word character (a letter, `\w`, `\d`; `+` or `{m,n}` with m ≥ 1 allowed) and the one just after a
+non-word one (`\s`, an escaped or plain punctuation character, a class of those), not optional, or
+the other way round. Every match that reaches the `\b` then has a word character on one side and a
+non-word one on the other, so the assertion is always true and removing it changes no match. Where
+either side is a group, an alternation's edge, an optional element or the fragment's edge (a
+fragment is joined to others), the mutant is made.
+
 A string is a regular expression when it reaches `re.compile(...)` or a `pattern=` argument, directly
 or through a module-level name. Strings that are elements of a collection get the drop mutant only.
 A mutant is a byte range of the source and its replacement; `mutation/constants.py` runs them.
@@ -278,14 +286,22 @@ def regex_edits(pattern: str) -> list[_RegexEdit]:
     edits: list[_RegexEdit] = []
     # Each open alternation: where its content starts and the positions of its `|`.
     stack: list[tuple[int, list[int]]] = [(0, [])]
+    # Whether the last character any match consumed before this point is a word character (None: not
+    # known from the pattern's text alone).
+    last: bool | None = None
     position = 0
     while position < len(pattern):
         char = pattern[position]
         if char == "\\":
             if pattern[position + 1 : position + 2] == "b":
-                edits.append(_RegexEdit(f"\\b at {position} removed", position, position + 2, ""))
+                following = _next_atom_is_word(pattern, position + 2)
+                if last is None or following is None or last == following:
+                    edits.append(_RegexEdit(f"\\b at {position} removed", position, position + 2, ""))
+            else:
+                last = _escape_is_word(pattern[position + 1 : position + 2])
             position += 2
             continue
+        last = _after(last, pattern, position)
         if char == "[":
             end = _class_end(pattern, position)
             negated = pattern[position + 1 : position + 2] == "^"
@@ -337,6 +353,80 @@ def regex_edits(pattern: str) -> list[_RegexEdit]:
         content, bars = stack.pop()
         edits.extend(_alternative_drops(pattern, content, len(pattern), bars))
     return edits
+
+
+def _char_is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _escape_is_word(letter: str) -> bool | None:
+    r"""Whether the escape `\<letter>` matches a word character (True), a non-word one (False), or either.
+
+    Either, or none (None): `\S`, `\W`, `\b`, `\A`, a back-reference...
+    """
+    if letter in ("w", "d"):
+        return True
+    if letter in ("s", "n", "t", "r", "f", "v"):
+        return False
+    if letter and not _char_is_word(letter):
+        return False  # an escaped literal: `\\.`, `\\(`, `\\$`
+    return None
+
+
+def _class_is_word(body: str) -> bool | None:
+    """Whether every character of a (not negated) class body is a word character, or none is."""
+    kinds: set[bool | None] = set()
+    position = 0
+    while position < len(body):
+        if body[position] == "\\":
+            kinds.add(_escape_is_word(body[position + 1 : position + 2]))
+            position += 2
+        else:
+            # A range (`a-z`) counts as its ends and its `-`, which are not of one kind: unknown.
+            kinds.add(_char_is_word(body[position]))
+            position += 1
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _atom_is_word(pattern: str, position: int) -> tuple[bool | None, int]:
+    """Whether the atom at `position` consumes a word character, and where it ends."""
+    char = pattern[position : position + 1]
+    if char == "\\":
+        return _escape_is_word(pattern[position + 1 : position + 2]), position + 2
+    if char == "[":
+        end = _class_end(pattern, position)
+        negated = pattern[position + 1 : position + 2] == "^"
+        return (None if negated else _class_is_word(pattern[position + 1 : end - 1])), end
+    if not char or char in "()|^$.*+?{":
+        return None, position + 1
+    return _char_is_word(char), position + 1
+
+
+def _next_atom_is_word(pattern: str, position: int) -> bool | None:
+    """Whether the first character matched from `position` on is a word character, if the text says.
+
+    It does when the atom there is a character, an escape or a class, and is not optional.
+    """
+    kind, end = _atom_is_word(pattern, position)
+    after = pattern[end : end + 1]
+    bounded = _BOUNDED.match(pattern, end)
+    if after in ("*", "?") or (bounded and bounded.group()[1:2] in ("0", ",", "}")):
+        return None
+    return kind
+
+
+def _after(last: bool | None, pattern: str, position: int) -> bool | None:
+    """What `last` (see `regex_edits`) becomes after the element at `position`, not an escape."""
+    char = pattern[position]
+    if char == "+":
+        return last  # one or more: the last one consumed is still of the atom's kind
+    if char == "{" and (bounded := _BOUNDED.match(pattern, position)):
+        return last if bounded.group()[1:2] not in ("0", ",", "}") else None
+    if char == "[":
+        return _atom_is_word(pattern, position)[0]
+    if char in "()|^$.*?":
+        return None
+    return _char_is_word(char)
 
 
 def _class_end(pattern: str, start: int) -> int:

@@ -70,12 +70,12 @@ _SECRET = (
     r"\.aws\b|\.gnupg\b|\.netrc\b|\.git-credentials\b|"
     r"\.docker/config\.json|\.kube/config|\.npmrc\b|\.pypirc\b|\.config/(?:gh|gcloud)\b|/etc/(?:shadow|passwd|sudoers)\b|"
     r"(?<![\w.-])\.env(?![\w.])|\b(?:printenv|env)\s*(?:\||\))|os\.environ|\$\{?AWS_SECRET_ACCESS_KEY\b|"
-    r"\b(?:pg_dump|mysqldump|mongodump)\b|secretsmanager\s+get-secret-value|kubectl\s+get\s+secrets?\b[^;&|]*-o\s*(?:yaml|json)|"
+    r"\b(?:pg_dump(?:all)?|mysqldump|mongodump)\b|secretsmanager\s+get-secret-value|kubectl\s+get\s+secrets?\b[^;&|]*-o\s*(?:yaml|json)|"
     r"\bheroku\s+config\s+-s\b|find-generic-password|cookies\.sqlite|Login\s+Data|git\s+config\s+--get-regexp[^;&|]*(?:credential|token)"
 )
-# Commands and calls that send data to another host.
+# Commands and calls that send data to another host (`ssh` the command, not the `~/.ssh ` folder).
 _NETWORK_SINK = (
-    r"\b(?:curl|wget|nc|ncat|netcat|socat|scp|sftp|rsync|telnet|nslookup|dig)\b|\bssh\s|openssl\s+s_client|"
+    r"\b(?:curl|wget|nc|ncat|netcat|socat|scp|sftp|rsync|telnet|nslookup|dig)\b|(?<![./])\bssh\s|openssl\s+s_client|"
     r"\bgh\s+(?:gist|issue|pr)\b|\baws\s+s3\s+(?:cp|mv|sync)\b|urlopen|requests\.(?:post|put)|http\.client"
 )
 _INTERPRETER = r"(?:(?:ba|z|da|k|fi)?sh|python[23]?|perl|ruby|node|php)"
@@ -98,9 +98,10 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="disk-format",
-        # Any device, named or in a variable; not listing (`-l`) or an image file in the workspace.
-        pattern=r"\b(?:mkfs(?:\.\w+)?|wipefs|sfdisk|parted|fdisk)\b"
-        r"(?![^;&|]*\s(?:-l\b|\./|[\w./-]+\.(?:img|iso|raw|qcow2)\b))|"
+        # Any device, named or in a variable; not an image file in the workspace, nor a partition table
+        # listed (`fdisk -l`: for `mkfs`, `-l` names a bad-blocks file and the device is still formatted).
+        pattern=r"\b(?:mkfs(?:\.\w+)?|wipefs|(?:s?fdisk|parted)(?![^;&|]*\s-[a-z]*l[a-z]*\b))\b"
+        r"(?![^;&|]*\s(?:\./|[\w./-]+\.(?:img|iso|raw|qcow2)\b))|"
         r"\bshred\b[^;&|]*\s[\"']?(?:/dev/|~|\$HOME)|\bdd\b[^;|&]*\bof=/dev/(?!null\b)",
         reason="Formatting, partitioning or overwriting a disk.",
     ),
@@ -111,7 +112,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         # `. <(curl …)` sources the download; `./tool <(curl …)` only reads it as a file.
         r"(?:\b(?:source|xargs)|\b" + _INTERPRETER + r"|(?:^|\s)\.(?=\s))[^;&|]*<\(\s*" + _DOWNLOAD + r"\b|"
         r"\beval\s+[\"']?\$\(\s*" + _DOWNLOAD + r"\b|"
-        r"\bbase64\s+(?:-d|--decode)\b[^;&]*\|\s*(?:sudo\s+)?" + _INTERPRETER + r"\b|"
+        r"\bbase64\s+(?:-\w*d\w*|--decode)\b[^;&]*\|\s*(?:sudo\s+)?" + _INTERPRETER + r"\b|"
         r"\b(?:iex|Invoke-Expression)\b[^;&|]*\b(?:irm|iwr|Invoke-RestMethod|Invoke-WebRequest|DownloadString)\b|"
         r"(?s:^(?=.*(?:\bhttps?(?:[\"']\))?\.get\(|urlopen\(|file_get_contents\(\s*[\"']https?:))(?=.*\beval\())",
         reason="Downloading code from the network and running it in a shell.",
@@ -133,29 +134,33 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         name="download-then-run",
         pattern=r"\b"
         + _DOWNLOAD
-        + r"\b[^;|]*\s(?:-o|-O|--output(?:-document)?=?)\s*[\"']?(\S+?)[\"']?(?:\s|$).*"
+        # The file name ends at a blank or an operator: `-o i.sh&&bash i.sh` runs it too.
+        + r"\b[^;|]*\s(?:-o|-O|--output(?:-document)?=?)\s*[\"']?([^\s;&|]+?)[\"']?(?=[\s;&|]|$).*"
         r"(?:&&|;)\s*(?:sudo\s+)?(?:nohup\s+)?(?:" + _INTERPRETER + r"\s+|\.\s+)?\1(?:\s|$|&)",
         reason="Downloading a program and running it.",
     ),
     Rule(
         name="reverse-shell",
         pattern=r"/dev/(?:tcp|udp)/|\b(?:nc|ncat|netcat)\b[^;&|]*\s-\w*[ec]\s|\bsocat\b[^;&|]*\bexec:|"
-        r"\b(?:ba)?sh\s+-i\b(?:[^;&]|>&)*\|\s*(?:nc|ncat|netcat)\b|"
+        r"\b(?:ba|z|da|k)?sh\s+-\w*i\w*\b(?:[^;&]|>&)*\|\s*(?:nc|ncat|netcat)\b|"
         r"(?s:socket\.socket\(.*\.connect\(.*(?:dup2|pty\.spawn|subprocess))|"
-        r"\bssh\b[^;&|]*\s-\w*R\s*\d",
+        # `ssh` itself, not `ssh-keygen -R host` (which forgets a host key).
+        r"\b(?:auto)?ssh\b(?!-)[^;&|]*\s-\w*R\s*\d",
         reason="Opening a remote shell or tunnel into this machine.",
     ),
     Rule(
         name="untrusted-package-source",
         pattern=r"\b(?:pip3?|pipx|uv\s+pip|npm|pnpm|yarn|gem)\s+(?:install|add|i)\b[^;&|]*"
+        # The look-aheads skip blanks and quotes themselves: `\s+` or `[\"']?` giving some back must not
+        # make a trusted index look untrusted.
         r"(?:https?://(?!"
         + _TRUSTED_INDEX
-        + r")|--(?:extra-)?index-url(?:=|\s+)(?!https?://"
+        + r")|--(?:extra-)?index-url(?:=|\s+)(?![\s\"']*https?://"
         + _TRUSTED_INDEX
         + r")|"
-        r"--registry(?:=|\s+)(?!https?://" + _TRUSTED_INDEX + r"))|"
+        r"--registry(?:=|\s+)(?![\s\"']*https?://" + _TRUSTED_INDEX + r"))|"
         r"\b(?:pip3?\s+config\s+set\s+\S*(?:index-url|extra-index-url)|npm\s+config\s+set\s+registry)"
-        r"(?:=|\s+)[\"']?(?!https?://" + _TRUSTED_INDEX + r")",
+        r"(?:=|\s+)[\"']?(?![\s\"']*https?://" + _TRUSTED_INDEX + r")",
         reason="Installing packages from, or pointing the package manager at, an index other than the public "
         "registries.",
     ),
@@ -166,7 +171,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"core\.hooksPath|\.(?:bashrc|zshrc|profile|bash_profile)\b))"
         # No `\b` before the download tools: `printf '...\ncurl ...'` writes a line that starts with one.
         r"(?=.*(?:/tmp/|(?:curl|wget|nc|ncat)\b|PROMPT_COMMAND|alias\s+sudo\b)))|"
-        r"(?:>>?|\btee\b[^;&|]*)\s*\S*authorized_keys\b|"
+        r"(?:>>?|\btee\b[^;&|]*)\s*\S*authorized_keys2?\b|"
         r"\b(?:cp|mv|install)\b[^;&|]*\s/tmp/\S+\s+\S*/s?bin/",
         reason="Making something run automatically (cron, services, shell startup, git hooks, SSH keys) "
         "from a temporary or remote location.",
@@ -193,18 +198,18 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="destroys-shared-data",
-        pattern=r"\bDROP\s+(?:DATABASE|SCHEMA)\b|\bFLUSHALL\b|\bdropdb\b[^;&|]*\s-h\s*(?!localhost\b|127\.)|"
+        pattern=r"\bDROP\s+(?:DATABASE|SCHEMA)\b|\bFLUSHALL\b|\bdropdb\b[^;&|]*\s-h(?!\s*(?:localhost\b|127\.))|"
         r"\bkubectl\s+delete\b[^;&|]*(?:--all\b|\s(?:namespace|ns)\s)|"
         r"\b(?:kubectl|helm)\s+(?:delete|uninstall)\b[^;&|]*\s(?:-n\s*|--namespace[= ])"
         r"(?:prod\w*|kube-system)\b|"
         r"\bs3\s+rm\s+s3://[^/\s]+/?\s[^;&|]*--recursive|\bs3\s+rb\b|"
         r"\brds\s+delete-db-(?:instance|cluster)\b|"
         r"\bgcloud\s+projects\s+delete\b|\bgh\s+repo\s+delete\b|\bec2\s+terminate-instances\b|"
-        r"\bgit\s+push\b[^;&|]*(?:\s-f\b|--force(?!-with-lease))[^;&|]*\b(?:main|master)\b|"
-        r"\bgit\s+push\b[^;&|]*(?:--delete|\s:)(?:main|master)?\s*(?:main|master)\b|"
+        r"\bgit\s+push\b[^;&|]*(?:\s-[a-zA-Z]*f[a-zA-Z]*\b|--force(?!-with-lease))[^;&|]*\b(?:main|master)\b|"
+        r"\bgit\s+push\b[^;&|]*(?:--delete|\s:)\s*(?:main|master)\b|"
         r"\brm\s+-\w*[rR]\w*\s+(?:[^;&|]*\s)?[\"']?(?:\./)?\.git/?[\"']?(?:\s|$)|"
-        r"\bdocker\s+system\s+prune\b[^;&|]*--volumes|\bdocker\s+volume\s+(?:rm|prune)\b[^;&|]*(?:\$\(|\s-a\b|--all\b)|"
-        r"\bcrontab\s+-\w*r\b",
+        r"\bdocker\s+system\s+prune\b[^;&|]*--volumes|\bdocker\s+volume\s+(?:rm|prune)\b[^;&|]*(?:\$\(|\s-[a-z]*a[a-z]*\b|--all\b)|"
+        r"\bcrontab\s+-\w*r\w*\b",
         reason="Destroying shared or hard-to-recover data (databases, clusters, cloud resources, repository "
         "history).",
     ),
@@ -213,16 +218,16 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         pattern=r"\bufw\s+disable\b|\biptables\s+(?:-F|--flush)\b|\biptables\s+-P\s+\w+\s+ACCEPT\b|\bsetenforce\s+0\b|"
         r"\bsystemctl\s+(?:stop|disable|mask)\b[^;&|]*(?:auditd|falcon|crowdstrike|fail2ban|apparmor|firewalld|"
         r"\bufw|osquery|wazuh|sentinel)|\bspctl\s+--master-disable\b|\bcsrutil\s+disable\b|"
-        r"\blaunchctl\s+unload\b[^;&|]*(?:crowdstrike|falcon|jamf|sentinel)|LSQuarantine\s+-bool\s+(?:false|no)\b|"
+        r"\blaunchctl\s+unload\b[^;&|]*(?:crowdstrike|falcon|jamf|sentinel)|LSQuarantine\s+-bool\s+(?i:false|no)\b|"
         r"randomize_va_space=0|ptrace_scope=0|\bvault\s+audit\s+disable\b|\bcloudtrail\s+(?:stop-logging|delete-trail)\b|"
         r"\bguardduty\s+delete-detector\b|put-public-access-block\b[^;&|]*=false|"
-        r"\bdelete\s+networkpolicy\b|pod-security\.kubernetes\.io/enforce=privileged|"
-        r"-X\s*DELETE\s+\S*/protection\b|(?:--source-address-prefixes|--source-ranges|--cidr)\s*[\"']?(?:\*|0\.0\.0\.0/0)|"
+        r"\bdelete\s+(?:networkpolic(?:y|ies)|netpol)\b|pod-security\.kubernetes\.io/enforce=privileged|"
+        r"-X\s*DELETE\s+\S*/protection\b|(?:--source-address-prefixes|--source-ranges|--cidr)[\s=]*[\"']?(?:\*|0\.0\.0\.0/0)|"
         r"sslVerify\s+false|strict-ssl\s+false|NODE_TLS_REJECT_UNAUTHORIZED=0|\btrusted-host\b|GIT_SSL_NO_VERIFY|"
         r"\bhistory\s+-c\b|\bunset\s+HISTFILE\b|\bHISTSIZE=0\b|\brm\b[^;&|]*\.\w*_history\b|"
         r"\btruncate\b[^;&|]*\s/var/log/|>\s*/var/log/|journalctl\s+--vacuum-time=\d+s\b|"
         r"\bgit\s+commit\b[^;&|]*--no-verify\b|SKIP=\S*(?:gitleaks|detect-secrets|trufflehog)|"
-        r"\bsed\s+-i\b[^;&|]*(?:gitleaks|detect-secrets|trufflehog)|\brm\b[^;&|]*(?:\.pre-commit-config\.yaml|\.husky\b)|"
+        r"\bg?sed\s+-i\b[^;&|]*(?:gitleaks|detect-secrets|trufflehog)|\brm\b[^;&|]*(?:\.pre-commit-config\.yaml|\.husky\b)|"
         r"\bchmod\s+-x\s+\S*\.git/hooks/|--unset\s+core\.hooksPath|"
         r"PasswordAuthentication\s+yes|PermitRootLogin\s+yes|--dangerously-skip-permissions|"
         r"approval_policy\s*=\s*[\"']?never|danger-full-access|\bunset\b[^;&|]*\bHTTPS?_PROXY\b|"
