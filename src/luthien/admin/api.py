@@ -192,15 +192,11 @@ class AdminApi:
 
     async def switch_policy(self, request: Request) -> Response:
         """`PUT /api/policy` `{"policy": name}`."""
-        try:
-            raw = await read_body(request.receive, POLICY_BODY_LIMIT)
-        except GatewayError as error:
-            raise ApiError(ApiErrorKind.REQUEST_TOO_LARGE, error.message) from None
-        except ClientDisconnected:
+        raw = await _switch_body(request)
+        if raw is None:
             return Response(status_code=400)
         name = _policy_name(raw)
-        principal = principal_of(request)
-        by = principal.who if principal is not None else "unknown"
+        by = _who(request)
         try:
             previous = self.switcher.switch(name, by)
         except UnknownPolicy:
@@ -212,15 +208,11 @@ class AdminApi:
 
     async def switch_shadow(self, request: Request) -> Response:
         """`PUT /api/shadow` `{"shadow": [names]}`."""
-        try:
-            raw = await read_body(request.receive, POLICY_BODY_LIMIT)
-        except GatewayError as error:
-            raise ApiError(ApiErrorKind.REQUEST_TOO_LARGE, error.message) from None
-        except ClientDisconnected:
+        raw = await _switch_body(request)
+        if raw is None:
             return Response(status_code=400)
         names = shadow_names(raw)
-        principal = principal_of(request)
-        by = principal.who if principal is not None else "unknown"
+        by = _who(request)
         try:
             previous = self.switcher.switch_shadow(names, by)
         except UnknownShadow as error:
@@ -291,3 +283,23 @@ def shadow_names(raw: bytes) -> list[str]:
 async def _jsonl(store: RecordStore, filter: TransactionFilter) -> AsyncIterator[bytes]:
     async for record in store.export(filter):
         yield orjson.dumps(record_json(record, with_diff=False)) + b"\n"
+
+
+async def _switch_body(request: Request) -> bytes | None:
+    """The small JSON body of a switch (`PUT /api/policy`, `/api/shadow`); None if the client left.
+
+    Raises:
+        ApiError: REQUEST_TOO_LARGE past `POLICY_BODY_LIMIT`.
+    """
+    try:
+        return await read_body(request.receive, POLICY_BODY_LIMIT)
+    except GatewayError as error:
+        raise ApiError(ApiErrorKind.REQUEST_TOO_LARGE, error.message) from None
+    except ClientDisconnected:
+        return None
+
+
+def _who(request: Request) -> str:
+    """Who makes an audited change: the admin principal, or "unknown"."""
+    principal = principal_of(request)
+    return principal.who if principal is not None else "unknown"
