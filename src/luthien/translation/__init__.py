@@ -1,0 +1,1 @@
+"""Translation between the client APIs and the upstream APIs (Messages, Chat Completions, Responses)."""
