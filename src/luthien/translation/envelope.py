@@ -18,6 +18,10 @@ ENVELOPE_PREFIX = "luthien.v1."
 """What every sealed token starts with; the version lets the format change without misreading."""
 
 
+class EnvelopeError(ValueError):
+    """An API name that would make an envelope ambiguous."""
+
+
 @dataclass(frozen=True, slots=True)
 class SealedToken:
     """An opened envelope.
@@ -35,10 +39,10 @@ def seal(api: str, token: str) -> str:
     """Wrap `token`, made by a provider of `api`, for a client of another API.
 
     Raises:
-        ValueError: `api` is empty or contains a dot (it would make the envelope ambiguous).
+        EnvelopeError: `api` is empty or contains a dot (it would make the envelope ambiguous).
     """
     if not api or "." in api:
-        raise ValueError(f"not an API name: {api!r}")
+        raise EnvelopeError(f"not an API name: {api!r}")
     return f"{ENVELOPE_PREFIX}{api}.{token}"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from luthien.translation.envelope import SealedToken, open_envelope, seal, token_for
+from luthien.translation.envelope import EnvelopeError, SealedToken, open_envelope, seal, token_for
 
 
 def test_a_sealed_token_opens_to_its_api_and_exact_token() -> None:
@@ -31,5 +31,5 @@ def test_a_malformed_envelope_is_not_opened(value: str) -> None:
 
 @pytest.mark.parametrize("api", ["", "a.b"])
 def test_an_ambiguous_api_name_is_refused(api: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(EnvelopeError):
         seal(api, "token")
