@@ -189,11 +189,24 @@ def servers_with_sdks(make_luthien: LuthienFactory) -> Iterator[SdksFactory]:
         yield start
 
 
-def ask(sdks: Sdks, api: Api, streaming: bool) -> None:
-    """One call with the API's SDK, reading the whole answer."""
+def ask(sdks: Sdks, api: Api, streaming: bool, policy: str | None = None) -> str:
+    """One call with the API's SDK, reading the whole answer; its transaction id.
+
+    Args:
+        sdks: the clients.
+        api: which API (and SDK surface) to call.
+        streaming: whether to stream the answer.
+        policy: the configured policy to serve the call (`x-luthien-policy`); None: the active one.
+    """
+    headers: Any = {"x-luthien-policy": policy} if policy else {}
     if api == "anthropic":
         messages: Any = [{"role": "user", "content": USER_TEXT}]
-        params: Any = {"model": "claude-sonnet-4-6", "max_tokens": 1024, "messages": messages}
+        params: Any = {
+            "model": "claude-sonnet-4-6",
+            "max_tokens": 1024,
+            "messages": messages,
+            "extra_headers": headers,
+        }
         if streaming:
             with sdks.anthropic.messages.stream(**params) as stream:
                 stream.get_final_message()
@@ -202,15 +215,18 @@ def ask(sdks: Sdks, api: Api, streaming: bool) -> None:
     elif api == "chat":
         chat: Any = [{"role": "user", "content": USER_TEXT}]
         if streaming:
-            with sdks.openai.chat.completions.stream(model="gpt-5", messages=chat) as chat_events:
+            with sdks.openai.chat.completions.stream(
+                model="gpt-5", messages=chat, extra_headers=headers
+            ) as chat_events:
                 chat_events.get_final_completion()
         else:
-            sdks.openai.chat.completions.create(model="gpt-5", messages=chat)
+            sdks.openai.chat.completions.create(model="gpt-5", messages=chat, extra_headers=headers)
     elif streaming:
-        with sdks.openai.responses.stream(model="gpt-5", input=USER_TEXT) as response_events:
-            response_events.get_final_response()
+        with sdks.openai.responses.stream(model="gpt-5", input=USER_TEXT, extra_headers=headers) as events:
+            events.get_final_response()
     else:
-        sdks.openai.responses.create(model="gpt-5", input=USER_TEXT)
+        sdks.openai.responses.create(model="gpt-5", input=USER_TEXT, extra_headers=headers)
+    return sdks.last_transaction
 
 
 def call_and_record(server: LuthienServer, sdks: Sdks, api: Api, streaming: bool) -> TransactionRecord:
