@@ -240,7 +240,7 @@ def encode_request(request: NormalizedRequest, *, default_max_tokens: int) -> di
     if request.tools:
         body["tools"] = [_encode_tool(tool) for tool in request.tools]
     choice = _encode_tool_choice(request)
-    if choice is not None:
+    if choice is not None and request.tools:
         body["tool_choice"] = choice
     output_config: dict[str, Any] = {}
     if request.output_schema is not None:
