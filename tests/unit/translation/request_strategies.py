@@ -192,6 +192,7 @@ def meaning(request: NormalizedRequest, *, through_anthropic: bool) -> dict[str,
     choice = request.tool_choice if tools else None
     if choice is None and tools:
         choice = ToolChoice("auto")
+    calls_allowed = bool(tools) and (choice is None or choice.mode != "none")
     effort = request.reasoning.effort if request.reasoning is not None else None
     if through_anthropic and not thinking_allowed(request):
         effort = None
@@ -201,7 +202,8 @@ def meaning(request: NormalizedRequest, *, through_anthropic: bool) -> dict[str,
         "messages": [(message.role, _joined(message.parts)) for message in request.messages],
         "tools": tools,
         "tool_choice": choice,
-        "parallel": False if tools and request.parallel_tool_calls is False else None,
+        # Whether calls may come in parallel means nothing when no call may come at all.
+        "parallel": False if calls_allowed and request.parallel_tool_calls is False else None,
         "max_tokens": request.max_tokens,
         "temperature": request.temperature,
         "top_p": request.top_p,
