@@ -60,6 +60,13 @@ def _drain(value: Any) -> Any:
 def validate_with_sdk(body: dict[str, Any], api: WireApi) -> None:
     """Raise `pydantic.ValidationError` unless the official SDK's request type accepts `body`."""
     non_streaming = {key: value for key, value in body.items() if key not in ("stream", "stream_options")}
+    if api is OPENAI_RESPONSES and isinstance(body.get("input"), list):
+        # The SDK types a reasoning item's `id` as required; Codex sends them without one (with
+        # `store: false` nothing is looked up by id), and so does the translation, which has none.
+        non_streaming["input"] = [
+            {"id": "rs_placeholder", **item} if item.get("type") == "reasoning" else item
+            for item in body["input"]
+        ]
     _drain(_SDK_PARAMS[api.name].validate_python(non_streaming))
 
 
