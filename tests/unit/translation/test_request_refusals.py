@@ -295,3 +295,16 @@ def test_fields_dropped_on_purpose_are_logged_at_debug(caplog: pytest.LogCapture
     dropped = [record.args for record in caplog.records if record.levelno == logging.DEBUG]
     assert any("system[0].cache_control" in (args or ()) for args in dropped)
     assert any("metadata" in (args or ()) for args in dropped)
+
+
+def test_settings_without_a_counterpart_are_logged_when_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    body = {**_RESPONSES, "reasoning": {"effort": "low", "summary": "auto"}, "tool_choice": "auto"}
+    with caplog.at_level(logging.DEBUG, logger="luthien.translation"):
+        translated = translate_request(
+            body, OPENAI_RESPONSES, OPENAI_CHAT, default_max_tokens=DEFAULT_MAX_TOKENS
+        )
+    assert "tool_choice" not in translated
+    logged = [
+        record.getMessage() for record in caplog.records if record.name == "luthien.translation.requests"
+    ]
+    assert len(logged) == 2
