@@ -311,7 +311,7 @@ def test_settings_without_a_counterpart_are_logged_when_dropped(caplog: pytest.L
 
 
 def test_built_in_tools_the_gateway_allows_dropping_are_left_out() -> None:
-    body = {
+    body: dict[str, Any] = {
         **_RESPONSES,
         "tools": [{"type": "web_search"}, {"type": "function", "name": "f", "parameters": {}}],
     }
