@@ -73,9 +73,18 @@ _KNOWN = frozenset(
         "cache_control",
         "inference_geo",
         "speed",
+        "speculative_decoding_hint",
     }
 )
-_CARRIED = ("metadata", "context_management", "service_tier", "cache_control", "inference_geo", "speed")
+_CARRIED = (
+    "metadata",
+    "context_management",
+    "service_tier",
+    "cache_control",
+    "inference_geo",
+    "speed",
+    "speculative_decoding_hint",
+)
 """Fields only Anthropic has that change nothing the model reads: dropped toward other APIs."""
 _REFUSED = ("top_k", "container", "mcp_servers")
 _FUNCTION_TOOL_TYPES = frozenset({"custom"})
