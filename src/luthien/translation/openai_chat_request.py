@@ -384,6 +384,8 @@ def _encode_assistant(message: Message) -> list[dict[str, Any]]:
     text = _text(message.parts)
     if any(isinstance(part, ThinkingPart) for part in message.parts):
         dropped(API, "reasoning of an earlier turn")
+    if any(isinstance(part, ImagePart | DocumentPart) for part in message.parts):
+        dropped(API, "an image or document in an assistant turn")
     if not text and not calls:
         return []
     encoded: dict[str, Any] = {"role": "assistant", "content": text or None}
