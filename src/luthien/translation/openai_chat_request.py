@@ -311,15 +311,22 @@ def _encode_tool(tool: ToolSpec) -> dict[str, Any]:
 
 
 def _encode_messages(request: NormalizedRequest) -> list[dict[str, Any]]:
+    # A system message later in the conversation joins the first one: the chat templates of many
+    # local models refuse a system message anywhere but first.
+    system = [part.text for part in request.system]
+    for message in request.messages:
+        if message.role == "system":
+            dropped(API, "the position of a system message (joined to the system prompt)")
+            system.append(_text(message.parts))
     encoded: list[dict[str, Any]] = []
-    if request.system:
-        encoded.append({"role": "system", "content": system_text(request.system)})
+    if any(system):
+        encoded.append(
+            {"role": "system", "content": system_text(tuple(TextPart(text) for text in system if text))}
+        )
     for message in request.messages:
         if message.role == "assistant":
             encoded.extend(_encode_assistant(message))
-        elif message.role == "system":
-            encoded.append({"role": "system", "content": _text(message.parts)})
-        else:
+        elif message.role == "user":
             encoded.extend(_encode_user(message))
     return encoded
 
