@@ -26,7 +26,7 @@ from tests.unit.translation.request_strategies import (
     validate_with_sdk,
 )
 
-_EXAMPLES = 60
+_EXAMPLES = 40
 
 
 def _client_body(request: NormalizedRequest, api: WireApi) -> dict[str, object]:
