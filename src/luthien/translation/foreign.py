@@ -48,7 +48,6 @@ from luthien.call.events import (
     CallEvent,
     MessageEnd,
     MessageStart,
-    Opaque,
     StopReason,
     ToolCall,
     Usage,
@@ -127,26 +126,25 @@ class ForeignEvents:
         return [out for event in events for out in self._one(event)]
 
     def _one(self, event: CallEvent) -> list[CallEvent]:
-        match event:
-            case MessageStart():
-                if self._upstream is ANTHROPIC_MESSAGES and event.data is not None:
-                    # Anthropic counts the prompt at the start; the end carries the output tokens.
-                    self._start_usage = anthropic_usage(event.data.get("usage"))
-                return [MessageStart(event.message_id, event.model)]
-            case BlockStart():
-                return self._start(event)
-            case BlockDelta():
-                return self._delta(event)
-            case BlockComplete():
-                return self._complete(event)
-            case MessageEnd():
-                return [self._end(event)]
-            case Opaque():
-                if event.wire.type == "error":
-                    kind, message = in_stream_error(event.wire.data)
-                    raise UpstreamStreamError(kind, message)
-                logger.debug("translation: dropped upstream event %s", event.wire.type)
-                return []
+        if isinstance(event, MessageStart):
+            if self._upstream is ANTHROPIC_MESSAGES and event.data is not None:
+                # Anthropic counts the prompt at the start; the end carries the output tokens.
+                self._start_usage = anthropic_usage(event.data.get("usage"))
+            return [MessageStart(event.message_id, event.model)]
+        if isinstance(event, BlockStart):
+            return self._start(event)
+        if isinstance(event, BlockDelta):
+            return self._delta(event)
+        if isinstance(event, BlockComplete):
+            return self._complete(event)
+        if isinstance(event, MessageEnd):
+            return [self._end(event)]
+        # An `Opaque` event: the upstream's own (pings, comments), or its in-stream error.
+        if event.wire.type == "error":
+            kind, message = in_stream_error(event.wire.data)
+            raise UpstreamStreamError(kind, message)
+        logger.debug("translation: dropped upstream event %s", event.wire.type)
+        return []
 
     def _start(self, event: BlockStart) -> list[CallEvent]:
         if event.kind is BlockKind.OTHER and not is_refusal(event.data):

@@ -60,7 +60,11 @@ def _interleaved_chat(text: str, calls: list[ToolCall], order: list[int], pieces
             "function": {"name": call.name, "arguments": ""},
         }
         fragments.append([head, *({"index": index, "function": {"arguments": part}} for part in parts)])
+    started = 0
     for index in order:
+        while started <= index:  # calls start in index order (as OpenAI sends, and its SDK needs)
+            frames.append(chunk({"tool_calls": [fragments[started].pop(0)]}))
+            started += 1
         if fragments[index]:
             frames.append(chunk({"tool_calls": [fragments[index].pop(0)]}))
     for remaining in fragments:
