@@ -18,7 +18,7 @@ the client's encoder must never see. `ForeignEvents` rebuilds every event from i
   by `STOP_REASONS` or dropped (the client's encoder then writes its plain stop);
 - usage is converted to the client's sense of input tokens (`client_usage`).
 
-States of one upstream block (keyed by its upstream index):
+States of one upstream block (keyed by its upstream index; a dropped block is one never registered):
 
 ```mermaid
 stateDiagram-v2
@@ -114,7 +114,6 @@ class ForeignEvents:
         self._upstream = upstream
         self._client = client
         self._passing: dict[int, _Passing] = {}
-        self._dropped: set[int] = set()
         self._start_usage: Usage | None = None
 
     def convert(self, events: list[CallEvent]) -> list[CallEvent]:
@@ -148,7 +147,6 @@ class ForeignEvents:
 
     def _start(self, event: BlockStart) -> list[CallEvent]:
         if event.kind is BlockKind.OTHER and not is_refusal(event.data):
-            self._dropped.add(event.index)
             logger.debug("translation: dropped a block with no counterpart: %s", _type_of(event.data))
             return []
         call = event.tool_call
@@ -183,11 +181,8 @@ class ForeignEvents:
         return [delta]
 
     def _complete(self, event: BlockComplete) -> list[CallEvent]:
-        if event.index in self._dropped:
-            self._dropped.discard(event.index)
-            return []
         block = self._passing.pop(event.index, None)
-        if block is None:  # decoders start every block they complete
+        if block is None:  # a dropped block (decoders start every block they complete)
             return []
         out: list[CallEvent] = []
         final = _final_text(event.block)
