@@ -10,10 +10,11 @@ import pytest
 from luthien.call.anthropic import AnthropicCodec
 from luthien.call.openai_chat import OpenAIChatCodec
 from luthien.call.openai_responses import OpenAIResponsesCodec
+from luthien.pipeline.stage import PassThroughStage
 from luthien.testing.fake_provider.openai_chat_wire import chat_completion, chat_stream
 from luthien.testing.fake_provider.openai_responses_wire import response_object
 from luthien.testing.fake_provider.script import sse_frame
-from luthien.testing.streams import ApiName, ModelReply
+from luthien.testing.streams import ApiName, ModelReply, model_reply
 from luthien.translation.responses import TranslatingCodec, codec_between
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from tests.unit.translation.sdk_views import translate, view
@@ -134,3 +135,10 @@ def test_the_same_api_gets_its_own_codec() -> None:
     assert isinstance(codec_between(OPENAI_CHAT, OPENAI_CHAT), OpenAIChatCodec)
     assert isinstance(codec_between(OPENAI_RESPONSES, OPENAI_RESPONSES), OpenAIResponsesCodec)
     assert isinstance(codec_between(OPENAI_CHAT, ANTHROPIC_MESSAGES), TranslatingCodec)
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "body"])
+def test_a_pass_through_stage_on_a_translated_call_translates_anyway(stream: bool) -> None:
+    reply = model_reply("openai_responses", "hello", stream=stream)
+    got = view("anthropic", translate(reply, "anthropic", PassThroughStage()), stream)
+    assert (got.text, got.stop) == ("hello", "end")
