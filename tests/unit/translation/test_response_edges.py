@@ -15,6 +15,7 @@ from luthien.testing.fake_provider.openai_chat_wire import chat_completion, chat
 from luthien.testing.fake_provider.openai_responses_wire import response_object
 from luthien.testing.fake_provider.script import sse_frame
 from luthien.testing.streams import WIRE_APIS, ApiName, ModelReply, model_reply
+from luthien.translation.envelope import seal
 from luthien.translation.responses import TranslatingCodec, codec_between
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from tests.unit.translation.sdk_views import translate, view
@@ -150,3 +151,15 @@ def test_a_pass_through_stage_on_a_translated_call_translates_anyway(stream: boo
     reply = model_reply("openai_responses", "hello", stream=stream)
     got = view("anthropic", translate(reply, "anthropic", PassThroughStage()), stream)
     assert (got.text, got.stop) == ("hello", "end")
+
+
+def test_a_responses_encrypted_reasoning_reaches_an_anthropic_client_sealed() -> None:
+    body = response_object("Done.", reasoning="Thought about it.")
+    reasoning = next(item for item in body["output"] if item["type"] == "reasoning")
+    reasoning["encrypted_content"] = "gAAAAB-opaque"
+    data = translate(ModelReply("openai_responses", body=orjson.dumps(body)), "anthropic")
+    thinking = [block for block in orjson.loads(data)["content"] if block["type"] == "thinking"]
+    assert [(block["thinking"], block["signature"]) for block in thinking] == [
+        ("Thought about it.", seal("openai_responses", "gAAAAB-opaque"))
+    ]
+    assert view("anthropic", data, False).reasoning == "Thought about it."
