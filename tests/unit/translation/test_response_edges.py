@@ -15,6 +15,7 @@ from luthien.testing.fake_provider.openai_chat_wire import chat_completion, chat
 from luthien.testing.fake_provider.openai_responses_wire import response_object
 from luthien.testing.fake_provider.script import sse_frame
 from luthien.testing.streams import WIRE_APIS, ApiName, ModelReply, model_reply
+from luthien.translation.client_shape import RESPONSE_FIELDS
 from luthien.translation.envelope import seal
 from luthien.translation.responses import TranslatingCodec, codec_between
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
@@ -163,3 +164,25 @@ def test_a_responses_encrypted_reasoning_reaches_an_anthropic_client_sealed() ->
         ("Thought about it.", seal("openai_responses", "gAAAAB-opaque"))
     ]
     assert view("anthropic", data, False).reasoning == "Thought about it."
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "body"])
+def test_a_translated_responses_object_has_every_documented_field(stream: bool) -> None:
+    data = translate(model_reply("anthropic", "hi", stream=stream), "openai_responses")
+    if stream:
+        payloads = [
+            orjson.loads(line[len(b"data: ") :]) for line in data.splitlines() if line.startswith(b"data: ")
+        ]
+        responses = [payload["response"] for payload in payloads if "response" in payload]
+        assert [payload["type"] for payload in payloads if "response" in payload] == [
+            "response.created",
+            "response.completed",
+        ]
+    else:
+        responses = [orjson.loads(data)]
+    for response in responses:
+        assert set(RESPONSE_FIELDS) <= set(response)
+        assert response["created_at"] > 0
+        assert response["object"] == "response"
+    assert responses[-1]["status"] == "completed"
+    assert responses[-1]["usage"]["output_tokens"] > 0
