@@ -10,8 +10,9 @@ the policy and the repairer:
 - the response object of a Responses client (`response.created`, the terminal event, a body) has
   every field the API documents (`RESPONSE_FIELDS`), none of which the upstream's answer supplies;
 - usage: Anthropic's `message_delta` carries input, output and cache counts; Chat gets the usage
-  chunk (`choices: []`) before `[DONE]`, and `prompt_tokens_details.cached_tokens`; Responses gets
-  `input_tokens_details.cached_tokens` in the terminal response.
+  chunk (`choices: []`) before `[DONE]` when it asked for one, and
+  `prompt_tokens_details.cached_tokens`; Responses gets `input_tokens_details.cached_tokens` in the
+  terminal response.
 """
 
 from __future__ import annotations
@@ -84,8 +85,16 @@ def chat_usage(usage: Usage) -> dict[str, Any]:
 class ClientShape:
     """Writes one call's refusals and usage in the client's form (see the module docstring)."""
 
-    def __init__(self, client: WireApi) -> None:
+    def __init__(self, client: WireApi, usage_chunk: bool = True) -> None:
+        """Set up for one call.
+
+        Args:
+            client: the client's API.
+            usage_chunk: whether a Chat client's stream ends with the usage chunk (OpenAI sends it
+                only to a client that asked, with `stream_options.include_usage`).
+        """
         self._client = client
+        self._usage_chunk = usage_chunk
         self._refusals: set[int] = set()
 
     def event(self, event: CallEvent) -> CallEvent:
@@ -139,7 +148,7 @@ class ClientShape:
         if not isinstance(event, MessageEnd) or event.usage is None:
             return wire
         if self._client is OPENAI_CHAT:
-            return _with_usage_chunk(wire, event.usage)
+            return _with_usage_chunk(wire, event.usage) if self._usage_chunk else wire
         if self._client is OPENAI_RESPONSES:
             return [_with_cached(item, event.usage) for item in wire]
         return wire
