@@ -12,6 +12,11 @@ STAMP := $(VENV)/.installed-dev
 # The real Claude Code CLI, for the end-to-end tests (a native binary from the npm registry).
 CLAUDE_CODE_VERSION := 2.1.332
 CLAUDE_CODE := .cache/npm/.claude-code-$(CLAUDE_CODE_VERSION)
+# The mock servers the official SDKs' own suites run against (tests/e2e/test_sdk_suites.py), generated
+# from the providers' OpenAPI specs: Steady for OpenAI, Prism for Anthropic.
+STEADY_VERSION := 0.22.2
+PRISM_VERSION := 5.16.1
+SDK_MOCKS := .cache/npm/.sdk-mocks-$(STEADY_VERSION)-$(PRISM_VERSION)
 # Debian's Chromium drives the browser tests (Playwright never downloads a browser of its own).
 CHROMIUM := /usr/bin/chromium
 # Debian's nginx is the load balancer in front of two replicas in tests/e2e/test_replicas_nginx.py.
@@ -49,6 +54,11 @@ $(CLAUDE_CODE):
 	npm install --no-audit --no-fund --prefix .cache/npm @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
 	touch $@
 
+$(SDK_MOCKS):
+	npm install --no-audit --no-fund --prefix .cache/npm @stdy/cli@$(STEADY_VERSION) \
+		@stainless-api/prism-cli@$(PRISM_VERSION)
+	touch $@
+
 # Installed with apt, non-interactively, when we are root (CI containers) or have password-less sudo.
 # In CI (`CI` set) a failed install fails the build; elsewhere the browser tests are skipped instead.
 $(CHROMIUM):
@@ -72,7 +82,7 @@ $(NGINX):
 
 nginx: $(NGINX)
 
-test: lint typecheck $(CLAUDE_CODE) $(CHROMIUM) $(NGINX)
+test: lint typecheck $(CLAUDE_CODE) $(SDK_MOCKS) $(CHROMIUM) $(NGINX)
 	rm -f .coverage .coverage.*
 	$(BIN)/python -m coverage run -m pytest
 	$(BIN)/python -m coverage combine --quiet

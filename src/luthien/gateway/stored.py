@@ -26,6 +26,14 @@ FORWARDED: tuple[Forwarded, ...] = (
         api_by_header=True,
     ),
     Forwarded(
+        "DELETE",
+        "/v1/models/{model_id:path}",
+        OPENAI_CHAT,
+        Coverage.NONE,
+        "Delete a fine-tuned model (OpenAI), at the upstream its route names.",
+        model_parameter="model_id",
+    ),
+    Forwarded(
         "POST",
         "/v1/responses/input_tokens",
         OPENAI_RESPONSES,
