@@ -10,12 +10,15 @@ depends on the endpoint's `Coverage` (the table, endpoint by endpoint, is in doc
   runs on it; the answer holds no output a client reads or runs (encrypted items), forwarded.
 - `RESPONSE`: the answer is a stored model response (a retrieved Responses response, a stored chat
   completion): it goes through the active policy as a body or a stream, exactly as if it had been
-  created now. A resumed stream (`starting_after`) is replayed from its start through the policy,
-  and the events the client already has are skipped, so the policy never sees half a response.
+  created now, by the response hooks only (there is no request: `on_request` does not run and
+  `ctx.request` is None). A resumed stream (`starting_after`) is replayed from its start through
+  the policy, and the events the client already has are skipped, so the policy never sees half a
+  response.
 - `UNCHECKED`: the answer holds model output no policy is run on: refused with a 403 in the client's
   shape while the active policy inspects responses, unless the config's `allow_unchecked` names it.
 
-Upstream: the client format's default upstream, except `GET /v1/models/{id}`, routed by the model.
+Upstream: the client format's default upstream (a stored object's routed upstream is not known on
+retrieval), except `GET`/`DELETE /v1/models/{id}`, routed by the model.
 """
 
 from __future__ import annotations
