@@ -37,6 +37,7 @@ MOCK_START_S = 120.0
 SUITE_TIMEOUT_S = 900.0
 """A generous guard against a hung suite, not a performance threshold."""
 POLL_S = 0.1
+_COVERAGE_PREFIX = "COVERAGE_"
 STOP_S = 10.0
 
 
@@ -161,6 +162,16 @@ class SuiteResults:
         return frozenset(test for test, outcome in self.outcomes.items() if outcome is Outcome.PASSED)
 
 
+def suite_env(base_url: str) -> dict[str, str]:
+    """The environment of a suite's run: no Luthien or SDK settings, and not measured by coverage.
+
+    Nothing of Luthien runs in it (the test kit's plugin is disabled), so coverage's subprocess
+    measurement would only slow it down and leave data files in the suite's directory.
+    """
+    env = clean_env(**{BASE_URL_VARIABLE: base_url})
+    return {name: value for name, value in env.items() if not name.startswith(_COVERAGE_PREFIX)}
+
+
 class SuiteRun:
     """A vendored suite running in a pytest subprocess; `wait()` for its results."""
 
@@ -171,7 +182,7 @@ class SuiteRun:
         self._process = subprocess.Popen(
             [sys.executable, "-m", "pytest", "-q", f"--junitxml={report}", "-p", "no:luthien.testing.plugin"],
             cwd=suite,
-            env=clean_env(**{BASE_URL_VARIABLE: base_url}),
+            env=suite_env(base_url),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
