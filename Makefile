@@ -15,6 +15,11 @@ CLAUDE_CODE := .cache/npm/.claude-code-$(CLAUDE_CODE_VERSION)
 # The real Codex CLI, for the end-to-end tests of the Responses API (also a native binary from npm).
 CODEX_VERSION := 0.171.0
 CODEX := .cache/npm/.codex-$(CODEX_VERSION)
+# The mock servers the official SDKs' own suites run against (tests/e2e/test_sdk_suites.py), generated
+# from the providers' OpenAPI specs: Steady for OpenAI, Prism for Anthropic.
+STEADY_VERSION := 0.22.2
+PRISM_VERSION := 5.16.1
+SDK_MOCKS := .cache/npm/.sdk-mocks-$(STEADY_VERSION)-$(PRISM_VERSION)
 # Debian's Chromium drives the browser tests (Playwright never downloads a browser of its own).
 CHROMIUM := /usr/bin/chromium
 # Debian's nginx is the load balancer in front of two replicas in tests/e2e/test_replicas_nginx.py.
@@ -56,6 +61,11 @@ $(CODEX):
 	npm install --no-audit --no-fund --prefix .cache/npm @openai/codex@$(CODEX_VERSION)
 	touch $@
 
+$(SDK_MOCKS):
+	npm install --no-audit --no-fund --prefix .cache/npm @stdy/cli@$(STEADY_VERSION) \
+		@stainless-api/prism-cli@$(PRISM_VERSION)
+	touch $@
+
 # Installed with apt, non-interactively, when we are root (CI containers) or have password-less sudo.
 # In CI (`CI` set) a failed install fails the build; elsewhere the browser tests are skipped instead.
 $(CHROMIUM):
@@ -79,7 +89,7 @@ $(NGINX):
 
 nginx: $(NGINX)
 
-test: lint typecheck $(CLAUDE_CODE) $(CODEX) $(CHROMIUM) $(NGINX)
+test: lint typecheck $(CLAUDE_CODE) $(CODEX) $(SDK_MOCKS) $(CHROMIUM) $(NGINX)
 	rm -f .coverage .coverage.*
 	$(BIN)/python -m coverage run -m pytest
 	$(BIN)/python -m coverage combine --quiet

@@ -15,6 +15,9 @@ from luthien.testing.plugin import LuthienFactory as LuthienFactory
 # Also loaded by its entry point; named here so an install that predates the entry point still works.
 pytest_plugins = ["luthien.testing.plugin"]
 
+# The official SDKs' own suites, vendored: run as subprocesses by tests/e2e/test_sdk_suites.py only.
+collect_ignore = ["sdk_suites"]
+
 # Environment a developer may have set that would change what the tests see.
 _ISOLATED_PREFIXES = ("LUTHIEN_",)
 _ISOLATED_NAMES = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL")

@@ -30,6 +30,7 @@ from tests.fake_provider import (
     responses_stream,
 )
 from tests.records_support import open_sdks, records_after_stop
+from tests.threaded_upstream import ThreadedUpstream
 
 GUARD_S = 30.0
 """Deadlock guard; never reached when the code under test works."""
@@ -265,3 +266,59 @@ def test_ids_are_forwarded_percent_encoded(make_luthien: LuthienFactory, fake: F
         "/v1/responses/resp\x1d?x",
         "/v1/models/accounts/fireworks x",
     ]
+
+
+COMPACTION = {"id": "cmp_1", "type": "compaction", "encrypted_content": "gAAAAB" + "x" * 32}
+USER_MESSAGE = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Fix it."}]}
+ASSISTANT_CALL = {"type": "function_call", "call_id": "call_1", "name": "shell", "arguments": '{"cmd":"rm"}'}
+
+
+def _json(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "answer", "refused"),
+    [
+        ("application/json", _json({"output": [USER_MESSAGE, COMPACTION]}), False),
+        ("application/json", _json({"output": [USER_MESSAGE, ASSISTANT_CALL, COMPACTION]}), True),
+        ("application/json", _json({"output": [USER_MESSAGE, "text"]}), True),
+        ("application/json", _json({"output": "not a list"}), True),
+        ("application/json", _json([COMPACTION]), True),
+        ("application/json", b"not JSON", True),
+        ("text/event-stream", _json({"output": [COMPACTION]}), True),
+    ],
+    ids=[
+        "input-and-compaction",
+        "tool-call",
+        "item-not-an-object",
+        "output-not-a-list",
+        "not-an-object",
+        "not-json",
+        "stream",
+    ],
+)
+def test_a_compaction_holding_model_output_is_refused_while_the_policy_inspects(
+    make_luthien: LuthienFactory,
+    threaded_upstreams: list[ThreadedUpstream],
+    content_type: str,
+    answer: bytes,
+    refused: bool,
+) -> None:
+    upstream = ThreadedUpstream(lambda path, body: (content_type, [answer]))
+    threaded_upstreams.append(upstream)
+    inspecting = make_luthien(with_policy(FailingResponses), openai_base_url=f"{upstream.base_url}/v1")
+    passing = make_luthien(openai_base_url=f"{upstream.base_url}/v1")
+    request = {"model": "gpt-5.1-codex", "input": [USER_MESSAGE]}
+
+    checked = httpx.post(f"{inspecting.base_url}/v1/responses/compact", json=request)
+    forwarded = httpx.post(f"{passing.base_url}/v1/responses/compact", json=request)
+
+    assert checked.status_code == (502 if refused else 200)
+    if refused:
+        assert checked.json()["error"]["code"] == "upstream_unavailable"
+    else:
+        assert checked.content == answer
+    assert forwarded.status_code == 200  # without a policy that inspects responses: forwarded
+    if content_type == "application/json":
+        assert forwarded.content == answer

@@ -79,6 +79,22 @@ def test_single_models_in_both_apis(sdks: Sdks, luthien: LuthienServer) -> None:
         sdks.openai.models.retrieve("no-such-model")
 
 
+def test_deleting_a_fine_tuned_model(sdks: Sdks, luthien: LuthienServer, fake: FakeProvider) -> None:
+    # An endpoint of openai-python's own test_models.py: it answered 405 before it was forwarded.
+    deleted = sdks.openai.models.delete("ft:gpt-4o-mini:acme:suffix:abc123")
+
+    assert deleted.id == "ft:gpt-4o-mini:acme:suffix:abc123"
+    assert deleted.deleted is True
+    (request,) = fake.requests
+    assert request.method == "DELETE"
+    assert request.path == "/v1/models/ft:gpt-4o-mini:acme:suffix:abc123"
+    record = record_of(luthien, sdks.last_transaction)
+    assert record.endpoint == "/v1/models/{model_id:path}"
+    assert record.status is TransactionStatus.OK
+    with pytest.raises(openai.NotFoundError):
+        sdks.openai.models.delete("gpt-5")
+
+
 def test_input_tokens_and_compaction(sdks: Sdks, luthien: LuthienServer, fake: FakeProvider) -> None:
     count = sdks.openai.responses.input_tokens.count(model="gpt-5", input="Count these words please.")
     compacted = sdks.openai.responses.compact(

@@ -7,21 +7,25 @@ depends on the endpoint's `Coverage` (the table, endpoint by endpoint, is in doc
 - `NONE`: the answer holds no model output (metadata, token counts, deletions, the client's own
   input): forwarded as it came.
 - `REQUEST`: the request is a model call's (Responses compaction): the active policy's `on_request`
-  runs on it; the answer holds no output a client reads or runs (encrypted items), forwarded.
+  runs on it; the answer holds no output a client reads or runs (encrypted items), forwarded; while
+  the policy inspects responses, one the endpoint's `answer_check` rejects (or a stream) is a 502.
 - `RESPONSE`: the answer is a stored model response (a retrieved Responses response, a stored chat
   completion): it goes through the active policy as a body or a stream, exactly as if it had been
-  created now. A resumed stream (`starting_after`) is replayed from its start through the policy,
-  and the events the client already has are skipped, so the policy never sees half a response.
+  created now, by the response hooks only (there is no request: `on_request` does not run and
+  `ctx.request` is None). A resumed stream (`starting_after`) is replayed from its start through
+  the policy, and the events the client already has are skipped, so the policy never sees half a
+  response.
 - `UNCHECKED`: the answer holds model output no policy is run on: refused with a 403 in the client's
   shape while the active policy inspects responses, unless the config's `allow_unchecked` names it.
 
-Upstream: the client format's default upstream, except `GET /v1/models/{id}`, routed by the model.
+Upstream: the client format's default upstream (a stored object's routed upstream is not known on
+retrieval), except `GET`/`DELETE /v1/models/{id}`, routed by the model.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -80,11 +84,13 @@ class Plan:
         stage: the stage the answer goes through.
         resume_after: a resumed stream's `starting_after`: the stream is replayed from its start
             through the policy, and the events up to this number skipped.
+        answer_check: the endpoint's `answer_check`, while the policy inspects responses.
     """
 
     body: bytes
     stage: ResponseStage
     resume_after: int | None
+    answer_check: Callable[[bytes], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +105,8 @@ class Forwarded:
         summary: one line for the OpenAPI document and docs/security.md.
         model_parameter: the path parameter naming a model to route by (`GET /v1/models/{id}`).
         api_by_header: the client API follows the `anthropic-version` header (`/v1/models/{id}`).
+        answer_check: for `REQUEST`: checks the answer body holds no model output for the client
+            while the policy inspects responses (raises `GatewayError`).
     """
 
     method: str
@@ -108,6 +116,7 @@ class Forwarded:
     summary: str
     model_parameter: str | None = None
     api_by_header: bool = False
+    answer_check: Callable[[bytes], None] | None = None
 
     def client_api(self, headers: list[tuple[str, str]]) -> WireApi:
         """The API of this call: Anthropic's when the endpoint follows the header and it is there."""
@@ -312,7 +321,8 @@ class ForwardedEndpoint:
         coverage = self.spec.coverage
         if coverage is Coverage.REQUEST and parsed is not None:
             request = await stage.process_request(CallRequest(api.format, parsed, body))
-            return Plan(request.to_bytes(), _PASS_THROUGH, None)
+            check = self.spec.answer_check if stage.policy.inspects_response else None
+            return Plan(request.to_bytes(), _PASS_THROUGH, None, check)
         if coverage is Coverage.RESPONSE and stage.policy.inspects_response:
             _, resume_after = replay_from_start(scope["query_string"].decode("latin-1"))
             return Plan(body, stage, resume_after)
@@ -328,7 +338,15 @@ class ForwardedEndpoint:
         plan: Plan,
         recorder: TransactionRecorder,
     ) -> None:
-        """Send the upstream's successful answer, through the plan's stage."""
+        """Send the upstream's successful answer, through the plan's stage (and its answer check).
+
+        Raises:
+            GatewayError: the answer check refused the answer.
+        """
+        if response.is_event_stream and plan.answer_check is not None:
+            raise GatewayError(
+                ErrorKind.UPSTREAM_UNAVAILABLE, f"{self.spec.path}: a stream where a body was due"
+            )
         if response.is_event_stream:
             chunks = run_stream(api, recorder.upstream_stream(response.chunks()), plan.stage)
             if plan.resume_after is not None:
@@ -338,6 +356,8 @@ class ForwardedEndpoint:
             return
         upstream_body = await response.read()
         recorder.upstream_body(upstream_body)
+        if plan.answer_check is not None:
+            plan.answer_check(upstream_body)
         out = await run_body(api, upstream_body, plan.stage) if upstream_body else upstream_body
         await send_bytes(send, response.status, self.rewrite(scope, out), headers)
 

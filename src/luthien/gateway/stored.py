@@ -8,12 +8,51 @@ Order matters where paths overlap: `POST /v1/responses/compact` comes before the
 
 from __future__ import annotations
 
+from typing import Any, cast
+
+import orjson
+
 from luthien.gateway.batches import BATCH_SPECS
 from luthien.gateway.forward import Coverage, Forwarded
 from luthien.gateway.proxy import ENDPOINTS
 from luthien.wire.apis import OPENAI_CHAT, OPENAI_RESPONSES
+from luthien.wire.errors import ErrorKind, GatewayError
 
 STORED_COMPLETIONS_PATH = "/v1/chat/completions"
+COMPACT_PATH = "/v1/responses/compact"
+COMPACTION_ITEM = "compaction"
+"""The one output item of a compaction that is not the client's own input: encrypted, for the model."""
+
+
+def _is_client_input_or_compaction(item: object) -> bool:
+    if not isinstance(item, dict):
+        return False
+    fields = cast(dict[str, Any], item)
+    kind = fields.get("type")
+    return kind == COMPACTION_ITEM or (kind == "message" and fields.get("role") == "user")
+
+
+def only_input_and_compaction(body: bytes) -> None:
+    """Check a compaction's answer: the conversation's user messages and encrypted compaction items.
+
+    Anything else (an assistant message, a tool call) would be model output no policy saw.
+
+    Raises:
+        GatewayError: UPSTREAM_UNAVAILABLE (502) for an answer that holds anything else, or is unreadable.
+    """
+    try:
+        parsed: object = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        parsed = None
+    output = cast(dict[str, Any], parsed).get("output") if isinstance(parsed, dict) else None
+    items = cast(list[object], output) if isinstance(output, list) else None
+    if items is None or not all(_is_client_input_or_compaction(item) for item in items):
+        raise GatewayError(
+            ErrorKind.UPSTREAM_UNAVAILABLE,
+            f"{COMPACT_PATH}: the answer holds items other than user messages and compaction items, "
+            "which no policy checks",
+        )
+
 
 FORWARDED: tuple[Forwarded, ...] = (
     Forwarded(
@@ -26,6 +65,14 @@ FORWARDED: tuple[Forwarded, ...] = (
         api_by_header=True,
     ),
     Forwarded(
+        "DELETE",
+        "/v1/models/{model_id:path}",
+        OPENAI_CHAT,
+        Coverage.NONE,
+        "Delete a fine-tuned model (OpenAI), at the upstream its route names.",
+        model_parameter="model_id",
+    ),
+    Forwarded(
         "POST",
         "/v1/responses/input_tokens",
         OPENAI_RESPONSES,
@@ -34,10 +81,12 @@ FORWARDED: tuple[Forwarded, ...] = (
     ),
     Forwarded(
         "POST",
-        "/v1/responses/compact",
+        COMPACT_PATH,
         OPENAI_RESPONSES,
         Coverage.REQUEST,
-        "Compact a conversation (Codex); `on_request` runs on it, the answer's items are encrypted.",
+        "Compact a conversation (Codex); `on_request` runs on it; the answer (user messages and "
+        "encrypted items) is refused if it holds anything else while a policy inspects responses.",
+        answer_check=only_input_and_compaction,
     ),
     Forwarded(
         "GET",

@@ -47,6 +47,8 @@ _ANTHROPIC_MODELS = [
     ("claude-haiku-4-5-20251001", "Claude Haiku 4.5", "2025-10-15T00:00:00Z"),
 ]
 _OPENAI_MODELS = [("gpt-5", 1754425777, "system"), ("gpt-5-mini", 1754425928, "system")]
+FINE_TUNED_PREFIX = "ft:"
+"""A fine-tuned model's id begins so; `DELETE /v1/models/{id}` deletes any such (OpenAI)."""
 
 
 def flavor_of(path: str, headers: Mapping[str, str]) -> Flavor:
@@ -129,6 +131,8 @@ def default_reply(received: ReceivedRequest, flavor: Flavor) -> Reply:
         model = _model_entry(flavor, path.removeprefix("/v1/models/"))
         if model is not None:
             return JSONReply(model)
+    if method == "DELETE" and path.startswith(f"/v1/models/{FINE_TUNED_PREFIX}") and flavor == "openai":
+        return JSONReply({"id": path.removeprefix("/v1/models/"), "object": "model", "deleted": True})
     return _not_found(flavor, f"{method} {path} not found")
 
 
