@@ -123,6 +123,8 @@ class TransactionRecorder:
         self._policy: str | None = None
         self._final_request: bytes | None = None
         self._upstream: str | None = None
+        # The API of the upstream's answer: the client's, unless the call was translated.
+        self._upstream_api = client_api
         self._streaming = False
         # Upstream side.
         self._upstream_first_byte_at: float | None = None
@@ -159,14 +161,20 @@ class TransactionRecorder:
         self._session_id = session_id(self._headers, parsed, wire_format)
         self._publish_started()
 
-    def forwarded(self, body: bytes, upstream: str, upstream_key: str | None) -> None:
+    def forwarded(
+        self, body: bytes, upstream: str, upstream_key: str | None, upstream_api: str | None = None
+    ) -> None:
         """The call goes to `upstream` with `body` (kept only if it differs from the client's).
 
         `upstream_key`, the provider key Luthien sends in proxy mode, is scrubbed from the record.
+        `upstream_api` (a `WireApi.name`) is given for a translated call: the original response is
+        read, and its usage counted, in that API.
         """
         self._final_request = body
         self._upstream = upstream
         self._scrubber.add(upstream_key)
+        if upstream_api is not None:
+            self._upstream_api = upstream_api
 
     def upstream_answered(self, status: int, streaming: bool) -> None:
         """The upstream's response headers arrived."""
@@ -327,7 +335,7 @@ class TransactionRecorder:
                 first_token_at=first_token_at,
                 ended_at=self._complete_at or time.time(),
             ),
-            usage=usage_of(self.client_api, original_message),
+            usage=usage_of(self._upstream_api, original_message),
             request_headers=safe_headers(self._headers),
             original_request=scrub.scrub(self._request),
             final_request=scrub.scrub_optional(final_request),
@@ -344,13 +352,13 @@ class TransactionRecorder:
         """(original message, original response, final response or None if unchanged, final stream)."""
         client, upstream = self._client_chunks, self._upstream_chunks
         final_raw = b"".join(client.head)
-        final_assembly = self._assemble(client) if self._client_streamed else None
+        final_assembly = self._assemble(client, self.client_api) if self._client_streamed else None
         if self._upstream_streamed:
             original_raw = b"".join(upstream.head)
             if final_assembly is not None and final_raw == original_raw:
                 original_assembly = final_assembly
             else:
-                original_assembly = self._assemble(upstream)
+                original_assembly = self._assemble(upstream, self._upstream_api)
             self._upstream_complete = original_assembly.complete and original_assembly.error is None
             original_message = original_assembly.message
             original = _dumps(original_message, upstream.marked_raw(original_raw))
@@ -365,17 +373,17 @@ class TransactionRecorder:
         )
         return original_message, original, None if final == original else final, final_assembly
 
-    def _assemble(self, side: BoundedChunks) -> StreamAssembly:
+    def _assemble(self, side: BoundedChunks, api: str) -> StreamAssembly:
         """A side's stream as one message; for a truncated one, the kept head, marked.
 
         How a truncated stream ended is read from its kept tail: an error event there (Luthien's own
         error events are short, so always in it) marks the record failed; otherwise it is taken as
         complete, since its terminal event may be longer than the tail.
         """
-        head = assemble_stream(self.client_api, side.head)
+        head = assemble_stream(api, side.head)
         if not side.truncated:
             return head
-        ending = assemble_stream(self.client_api, list(side.tail))
+        ending = assemble_stream(api, list(side.tail))
         return StreamAssembly(
             mark_message(head.message, truncated=True),
             ending.error,
