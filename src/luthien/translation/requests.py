@@ -1,0 +1,85 @@
+"""Translate a client's request body from its API to an upstream's: decode, then encode.
+
+A field with no counterpart on the target is refused with `UntranslatableField` (a 400 naming the
+field); a field that only tunes the source provider's service (`extensions`) is dropped and logged
+at debug. The whole table is in docs/translation.md, "Requests".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from luthien.translation import anthropic_request, openai_chat_request, openai_responses_request
+from luthien.translation.request_model import NormalizedRequest
+from luthien.wire.apis import WireApi
+from luthien.wire.errors import ErrorKind, GatewayError
+
+logger = logging.getLogger(__name__)
+
+Decoder = Callable[[dict[str, Any]], NormalizedRequest]
+
+
+class Encoder(Protocol):
+    """The signature of every API's `encode_request`."""
+
+    def __call__(self, request: NormalizedRequest, *, default_max_tokens: int) -> dict[str, Any]:
+        """Encode `request` as a body of the encoder's API."""
+        ...
+
+
+DECODERS: dict[str, Decoder] = {
+    anthropic_request.API: anthropic_request.decode_request,
+    openai_chat_request.API: openai_chat_request.decode_request,
+    openai_responses_request.API: openai_responses_request.decode_request,
+}
+"""Each client API's request decoder, by `WireApi.name`."""
+ENCODERS: dict[str, Encoder] = {
+    anthropic_request.API: anthropic_request.encode_request,
+    openai_chat_request.API: openai_chat_request.encode_request,
+    openai_responses_request.API: openai_responses_request.encode_request,
+}
+"""Each upstream API's request encoder, by `WireApi.name`."""
+
+
+def decode_request(body: dict[str, Any], source: WireApi) -> NormalizedRequest:
+    """The normalized form of a `source` request body.
+
+    Raises:
+        GatewayError: INVALID_REQUEST for a malformed or untranslatable field.
+    """
+    decoder = DECODERS.get(source.name)
+    if decoder is None:
+        raise GatewayError(ErrorKind.INVALID_REQUEST, f"no request translation from {source.name}")
+    return decoder(body)
+
+
+def encode_request(request: NormalizedRequest, target: WireApi, *, default_max_tokens: int) -> dict[str, Any]:
+    """A `target` request body for `request`; fields of other APIs' `extensions` are dropped (logged)."""
+    encoder = ENCODERS.get(target.name)
+    if encoder is None:
+        raise GatewayError(ErrorKind.INVALID_REQUEST, f"no request translation to {target.name}")
+    for api, fields in request.extensions.items():
+        if api != target.name:
+            for key in fields:
+                logger.debug("translation to %s drops %s (only %s has it)", target.name, key, api)
+    return encoder(request, default_max_tokens=default_max_tokens)
+
+
+def translate_request(
+    body: dict[str, Any], source: WireApi, target: WireApi, *, default_max_tokens: int
+) -> dict[str, Any]:
+    """The `target` request body that means what the `source` body `body` means.
+
+    Args:
+        body: the client's parsed request body (not modified).
+        source: the client's API.
+        target: the upstream's API.
+        default_max_tokens: the output limit when the target requires one and the client set none.
+
+    Raises:
+        GatewayError: INVALID_REQUEST for a malformed field; `UntranslatableField` (a GatewayError
+            of that kind, with `field`) for a field with no counterpart on `target`.
+    """
+    return encode_request(decode_request(body, source), target, default_max_tokens=default_max_tokens)
