@@ -61,11 +61,17 @@ def stop_reason(value: Any) -> StopReason:
         return StopReason.OTHER
 
 
-def _usage(value: Any) -> Usage | None:
+def usage_of(value: Any) -> Usage | None:
+    """The normalized usage of an Anthropic `usage` object, if it has one."""
     usage = _dict(value)
     if not usage:
         return None
-    return Usage(input_tokens=usage.get("input_tokens"), output_tokens=usage.get("output_tokens"))
+    return Usage(
+        input_tokens=usage.get("input_tokens"),
+        output_tokens=usage.get("output_tokens"),
+        cache_read_input_tokens=usage.get("cache_read_input_tokens"),
+        cache_creation_input_tokens=usage.get("cache_creation_input_tokens"),
+    )
 
 
 def _wire(payload: dict[str, Any]) -> WireEvent:
@@ -188,7 +194,7 @@ class AnthropicCodec:
         end = MessageEnd(
             stop_reason(reason),
             provider_stop_reason=reason if isinstance(reason, str) else None,
-            usage=_usage(data.get("usage")),
+            usage=usage_of(data.get("usage")),
             data=data,
         )
         return with_origin(end, Origin((pending, stop)))
@@ -253,7 +259,7 @@ class AnthropicCodec:
             MessageEnd(
                 stop_reason(reason),
                 provider_stop_reason=reason if isinstance(reason, str) else None,
-                usage=_usage(message.get("usage")),
+                usage=usage_of(message.get("usage")),
             )
         )
         return body_events(body, events)

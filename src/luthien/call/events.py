@@ -113,10 +113,22 @@ def tool_call_block(call: ToolCall) -> Block:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts, when the provider reported them."""
+    """Token counts, when the provider reported them, each in the provider's own sense.
+
+    Anthropic's `input_tokens` leave out the tokens read from or written to the prompt cache;
+    OpenAI's count every prompt token, cached ones included (`luthien.translation` converts).
+
+    Attributes:
+        input_tokens: prompt tokens.
+        output_tokens: generated tokens.
+        cache_read_input_tokens: prompt tokens read from the provider's cache.
+        cache_creation_input_tokens: prompt tokens written to the cache (Anthropic only).
+    """
 
     input_tokens: int | None = None
     output_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

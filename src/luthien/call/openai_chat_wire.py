@@ -102,7 +102,12 @@ def usage_of(value: Any) -> Usage | None:
     usage = as_dict(value)
     if not usage:
         return None
-    return Usage(input_tokens=usage.get("prompt_tokens"), output_tokens=usage.get("completion_tokens"))
+    cached = as_dict(usage.get("prompt_tokens_details")).get("cached_tokens")
+    return Usage(
+        input_tokens=usage.get("prompt_tokens"),
+        output_tokens=usage.get("completion_tokens"),
+        cache_read_input_tokens=cached if isinstance(cached, int) else None,
+    )
 
 
 def patched_usage(value: Any, usage: Usage) -> dict[str, Any]:

@@ -261,7 +261,12 @@ def message_end(event_type: str, response: dict[str, Any], saw_call: bool, data:
     usage = as_dict(response.get("usage"))
     normalized = None
     if usage:
-        normalized = Usage(input_tokens=usage.get("input_tokens"), output_tokens=usage.get("output_tokens"))
+        cached = as_dict(usage.get("input_tokens_details")).get("cached_tokens")
+        normalized = Usage(
+            input_tokens=usage.get("input_tokens"),
+            output_tokens=usage.get("output_tokens"),
+            cache_read_input_tokens=cached if isinstance(cached, int) else None,
+        )
     return MessageEnd(reason, provider_stop_reason=provider, usage=normalized, data=data)
 
 

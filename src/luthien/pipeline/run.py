@@ -6,6 +6,10 @@ upstream is cut, goes idle, or stops before its terminal event, or the policy fa
 gets the API's own error event after whatever was already sent.
 
 Non-streaming: the whole body is one event through the same stage.
+
+A translated call (`upstream_api` another API than the client's) has its frames parsed in the
+upstream's API (its framing, `[DONE]`, terminal events) and its output written and ended in the
+client's (its terminal, its in-stream error); the stage translates (`pipeline.stage`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from luthien.wire.sse import SSEParser, terminated
 
 INCOMPLETE_STREAM_MESSAGE = "upstream ended the stream before it was complete"
 POLICY_FAILURE_MESSAGE = "the call was stopped because policy {name!r} failed"
+UNTRANSLATABLE_BODY_MESSAGE = "upstream answered with a body that is not JSON, which Luthien cannot translate"
 
 
 def _trailing(api: WireApi, parser: SSEParser) -> WireEvent | None:
@@ -92,23 +97,28 @@ async def _unchanged(api: WireApi, chunks: AsyncIterator[bytes], state: _StreamS
 
 
 async def _through_stage(
-    api: WireApi, chunks: AsyncIterator[bytes], stage: ResponseStage, state: _StreamState
+    api: WireApi,
+    upstream_api: WireApi,
+    chunks: AsyncIterator[bytes],
+    stage: ResponseStage,
+    state: _StreamState,
 ) -> AsyncIterator[bytes]:
-    """Each event the stage yields, encoded."""
-    async for event in stage.process(_decode(api, chunks)):
+    """Each event the stage yields (from frames parsed in the upstream's API), encoded."""
+    async for event in stage.process(_decode(upstream_api, chunks)):
         yield api.encode(event)
         state.sent(api, event)
 
 
 async def run_stream(
-    api: WireApi, chunks: AsyncIterator[bytes], stage: ResponseStage
+    api: WireApi, chunks: AsyncIterator[bytes], stage: ResponseStage, upstream_api: WireApi | None = None
 ) -> AsyncIterator[bytes]:
     """Yield the bytes to send the client for an upstream SSE body.
 
     Args:
-        api: the client's API (decodes, encodes, knows the terminal event and error shape).
+        api: the client's API (encodes, knows the terminal event and error shape).
         chunks: the upstream body as it arrives; may raise `UpstreamStreamError`.
-        stage: the policy stage.
+        stage: the policy stage (one that translates, when `upstream_api` is another API).
+        upstream_api: the upstream's API (parses the frames); None: the client's.
 
     Raises:
         PolicyFailure: the policy failed closed before anything was sent (the caller answers with
@@ -117,10 +127,11 @@ async def run_stream(
             timeout (nothing was sent either: the caller answers 504).
     """
     state = _StreamState()
-    if stage.passes_through:
+    upstream_api = upstream_api or api
+    if stage.passes_through and upstream_api is api:
         pieces = _unchanged(api, chunks, state)
     else:
-        pieces = _through_stage(api, chunks, stage, state)
+        pieces = _through_stage(api, upstream_api, chunks, stage, state)
     try:
         async for piece in pieces:
             yield piece
@@ -144,17 +155,28 @@ async def run_stream(
             yield api.encode(event)
 
 
-async def run_body(api: WireApi, body: bytes, stage: ResponseStage) -> bytes:
+async def run_body(
+    api: WireApi, body: bytes, stage: ResponseStage, upstream_api: WireApi | None = None
+) -> bytes:
     """The bytes to send the client for a whole (non-streaming) upstream body.
+
+    Args:
+        api: the client's API.
+        body: the upstream's body.
+        stage: the policy stage (one that translates, when `upstream_api` is another API).
+        upstream_api: the upstream's API; None: the client's.
 
     Raises:
         PolicyFailure: the policy failed closed.
-        GatewayError: the body is JSON a client reads but Luthien cannot, and the policy inspects it.
+        GatewayError: the body is JSON a client reads but Luthien cannot, and the policy inspects it
+            (or the call is translated); UPSTREAM_UNAVAILABLE for a translated body that is not JSON.
     """
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         if not readable_by_clients(body):
+            if upstream_api is not None and upstream_api is not api:
+                raise GatewayError(ErrorKind.UPSTREAM_UNAVAILABLE, UNTRANSLATABLE_BODY_MESSAGE) from None
             return body  # not JSON: nothing a policy (or a client) could read; forwarded untouched
         # JSON a client reads but Luthien cannot: the stage refuses it unless no policy looks.
         return api.encode(await stage.process_body(WireEvent(UNREADABLE, None, None, body)))

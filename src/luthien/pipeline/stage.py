@@ -10,22 +10,31 @@ An event or body that clients' JSON parsers read but Luthien's cannot (`UNREADAB
 codec cannot interpret (`UnreadableOutput`, e.g. an unknown kind of tool call), is refused when the
 policy inspects responses, since it would reach the client unread: the stream ends with the API's
 error event, a body is answered 502.
+
+A call whose upstream speaks another API than its client is always decoded (in the upstream's API)
+and encoded (in the client's), through `luthien.translation.responses.codec_between`: with the
+policy's runner when the policy inspects responses, else through the repairer alone
+(`TranslationStage` for calls with no policy).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Protocol
 
-from luthien.call.anthropic import AnthropicCodec
 from luthien.call.codec import CallCodec, UnreadableOutput
-from luthien.call.events import CallEvent
+from luthien.call.events import CallEvent, MessageEnd
 from luthien.call.request import CallRequest
 from luthien.pipeline.events import WireEvent
+from luthien.pipeline.repair import Repairer
 from luthien.policy.base import Policy, PolicyContext
+from luthien.translation.responses import codec_between
 from luthien.upstream.client import UpstreamStreamError
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, UNREADABLE, WireApi
+from luthien.wire.apis import UNREADABLE, WireApi
 from luthien.wire.errors import ErrorKind, GatewayError
+
+logger = logging.getLogger("luthien.translation")
 
 UNREADABLE_MESSAGE = (
     "upstream sent JSON that Luthien cannot read (e.g. a lone surrogate escape), so no policy could check it"
@@ -63,17 +72,9 @@ class PassThroughStage:
         return body
 
 
-def codec_for(api: WireApi) -> CallCodec:
-    """A fresh codec for one call in `api`'s format."""
-    if api is ANTHROPIC_MESSAGES:
-        return AnthropicCodec()
-    if api is OPENAI_CHAT:
-        from luthien.call.openai_chat import OpenAIChatCodec
-
-        return OpenAIChatCodec()
-    from luthien.call.openai_responses import OpenAIResponsesCodec
-
-    return OpenAIResponsesCodec()
+def codec_for(api: WireApi, upstream_api: WireApi | None = None) -> CallCodec:
+    """A fresh codec for one call in `api`'s format (from an upstream of `upstream_api`'s, if other)."""
+    return codec_between(upstream_api or api, api)
 
 
 async def _iterate(events: Iterable[CallEvent]) -> AsyncIterator[CallEvent]:
@@ -81,19 +82,105 @@ async def _iterate(events: Iterable[CallEvent]) -> AsyncIterator[CallEvent]:
         yield event
 
 
+EventProcess = Callable[[AsyncIterator[CallEvent]], AsyncIterator[CallEvent]]
+"""What runs between decoding and encoding: a policy's runner, or the repairer alone."""
+
+
+async def _decoded(codec: CallCodec, events: AsyncIterator[WireEvent]) -> AsyncIterator[CallEvent]:
+    async for wire in events:
+        if wire.type == UNREADABLE:
+            raise UpstreamStreamError(ErrorKind.UPSTREAM_STREAM, UNREADABLE_MESSAGE)
+        try:
+            decoded_events = codec.decode(wire)
+        except UnreadableOutput as error:
+            raise UpstreamStreamError(ErrorKind.UPSTREAM_STREAM, str(error)) from error
+        for event in decoded_events:
+            yield event
+    for event in codec.finish_decode():
+        yield event
+
+
+async def _normalized(
+    codec: CallCodec, events: AsyncIterator[WireEvent], process: EventProcess
+) -> AsyncIterator[WireEvent]:
+    """Decode, `process`, encode."""
+    async for event in process(_decoded(codec, events)):
+        for wire in codec.encode(event):
+            yield wire
+    for wire in codec.finish_encode():
+        yield wire
+
+
+async def _normalized_body(codec: CallCodec, body: WireEvent, process: EventProcess) -> WireEvent:
+    """Decode a whole body, `process` it, encode it."""
+    if body.type == UNREADABLE:
+        raise GatewayError(ErrorKind.UPSTREAM_UNAVAILABLE, UNREADABLE_MESSAGE)
+    try:
+        decoded = codec.decode_body(body)
+    except UnreadableOutput as error:
+        raise GatewayError(ErrorKind.UPSTREAM_UNAVAILABLE, str(error)) from error
+    events = [event async for event in process(_iterate(decoded))]
+    return codec.encode_body(events)
+
+
+async def repaired(events: AsyncIterator[CallEvent]) -> AsyncIterator[CallEvent]:
+    """`events` made well-formed by the repairer (no policy: for translation alone)."""
+    repairer = Repairer(_report_repair)
+    upstream_ended = False
+    async for event in events:
+        upstream_ended = upstream_ended or isinstance(event, MessageEnd)
+        for fixed in repairer.feed(event):
+            yield fixed
+    for fixed in repairer.finish(upstream_ended):
+        yield fixed
+
+
+def _report_repair(kind: str, detail: dict[str, Any]) -> None:
+    logger.debug("translation: repaired %s %s", kind, detail)
+
+
+class TranslationStage:
+    """A call no policy sees whose upstream speaks another API: translated, nothing else."""
+
+    passes_through = False
+
+    def __init__(self, client_api: WireApi, upstream_api: WireApi) -> None:
+        self.client_api = client_api
+        self.upstream_api = upstream_api
+
+    def process(self, events: AsyncIterator[WireEvent]) -> AsyncIterator[WireEvent]:
+        """See `ResponseStage.process`."""
+        return _normalized(codec_for(self.client_api, self.upstream_api), events, repaired)
+
+    async def process_body(self, body: WireEvent) -> WireEvent:
+        """See `ResponseStage.process_body`."""
+        return await _normalized_body(codec_for(self.client_api, self.upstream_api), body, repaired)
+
+
 class PolicyStage:
     """Applies one policy to one call, request and response."""
 
-    def __init__(self, policy: Policy[Any], ctx: PolicyContext, api: WireApi) -> None:
+    def __init__(
+        self, policy: Policy[Any], ctx: PolicyContext, api: WireApi, upstream_api: WireApi | None = None
+    ) -> None:
+        """Set up the stage.
+
+        Args:
+            policy: the policy.
+            ctx: the call's context.
+            api: the client's API.
+            upstream_api: the upstream's API, when it is another (the response is translated).
+        """
         self.policy = policy
         self.ctx = ctx
         self.api = api
+        self.upstream_api = upstream_api or api
         self.runner = policy.runner(ctx)
 
     @property
     def passes_through(self) -> bool:
-        """See `ResponseStage.passes_through`: a policy that never looks at the response."""
-        return not self.policy.inspects_response
+        """See `ResponseStage.passes_through`: a policy that never looks at a same-API response."""
+        return not self.policy.inspects_response and self.upstream_api is self.api
 
     @property
     def holding(self) -> bool:
@@ -106,42 +193,17 @@ class PolicyStage:
 
     def process(self, events: AsyncIterator[WireEvent]) -> AsyncIterator[WireEvent]:
         """See `ResponseStage.process`."""
-        if not self.policy.inspects_response:
+        if self.passes_through:
             return events
-        return self._normalized(events)
-
-    async def _normalized(self, events: AsyncIterator[WireEvent]) -> AsyncIterator[WireEvent]:
-        codec = codec_for(self.api)
-
-        async def decoded() -> AsyncIterator[CallEvent]:
-            async for wire in events:
-                if wire.type == UNREADABLE:
-                    raise UpstreamStreamError(ErrorKind.UPSTREAM_STREAM, UNREADABLE_MESSAGE)
-                try:
-                    decoded_events = codec.decode(wire)
-                except UnreadableOutput as error:
-                    raise UpstreamStreamError(ErrorKind.UPSTREAM_STREAM, str(error)) from error
-                for event in decoded_events:
-                    yield event
-            for event in codec.finish_decode():
-                yield event
-
-        async for event in self.runner.process(decoded()):
-            for wire in codec.encode(event):
-                yield wire
-        for wire in codec.finish_encode():
-            yield wire
+        codec = codec_for(self.api, self.upstream_api)
+        if not self.policy.inspects_response:
+            return _normalized(codec, events, repaired)
+        return _normalized(codec, events, self.runner.process)
 
     async def process_body(self, body: WireEvent) -> WireEvent:
         """See `ResponseStage.process_body`."""
-        if not self.policy.inspects_response:
+        if self.passes_through:
             return body
-        if body.type == UNREADABLE:
-            raise GatewayError(ErrorKind.UPSTREAM_UNAVAILABLE, UNREADABLE_MESSAGE)
-        codec = codec_for(self.api)
-        try:
-            decoded = codec.decode_body(body)
-        except UnreadableOutput as error:
-            raise GatewayError(ErrorKind.UPSTREAM_UNAVAILABLE, str(error)) from error
-        events = [event async for event in self.runner.process(_iterate(decoded))]
-        return codec.encode_body(events)
+        codec = codec_for(self.api, self.upstream_api)
+        process = self.runner.process if self.policy.inspects_response else repaired
+        return await _normalized_body(codec, body, process)

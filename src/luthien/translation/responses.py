@@ -1,0 +1,81 @@
+"""Responses translated between APIs: decode in the upstream's API, encode in the client's.
+
+`codec_between(upstream, client)` is the `CallCodec` of a call whose client speaks another API than
+its upstream. Decoding runs the upstream API's codec and makes its events foreign
+(`luthien.translation.foreign`: no origin, no upstream payloads, only what they mean); encoding
+writes the client API's form of refusals and usage (`luthien.translation.client_shape`) and runs the
+client API's codec, whose decoder is never fed: so the encoder, which reads what its own decoder
+learned, writes everything from the events alone. Policies run in between on the normalized events,
+as for any call.
+
+```mermaid
+flowchart LR
+    U[upstream wire events] --> D[upstream codec: decode] --> F[ForeignEvents] --> P[policy + repairer]
+    P --> S[ClientShape] --> E[client codec: encode] --> C[client wire events]
+```
+"""
+
+from __future__ import annotations
+
+from luthien.call.anthropic import AnthropicCodec
+from luthien.call.codec import CallCodec
+from luthien.call.events import CallEvent, MessageEnd
+from luthien.call.openai_chat import OpenAIChatCodec
+from luthien.call.openai_responses import OpenAIResponsesCodec
+from luthien.pipeline.events import WireEvent
+from luthien.translation.client_shape import ClientShape
+from luthien.translation.foreign import ForeignEvents
+from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, WireApi
+
+
+def same_api_codec(api: WireApi) -> CallCodec:
+    """A fresh codec for one call whose client and upstream both speak `api`."""
+    if api is ANTHROPIC_MESSAGES:
+        return AnthropicCodec()
+    if api is OPENAI_CHAT:
+        return OpenAIChatCodec()
+    return OpenAIResponsesCodec()
+
+
+class TranslatingCodec:
+    """Decodes one call in the upstream's API and encodes it in the client's."""
+
+    def __init__(self, upstream: WireApi, client: WireApi) -> None:
+        self._decoder = same_api_codec(upstream)
+        self._encoder = same_api_codec(client)
+        self._foreign = ForeignEvents(upstream, client)
+        self._shape = ClientShape(client)
+
+    def decode(self, event: WireEvent) -> list[CallEvent]:
+        """See `CallCodec.decode` (raises `UpstreamStreamError` for the upstream's in-stream error)."""
+        return self._foreign.convert(self._decoder.decode(event))
+
+    def finish_decode(self) -> list[CallEvent]:
+        """See `CallCodec.finish_decode`."""
+        return self._foreign.convert(self._decoder.finish_decode())
+
+    def encode(self, event: CallEvent) -> list[WireEvent]:
+        """See `CallCodec.encode`."""
+        shaped = self._shape.event(event)
+        return self._shape.wire(shaped, self._encoder.encode(shaped))
+
+    def finish_encode(self) -> list[WireEvent]:
+        """See `CallCodec.finish_encode`."""
+        return self._encoder.finish_encode()
+
+    def decode_body(self, body: WireEvent) -> list[CallEvent]:
+        """See `CallCodec.decode_body`."""
+        return self._foreign.convert(self._decoder.decode_body(body))
+
+    def encode_body(self, events: list[CallEvent]) -> WireEvent:
+        """See `CallCodec.encode_body`."""
+        shaped = [self._shape.event(event) for event in events]
+        usage = next((event.usage for event in shaped if isinstance(event, MessageEnd)), None)
+        return self._shape.body(self._encoder.encode_body(shaped), usage)
+
+
+def codec_between(upstream: WireApi, client: WireApi) -> CallCodec:
+    """The codec of one call from an `upstream` of one API to a `client` of another (or the same)."""
+    if upstream is client:
+        return same_api_codec(client)
+    return TranslatingCodec(upstream, client)
