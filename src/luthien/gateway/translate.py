@@ -130,7 +130,7 @@ def upstream_call(
         )
     target = upstream.api_for(client_api)
     body = translate_request(
-        request.body, client_api, target, default_max_tokens=settings.translation_default_max_tokens
+        dict(request.body), client_api, target, default_max_tokens=settings.translation_default_max_tokens
     )
     headers = translated_headers(client_headers, upstream, key)
     return UpstreamCall(
