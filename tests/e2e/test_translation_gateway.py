@@ -23,7 +23,7 @@ import orjson
 import pytest
 
 from luthien.config import LuthienConfig
-from luthien.records.model import TransactionRecord
+from luthien.records.model import ShadowOutcome, TransactionRecord
 from tests.conftest import LuthienFactory
 from tests.fake_provider import (
     FakeProvider,
@@ -452,3 +452,44 @@ def test_a_passthrough_client_is_refused_on_a_translated_route(
     assert served.text == ANSWER
     assert len(local.requests) == 1
     assert "sk-ant-the-clients-own" not in str(local.requests[0].headers)
+
+
+@pytest.mark.parametrize(
+    ("probability", "outcome"), [(0.97, ShadowOutcome.WOULD_BLOCK), (0.01, ShadowOutcome.SAME)]
+)
+@STREAM
+def test_a_shadow_judge_reads_the_translated_answer(
+    make_luthien: LuthienFactory,
+    fake: FakeProvider,
+    local: FakeProvider,
+    stream: bool,
+    probability: float,
+    outcome: ShadowOutcome,
+) -> None:
+    policies = {
+        "watch": {
+            "class": "tool_call_judge",
+            "config": {"judge": {"upstream": "judge", "model": JUDGE_MODEL}},
+        }
+    }
+    server = make_luthien(config_for(fake, local, policies=policies, shadow=["watch"]), api_key=PROXY_KEY)
+    verdict = f'{{"probability": {probability}, "explanation": "judged"}}'
+    fake.respond_with(
+        lambda request: (
+            JSONReply(chat_completion(verdict)) if request.json().get("model") == JUDGE_MODEL else None
+        )
+    )
+    local.enqueue(chat_reply("Cleaning up.", [DANGEROUS], stream))
+    body = {
+        "model": LLAMA,
+        "max_tokens": 64,
+        "stream": stream,
+        "messages": [{"role": "user", "content": QUESTION}],
+    }
+
+    answer = httpx.post(f"{server.base_url}/v1/messages", json=body, headers={"x-api-key": PROXY_KEY})
+
+    assert answer.status_code == 200
+    assert '"tool_use"' in answer.text  # the enforcing policy (noop) sent the call
+    (shadow,) = record_of(server, answer.headers["x-luthien-transaction-id"]).shadows
+    assert shadow.outcome is outcome

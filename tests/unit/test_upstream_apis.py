@@ -14,7 +14,8 @@ import pytest
 
 from luthien.config import ConfigError, LuthienConfig, RouteConfig, UpstreamApi, UpstreamConfig, WireFormat
 from luthien.gateway.app import create_app
-from luthien.gateway.translate import check_passthrough
+from luthien.gateway.translate import check_passthrough, translated_stage
+from luthien.pipeline.stage import PassThroughStage, TranslationStage
 from luthien.settings import Settings
 from luthien.upstream.breaker import Breakers
 from luthien.upstream.caller import ModelCaller
@@ -197,3 +198,9 @@ def test_the_chat_only_fake_serves_chat_and_an_openai_model_list(chat_only: Fake
     models = httpx.get(f"{chat_only.base_url}/v1/models", headers={"anthropic-version": "1"})
     assert chat.json()["object"] == "chat.completion"
     assert models.json()["object"] == "list"
+
+
+def test_a_call_without_a_policy_stage_is_translated_by_a_translation_stage() -> None:
+    stage = translated_stage(PassThroughStage(), ANTHROPIC_MESSAGES, OPENAI_CHAT)
+    assert isinstance(stage, TranslationStage)
+    assert (stage.client_api, stage.upstream_api) == (ANTHROPIC_MESSAGES, OPENAI_CHAT)

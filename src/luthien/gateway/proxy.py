@@ -237,7 +237,8 @@ class ProxyEndpoint:
             return
         if sent.translated:
             stage = translated_stage(stage, api, sent.api)
-            shadow = None  # shadows read the client's API; a translated answer is not in it
+            if shadow is not None:
+                shadow.translate_from(sent.api)
         recorder.forwarded(sent.body, upstream.name, sent.key, sent.api.name if sent.translated else None)
         configured = self.state.router.route(request.model)
         timeouts = resolve_timeouts(
