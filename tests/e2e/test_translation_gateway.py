@@ -493,3 +493,29 @@ def test_a_shadow_judge_reads_the_translated_answer(
     assert '"tool_use"' in answer.text  # the enforcing policy (noop) sent the call
     (shadow,) = record_of(server, answer.headers["x-luthien-transaction-id"]).shadows
     assert shadow.outcome is outcome
+
+
+def test_a_translated_call_drops_the_clients_query_and_dialect_headers(
+    server: LuthienServer, local: FakeProvider
+) -> None:
+    local.enqueue(chat_reply(ANSWER, [], False))
+    headers = {"x-api-key": PROXY_KEY, "anthropic-version": "2023-06-01", "anthropic-beta": "tools-2024"}
+    body = {"model": LLAMA, "max_tokens": 64, "messages": [{"role": "user", "content": QUESTION}]}
+
+    answer = httpx.post(f"{server.base_url}/v1/messages?beta=true", json=body, headers=headers)
+
+    assert answer.status_code == 200
+    [received] = local.requests
+    assert (received.path, received.query) == ("/v1/chat/completions", "")
+    assert not [name for name in received.headers if name.startswith("anthropic-") or name == "x-api-key"]
+
+
+def test_an_openai_client_lists_the_models_of_openai_chat_upstreams(
+    server: LuthienServer, local: FakeProvider
+) -> None:
+    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=PROXY_KEY, max_retries=0)
+
+    models = [model.id for model in client.models.list()]
+
+    assert "gpt-5" in models
+    assert [request.path for request in local.requests] == ["/v1/models"]
