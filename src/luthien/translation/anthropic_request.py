@@ -240,7 +240,7 @@ def encode_request(request: NormalizedRequest, *, default_max_tokens: int) -> di
     if request.tools:
         body["tools"] = [_encode_tool(tool) for tool in request.tools]
     choice = _encode_tool_choice(request)
-    if choice is not None:
+    if choice is not None and request.tools:
         body["tool_choice"] = choice
     output_config: dict[str, Any] = {}
     if request.output_schema is not None:
@@ -277,7 +277,7 @@ def _encode_thinking(request: NormalizedRequest, messages: list[dict[str, Any]])
         return None
     if not (reasoning.adaptive or reasoning.budget_tokens or reasoning.effort):
         return None
-    if request.tool_choice is not None and request.tool_choice.mode in ("required", "tool"):
+    if request.tools and request.tool_choice is not None and request.tool_choice.mode in ("required", "tool"):
         # Anthropic refuses a forced tool call with extended thinking.
         dropped(API, "thinking (a forced tool choice)")
         return None

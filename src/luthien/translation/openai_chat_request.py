@@ -305,7 +305,7 @@ def encode_request(request: NormalizedRequest, *, default_max_tokens: int) -> di
         body["tools"] = [_encode_tool(tool) for tool in request.tools]
         if request.parallel_tool_calls is not None:
             body["parallel_tool_calls"] = request.parallel_tool_calls
-    if request.tool_choice is not None:
+    if request.tool_choice is not None and request.tools:
         choice = request.tool_choice
         body["tool_choice"] = (
             {"type": "function", "function": {"name": choice.name}} if choice.mode == "tool" else choice.mode

@@ -236,7 +236,7 @@ def encode_request(request: NormalizedRequest, *, default_max_tokens: int) -> di
         body["tools"] = _encode_tools(request.tools)
         if request.parallel_tool_calls is not None:
             body["parallel_tool_calls"] = request.parallel_tool_calls
-    if request.tool_choice is not None:
+    if request.tool_choice is not None and request.tools:
         choice = request.tool_choice
         body["tool_choice"] = _encode_tool_choice(request, choice)
     if request.max_tokens is not None:

@@ -64,6 +64,14 @@ def encode_request(request: NormalizedRequest, target: WireApi, *, default_max_t
         if api != target.name:
             for key in fields:
                 logger.debug("translation to %s drops %s (only %s has it)", target.name, key, api)
+    if (
+        request.reasoning is not None
+        and request.reasoning.summary
+        and target.name != openai_responses_request.API
+    ):
+        logger.debug("translation to %s drops reasoning.summary", target.name)
+    if request.tool_choice is not None and not request.tools:
+        logger.debug("translation to %s drops tool_choice (no tools offered)", target.name)
     return encoder(request, default_max_tokens=default_max_tokens)
 
 
