@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 import orjson
 
 from luthien.pipeline.events import DONE, WireEvent
-from luthien.pipeline.stage import ResponseStage
+from luthien.pipeline.stage import ResponseStage, TranslationStage
 from luthien.policy.runner import PolicyFailure
 from luthien.upstream.client import UpstreamStreamError
 from luthien.wire.apis import UNREADABLE, WireApi, readable_by_clients, response_event
@@ -109,6 +109,13 @@ async def _through_stage(
         state.sent(api, event)
 
 
+def _translating(stage: ResponseStage, api: WireApi, upstream_api: WireApi) -> ResponseStage:
+    """`stage`, or a translating one in its place when it would pass another API's bytes through."""
+    if stage.passes_through and upstream_api is not api:
+        return TranslationStage(api, upstream_api)
+    return stage
+
+
 async def run_stream(
     api: WireApi, chunks: AsyncIterator[bytes], stage: ResponseStage, upstream_api: WireApi | None = None
 ) -> AsyncIterator[bytes]:
@@ -128,7 +135,8 @@ async def run_stream(
     """
     state = _StreamState()
     upstream_api = upstream_api or api
-    if stage.passes_through and upstream_api is api:
+    stage = _translating(stage, api, upstream_api)
+    if stage.passes_through:
         pieces = _unchanged(api, chunks, state)
     else:
         pieces = _through_stage(api, upstream_api, chunks, stage, state)
@@ -171,6 +179,8 @@ async def run_body(
         GatewayError: the body is JSON a client reads but Luthien cannot, and the policy inspects it
             (or the call is translated); UPSTREAM_UNAVAILABLE for a translated body that is not JSON.
     """
+    if upstream_api is not None:
+        stage = _translating(stage, api, upstream_api)
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:

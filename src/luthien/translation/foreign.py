@@ -18,7 +18,7 @@ the client's encoder must never see. `ForeignEvents` rebuilds every event from i
   by `STOP_REASONS` or dropped (the client's encoder then writes its plain stop);
 - usage is converted to the client's sense of input tokens (`client_usage`).
 
-States of one upstream block (keyed by its upstream index):
+States of one upstream block (keyed by its upstream index; a dropped block is one never registered):
 
 ```mermaid
 stateDiagram-v2
@@ -48,7 +48,6 @@ from luthien.call.events import (
     CallEvent,
     MessageEnd,
     MessageStart,
-    Opaque,
     StopReason,
     ToolCall,
     Usage,
@@ -115,7 +114,6 @@ class ForeignEvents:
         self._upstream = upstream
         self._client = client
         self._passing: dict[int, _Passing] = {}
-        self._dropped: set[int] = set()
         self._start_usage: Usage | None = None
 
     def convert(self, events: list[CallEvent]) -> list[CallEvent]:
@@ -127,30 +125,28 @@ class ForeignEvents:
         return [out for event in events for out in self._one(event)]
 
     def _one(self, event: CallEvent) -> list[CallEvent]:
-        match event:
-            case MessageStart():
-                if self._upstream is ANTHROPIC_MESSAGES and event.data is not None:
-                    # Anthropic counts the prompt at the start; the end carries the output tokens.
-                    self._start_usage = anthropic_usage(event.data.get("usage"))
-                return [MessageStart(event.message_id, event.model)]
-            case BlockStart():
-                return self._start(event)
-            case BlockDelta():
-                return self._delta(event)
-            case BlockComplete():
-                return self._complete(event)
-            case MessageEnd():
-                return [self._end(event)]
-            case Opaque():
-                if event.wire.type == "error":
-                    kind, message = in_stream_error(event.wire.data)
-                    raise UpstreamStreamError(kind, message)
-                logger.debug("translation: dropped upstream event %s", event.wire.type)
-                return []
+        if isinstance(event, MessageStart):
+            if self._upstream is ANTHROPIC_MESSAGES and event.data is not None:
+                # Anthropic counts the prompt at the start; the end carries the output tokens.
+                self._start_usage = anthropic_usage(event.data.get("usage"))
+            return [MessageStart(event.message_id, event.model)]
+        if isinstance(event, BlockStart):
+            return self._start(event)
+        if isinstance(event, BlockDelta):
+            return self._delta(event)
+        if isinstance(event, BlockComplete):
+            return self._complete(event)
+        if isinstance(event, MessageEnd):
+            return [self._end(event)]
+        # An `Opaque` event: the upstream's own (pings, comments), or its in-stream error.
+        if event.wire.type == "error":
+            kind, message = in_stream_error(event.wire.data)
+            raise UpstreamStreamError(kind, message)
+        logger.debug("translation: dropped upstream event %s", event.wire.type)
+        return []
 
     def _start(self, event: BlockStart) -> list[CallEvent]:
         if event.kind is BlockKind.OTHER and not is_refusal(event.data):
-            self._dropped.add(event.index)
             logger.debug("translation: dropped a block with no counterpart: %s", _type_of(event.data))
             return []
         call = event.tool_call
@@ -185,11 +181,8 @@ class ForeignEvents:
         return [delta]
 
     def _complete(self, event: BlockComplete) -> list[CallEvent]:
-        if event.index in self._dropped:
-            self._dropped.discard(event.index)
-            return []
         block = self._passing.pop(event.index, None)
-        if block is None:  # decoders start every block they complete
+        if block is None:  # a dropped block (decoders start every block they complete)
             return []
         out: list[CallEvent] = []
         final = _final_text(event.block)

@@ -20,7 +20,7 @@ import httpx2
 import openai
 
 from luthien.pipeline.run import run_body, run_stream
-from luthien.pipeline.stage import TranslationStage
+from luthien.pipeline.stage import ResponseStage, TranslationStage
 from luthien.testing.streams import WIRE_APIS, ApiName, ModelReply
 
 MODEL = "test-model"
@@ -47,10 +47,10 @@ async def _reads(frames: Sequence[bytes]) -> AsyncIterator[bytes]:
         yield frame
 
 
-def translate(reply: ModelReply, client: ApiName) -> bytes:
-    """The bytes a client of `client` gets for `reply` through a call with no policy."""
+def translate(reply: ModelReply, client: ApiName, stage: ResponseStage | None = None) -> bytes:
+    """The bytes a client of `client` gets for `reply` through `stage` (default: no policy)."""
     upstream_api, client_api = WIRE_APIS[reply.api], WIRE_APIS[client]
-    stage = TranslationStage(client_api, upstream_api)
+    stage = stage or TranslationStage(client_api, upstream_api)
 
     async def go() -> bytes:
         if reply.body is not None:

@@ -6,16 +6,14 @@ text, reasoning, tool calls, stop and usage must be read by Y's SDK as the same.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
 
 from luthien.activity.log import ActivityLog
-from luthien.pipeline.run import run_body, run_stream
-from luthien.pipeline.stage import PolicyStage, TranslationStage
+from luthien.pipeline.stage import PolicyStage
 from luthien.policies.all_caps import AllCapsPolicy
 from luthien.policies.noop import NoopPolicy
 from luthien.policy.base import PolicyConfig, PolicyContext
@@ -172,11 +170,6 @@ def test_an_anthropic_signature_reaches_an_openai_client_sealed(client: ApiName,
     assert opened.token
 
 
-async def _reads(frames: Sequence[bytes]) -> AsyncIterator[bytes]:
-    for frame in frames:
-        yield frame
-
-
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "body"])
 @pytest.mark.parametrize(("upstream", "client"), PAIRS, ids=PAIR_IDS)
 def test_a_policy_sees_and_changes_a_translated_response(
@@ -187,7 +180,7 @@ def test_a_policy_sees_and_changes_a_translated_response(
     stage = PolicyStage(
         AllCapsPolicy(PolicyConfig(), "all_caps"), ctx, WIRE_APIS[client], WIRE_APIS[upstream]
     )
-    got = view(client, _run(stage, reply, client), stream)
+    got = view(client, translate(reply, client, stage), stream)
     assert got.text == "QUIET WORDS"
     assert got.tool_calls == (("call_bash1", "Bash", {"command": "ls -la", "timeout": 30}),)
 
@@ -204,17 +197,6 @@ def test_a_policy_that_ignores_responses_still_gets_them_translated(
         WIRE_APIS[upstream],
     )
     assert not stage.passes_through
-    assert view(client, _run(stage, reply, client), True) == View(
+    assert view(client, translate(reply, client, stage), True) == View(
         "plain", "", "", (), "end", view(upstream, reply.raw, True).usage
     )
-
-
-def _run(stage: PolicyStage | TranslationStage, reply: ModelReply, client: ApiName) -> bytes:
-    upstream_api, client_api = WIRE_APIS[reply.api], WIRE_APIS[client]
-
-    async def go() -> bytes:
-        if reply.body is not None:
-            return await run_body(client_api, reply.body, stage, upstream_api)
-        return b"".join([p async for p in run_stream(client_api, _reads(reply.frames), stage, upstream_api)])
-
-    return asyncio.run(go())
