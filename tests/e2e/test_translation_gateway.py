@@ -519,3 +519,15 @@ def test_an_openai_client_lists_the_models_of_openai_chat_upstreams(
 
     assert "gpt-5" in models
     assert [request.path for request in local.requests] == ["/v1/models"]
+
+
+def test_a_field_without_a_counterpart_is_refused_naming_it(
+    server: LuthienServer, fake: FakeProvider
+) -> None:
+    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=PROXY_KEY, max_retries=0)
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model=CLAUDE, input=QUESTION, previous_response_id="resp_123")
+
+    assert "previous_response_id" in str(caught.value.body)
+    assert fake.requests == []
