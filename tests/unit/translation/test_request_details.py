@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,6 +109,12 @@ def test_responses_only_items_and_tools_survive_a_responses_round_trip() -> None
     request = openai_responses_request.decode_request(CODEX_BODY)
     assert request.custom_tool_names() == frozenset({"apply_patch", "mcp__raw"})
     assert request.namespaced_tools() == {"mcp__find": ("mcp", "find"), "mcp__raw": ("mcp", "raw")}
+    assert request.tool_kinds() == {
+        "local_shell": ToolKind.LOCAL_SHELL,
+        "apply_patch": ToolKind.CUSTOM,
+        "mcp__find": ToolKind.FUNCTION,
+        "mcp__raw": ToolKind.CUSTOM,
+    }
     encoded = openai_responses_request.encode_request(request, default_max_tokens=DEFAULT_MAX_TOKENS)
     assert encoded == CODEX_BODY
     validate_with_sdk(encoded, OPENAI_RESPONSES)
@@ -315,3 +323,74 @@ def test_an_api_without_request_translation_is_an_invalid_request() -> None:
     with pytest.raises(GatewayError) as encoding:
         encode_request(NormalizedRequest("m", ()), _OtherApi(), default_max_tokens=1)
     assert encoding.value.kind is ErrorKind.INVALID_REQUEST
+
+
+_E2E_DATA = Path(__file__).parents[2] / "e2e" / "data"
+_REAL_CLIENTS = [
+    ("claude_code_request.json", ANTHROPIC_MESSAGES, OPENAI_CHAT),
+    ("claude_code_request.json", ANTHROPIC_MESSAGES, OPENAI_RESPONSES),
+    ("codex_request.json", OPENAI_RESPONSES, ANTHROPIC_MESSAGES),
+    ("codex_request.json", OPENAI_RESPONSES, OPENAI_CHAT),
+]
+
+
+@pytest.mark.parametrize(("fixture", "source", "target"), _REAL_CLIENTS, ids=lambda v: getattr(v, "name", v))
+def test_what_real_clients_send_translates_to_what_the_target_sdk_accepts(
+    fixture: str, source: WireApi, target: WireApi
+) -> None:
+    body: dict[str, Any] = json.loads((_E2E_DATA / fixture).read_text())
+    translated = translate_request(
+        body,
+        source,
+        target,
+        default_max_tokens=DEFAULT_MAX_TOKENS,
+        droppable_tool_types=frozenset({"web_search"}),
+    )
+    validate_with_sdk(translated, target)
+    without_web_search = [tool for tool in body["tools"] if tool.get("type") != "web_search"]
+    client = decode_request({**body, "tools": without_web_search}, source)
+    upstream = decode_request(translated, target)
+    assert [tool.name for tool in upstream.tools] == [tool.name for tool in client.tools]
+    call_ids = [
+        part.id for message in client.messages for part in message.parts if isinstance(part, ToolCallPart)
+    ]
+    result_ids = [
+        part.call_id
+        for message in client.messages
+        for part in message.parts
+        if isinstance(part, ToolResultPart)
+    ]
+    assert call_ids
+    assert [
+        part.id for message in upstream.messages for part in message.parts if isinstance(part, ToolCallPart)
+    ] == call_ids
+    assert [
+        part.call_id
+        for message in upstream.messages
+        for part in message.parts
+        if isinstance(part, ToolResultPart)
+    ] == result_ids
+
+
+def test_empty_content_and_plain_text_format_carry_nothing() -> None:
+    chat: dict[str, Any] = {
+        "model": "m",
+        "messages": [{"role": "system", "content": None}, {"role": "user", "content": "x"}],
+    }
+    assert openai_chat_request.decode_request(chat).system == ()
+    responses: dict[str, Any] = {"model": "m", "input": "x", "text": {"format": {"type": "text"}}}
+    assert openai_responses_request.decode_request(responses).output_schema is None
+
+
+def test_an_image_the_assistant_made_is_not_sent_to_chat() -> None:
+    request = NormalizedRequest(
+        "m",
+        (
+            Message("user", (TextPart("x"),)),
+            Message("assistant", (TextPart("y"), ImagePart(url="https://e/i.png"))),
+        ),
+    )
+    assert openai_chat_request.encode_request(request, default_max_tokens=1)["messages"][1] == {
+        "role": "assistant",
+        "content": "y",
+    }
