@@ -7,15 +7,22 @@ from typing import Any
 import orjson
 import pytest
 
+from luthien.activity.log import ActivityLog
 from luthien.call.anthropic import AnthropicCodec
 from luthien.call.openai_chat import OpenAIChatCodec
 from luthien.call.openai_responses import OpenAIResponsesCodec
-from luthien.pipeline.stage import PassThroughStage
+from luthien.call.request import CallRequest
+from luthien.config import WireFormat
+from luthien.pipeline.stage import PassThroughStage, PolicyStage, TranslationStage
+from luthien.policies.noop import NoopPolicy
+from luthien.policy.base import PolicyConfig, PolicyContext
 from luthien.testing.fake_provider.openai_chat_wire import chat_completion, chat_stream
 from luthien.testing.fake_provider.openai_responses_wire import response_object
 from luthien.testing.fake_provider.script import sse_frame
-from luthien.testing.streams import ApiName, ModelReply, model_reply
-from luthien.translation.responses import TranslatingCodec, codec_between
+from luthien.testing.streams import WIRE_APIS, ApiName, ModelReply, model_reply
+from luthien.translation.client_shape import RESPONSE_FIELDS
+from luthien.translation.envelope import seal
+from luthien.translation.responses import TranslatingCodec, codec_between, wants_usage_chunk
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from tests.unit.translation.sdk_views import translate, view
 
@@ -80,6 +87,14 @@ def test_blocks_without_a_counterpart_are_dropped(client: ApiName) -> None:
     assert (got.text, got.tool_calls, got.stop, got.usage) == ("Found it.", (), "end", (12, 5))
     for foreign in (b"redacted", b"srvtoolu", b"web_search", b"citation", b"ping"):
         assert foreign not in data
+    assert WIRE_APIS[client].keepalive in data  # the upstream's ping, as the client's keep-alive
+
+
+def test_an_upstream_comment_is_the_clients_keepalive() -> None:
+    frames = (b": still thinking\n\n", *model_reply("openai_chat", "ok").frames)
+    data = translate(ModelReply("openai_chat", frames=frames), "anthropic")
+    assert ANTHROPIC_MESSAGES.keepalive in data
+    assert view("anthropic", data, True).text == "ok"
 
 
 def test_a_stop_reason_without_a_normalized_name_is_mapped_by_meaning() -> None:
@@ -142,3 +157,66 @@ def test_a_pass_through_stage_on_a_translated_call_translates_anyway(stream: boo
     reply = model_reply("openai_responses", "hello", stream=stream)
     got = view("anthropic", translate(reply, "anthropic", PassThroughStage()), stream)
     assert (got.text, got.stop) == ("hello", "end")
+
+
+def test_a_responses_encrypted_reasoning_reaches_an_anthropic_client_sealed() -> None:
+    body = response_object("Done.", reasoning="Thought about it.")
+    reasoning = next(item for item in body["output"] if item["type"] == "reasoning")
+    reasoning["encrypted_content"] = "gAAAAB-opaque"
+    data = translate(ModelReply("openai_responses", body=orjson.dumps(body)), "anthropic")
+    thinking = [block for block in orjson.loads(data)["content"] if block["type"] == "thinking"]
+    assert [(block["thinking"], block["signature"]) for block in thinking] == [
+        ("Thought about it.", seal("openai_responses", "gAAAAB-opaque"))
+    ]
+    assert view("anthropic", data, False).reasoning == "Thought about it."
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "body"])
+def test_a_translated_responses_object_has_every_documented_field(stream: bool) -> None:
+    data = translate(model_reply("anthropic", "hi", stream=stream), "openai_responses")
+    if stream:
+        payloads = [
+            orjson.loads(line[len(b"data: ") :]) for line in data.splitlines() if line.startswith(b"data: ")
+        ]
+        responses = [payload["response"] for payload in payloads if "response" in payload]
+        assert [payload["type"] for payload in payloads if "response" in payload] == [
+            "response.created",
+            "response.completed",
+        ]
+    else:
+        responses = [orjson.loads(data)]
+    for response in responses:
+        assert set(RESPONSE_FIELDS) <= set(response)
+        assert response["created_at"] > 0
+        assert response["object"] == "response"
+    assert responses[-1]["status"] == "completed"
+    assert responses[-1]["usage"]["output_tokens"] > 0
+
+
+CHAT_STREAM_REQUEST: dict[str, Any] = {"model": "gpt-test", "messages": [], "stream": True}
+
+
+@pytest.mark.parametrize(
+    ("options", "chunk"),
+    [({"include_usage": True}, True), ({"include_usage": False}, False), (None, False)],
+)
+def test_a_chat_client_gets_the_usage_chunk_only_if_it_asked(
+    options: dict[str, Any] | None, chunk: bool
+) -> None:
+    body = {**CHAT_STREAM_REQUEST, **({"stream_options": options} if options is not None else {})}
+    ctx = PolicyContext("tx", "noop", ActivityLog())
+    ctx.request = CallRequest(WireFormat.OPENAI, body, None)
+    stage = PolicyStage(NoopPolicy(PolicyConfig(), "noop"), ctx, OPENAI_CHAT, ANTHROPIC_MESSAGES)
+    data = translate(model_reply("anthropic", "counted"), "openai_chat", stage)
+    got = view("openai_chat", data, True)
+    assert got.text == "counted"
+    assert (b'"choices":[]' in data) is chunk
+    assert (got.usage is not None) is chunk
+
+
+def test_a_translation_stage_may_leave_the_usage_chunk_out() -> None:
+    stage = TranslationStage(OPENAI_CHAT, OPENAI_RESPONSES, usage_chunk=False)
+    data = translate(model_reply("openai_responses", "quiet"), "openai_chat", stage)
+    assert b"usage" not in data
+    assert view("openai_chat", data, True).text == "quiet"
+    assert wants_usage_chunk(None)
