@@ -12,8 +12,8 @@ Example:
         class: string_replace
         config: {replacements: [{find: "sk-[A-Za-z0-9]+", replace: "[key]", regex: true}]}
     upstreams:
-      local:
-        format: openai
+      local:                 # Ollama, vLLM, llama.cpp: Chat Completions only
+        format: openai-chat
         base_url: http://127.0.0.1:11434/v1
       work:
         format: anthropic
@@ -59,10 +59,33 @@ from luthien.settings import Settings
 
 
 class WireFormat(StrEnum):
-    """The API dialect an upstream speaks (and a client speaks to us)."""
+    """The provider dialect of an API: its auth header, error shape and family of endpoints.
+
+    A client speaks one of the two dialects to us; an upstream's dialect is its `UpstreamApi`'s.
+    """
 
     ANTHROPIC = "anthropic"
     OPENAI = "openai"
+
+
+class UpstreamApi(StrEnum):
+    """Which APIs an upstream serves (the YAML key is `format`).
+
+    Attributes:
+        ANTHROPIC: Anthropic Messages (with `count_tokens`).
+        OPENAI: OpenAI Chat Completions and Responses, as OpenAI serves both.
+        OPENAI_CHAT: Chat Completions only: vLLM, Ollama, llama.cpp, LM Studio and most local
+            servers. It speaks the OpenAI dialect (Bearer auth, OpenAI error shape).
+    """
+
+    ANTHROPIC = "anthropic"
+    OPENAI = "openai"
+    OPENAI_CHAT = "openai-chat"
+
+    @property
+    def dialect(self) -> WireFormat:
+        """The provider dialect: how it authenticates and answers errors."""
+        return WireFormat.ANTHROPIC if self is UpstreamApi.ANTHROPIC else WireFormat.OPENAI
 
 
 class TimeoutsConfig(BaseModel):
@@ -86,7 +109,9 @@ class UpstreamConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    format: WireFormat
+    format: UpstreamApi = Field(
+        description="The APIs it serves: `anthropic`, `openai` (Chat and Responses) or `openai-chat`."
+    )
     base_url: str = Field(pattern=r"^https?://")
     api_key: SecretStr | None = None
     api_key_env: str | None = None
@@ -113,8 +138,8 @@ class RouteConfig(BaseModel):
     Attributes:
         rate_limit: requests per window to each model matching `model`, all clients together
             (e.g. `100/minute;2000/hour`); refused calls get 429.
-        fallback: an upstream (same format) that serves the route while `upstream`'s circuit
-            breaker is open.
+        fallback: an upstream of the same dialect (`openai` and `openai-chat` mix) that serves
+            the route while `upstream`'s circuit breaker is open.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -177,12 +202,12 @@ class LuthienConfig(BaseModel):
         """
         builtins = {
             WireFormat.ANTHROPIC.value: UpstreamConfig(
-                format=WireFormat.ANTHROPIC,
+                format=UpstreamApi.ANTHROPIC,
                 base_url=settings.anthropic_base_url,
                 api_key=settings.anthropic_api_key,
             ),
             WireFormat.OPENAI.value: UpstreamConfig(
-                format=WireFormat.OPENAI,
+                format=UpstreamApi.OPENAI,
                 base_url=settings.openai_base_url,
                 api_key=settings.openai_api_key,
             ),
@@ -192,7 +217,7 @@ class LuthienConfig(BaseModel):
     @model_validator(mode="after")
     def _routes_name_upstreams(self) -> LuthienConfig:
         formats = {f.value: f for f in WireFormat} | {
-            name: upstream.format for name, upstream in self.upstreams.items()
+            name: upstream.format.dialect for name, upstream in self.upstreams.items()
         }
         for index, route in enumerate(self.routes):
             if route.upstream not in formats:

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OPENAI_API_KEY"),
         description="Provider key sent to the `openai` upstream in proxy mode.",
     )
+    translation_default_max_tokens: int = Field(
+        default=8192,
+        ge=1,
+        description="`max_tokens` sent to an Anthropic upstream when a translated Chat or Responses "
+        "call sets no output limit (Anthropic requires one). 8192 is the largest output every Claude "
+        "model since 3.5 accepts: a larger value would be refused by the smaller ones.",
+    )
     upstream_connect_timeout_s: float = Field(
         default=10.0,
         gt=0,

@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 
-from luthien.config import LuthienConfig, RouteConfig, UpstreamConfig, WireFormat
+from luthien.config import LuthienConfig, RouteConfig, UpstreamApi, UpstreamConfig, WireFormat
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, RawReply, ReceivedRequest
 from tests.luthien_server import LuthienServer
@@ -352,7 +352,7 @@ def test_upstream_keys_from_config(
                 {"format": WireFormat.ANTHROPIC, "base_url": fake.base_url, "api_key": "config-anthropic-key"}
             ),
             "local": UpstreamConfig(
-                format=WireFormat.OPENAI, base_url=f"{fake.base_url}/v1", api_key_env="TEAM_OPENAI_KEY"
+                format=UpstreamApi.OPENAI, base_url=f"{fake.base_url}/v1", api_key_env="TEAM_OPENAI_KEY"
             ),
         },
         routes=[
@@ -386,7 +386,7 @@ def test_upstream_key_env_is_read_when_the_call_is_made(
     config = LuthienConfig(
         upstreams={
             "anthropic": UpstreamConfig(
-                format=WireFormat.ANTHROPIC, base_url=fake.base_url, api_key_env="ROTATING_KEY"
+                format=UpstreamApi.ANTHROPIC, base_url=fake.base_url, api_key_env="ROTATING_KEY"
             )
         }
     )

@@ -19,7 +19,7 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from luthien.config import LuthienConfig, RouteConfig, UpstreamConfig, WireFormat
+from luthien.config import LuthienConfig, RouteConfig, UpstreamApi, UpstreamConfig
 from luthien.observability.metrics import BreakerState as BreakerGauge
 from luthien.settings import Settings
 from luthien.upstream.breaker import Breakers, BreakerState
@@ -168,7 +168,7 @@ def test_connection_errors_open_it_and_other_upstreams_keep_serving(
 ) -> None:
     config = LuthienConfig(
         upstreams={
-            "dead": UpstreamConfig(format=WireFormat.ANTHROPIC, base_url=f"http://127.0.0.1:{free_port()}")
+            "dead": UpstreamConfig(format=UpstreamApi.ANTHROPIC, base_url=f"http://127.0.0.1:{free_port()}")
         },
         routes=[RouteConfig(model="dead-*", upstream="dead")],
     )
@@ -239,7 +239,9 @@ def test_a_route_fallback_serves_while_the_primary_is_open(
 ) -> None:
     config = LuthienConfig(
         upstreams={
-            "primary": UpstreamConfig(format=WireFormat.ANTHROPIC, base_url=f"http://127.0.0.1:{free_port()}")
+            "primary": UpstreamConfig(
+                format=UpstreamApi.ANTHROPIC, base_url=f"http://127.0.0.1:{free_port()}"
+            )
         },
         routes=[RouteConfig(model="claude-*", upstream="primary", fallback="anthropic")],
     )

@@ -200,6 +200,7 @@ def test_anthropic_client_routed_to_openai_upstream_is_400(
 def test_openai_client_routed_to_anthropic_upstream_is_400(
     routed: LuthienServer, fake: FakeProvider, second: FakeProvider, path: str, body: dict[str, Any]
 ) -> None:
+    """In passthrough mode a call that needs translating is refused: a client's key never crosses APIs."""
     response = httpx.post(f"{routed.base_url}{path}", json=body)
 
     assert response.status_code == 400
@@ -214,6 +215,7 @@ def test_openai_client_routed_to_anthropic_upstream_is_400(
 def test_sdks_raise_bad_request_for_cross_format_route(
     routed: LuthienServer, fake: FakeProvider, second: FakeProvider
 ) -> None:
+    """Passthrough mode (no proxy key): see the test above; translated routes are in test_translation_*."""
     with pytest.raises(anthropic.BadRequestError) as anthropic_caught:
         anthropic.Anthropic(base_url=routed.base_url, api_key="k", max_retries=0).messages.create(
             model="gpt-5-mini", max_tokens=10, messages=USER

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from luthien import settings_docs
-from luthien.config import ConfigError, LuthienConfig, UpstreamConfig, WireFormat, load_config
+from luthien.config import ConfigError, LuthienConfig, UpstreamApi, UpstreamConfig, load_config
 from luthien.settings import AuthMode, Settings
 
 _ENV_NAMES = [settings_docs.env_name(name, field) for name, field in Settings.model_fields.items()]
@@ -68,7 +68,7 @@ def test_load_config_valid(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, VALID))
 
     assert list(config.upstreams) == ["local", "work"]
-    assert config.upstreams["local"].format is WireFormat.OPENAI
+    assert config.upstreams["local"].format is UpstreamApi.OPENAI
     assert config.upstreams["local"].base_url == "http://127.0.0.1:11434/v1"
     assert config.upstreams["work"].api_key_env == "WORK_ANTHROPIC_KEY"
     assert [(route.model, route.upstream) for route in config.routes] == [
@@ -170,7 +170,7 @@ def test_api_key_env_is_resolved_at_call_time(monkeypatch: pytest.MonkeyPatch, t
 
 def test_api_key_env_empty_value_is_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMPTY_KEY", "")
-    upstream = UpstreamConfig(format=WireFormat.OPENAI, base_url="http://x", api_key_env="EMPTY_KEY")
+    upstream = UpstreamConfig(format=UpstreamApi.OPENAI, base_url="http://x", api_key_env="EMPTY_KEY")
 
     assert upstream.resolved_api_key() is None
 
@@ -184,13 +184,13 @@ def test_inline_api_key(tmp_path: Path) -> None:
 
 
 def test_no_api_key() -> None:
-    assert UpstreamConfig(format=WireFormat.OPENAI, base_url="https://x").resolved_api_key() is None
+    assert UpstreamConfig(format=UpstreamApi.OPENAI, base_url="https://x").resolved_api_key() is None
 
 
 def test_both_key_sources_rejected_directly() -> None:
     with pytest.raises(ValidationError):
         UpstreamConfig(
-            format=WireFormat.OPENAI, base_url="https://x", api_key=SecretStr("k"), api_key_env="K"
+            format=UpstreamApi.OPENAI, base_url="https://x", api_key=SecretStr("k"), api_key_env="K"
         )
 
 
@@ -212,12 +212,12 @@ def test_with_builtins_adds_anthropic_and_openai_from_settings() -> None:
     anthropic = config.upstreams["anthropic"]
     openai = config.upstreams["openai"]
     assert (anthropic.format, anthropic.base_url, anthropic.resolved_api_key()) == (
-        WireFormat.ANTHROPIC,
+        UpstreamApi.ANTHROPIC,
         "http://anthropic.test",
         "sk-ant",
     )
     assert (openai.format, openai.base_url, openai.resolved_api_key()) == (
-        WireFormat.OPENAI,
+        UpstreamApi.OPENAI,
         "http://openai.test/v1",
         "sk-oai",
     )

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 from starlette.types import Message
 
-from luthien.config import RouteConfig, TimeoutsConfig, UpstreamConfig, WireFormat
+from luthien.config import RouteConfig, TimeoutsConfig, UpstreamApi, UpstreamConfig
 from luthien.gateway.limits import CallGate, check_json_depth, check_message_count, json_depth_exceeds
 from luthien.pipeline.keepalive import KeepAlive
 from luthien.records.bounded import TAIL_BYTES, BoundedChunks, mark_message
@@ -112,7 +112,7 @@ def test_timeouts_route_over_upstream_over_settings() -> None:
     )
     assert defaults == UpstreamTimeouts(connect_s=10.0, first_byte_s=60.0, idle_s=30.0)
     upstream = UpstreamConfig(
-        format=WireFormat.OPENAI,
+        format=UpstreamApi.OPENAI,
         base_url="http://x",
         timeouts=TimeoutsConfig(connect_s=2, first_byte_s=100),
     )

@@ -29,6 +29,7 @@ from luthien.gateway.readiness import Readiness
 from luthien.gateway.selection import PolicySelector
 from luthien.gateway.state import GatewayState
 from luthien.gateway.stored import FORWARDED, supported_endpoints
+from luthien.gateway.translate import check_passthrough
 from luthien.observability.endpoint import METRICS_PATH, MetricsEndpoint
 from luthien.observability.metrics import BreakerState as BreakerGauge
 from luthien.observability.metrics import Metrics
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
     policies = build_policies(config, active)
     client = UpstreamClient(settings)
     router = Router(config)
+    check_passthrough(router, settings)
     limiter = open_limiter(settings)
     bus = open_bus(settings)
     storage = open_storage(settings)

@@ -46,8 +46,9 @@ from luthien.gateway.asgi import (
 from luthien.gateway.auth import use_server_key
 from luthien.gateway.headers import client_response_headers, upstream_request_headers
 from luthien.gateway.limits import RETRY_AFTER_HEADER
-from luthien.gateway.proxy import POLICY_RESPONSE_HEADER, send_error, send_upstream_error
+from luthien.gateway.proxy import POLICY_RESPONSE_HEADER
 from luthien.gateway.recording import recording_send, start_recorder, upstream_error_text
+from luthien.gateway.replies import send_error, send_upstream_error
 from luthien.gateway.resume import replay_from_start, skip_sent
 from luthien.gateway.state import GatewayState, client_headers
 from luthien.pipeline.run import POLICY_FAILURE_MESSAGE, run_body, run_stream

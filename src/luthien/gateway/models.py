@@ -19,7 +19,7 @@ from luthien.config import WireFormat
 from luthien.gateway.asgi import JSON_CONTENT_TYPE, send_bytes, until_disconnect
 from luthien.gateway.auth import use_server_key
 from luthien.gateway.headers import client_response_headers, upstream_request_headers
-from luthien.gateway.proxy import forward_upstream_error, send_error
+from luthien.gateway.replies import forward_upstream_error, send_error
 from luthien.gateway.state import GatewayState, client_headers
 from luthien.upstream.routing import Upstream
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, WireApi

@@ -14,17 +14,15 @@ anything else (not recorded); message count and JSON depth are checked with the 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from multidict import CIMultiDict
 from starlette.types import Receive, Scope, Send
 
 from luthien.call.request import CallRequest
 from luthien.gateway.asgi import (
-    JSON_CONTENT_TYPE,
     ClientDisconnected,
     read_body,
     send_bytes,
@@ -33,10 +31,12 @@ from luthien.gateway.asgi import (
     until_disconnect,
 )
 from luthien.gateway.auth import use_server_key
-from luthien.gateway.headers import client_response_headers, upstream_request_headers
+from luthien.gateway.headers import client_response_headers
 from luthien.gateway.limits import RETRY_AFTER_HEADER, check_json_depth, check_message_count
 from luthien.gateway.recording import recording_send, start_recorder, upstream_error_text
+from luthien.gateway.replies import merged_headers, send_error, send_upstream_error
 from luthien.gateway.state import GatewayState, client_headers
+from luthien.gateway.translate import UpstreamCall, route, translated_stage, upstream_call
 from luthien.pipeline.keepalive import KeepAlive
 from luthien.pipeline.run import POLICY_FAILURE_MESSAGE, run_body, run_stream
 from luthien.pipeline.stage import PassThroughStage, PolicyStage, ResponseStage
@@ -47,14 +47,10 @@ from luthien.records.recorder import TransactionRecorder
 from luthien.records.secrets import safe_headers
 from luthien.records.session import session_id
 from luthien.shadow.run import ShadowCall
-from luthien.upstream.client import UpstreamResponse
-from luthien.upstream.routing import Upstream
+from luthien.translation.errors import translated_error
 from luthien.upstream.timeouts import UpstreamTimeouts, resolve_timeouts
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
-from luthien.wire.errors import ErrorKind, GatewayError, dumps
-
-# How much of a non-JSON upstream error body is quoted back to the client.
-UPSTREAM_ERROR_EXCERPT_CHARS = 500
+from luthien.wire.errors import ErrorKind, GatewayError
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,49 +84,6 @@ ENDPOINTS = (MESSAGES, COUNT_TOKENS, CHAT_COMPLETIONS, RESPONSES)
 
 _PASS_THROUGH = PassThroughStage()
 POLICY_RESPONSE_HEADER = b"x-luthien-policy"
-
-
-async def send_error(
-    send: Send, api: WireApi, error: GatewayError, extra: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    """Answer with `error` in the client's shape, with the error's own headers (`Retry-After`)."""
-    body = dumps(api.error_body(error.kind, error.message))
-    await send_bytes(
-        send,
-        api.error_status(error.kind),
-        body,
-        _merged([JSON_CONTENT_TYPE, *(extra or [])], error.headers),
-    )
-
-
-async def forward_upstream_error(
-    send: Send, api: WireApi, response: UpstreamResponse, extra: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    """Pass an upstream HTTP error back with its status; wrap a non-JSON body in the client's shape."""
-    await send_upstream_error(send, api, response.status, response.headers, await response.read(), extra)
-
-
-async def send_upstream_error(
-    send: Send,
-    api: WireApi,
-    status: int,
-    upstream_headers: Iterable[tuple[str, str]],
-    body: bytes,
-    extra: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    """See `forward_upstream_error`, for a body already read."""
-    try:
-        orjson.loads(body)
-    except orjson.JSONDecodeError:
-        kind = ErrorKind.INVALID_REQUEST if status < 500 else ErrorKind.UPSTREAM_UNAVAILABLE
-        excerpt = body[:UPSTREAM_ERROR_EXCERPT_CHARS].decode("utf-8", errors="replace")
-        message = f"upstream answered HTTP {status}: {excerpt}"
-        await send_bytes(
-            send, status, dumps(api.error_body(kind, message)), [JSON_CONTENT_TYPE, *(extra or [])]
-        )
-        return
-    headers = [header for header in client_response_headers(upstream_headers) if header[0] != b"content-type"]
-    await send_bytes(send, status, body, [JSON_CONTENT_TYPE, *_merged(headers, extra or [])])
 
 
 class ProxyEndpoint:
@@ -231,20 +184,6 @@ class ProxyEndpoint:
         check_json_depth(fields, self.state.settings.max_json_depth, body)
         return fields
 
-    def _route(self, request: CallRequest) -> Upstream:
-        api = self.endpoint.api
-        upstream = self.state.router.resolve(request.model, api.format)
-        route = self.state.router.route(request.model)
-        upstream = self.state.breakers.choose(upstream, route.fallback if route is not None else None)
-        if upstream.format is not api.format:
-            raise GatewayError(
-                ErrorKind.INVALID_REQUEST,
-                f"model {request.model!r} routes to upstream {upstream.name!r}, which speaks the "
-                f"{upstream.format.value} format; translating {api.format.value} requests to it is not "
-                "supported",
-            )
-        return upstream
-
     async def _call(
         self,
         send: Send,
@@ -279,25 +218,33 @@ class ProxyEndpoint:
                 policy_stage = PolicyStage(policy, ctx, api)
                 request = await policy_stage.process_request(request)
                 stage = policy_stage
-            upstream = self._route(request)
+            upstream = route(self.state, api, request.model)
+            sent = upstream_call(
+                upstream,
+                api,
+                self.endpoint.path,
+                scope["query_string"].decode("latin-1"),
+                request,
+                headers,
+                server_key,
+                self.state.settings,
+            )
         except PolicyFailure as failure:
             await self._fail(send, _policy_error(failure), extra, recorder)
             return
         except GatewayError as error:
             await self._fail(send, error, extra, recorder)
             return
-        upstream_key = upstream.config.resolved_api_key()
-        upstream_headers = upstream_request_headers(headers, upstream.format, upstream_key, server_key)
-        url = upstream.url(self.endpoint.path, scope["query_string"].decode("latin-1"))
-        body = request.to_bytes()
-        recorder.forwarded(body, upstream.name, upstream_key)
-        route = self.state.router.route(request.model)
+        if sent.translated:
+            stage = translated_stage(stage, api, sent.api)
+            if shadow is not None:
+                shadow.translate_from(sent.api)
+        recorder.forwarded(sent.body, upstream.name, sent.key, sent.api.name if sent.translated else None)
+        configured = self.state.router.route(request.model)
         timeouts = resolve_timeouts(
-            self.state.client.default_timeouts, upstream.config, route.timeouts if route else None
+            self.state.client.default_timeouts, upstream.config, configured.timeouts if configured else None
         )
-        await self._forward(
-            send, upstream, url, upstream_headers, body, timeouts, stage, extra, recorder, shadow
-        )
+        await self._forward(send, sent, timeouts, stage, extra, recorder, shadow)
 
     def _start_shadows(
         self, scope: Scope, request: CallRequest, enforcing: str, recorder: TransactionRecorder
@@ -312,10 +259,7 @@ class ProxyEndpoint:
     async def _forward(
         self,
         send: Send,
-        upstream: Upstream,
-        url: str,
-        headers: CIMultiDict[str],
-        body: bytes,
+        sent: UpstreamCall,
         timeouts: UpstreamTimeouts,
         stage: ResponseStage,
         extra: list[tuple[bytes, bytes]],
@@ -323,9 +267,10 @@ class ProxyEndpoint:
         shadow: ShadowCall | None,
     ) -> None:
         api = self.endpoint.api
+        upstream_api = sent.api if sent.translated else None
         try:
             async with self.state.breakers.request(
-                upstream, "POST", url, headers, body, timeouts
+                sent.upstream, "POST", sent.url, sent.headers, sent.body, timeouts
             ) as response:
                 status = response.status
                 recorder.upstream_answered(status, response.is_event_stream and status < 400)
@@ -333,14 +278,16 @@ class ProxyEndpoint:
                     error_body = await response.read()
                     recorder.upstream_body(error_body)
                     recorder.failed(upstream_error_text(status, error_body))
+                    if upstream_api is not None:
+                        error_body = translated_error(status, error_body, upstream_api, api)
                     await send_upstream_error(send, api, status, response.headers, error_body, extra)
                     return
-                response_headers = _merged(client_response_headers(response.headers), extra)
+                response_headers = merged_headers(client_response_headers(response.headers), extra)
                 if response.is_event_stream:
                     upstream_chunks = recorder.upstream_stream(response.chunks())
                     if shadow is not None:
                         upstream_chunks = shadow.tap(upstream_chunks)
-                    chunks = run_stream(api, upstream_chunks, stage)
+                    chunks = run_stream(api, upstream_chunks, stage, upstream_api)
                     # The first chunk decides between a stream and an error answer: a policy that
                     # fails closed before anything was sent gets a proper HTTP error.
                     first = await anext(chunks, b"")
@@ -350,7 +297,7 @@ class ProxyEndpoint:
                 recorder.upstream_body(upstream_body)
                 if shadow is not None:
                     shadow.body(upstream_body)
-                out = await run_body(api, upstream_body, stage)
+                out = await run_body(api, upstream_body, stage, upstream_api)
                 await send_bytes(send, status, out, response_headers)
         except PolicyFailure as failure:
             await self._fail(send, _policy_error(failure), extra, recorder)
@@ -415,15 +362,6 @@ def _refuse_unchecked_choices(request: CallRequest, policy: Policy[Any], name: s
 
 def _policy_error(failure: PolicyFailure) -> GatewayError:
     return GatewayError(ErrorKind.POLICY, POLICY_FAILURE_MESSAGE.format(name=failure.policy_name))
-
-
-def _merged(
-    headers: Iterable[tuple[bytes, bytes]], ours: Iterable[tuple[bytes, bytes]]
-) -> list[tuple[bytes, bytes]]:
-    """`headers` then `ours`, where ours replace any of the same name (Luthien's rate-limit headers)."""
-    ours = list(ours)
-    names = {name for name, _ in ours}
-    return [*(header for header in headers if header[0] not in names), *ours]
 
 
 async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

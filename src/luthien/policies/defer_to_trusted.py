@@ -124,7 +124,9 @@ class DeferToTrustedPolicy(Policy[DeferToTrustedConfig]):
         check_judge_upstream(self.config.judge.upstream, config)
         name = self.config.trusted.upstream
         field_name = f"policies.{self.name}.config.trusted.upstream"
-        formats = {f.value: f for f in WireFormat} | {key: up.format for key, up in config.upstreams.items()}
+        formats = {f.value: f for f in WireFormat} | {
+            key: up.format.dialect for key, up in config.upstreams.items()
+        }
         if name not in formats:
             raise ConfigError(f"config.trusted.upstream: unknown upstream {name!r}", field=field_name)
         wanted = self.config.client_format

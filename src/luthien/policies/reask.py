@@ -91,15 +91,16 @@ def client_api(request: CallRequest) -> WireApi:
 
 
 def check_speaks(upstream: Upstream, request: CallRequest) -> None:
-    """Refuse an upstream that does not speak the request's API (no translation exists yet).
+    """Refuse an upstream that does not serve the request's API (a re-asked call is not translated).
 
     Raises:
         ReaskError: `api_mismatch`.
     """
-    if upstream.format is not request.format:
+    api = client_api(request)
+    if not upstream.serves(api):
         raise ReaskError(
-            f"upstream {upstream.name!r} speaks the {upstream.format.value} API and this call is in the "
-            f"{client_api(request).name} API; translating between them is not supported",
+            f"upstream {upstream.name!r} serves the {upstream.api.value} APIs and this call is in the "
+            f"{api.name} API; translating between them is not supported for a re-asked call",
             "api_mismatch",
         )
 

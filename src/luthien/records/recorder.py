@@ -106,6 +106,8 @@ class TransactionRecorder:
         self._policy: str | None = None
         self._final_request: bytes | None = None
         self._upstream: str | None = None
+        # The API of the upstream's answer: the client's, unless the call was translated.
+        self._upstream_api = client_api
         self._streaming = False
         # Upstream side.
         self._upstream_first_byte_at: float | None = None
@@ -142,14 +144,20 @@ class TransactionRecorder:
         self._session_id = session_id(self._headers, parsed, wire_format)
         self._publish_started()
 
-    def forwarded(self, body: bytes, upstream: str, upstream_key: str | None) -> None:
+    def forwarded(
+        self, body: bytes, upstream: str, upstream_key: str | None, upstream_api: str | None = None
+    ) -> None:
         """The call goes to `upstream` with `body` (kept only if it differs from the client's).
 
         `upstream_key`, the provider key Luthien sends in proxy mode, is scrubbed from the record.
+        `upstream_api` (a `WireApi.name`) is given for a translated call: the original response is
+        read, and its usage counted, in that API.
         """
         self._final_request = body
         self._upstream = upstream
         self._scrubber.add(upstream_key)
+        if upstream_api is not None:
+            self._upstream_api = upstream_api
 
     def upstream_answered(self, status: int, streaming: bool) -> None:
         """The upstream's response headers arrived."""
@@ -275,6 +283,7 @@ class TransactionRecorder:
         scrub = self._scrubber
         responses = rebuild_responses(
             self.client_api,
+            upstream_api=self._upstream_api,
             client=self._client_chunks,
             client_streamed=self._client_streamed,
             upstream=self._upstream_chunks,
@@ -326,7 +335,7 @@ class TransactionRecorder:
                 first_token_at=first_token_at,
                 ended_at=self._complete_at or time.time(),
             ),
-            usage=usage_of(self.client_api, responses.original_message),
+            usage=usage_of(self._upstream_api, responses.original_message),
             request_headers=safe_headers(self._headers),
             original_request=scrub.scrub(self._request),
             final_request=scrub.scrub_optional(final_request),

@@ -67,6 +67,7 @@ def rebuild_responses(
     upstream: BoundedChunks,
     upstream_streamed: bool,
     upstream_body_seen: bool,
+    upstream_api: str | None = None,
 ) -> Responses:
     """Both versions of the response from the chunks kept on each side.
 
@@ -77,6 +78,8 @@ def rebuild_responses(
         upstream: what the upstream sent.
         upstream_streamed: whether the upstream's response was a stream.
         upstream_body_seen: whether the upstream sent a whole (non-streaming or error) body.
+        upstream_api: the API the upstream answered in, when the call was translated (the original
+            stream is assembled in it).
     """
     final_raw = b"".join(client.head)
     final_assembly = assemble_side(client_api, client) if client_streamed else None
@@ -86,7 +89,7 @@ def rebuild_responses(
         if final_assembly is not None and final_raw == original_raw:
             original_assembly = final_assembly
         else:
-            original_assembly = assemble_side(client_api, upstream)
+            original_assembly = assemble_side(upstream_api or client_api, upstream)
         upstream_complete = original_assembly.complete and original_assembly.error is None
         original_message = original_assembly.message
         original = _dumps(original_message, upstream.marked_raw(original_raw))

@@ -98,6 +98,7 @@ class ShadowRunner:
         ctx = PolicyContext(transaction_id, name, self.activity, models, max_held_bytes=max_held_bytes)
         self._stage = PolicyStage(policy, ctx, api)
         self._api = api
+        self._upstream_api: WireApi | None = None
         self._request = request
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._queued_bytes = 0
@@ -106,6 +107,10 @@ class ShadowRunner:
         self.overflowed = False
         self.timed_out = False
         self.task: asyncio.Task[None] = asyncio.create_task(self._run(), name=f"luthien-shadow-{name}")
+
+    def translate_from(self, upstream_api: WireApi) -> None:
+        """The answer comes in `upstream_api` (a translated call): read it as the enforcing stage does."""
+        self._upstream_api = self._stage.upstream_api = upstream_api
 
     def put(self, item: _Item) -> None:
         """Queue part of the upstream's response; drop the shadow when it is too far behind."""
@@ -140,11 +145,11 @@ class ShadowRunner:
             self.output.request = forwarded
         first = await self._next()
         if isinstance(first, _Body):
-            self.output.body = await run_body(self._api, first.body, self._stage)
+            self.output.body = await run_body(self._api, first.body, self._stage, self._upstream_api)
             return
         chunks = self.output.chunks = []
         kept = 0
-        async for chunk in run_stream(self._api, self._upstream(first), self._stage):
+        async for chunk in run_stream(self._api, self._upstream(first), self._stage, self._upstream_api):
             kept += len(chunk)
             if kept > self._max_response_bytes:
                 self.output.too_large = True  # keeps running (its verdicts count), keeps no more
@@ -181,6 +186,11 @@ class ShadowCall:
         if not self._ended:
             self._ended = True
             self._put(_End(error))
+
+    def translate_from(self, upstream_api: WireApi) -> None:
+        """The call was translated: the upstream answers in `upstream_api` (before anything is fed)."""
+        for runner in self.runners:
+            runner.translate_from(upstream_api)
 
     def body(self, body: bytes) -> None:
         """The upstream's whole body (a non-streaming answer)."""

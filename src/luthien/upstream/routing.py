@@ -1,4 +1,8 @@
-"""Routing: which upstream serves a model. Globs are tried in config order; the first match wins."""
+"""Routing: which upstream serves a model, and in which API. Globs are tried in order; the first wins.
+
+An upstream serves the APIs its `format` names (`SERVED_APIS`). A call in an API the upstream serves
+goes to it byte-exact; any other is translated to the upstream's `TRANSLATION_TARGETS` API.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,27 @@ from fnmatch import fnmatchcase
 
 from limits import RateLimitItem
 
-from luthien.config import LuthienConfig, TimeoutsConfig, UpstreamConfig, WireFormat
+from luthien.config import LuthienConfig, TimeoutsConfig, UpstreamApi, UpstreamConfig, WireFormat
 from luthien.ratelimit.items import parse_limits
+from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+
+SERVED_APIS: dict[UpstreamApi, frozenset[WireApi]] = {
+    UpstreamApi.ANTHROPIC: frozenset({ANTHROPIC_MESSAGES}),
+    UpstreamApi.OPENAI: frozenset({OPENAI_CHAT, OPENAI_RESPONSES}),
+    UpstreamApi.OPENAI_CHAT: frozenset({OPENAI_CHAT}),
+}
+"""The client APIs each kind of upstream answers natively."""
+
+TRANSLATION_TARGETS: dict[UpstreamApi, WireApi] = {
+    UpstreamApi.ANTHROPIC: ANTHROPIC_MESSAGES,
+    UpstreamApi.OPENAI_CHAT: OPENAI_CHAT,
+    # The only client API an `openai` upstream does not serve is Messages. Chat is its target, not
+    # Responses: Messages and Chat are both stateless lists of turns that map block for block, and
+    # `format: openai` also names OpenAI-compatible gateways (Azure, OpenRouter, LiteLLM) that serve
+    # Chat fully but Responses partly or not at all.
+    UpstreamApi.OPENAI: OPENAI_CHAT,
+}
+"""The API a call the upstream does not serve is translated to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,8 +43,21 @@ class Upstream:
 
     @property
     def format(self) -> WireFormat:
-        """The wire format the upstream speaks."""
+        """The upstream's dialect: how it authenticates and answers errors."""
+        return self.config.format.dialect
+
+    @property
+    def api(self) -> UpstreamApi:
+        """The APIs the upstream serves, as configured."""
         return self.config.format
+
+    def serves(self, api: WireApi) -> bool:
+        """Whether the upstream answers calls in `api` natively (no translation)."""
+        return api in SERVED_APIS[self.config.format]
+
+    def api_for(self, client_api: WireApi) -> WireApi:
+        """The API a call in `client_api` is sent to this upstream in: its own when served."""
+        return client_api if self.serves(client_api) else TRANSLATION_TARGETS[self.config.format]
 
     def url(self, path: str, query: str) -> str:
         """The upstream URL for a client path such as `/v1/messages`.
@@ -79,6 +115,10 @@ class Router:
         """The upstream configured under `name`, if any."""
         return self._upstreams.get(name)
 
+    def routes(self) -> list[Route]:
+        """Every configured route, in config order."""
+        return list(self._routes)
+
     def has_rate_limits(self) -> bool:
         """Whether any route sets a per-model rate limit."""
         return any(route.rate_limits for route in self._routes)
@@ -88,5 +128,5 @@ class Router:
         return list(self._upstreams)
 
     def by_format(self, wire_format: WireFormat) -> list[Upstream]:
-        """Every upstream speaking `wire_format`, in config order."""
+        """Every upstream of the `wire_format` dialect (`openai-chat` ones are OpenAI), in config order."""
         return [upstream for upstream in self._upstreams.values() if upstream.format is wire_format]

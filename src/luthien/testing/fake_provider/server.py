@@ -19,6 +19,7 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
+from luthien.testing.fake_provider.chat_only import chat_only_refusal
 from luthien.testing.fake_provider.defaults import (
     SCRIPTED_PATHS,
     Flavor,
@@ -57,16 +58,21 @@ class FakeProvider:
     Stored responses, stored chat completions and message batches are remembered and served
     (``stored.py``); each request of a batch is answered from the script like a ``/v1/messages`` call.
 
+    With ``chat_only`` it acts as a server that speaks only Chat Completions (vLLM, Ollama,
+    llama.cpp: ``chat_only.py``): Messages and Responses calls are logged, then answered 404, and
+    every answer is in the OpenAI shape.
+
     Attributes:
         base_url: ``http://127.0.0.1:<port>`` (no ``/v1``), set by :meth:`start`.
         requests: Every request received, in arrival order.
         stored: The stored responses, chat completions and batches (a test may alter them).
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, chat_only: bool = False) -> None:
         """Prepare a server for `host`:`port` (port 0: any free port); nothing listens until `start`."""
         self.host = host
         self.port = port
+        self.chat_only = chat_only
         self.base_url = ""
         self.requests: list[ReceivedRequest] = []
         self._lock = threading.Lock()
@@ -220,6 +226,9 @@ class FakeProvider:
         with self._lock:
             self.requests.append(received)
         method, path = received.method, received.path
+        refusal = chat_only_refusal(path) if self.chat_only else None
+        if refusal is not None:
+            return refusal
         if method == "POST" and path in _CREATING_PATHS:
             reply = self._scripted_reply(received, flavor)
             return self.stored.created(path, json_body(received.body), reply)
@@ -271,7 +280,7 @@ class FakeProvider:
                 headers=headers,
                 body=body,
             )
-            flavor = flavor_of(request.path, request.headers)
+            flavor = "openai" if self.chat_only else flavor_of(request.path, request.headers)
             reply = self._next_reply(received, flavor)
             response_headers = default_headers(flavor)
             if isinstance(reply, HangReply):

@@ -1,0 +1,199 @@
+"""The real Claude Code CLI on a model routed to an `openai-chat` upstream (a vLLM-like fake).
+
+Claude Code speaks Anthropic Messages; the upstream serves only Chat Completions (404 elsewhere), so
+every call is translated both ways. The judge's own upstream is the same Chat-only server. Checked: a
+text turn, a Bash tool round trip (the command runs, the next turn carries its result under the
+upstream's call id), and a dangerous Bash call blocked by `tool_call_judge`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from luthien.config import LuthienConfig
+from tests.conftest import LuthienFactory
+from tests.e2e.test_claude_code import CLAUDE, CLAUDE_TIMEOUT_S, FINAL_TEXT
+from tests.fake_provider import (
+    FakeProvider,
+    JSONReply,
+    ReceivedRequest,
+    Reply,
+    StreamReply,
+    ToolCall,
+    chat_completion,
+    chat_stream,
+)
+
+pytestmark = pytest.mark.skipif(
+    not CLAUDE.exists(),
+    reason="Claude Code is not installed (run `make test`, which installs it under .cache/npm)",
+)
+
+PROXY_KEY = "luthien-proxy-key"
+LOCAL_KEY = "local-server-key"
+JUDGE_MODEL = "judge-model"
+CALL_ID = "call_bash_01"
+
+
+@pytest.fixture
+def local() -> Iterator[FakeProvider]:
+    provider = FakeProvider(chat_only=True)
+    provider.start()
+    yield provider
+    provider.stop()
+
+
+def tool_results(request: ReceivedRequest) -> list[str]:
+    """The `tool_call_id`s of a Chat request's tool messages."""
+    return [
+        message["tool_call_id"] for message in request.json().get("messages", []) if message["role"] == "tool"
+    ]
+
+
+def agent(
+    command: str | None, probability: float, text: str = "Running the command."
+) -> Callable[[ReceivedRequest], Reply | None]:
+    """The local model: asks for `command` in Bash once (or just answers `text`), then finishes.
+
+    Judge requests get a verdict of `probability`; side requests without tools (titles) the default.
+    """
+    verdict = json.dumps({"probability": probability, "explanation": "judged by the test"})
+
+    def respond(request: ReceivedRequest) -> Reply | None:
+        if request.path != "/v1/chat/completions":
+            return None
+        body = request.json()
+        if body.get("model") == JUDGE_MODEL:
+            return JSONReply(chat_completion(verdict))
+        if not body.get("tools"):
+            return None
+        if command is None:
+            return StreamReply(chat_stream(text))
+        if tool_results(request):
+            return StreamReply(chat_stream(FINAL_TEXT))
+        call = ToolCall(CALL_ID, "Bash", {"command": command, "description": "run the command"})
+        return StreamReply(chat_stream(text, tool_calls=[call]))
+
+    return respond
+
+
+def config_for(local: FakeProvider) -> LuthienConfig:
+    return LuthienConfig.model_validate(
+        {
+            "upstreams": {
+                "local": {"format": "openai-chat", "base_url": f"{local.base_url}/v1", "api_key": LOCAL_KEY}
+            },
+            "routes": [{"model": "*", "upstream": "local"}],
+            "policies": {
+                "judge": {
+                    "class": "tool_call_judge",
+                    "config": {"judge": {"upstream": "local", "model": JUDGE_MODEL}, "timeout_s": 20},
+                }
+            },
+            "policy": "judge",
+        }
+    )
+
+
+def run_claude(base_url: str, workspace: Path, home: Path, prompt: str) -> dict[str, Any]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": base_url,
+        "ANTHROPIC_API_KEY": PROXY_KEY,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_AUTOUPDATER": "1",
+    }
+    result = subprocess.run(
+        [
+            str(CLAUDE),
+            "-p",
+            prompt,
+            "--output-format",
+            "json",
+            "--allowedTools",
+            "Bash",
+            "--model",
+            "qwen3-coder",
+        ],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLAUDE_TIMEOUT_S,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
+    output: dict[str, Any] = json.loads(result.stdout)
+    return output
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    workspace, home, precious = tmp_path / "workspace", tmp_path / "home", tmp_path / "precious"
+    for folder in (workspace, home, precious):
+        folder.mkdir()
+    (precious / "data.txt").write_text("keep me")
+    return workspace, home, precious
+
+
+def model_calls(local: FakeProvider) -> list[ReceivedRequest]:
+    return [request for request in local.requests if request.json().get("model") != JUDGE_MODEL]
+
+
+def test_a_text_turn(
+    make_luthien: LuthienFactory, local: FakeProvider, dirs: tuple[Path, Path, Path]
+) -> None:
+    workspace, home, _ = dirs
+    local.respond_with(agent(None, 0.0, "Hello from the local model."))
+    server = make_luthien(config_for(local), api_key=PROXY_KEY)
+
+    output = run_claude(server.base_url, workspace, home, "Say hello.")
+
+    assert output["result"] == "Hello from the local model."
+    calls = model_calls(local)
+    assert calls
+    assert {request.path for request in calls} <= {"/v1/chat/completions", "/v1/messages/count_tokens"}
+    assert all(request.headers["authorization"] == f"Bearer {LOCAL_KEY}" for request in calls)
+
+
+def test_a_bash_round_trip(
+    make_luthien: LuthienFactory, local: FakeProvider, dirs: tuple[Path, Path, Path]
+) -> None:
+    workspace, home, _ = dirs
+    marker = workspace / "marker.txt"
+    local.respond_with(agent(f"echo luthien-was-here > {marker}", 0.02))
+    server = make_luthien(config_for(local), api_key=PROXY_KEY)
+
+    output = run_claude(server.base_url, workspace, home, "Leave a marker file.")
+
+    assert marker.read_text().strip() == "luthien-was-here"
+    assert output["result"] == FINAL_TEXT
+    assert [tool_results(request) for request in model_calls(local) if tool_results(request)] == [[CALL_ID]]
+    decisions = server.app.state.gateway.activity.events(type="judge.decision")
+    assert [event.data["blocked"] for event in decisions] == [False]
+
+
+def test_the_judge_blocks_a_dangerous_bash_call(
+    make_luthien: LuthienFactory, local: FakeProvider, dirs: tuple[Path, Path, Path]
+) -> None:
+    workspace, home, precious = dirs
+    local.respond_with(agent(f"rm -rf {precious}", 0.97))
+    server = make_luthien(config_for(local), api_key=PROXY_KEY)
+
+    output = run_claude(server.base_url, workspace, home, "Clean up the precious directory.")
+
+    assert (precious / "data.txt").read_text() == "keep me"
+    assert "Blocked tool call" in output["result"]
+    assert not any(tool_results(request) for request in model_calls(local))
+    decisions = server.app.state.gateway.activity.events(type="judge.decision")
+    assert [event.data["blocked"] for event in decisions] == [True]
