@@ -23,7 +23,7 @@ import orjson
 import pytest
 
 from luthien.config import LuthienConfig
-from luthien.records.model import ShadowOutcome, TransactionRecord
+from luthien.records.model import ShadowOutcome, TransactionRecord, TransactionStatus
 from tests.conftest import LuthienFactory
 from tests.fake_provider import (
     FakeProvider,
@@ -39,7 +39,7 @@ from tests.fake_provider import (
     chat_stream,
 )
 from tests.luthien_server import LuthienServer
-from tests.records_support import record_of
+from tests.records_support import record_of, records_after_stop
 
 PROXY_KEY = "luthien-proxy-key"
 ANTHROPIC_KEY = "sk-ant-upstream"
@@ -426,6 +426,36 @@ def test_the_record_keeps_the_clients_request_and_the_translated_one(
     assert "max_tokens" in forwarded
     assert record.upstream == "claude-up"
     assert record.usage.input_tokens is not None
+
+
+@PAIRS
+@STREAM
+@pytest.mark.parametrize(
+    ("policy", "status"),
+    [(None, TransactionStatus.OK), ("caps", TransactionStatus.CHANGED)],
+    ids=["noop", "caps"],
+)
+def test_the_status_says_what_the_policy_did_not_what_the_translation_did(
+    make_luthien: LuthienFactory,
+    fake: FakeProvider,
+    local: FakeProvider,
+    client: Client,
+    upstream: Upstream,
+    stream: bool,
+    policy: str | None,
+    status: TransactionStatus,
+) -> None:
+    extra: dict[str, Any] = {}
+    if policy is not None:
+        extra = {"policies": {policy: {"class": "all_caps"}}, "policy": policy}
+    server = make_luthien(config_for(fake, local, **extra), api_key=PROXY_KEY)
+    provider(upstream, fake, local).enqueue(upstream.reply(ANSWER, [SAFE], stream))
+
+    client.ask(server, upstream.model, [{"role": "user", "content": QUESTION}], stream, None)
+
+    [record] = records_after_stop(server)
+    assert record.status is status
+    assert record.final_request is not None  # the translated body is kept either way
 
 
 def test_token_counting_on_a_chat_only_upstream_is_refused_in_anthropics_shape(

@@ -239,7 +239,10 @@ class ProxyEndpoint:
             stage = translated_stage(stage, api, sent.api)
             if shadow is not None:
                 shadow.translate_from(sent.api)
-        recorder.forwarded(sent.body, upstream.name, sent.key, sent.api.name if sent.translated else None)
+        if sent.translated:
+            recorder.forwarded(sent.body, upstream.name, sent.key, sent.api.name, request.to_bytes())
+        else:
+            recorder.forwarded(sent.body, upstream.name, sent.key)
         configured = self.state.router.route(request.model)
         timeouts = resolve_timeouts(
             self.state.client.default_timeouts, upstream.config, configured.timeouts if configured else None

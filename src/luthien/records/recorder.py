@@ -105,6 +105,8 @@ class TransactionRecorder:
         self._session_id: str | None = None
         self._policy: str | None = None
         self._final_request: bytes | None = None
+        # A translated call's request in the client's API after `on_request` (None: not translated).
+        self._policy_request: bytes | None = None
         self._upstream: str | None = None
         # The API of the upstream's answer: the client's, unless the call was translated.
         self._upstream_api = client_api
@@ -145,15 +147,22 @@ class TransactionRecorder:
         self._publish_started()
 
     def forwarded(
-        self, body: bytes, upstream: str, upstream_key: str | None, upstream_api: str | None = None
+        self,
+        body: bytes,
+        upstream: str,
+        upstream_key: str | None,
+        upstream_api: str | None = None,
+        policy_request: bytes | None = None,
     ) -> None:
         """The call goes to `upstream` with `body` (kept only if it differs from the client's).
 
         `upstream_key`, the provider key Luthien sends in proxy mode, is scrubbed from the record.
         `upstream_api` (a `WireApi.name`) is given for a translated call: the original response is
-        read, and its usage counted, in that API.
+        read, and its usage counted, in that API; `policy_request` is then the request in the
+        client's API after `on_request`, which says whether a policy changed it.
         """
         self._final_request = body
+        self._policy_request = policy_request
         self._upstream = upstream
         self._scrubber.add(upstream_key)
         if upstream_api is not None:
@@ -324,8 +333,12 @@ class TransactionRecorder:
                 error=error,
                 http_status=self._http_status,
                 events=events,
-                request_changed=final_request is not None,
-                response_changed=responses.final is not None,
+                request_changed=(
+                    final_request is not None
+                    if self._policy_request is None
+                    else self._policy_request != self._request
+                ),
+                response_changed=responses.changed,
             ),
             http_status=self._http_status,
             streaming=self._streaming,

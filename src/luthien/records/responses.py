@@ -15,6 +15,7 @@ import orjson
 from luthien.records.assemble import StreamAssembly, assemble_stream
 from luthien.records.bounded import BoundedChunks, mark_message
 from luthien.records.content import parse_json_object
+from luthien.records.meaning import same_meaning
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class Responses:
     """The client's stream assembled (None when the client's response was not a stream)."""
     upstream_complete: bool | None
     """Whether the upstream's stream ended complete and without an error (None: not a stream)."""
+    changed: bool
+    """Whether a policy changed the answer: the bytes differ, or for a translated call, its meaning
+    (`records/meaning.py`)."""
 
 
 def _dumps(message: dict[str, Any] | None, raw: bytes) -> bytes | None:
@@ -102,10 +106,17 @@ def rebuild_responses(
         if final_assembly is None
         else _dumps(final_assembly.message, client.marked_raw(final_raw))
     )
+    final = None if final == original else final
+    changed = final is not None
+    if changed and upstream_api is not None and upstream_api != client_api and original_message is not None:
+        final_message = final_assembly.message if final_assembly is not None else parse_json_object(final)
+        if final_message is not None:
+            changed = not same_meaning(original_message, upstream_api, final_message, client_api)
     return Responses(
         original_message=original_message,
         original=original,
-        final=None if final == original else final,
+        final=final,
         final_assembly=final_assembly,
         upstream_complete=upstream_complete,
+        changed=changed,
     )
