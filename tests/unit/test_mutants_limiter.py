@@ -7,7 +7,12 @@ fails a fast test.
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+
+import redis
 
 import pytest
 from limits import RateLimitItemPerDay
@@ -22,6 +27,8 @@ from luthien.settings import Settings
 from luthien.wire.errors import ErrorKind
 
 MODEL = "claude-sonnet-4-6"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+HALF_A_DAY_H = 12
 
 
 def limiter(client_limits: str = "", budget: int | None = None) -> RateLimiter:
@@ -149,8 +156,19 @@ def _today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
+@pytest.fixture
+def far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A local time zone whose date differs from UTC's right now (the limiter must not read it)."""
+    behind = datetime.now(UTC).hour < HALF_A_DAY_H
+    monkeypatch.setenv("TZ", "LOC+12" if behind else "LOC-14")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @pytest.mark.asyncio
-async def test_spent_tokens_are_counted_per_client_per_utc_day() -> None:
+async def test_spent_tokens_are_counted_per_client_per_utc_day(far_from_utc: None) -> None:
     budgeted = limiter(budget=1000)
     await budgeted.spend("ip:a", Usage(input_tokens=60, output_tokens=50))
     await budgeted.spend("ip:a", Usage(input_tokens=None, output_tokens=5))
@@ -173,7 +191,7 @@ async def test_without_a_budget_nothing_is_spent() -> None:
 
 
 @pytest.mark.asyncio
-async def test_the_call_that_reaches_the_budget_is_the_last_one_admitted() -> None:
+async def test_the_call_that_reaches_the_budget_is_the_last_one_admitted(far_from_utc: None) -> None:
     budgeted = limiter(budget=100)
     await budgeted.spend("ip:a", Usage(input_tokens=90, output_tokens=9))
     assert await budgeted.admit("ip:a", MODEL, [], WireFormat.ANTHROPIC) == Admission("ip:a", ())
@@ -187,6 +205,7 @@ async def test_the_call_that_reaches_the_budget_is_the_last_one_admitted() -> No
     assert header(headers, b"anthropic-ratelimit-tokens-remaining") == "0"
     assert header(headers, b"anthropic-ratelimit-tokens-reset") == midnight
     assert 1 <= int(header(headers, b"retry-after")) <= 86_400
+    assert isinstance(refused.value.message, str) and refused.value.message
     # Another client has its own budget.
     assert await budgeted.admit("ip:b", MODEL, [], WireFormat.ANTHROPIC) == Admission("ip:b", ())
 
@@ -218,3 +237,20 @@ async def test_open_limiter_reads_the_settings() -> None:
     shared = open_limiter(Settings(redis_url=SecretStr("redis://127.0.0.1:6379/0")))
     assert shared.backend.configured == "redis"
     await shared.backend.close()
+
+
+@pytest.mark.asyncio
+async def test_open_limiter_writes_redis_keys_under_the_configured_prefix() -> None:
+    prefix = f"luthien-test-limiter-{uuid.uuid4().hex}"
+    shared = open_limiter(
+        Settings(redis_url=SecretStr(REDIS_URL), rate_limit="5/minute", rate_limit_key_prefix=prefix)
+    )
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        await shared.admit("ip:a", MODEL, [], WireFormat.ANTHROPIC)
+        assert client.keys(f"{prefix}*")
+    finally:
+        await shared.backend.close()
+        for key in client.keys(f"{prefix}*"):
+            client.delete(key)
+        client.close()
