@@ -33,7 +33,15 @@ RULES_TESTS = ROOT / "tests" / "unit" / "test_block_commands_rules.py"
 CORPUS = ROOT / "tests" / "data" / "commands_corpus.jsonl"
 EQUIVALENT = ROOT / "mutation" / "equivalent.toml"
 # The literal command lists of the rules' tests: (command, rule) pairs or bare look-alike commands.
-COMMAND_LISTS = ("REFUSED", "LET_THROUGH", "REFUSED_BY_EACH_PART", "LET_THROUGH_AT_EACH_EDGE", "SPACING_VARIANTS")
+COMMAND_LISTS = (
+    "REFUSED",
+    "LET_THROUGH",
+    "REFUSED_BY_EACH_PART",
+    "LET_THROUGH_AT_EACH_EDGE",
+    "SPACING_VARIANTS",
+    "LET_THROUGH_AT_WORD_EDGES",
+    "REFUSED_AT_WORD_EDGES",
+)
 
 
 def test_commands() -> list[str]:
@@ -65,7 +73,9 @@ def _shape(namespace: dict[str, Any]) -> tuple[Any, ...]:
 
 def _verdicts(namespace: dict[str, Any], commands: Sequence[str]) -> list[str | None]:
     compiled = [(re.compile(rule.pattern), rule.name) for rule in namespace["DEFAULT_RULES"]]
-    return [next((name for pattern, name in compiled if pattern.search(command)), None) for command in commands]
+    return [
+        next((name for pattern, name in compiled if pattern.search(command)), None) for command in commands
+    ]
 
 
 def screen() -> tuple[list[str], list[str]]:
