@@ -184,7 +184,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"\bchmod\s+(?:-\w+\s+)*(?:0?777|0?666|a\+w|o\+w)\s+[^;&|]*(?:/etc\b|/usr\b|/bin\b|docker\.sock|(?<=\s)/(?:\s|$))|"
         r"\bchpasswd\b|\bpasswd\s+-d\b|\buseradd\b[^;&|]*-u\s*0\b|"
         r"\busermod\b[^;&|]*-a?G\s*(?:sudo|wheel|root|admin)\b|"
-        r"\bpkexec\b|\bsudo\s+-S\b|\|\s*sudo\s+-S\b|"
+        # `-S` reads the password from stdin, also in a flag cluster (`sudo -Su deploy …`, `sudo -kS …`).
+        r"\bpkexec\b|\bsudo\s+-[a-zA-Z]*S[a-zA-Z]*\b|\|\s*sudo\s+-S\b|"
         r"\bdocker\s+run\b[^;&|]*(?:-v\s*[\"']?/:|--volume[= ][\"']?/:|--privileged|--pid[= ]host)|"
         r"\bnsenter\b|"
         r"AdministratorAccess|roles/owner\b|cluster-admin\b|permission=admin\b|WITH\s+SUPERUSER\b|"
