@@ -185,7 +185,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"\bchpasswd\b|\bpasswd\s+-d\b|\buseradd\b[^;&|]*-u\s*0\b|"
         r"\busermod\b[^;&|]*-a?G\s*(?:sudo|wheel|root|admin)\b|"
         # `-S` reads the password from stdin, also in a flag cluster (`sudo -Su deploy …`, `sudo -kS …`).
-        r"\bpkexec\b|\bsudo\s+-[a-zA-Z]*S[a-zA-Z]*\b|\|\s*sudo\s+-S\b|"
+        r"\bpkexec\b|\bsudo\s+-[a-zA-Z]*S|\|\s*sudo\s+-S\b|"
         r"\bdocker\s+run\b[^;&|]*(?:-v\s*[\"']?/:|--volume[= ][\"']?/:|--privileged|--pid[= ]host)|"
         r"\bnsenter\b|"
         r"AdministratorAccess|roles/owner\b|cluster-admin\b|permission=admin\b|WITH\s+SUPERUSER\b|"
