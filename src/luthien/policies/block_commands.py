@@ -228,7 +228,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"\bhistory\s+-[a-z]*c|\bunset\s+HISTFILE\b|\bHISTSIZE=0\b|\brm\b[^;&|]*\.\w*_history\b|"
         r"\btruncate\b[^;&|]*\s/var/log/|>\s*/var/log/|journalctl\s+--vacuum-time=\d+s\b|"
         r"\bgit\s+commit\b[^;&|]*--no-verify\b|SKIP=\S*(?:gitleaks|detect-secrets|trufflehog)|"
-        r"\bg?sed\s+-i\b[^;&|]*(?:gitleaks|detect-secrets|trufflehog)|\brm\b[^;&|]*(?:\.pre-commit-config\.yaml|\.husky\b)|"
+        r"\bg?sed\s+-[a-zA-Z]*i\w*\b[^;&|]*(?:gitleaks|detect-secrets|trufflehog)|\brm\b[^;&|]*(?:\.pre-commit-config\.yaml|\.husky\b)|"
         r"\bchmod\s+-x\s+\S*\.git/hooks/|--unset\s+core\.hooksPath|"
         r"PasswordAuthentication\s+yes|PermitRootLogin\s+yes|--dangerously-skip-permissions|"
         r"approval_policy\s*=\s*[\"']?never|danger-full-access|\bunset\b[^;&|]*\bHTTPS?_PROXY\b|"
