@@ -122,3 +122,64 @@ async def test_a_withdrawal_that_fails_is_logged_with_the_approval_and_the_error
 def test_open_approvals_announces_on_the_given_bus() -> None:
     bus = MemoryEventBus()
     assert open_approvals(Settings(), bus).bus is bus
+
+
+@pytest.mark.asyncio
+async def test_a_store_that_fails_denies_now_and_logs_the_approval_and_the_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryApprovals()
+    service = ApprovalService(store, None)
+    pending = approval()
+    failure = ConnectionError("redis is gone")
+
+    async def unavailable(approval: object) -> None:
+        raise failure
+
+    store.add = unavailable  # type: ignore[method-assign,assignment]
+    before = time.time()
+    with caplog.at_level(logging.WARNING, logger="luthien.approvals"):
+        decision = await service.request(pending, GUARD_S)
+    after = time.time()
+    assert (decision.decision, decision.by) == (DecisionKind.DENY, "unavailable")
+    assert isinstance(decision.reason, str)
+    assert decision.reason
+    assert before <= decision.decided_at <= after
+    [record] = [record for record in caplog.records if record.name == "luthien.approvals"]
+    assert record.levelno == logging.WARNING
+    assert record.args == (pending.id, failure)
+    assert record.getMessage()
+
+
+@pytest.mark.asyncio
+async def test_a_timeout_denies_now_with_a_reason() -> None:
+    service = ApprovalService(MemoryApprovals(), None)
+    before = time.time()
+    decision = await service.request(approval(), 0.01)
+    after = time.time()
+    assert (decision.decision, decision.by) == (DecisionKind.DENY, "timeout")
+    assert isinstance(decision.reason, str)
+    assert decision.reason
+    assert before <= decision.decided_at <= after
+
+
+@pytest.mark.asyncio
+async def test_a_timeout_denial_that_cannot_be_stored_still_denies_and_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryApprovals()
+    service = ApprovalService(store, None)
+    pending = approval()
+    failure = ConnectionError("redis is gone")
+
+    async def unavailable(approval_id: str, decision: Decision) -> None:
+        raise failure
+
+    store.decide = unavailable  # type: ignore[method-assign,assignment]
+    with caplog.at_level(logging.WARNING, logger="luthien.approvals"):
+        decision = await service.request(pending, 0.01)
+    assert (decision.decision, decision.by) == (DecisionKind.DENY, "timeout")
+    [record] = [record for record in caplog.records if record.name == "luthien.approvals"]
+    assert record.levelno == logging.WARNING
+    assert record.args == (pending.id, failure)
+    assert record.getMessage()
