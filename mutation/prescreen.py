@@ -51,8 +51,8 @@ def test_commands() -> list[str]:
     for node in tree.body:
         target = node.targets[0] if isinstance(node, ast.Assign) else None
         if isinstance(node, ast.Assign) and isinstance(target, ast.Name) and target.id in COMMAND_LISTS:
-            for item in ast.literal_eval(node.value):
-                commands.append(item[0] if isinstance(item, tuple) else item)
+            items: list[str | tuple[str, str]] = ast.literal_eval(node.value)
+            commands.extend(item[0] if isinstance(item, tuple) else item for item in items)
     with CORPUS.open(encoding="utf-8") as corpus:
         commands.extend(json.loads(line)["command"] for line in corpus if line.strip())
     return commands
