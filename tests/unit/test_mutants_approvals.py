@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -21,6 +22,7 @@ from luthien.approvals.model import (
 from luthien.approvals.service import ApprovalService, open_approvals
 from luthien.events.memory import MemoryEventBus
 from luthien.settings import Settings
+from tests.fake_provider import FakeProvider, JSONReply
 from tests.unit.test_approvals_store import GUARD_S, approval, approve
 
 
@@ -183,3 +185,34 @@ async def test_a_timeout_denial_that_cannot_be_stored_still_denies_and_is_logged
     assert record.levelno == logging.WARNING
     assert record.args == (pending.id, failure)
     assert record.getMessage()
+
+
+@pytest.fixture
+def receiver() -> Iterator[FakeProvider]:
+    provider = FakeProvider()
+    provider.start()
+    yield provider
+    provider.stop()
+
+
+@pytest.mark.asyncio
+async def test_the_webhook_gets_the_approval_and_where_to_decide(receiver: FakeProvider) -> None:
+    receiver.enqueue(JSONReply({"ok": True}))
+    service = ApprovalService(MemoryApprovals(), None)
+    pending = approval()
+    await service.request(
+        pending, 0.01, f"{receiver.base_url}/v1/messages", "https://luthien.example/ui/approvals"
+    )
+    await service.close()
+    (posted,) = receiver.requests
+    assert posted.json()["approval"]["id"] == pending.id
+    assert posted.json()["url"] == "https://luthien.example/ui/approvals"
+    assert (service.webhook.sent, service.webhook.failed) == (1, 0)
+
+
+@pytest.mark.asyncio
+async def test_without_a_webhook_nothing_is_posted() -> None:
+    service = ApprovalService(MemoryApprovals(), None)
+    await service.request(approval(), 0.01)
+    await service.close()
+    assert (service.webhook.sent, service.webhook.failed) == (0, 0)
