@@ -44,6 +44,11 @@ TESTS_BY_MODULE: dict[str, tuple[str, ...]] = {
     "src/luthien/pipeline/repair.py": ("tests/unit/test_repair.py", "tests/unit/test_runner.py"),
     "src/luthien/policy/runner.py": ("tests/unit/test_runner.py", "tests/unit/test_runner_held_bytes.py"),
     "src/luthien/records/secrets.py": ("tests/unit/test_records_parts.py",),
+    "src/luthien/approvals/service.py": (
+        "tests/unit/test_approvals_store.py",
+        "tests/unit/test_mutants_approvals.py",
+    ),
+    "src/luthien/ratelimit/limiter.py": ("tests/unit/test_mutants_limiter.py",),
 }
 # The unit tests use no fixture of tests/conftest.py, whose imports (a whole server) cost most of a run.
 _PYTEST_ARGS = ("-x", "-q", "--noconftest", "-p", "no:cacheprovider", "-p", "no:cov", "-p", "no:randomly")
