@@ -1,11 +1,12 @@
 """An OpenAPI 3.1 document for the Anthropic endpoints the vendored SDK suite calls, from the SDK's own types.
 
-The mock the anthropic-sdk-python suite runs against (Prism, tests/e2e/test_sdk_suites.py) is generated
-from this document. It is built from the installed `anthropic` SDK (Apache 2.0): the request bodies from
-its params TypedDicts, the responses from its pydantic models, so the mock accepts what the SDK sends and
-answers what the SDK validates. `python -m tests.sdk_suites_anthropic_spec` rewrites
-`tests/sdk_suites/anthropic/openapi.yaml`; tests/e2e/test_sdk_suites.py checks the committed file is
-this module's output.
+The mock the anthropic-sdk-python suite runs against (Prism, tests/e2e/test_sdk_suites.py) serves this
+document. It is built from the installed `anthropic` SDK (Apache 2.0): the request bodies from its params
+TypedDicts, the responses from its pydantic models, so the mock accepts what the SDK sends and answers
+what the SDK validates (Prism's static answers, generated from the schemas, need no examples). The output
+depends on the SDK's and pydantic's versions: regenerate after upgrading either
+(`python -m tests.sdk_suites_anthropic_spec` rewrites `tests/sdk_suites/anthropic/openapi.yaml`;
+tests/e2e/test_sdk_suites.py checks the committed file is this module's output).
 """
 
 from __future__ import annotations
