@@ -1,6 +1,6 @@
 """The official SDKs' own API suites (vendored under tests/sdk_suites) run against a mock of the provider.
 
-A `MockServer` is a mock generated from the provider's OpenAPI spec (Steady for OpenAI, Prism for
+A `MockServer` is a mock generated from an OpenAPI spec (Steady for OpenAI, Prism for
 Anthropic; installed by `make test` under `.cache/npm`). `start_suite` runs one vendored suite in a
 pytest subprocess against a base URL (the mock itself, or Luthien in front of it); `SuiteRun.wait`
 returns the outcome of each test, read from the run's JUnit XML report.

@@ -3,7 +3,8 @@
 openai-python's `tests/api_resources` for Chat Completions (and stored completions), Responses and
 Models, and anthropic-sdk-python's for Messages, Message Batches (and the beta ones) and Models,
 vendored with their licences under tests/sdk_suites (README there), run against a mock generated
-from the provider's OpenAPI spec (Steady for OpenAI, Prism for Anthropic), first directly, then
+from an OpenAPI spec (Steady serving OpenAI's; Prism serving one generated from the anthropic SDK's
+own types by tests/sdk_suites_anthropic_spec.py, kept in sync by the last test), first directly, then
 through Luthien in front of the same mock. Every test that passes directly must pass through
 Luthien: with no policy (noop) exactly; with a response-inspecting policy (all_caps), all but the
 tests of what such a policy refuses by design: listing stored chat completions (unchecked, 403
@@ -23,6 +24,7 @@ import pytest
 
 from luthien.config import LuthienConfig
 from luthien.settings import Settings
+from tests import sdk_suites_anthropic_spec
 from tests.luthien_server import LuthienServer
 from tests.sdk_suites_support import (
     ANTHROPIC_SUITE,
@@ -37,7 +39,7 @@ from tests.sdk_suites_support import (
     under_prefix,
 )
 
-pytestmark = pytest.mark.skipif(
+needs_mocks = pytest.mark.skipif(
     not mocks_installed() and not os.environ.get("CI"),
     reason="the mock servers are not installed (run `make test`, which installs them under .cache/npm)",
 )
@@ -147,6 +149,7 @@ def lost(direct: SuiteResults, through_luthien: SuiteResults) -> list[str]:
     return sorted(direct.passed - through_luthien.passed)
 
 
+@needs_mocks
 @pytest.mark.timeout(SUITE_TIMEOUT_S)
 def test_every_suite_test_passing_directly_passes_through_luthien(
     mocks: Mocks, work_dir: Path, direct: Results
@@ -156,6 +159,7 @@ def test_every_suite_test_passing_directly_passes_through_luthien(
     assert (lost(direct.openai, results.openai), lost(direct.anthropic, results.anthropic)) == ([], [])
 
 
+@needs_mocks
 @pytest.mark.timeout(SUITE_TIMEOUT_S)
 def test_with_a_response_inspecting_policy_only_what_it_cannot_check_is_refused(
     mocks: Mocks, work_dir: Path, direct: Results
@@ -166,3 +170,11 @@ def test_with_a_response_inspecting_policy_only_what_it_cannot_check_is_refused(
     refused = sorted((SEND_LEGACY_FUNCTIONS | LIST_STORED_COMPLETIONS) & direct.openai.passed)
     assert (lost(direct.openai, results.openai), lost(direct.anthropic, results.anthropic)) == (refused, [])
     assert refused  # the refusals are exercised: their tests pass against the mock directly
+
+
+def test_the_committed_anthropic_spec_is_the_one_generated_from_the_installed_sdk() -> None:
+    committed = (ANTHROPIC_SUITE / SPEC_FILE).read_text(encoding="utf-8")
+
+    assert committed == sdk_suites_anthropic_spec.render(), (
+        "regenerate it: python -m tests.sdk_suites_anthropic_spec"
+    )
