@@ -12,6 +12,9 @@ STAMP := $(VENV)/.installed-dev
 # The real Claude Code CLI, for the end-to-end tests (a native binary from the npm registry).
 CLAUDE_CODE_VERSION := 2.1.332
 CLAUDE_CODE := .cache/npm/.claude-code-$(CLAUDE_CODE_VERSION)
+# The real Codex CLI, for the end-to-end tests of the Responses API (also a native binary from npm).
+CODEX_VERSION := 0.171.0
+CODEX := .cache/npm/.codex-$(CODEX_VERSION)
 # Debian's Chromium drives the browser tests (Playwright never downloads a browser of its own).
 CHROMIUM := /usr/bin/chromium
 # Debian's nginx is the load balancer in front of two replicas in tests/e2e/test_replicas_nginx.py.
@@ -49,6 +52,10 @@ $(CLAUDE_CODE):
 	npm install --no-audit --no-fund --prefix .cache/npm @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
 	touch $@
 
+$(CODEX):
+	npm install --no-audit --no-fund --prefix .cache/npm @openai/codex@$(CODEX_VERSION)
+	touch $@
+
 # Installed with apt, non-interactively, when we are root (CI containers) or have password-less sudo.
 # In CI (`CI` set) a failed install fails the build; elsewhere the browser tests are skipped instead.
 $(CHROMIUM):
@@ -72,7 +79,7 @@ $(NGINX):
 
 nginx: $(NGINX)
 
-test: lint typecheck $(CLAUDE_CODE) $(CHROMIUM) $(NGINX)
+test: lint typecheck $(CLAUDE_CODE) $(CODEX) $(CHROMIUM) $(NGINX)
 	rm -f .coverage .coverage.*
 	$(BIN)/python -m coverage run -m pytest
 	$(BIN)/python -m coverage combine --quiet

@@ -13,6 +13,12 @@ from luthien.testing.fake_provider.openai_chat_wire import (
     chat_usage,
     openai_error_body,
 )
+from luthien.testing.fake_provider.openai_compaction_wire import (
+    compaction_item,
+    compaction_response,
+    compaction_stream,
+    is_compaction_request,
+)
 from luthien.testing.fake_provider.openai_responses_wire import (
     response_object,
     responses_error_event,
@@ -52,6 +58,10 @@ __all__ = [
     "chat_completion",
     "chat_stream",
     "chat_usage",
+    "compaction_item",
+    "compaction_response",
+    "compaction_stream",
+    "is_compaction_request",
     "openai_error_body",
     "response_object",
     "responses_error_event",

@@ -29,6 +29,11 @@ from luthien.testing.fake_provider.openai_chat_wire import (
     openai_error_body,
     openai_request_id,
 )
+from luthien.testing.fake_provider.openai_compaction_wire import (
+    compaction_response,
+    compaction_stream,
+    is_compaction_request,
+)
 from luthien.testing.fake_provider.openai_responses_wire import response_object, responses_stream
 from luthien.testing.fake_provider.script import (
     Gate,
@@ -146,6 +151,10 @@ def _default_reply(received: ReceivedRequest, flavor: Flavor) -> Reply:
                 include_usage = bool(options.get("include_usage"))
                 return StreamReply(chat_stream(model=model, include_usage=include_usage))
             return JSONReply(chat_completion(model=model))
+        if is_compaction_request(body):  # Codex's server-side compaction
+            if streaming:
+                return StreamReply(compaction_stream(model=model))
+            return JSONReply(compaction_response(model=model))
         if streaming:
             return StreamReply(responses_stream(model=model))
         return JSONReply(response_object(model=model))
@@ -231,7 +240,8 @@ class FakeProvider:
 
     POSTs to ``/v1/messages``, ``/v1/messages/count_tokens``, ``/v1/chat/completions`` and
     ``/v1/responses`` each consume one enqueued reply; with the queue empty a realistic default
-    reply is sent (streaming when the body has ``"stream": true``). ``GET /v1/models`` answers in
+    reply is sent (streaming when the body has ``"stream": true``; a compaction when a Responses
+    input ends in Codex's ``compaction_trigger``). ``GET /v1/models`` answers in
     the Anthropic shape when the request has an ``anthropic-version`` header, else the OpenAI
     shape; ``HEAD /`` answers 200. Every reply carries a request-id and a rate-limit header.
     Stored responses, stored chat completions and message batches are remembered and served

@@ -1,0 +1,270 @@
+"""Codex's compaction requests pass through Luthien with a response-inspecting policy active (issue #14).
+
+Codex CLI 0.171 compacts on the server only: an ordinary streaming `POST /v1/responses` whose input
+ends in `{"type": "compaction_trigger"}`, answered by a response holding one `compaction` item, which
+Codex copies verbatim into its next request. (It never calls `/v1/responses/compact`; older Codex
+versions did, with the same history, so that endpoint is replayed with the recorded history too.)
+The bodies under `data/codex_*_request.json` were recorded from the real CLI; the last test drives
+the real CLI through a compaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from luthien.config import LuthienConfig
+from luthien.records.model import TransactionStatus
+from luthien.records.query import TransactionFilter
+from tests.conftest import LuthienFactory
+from tests.e2e.codex_support import (
+    CLIENT_KEY,
+    CODEX_MODEL,
+    OPENAI_PROVIDER_NAME,
+    completed_items,
+    input_types,
+    run_codex,
+    skip_without_codex,
+)
+from tests.fake_provider import (
+    FakeProvider,
+    JSONReply,
+    ReceivedRequest,
+    Reply,
+    StreamReply,
+    ToolCall,
+    anthropic_message,
+    compaction_item,
+    compaction_stream,
+    is_compaction_request,
+    responses_stream,
+)
+from tests.luthien_server import LuthienServer
+from tests.records_support import record_of, stored_summaries
+
+DATA = Path(__file__).parent / "data"
+TRIGGER_REQUEST = DATA / "codex_compaction_trigger_request.json"
+AFTER_COMPACTION_REQUEST = DATA / "codex_after_compaction_request.json"
+POLICIES = ["judge", "commands"]
+HTTP_TIMEOUT_S = 30.0
+FINAL_TEXT = "All done."
+CALL_ID = "call_codex_01"
+SHELL_TOOL = "exec_command"
+CONTEXT_WINDOW = 20_000
+AUTO_COMPACT_LIMIT = 2_000
+OVER_THE_LIMIT = {"input_tokens": 50_000, "total_tokens": 50_012}
+"""The usage the fake model reports: far past `AUTO_COMPACT_LIMIT`, so Codex compacts after a turn."""
+
+
+def recorded(path: Path) -> dict[str, Any]:
+    """A request recorded from the real CLI: `method`, `path`, `headers` (no credentials), `body`."""
+    request: dict[str, Any] = orjson.loads(path.read_bytes())
+    return request
+
+
+def sse_events(text: str) -> list[dict[str, Any]]:
+    """The `data` of each event of an SSE body."""
+    events: list[dict[str, Any]] = []
+    for frame in text.split("\n\n"):
+        data = [line.removeprefix("data:").strip() for line in frame.splitlines() if line.startswith("data:")]
+        if data:
+            events.append(json.loads("\n".join(data)))
+    return events
+
+
+@pytest.fixture
+def judge() -> Iterator[FakeProvider]:
+    provider = FakeProvider()
+    provider.start()
+    yield provider
+    provider.stop()
+
+
+def judge_config(judge: FakeProvider) -> LuthienConfig:
+    return LuthienConfig.model_validate(
+        {
+            "upstreams": {"judge": {"format": "anthropic", "base_url": judge.base_url}},
+            "policies": {
+                "judge": {
+                    "class": "tool_call_judge",
+                    "config": {"judge": {"upstream": "judge", "model": "judge-model"}, "timeout_s": 20},
+                },
+                "commands": {"class": "block_commands"},
+            },
+            "policy": "judge",
+        }
+    )
+
+
+def approve(request: ReceivedRequest) -> JSONReply:
+    verdict = json.dumps({"probability": 0.02, "explanation": "Writes a file in the workspace."})
+    return JSONReply(anthropic_message(f"```json\n{verdict}\n```"))
+
+
+def post_recorded(base_url: str, request: dict[str, Any]) -> httpx.Response:
+    headers = {**request["headers"], "authorization": f"Bearer {CLIENT_KEY}"}
+    return httpx.post(
+        f"{base_url}{request['path']}", json=request["body"], headers=headers, timeout=HTTP_TIMEOUT_S
+    )
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_recorded_compaction_trigger_request_passes(
+    make_luthien: LuthienFactory, fake: FakeProvider, judge: FakeProvider, policy: str
+) -> None:
+    request = recorded(TRIGGER_REQUEST)
+    assert input_types(request["body"])[-1] == "compaction_trigger"
+    server = make_luthien(judge_config(judge), test_policy=policy)
+
+    response = post_recorded(server.base_url, request)
+
+    assert response.status_code == 200
+    events = sse_events(response.text)
+    completed = events[-1]
+    assert completed["type"] == "response.completed"
+    (item,) = completed["response"]["output"]
+    assert item["type"] == "compaction"
+    assert item["encrypted_content"]
+    done = [event["item"] for event in events if event["type"] == "response.output_item.done"]
+    assert done == [item]
+    (forwarded,) = fake.requests
+    assert forwarded.path == "/v1/responses"
+    assert forwarded.json() == request["body"]  # the trigger and Codex's extra item fields survive
+    assert forwarded.headers["session-id"] == request["headers"]["session-id"]
+    assert judge.requests == []  # a compaction has no tool call to judge
+    (summary,) = stored_summaries(server, TransactionFilter(), count=1)
+    assert summary.status is TransactionStatus.OK
+    assert summary.policy == policy
+    record = record_of(server, summary.transaction_id)
+    assert record.original_response is not None
+    assert record.final_response is None  # the client received what the upstream sent
+    assert json.loads(record.original_response)["output"] == [item]
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_recorded_request_after_compaction_passes(
+    make_luthien: LuthienFactory, fake: FakeProvider, judge: FakeProvider, policy: str
+) -> None:
+    request = recorded(AFTER_COMPACTION_REQUEST)
+    (compaction,) = [item for item in request["body"]["input"] if item["type"] == "compaction"]
+    fake.enqueue(StreamReply(responses_stream(FINAL_TEXT, model=CODEX_MODEL)))
+    server = make_luthien(judge_config(judge), test_policy=policy)
+
+    response = post_recorded(server.base_url, request)
+
+    assert response.status_code == 200
+    completed = sse_events(response.text)[-1]
+    assert completed["type"] == "response.completed"
+    assert completed["response"]["output"][0]["content"][0]["text"] == FINAL_TEXT
+    (forwarded,) = fake.requests
+    assert forwarded.json() == request["body"]
+    assert compaction in forwarded.json()["input"]  # the opaque summary reaches the model as sent
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_compact_endpoint_with_the_recorded_history_passes(
+    make_luthien: LuthienFactory, fake: FakeProvider, judge: FakeProvider, policy: str
+) -> None:
+    recorded_body = recorded(TRIGGER_REQUEST)["body"]
+    # What Codex's `/responses/compact` call carried: the history without the trigger, and the tools.
+    body = {
+        "model": recorded_body["model"],
+        "input": recorded_body["input"][:-1],
+        "tools": recorded_body["tools"],
+        "parallel_tool_calls": recorded_body["parallel_tool_calls"],
+        "reasoning": recorded_body["reasoning"],
+    }
+    server = make_luthien(judge_config(judge), test_policy=policy)
+
+    response = httpx.post(
+        f"{server.base_url}/v1/responses/compact",
+        json=body,
+        headers={"authorization": f"Bearer {CLIENT_KEY}"},
+        timeout=HTTP_TIMEOUT_S,
+    )
+
+    assert response.status_code == 200
+    assert response.json()["object"] == "response.compaction"
+    assert response.json()["output"][-1]["type"] == "compaction"
+    (forwarded,) = fake.requests
+    assert forwarded.path == "/v1/responses/compact"
+    assert forwarded.json() == body
+    assert judge.requests == []
+
+
+def test_fake_provider_answers_a_compaction_trigger_without_streaming(
+    luthien: LuthienServer, fake: FakeProvider
+) -> None:
+    history: list[Any] = ["not an item", {"type": "compaction_trigger"}]
+
+    response = httpx.post(
+        f"{luthien.base_url}/v1/responses",
+        json={"model": CODEX_MODEL, "input": history, "store": False},
+        headers={"authorization": f"Bearer {CLIENT_KEY}"},
+        timeout=HTTP_TIMEOUT_S,
+    )
+
+    assert response.status_code == 200
+    assert [item["type"] for item in response.json()["output"]] == ["compaction"]
+    assert not is_compaction_request({"input": history[:1]})
+    assert not is_compaction_request({"input": "Hi"})
+
+
+def compacting_agent(command: str, compaction: dict[str, Any]) -> Any:
+    """The model: run `command` once, reporting a usage past the limit; compact; then finish."""
+
+    def respond(request: ReceivedRequest) -> Reply | None:
+        body = request.json()
+        if is_compaction_request(body):
+            return StreamReply(compaction_stream(model=CODEX_MODEL, item=compaction))
+        if {"function_call_output", "compaction"} & set(input_types(body)):
+            return StreamReply(responses_stream(FINAL_TEXT, model=CODEX_MODEL, usage=OVER_THE_LIMIT))
+        call = ToolCall(CALL_ID, SHELL_TOOL, {"cmd": command})
+        return StreamReply(responses_stream("", tool_calls=[call], model=CODEX_MODEL, usage=OVER_THE_LIMIT))
+
+    return respond
+
+
+@skip_without_codex
+@pytest.mark.parametrize("policy", POLICIES)
+def test_real_codex_compacts_through_luthien(
+    make_luthien: LuthienFactory, fake: FakeProvider, judge: FakeProvider, tmp_path: Path, policy: str
+) -> None:
+    workspace, home = tmp_path / "workspace", tmp_path / "home"
+    workspace.mkdir()
+    home.mkdir()
+    marker = workspace / "marker.txt"
+    compaction = compaction_item()
+    fake.respond_with(compacting_agent(f"echo luthien-was-here | tee {marker}", compaction))
+    judge.respond_with(approve)
+    server = make_luthien(judge_config(judge), test_policy=policy)
+
+    events = run_codex(
+        server.base_url,
+        workspace,
+        home,
+        "Leave a marker file.",
+        provider_name=OPENAI_PROVIDER_NAME,
+        config=(
+            f"model_context_window={CONTEXT_WINDOW}",
+            f"model_auto_compact_token_limit={AUTO_COMPACT_LIMIT}",
+        ),
+    )
+
+    assert marker.read_text().strip() == "luthien-was-here"
+    assert [item["text"] for item in completed_items(events, "agent_message")] == [FINAL_TEXT]
+    turn, trigger, after = (request.json() for request in fake.requests)
+    assert "function_call_output" not in input_types(turn)
+    assert input_types(trigger)[-3:] == ["function_call", "function_call_output", "compaction_trigger"]
+    assert input_types(after)[-1] == "compaction"
+    assert after["input"][-1] == compaction  # Codex sent back, verbatim, what came through Luthien
+    assert len(judge.requests) == (1 if policy == "judge" else 0)  # the command, not the compaction
+    summaries = stored_summaries(server, TransactionFilter(), count=3)
+    assert {summary.status for summary in summaries} == {TransactionStatus.OK}
+    assert {summary.policy for summary in summaries} == {policy}
