@@ -236,7 +236,7 @@ class ProxyEndpoint:
             await self._fail(send, error, extra, recorder)
             return
         if sent.translated:
-            stage = translated_stage(stage, api, sent.api)
+            stage = translated_stage(stage, api, sent.api, compacting=sent.compacting)
             if shadow is not None:
                 shadow.translate_from(sent.api)
         recorder.forwarded(sent.body, upstream.name, sent.key, sent.api.name if sent.translated else None)
