@@ -70,9 +70,21 @@ _KNOWN = frozenset(
         "service_tier",
         "container",
         "mcp_servers",
+        "cache_control",
+        "inference_geo",
+        "speed",
+        "speculative_decoding_hint",
     }
 )
-_CARRIED = ("metadata", "context_management", "service_tier")
+_CARRIED = (
+    "metadata",
+    "context_management",
+    "service_tier",
+    "cache_control",
+    "inference_geo",
+    "speed",
+    "speculative_decoding_hint",
+)
 """Fields only Anthropic has that change nothing the model reads: dropped toward other APIs."""
 _REFUSED = ("top_k", "container", "mcp_servers")
 _FUNCTION_TOOL_TYPES = frozenset({"custom"})
@@ -148,6 +160,8 @@ def _decode_tool(value: Any, index: int) -> ToolSpec:
     kind = tool.get("type")
     if kind is not None and kind not in _FUNCTION_TOOL_TYPES:
         raise refuse(f"{field}.type", API, f"built-in tool {kind!r}")
+    if "cache_control" in tool:
+        dropped("other APIs", f"{field}.cache_control")
     strict = tool.get("strict")
     return ToolSpec(
         name=as_str(tool.get("name"), f"{field}.name"),

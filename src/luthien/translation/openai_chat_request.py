@@ -64,6 +64,8 @@ _CARRIED = (
     "prompt_cache_retention",
     "safety_identifier",
     "verbosity",
+    "moderation",
+    "prompt_cache_options",
 )
 """Fields that tune OpenAI's service, not what the model reads: dropped toward other APIs."""
 _REFUSED = ("audio", "prediction", "web_search_options", "functions", "function_call", "top_logprobs")

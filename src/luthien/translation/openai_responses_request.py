@@ -61,6 +61,7 @@ _CARRIED = (
     "stream_options",
     "context_management",
     "moderation",
+    "client_metadata",
 )
 """Fields that tune OpenAI's service, not what the model reads: dropped toward other APIs."""
 _REFUSED = ("previous_response_id", "conversation", "prompt", "max_tool_calls", "image", "access_programs")

@@ -79,7 +79,12 @@ def encode_request(request: NormalizedRequest, target: WireApi, *, default_max_t
 
 
 def translate_request(
-    body: dict[str, Any], source: WireApi, target: WireApi, *, default_max_tokens: int
+    body: dict[str, Any],
+    source: WireApi,
+    target: WireApi,
+    *,
+    default_max_tokens: int,
+    droppable_tool_types: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The `target` request body that means what the `source` body `body` means.
 
@@ -88,9 +93,24 @@ def translate_request(
         source: the client's API.
         target: the upstream's API.
         default_max_tokens: the output limit when the target requires one and the client set none.
+        droppable_tool_types: built-in tool types of the source API (e.g. Responses `web_search`,
+            which Codex offers on every request) to leave out, logged, rather than refuse: the
+            model then simply does not have that tool. Empty by default: every built-in is refused.
 
     Raises:
         GatewayError: INVALID_REQUEST for a malformed field; `UntranslatableField` (a GatewayError
             of that kind, with `field`) for a field with no counterpart on `target`.
     """
+    if droppable_tool_types and isinstance(body.get("tools"), list):
+        tools: list[Any] = body["tools"]
+        kept = [tool for tool in tools if not _droppable(tool, droppable_tool_types)]
+        if len(kept) != len(tools):
+            logger.debug(
+                "translation to %s drops tools of types %s", target.name, sorted(droppable_tool_types)
+            )
+            body = {**body, "tools": kept}
     return encode_request(decode_request(body, source), target, default_max_tokens=default_max_tokens)
+
+
+def _droppable(tool: Any, types: frozenset[str]) -> bool:
+    return isinstance(tool, dict) and tool.get("type") in types  # pyright: ignore[reportUnknownMemberType]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -315,3 +317,50 @@ def test_an_api_without_request_translation_is_an_invalid_request() -> None:
     with pytest.raises(GatewayError) as encoding:
         encode_request(NormalizedRequest("m", ()), _OtherApi(), default_max_tokens=1)
     assert encoding.value.kind is ErrorKind.INVALID_REQUEST
+
+
+_E2E_DATA = Path(__file__).parents[2] / "e2e" / "data"
+_REAL_CLIENTS = [
+    ("claude_code_request.json", ANTHROPIC_MESSAGES, OPENAI_CHAT),
+    ("claude_code_request.json", ANTHROPIC_MESSAGES, OPENAI_RESPONSES),
+    ("codex_request.json", OPENAI_RESPONSES, ANTHROPIC_MESSAGES),
+    ("codex_request.json", OPENAI_RESPONSES, OPENAI_CHAT),
+]
+
+
+@pytest.mark.parametrize(("fixture", "source", "target"), _REAL_CLIENTS, ids=lambda v: getattr(v, "name", v))
+def test_what_real_clients_send_translates_to_what_the_target_sdk_accepts(
+    fixture: str, source: WireApi, target: WireApi
+) -> None:
+    body: dict[str, Any] = json.loads((_E2E_DATA / fixture).read_text())
+    translated = translate_request(
+        body,
+        source,
+        target,
+        default_max_tokens=DEFAULT_MAX_TOKENS,
+        droppable_tool_types=frozenset({"web_search"}),
+    )
+    validate_with_sdk(translated, target)
+    without_web_search = [tool for tool in body["tools"] if tool.get("type") != "web_search"]
+    client = decode_request({**body, "tools": without_web_search}, source)
+    upstream = decode_request(translated, target)
+    assert [tool.name for tool in upstream.tools] == [tool.name for tool in client.tools]
+    call_ids = [
+        part.id for message in client.messages for part in message.parts if isinstance(part, ToolCallPart)
+    ]
+    result_ids = [
+        part.call_id
+        for message in client.messages
+        for part in message.parts
+        if isinstance(part, ToolResultPart)
+    ]
+    assert call_ids
+    assert [
+        part.id for message in upstream.messages for part in message.parts if isinstance(part, ToolCallPart)
+    ] == call_ids
+    assert [
+        part.call_id
+        for message in upstream.messages
+        for part in message.parts
+        if isinstance(part, ToolResultPart)
+    ] == result_ids

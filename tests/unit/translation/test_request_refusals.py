@@ -308,3 +308,28 @@ def test_settings_without_a_counterpart_are_logged_when_dropped(caplog: pytest.L
         record.getMessage() for record in caplog.records if record.name == "luthien.translation.requests"
     ]
     assert len(logged) == 2
+
+
+def test_built_in_tools_the_gateway_allows_dropping_are_left_out() -> None:
+    body: dict[str, Any] = {
+        **_RESPONSES,
+        "tools": [{"type": "web_search"}, {"type": "function", "name": "f", "parameters": {}}],
+    }
+    translated = translate_request(
+        body,
+        OPENAI_RESPONSES,
+        ANTHROPIC_MESSAGES,
+        default_max_tokens=DEFAULT_MAX_TOKENS,
+        droppable_tool_types=frozenset({"web_search"}),
+    )
+    assert translated["tools"] == [{"name": "f", "input_schema": {"type": "object"}}]
+    assert body["tools"][0] == {"type": "web_search"}
+    with pytest.raises(UntranslatableField) as caught:
+        translate_request(
+            {**body, "tools": [{"type": "file_search"}]},
+            OPENAI_RESPONSES,
+            ANTHROPIC_MESSAGES,
+            default_max_tokens=DEFAULT_MAX_TOKENS,
+            droppable_tool_types=frozenset({"web_search"}),
+        )
+    assert caught.value.field == "tools[0].type"
