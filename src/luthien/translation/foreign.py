@@ -11,7 +11,8 @@ the client's encoder must never see. `ForeignEvents` rebuilds every event from i
   with the upstream API's name (`luthien.translation.envelope`), sent as one piece at the block's end;
 - any other block (redacted thinking, server-tool calls and results, citations-only deltas...) has no
   counterpart in another API: dropped, logged at debug;
-- `Opaque` events (pings, comments, keep-alives) are the upstream's own: dropped; an upstream
+- `Opaque` events are the upstream's own: a keep-alive (Anthropic `ping`, an SSE comment) becomes the
+  client's keep-alive (`WireApi.keepalive`), anything else is dropped; an upstream
   in-stream error (Anthropic `error`, Chat's error chunk, Responses `error` or `response.failed`)
   raises `UpstreamStreamError`, which ends the client's stream with the client's own error event;
 - the stop reason keeps its normalized meaning; a provider value with no normalized name is mapped
@@ -48,10 +49,12 @@ from luthien.call.events import (
     CallEvent,
     MessageEnd,
     MessageStart,
+    Opaque,
     StopReason,
     ToolCall,
     Usage,
 )
+from luthien.pipeline.events import COMMENT, WireEvent
 from luthien.translation.envelope import seal
 from luthien.translation.errors import in_stream_error
 from luthien.upstream.client import UpstreamStreamError
@@ -64,6 +67,8 @@ REFUSAL: dict[str, Any] = {"type": "refusal"}
 REFUSAL_DELTA = "response.refusal.delta"
 """The Responses event that carries a piece of a refusal part."""
 FAILED_REASON = "failed"
+KEEPALIVE_TYPES = frozenset({COMMENT, "ping"})
+"""Upstream events that only keep the connection open (SSE comments, Anthropic's `ping`)."""
 """`provider_stop_reason` of a Responses `response.failed` end."""
 
 STOP_REASONS: dict[str, StopReason] = {
@@ -138,10 +143,13 @@ class ForeignEvents:
             return self._complete(event)
         if isinstance(event, MessageEnd):
             return [self._end(event)]
-        # An `Opaque` event: the upstream's own (pings, comments), or its in-stream error.
+        # An `Opaque` event: the upstream's own (keep-alives, lifecycle events), or its in-stream error.
         if event.wire.type == "error":
             kind, message = in_stream_error(event.wire.data)
             raise UpstreamStreamError(kind, message)
+        if event.wire.type in KEEPALIVE_TYPES:
+            # The client's keep-alive in its place: the upstream's keep the client's connection open.
+            return [Opaque(WireEvent(COMMENT, None, None, self._client.keepalive))]
         logger.debug("translation: dropped upstream event %s", event.wire.type)
         return []
 

@@ -1,7 +1,7 @@
 """What each official SDK makes of a response's bytes, as one comparable view.
 
-The bytes are served to the SDK's own client (its HTTP layer answered in-process by the SDK's
-transport), which parses and accumulates them with its own stream helpers:
+The bytes are served by an HTTP server on loopback to the SDK's own client, which parses and
+accumulates them with its own stream helpers:
 `messages.stream(...).get_final_message()`, `chat.completions.stream(...).get_final_completion()`,
 `responses.stream(...).get_final_response()` (or `create` for whole bodies). Each result is reduced to
 a `View`: text, reasoning, refusal, tool calls (id, name, parsed arguments), stop and usage.
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import anthropic
-import httpx2
 import openai
 
 from luthien.pipeline.run import run_body, run_stream
@@ -61,19 +62,50 @@ def translate(reply: ModelReply, client: ApiName, stage: ResponseStage | None = 
     return asyncio.run(go())
 
 
-def _http(data: bytes, streaming: bool) -> httpx2.Client:
-    def answer(request: httpx2.Request) -> httpx2.Response:
-        content_type = "text/event-stream" if streaming else "application/json"
-        return httpx2.Response(200, headers={"content-type": content_type}, content=data)
+class Loopback:
+    """An HTTP server on 127.0.0.1 answering every request with the answer set last (one per process)."""
 
-    return httpx2.Client(transport=httpx2.MockTransport(answer))
+    def __init__(self) -> None:
+        self.answer: tuple[int, str, bytes] = (200, "application/json", b"{}")
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", "0")))
+                status, content_type, body = owner.answer
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+_LOOPBACK: list[Loopback] = []
+
+
+def serve(body: bytes, streaming: bool, status: int = 200) -> str:
+    """Make the loopback server answer with `body`; its base URL."""
+    if not _LOOPBACK:
+        _LOOPBACK.append(Loopback())
+    _LOOPBACK[0].answer = (status, "text/event-stream" if streaming else "application/json", body)
+    return _LOOPBACK[0].url
 
 
 def anthropic_view(data: bytes, streaming: bool) -> View:
     """What the Anthropic SDK makes of the bytes."""
-    with anthropic.Anthropic(
-        base_url="http://sdk.test", api_key="k", http_client=_http(data, streaming), max_retries=0
-    ) as client:
+    with anthropic.Anthropic(base_url=serve(data, streaming), api_key="k", max_retries=0) as client:
         if streaming:
             with client.messages.stream(model=MODEL, max_tokens=100, messages=PROMPT) as stream:
                 message = stream.get_final_message()
@@ -88,9 +120,7 @@ def anthropic_view(data: bytes, streaming: bool) -> View:
 
 def chat_view(data: bytes, streaming: bool) -> View:
     """What the OpenAI SDK makes of the bytes of a Chat Completions answer."""
-    with openai.OpenAI(
-        base_url="http://sdk.test/v1", api_key="k", http_client=_http(data, streaming), max_retries=0
-    ) as client:
+    with openai.OpenAI(base_url=serve(data, streaming) + "/v1", api_key="k", max_retries=0) as client:
         if streaming:
             with client.chat.completions.stream(model=MODEL, messages=PROMPT) as stream:
                 try:
@@ -125,9 +155,7 @@ def chat_view(data: bytes, streaming: bool) -> View:
 
 def responses_view(data: bytes, streaming: bool) -> View:
     """What the OpenAI SDK makes of the bytes of a Responses answer."""
-    with openai.OpenAI(
-        base_url="http://sdk.test/v1", api_key="k", http_client=_http(data, streaming), max_retries=0
-    ) as client:
+    with openai.OpenAI(base_url=serve(data, streaming) + "/v1", api_key="k", max_retries=0) as client:
         if streaming:
             with client.responses.stream(model=MODEL, input="hi") as stream:
                 if b"response.incomplete" in data:  # the helper's final response is a completed one

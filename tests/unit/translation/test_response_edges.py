@@ -14,7 +14,8 @@ from luthien.pipeline.stage import PassThroughStage
 from luthien.testing.fake_provider.openai_chat_wire import chat_completion, chat_stream
 from luthien.testing.fake_provider.openai_responses_wire import response_object
 from luthien.testing.fake_provider.script import sse_frame
-from luthien.testing.streams import ApiName, ModelReply, model_reply
+from luthien.testing.streams import WIRE_APIS, ApiName, ModelReply, model_reply
+from luthien.translation.envelope import seal
 from luthien.translation.responses import TranslatingCodec, codec_between
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from tests.unit.translation.sdk_views import translate, view
@@ -80,6 +81,14 @@ def test_blocks_without_a_counterpart_are_dropped(client: ApiName) -> None:
     assert (got.text, got.tool_calls, got.stop, got.usage) == ("Found it.", (), "end", (12, 5))
     for foreign in (b"redacted", b"srvtoolu", b"web_search", b"citation", b"ping"):
         assert foreign not in data
+    assert WIRE_APIS[client].keepalive in data  # the upstream's ping, as the client's keep-alive
+
+
+def test_an_upstream_comment_is_the_clients_keepalive() -> None:
+    frames = (b": still thinking\n\n", *model_reply("openai_chat", "ok").frames)
+    data = translate(ModelReply("openai_chat", frames=frames), "anthropic")
+    assert ANTHROPIC_MESSAGES.keepalive in data
+    assert view("anthropic", data, True).text == "ok"
 
 
 def test_a_stop_reason_without_a_normalized_name_is_mapped_by_meaning() -> None:
@@ -142,3 +151,15 @@ def test_a_pass_through_stage_on_a_translated_call_translates_anyway(stream: boo
     reply = model_reply("openai_responses", "hello", stream=stream)
     got = view("anthropic", translate(reply, "anthropic", PassThroughStage()), stream)
     assert (got.text, got.stop) == ("hello", "end")
+
+
+def test_a_responses_encrypted_reasoning_reaches_an_anthropic_client_sealed() -> None:
+    body = response_object("Done.", reasoning="Thought about it.")
+    reasoning = next(item for item in body["output"] if item["type"] == "reasoning")
+    reasoning["encrypted_content"] = "gAAAAB-opaque"
+    data = translate(ModelReply("openai_responses", body=orjson.dumps(body)), "anthropic")
+    thinking = [block for block in orjson.loads(data)["content"] if block["type"] == "thinking"]
+    assert [(block["thinking"], block["signature"]) for block in thinking] == [
+        ("Thought about it.", seal("openai_responses", "gAAAAB-opaque"))
+    ]
+    assert view("anthropic", data, False).reasoning == "Thought about it."

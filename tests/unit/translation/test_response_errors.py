@@ -21,7 +21,7 @@ from luthien.testing.fake_provider.openai_chat_wire import openai_error_body
 from luthien.testing.fake_provider.openai_responses_wire import responses_stream
 from luthien.testing.streams import API_NAMES, WIRE_APIS, ApiName, ModelReply, error_reply
 from luthien.translation.errors import translated_error
-from tests.unit.translation.sdk_views import MODEL, PROMPT, translate, view
+from tests.unit.translation.sdk_views import MODEL, PROMPT, serve, translate, view
 
 PAIRS = [(upstream, client) for upstream in API_NAMES for client in API_NAMES if upstream != client]
 PAIR_IDS = [f"{upstream}-to-{client}" for upstream, client in PAIRS]
@@ -29,26 +29,17 @@ PAIR_IDS = [f"{upstream}-to-{client}" for upstream, client in PAIRS]
 
 def _raised(client: ApiName, status: int, body: bytes, streaming: bool = False) -> Exception:
     """The exception the client's SDK raises for an answer of `status` with `body`."""
-
-    def answer(request: httpx2.Request) -> httpx2.Response:
-        content_type = "text/event-stream" if streaming else "application/json"
-        return httpx2.Response(status, headers={"content-type": content_type}, content=body)
-
-    http = httpx2.Client(transport=httpx2.MockTransport(answer))
+    url = serve(body, streaming, status)
     try:
         if client == "anthropic":
-            with anthropic.Anthropic(
-                base_url="http://sdk.test", api_key="k", http_client=http, max_retries=0
-            ) as sdk:
+            with anthropic.Anthropic(base_url=url, api_key="k", max_retries=0) as sdk:
                 if streaming:
                     with sdk.messages.stream(model=MODEL, max_tokens=10, messages=PROMPT) as stream:
                         stream.get_final_message()
                 else:
                     sdk.messages.create(model=MODEL, max_tokens=10, messages=PROMPT)
         else:
-            with openai.OpenAI(
-                base_url="http://sdk.test/v1", api_key="k", http_client=http, max_retries=0
-            ) as sdk:
+            with openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0) as sdk:
                 if client == "openai_chat":
                     if streaming:
                         with sdk.chat.completions.stream(model=MODEL, messages=PROMPT) as chat_stream:
@@ -61,7 +52,7 @@ def _raised(client: ApiName, status: int, body: bytes, streaming: bool = False) 
                         for event in stream:
                             if event.type == "error":
                                 return openai.APIError(
-                                    event.message, http.build_request("GET", "/"), body=event.to_dict()
+                                    event.message, httpx2.Request("POST", url), body=event.to_dict()
                                 )
                         stream.get_final_response()
                 else:
