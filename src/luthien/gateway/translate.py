@@ -142,7 +142,14 @@ def upstream_call(
     headers = translated_headers(client_headers, upstream, key)
     compacting = client_api is OPENAI_RESPONSES and asks_for_compaction(request.body)
     return UpstreamCall(
-        upstream, target, upstream.url(API_PATHS[target], ""), orjson.dumps(body), headers, key, True, compacting
+        upstream,
+        target,
+        upstream.url(API_PATHS[target], ""),
+        orjson.dumps(body),
+        headers,
+        key,
+        True,
+        compacting,
     )
 
 

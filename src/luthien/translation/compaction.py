@@ -28,10 +28,10 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from luthien.pipeline.events import RESPONSE_BODY, WireEvent
+from luthien.pipeline.events import COMMENT, RESPONSE_BODY, WireEvent
 from luthien.translation.envelope import open_envelope, seal
 from luthien.translation.request_model import UntranslatableField
 
@@ -69,7 +69,7 @@ _PASSED = frozenset({_CREATED, _IN_PROGRESS, "response.failed", "response.incomp
 """Events of the summary's answer that reach Codex as they are (renumbered): its start, its failure."""
 
 
-def asks_for_compaction(body: dict[str, Any]) -> bool:
+def asks_for_compaction(body: Mapping[str, Any]) -> bool:
     """Whether a Responses request body asks for a compaction (its last input item is the trigger)."""
     items = body.get("input")
     if not isinstance(items, list) or not items:
@@ -152,7 +152,9 @@ def translatable_body(body: dict[str, Any]) -> dict[str, Any]:
 def _summary_of(item: dict[str, Any], field: str) -> str:
     content = item.get("encrypted_content")
     if not isinstance(content, str):
-        raise UntranslatableField(f"{field}.encrypted_content", "a compaction item needs its encrypted_content")
+        raise UntranslatableField(
+            f"{field}.encrypted_content", "a compaction item needs its encrypted_content"
+        )
     try:
         summary = open_summary(content)
     except ValueError:
@@ -195,8 +197,9 @@ class CompactionStage:
     """The answer to a compaction request: the upstream's summary, run through `inner`, made an item.
 
     `inner` is the call's translating stage (with the policy, if any), whose events are in the
-    Responses API already. Streaming, the answer's start and any failure reach the client as they
-    come; its message items are held, and a completed answer becomes one `compaction` item.
+    Responses API already. Streaming, the answer's start, keep-alives and any failure reach the
+    client as they come (renumbered); its output items are held, and a completed answer becomes one
+    `compaction` item. Nothing else is sent while the summary is written.
     """
 
     passes_through = False
@@ -212,12 +215,18 @@ class CompactionStage:
                 data = cast(dict[str, Any], event.data)
                 response = compacted_response(cast(dict[str, Any], data["response"]))
                 placed: dict[str, Any] = {"output_index": 0, "item": response["output"][0]}
-                for kind, fields in ((_ITEM_ADDED, placed), (_ITEM_DONE, placed), (_COMPLETED, {"response": response})):
+                for kind, fields in (
+                    (_ITEM_ADDED, placed),
+                    (_ITEM_DONE, placed),
+                    (_COMPLETED, {"response": response}),
+                ):
                     yield _event(kind, fields, sequence)
                     sequence += 1
-            elif event.type in _PASSED and isinstance(event.data, dict):
+            elif event.type in _PASSED:  # JSON objects: their type is their payload's
                 yield _event(event.type, cast(dict[str, Any], event.data), sequence)
                 sequence += 1
+            elif event.type == COMMENT:
+                yield event  # a keep-alive: Codex waits for the summary
 
     async def process_body(self, body: WireEvent) -> WireEvent:
         """See `ResponseStage.process_body`: a completed body's output becomes the compaction item."""
