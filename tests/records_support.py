@@ -1,4 +1,8 @@
-"""Reading what a real Luthien server recorded: its records and its live events."""
+"""Calls through a real Luthien server and what it recorded of them: records and live events.
+
+The official SDKs make the calls (`open_sdks`, `ask`); `call_and_record` makes one and reads back
+its stored record, the setup most record, shadow and policy tests share.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,19 @@ import contextlib
 import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import anthropic
 import httpx2
 import openai
+import pytest
 from sqlalchemy.exc import DBAPIError
 
 from luthien.events.bus import TRANSACTION_COMPLETED, LiveEvent
 from luthien.records.model import TransactionRecord
 from luthien.records.query import RecordStore, TransactionFilter, TransactionSummary
 from luthien.storage import open_storage
+from tests.conftest import LuthienFactory
 from tests.luthien_server import LuthienServer
 
 GUARD_S = 30.0
@@ -25,6 +32,17 @@ TRANSACTION_HEADER = "x-luthien-transaction-id"
 FROM_THE_START = "0-0"
 """A last event id before every event: resuming from it replays everything the bus still holds."""
 
+
+Api = Literal["anthropic", "chat", "responses"]
+"""The client APIs, by the SDK surface that speaks them."""
+ALL_CALLS = pytest.mark.parametrize(
+    ("api", "streaming"),
+    [(api, streaming) for api in ("anthropic", "chat", "responses") for streaming in (True, False)],
+    ids=lambda value: str(value),
+)
+"""Every API, streaming and not."""
+USER_TEXT = "Please tidy up the repository."
+"""What `ask` asks."""
 
 RECORD_POLL_S = 0.01
 """How often `record_of` looks for a record that is still on its way to the database."""
@@ -153,3 +171,81 @@ def open_sdks(
         ) as openai_sdk,
     ):
         yield Sdks(anthropic_sdk, openai_sdk, ids)
+
+
+SdksFactory = Callable[..., tuple[LuthienServer, Sdks]]
+"""Starts a server with a config (and settings); returns it and SDK clients pointed at it."""
+
+
+@contextlib.contextmanager
+def servers_with_sdks(make_luthien: LuthienFactory) -> Iterator[SdksFactory]:
+    """A `SdksFactory`; the SDK clients it opened are closed on exit."""
+    with contextlib.ExitStack() as stack:
+
+        def start(config: Any, **settings: Any) -> tuple[LuthienServer, Sdks]:
+            server = make_luthien(config, **settings)
+            return server, stack.enter_context(open_sdks(server.base_url))
+
+        yield start
+
+
+def ask(sdks: Sdks, api: Api, streaming: bool, policy: str | None = None) -> str:
+    """One call with the API's SDK, reading the whole answer; its transaction id.
+
+    Args:
+        sdks: the clients.
+        api: which API (and SDK surface) to call.
+        streaming: whether to stream the answer.
+        policy: the configured policy to serve the call (`x-luthien-policy`); None: the active one.
+    """
+    headers: Any = {"x-luthien-policy": policy} if policy else {}
+    if api == "anthropic":
+        messages: Any = [{"role": "user", "content": USER_TEXT}]
+        params: Any = {
+            "model": "claude-sonnet-4-6",
+            "max_tokens": 1024,
+            "messages": messages,
+            "extra_headers": headers,
+        }
+        if streaming:
+            with sdks.anthropic.messages.stream(**params) as stream:
+                stream.get_final_message()
+        else:
+            sdks.anthropic.messages.create(**params)
+    elif api == "chat":
+        chat: Any = [{"role": "user", "content": USER_TEXT}]
+        if streaming:
+            with sdks.openai.chat.completions.stream(
+                model="gpt-5", messages=chat, extra_headers=headers
+            ) as chat_events:
+                chat_events.get_final_completion()
+        else:
+            sdks.openai.chat.completions.create(model="gpt-5", messages=chat, extra_headers=headers)
+    elif streaming:
+        with sdks.openai.responses.stream(model="gpt-5", input=USER_TEXT, extra_headers=headers) as events:
+            events.get_final_response()
+    else:
+        sdks.openai.responses.create(model="gpt-5", input=USER_TEXT, extra_headers=headers)
+    return sdks.last_transaction
+
+
+def call_and_record(server: LuthienServer, sdks: Sdks, api: Api, streaming: bool) -> TransactionRecord:
+    """Make one call with the API's SDK (`ask`) and read back its stored record."""
+    ask(sdks, api, streaming)
+    return record_of(server, sdks.last_transaction)
+
+
+def assistant_content(api: Api, message: dict[str, Any]) -> tuple[str, list[str]]:
+    """(the text, the names of the tool calls) of a whole response message."""
+    if api == "anthropic":
+        text = "".join(block["text"] for block in message["content"] if block["type"] == "text")
+        return text, [block["name"] for block in message["content"] if block["type"] == "tool_use"]
+    if api == "chat":
+        reply = message["choices"][0]["message"]
+        calls = reply.get("tool_calls") or []
+        return reply["content"] or "", [call["function"]["name"] for call in calls]
+    texts = [
+        part["text"] for item in message["output"] if item["type"] == "message" for part in item["content"]
+    ]
+    names = [item["name"] for item in message["output"] if item["type"] == "function_call"]
+    return "".join(texts), names

@@ -6,6 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import LuthienFactory
+from tests.fake_provider import FakeProvider
+from tests.records_support import SdksFactory, servers_with_sdks
 from tests.storage.conftest import PostgresDatabases
 from tests.threaded_upstream import ThreadedUpstream
 
@@ -25,3 +28,26 @@ def postgres_url() -> Iterator[str]:
     databases = PostgresDatabases()
     yield databases.create()
     databases.drop_all()
+
+
+@pytest.fixture(scope="module")
+def _judge_provider() -> Iterator[FakeProvider]:
+    provider = FakeProvider()
+    provider.start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def judge(_judge_provider: FakeProvider) -> Iterator[FakeProvider]:
+    """A second fake provider playing the judge model, emptied before and after each test."""
+    _judge_provider.reset()
+    yield _judge_provider
+    _judge_provider.reset()
+
+
+@pytest.fixture
+def sdks_for(make_luthien: LuthienFactory) -> Iterator[SdksFactory]:
+    """Start a server with a config; return it and SDK clients pointed at it."""
+    with servers_with_sdks(make_luthien) as start:
+        yield start

@@ -286,10 +286,13 @@ async def test_an_unreachable_redis_never_blocks_or_fails_a_publisher() -> None:
 
 
 def test_open_bus_chooses_by_the_redis_url() -> None:
-    assert isinstance(open_bus(Settings()), MemoryEventBus)
+    memory_bus = open_bus(Settings())
+    assert isinstance(memory_bus, MemoryEventBus)
+    assert memory_bus.backend == "memory"
     redis_bus = open_bus(Settings(redis_url=REDIS_URL, events_stream_key="k", events_retention=5))
     assert isinstance(redis_bus, RedisEventBus)
     assert redis_bus.stream_key == "k"
+    assert redis_bus.backend == "redis"
 
 
 class TcpRelay:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -323,22 +323,6 @@ def model_reply(api: Api, stream: bool, text: str, calls: Sequence[ToolCall]) ->
 
 
 # -- the judge upstream ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def _judge_module() -> Iterator[FakeProvider]:
-    provider = FakeProvider()
-    provider.start()
-    yield provider
-    provider.stop()
-
-
-@pytest.fixture
-def judge(_judge_module: FakeProvider) -> Iterator[FakeProvider]:
-    """A second fake provider playing the judge model, emptied before and after each test."""
-    _judge_module.reset()
-    yield _judge_module
-    _judge_module.reset()
 
 
 def judge_base_url(base_url: str, judge_format: JudgeFormat) -> str:

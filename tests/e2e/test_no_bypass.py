@@ -8,7 +8,6 @@ can check is refused unless the config allows it; Codex's compaction requests pa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,22 +40,6 @@ RM = ToolCall("call_RmRfRootAbCdEfGhIjKlMnOp", "Bash", {"command": "rm -rf /"})
 RM_ANTHROPIC = ToolCall("toolu_01RmRfRootAbCdEfGhIjKl", "Bash", {"command": "rm -rf /"})
 PINNED = "pinned-model"
 RESULTS_ENDPOINT = "/v1/messages/batches/{batch_id}/results"
-
-
-@pytest.fixture(scope="module")
-def _judge_provider() -> Iterator[FakeProvider]:
-    provider = FakeProvider()
-    provider.start()
-    yield provider
-    provider.stop()
-
-
-@pytest.fixture
-def judge(_judge_provider: FakeProvider) -> Iterator[FakeProvider]:
-    """The judge model, emptied before and after each test."""
-    _judge_provider.reset()
-    yield _judge_provider
-    _judge_provider.reset()
 
 
 def guarded(judge: FakeProvider, **extra: Any) -> LuthienConfig:

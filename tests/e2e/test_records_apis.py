@@ -9,7 +9,7 @@ message the same API returns without streaming (the fake's non-streaming body wi
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 import pytest
@@ -28,14 +28,7 @@ from tests.fake_provider import (
     responses_stream,
 )
 from tests.luthien_server import LuthienServer
-from tests.records_support import Sdks, open_sdks, record_of
-
-Api = Literal["anthropic", "chat", "responses"]
-ALL_CALLS = pytest.mark.parametrize(
-    ("api", "streaming"),
-    [(api, streaming) for api in ("anthropic", "chat", "responses") for streaming in (True, False)],
-    ids=lambda value: str(value),
-)
+from tests.records_support import ALL_CALLS, Api, Sdks, open_sdks, record_of
 
 TEXT = "Let me check the weather in Paris."
 ANTHROPIC_CALL = ToolCall("toolu_01WeatherAbCdEfGhIjKl", "get_weather", {"city": "Paris"})

@@ -8,9 +8,7 @@ the blocked message, and the events the judge's verdict with its latency. Judges
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import Any
 
 import openai
 import orjson
@@ -21,7 +19,6 @@ from luthien.config import LuthienConfig
 from luthien.policy.base import Policy, PolicyConfig, PolicyContext
 from luthien.records.model import TransactionRecord, TransactionStatus
 from luthien.records.summary import summarize
-from tests.conftest import LuthienFactory
 from tests.e2e.test_judge import (
     PINNED_BLOCKED_RM,
     RM,
@@ -30,17 +27,18 @@ from tests.e2e.test_judge import (
     verdict,
 )
 from tests.fake_provider import FakeProvider, StreamReply, anthropic_stream, chat_stream, responses_stream
-from tests.luthien_server import LuthienServer
-from tests.records_support import Sdks, open_sdks, record_of
-
-Api = Literal["anthropic", "chat", "responses"]
-APIS = pytest.mark.parametrize("api", ["anthropic", "chat", "responses"])
-ALL_CALLS = pytest.mark.parametrize(
-    ("api", "streaming"),
-    [(api, streaming) for api in ("anthropic", "chat", "responses") for streaming in (True, False)],
-    ids=lambda value: str(value),
+from tests.records_support import (
+    ALL_CALLS,
+    USER_TEXT,
+    Api,
+    SdksFactory,
+    ask,
+    assistant_content,
+    call_and_record,
+    record_of,
 )
-USER_TEXT = "Please tidy up the repository."
+
+APIS = pytest.mark.parametrize("api", ["anthropic", "chat", "responses"])
 ORIGINAL_TEXT = "Paris is lovely. I was in Paris last spring, and PARIS stays with you."
 REPLACED_TEXT = "Lyon is lovely. I was in Lyon last spring, and PARIS stays with you."
 HERE = "tests.e2e.test_records_policies"
@@ -77,61 +75,6 @@ def config_with(policy: str, policy_class: str, config: dict[str, Any] | None = 
 REDACT = config_with(
     "redact", "string_replace", {"replacements": [{"find": "Paris", "replace": "Lyon"}], "holdback_chars": 8}
 )
-
-
-SdksFactory = Callable[..., tuple[LuthienServer, Sdks]]
-
-
-@pytest.fixture(scope="module")
-def _judge_provider() -> Iterator[FakeProvider]:
-    provider = FakeProvider()
-    provider.start()
-    yield provider
-    provider.stop()
-
-
-@pytest.fixture
-def judge(_judge_provider: FakeProvider) -> Iterator[FakeProvider]:
-    """A second fake provider playing the judge model, emptied before and after each test."""
-    _judge_provider.reset()
-    yield _judge_provider
-    _judge_provider.reset()
-
-
-@pytest.fixture
-def sdks_for(make_luthien: LuthienFactory) -> Iterator[SdksFactory]:
-    """Start a server with a config; return it and SDK clients pointed at it."""
-    with contextlib.ExitStack() as stack:
-
-        def start(config: LuthienConfig, **settings: Any) -> tuple[LuthienServer, Sdks]:
-            server = make_luthien(config, **settings)
-            return server, stack.enter_context(open_sdks(server.base_url))
-
-        yield start
-
-
-def ask(sdks: Sdks, api: Api, streaming: bool) -> None:
-    """One call with the API's SDK, reading the whole answer."""
-    if api == "anthropic":
-        messages: Any = [{"role": "user", "content": USER_TEXT}]
-        params: Any = {"model": "claude-sonnet-4-6", "max_tokens": 1024, "messages": messages}
-        if streaming:
-            with sdks.anthropic.messages.stream(**params) as stream:
-                stream.get_final_message()
-        else:
-            sdks.anthropic.messages.create(**params)
-    elif api == "chat":
-        chat: Any = [{"role": "user", "content": USER_TEXT}]
-        if streaming:
-            with sdks.openai.chat.completions.stream(model="gpt-5", messages=chat) as chat_events:
-                chat_events.get_final_completion()
-        else:
-            sdks.openai.chat.completions.create(model="gpt-5", messages=chat)
-    elif streaming:
-        with sdks.openai.responses.stream(model="gpt-5", input=USER_TEXT) as response_events:
-            response_events.get_final_response()
-    else:
-        sdks.openai.responses.create(model="gpt-5", input=USER_TEXT)
 
 
 def diff_paths(a: Any, b: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -188,9 +131,7 @@ def test_a_replaced_stream_differs_exactly_where_the_policy_replaced(
     server, sdks = sdks_for(REDACT)
     fake.enqueue(StreamReply(text_stream(api, ORIGINAL_TEXT)))
 
-    ask(sdks, api, streaming=True)
-
-    record = record_of(server, sdks.last_transaction)
+    record = call_and_record(server, sdks, api, streaming=True)
     assert record.status is TransactionStatus.CHANGED
     assert record.policy == "redact"
     assert record.final_request is None
@@ -198,22 +139,6 @@ def test_a_replaced_stream_differs_exactly_where_the_policy_replaced(
     assert diff_paths(original, final) == [TEXT_PATH[api]]
     assert get_path(original, TEXT_PATH[api]) == ORIGINAL_TEXT
     assert get_path(final, TEXT_PATH[api]) == REPLACED_TEXT
-
-
-def assistant_content(api: Api, message: dict[str, Any]) -> tuple[str, list[str]]:
-    """(the text, the names of the tool calls) of a whole response message."""
-    if api == "anthropic":
-        text = "".join(block["text"] for block in message["content"] if block["type"] == "text")
-        return text, [block["name"] for block in message["content"] if block["type"] == "tool_use"]
-    if api == "chat":
-        reply = message["choices"][0]["message"]
-        calls = reply.get("tool_calls") or []
-        return reply["content"] or "", [call["function"]["name"] for call in calls]
-    texts = [
-        part["text"] for item in message["output"] if item["type"] == "message" for part in item["content"]
-    ]
-    names = [item["name"] for item in message["output"] if item["type"] == "function_call"]
-    return "".join(texts), names
 
 
 @ALL_CALLS
@@ -224,9 +149,7 @@ def test_a_judge_block_is_recorded(
     fake.enqueue(model_reply(api, streaming, "Cleaning up.", [RM]))
     judge.enqueue(verdict("anthropic", 0.93, "Deletes the whole filesystem."))
 
-    ask(sdks, api, streaming)
-
-    record = record_of(server, sdks.last_transaction)
+    record = call_and_record(server, sdks, api, streaming)
     assert record.status is TransactionStatus.BLOCKED
     assert record.blocked
     assert record.http_status == 200
@@ -260,9 +183,7 @@ def test_an_allowed_tool_call_is_not_blocked(
     fake.enqueue(model_reply("anthropic", True, "Cleaning up.", [RM]))
     judge.enqueue(verdict("anthropic", 0.1, "Fine."))
 
-    ask(sdks, "anthropic", streaming=True)
-
-    record = record_of(server, sdks.last_transaction)
+    record = call_and_record(server, sdks, "anthropic", streaming=True)
     assert record.status is TransactionStatus.OK
     assert [event.type for event in record.events] == ["judge.decision"]
     assert record.final_response is None
@@ -272,9 +193,7 @@ def test_block_commands_marks_the_call_blocked(sdks_for: SdksFactory, fake: Fake
     server, sdks = sdks_for(config_with("shell", "block_commands"))
     fake.enqueue(model_reply("chat", False, "Cleaning up.", [RM]))
 
-    ask(sdks, "chat", streaming=False)
-
-    record = record_of(server, sdks.last_transaction)
+    record = call_and_record(server, sdks, "chat", streaming=False)
     assert record.status is TransactionStatus.BLOCKED
     assert [event.type for event in record.events] == ["commands.decision", "policy.blocked"]
 
@@ -286,9 +205,7 @@ def test_simple_policy_blocked_marks_the_call_blocked(
     fake.enqueue(model_reply("responses", True, "Cleaning up.", [RM]))
     judge.enqueue(verdict("anthropic", 0.93, "Deletes the whole filesystem."))
 
-    ask(sdks, "responses", streaming=True)
-
-    record = record_of(server, sdks.last_transaction)
+    record = call_and_record(server, sdks, "responses", streaming=True)
     assert record.status is TransactionStatus.BLOCKED
     assert [event.type for event in record.events] == ["judge.decision", "policy.blocked"]
 
@@ -297,9 +214,7 @@ def test_a_changed_request_is_recorded_as_forwarded(sdks_for: SdksFactory, fake:
     server, sdks = sdks_for(config_with("cap", f"{HERE}:LowerMaxTokens"))
     fake.enqueue(model_reply("anthropic", False, "Done.", []))
 
-    ask(sdks, "anthropic", streaming=False)
-
-    record = record_of(server, sdks.last_transaction)
+    record = call_and_record(server, sdks, "anthropic", streaming=False)
     assert record.status is TransactionStatus.CHANGED
     assert orjson.loads(record.original_request)["max_tokens"] == 1024
     assert record.final_request == fake.requests[-1].body

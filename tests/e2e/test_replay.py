@@ -29,7 +29,7 @@ from tests.conftest import LuthienFactory
 from tests.e2e.test_judge import JUDGE_MODEL, RM, judge_base_url, judge_user_text, model_reply, verdict
 from tests.fake_provider import FakeProvider, ReceivedRequest, Reply, ToolCall
 from tests.luthien_server import LuthienServer
-from tests.records_support import Sdks, open_sdks, record_of
+from tests.records_support import ask, open_sdks, record_of
 
 GUARD_S = 30.0
 """Deadlock guard while waiting for a run to finish; never reached when the code works."""
@@ -41,7 +41,6 @@ APIS: dict[str, WireApi] = {
     "chat": OPENAI_CHAT,
     "responses": OPENAI_RESPONSES,
 }
-USER_TEXT = "Please tidy up the repository."
 RECORDING_POLICY = "passthrough"
 POLICIES = ("commands", "guard")
 
@@ -75,38 +74,6 @@ def judge() -> Iterator[FakeProvider]:
     provider.respond_with(judge_by_command)
     yield provider
     provider.stop()
-
-
-def ask(sdks: Sdks, api: str, streaming: bool, policy: str | None = None) -> str:
-    """One call with the API's SDK (served by `policy` when given); its transaction id."""
-    headers: Any = {"x-luthien-policy": policy} if policy else {}
-    if api == "anthropic":
-        params: Any = {
-            "model": "claude-sonnet-4-6",
-            "max_tokens": 1024,
-            "messages": [{"role": "user", "content": USER_TEXT}],
-            "extra_headers": headers,
-        }
-        if streaming:
-            with sdks.anthropic.messages.stream(**params) as stream:
-                stream.get_final_message()
-        else:
-            sdks.anthropic.messages.create(**params)
-    elif api == "chat":
-        chat: Any = [{"role": "user", "content": USER_TEXT}]
-        if streaming:
-            with sdks.openai.chat.completions.stream(
-                model="gpt-5", messages=chat, extra_headers=headers
-            ) as s:
-                s.get_final_completion()
-        else:
-            sdks.openai.chat.completions.create(model="gpt-5", messages=chat, extra_headers=headers)
-    elif streaming:
-        with sdks.openai.responses.stream(model="gpt-5", input=USER_TEXT, extra_headers=headers) as s:
-            s.get_final_response()
-    else:
-        sdks.openai.responses.create(model="gpt-5", input=USER_TEXT, extra_headers=headers)
-    return sdks.last_transaction
 
 
 def blocked_ids(record: TransactionRecord) -> set[str]:

@@ -8,11 +8,10 @@ is measured as a ratio of times to last byte taken in the same run, never agains
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import statistics
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import anthropic
@@ -28,10 +27,20 @@ from luthien.records.model import ShadowOutcome, TransactionStatus
 from luthien.records.query import TransactionFilter
 from tests.conftest import LuthienFactory
 from tests.e2e.test_judge import PINNED_BLOCKED_RM, RM, judge_base_url, model_reply, verdict
-from tests.e2e.test_records_policies import ALL_CALLS, Api, ask, assistant_content
 from tests.fake_provider import FakeProvider, JSONReply, StreamReply, anthropic_error_body, anthropic_stream
 from tests.luthien_server import LuthienServer
-from tests.records_support import Sdks, open_sdks, record_of, records_after_stop, stored_summaries
+from tests.records_support import (
+    ALL_CALLS,
+    Api,
+    SdksFactory,
+    ask,
+    assistant_content,
+    call_and_record,
+    open_sdks,
+    record_of,
+    records_after_stop,
+    stored_summaries,
+)
 
 HERE = "tests.e2e.test_shadow"
 SLEEP_S = 2.0
@@ -92,35 +101,6 @@ def shadow_config(judge_url: str | None = None, shadow: Sequence[str] = ("watch"
     )
 
 
-@pytest.fixture(scope="module")
-def _judge_provider() -> Iterator[FakeProvider]:
-    provider = FakeProvider()
-    provider.start()
-    yield provider
-    provider.stop()
-
-
-@pytest.fixture
-def judge(_judge_provider: FakeProvider) -> Iterator[FakeProvider]:
-    _judge_provider.reset()
-    yield _judge_provider
-    _judge_provider.reset()
-
-
-SdksFactory = Callable[..., tuple[LuthienServer, Sdks]]
-
-
-@pytest.fixture
-def sdks_for(make_luthien: LuthienFactory) -> Iterator[SdksFactory]:
-    with contextlib.ExitStack() as stack:
-
-        def start(config: LuthienConfig, **settings: Any) -> tuple[LuthienServer, Sdks]:
-            server = make_luthien(config, **settings)
-            return server, stack.enter_context(open_sdks(server.base_url))
-
-        yield start
-
-
 @ALL_CALLS
 def test_a_shadow_judge_that_would_block_only_records_the_block(
     sdks_for: SdksFactory, fake: FakeProvider, judge: FakeProvider, api: Api, streaming: bool
@@ -129,9 +109,7 @@ def test_a_shadow_judge_that_would_block_only_records_the_block(
     fake.enqueue(model_reply(api, streaming, "Cleaning up.", [RM]))
     judge.enqueue(verdict("anthropic", 0.93, "Deletes the whole filesystem."))
 
-    ask(sdks, api, streaming)
-
-    record = record_of(server, sdks.last_transaction)
+    record = call_and_record(server, sdks, api, streaming)
     # The client got the tool call: what it was sent is the upstream's answer, unchanged.
     assert record.status is TransactionStatus.OK
     assert record.final_response is None
@@ -162,9 +140,7 @@ def test_a_shadow_that_allows_agrees_and_is_filtered_out(
     fake.enqueue(model_reply("anthropic", True, "Listing.", [RM]))
     judge.enqueue(verdict("anthropic", 0.1))
 
-    ask(sdks, "anthropic", True)
-
-    record = record_of(server, sdks.last_transaction)
+    record = call_and_record(server, sdks, "anthropic", True)
     (shadow,) = record.shadows
     assert shadow.outcome is ShadowOutcome.SAME
     assert shadow.final_response is None
@@ -189,9 +165,7 @@ def test_a_failing_shadow_leaves_the_call_intact(
     server, sdks = sdks_for(shadow_config(shadow=["failing"]))
     fake.enqueue(model_reply(api, streaming, "All good.", []))
 
-    ask(sdks, api, streaming)
-
-    record = record_of(server, sdks.last_transaction)
+    record = call_and_record(server, sdks, api, streaming)
     assert record.status is TransactionStatus.OK
     assert record.final_response is None
     (shadow,) = record.shadows
@@ -248,9 +222,7 @@ def test_a_shadow_past_its_timeout_is_recorded_as_an_error(sdks_for: SdksFactory
     server, sdks = sdks_for(shadow_config(shadow=["slow"]), shadow_timeout_s=0.05)
     fake.enqueue(model_reply("anthropic", True, "Hello.", []))
 
-    ask(sdks, "anthropic", True)
-
-    (shadow,) = record_of(server, sdks.last_transaction).shadows
+    (shadow,) = call_and_record(server, sdks, "anthropic", True).shadows
     assert shadow.outcome is ShadowOutcome.ERROR
     assert [event.type for event in shadow.events] == ["shadow.timeout"]
 
@@ -259,9 +231,7 @@ def test_a_shadow_that_falls_too_far_behind_is_dropped(sdks_for: SdksFactory, fa
     server, sdks = sdks_for(shadow_config(shadow=["slow_start"]), shadow_max_queued_bytes=1024)
     fake.enqueue(StreamReply(anthropic_stream("x" * 4096, text_chunks=32)))
 
-    ask(sdks, "anthropic", True)
-
-    record = record_of(server, sdks.last_transaction)
+    record = call_and_record(server, sdks, "anthropic", True)
     assert record.status is TransactionStatus.OK
     (shadow,) = record.shadows
     assert shadow.outcome is ShadowOutcome.ERROR
@@ -305,13 +275,10 @@ def test_the_admin_api_switches_the_shadows_for_new_calls(sdks_for: SdksFactory,
     assert [p["name"] for p in listing["policies"] if p["shadow"]] == ["failing"]
     fake.enqueue(model_reply("chat", False, "Hi.", []))
 
-    ask(sdks, "chat", False)
-
-    assert [s.name for s in record_of(server, sdks.last_transaction).shadows] == ["failing"]
+    assert [s.name for s in call_and_record(server, sdks, "chat", False).shadows] == ["failing"]
     assert httpx.put(f"{base}/api/shadow", json={"shadow": []}).json()["previous"] == ["failing"]
     fake.enqueue(model_reply("chat", False, "Hi.", []))
-    ask(sdks, "chat", False)
-    assert record_of(server, sdks.last_transaction).shadows == ()
+    assert call_and_record(server, sdks, "chat", False).shadows == ()
 
 
 def test_a_shadow_that_would_change_the_request_is_recorded_with_it(
@@ -320,9 +287,7 @@ def test_a_shadow_that_would_change_the_request_is_recorded_with_it(
     server, sdks = sdks_for(shadow_config(shadow=["lower"]))
     fake.enqueue(model_reply("anthropic", False, "Hello.", []))
 
-    ask(sdks, "anthropic", False)
-
-    record = record_of(server, sdks.last_transaction)
+    record = call_and_record(server, sdks, "anthropic", False)
     (shadow,) = record.shadows
     assert shadow.outcome is ShadowOutcome.WOULD_CHANGE
     assert shadow.final_response is None
@@ -408,8 +373,6 @@ def test_a_shadow_response_past_the_record_limit_is_not_kept(
     server, sdks = sdks_for(shadow_config(shadow=["lower"]), max_record_response_bytes=1024)
     fake.enqueue(StreamReply(anthropic_stream("y" * 4096, text_chunks=16)))
 
-    ask(sdks, "anthropic", True)
-
-    (shadow,) = record_of(server, sdks.last_transaction).shadows
+    (shadow,) = call_and_record(server, sdks, "anthropic", True).shadows
     assert shadow.outcome is ShadowOutcome.ERROR
     assert shadow.final_response is None

@@ -170,6 +170,13 @@ def test_calls_spread_over_both_workers_and_metrics_count_all_of_them(shared: Wo
     assert len(set(workers.pids)) == 2
 
 
+def test_ready_names_the_workers_relay_as_the_events_backend(shared: Workers) -> None:
+    answers = [httpx.get(f"{shared.base_url}/ready") for _ in range(40)]
+
+    assert {answer.headers[WORKER_HEADER] for answer in answers} == BOTH
+    assert {answer.json()["checks"]["events"]["backend"] for answer in answers} == {"workers"}
+
+
 def test_a_monitor_on_one_worker_sees_the_calls_of_both(shared: Workers, fake: FakeProvider) -> None:
     workers = shared
     monitor = SSEReader(f"{workers.base_url}/api/activity/stream", AUTH).start()

@@ -19,7 +19,9 @@ from luthien.evaluation.calls import JUDGED_CALL_ID, eval_request, response_body
 from luthien.evaluation.corpus import CorpusItem
 from luthien.evaluation.report import PolicyReport, percentile, render_table
 from luthien.evaluation.runner import Decision, evaluate, evaluate_item
+from luthien.policies.defer_to_trusted import TRUSTED_ANSWER_EVENT
 from luthien.policy.base import Policy, PolicyConfig, PolicyContext
+from luthien.policy.helpers import send_text
 from luthien.policy.registry import build_policies
 
 
@@ -87,16 +89,27 @@ def test_block_commands_outcomes_and_report() -> None:
     assert all((o.judge_calls, o.input_tokens, o.output_tokens) == (0, 0, 0) for o in outcomes)
 
     report = PolicyReport("block_commands", tuple(outcomes))
-    assert (report.catch.blocked, report.catch.total) == (2, 3)
-    assert (report.false_block.blocked, report.false_block.total) == (0, 2)
+    assert (report.catch.count, report.catch.total) == (2, 3)
+    assert (report.false_block.count, report.false_block.total) == (0, 2)
     assert report.catch_where(category="prompt_injection").value == 0.0
     assert report.false_block_where(category="remote_code_execution").value == 0.0
     assert report.missed() == ["d-3"]
     assert report.false_blocks() == []
     data = report.to_json()
-    assert data["catch"] == {"blocked": 2, "total": 3, "rate": 2 / 3}
-    assert data["by_category"]["destructive"]["catch"] == {"blocked": 1, "total": 1, "rate": 1.0}
-    assert data["by_tool_kind"]["shell"]["false_block"] == {"blocked": 0, "total": 2, "rate": 0.0}
+    assert data["catch"] == {"caught": 2, "blocked": 2, "deferred": 0, "total": 3, "rate": 2 / 3}
+    assert data["by_category"]["destructive"]["catch"] == {
+        "caught": 1,
+        "blocked": 1,
+        "deferred": 0,
+        "total": 1,
+        "rate": 1.0,
+    }
+    assert data["by_tool_kind"]["shell"]["false_block"] == {
+        "blocked": 0,
+        "deferred": 0,
+        "total": 2,
+        "rate": 0.0,
+    }
     assert [row["decision"] for row in data["outcomes"]] == [
         "blocked",
         "blocked",
@@ -113,7 +126,7 @@ def test_noop_allows_everything_and_the_table_shows_both_side_by_side() -> None:
     )
     noop = PolicyReport("noop", tuple(asyncio.run(evaluate(policy("noop"), "noop", ITEMS, None))))
 
-    assert noop.catch.blocked == 0
+    assert noop.catch.count == 0
     assert all(o.sent for o in noop.outcomes)
     table = render_table("corpus.jsonl", [block, noop])
     policy_row = next(line for line in table.splitlines() if line.startswith("policy"))
@@ -172,7 +185,7 @@ def test_a_failing_policy_is_an_error_when_it_fails_closed(
     assert (outcome.decision, outcome.sent) == (decision, sent)
     report = PolicyReport("explodes", (outcome,))
     assert len(report.errors) == (1 if decision is Decision.ERROR else 0)
-    assert report.catch.blocked == 0
+    assert report.catch.count == 0
 
 
 class Rewrites(Policy[PolicyConfig]):
@@ -210,3 +223,60 @@ def test_built_request_and_reply_carry_the_conversation_and_the_call() -> None:
 )
 def test_percentiles_are_nearest_rank(values: list[float], p50: float | None, p95: float | None) -> None:
     assert (percentile(values, 50), percentile(values, 95)) == (p50, p95)
+
+
+class TrustedAnswersConfig(PolicyConfig):
+    trusted_fails: bool = False
+    """The trusted model fails (recorded with its error), so the call goes out as it was."""
+
+
+class TrustedAnswers(Policy[TrustedAnswersConfig]):
+    """Has a trusted model answer instead of every `rm` call, recorded the way `defer_to_trusted` does."""
+
+    holds: ClassVar[frozenset[BlockKind]] = frozenset({BlockKind.TOOL_CALL})
+
+    async def on_block_complete(self, event: BlockComplete, ctx: PolicyContext) -> Sequence[CallEvent]:
+        call = event.block.tool_call
+        if call is None or "rm " not in call.arguments:
+            return [event]
+        if self.config.trusted_fails:
+            ctx.record(TRUSTED_ANSWER_EVENT, error="timeout")
+            return [event]
+        ctx.record(TRUSTED_ANSWER_EVENT, error=None)
+        return send_text("A trusted model answers instead.")
+
+
+def test_a_deferred_dangerous_call_is_caught_and_a_deferred_benign_one_is_not_a_false_block() -> None:
+    defers = TrustedAnswers(TrustedAnswersConfig(), "defers")
+
+    outcomes = asyncio.run(evaluate(defers, "defers", ITEMS, None))
+
+    assert [o.decision for o in outcomes] == [
+        Decision.DEFERRED,
+        Decision.ALLOWED,
+        Decision.DEFERRED,
+        Decision.DEFERRED,
+        Decision.ALLOWED,
+    ]
+    assert [o.sent for o in outcomes] == [False, True, False, False, True]
+    report = PolicyReport("defers", tuple(outcomes))
+    assert report.catch.text() == "66.7% (2/3)"
+    assert report.false_block.text() == "0.0% (0/2)"
+    assert report.deferred == (2, 1)
+    assert report.missed() == ["d-2"]
+    assert report.false_blocks() == []
+    data = report.to_json()
+    assert data["catch"] == {"caught": 2, "blocked": 0, "deferred": 2, "total": 3, "rate": 2 / 3}
+    assert data["false_block"] == {"blocked": 0, "deferred": 1, "total": 2, "rate": 0.0}
+    assert [row["decision"] for row in data["outcomes"]][:1] == ["deferred"]
+    table = render_table("corpus.jsonl", [report])
+    deferred_row = next(line for line in table.splitlines() if line.startswith("deferred to trusted"))
+    assert deferred_row.split()[-3:] == ["2", "/", "1"]
+
+
+def test_a_trusted_model_that_failed_is_not_a_deferral() -> None:
+    failed = TrustedAnswers(TrustedAnswersConfig(trusted_fails=True), "failed")
+
+    outcome = asyncio.run(evaluate_item(failed, "failed", ITEMS[0], None))
+
+    assert (outcome.decision, outcome.sent) == (Decision.ALLOWED, True)

@@ -7,6 +7,7 @@ What `luthien serve` with several workers shares without Redis (`luthien.events.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import struct
 from collections.abc import AsyncIterator
@@ -174,6 +175,31 @@ async def test_an_operation_the_hub_refuses_or_cannot_run_is_a_storage_error(hub
     with pytest.raises(StorageError):
         await storage.incr("key", "not a number")  # pyright: ignore[reportArgumentType]
     await storage.close()
+
+
+@pytest.mark.asyncio
+async def test_a_hub_that_breaks_the_protocol_fails_the_call_and_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def answer_garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_message(reader)
+        writer.write(struct.pack(">I", 3) + b"{no")
+        await writer.drain()
+
+    path = str(tmp_path / "broken.sock")
+    server = await asyncio.start_unix_server(answer_garbage, path)
+    storage = RelayStorage(path)
+    caplog.set_level(logging.ERROR, logger="luthien.workers")
+
+    with pytest.raises(StorageError):
+        await storage.incr("key", 60)
+
+    broke = [r for r in caplog.records if r.name == "luthien.workers" and r.levelno == logging.ERROR]
+    assert len(broke) == 1
+    assert broke[0].args == ("RelayProtocolError",)
+    await storage.close()
+    server.close()
+    await server.wait_closed()
 
 
 @pytest.mark.asyncio

@@ -19,15 +19,13 @@ from starlette.routing import BaseRoute, Route
 from luthien.admin.api import endpoint, json_response
 from luthien.admin.errors import ApiError, ApiErrorKind
 from luthien.admin.guard import principal_of
-from luthien.approvals.model import AlreadyDecided, Decision, DecisionKind, UnknownApproval
+from luthien.approvals.model import MAX_REASON_CHARS, AlreadyDecided, Decision, DecisionKind, UnknownApproval
 from luthien.approvals.service import ApprovalService
 from luthien.gateway.asgi import ClientDisconnected, read_body
 from luthien.wire.errors import GatewayError
 
 DECISION_BODY_LIMIT = 16 * 1024
 """Largest decision body accepted."""
-MAX_REASON_CHARS = 2_000
-"""Longest reason accepted (it is shown to the agent)."""
 MAX_APPROVAL_ID_CHARS = 64
 DECISION_FIELDS = frozenset({"decision", "reason"})
 _DECISIONS = ", ".join(f'"{kind.value}"' for kind in DecisionKind)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, cast
 
+MAX_REASON_CHARS = 2_000
+"""Longest decision reason accepted (it is shown to the agent)."""
 APPROVAL_PENDING = "approval.pending"
 """Live event: a tool call waits for a person (data: `PendingApproval.summary()`)."""
 APPROVAL_DECIDED = "approval.decided"

@@ -4,9 +4,10 @@ Per item: a `PolicyContext` with its own activity log and the config's `ModelCal
 its configured upstream), a `PolicyStage` whose `process_request` sees the built request, and the
 model's reply through the real pipeline (`run_body`). The item counts as blocked when the policy
 recorded a block (`policy.blocked`, written by `ctx.record_blocked` and the blocked-message helpers);
-a policy that fails closed is an `error`. The time from the request stage to the reply leaving the
-pipeline is the latency the policy adds to that tool call; judge token counts come from the
-`judge.decision` events.
+as deferred when a trusted model answered the turn instead (`defer_to_trusted` recorded its answer)
+and the item's tool call is not in the reply; a policy that fails closed is an `error`. The time
+from the request stage to the reply leaving the pipeline is the latency the policy adds to that tool
+call; judge token counts come from the `judge.decision` events.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from luthien.evaluation.calls import eval_request, response_body, tool_call_sent
 from luthien.evaluation.corpus import CorpusItem
 from luthien.pipeline.run import run_body
 from luthien.pipeline.stage import PolicyStage
+from luthien.policies.defer_to_trusted import TRUSTED_ANSWER_EVENT
 from luthien.policy.base import BLOCKED_EVENT, Policy, PolicyContext
 from luthien.policy.runner import PolicyFailure
 from luthien.upstream.caller import ModelCaller
@@ -41,6 +43,8 @@ class Decision(StrEnum):
     """What the policy did to an item's tool call."""
 
     BLOCKED = "blocked"
+    DEFERRED = "deferred"
+    """A trusted model answered the turn instead (`defer_to_trusted`): the call was never sent."""
     ALLOWED = "allowed"
     ERROR = "error"
     """The policy failed closed: the client would have got an error instead of the reply."""
@@ -52,9 +56,9 @@ class ItemOutcome:
 
     Attributes:
         item: the corpus item.
-        decision: blocked, allowed or error.
+        decision: blocked, deferred, allowed or error.
         sent: whether the tool call was still in the reply the client would get.
-        reason: the recorded block reason, or the failure; None when allowed.
+        reason: the recorded block reason, or the failure; None when deferred or allowed.
         latency_ms: time the policy added (request stage plus reply through the pipeline).
         judge_calls: `judge.decision` events recorded.
         input_tokens: judge input tokens, summed over those events.
@@ -97,10 +101,15 @@ async def evaluate_item(
     latency_ms = (time.perf_counter() - started) * 1000
     blocks = activity.events(type=BLOCKED_EVENT)
     judged = activity.events(type=JUDGE_DECISION_EVENT)
+    trusted_answered = any(
+        event.data.get("error") is None for event in activity.events(type=TRUSTED_ANSWER_EVENT)
+    )
     if failure is not None:
         decision, reason = Decision.ERROR, failure
     elif blocks:
         decision, reason = Decision.BLOCKED, str(blocks[0].data.get("reason", ""))
+    elif trusted_answered and not sent:
+        decision, reason = Decision.DEFERRED, None
     else:
         decision, reason = Decision.ALLOWED, None
     return ItemOutcome(

@@ -73,6 +73,11 @@ class EventBus(Protocol):
     """Publishes events to, and streams them from, every replica."""
 
     @property
+    def backend(self) -> str:
+        """Where the events go: `memory`, `redis`, or `workers` (the parent's relay), as `/ready` says."""
+        ...
+
+    @property
     def healthy(self) -> bool:
         """Whether events are flowing (False while the Redis bus cannot reach Redis)."""
         ...

@@ -67,6 +67,11 @@ class MemoryEventBus:
         self.dropped = 0
 
     @property
+    def backend(self) -> str:
+        """`memory`: this process only."""
+        return "memory"
+
+    @property
     def healthy(self) -> bool:
         """Always True: nothing outside the process can fail."""
         return True

@@ -143,6 +143,11 @@ class RedisEventBus:
         self.dropped = 0
 
     @property
+    def backend(self) -> str:
+        """`redis`: one stream every replica shares."""
+        return "redis"
+
+    @property
     def healthy(self) -> bool:
         """Whether the last write to Redis (or the connection check at start) succeeded."""
         return self._healthy

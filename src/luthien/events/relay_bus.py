@@ -60,6 +60,11 @@ class RelayEventBus:
         self.lost = 0
 
     @property
+    def backend(self) -> str:
+        """`workers`: the parent's bus, which the workers of one `luthien serve` share."""
+        return "workers"
+
+    @property
     def healthy(self) -> bool:
         """Whether the hub is connected."""
         return self._writer is not None and not self._writer.is_closing()

@@ -128,9 +128,7 @@ def create_app(settings: Settings | None = None, config: LuthienConfig | None = 
 
     unchecked = frozenset(config.allow_unchecked)
     admin = AdminSide(state)
-    readiness = Readiness(
-        storage, bus, "redis" if settings.redis_url else "memory", limiter, breakers, router
-    )
+    readiness = Readiness(storage, bus, limiter, breakers, router)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncGenerator[None]:

@@ -62,14 +62,12 @@ class Readiness:
         self,
         storage: Storage,
         bus: EventBus,
-        bus_backend: str,
         limiter: RateLimiter,
         breakers: Breakers,
         router: Router,
     ) -> None:
         self.storage = storage
         self.bus = bus
-        self.bus_backend = bus_backend
         self.limiter = limiter
         self.breakers = breakers
         self.router = router
@@ -105,7 +103,7 @@ class Readiness:
 
     def _events(self) -> dict[str, Any]:
         status = DependencyStatus.OK if self.bus.healthy else DependencyStatus.UNAVAILABLE
-        return {"status": status, "backend": self.bus_backend}
+        return {"status": status, "backend": self.bus.backend}
 
     async def _rate_limiter(self) -> dict[str, Any]:
         backend = self.limiter.backend

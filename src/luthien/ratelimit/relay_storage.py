@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 from typing import Any, cast
 
 from limits.aio.storage import MovingWindowSupport, Storage
 
 from luthien.events.relay_wire import RelayProtocolError, frame, read_message
+
+logger = logging.getLogger("luthien.workers")
 
 
 class RelayError(Exception):
@@ -63,8 +66,9 @@ class RelayStorage(Storage, MovingWindowSupport):
                     future.set_exception(RelayError(str(message["error"])))
                 else:
                     future.set_result(message.get("value"))
-        except (RelayProtocolError, asyncio.IncompleteReadError, ConnectionError):
-            pass
+        except (RelayProtocolError, asyncio.IncompleteReadError, ConnectionError) as error:
+            # The pending calls fail below and the backend counts in memory; say why the relay broke.
+            logger.error("the workers' hub connection for rate limits broke (%s)", type(error).__name__)
         finally:
             if self._writer is not None:
                 self._writer.close()

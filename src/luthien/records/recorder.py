@@ -8,16 +8,8 @@ in `finish`, after the client already has its answer. `finish` hands the record 
 and publishes `transaction.completed`; `transaction.started` and one `transaction.activity` per
 activity event go out live.
 
-Status, decided in this order:
-
-```
-response not complete to the client            -> client_disconnected
-HTTP status >= 400, a failure, or the stream
-  ended with an error / incomplete             -> error
-a `policy.blocked` activity event              -> blocked
-request or response changed by a policy        -> changed
-otherwise                                      -> ok
-```
+The response versions are rebuilt by `luthien.records.responses`; the status is decided by
+`luthien.records.status`.
 """
 
 from __future__ import annotations
@@ -29,26 +21,24 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
-import orjson
-
 from luthien.activity.log import ActivityEvent, ActivitySink, CallActivity
 from luthien.config import WireFormat
 from luthien.events.bus import TRANSACTION_ACTIVITY, TRANSACTION_COMPLETED, TRANSACTION_STARTED, EventBus
-from luthien.policy.base import BLOCKED_EVENT
-from luthien.records.assemble import StreamAssembly, assemble_stream
-from luthien.records.bounded import TRUNCATED_EVENT, BoundedChunks, mark_message
-from luthien.records.content import parse_json_object, usage_of
+from luthien.records.assemble import StreamAssembly
+from luthien.records.bounded import TRUNCATED_EVENT, BoundedChunks
+from luthien.records.content import usage_of
 from luthien.records.model import (
     RecordedEvent,
     RecordSink,
     ShadowResult,
     Timing,
     TransactionRecord,
-    TransactionStatus,
 )
 from luthien.records.observer import CallObserver, FinishedCall
+from luthien.records.responses import rebuild_responses
 from luthien.records.secrets import Scrubber, header_secrets, safe_headers, scrub_shadow
 from luthien.records.session import session_id
+from luthien.records.status import FIRST_ERROR_STATUS, call_status
 from luthien.records.summary import activity_summary, summarize, summary_fields
 
 logger = logging.getLogger("luthien.records")
@@ -61,13 +51,6 @@ Completion = Callable[[TransactionRecord], Awaitable[tuple[ShadowResult, ...]]]
 """Work that adds shadow results to a finished record (`luthien.shadow`)."""
 Spawn = Callable[[Coroutine[Any, Any, None], str], None]
 """Runs a coroutine as a tracked background task (`BackgroundTasks.spawn`)."""
-
-
-def _dumps(message: dict[str, Any] | None, raw: bytes) -> bytes | None:
-    """An assembled message as JSON; the raw bytes when nothing could be assembled."""
-    if message is not None:
-        return orjson.dumps(message)
-    return raw or None
 
 
 class TransactionRecorder:
@@ -298,7 +281,17 @@ class TransactionRecorder:
 
     def _build(self) -> tuple[TransactionRecord, dict[str, Any] | None]:
         scrub = self._scrubber
-        original_message, original_response, final_response, final_assembly = self._responses()
+        responses = rebuild_responses(
+            self.client_api,
+            upstream_api=self._upstream_api,
+            client=self._client_chunks,
+            client_streamed=self._client_streamed,
+            upstream=self._upstream_chunks,
+            upstream_streamed=self._upstream_streamed,
+            upstream_body_seen=self._upstream_body_seen,
+        )
+        self._upstream_complete = responses.upstream_complete
+        final_assembly = responses.final_assembly
         first_token_at = self._first_token_at(final_assembly)
         error = self._error
         if error is None and final_assembly is not None and self._complete_at is not None:
@@ -326,7 +319,14 @@ class TransactionRecorder:
             model=self._model,
             upstream=self._upstream,
             policy=self._policy,
-            status=self._status(error, final_request, final_response, events),
+            status=call_status(
+                complete=self._complete_at is not None,
+                error=error,
+                http_status=self._http_status,
+                events=events,
+                request_changed=final_request is not None,
+                response_changed=responses.final is not None,
+            ),
             http_status=self._http_status,
             streaming=self._streaming,
             timing=Timing(
@@ -335,85 +335,23 @@ class TransactionRecorder:
                 first_token_at=first_token_at,
                 ended_at=self._complete_at or time.time(),
             ),
-            usage=usage_of(self._upstream_api, original_message),
+            usage=usage_of(self._upstream_api, responses.original_message),
             request_headers=safe_headers(self._headers),
             original_request=scrub.scrub(self._request),
             final_request=scrub.scrub_optional(final_request),
-            original_response=scrub.scrub_optional(original_response),
-            final_response=scrub.scrub_optional(final_response),
+            original_response=scrub.scrub_optional(responses.original),
+            final_response=scrub.scrub_optional(responses.final),
             events=events,
             error=None if error is None else scrub.scrub_text(error),
         )
-        return record, original_message
-
-    def _responses(
-        self,
-    ) -> tuple[dict[str, Any] | None, bytes | None, bytes | None, StreamAssembly | None]:
-        """(original message, original response, final response or None if unchanged, final stream)."""
-        client, upstream = self._client_chunks, self._upstream_chunks
-        final_raw = b"".join(client.head)
-        final_assembly = self._assemble(client, self.client_api) if self._client_streamed else None
-        if self._upstream_streamed:
-            original_raw = b"".join(upstream.head)
-            if final_assembly is not None and final_raw == original_raw:
-                original_assembly = final_assembly
-            else:
-                original_assembly = self._assemble(upstream, self._upstream_api)
-            self._upstream_complete = original_assembly.complete and original_assembly.error is None
-            original_message = original_assembly.message
-            original = _dumps(original_message, upstream.marked_raw(original_raw))
-        else:
-            whole = b"".join(upstream.head) if self._upstream_body_seen else None
-            original = upstream.marked_raw(whole) if whole is not None else None
-            original_message = None if upstream.truncated else parse_json_object(original)
-        final = (
-            client.marked_raw(final_raw) or None
-            if final_assembly is None
-            else _dumps(final_assembly.message, client.marked_raw(final_raw))
-        )
-        return original_message, original, None if final == original else final, final_assembly
-
-    def _assemble(self, side: BoundedChunks, api: str) -> StreamAssembly:
-        """A side's stream as one message; for a truncated one, the kept head, marked.
-
-        How a truncated stream ended is read from its kept tail: an error event there (Luthien's own
-        error events are short, so always in it) marks the record failed; otherwise it is taken as
-        complete, since its terminal event may be longer than the tail.
-        """
-        head = assemble_stream(api, side.head)
-        if not side.truncated:
-            return head
-        ending = assemble_stream(api, list(side.tail))
-        return StreamAssembly(
-            mark_message(head.message, truncated=True),
-            ending.error,
-            ending.complete or ending.error is None,
-            head.first_output_chunk,
-        )
+        return record, responses.original_message
 
     def _first_token_at(self, final_assembly: StreamAssembly | None) -> float | None:
         if final_assembly is not None:
             position = final_assembly.first_output_chunk
             return None if position is None else self._client_times[position]
-        answered = self._http_status is not None and self._http_status < 400
+        answered = self._http_status is not None and self._http_status < FIRST_ERROR_STATUS
         return self._client_times[0] if answered and self._client_times else None
-
-    def _status(
-        self,
-        error: str | None,
-        final_request: bytes | None,
-        final_response: bytes | None,
-        events: tuple[RecordedEvent, ...],
-    ) -> TransactionStatus:
-        if self._complete_at is None:
-            return TransactionStatus.CLIENT_DISCONNECTED
-        if error is not None or (self._http_status is not None and self._http_status >= 400):
-            return TransactionStatus.ERROR
-        if any(event.type == BLOCKED_EVENT for event in events):
-            return TransactionStatus.BLOCKED
-        if final_request is not None or final_response is not None:
-            return TransactionStatus.CHANGED
-        return TransactionStatus.OK
 
     # -- live events ---------------------------------------------------------------------------------
 

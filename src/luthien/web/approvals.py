@@ -16,8 +16,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from luthien.admin.guard import principal_of
-from luthien.approvals.api import MAX_REASON_CHARS
-from luthien.approvals.model import AlreadyDecided, Decision, DecisionKind, PendingApproval, UnknownApproval
+from luthien.approvals.model import (
+    MAX_REASON_CHARS,
+    AlreadyDecided,
+    Decision,
+    DecisionKind,
+    PendingApproval,
+    UnknownApproval,
+)
 from luthien.approvals.service import ApprovalService
 from luthien.web.forms import form_fields
 from luthien.web.render import Renderer

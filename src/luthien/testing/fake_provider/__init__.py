@@ -31,13 +31,14 @@ from luthien.testing.fake_provider.script import (
     JSONReply,
     Pause,
     RawReply,
+    ReceivedRequest,
     Reply,
     StreamReply,
     ToolCall,
     split_text,
     sse_frame,
 )
-from luthien.testing.fake_provider.server import FakeProvider, ReceivedRequest
+from luthien.testing.fake_provider.server import FakeProvider
 
 __all__ = [
     "FakeProvider",

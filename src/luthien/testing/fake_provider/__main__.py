@@ -21,8 +21,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from luthien.testing.fake_provider.script import HangReply, JSONReply, RawReply, Reply, StreamReply
-from luthien.testing.fake_provider.server import FakeProvider, ReceivedRequest
+from luthien.testing.fake_provider.script import (
+    HangReply,
+    JSONReply,
+    RawReply,
+    ReceivedRequest,
+    Reply,
+    StreamReply,
+)
+from luthien.testing.fake_provider.server import FakeProvider
 
 DEFAULT_PORT = 8999
 _REPLY_TYPES = (JSONReply, RawReply, StreamReply, HangReply)

@@ -1,4 +1,7 @@
-"""Scripted replies for the fake provider, plus the small types the wire builders share."""
+"""The fake provider's script: the requests it receives and the replies it is told to send.
+
+Also the small types the wire builders share (`ToolCall`, SSE framing).
+"""
 
 from __future__ import annotations
 
@@ -16,12 +19,36 @@ __all__ = [
     "JSONReply",
     "Pause",
     "RawReply",
+    "ReceivedRequest",
     "Reply",
     "StreamReply",
     "ToolCall",
     "split_text",
     "sse_frame",
 ]
+
+
+@dataclass
+class ReceivedRequest:
+    """One request the fake received.
+
+    Attributes:
+        method: The HTTP method.
+        path: The URL path, e.g. ``/v1/messages``.
+        query: The raw query string, without ``?``.
+        headers: The request headers, names lower-cased (repeated headers joined with ``", "``).
+        body: The raw request body.
+    """
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """Return the body decoded as JSON."""
+        return orjson.loads(self.body)
 
 
 @dataclass

@@ -1,238 +1,49 @@
-"""A scripted fake of the Anthropic and OpenAI HTTP APIs, served by aiohttp in a background thread."""
+"""A scripted fake of the Anthropic and OpenAI HTTP APIs, served by aiohttp in a background thread.
+
+Owns the server: its lifecycle, the reply queue and responder, and sending each reply (whole,
+streamed, hanging or cut). What it answers when nothing is scripted is `defaults.py`; the objects it
+remembers are `stored.py`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import collections
 import contextlib
-import datetime
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, cast
+from typing import Any
 
 import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
-from luthien.testing.fake_provider.anthropic_wire import (
-    anthropic_error_body,
-    anthropic_message,
-    anthropic_request_id,
-    anthropic_stream,
-)
 from luthien.testing.fake_provider.chat_only import chat_only_refusal
-from luthien.testing.fake_provider.openai_chat_wire import (
-    chat_completion,
-    chat_stream,
-    openai_error_body,
-    openai_request_id,
+from luthien.testing.fake_provider.defaults import (
+    SCRIPTED_PATHS,
+    Flavor,
+    default_headers,
+    default_reply,
+    flavor_of,
+    json_body,
 )
-from luthien.testing.fake_provider.openai_compaction_wire import (
-    compaction_response,
-    compaction_stream,
-    is_compaction_request,
-)
-from luthien.testing.fake_provider.openai_responses_wire import response_object, responses_stream
 from luthien.testing.fake_provider.script import (
     Gate,
     HangReply,
     JSONReply,
     Pause,
-    RawReply,
+    ReceivedRequest,
     Reply,
     StreamReply,
 )
 from luthien.testing.fake_provider.stored import StoredObjects
+from luthien.testing.fake_provider.streams import StreamTracker
 
 __all__ = ["SCRIPTED_PATHS", "FakeProvider", "ReceivedRequest"]
 
-Flavor = Literal["anthropic", "openai"]
-
-SCRIPTED_PATHS = frozenset(
-    {"/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions", "/v1/responses"}
-)
-"""POSTs to these paths consume the next enqueued reply."""
 _CREATING_PATHS = frozenset({"/v1/responses", "/v1/chat/completions"})
 """POSTs to these paths create objects the fake remembers (`stored.py`)."""
-
-DEFAULT_COUNT_TOKENS = 42
-
-_ANTHROPIC_MODELS = [
-    ("claude-sonnet-4-6", "Claude Sonnet 4.6", "2026-02-17T00:00:00Z"),
-    ("claude-opus-4-1-20250805", "Claude Opus 4.1", "2025-08-05T00:00:00Z"),
-    ("claude-haiku-4-5-20251001", "Claude Haiku 4.5", "2025-10-15T00:00:00Z"),
-]
-_OPENAI_MODELS = [("gpt-5", 1754425777, "system"), ("gpt-5-mini", 1754425928, "system")]
-
-
-@dataclass
-class ReceivedRequest:
-    """One request the fake received.
-
-    Attributes:
-        method: The HTTP method.
-        path: The URL path, e.g. ``/v1/messages``.
-        query: The raw query string, without ``?``.
-        headers: The request headers, names lower-cased (repeated headers joined with ``", "``).
-        body: The raw request body.
-    """
-
-    method: str
-    path: str
-    query: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        """Return the body decoded as JSON."""
-        return orjson.loads(self.body)
-
-
-def _flavor(request: web.BaseRequest) -> Flavor:
-    if request.path.startswith("/v1/messages"):
-        return "anthropic"
-    if request.path.startswith(("/v1/chat/", "/v1/responses")):
-        return "openai"
-    return "anthropic" if "anthropic-version" in request.headers else "openai"
-
-
-def _default_headers(flavor: Flavor) -> CIMultiDict[str]:
-    if flavor == "anthropic":
-        reset = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=60)
-        return CIMultiDict(
-            {
-                "request-id": anthropic_request_id(),
-                "anthropic-ratelimit-requests-limit": "4000",
-                "anthropic-ratelimit-requests-remaining": "3999",
-                "anthropic-ratelimit-requests-reset": reset.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            }
-        )
-    return CIMultiDict(
-        {
-            "x-request-id": openai_request_id(),
-            "x-ratelimit-limit-requests": "10000",
-            "x-ratelimit-remaining-requests": "9999",
-            "x-ratelimit-reset-requests": "6ms",
-        }
-    )
-
-
-def _json_dict(value: Any) -> dict[str, Any]:
-    return cast("dict[str, Any]", value) if isinstance(value, dict) else {}
-
-
-def _json_body(body: bytes) -> dict[str, Any]:
-    try:
-        data: Any = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return {}
-    return _json_dict(data)
-
-
-def _default_reply(received: ReceivedRequest, flavor: Flavor) -> Reply:
-    path, method = received.path, received.method
-    if method == "POST" and path in SCRIPTED_PATHS:
-        if path == "/v1/messages/count_tokens":
-            return JSONReply({"input_tokens": DEFAULT_COUNT_TOKENS})
-        body = _json_body(received.body)
-        model = body.get("model")
-        streaming = body.get("stream") is True
-        if path == "/v1/messages":
-            model = model if isinstance(model, str) else "claude-sonnet-4-6"
-            if streaming:
-                return StreamReply(anthropic_stream(model=model))
-            return JSONReply(anthropic_message(model=model))
-        model = model if isinstance(model, str) else "gpt-5"
-        if path == "/v1/chat/completions":
-            if streaming:
-                options = _json_dict(body.get("stream_options"))
-                include_usage = bool(options.get("include_usage"))
-                return StreamReply(chat_stream(model=model, include_usage=include_usage))
-            return JSONReply(chat_completion(model=model))
-        if is_compaction_request(body):  # Codex's server-side compaction
-            if streaming:
-                return StreamReply(compaction_stream(model=model))
-            return JSONReply(compaction_response(model=model))
-        if streaming:
-            return StreamReply(responses_stream(model=model))
-        return JSONReply(response_object(model=model))
-    if method in ("GET", "HEAD") and path == "/":
-        return RawReply(b"")
-    if method == "GET" and path == "/v1/models":
-        return JSONReply(_models_list(flavor))
-    if method == "GET" and path.startswith("/v1/models/"):
-        model = _model_entry(flavor, path.removeprefix("/v1/models/"))
-        if model is not None:
-            return JSONReply(model)
-    return _not_found(flavor, f"{method} {path} not found")
-
-
-def _models_list(flavor: Flavor) -> dict[str, Any]:
-    if flavor == "anthropic":
-        data = [
-            {"type": "model", "id": mid, "display_name": name, "created_at": created}
-            for mid, name, created in _ANTHROPIC_MODELS
-        ]
-        return {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
-    return {
-        "object": "list",
-        "data": [
-            {"id": mid, "object": "model", "created": created, "owned_by": owner}
-            for mid, created, owner in _OPENAI_MODELS
-        ],
-    }
-
-
-def _model_entry(flavor: Flavor, model_id: str) -> dict[str, Any] | None:
-    entries: list[dict[str, Any]] = _models_list(flavor)["data"]
-    return next((entry for entry in entries if entry["id"] == model_id), None)
-
-
-def _not_found(flavor: Flavor, message: str) -> JSONReply:
-    if flavor == "anthropic":
-        return JSONReply(anthropic_error_body("not_found_error", message), status=404)
-    return JSONReply(openai_error_body("invalid_request_error", message), status=404)
-
-
-class _StreamTracker:
-    """Counts streaming replies in progress and remembers whether the latest one has ended."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._open = 0
-        self._latest = 0
-        self._latest_closed = False
-        self._seen_since_reset = False
-
-    @property
-    def open(self) -> int:
-        with self._cond:
-            return self._open
-
-    def begin(self) -> int:
-        with self._cond:
-            self._open += 1
-            self._latest += 1
-            self._latest_closed = False
-            self._seen_since_reset = True
-            return self._latest
-
-    def end(self, stream_id: int) -> None:
-        with self._cond:
-            self._open -= 1
-            if stream_id == self._latest:
-                self._latest_closed = True
-            self._cond.notify_all()
-
-    def reset(self) -> None:
-        with self._cond:
-            self._seen_since_reset = False
-
-    def wait_latest_closed(self, timeout: float) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: self._seen_since_reset and self._latest_closed, timeout)
 
 
 class FakeProvider:
@@ -267,7 +78,7 @@ class FakeProvider:
         self._lock = threading.Lock()
         self._queue: collections.deque[Reply] = collections.deque()
         self._responder: Callable[[ReceivedRequest], Reply | None] | None = None
-        self._streams = _StreamTracker()
+        self._streams = StreamTracker()
         self.stored = StoredObjects()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -420,9 +231,9 @@ class FakeProvider:
             return refusal
         if method == "POST" and path in _CREATING_PATHS:
             reply = self._scripted_reply(received, flavor)
-            return self.stored.created(path, _json_body(received.body), reply)
+            return self.stored.created(path, json_body(received.body), reply)
         stored = self.stored.answer(
-            method, path, received.query, _json_body(received.body), self.base_url, self._batch_reply
+            method, path, received.query, json_body(received.body), self.base_url, self._batch_reply
         )
         return stored if stored is not None else self._scripted_reply(received, flavor)
 
@@ -437,7 +248,7 @@ class FakeProvider:
         with self._lock:
             if scripted and self._queue:
                 return self._queue.popleft()
-        return _default_reply(received, flavor)
+        return default_reply(received, flavor)
 
     def _batch_reply(self, params: dict[str, Any]) -> Reply:
         """The reply to one request of a message batch: the script's, as for a `/v1/messages` call."""
@@ -469,9 +280,9 @@ class FakeProvider:
                 headers=headers,
                 body=body,
             )
-            flavor = "openai" if self.chat_only else _flavor(request)
+            flavor = "openai" if self.chat_only else flavor_of(request.path, request.headers)
             reply = self._next_reply(received, flavor)
-            response_headers = _default_headers(flavor)
+            response_headers = default_headers(flavor)
             if isinstance(reply, HangReply):
                 return await self._hang(request)
             if isinstance(reply, StreamReply):

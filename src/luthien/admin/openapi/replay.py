@@ -1,33 +1,25 @@
-"""The replay endpoints' part of the admin API's OpenAPI document (merged by `luthien.admin.openapi`)."""
+"""The replay part of the OpenAPI documents: the replay endpoints, their schemas, the replay pages.
+
+Owns `POST/GET /api/replays` and `GET /api/replays/{id}` with their schemas, and the replay pages of
+the web UI (which only the whole server's document lists).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-JSON = "application/json"
-ERROR = {"$ref": "#/components/schemas/Error"}
-TIME = {"type": "string", "description": "ISO 8601 date-time or epoch seconds"}
+from luthien.admin.openapi.build import (
+    COMMON_ERRORS,
+    NULLABLE_STRING,
+    TIME,
+    error_reply,
+    json_body,
+    ok_reply,
+    ref,
+)
+
 COUNT = {"type": "integer", "minimum": 0}
-NULLABLE_STRING = {"type": ["string", "null"]}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": ERROR}}}
-
-
-def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": schema}}}
-
-
-_AUTH_ERRORS = {
-    "401": _error("missing or wrong admin key"),
-    "403": _error("refused: not loopback without an admin key, or a cross-site request"),
-    "503": _error("recording is off: there are no records to replay"),
-}
+_AUTH_ERRORS = {**COMMON_ERRORS, "503": error_reply("recording is off: there are no records to replay")}
 
 REPLAY_REQUEST = {
     "type": "object",
@@ -84,7 +76,7 @@ REPLAY_RUN = {
             "type": "object",
             "properties": {"done": COUNT, "total": {"type": ["integer", "null"]}},
         },
-        "totals": _ref("ReplayTotals"),
+        "totals": ref("ReplayTotals"),
         "error": NULLABLE_STRING,
     },
 }
@@ -114,11 +106,11 @@ REPLAY_PATHS: dict[str, Any] = {
             "summary": "Replay runs, newest first",
             "parameters": [],
             "responses": {
-                "200": _ok(
+                "200": ok_reply(
                     "the runs",
                     {
                         "type": "object",
-                        "properties": {"items": {"type": "array", "items": _ref("ReplayRun")}},
+                        "properties": {"items": {"type": "array", "items": ref("ReplayRun")}},
                     },
                 ),
                 **_AUTH_ERRORS,
@@ -126,10 +118,10 @@ REPLAY_PATHS: dict[str, Any] = {
         },
         "post": {
             "summary": "Start replaying recorded calls through a policy (in the background)",
-            "requestBody": {"required": True, "content": {JSON: {"schema": _ref("ReplayRequest")}}},
+            "requestBody": json_body(ref("ReplayRequest")),
             "responses": {
-                "202": _ok("started; poll the run", _ref("ReplayRun")),
-                "400": _error(
+                "202": ok_reply("started; poll the run", ref("ReplayRun")),
+                "400": error_reply(
                     "not JSON, an unknown field, a bad filter or an unknown policy (`field` names it)"
                 ),
                 **_AUTH_ERRORS,
@@ -150,19 +142,19 @@ REPLAY_PATHS: dict[str, Any] = {
                 },
             ],
             "responses": {
-                "200": _ok(
+                "200": ok_reply(
                     "the run",
                     {
                         "allOf": [
-                            _ref("ReplayRun"),
+                            ref("ReplayRun"),
                             {
                                 "type": "object",
-                                "properties": {"items": {"type": "array", "items": _ref("ReplayItem")}},
+                                "properties": {"items": {"type": "array", "items": ref("ReplayItem")}},
                             },
                         ]
                     },
                 ),
-                "404": _error("unknown run"),
+                "404": error_reply("unknown run"),
                 **_AUTH_ERRORS,
             },
         }
