@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from luthien.translation.openai_chat_content import decode_content, encode_content
 from luthien.translation.request_model import (
     ContentPart,
     DocumentPart,
@@ -37,14 +38,10 @@ from luthien.translation.request_parts import (
     as_str,
     canonical_messages,
     check_known,
-    data_url,
     dropped,
-    image_from_url,
-    image_url,
     opt_bool,
     opt_float,
     opt_int,
-    parse_data_url,
     refuse,
     system_text,
     tool_function_description,
@@ -165,12 +162,12 @@ def _decode_message(message: dict[str, Any], field: str) -> Message:
     role = message.get("role")
     content = message.get("content")
     if role in _SYSTEM_ROLES:
-        return Message("system", _decode_content(content, f"{field}.content"))
+        return Message("system", decode_content(content, f"{field}.content"))
     if role == "user":
-        return Message("user", _decode_content(content, f"{field}.content"))
+        return Message("user", decode_content(content, f"{field}.content"))
     if role == "tool":
         call_id = as_str(message.get("tool_call_id"), f"{field}.tool_call_id")
-        return Message("user", (ToolResultPart(call_id, _decode_content(content, f"{field}.content")),))
+        return Message("user", (ToolResultPart(call_id, decode_content(content, f"{field}.content")),))
     if role == "assistant":
         for key in ("audio", "function_call"):
             if message.get(key) is not None:
@@ -180,7 +177,7 @@ def _decode_message(message: dict[str, Any], field: str) -> Message:
         if isinstance(reasoning, str) and reasoning:
             parts.append(ThinkingPart(reasoning))
         if content is not None:
-            parts.extend(_decode_content(content, f"{field}.content"))
+            parts.extend(decode_content(content, f"{field}.content"))
         refusal = message.get("refusal")
         if isinstance(refusal, str) and refusal:
             parts.append(TextPart(refusal))
@@ -200,40 +197,6 @@ def _decode_call(call: dict[str, Any], field: str) -> ToolCallPart:
         as_str(function.get("name"), f"{field}.function.name"),
         arguments_from_json(arguments, f"{field}.function.arguments"),
     )
-
-
-def _decode_content(content: Any, field: str) -> tuple[ContentPart, ...]:
-    if content is None:
-        return ()
-    if isinstance(content, str):
-        return (TextPart(content),) if content else ()
-    parts: list[ContentPart] = []
-    for n, value in enumerate(as_list(content, field)):
-        part = as_dict(value, f"{field}[{n}]")
-        kind = part.get("type")
-        if kind in ("text", "refusal"):
-            parts.append(TextPart(as_str(part.get(kind), f"{field}[{n}].{kind}")))
-        elif kind == "image_url":
-            url = as_str(
-                as_dict(part.get("image_url"), f"{field}[{n}].image_url").get("url"),
-                f"{field}[{n}].image_url.url",
-            )
-            parts.append(image_from_url(url))
-        elif kind == "file":
-            parts.append(_decode_file(as_dict(part.get("file"), f"{field}[{n}].file"), f"{field}[{n}].file"))
-        else:
-            raise refuse(f"{field}[{n}].type", API, f"content part {kind!r}")
-    return tuple(parts)
-
-
-def _decode_file(file: dict[str, Any], field: str) -> DocumentPart:
-    filename = file.get("filename") if isinstance(file.get("filename"), str) else None
-    inline = parse_data_url(file["file_data"]) if isinstance(file.get("file_data"), str) else None
-    if inline is None:
-        raise refuse(
-            f"{field}.file_id" if "file_id" in file else f"{field}.file_data", API, "inline base64 files only"
-        )
-    return DocumentPart(data=inline[1], media_type=inline[0], filename=filename)
 
 
 def _decode_tool(value: Any, index: int) -> ToolSpec:
@@ -348,15 +311,22 @@ def _encode_tool(tool: ToolSpec) -> dict[str, Any]:
 
 
 def _encode_messages(request: NormalizedRequest) -> list[dict[str, Any]]:
+    # A system message later in the conversation joins the first one: the chat templates of many
+    # local models refuse a system message anywhere but first.
+    system = [part.text for part in request.system]
+    for message in request.messages:
+        if message.role == "system":
+            dropped(API, "the position of a system message (joined to the system prompt)")
+            system.append(_text(message.parts))
     encoded: list[dict[str, Any]] = []
-    if request.system:
-        encoded.append({"role": "system", "content": system_text(request.system)})
+    if any(system):
+        encoded.append(
+            {"role": "system", "content": system_text(tuple(TextPart(text) for text in system if text))}
+        )
     for message in request.messages:
         if message.role == "assistant":
             encoded.extend(_encode_assistant(message))
-        elif message.role == "system":
-            encoded.append({"role": "system", "content": _text(message.parts)})
-        else:
+        elif message.role == "user":
             encoded.extend(_encode_user(message))
     return encoded
 
@@ -375,7 +345,7 @@ def _encode_user(message: Message) -> list[dict[str, Any]]:
         part for part in message.parts if isinstance(part, TextPart | ImagePart | DocumentPart)
     ]
     if content:
-        encoded.append({"role": "user", "content": _encode_content(content)})
+        encoded.append({"role": "user", "content": encode_content(content)})
     return encoded
 
 
@@ -384,6 +354,8 @@ def _encode_assistant(message: Message) -> list[dict[str, Any]]:
     text = _text(message.parts)
     if any(isinstance(part, ThinkingPart) for part in message.parts):
         dropped(API, "reasoning of an earlier turn")
+    if any(isinstance(part, ImagePart | DocumentPart) for part in message.parts):
+        dropped(API, "an image or document in an assistant turn")
     if not text and not calls:
         return []
     encoded: dict[str, Any] = {"role": "assistant", "content": text or None}
@@ -401,22 +373,3 @@ def _encode_assistant(message: Message) -> list[dict[str, Any]]:
 
 def _text(parts: tuple[Part, ...]) -> str:
     return "".join(part.text for part in parts if isinstance(part, TextPart))
-
-
-def _encode_content(parts: list[ContentPart]) -> str | list[dict[str, Any]]:
-    if len(parts) == 1 and isinstance(parts[0], TextPart):
-        return parts[0].text
-    encoded: list[dict[str, Any]] = []
-    for part in parts:
-        if isinstance(part, TextPart):
-            encoded.append({"type": "text", "text": part.text})
-        elif isinstance(part, ImagePart):
-            encoded.append({"type": "image_url", "image_url": {"url": image_url(part)}})
-        elif part.url is not None:
-            raise refuse("document.source.url", API, "Chat Completions files are inline only")
-        else:
-            file: dict[str, Any] = {"file_data": data_url(part.media_type, part.data or "")}
-            if part.filename:
-                file["filename"] = part.filename
-            encoded.append({"type": "file", "file": file})
-    return encoded

@@ -52,6 +52,8 @@ from luthien.translation.request_parts import (
 )
 
 API = "openai_responses"
+COMPACTION_TRIGGER = "compaction_trigger"
+"""Codex's request for a remote compaction: answered by the gateway, never translated."""
 _ROLES: dict[str, Role] = {
     "user": "user",
     "assistant": "assistant",
@@ -108,6 +110,8 @@ def _decode_item(item: dict[str, Any], field: str) -> Message:
         )
         result = ToolResultPart(as_str(call_id, f"{field}.call_id"), content, kind=_OUTPUTS[kind])
         return Message("user", (result,))
+    if kind == COMPACTION_TRIGGER:
+        raise refuse(f"{field}.type", API, "a compaction_trigger is answered by the gateway, not translated")
     raise refuse(f"{field}.type", API, f"input item {kind!r}")
 
 

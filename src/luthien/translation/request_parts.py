@@ -121,11 +121,9 @@ def opt_bool(body: dict[str, Any], key: str) -> bool | None:
     return value
 
 
-def refuse(
-    field: str, source: str, why: str = "has no counterpart on the upstream's API"
-) -> UntranslatableField:
+def refuse(field: str, source: str, why: str = "no counterpart") -> UntranslatableField:
     """The error for `field` of a `source` request that cannot be translated."""
-    return UntranslatableField(field, f"not supported when a {source} request is translated ({why})")
+    return UntranslatableField(field, f"cannot be translated from {source} to the upstream's API ({why})")
 
 
 def dropped(api: str, field: str) -> None:

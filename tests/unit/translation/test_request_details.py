@@ -364,3 +364,27 @@ def test_what_real_clients_send_translates_to_what_the_target_sdk_accepts(
         for part in message.parts
         if isinstance(part, ToolResultPart)
     ] == result_ids
+
+
+def test_empty_content_and_plain_text_format_carry_nothing() -> None:
+    chat: dict[str, Any] = {
+        "model": "m",
+        "messages": [{"role": "system", "content": None}, {"role": "user", "content": "x"}],
+    }
+    assert openai_chat_request.decode_request(chat).system == ()
+    responses: dict[str, Any] = {"model": "m", "input": "x", "text": {"format": {"type": "text"}}}
+    assert openai_responses_request.decode_request(responses).output_schema is None
+
+
+def test_an_image_the_assistant_made_is_not_sent_to_chat() -> None:
+    request = NormalizedRequest(
+        "m",
+        (
+            Message("user", (TextPart("x"),)),
+            Message("assistant", (TextPart("y"), ImagePart(url="https://e/i.png"))),
+        ),
+    )
+    assert openai_chat_request.encode_request(request, default_max_tokens=1)["messages"][1] == {
+        "role": "assistant",
+        "content": "y",
+    }

@@ -281,8 +281,8 @@ CASES: list[tuple[str, WireApi, WireApi, dict[str, Any], dict[str, Any]]] = [
         {
             "model": "m",
             "messages": [
-                {"role": "user", "content": "Hi"},
                 {"role": "system", "content": "Mid-conversation rule."},
+                {"role": "user", "content": "Hi"},
                 {"role": "user", "content": "Go"},
             ],
             "max_completion_tokens": 64000,
