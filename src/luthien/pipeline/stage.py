@@ -29,7 +29,7 @@ from luthien.call.request import CallRequest
 from luthien.pipeline.events import WireEvent
 from luthien.pipeline.repair import Repairer
 from luthien.policy.base import Policy, PolicyContext
-from luthien.translation.responses import codec_between
+from luthien.translation.responses import codec_between, wants_usage_chunk
 from luthien.upstream.client import UpstreamStreamError
 from luthien.wire.apis import UNREADABLE, WireApi
 from luthien.wire.errors import ErrorKind, GatewayError
@@ -144,17 +144,29 @@ class TranslationStage:
 
     passes_through = False
 
-    def __init__(self, client_api: WireApi, upstream_api: WireApi) -> None:
+    def __init__(self, client_api: WireApi, upstream_api: WireApi, usage_chunk: bool = True) -> None:
+        """Set up the stage.
+
+        Args:
+            client_api: the client's API.
+            upstream_api: the upstream's API.
+            usage_chunk: whether a Chat client's stream ends with the usage chunk
+                (`luthien.translation.responses.wants_usage_chunk` of its request).
+        """
         self.client_api = client_api
         self.upstream_api = upstream_api
+        self.usage_chunk = usage_chunk
+
+    def _codec(self) -> CallCodec:
+        return codec_between(self.upstream_api, self.client_api, usage_chunk=self.usage_chunk)
 
     def process(self, events: AsyncIterator[WireEvent]) -> AsyncIterator[WireEvent]:
         """See `ResponseStage.process`."""
-        return _normalized(codec_for(self.client_api, self.upstream_api), events, repaired)
+        return _normalized(self._codec(), events, repaired)
 
     async def process_body(self, body: WireEvent) -> WireEvent:
         """See `ResponseStage.process_body`."""
-        return await _normalized_body(codec_for(self.client_api, self.upstream_api), body, repaired)
+        return await _normalized_body(self._codec(), body, repaired)
 
 
 class PolicyStage:
@@ -187,6 +199,12 @@ class PolicyStage:
         """Whether the policy holds response content back right now (`pipeline/keepalive.py`)."""
         return self.runner.holding
 
+    def _codec(self) -> CallCodec:
+        """The call's codec; a Chat client gets the usage chunk only if its request asked for one."""
+        request = self.ctx.request
+        wanted = wants_usage_chunk(request.body if request is not None else None)
+        return codec_between(self.upstream_api, self.api, usage_chunk=wanted)
+
     async def process_request(self, request: CallRequest) -> CallRequest:
         """The request to forward (raises `PolicyFailure` when the policy fails closed)."""
         return await self.runner.on_request(request)
@@ -195,7 +213,7 @@ class PolicyStage:
         """See `ResponseStage.process`."""
         if self.passes_through:
             return events
-        codec = codec_for(self.api, self.upstream_api)
+        codec = self._codec()
         if not self.policy.inspects_response:
             return _normalized(codec, events, repaired)
         return _normalized(codec, events, self.runner.process)
@@ -204,6 +222,6 @@ class PolicyStage:
         """See `ResponseStage.process_body`."""
         if self.passes_through:
             return body
-        codec = codec_for(self.api, self.upstream_api)
+        codec = self._codec()
         process = self.runner.process if self.policy.inspects_response else repaired
         return await _normalized_body(codec, body, process)

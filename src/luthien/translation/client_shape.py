@@ -7,13 +7,17 @@ the policy and the repairer:
 - a refusal block (OTHER, `data` `REFUSAL`): Chat writes it as its `refusal` field as it is; Responses
   as a `refusal` content part (its pieces as `response.refusal.delta` payloads, its end with the
   whole refusal); Anthropic, which has no refusal block, as text, and the plain stop as `refusal`;
+- the response object of a Responses client (`response.created`, the terminal event, a body) has
+  every field the API documents (`RESPONSE_FIELDS`), none of which the upstream's answer supplies;
 - usage: Anthropic's `message_delta` carries input, output and cache counts; Chat gets the usage
-  chunk (`choices: []`) before `[DONE]`, and `prompt_tokens_details.cached_tokens`; Responses gets
-  `input_tokens_details.cached_tokens` in the terminal response.
+  chunk (`choices: []`) before `[DONE]` when it asked for one, and
+  `prompt_tokens_details.cached_tokens`; Responses gets `input_tokens_details.cached_tokens` in the
+  terminal response.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, cast
 
 from luthien.call.events import (
@@ -24,6 +28,7 @@ from luthien.call.events import (
     BlockStart,
     CallEvent,
     MessageEnd,
+    MessageStart,
     StopReason,
     Usage,
 )
@@ -31,6 +36,20 @@ from luthien.pipeline.events import DONE, RESPONSE_BODY, WireEvent
 from luthien.translation.foreign import REFUSAL, REFUSAL_DELTA, is_refusal
 from luthien.wire.apis import ANTHROPIC_MESSAGES, CHAT_CHUNK, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
 
+RESPONSE_FIELDS: dict[str, Any] = {
+    "object": "response",
+    "status": "in_progress",
+    "error": None,
+    "incomplete_details": None,
+    "instructions": None,
+    "metadata": {},
+    "output": [],
+    "parallel_tool_calls": True,
+    "tool_choice": "auto",
+    "tools": [],
+    "usage": None,
+}
+"""A Responses `response` object's fields, as a translated answer starts them."""
 _CHUNK_KEYS = ("id", "object", "created", "model", "system_fingerprint", "service_tier")
 """Fields of a Chat chunk the usage chunk copies from the finish chunk."""
 
@@ -66,8 +85,16 @@ def chat_usage(usage: Usage) -> dict[str, Any]:
 class ClientShape:
     """Writes one call's refusals and usage in the client's form (see the module docstring)."""
 
-    def __init__(self, client: WireApi) -> None:
+    def __init__(self, client: WireApi, usage_chunk: bool = True) -> None:
+        """Set up for one call.
+
+        Args:
+            client: the client's API.
+            usage_chunk: whether a Chat client's stream ends with the usage chunk (OpenAI sends it
+                only to a client that asked, with `stream_options.include_usage`).
+        """
         self._client = client
+        self._usage_chunk = usage_chunk
         self._refusals: set[int] = set()
 
     def event(self, event: CallEvent) -> CallEvent:
@@ -98,6 +125,9 @@ class ClientShape:
                     return BlockComplete(
                         event.index, Block(BlockKind.OTHER, text=event.block.text, data=part)
                     )
+            case MessageStart() if self._client is OPENAI_RESPONSES and event.data is None:
+                response = {"id": event.message_id, "created_at": int(time.time()), **RESPONSE_FIELDS}
+                return MessageStart(event.message_id, event.model, data={**response, "model": event.model})
             case MessageEnd() if self._client is ANTHROPIC_MESSAGES:
                 return self._anthropic_end(event)
             case _:
@@ -118,7 +148,7 @@ class ClientShape:
         if not isinstance(event, MessageEnd) or event.usage is None:
             return wire
         if self._client is OPENAI_CHAT:
-            return _with_usage_chunk(wire, event.usage)
+            return _with_usage_chunk(wire, event.usage) if self._usage_chunk else wire
         if self._client is OPENAI_RESPONSES:
             return [_with_cached(item, event.usage) for item in wire]
         return wire
@@ -126,6 +156,9 @@ class ClientShape:
     def body(self, body: WireEvent, usage: Usage | None) -> WireEvent:
         """A whole body with the usage the client's form adds."""
         data = _dict(body.data)
+        if self._client is OPENAI_RESPONSES:
+            created = data.get("created_at") or int(time.time())
+            body = WireEvent(RESPONSE_BODY, {**RESPONSE_FIELDS, **data, "created_at": created})
         if usage is None:
             return body
         if self._client is ANTHROPIC_MESSAGES:

@@ -17,6 +17,9 @@ flowchart LR
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, cast
+
 from luthien.call.anthropic import AnthropicCodec
 from luthien.call.codec import CallCodec
 from luthien.call.events import CallEvent, MessageEnd
@@ -40,11 +43,11 @@ def same_api_codec(api: WireApi) -> CallCodec:
 class TranslatingCodec:
     """Decodes one call in the upstream's API and encodes it in the client's."""
 
-    def __init__(self, upstream: WireApi, client: WireApi) -> None:
+    def __init__(self, upstream: WireApi, client: WireApi, usage_chunk: bool = True) -> None:
         self._decoder = same_api_codec(upstream)
         self._encoder = same_api_codec(client)
         self._foreign = ForeignEvents(upstream, client)
-        self._shape = ClientShape(client)
+        self._shape = ClientShape(client, usage_chunk)
 
     def decode(self, event: WireEvent) -> list[CallEvent]:
         """See `CallCodec.decode` (raises `UpstreamStreamError` for the upstream's in-stream error)."""
@@ -74,8 +77,22 @@ class TranslatingCodec:
         return self._shape.body(self._encoder.encode_body(shaped), usage)
 
 
-def codec_between(upstream: WireApi, client: WireApi) -> CallCodec:
-    """The codec of one call from an `upstream` of one API to a `client` of another (or the same)."""
+def codec_between(upstream: WireApi, client: WireApi, *, usage_chunk: bool = True) -> CallCodec:
+    """The codec of one call from an `upstream` of one API to a `client` of another (or the same).
+
+    Args:
+        upstream: the upstream's API.
+        client: the client's API.
+        usage_chunk: whether a Chat client's stream ends with the usage chunk (`wants_usage_chunk`).
+    """
     if upstream is client:
         return same_api_codec(client)
-    return TranslatingCodec(upstream, client)
+    return TranslatingCodec(upstream, client, usage_chunk)
+
+
+def wants_usage_chunk(request: Mapping[str, Any] | None) -> bool:
+    """Whether a Chat client's request asks for the usage chunk (True when the request is unknown)."""
+    if request is None:
+        return True
+    options = request.get("stream_options")
+    return isinstance(options, dict) and cast(dict[str, Any], options).get("include_usage") is True

@@ -7,16 +7,22 @@ from typing import Any
 import orjson
 import pytest
 
+from luthien.activity.log import ActivityLog
 from luthien.call.anthropic import AnthropicCodec
 from luthien.call.openai_chat import OpenAIChatCodec
 from luthien.call.openai_responses import OpenAIResponsesCodec
-from luthien.pipeline.stage import PassThroughStage
+from luthien.call.request import CallRequest
+from luthien.config import WireFormat
+from luthien.pipeline.stage import PassThroughStage, PolicyStage, TranslationStage
+from luthien.policies.noop import NoopPolicy
+from luthien.policy.base import PolicyConfig, PolicyContext
 from luthien.testing.fake_provider.openai_chat_wire import chat_completion, chat_stream
 from luthien.testing.fake_provider.openai_responses_wire import response_object
 from luthien.testing.fake_provider.script import sse_frame
 from luthien.testing.streams import WIRE_APIS, ApiName, ModelReply, model_reply
+from luthien.translation.client_shape import RESPONSE_FIELDS
 from luthien.translation.envelope import seal
-from luthien.translation.responses import TranslatingCodec, codec_between
+from luthien.translation.responses import TranslatingCodec, codec_between, wants_usage_chunk
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from tests.unit.translation.sdk_views import translate, view
 
@@ -163,3 +169,54 @@ def test_a_responses_encrypted_reasoning_reaches_an_anthropic_client_sealed() ->
         ("Thought about it.", seal("openai_responses", "gAAAAB-opaque"))
     ]
     assert view("anthropic", data, False).reasoning == "Thought about it."
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "body"])
+def test_a_translated_responses_object_has_every_documented_field(stream: bool) -> None:
+    data = translate(model_reply("anthropic", "hi", stream=stream), "openai_responses")
+    if stream:
+        payloads = [
+            orjson.loads(line[len(b"data: ") :]) for line in data.splitlines() if line.startswith(b"data: ")
+        ]
+        responses = [payload["response"] for payload in payloads if "response" in payload]
+        assert [payload["type"] for payload in payloads if "response" in payload] == [
+            "response.created",
+            "response.completed",
+        ]
+    else:
+        responses = [orjson.loads(data)]
+    for response in responses:
+        assert set(RESPONSE_FIELDS) <= set(response)
+        assert response["created_at"] > 0
+        assert response["object"] == "response"
+    assert responses[-1]["status"] == "completed"
+    assert responses[-1]["usage"]["output_tokens"] > 0
+
+
+CHAT_STREAM_REQUEST: dict[str, Any] = {"model": "gpt-test", "messages": [], "stream": True}
+
+
+@pytest.mark.parametrize(
+    ("options", "chunk"),
+    [({"include_usage": True}, True), ({"include_usage": False}, False), (None, False)],
+)
+def test_a_chat_client_gets_the_usage_chunk_only_if_it_asked(
+    options: dict[str, Any] | None, chunk: bool
+) -> None:
+    body = {**CHAT_STREAM_REQUEST, **({"stream_options": options} if options is not None else {})}
+    ctx = PolicyContext("tx", "noop", ActivityLog())
+    ctx.request = CallRequest(WireFormat.OPENAI, body, None)
+    stage = PolicyStage(NoopPolicy(PolicyConfig(), "noop"), ctx, OPENAI_CHAT, ANTHROPIC_MESSAGES)
+    data = translate(model_reply("anthropic", "counted"), "openai_chat", stage)
+    got = view("openai_chat", data, True)
+    assert got.text == "counted"
+    assert (b'"choices":[]' in data) is chunk
+    assert (got.usage is not None) is chunk
+
+
+def test_a_translation_stage_may_leave_the_usage_chunk_out() -> None:
+    stage = TranslationStage(OPENAI_CHAT, OPENAI_RESPONSES, usage_chunk=False)
+    data = translate(model_reply("openai_responses", "quiet"), "openai_chat", stage)
+    assert b"usage" not in data
+    assert view("openai_chat", data, True).text == "quiet"
+    assert wants_usage_chunk(None)
