@@ -9,8 +9,12 @@ the context is full, sends its `compaction_trigger`, the upstream's model is ask
 answer (rewritten by a `string_replace` policy on the way) is the one `compaction` item Codex
 accepts, and Codex's next request brings the summary back to the upstream as text.
 
-Codex offers the built-in `web_search` tool, which no other API has: it is turned off
-(`web_search="disabled"`), as docs/translation.md tells Codex users on translated routes.
+The bodies the real CLI sent (tests/e2e/data/codex_*_request.json) are replayed too, without Codex:
+the compaction request (streaming and not) answered by one compaction item; the request after it,
+refused while it holds OpenAI's own compaction item and read when it holds ours.
+
+Codex offers the built-in `web_search` tool, which no other API has (refused, by field): it is
+turned off (`web_search="disabled"`), as docs/translation.md tells Codex users on translated routes.
 """
 
 from __future__ import annotations
@@ -20,34 +24,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
 from luthien.config import LuthienConfig
 from luthien.records.model import TransactionStatus
 from luthien.records.query import TransactionFilter
-from luthien.translation.compaction import SUMMARY_PREFIX, SUMMARY_PROMPT, open_summary
+from luthien.translation.compaction import SUMMARY_PREFIX, SUMMARY_PROMPT, open_summary, seal_summary
 from tests.conftest import LuthienFactory
 from tests.e2e.codex_support import (
     CLIENT_KEY,
     OPENAI_PROVIDER_NAME,
     completed_items,
+    input_types,
     run_codex,
     skip_without_codex,
 )
+from tests.e2e.test_codex_compaction import AFTER_COMPACTION_REQUEST, TRIGGER_REQUEST, recorded, sse_events
 from tests.fake_provider import (
     FakeProvider,
+    JSONReply,
     ReceivedRequest,
     Reply,
     StreamReply,
     ToolCall,
+    anthropic_message,
     anthropic_stream,
+    chat_completion,
     chat_stream,
 )
 from tests.luthien_server import LuthienServer
 from tests.records_support import record_of, stored_summaries
-
-pytestmark = skip_without_codex
 
 ANTHROPIC_KEY = "sk-ant-upstream"
 LOCAL_KEY = "local-upstream"
@@ -205,6 +213,7 @@ def agent(
     return respond
 
 
+@skip_without_codex
 @UPSTREAMS
 def test_a_text_turn(
     make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, tmp_path: Path, api: str
@@ -223,6 +232,7 @@ def test_a_text_turn(
     assert CLIENT_KEY not in str(received.headers)
 
 
+@skip_without_codex
 @UPSTREAMS
 def test_a_command_round_trip(
     make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, tmp_path: Path, api: str
@@ -248,6 +258,7 @@ def test_a_command_round_trip(
     assert MARKER_TEXT in output
 
 
+@skip_without_codex
 @UPSTREAMS
 def test_real_codex_compacts_on_a_translated_route(
     make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, tmp_path: Path, api: str
@@ -311,3 +322,95 @@ def test_real_codex_compacts_on_a_translated_route(
 def _json(body: bytes) -> dict[str, Any]:
     data: dict[str, Any] = orjson.loads(body)
     return data
+
+
+# -- the bodies the real CLI sent, replayed --------------------------------------------------------
+
+
+def without_web_search(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` as Codex sends it with `web_search = "disabled"`: the same, less that tool."""
+    return {**body, "tools": [tool for tool in body["tools"] if tool["type"] != "web_search"]}
+
+
+def replay(setup: Setup, request: dict[str, Any], body: dict[str, Any]) -> httpx.Response:
+    headers = {**request["headers"], "authorization": f"Bearer {CLIENT_KEY}"}
+    return httpx.post(f"{setup.server.base_url}{request['path']}", json=body, headers=headers, timeout=30.0)
+
+
+@UPSTREAMS
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "body"])
+def test_the_recorded_compaction_request_is_answered_with_one_compaction_item(
+    make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, api: str, stream: bool
+) -> None:
+    request = recorded(TRIGGER_REQUEST)
+    assert input_types(request["body"])[-1] == "compaction_trigger"
+    setup = start(make_luthien, fake, local, api)
+    setup.model.enqueue(
+        setup.upstream.reply(SUMMARY, [], False) if stream else _whole(setup.upstream, SUMMARY)
+    )
+
+    response = replay(setup, request, {**without_web_search(request["body"]), "stream": stream})
+
+    assert response.status_code == 200
+    if stream:
+        events = sse_events(response.text)
+        assert events[-1]["type"] == "response.completed"
+        output = events[-1]["response"]["output"]
+        done = [event["item"] for event in events if event["type"] == "response.output_item.done"]
+        assert done == output
+    else:
+        output = response.json()["output"]
+    (item,) = output
+    assert item["type"] == "compaction"
+    assert item["id"].startswith("cmp_")
+    assert open_summary(item["encrypted_content"]) == SUMMARY
+    (sent,) = model_calls(setup)
+    assert _texts(sent["messages"][-1])[-1] == SUMMARY_PROMPT
+    assert [call_id for call_id, _ in setup.upstream.tool_results(sent)] == ["call_codex_01"]
+    assert sent["tool_choice"] in ({"type": "none"}, "none")
+
+
+def _whole(upstream: Upstream, text: str) -> Reply:
+    if upstream.path == "/v1/messages":
+        return JSONReply(anthropic_message(text))
+    return JSONReply(chat_completion(text))
+
+
+@UPSTREAMS
+def test_the_recorded_request_after_compaction_reads_our_summary_and_refuses_openais(
+    make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, api: str
+) -> None:
+    request = recorded(AFTER_COMPACTION_REQUEST)
+    body = without_web_search(request["body"])
+    index = input_types(body).index("compaction")
+    setup = start(make_luthien, fake, local, api)
+
+    refused = replay(setup, request, body)  # the recorded item is OpenAI's own encrypted summary
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["type"] == "invalid_request_error"
+    assert f"input[{index}].encrypted_content" in refused.json()["error"]["message"]
+    assert model_calls(setup) == []
+    ours = {**body["input"][index], "encrypted_content": seal_summary(SUMMARY)}
+    setup.model.enqueue(setup.upstream.reply(FINAL_TEXT, [], False))
+
+    answered = replay(setup, request, {**body, "input": [*body["input"][:index], ours]})
+
+    assert answered.status_code == 200
+    assert sse_events(answered.text)[-1]["response"]["output"][0]["content"][0]["text"] == FINAL_TEXT
+    (sent,) = model_calls(setup)
+    assert _texts(sent["messages"][-1])[-1] == SUMMARY_PREFIX + SUMMARY
+
+
+def test_the_recorded_request_with_codexs_web_search_is_refused_by_field(
+    make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider
+) -> None:
+    request = recorded(TRIGGER_REQUEST)
+    index = [tool["type"] for tool in request["body"]["tools"]].index("web_search")
+    setup = start(make_luthien, fake, local, "anthropic")
+
+    refused = replay(setup, request, request["body"])
+
+    assert refused.status_code == 400
+    assert f"tools[{index}].type" in refused.json()["error"]["message"]
+    assert model_calls(setup) == []
