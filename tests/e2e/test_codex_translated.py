@@ -9,9 +9,7 @@ the context is full, sends its `compaction_trigger`, the upstream's model is ask
 answer (rewritten by a `string_replace` policy on the way) is the one `compaction` item Codex
 accepts, and Codex's next request brings the summary back to the upstream as text.
 
-The bodies the real CLI sent (tests/e2e/data/codex_*_request.json) are replayed too, without Codex:
-the compaction request (streaming and not) answered by one compaction item; the request after it,
-refused while it holds OpenAI's own compaction item and read when it holds ours.
+The bodies the real CLI sent are replayed on the same routes in test_codex_translated_replays.py.
 
 Codex offers the built-in `web_search` tool, which no other API has (refused, by field): it is
 turned off (`web_search="disabled"`), as docs/translation.md tells Codex users on translated routes.
@@ -24,24 +22,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 
 from luthien.config import LuthienConfig
 from luthien.records.model import TransactionStatus
 from luthien.records.query import TransactionFilter
-from luthien.translation.compaction import SUMMARY_PREFIX, SUMMARY_PROMPT, open_summary, seal_summary
+from luthien.translation.compaction import SUMMARY_PREFIX, SUMMARY_PROMPT, open_summary
 from tests.conftest import LuthienFactory
 from tests.e2e.codex_support import (
     CLIENT_KEY,
     OPENAI_PROVIDER_NAME,
     completed_items,
-    input_types,
     run_codex,
     skip_without_codex,
 )
-from tests.e2e.test_codex_compaction import AFTER_COMPACTION_REQUEST, TRIGGER_REQUEST, recorded, sse_events
 from tests.fake_provider import (
     FakeProvider,
     JSONReply,
@@ -70,6 +65,8 @@ NO_WEB_SEARCH = ('web_search="disabled"',)
 """Codex's `web_search` built-in has no counterpart on other APIs (refused): turned off."""
 CONTEXT_WINDOW = 20_000
 AUTO_COMPACT_LIMIT = 2_000
+FULL_CONTEXT_TOKENS = 50_000
+"""The prompt size the model reports on the command's turn: far past `AUTO_COMPACT_LIMIT`."""
 COMPACTING = (
     f"model_context_window={CONTEXT_WINDOW}",
     f"model_auto_compact_token_limit={AUTO_COMPACT_LIMIT}",
@@ -83,21 +80,25 @@ class Upstream:
     name: str
     config: dict[str, Any]
     path: str
-    reply: Callable[[str, list[ToolCall], bool], Reply]
+    reply: Callable[[str, list[ToolCall], bool, bool], Reply]
+    """An answer: text, tool calls, whether the context is full, whether streamed."""
     auth: tuple[str, str]
     tool_results: Callable[[dict[str, Any]], list[tuple[str, str]]]
     """The `(call id, output text)` of each tool result in a request body."""
 
 
-def _texts(message: dict[str, Any]) -> list[str]:
+def texts(message: dict[str, Any]) -> list[str]:
+    """The texts of an Anthropic or Chat message (string content, or its text parts)."""
     content: str | list[dict[str, Any]] | None = message.get("content")
     if isinstance(content, str):
         return [content]
     return [part["text"] for part in content or [] if part.get("type") == "text"]
 
 
-def anthropic_reply(text: str, calls: list[ToolCall], full: bool) -> Reply:
-    usage = {"input_tokens": 50_000} if full else None
+def anthropic_reply(text: str, calls: list[ToolCall], full: bool, stream: bool) -> Reply:
+    usage = {"input_tokens": FULL_CONTEXT_TOKENS} if full else None
+    if not stream:
+        return JSONReply(anthropic_message(text, tool_calls=calls, usage=usage))
     return StreamReply(anthropic_stream(text, tool_calls=calls, usage=usage))
 
 
@@ -115,14 +116,16 @@ def anthropic_results(body: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def chat_reply(text: str, calls: list[ToolCall], full: bool) -> Reply:
-    usage = {"prompt_tokens": 50_000, "total_tokens": 50_012} if full else None
+def chat_reply(text: str, calls: list[ToolCall], full: bool, stream: bool) -> Reply:
+    usage = {"prompt_tokens": FULL_CONTEXT_TOKENS, "total_tokens": FULL_CONTEXT_TOKENS} if full else None
+    if not stream:
+        return JSONReply(chat_completion(text, tool_calls=calls, usage=usage))
     return StreamReply(chat_stream(text, tool_calls=calls, usage=usage))
 
 
 def chat_results(body: dict[str, Any]) -> list[tuple[str, str]]:
     return [
-        (message["tool_call_id"], "".join(_texts(message)))
+        (message["tool_call_id"], "".join(texts(message)))
         for message in body["messages"]
         if message["role"] == "tool"
     ]
@@ -201,14 +204,14 @@ def agent(
             return None
         body = request.json()
         messages: list[dict[str, Any]] = body["messages"]
-        if SUMMARY_PROMPT in _texts(messages[-1]):
-            return upstream.reply(SUMMARY, [], False)
+        if SUMMARY_PROMPT in texts(messages[-1]):
+            return upstream.reply(SUMMARY, [], False, True)
         if command is None:
-            return upstream.reply(GREETING, [], False)
-        summarized = any(text.startswith(SUMMARY_PREFIX) for message in messages for text in _texts(message))
+            return upstream.reply(GREETING, [], False, True)
+        summarized = any(text.startswith(SUMMARY_PREFIX) for message in messages for text in texts(message))
         if upstream.tool_results(body) or summarized:
-            return upstream.reply(FINAL_TEXT, [], False)
-        return upstream.reply("", [ToolCall(CALL_ID, SHELL_TOOL, {"cmd": command})], full)
+            return upstream.reply(FINAL_TEXT, [], False, True)
+        return upstream.reply("", [ToolCall(CALL_ID, SHELL_TOOL, {"cmd": command})], full, True)
 
     return respond
 
@@ -225,7 +228,7 @@ def test_a_text_turn(
 
     assert [item["text"] for item in completed_items(events, "agent_message")] == [GREETING]
     (body,) = model_calls(setup)
-    assert "Say hello." in [text for message in body["messages"] for text in _texts(message)]
+    assert "Say hello." in [text for message in body["messages"] for text in texts(message)]
     (received,) = [request for request in setup.model.requests if request.path == setup.upstream.path]
     name, value = setup.upstream.auth
     assert received.headers[name] == value
@@ -291,12 +294,12 @@ def test_real_codex_compacts_on_a_translated_route(
     assert setup.upstream.tool_results(turn) == []
     # The compaction request: the history with the command's result, then the summary prompt.
     assert [call_id for call_id, _ in setup.upstream.tool_results(summarize)] == [CALL_ID]
-    assert _texts(summarize["messages"][-1])[-1] == SUMMARY_PROMPT
+    assert texts(summarize["messages"][-1])[-1] == SUMMARY_PROMPT
     assert summarize["tool_choice"] in ({"type": "none"}, "none")
     # Codex's next request carried our compaction item back; the upstream reads the summary as
     # the policy left it.
     rewritten = SUMMARY.replace(POLICY_FIND, POLICY_REPLACE)
-    after_texts = [text for message in after["messages"] for text in _texts(message)]
+    after_texts = [text for message in after["messages"] for text in texts(message)]
     assert SUMMARY_PREFIX + rewritten in after_texts
     assert setup.upstream.tool_results(after) == []  # compacted away
     records = [
@@ -322,95 +325,3 @@ def test_real_codex_compacts_on_a_translated_route(
 def _json(body: bytes) -> dict[str, Any]:
     data: dict[str, Any] = orjson.loads(body)
     return data
-
-
-# -- the bodies the real CLI sent, replayed --------------------------------------------------------
-
-
-def without_web_search(body: dict[str, Any]) -> dict[str, Any]:
-    """`body` as Codex sends it with `web_search = "disabled"`: the same, less that tool."""
-    return {**body, "tools": [tool for tool in body["tools"] if tool["type"] != "web_search"]}
-
-
-def replay(setup: Setup, request: dict[str, Any], body: dict[str, Any]) -> httpx.Response:
-    headers = {**request["headers"], "authorization": f"Bearer {CLIENT_KEY}"}
-    return httpx.post(f"{setup.server.base_url}{request['path']}", json=body, headers=headers, timeout=30.0)
-
-
-@UPSTREAMS
-@pytest.mark.parametrize("stream", [True, False], ids=["stream", "body"])
-def test_the_recorded_compaction_request_is_answered_with_one_compaction_item(
-    make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, api: str, stream: bool
-) -> None:
-    request = recorded(TRIGGER_REQUEST)
-    assert input_types(request["body"])[-1] == "compaction_trigger"
-    setup = start(make_luthien, fake, local, api)
-    setup.model.enqueue(
-        setup.upstream.reply(SUMMARY, [], False) if stream else _whole(setup.upstream, SUMMARY)
-    )
-
-    response = replay(setup, request, {**without_web_search(request["body"]), "stream": stream})
-
-    assert response.status_code == 200
-    if stream:
-        events = sse_events(response.text)
-        assert events[-1]["type"] == "response.completed"
-        output = events[-1]["response"]["output"]
-        done = [event["item"] for event in events if event["type"] == "response.output_item.done"]
-        assert done == output
-    else:
-        output = response.json()["output"]
-    (item,) = output
-    assert item["type"] == "compaction"
-    assert item["id"].startswith("cmp_")
-    assert open_summary(item["encrypted_content"]) == SUMMARY
-    (sent,) = model_calls(setup)
-    assert _texts(sent["messages"][-1])[-1] == SUMMARY_PROMPT
-    assert [call_id for call_id, _ in setup.upstream.tool_results(sent)] == ["call_codex_01"]
-    assert sent["tool_choice"] in ({"type": "none"}, "none")
-
-
-def _whole(upstream: Upstream, text: str) -> Reply:
-    if upstream.path == "/v1/messages":
-        return JSONReply(anthropic_message(text))
-    return JSONReply(chat_completion(text))
-
-
-@UPSTREAMS
-def test_the_recorded_request_after_compaction_reads_our_summary_and_refuses_openais(
-    make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, api: str
-) -> None:
-    request = recorded(AFTER_COMPACTION_REQUEST)
-    body = without_web_search(request["body"])
-    index = input_types(body).index("compaction")
-    setup = start(make_luthien, fake, local, api)
-
-    refused = replay(setup, request, body)  # the recorded item is OpenAI's own encrypted summary
-
-    assert refused.status_code == 400
-    assert refused.json()["error"]["type"] == "invalid_request_error"
-    assert f"input[{index}].encrypted_content" in refused.json()["error"]["message"]
-    assert model_calls(setup) == []
-    ours = {**body["input"][index], "encrypted_content": seal_summary(SUMMARY)}
-    setup.model.enqueue(setup.upstream.reply(FINAL_TEXT, [], False))
-
-    answered = replay(setup, request, {**body, "input": [*body["input"][:index], ours]})
-
-    assert answered.status_code == 200
-    assert sse_events(answered.text)[-1]["response"]["output"][0]["content"][0]["text"] == FINAL_TEXT
-    (sent,) = model_calls(setup)
-    assert _texts(sent["messages"][-1])[-1] == SUMMARY_PREFIX + SUMMARY
-
-
-def test_the_recorded_request_with_codexs_web_search_is_refused_by_field(
-    make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider
-) -> None:
-    request = recorded(TRIGGER_REQUEST)
-    index = [tool["type"] for tool in request["body"]["tools"]].index("web_search")
-    setup = start(make_luthien, fake, local, "anthropic")
-
-    refused = replay(setup, request, request["body"])
-
-    assert refused.status_code == 400
-    assert f"tools[{index}].type" in refused.json()["error"]["message"]
-    assert model_calls(setup) == []
