@@ -11,11 +11,15 @@ on translated routes turn it off (`web_search = "disabled"`), which is what the 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 
+from luthien.config import LuthienConfig
 from luthien.translation.compaction import SUMMARY_PREFIX, SUMMARY_PROMPT, open_summary, seal_summary
 from tests.conftest import LuthienFactory
 from tests.e2e.codex_support import CLIENT_KEY, input_types
@@ -30,7 +34,14 @@ from tests.e2e.test_codex_translated import (
     start,
     texts,
 )
-from tests.fake_provider import FakeProvider
+from tests.e2e.test_keepalive_timeouts import (
+    KEEPALIVE_S,
+    KEEPALIVES,
+    WatchingTransport,
+    assert_keepalives_between_frames,
+)
+from tests.fake_provider import FakeProvider, anthropic_stream
+from tests.threaded_upstream import Chunk, ThreadedUpstream
 
 __all__ = ["local"]  # the fixture
 HTTP_TIMEOUT_S = 30.0
@@ -117,3 +128,41 @@ def test_the_recorded_request_with_codexs_web_search_is_refused_by_field(
     assert refused.status_code == 400
     assert f"tools[{index}].type" in refused.json()["error"]["message"]
     assert model_calls(setup) == []
+
+
+def test_codex_gets_keepalives_while_the_summary_is_held(
+    make_luthien: LuthienFactory, threaded_upstreams: list[ThreadedUpstream]
+) -> None:
+    # The upstream writes the summary's first words, then waits until the client has seen two
+    # keep-alives (an event, not a timing): they can only come from Luthien holding the summary.
+    seen = threading.Event()
+    frames = anthropic_stream(SUMMARY, ping=False)
+    first_delta = next(index for index, frame in enumerate(frames) if b"text_delta" in frame)
+
+    def respond(path: str, body: dict[str, Any]) -> tuple[str, Sequence[Chunk]]:
+        return "text/event-stream", [*frames[: first_delta + 1], seen, *frames[first_delta + 1 :]]
+
+    upstream = ThreadedUpstream(respond)
+    threaded_upstreams.append(upstream)
+    config = LuthienConfig.model_validate(
+        {
+            "upstreams": {"claude-up": {"format": "anthropic", "base_url": upstream.base_url}},
+            "routes": [{"model": "*", "upstream": "claude-up"}],
+        }
+    )
+    server = make_luthien(config, api_key=CLIENT_KEY, keepalive_interval_s=KEEPALIVE_S)
+    request = recorded(TRIGGER_REQUEST)
+    transport = WatchingTransport(KEEPALIVES["openai"], seen)
+
+    with httpx2.Client(transport=transport) as client:
+        answered = client.post(
+            f"{server.base_url}{request['path']}",
+            json=without_web_search(request["body"]),
+            headers={**request["headers"], "authorization": f"Bearer {CLIENT_KEY}"},
+            timeout=HTTP_TIMEOUT_S,
+        )
+
+    assert upstream.gates == [True]
+    (item,) = sse_events(answered.text)[-1]["response"]["output"]
+    assert open_summary(item["encrypted_content"]) == SUMMARY
+    assert_keepalives_between_frames(transport.watchers[0], KEEPALIVES["openai"])

@@ -198,19 +198,23 @@ class CompactionStage:
 
     `inner` is the call's translating stage (with the policy, if any), whose events are in the
     Responses API already. Streaming, the answer's start, keep-alives and any failure reach the
-    client as they come (renumbered); its output items are held, and a completed answer becomes one
-    `compaction` item. Nothing else is sent while the summary is written.
+    client as they come (renumbered); its output items are held (`holding`: the gateway then sends
+    keep-alives), and a completed answer becomes one `compaction` item.
     """
 
     passes_through = False
 
     def __init__(self, inner: ResponseStage) -> None:
         self.inner = inner
+        self.holding = False
+        """Whether the summary is being held (from its first output event until the answer ends):
+        the silence is ours, so the client gets keep-alives (`pipeline/keepalive.py`)."""
 
     async def process(self, events: AsyncIterator[WireEvent]) -> AsyncIterator[WireEvent]:
         """See `ResponseStage.process`."""
         sequence = 0
         async for event in self.inner.process(events):
+            self.holding = event.type not in _PASSED and event.type not in (_COMPLETED, COMMENT)
             if event.type == _COMPLETED:
                 data = cast(dict[str, Any], event.data)
                 response = compacted_response(cast(dict[str, Any], data["response"]))
