@@ -422,6 +422,7 @@ def test_the_record_keeps_the_clients_request_and_the_translated_one(
     assert record.final_request is not None
     forwarded = orjson.loads(record.final_request)
     assert forwarded == fake.requests[0].json()
+    assert fake.requests[0].headers["anthropic-version"] == "2023-06-01"  # Anthropic requires it
     assert "max_tokens" in forwarded
     assert record.upstream == "claude-up"
     assert record.usage.input_tokens is not None

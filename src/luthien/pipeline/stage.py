@@ -182,6 +182,8 @@ class PolicyStage:
             ctx: the call's context.
             api: the client's API.
             upstream_api: the upstream's API, when it is another (the response is translated).
+                `self.upstream_api` is read only when the response comes, so the gateway may set it
+                once routing (after `process_request`) has chosen the upstream.
         """
         self.policy = policy
         self.ctx = ctx

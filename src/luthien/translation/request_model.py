@@ -242,6 +242,10 @@ class NormalizedRequest:
         """Names of the tools whose calls a Responses client expects as `custom_tool_call` items."""
         return frozenset(tool.name for tool in self.tools if tool.kind is ToolKind.CUSTOM)
 
+    def tool_kinds(self) -> dict[str, ToolKind]:
+        """Each offered tool's kind by the name other APIs call it by (to write calls back for Responses)."""
+        return {tool.name: tool.kind for tool in self.tools}
+
     def namespaced_tools(self) -> dict[str, tuple[str, str]]:
         """`(namespace, name)` of each tool offered from a Responses namespace, by qualified name."""
         return {

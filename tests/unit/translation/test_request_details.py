@@ -109,6 +109,12 @@ def test_responses_only_items_and_tools_survive_a_responses_round_trip() -> None
     request = openai_responses_request.decode_request(CODEX_BODY)
     assert request.custom_tool_names() == frozenset({"apply_patch", "mcp__raw"})
     assert request.namespaced_tools() == {"mcp__find": ("mcp", "find"), "mcp__raw": ("mcp", "raw")}
+    assert request.tool_kinds() == {
+        "local_shell": ToolKind.LOCAL_SHELL,
+        "apply_patch": ToolKind.CUSTOM,
+        "mcp__find": ToolKind.FUNCTION,
+        "mcp__raw": ToolKind.CUSTOM,
+    }
     encoded = openai_responses_request.encode_request(request, default_max_tokens=DEFAULT_MAX_TOKENS)
     assert encoded == CODEX_BODY
     validate_with_sdk(encoded, OPENAI_RESPONSES)

@@ -19,10 +19,14 @@ import pytest
 from luthien.testing.fake_provider.anthropic_wire import anthropic_error_body
 from luthien.testing.fake_provider.openai_chat_wire import openai_error_body
 from luthien.testing.fake_provider.openai_responses_wire import responses_stream
-from luthien.testing.streams import API_NAMES, WIRE_APIS, ApiName, ModelReply, error_reply
+from luthien.testing.fake_provider.script import ToolCall, sse_frame
+from luthien.testing.streams import API_NAMES, WIRE_APIS, ApiName, ModelReply, error_reply, model_reply
 from luthien.translation.errors import translated_error
+from luthien.wire.apis import ANTHROPIC_MESSAGES
+from luthien.wire.errors import ErrorKind, GatewayError
 from tests.unit.translation.sdk_views import MODEL, PROMPT, serve, translate, view
 
+TOOL = ToolCall("call_wait", "Bash", {"command": "sleep 1"})
 PAIRS = [(upstream, client) for upstream in API_NAMES for client in API_NAMES if upstream != client]
 PAIR_IDS = [f"{upstream}-to-{client}" for upstream, client in PAIRS]
 
@@ -145,8 +149,6 @@ def test_a_stream_cut_short_ends_with_the_clients_error() -> None:
 
 
 def test_a_translated_body_that_is_not_json_is_refused() -> None:
-    from luthien.wire.errors import GatewayError
-
     with pytest.raises(GatewayError):
         translate(ModelReply("openai_chat", body=b"<html>oops</html>"), "anthropic")
 
@@ -156,3 +158,65 @@ def test_a_chat_stream_without_done_still_ends_well_formed() -> None:
 
     reply = ModelReply("openai_chat", frames=tuple(chat_stream("no done", done=False)))
     assert view("anthropic", translate(reply, "anthropic"), True).text == "no done"
+
+
+def test_a_frame_luthien_cannot_read_ends_the_translated_stream_with_an_error() -> None:
+    frames = model_reply("anthropic", "never read").frames
+    unreadable = b'event: content_block_delta\ndata: {"type": "content_block_delta", "t": "\\ud800"}\n\n'
+    data = translate(ModelReply("anthropic", frames=(frames[0], unreadable, *frames[1:])), "openai_chat")
+    assert data.endswith(b"data: [DONE]\n\n")
+    assert b"never read" not in data
+    assert isinstance(_raised("openai_chat", 200, data, streaming=True), openai.APIError)
+
+
+def test_an_output_item_luthien_cannot_interpret_ends_the_translated_stream_with_an_error() -> None:
+    frames = list(model_reply("openai_responses", "hi").frames)
+    strange = {
+        "type": "response.output_item.added",
+        "output_index": 5,
+        "item": {"type": "teleport", "id": "t"},
+    }
+    frames.insert(2, sse_frame("response.output_item.added", {**strange, "sequence_number": 2}))
+    data = translate(ModelReply("openai_responses", frames=tuple(frames)), "anthropic")
+    assert isinstance(_raised("anthropic", 200, data, streaming=True), anthropic.APIError)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"id": "x", "choices": [], "note": "\\ud800"}', b'{"id": "r", "output": [{"type": "teleport"}]}'],
+    ids=["unreadable", "uninterpretable"],
+)
+def test_a_body_luthien_cannot_read_is_refused(body: bytes) -> None:
+    upstream: ApiName = "openai_chat" if b"choices" in body else "openai_responses"
+    with pytest.raises(GatewayError) as refused:
+        translate(ModelReply(upstream, body=body), "anthropic")
+    assert refused.value.kind is ErrorKind.UPSTREAM_UNAVAILABLE
+
+
+def test_events_after_the_upstream_end_are_not_sent() -> None:
+    frames = model_reply("anthropic", "the end").frames
+    late = [
+        sse_frame(
+            "content_block_start",
+            {"type": "content_block_start", "index": 9, "content_block": {"type": "text", "text": ""}},
+        ),
+        sse_frame(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 9, "delta": {"type": "text_delta", "text": "LATE"}},
+        ),
+    ]
+    data = translate(ModelReply("anthropic", frames=(*frames, *late)), "openai_chat")
+    assert b"LATE" not in data
+    assert view("openai_chat", data, True).text == "the end"
+
+
+def test_a_keepalive_held_with_an_unfinished_tool_call_still_goes_out() -> None:
+    frames = [
+        frame
+        for frame in model_reply("openai_chat", "", tool_calls=[TOOL]).frames
+        if b'finish_reason":"tool' not in frame
+    ]
+    cut = tuple(frame for frame in frames if b"[DONE]" not in frame and b'"usage":{' not in frame)
+    data = translate(ModelReply("openai_chat", frames=(*cut, b": waiting\n\n")), "anthropic")
+    assert ANTHROPIC_MESSAGES.keepalive in data
+    assert isinstance(_raised("anthropic", 200, data, streaming=True), anthropic.APIError)
