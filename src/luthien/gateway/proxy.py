@@ -47,6 +47,7 @@ from luthien.records.recorder import TransactionRecorder
 from luthien.records.secrets import safe_headers
 from luthien.records.session import session_id
 from luthien.shadow.run import ShadowCall
+from luthien.translation.compaction import CompactionStage
 from luthien.translation.errors import translated_error
 from luthien.upstream.timeouts import UpstreamTimeouts, resolve_timeouts
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
@@ -236,7 +237,7 @@ class ProxyEndpoint:
             await self._fail(send, error, extra, recorder)
             return
         if sent.translated:
-            stage = translated_stage(stage, api, sent.api)
+            stage = translated_stage(stage, api, sent.api, compacting=sent.compacting)
             if shadow is not None:
                 shadow.translate_from(sent.api)
         if sent.translated:
@@ -315,12 +316,17 @@ class ProxyEndpoint:
         chunks: AsyncIterator[bytes],
         stage: ResponseStage,
     ) -> None:
-        """Stream `chunks`; while a policy holds content, silence gets the API's keep-alive."""
-        if not (isinstance(stage, PolicyStage) and stage.policy.inspects_response):
+        """Stream `chunks`; while a policy or a compaction holds content, silence gets keep-alives."""
+        holder: PolicyStage | CompactionStage
+        if isinstance(stage, CompactionStage) or (
+            isinstance(stage, PolicyStage) and stage.policy.inspects_response
+        ):
+            holder = stage
+        else:
             await send_stream(send, status, headers, chunks)  # nothing can be held
             return
         interval = self.state.settings.keepalive_interval_s
-        keepalive = KeepAlive(send, self.endpoint.api.keepalive, interval, lambda: stage.holding)
+        keepalive = KeepAlive(send, self.endpoint.api.keepalive, interval, lambda: holder.holding)
         try:
             await send_stream(keepalive.send, status, headers, chunks)
         finally:

@@ -17,6 +17,10 @@ Messages and Responses clients reach). Provider headers of the client's dialect 
 `/v1/messages/count_tokens` for a model routed to an upstream without Anthropic's API is answered
 with a 400 in Anthropic's shape: no other API counts tokens, and a local estimate would be a guess a
 client would budget its context on.
+
+Codex's remote compaction (a Responses call ending in a `compaction_trigger` item) on a translated
+route asks the upstream's model for a summary, and its answer is made the one `compaction` item Codex
+expects (`luthien.translation.compaction`; the stage is wrapped in `translated_stage`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from luthien.gateway.headers import upstream_request_headers
 from luthien.gateway.state import GatewayState
 from luthien.pipeline.stage import PolicyStage, ResponseStage, TranslationStage
 from luthien.settings import AuthMode, Settings
+from luthien.translation.compaction import CompactionStage, asks_for_compaction
 from luthien.translation.requests import translate_request
 from luthien.upstream.caller import ANTHROPIC_VERSION
 from luthien.upstream.routing import Router, Upstream
@@ -66,6 +71,7 @@ class UpstreamCall:
         headers: the upstream request headers.
         key: the upstream's configured key, if any (scrubbed from the record).
         translated: whether `api` differs from the client's API.
+        compacting: whether it is Codex's compaction, translated (answered by a compaction item).
     """
 
     upstream: Upstream
@@ -75,6 +81,7 @@ class UpstreamCall:
     headers: CIMultiDict[str]
     key: str | None
     translated: bool
+    compacting: bool = False
 
 
 def route(state: GatewayState, client_api: WireApi, model: str) -> Upstream:
@@ -133,8 +140,16 @@ def upstream_call(
         dict(request.body), client_api, target, default_max_tokens=settings.translation_default_max_tokens
     )
     headers = translated_headers(client_headers, upstream, key)
+    compacting = client_api is OPENAI_RESPONSES and asks_for_compaction(request.body)
     return UpstreamCall(
-        upstream, target, upstream.url(API_PATHS[target], ""), orjson.dumps(body), headers, key, True
+        upstream,
+        target,
+        upstream.url(API_PATHS[target], ""),
+        orjson.dumps(body),
+        headers,
+        key,
+        True,
+        compacting,
     )
 
 
@@ -193,9 +208,15 @@ def _serves_dialect(upstream: Upstream) -> bool:
     return all(upstream.serves(api) for api in DIALECT_APIS[upstream.format])
 
 
-def translated_stage(stage: ResponseStage, client_api: WireApi, upstream_api: WireApi) -> ResponseStage:
-    """The stage of a translated answer: the policy's, told the upstream's API, or a translating one."""
+def translated_stage(
+    stage: ResponseStage, client_api: WireApi, upstream_api: WireApi, *, compacting: bool = False
+) -> ResponseStage:
+    """The stage of a translated answer: the policy's, told the upstream's API, or a translating one.
+
+    A compaction's (`compacting`) is wrapped: its text answer becomes Codex's compaction item.
+    """
     if isinstance(stage, PolicyStage):
         stage.upstream_api = upstream_api
-        return stage
-    return TranslationStage(client_api, upstream_api)
+    else:
+        stage = TranslationStage(client_api, upstream_api)
+    return CompactionStage(stage) if compacting else stage

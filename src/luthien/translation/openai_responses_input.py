@@ -10,8 +10,10 @@ Items map as follows (decoding; encoding is the reverse):
 - `function_call`, `custom_tool_call`, `local_shell_call` are `ToolCallPart`s of that `ToolKind`,
   whose id is the item's `call_id`; their `*_output` items are `ToolResultPart`s in a user message.
 
-`compaction_trigger` and `compaction` are refused here by name: the gateway answers Codex's remote
-compaction itself. Items of built-in tools (web search, computer use, MCP, ...) are refused by type.
+`compaction_trigger` and `compaction` items never reach this module from the gateway: they are
+made messages first (`luthien.translation.compaction`, which answers Codex's remote compaction with
+the upstream's model); left here, they are refused by type. Items of built-in tools (web search,
+computer use, MCP, ...) are refused by type.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 A field with no counterpart on the target is refused with `UntranslatableField` (a 400 naming the
 field); a field that only tunes the source provider's service (`extensions`) is dropped and logged
-at debug. The whole table is in docs/translation.md, "Requests".
+at debug. The whole table is in docs/translation.md, "Requests". Codex's compaction items are made
+ordinary messages first (`luthien.translation.compaction`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from luthien.translation import anthropic_request, openai_chat_request, openai_responses_request
+from luthien.translation import anthropic_request, compaction, openai_chat_request, openai_responses_request
 from luthien.translation.request_model import NormalizedRequest
 from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind, GatewayError
@@ -52,6 +53,8 @@ def decode_request(body: dict[str, Any], source: WireApi) -> NormalizedRequest:
     decoder = DECODERS.get(source.name)
     if decoder is None:
         raise GatewayError(ErrorKind.INVALID_REQUEST, f"no request translation from {source.name}")
+    if source.name == openai_responses_request.API:
+        body = compaction.translatable_body(body)  # Codex's compaction items, in terms all APIs have
     return decoder(body)
 
 

@@ -41,7 +41,16 @@ REFUSED: list[tuple[WireApi, dict[str, Any], str]] = [
     ),
     (OPENAI_RESPONSES, {**_RESPONSES, "tool_choice": {"type": "web_search"}}, "tool_choice.type"),
     (OPENAI_RESPONSES, {**_RESPONSES, "text": {"format": {"type": "json_object"}}}, "text.format.type"),
-    (OPENAI_RESPONSES, {**_RESPONSES, "input": [{"type": "compaction_trigger"}]}, "input[0].type"),
+    (
+        OPENAI_RESPONSES,
+        {**_RESPONSES, "input": [{"type": "compaction_trigger"}, {"role": "user", "content": "x"}]},
+        "input[0].type",
+    ),
+    (
+        OPENAI_RESPONSES,
+        {**_RESPONSES, "input": [{"type": "compaction", "id": "cmp_1", "encrypted_content": "gAAAAB"}]},
+        "input[0].encrypted_content",
+    ),
     (OPENAI_RESPONSES, {**_RESPONSES, "input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0].type"),
     (OPENAI_RESPONSES, {**_RESPONSES, "input": [{"type": "web_search_call", "id": "ws_1"}]}, "input[0].type"),
     (OPENAI_RESPONSES, {**_RESPONSES, "input": [{"role": "critic", "content": "x"}]}, "input[0].role"),
@@ -192,11 +201,14 @@ def test_a_field_with_no_counterpart_is_refused_by_name(
     assert caught.value.field == field
 
 
-def test_compaction_is_refused_by_name_for_the_gateway_to_answer() -> None:
-    body = {**_RESPONSES, "input": [{"role": "user", "content": "hi"}, {"type": "compaction_trigger"}]}
+def test_openais_own_compaction_is_refused_by_name() -> None:
+    # Codex's compaction is answered on translated routes (luthien.translation.compaction), but an
+    # OpenAI compaction item holds a summary only OpenAI can read.
+    openai_compaction = {"type": "compaction", "id": "cmp_1", "encrypted_content": "gAAAABopaque"}
+    body = {**_RESPONSES, "input": [{"role": "user", "content": "hi"}, openai_compaction]}
     with pytest.raises(UntranslatableField) as caught:
         translate_request(body, OPENAI_RESPONSES, ANTHROPIC_MESSAGES, default_max_tokens=DEFAULT_MAX_TOKENS)
-    assert caught.value.field == "input[1].type"
+    assert caught.value.field == "input[1].encrypted_content"
 
 
 @pytest.mark.parametrize("source", [ANTHROPIC_MESSAGES, OPENAI_CHAT])

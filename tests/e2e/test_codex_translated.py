@@ -1,0 +1,327 @@
+"""The real Codex CLI (`wire_api = "responses"`) on models routed to upstreams of other APIs.
+
+Codex speaks only the Responses API; here its model is routed to an `anthropic` upstream (the fake
+provider) and to an `openai-chat` upstream (a Chat-only fake that answers 404 elsewhere, like vLLM),
+so every call is translated both ways. Checked on each: a text turn; a command round trip
+(`exec_command` really runs, its output goes back as the upstream's own tool result under the
+upstream's call id); and Codex's remote compaction (`luthien.translation.compaction`): Codex, told
+the context is full, sends its `compaction_trigger`, the upstream's model is asked for a summary, the
+answer (rewritten by a `string_replace` policy on the way) is the one `compaction` item Codex
+accepts, and Codex's next request brings the summary back to the upstream as text.
+
+The bodies the real CLI sent are replayed on the same routes in test_codex_translated_replays.py.
+
+Codex offers the built-in `web_search` tool, which no other API has (refused, by field): it is
+turned off (`web_search="disabled"`), as docs/translation.md tells Codex users on translated routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from luthien.config import LuthienConfig
+from luthien.records.model import TransactionStatus
+from luthien.records.query import TransactionFilter
+from luthien.translation.compaction import SUMMARY_PREFIX, SUMMARY_PROMPT, open_summary
+from tests.conftest import LuthienFactory
+from tests.e2e.codex_support import (
+    CLIENT_KEY,
+    OPENAI_PROVIDER_NAME,
+    completed_items,
+    run_codex,
+    skip_without_codex,
+)
+from tests.fake_provider import (
+    FakeProvider,
+    JSONReply,
+    ReceivedRequest,
+    Reply,
+    StreamReply,
+    ToolCall,
+    anthropic_message,
+    anthropic_stream,
+    chat_completion,
+    chat_stream,
+)
+from tests.luthien_server import LuthienServer
+from tests.records_support import record_of, stored_summaries
+
+ANTHROPIC_KEY = "sk-ant-upstream"
+LOCAL_KEY = "local-upstream"
+GREETING = "Hello from a translated model."
+FINAL_TEXT = "All done."
+CALL_ID = "toolu_codex_01"
+SHELL_TOOL = "exec_command"
+MARKER_TEXT = "luthien-was-here"
+SUMMARY = "The user wanted a marker file; the command wrote it. Nothing remains to do."
+POLICY_FIND, POLICY_REPLACE = "Nothing remains to do.", "The task is complete."
+NO_WEB_SEARCH = ('web_search="disabled"',)
+"""Codex's `web_search` built-in has no counterpart on other APIs (refused): turned off."""
+CONTEXT_WINDOW = 20_000
+AUTO_COMPACT_LIMIT = 2_000
+FULL_CONTEXT_TOKENS = 50_000
+"""The prompt size the model reports on the command's turn: far past `AUTO_COMPACT_LIMIT`."""
+COMPACTING = (
+    f"model_context_window={CONTEXT_WINDOW}",
+    f"model_auto_compact_token_limit={AUTO_COMPACT_LIMIT}",
+)
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One translated upstream: its config, the path it is called on, how it answers and is read."""
+
+    name: str
+    config: dict[str, Any]
+    path: str
+    reply: Callable[[str, list[ToolCall], bool, bool], Reply]
+    """An answer: text, tool calls, whether the context is full, whether streamed."""
+    auth: tuple[str, str]
+    tool_results: Callable[[dict[str, Any]], list[tuple[str, str]]]
+    """The `(call id, output text)` of each tool result in a request body."""
+
+
+def texts(message: dict[str, Any]) -> list[str]:
+    """The texts of an Anthropic or Chat message (string content, or its text parts)."""
+    content: str | list[dict[str, Any]] | None = message.get("content")
+    if isinstance(content, str):
+        return [content]
+    return [part["text"] for part in content or [] if part.get("type") == "text"]
+
+
+def anthropic_reply(text: str, calls: list[ToolCall], full: bool, stream: bool) -> Reply:
+    usage = {"input_tokens": FULL_CONTEXT_TOKENS} if full else None
+    if not stream:
+        return JSONReply(anthropic_message(text, tool_calls=calls, usage=usage))
+    return StreamReply(anthropic_stream(text, tool_calls=calls, usage=usage))
+
+
+def anthropic_results(body: dict[str, Any]) -> list[tuple[str, str]]:
+    blocks = [
+        block
+        for message in body["messages"]
+        if isinstance(message["content"], list)
+        for block in message["content"]
+    ]
+    return [
+        (block["tool_use_id"], "".join(part["text"] for part in block["content"] if part["type"] == "text"))
+        for block in blocks
+        if block["type"] == "tool_result"
+    ]
+
+
+def chat_reply(text: str, calls: list[ToolCall], full: bool, stream: bool) -> Reply:
+    usage = {"prompt_tokens": FULL_CONTEXT_TOKENS, "total_tokens": FULL_CONTEXT_TOKENS} if full else None
+    if not stream:
+        return JSONReply(chat_completion(text, tool_calls=calls, usage=usage))
+    return StreamReply(chat_stream(text, tool_calls=calls, usage=usage))
+
+
+def chat_results(body: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (message["tool_call_id"], "".join(texts(message)))
+        for message in body["messages"]
+        if message["role"] == "tool"
+    ]
+
+
+def upstreams(fake: FakeProvider, local: FakeProvider) -> dict[str, Upstream]:
+    return {
+        "anthropic": Upstream(
+            "claude-up",
+            {"format": "anthropic", "base_url": fake.base_url, "api_key": ANTHROPIC_KEY},
+            "/v1/messages",
+            anthropic_reply,
+            ("x-api-key", ANTHROPIC_KEY),
+            anthropic_results,
+        ),
+        "openai-chat": Upstream(
+            "local",
+            {"format": "openai-chat", "base_url": f"{local.base_url}/v1", "api_key": LOCAL_KEY},
+            "/v1/chat/completions",
+            chat_reply,
+            ("authorization", f"Bearer {LOCAL_KEY}"),
+            chat_results,
+        ),
+    }
+
+
+UPSTREAMS = pytest.mark.parametrize("api", ["anthropic", "openai-chat"])
+
+
+@pytest.fixture
+def local() -> Iterator[FakeProvider]:
+    provider = FakeProvider(chat_only=True)
+    provider.start()
+    yield provider
+    provider.stop()
+
+
+@dataclass
+class Setup:
+    server: LuthienServer
+    upstream: Upstream
+    model: FakeProvider
+
+
+def start(
+    make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, api: str, **extra: Any
+) -> Setup:
+    """Luthien with every model routed to the `api` upstream; Codex's key is Luthien's key."""
+    upstream = upstreams(fake, local)[api]
+    config = LuthienConfig.model_validate(
+        {
+            "upstreams": {upstream.name: upstream.config},
+            "routes": [{"model": "*", "upstream": upstream.name}],
+            **extra,
+        }
+    )
+    server = make_luthien(config, api_key=CLIENT_KEY)
+    return Setup(server, upstream, local if api == "openai-chat" else fake)
+
+
+def model_calls(setup: Setup) -> list[dict[str, Any]]:
+    """The bodies the upstream received on its model-call path, in order."""
+    return [request.json() for request in setup.model.requests if request.path == setup.upstream.path]
+
+
+def agent(
+    upstream: Upstream, command: str | None, *, full: bool = False
+) -> Callable[[ReceivedRequest], Reply | None]:
+    """The upstream model: greets (no command), or runs `command` once then finishes; summarizes when asked.
+
+    `full`: the command's turn reports a context far past Codex's compaction limit.
+    """
+
+    def respond(request: ReceivedRequest) -> Reply | None:
+        if request.path != upstream.path:
+            return None
+        body = request.json()
+        messages: list[dict[str, Any]] = body["messages"]
+        if SUMMARY_PROMPT in texts(messages[-1]):
+            return upstream.reply(SUMMARY, [], False, True)
+        if command is None:
+            return upstream.reply(GREETING, [], False, True)
+        summarized = any(text.startswith(SUMMARY_PREFIX) for message in messages for text in texts(message))
+        if upstream.tool_results(body) or summarized:
+            return upstream.reply(FINAL_TEXT, [], False, True)
+        return upstream.reply("", [ToolCall(CALL_ID, SHELL_TOOL, {"cmd": command})], full, True)
+
+    return respond
+
+
+@skip_without_codex
+@UPSTREAMS
+def test_a_text_turn(
+    make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, tmp_path: Path, api: str
+) -> None:
+    setup = start(make_luthien, fake, local, api)
+    setup.model.respond_with(agent(setup.upstream, None))
+
+    events = run_codex(setup.server.base_url, tmp_path, tmp_path, "Say hello.", config=NO_WEB_SEARCH)
+
+    assert [item["text"] for item in completed_items(events, "agent_message")] == [GREETING]
+    (body,) = model_calls(setup)
+    assert "Say hello." in [text for message in body["messages"] for text in texts(message)]
+    (received,) = [request for request in setup.model.requests if request.path == setup.upstream.path]
+    name, value = setup.upstream.auth
+    assert received.headers[name] == value
+    assert CLIENT_KEY not in str(received.headers)
+
+
+@skip_without_codex
+@UPSTREAMS
+def test_a_command_round_trip(
+    make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, tmp_path: Path, api: str
+) -> None:
+    workspace, home = tmp_path / "workspace", tmp_path / "home"
+    workspace.mkdir()
+    home.mkdir()
+    marker = workspace / "marker.txt"
+    setup = start(make_luthien, fake, local, api)
+    setup.model.respond_with(agent(setup.upstream, f"echo {MARKER_TEXT} | tee {marker}"))
+
+    events = run_codex(setup.server.base_url, workspace, home, "Leave a marker file.", config=NO_WEB_SEARCH)
+
+    assert marker.read_text().strip() == MARKER_TEXT  # the command really ran
+    (command,) = completed_items(events, "command_execution")
+    assert MARKER_TEXT in command["aggregated_output"]
+    assert [item["text"] for item in completed_items(events, "agent_message")] == [FINAL_TEXT]
+    first, second = model_calls(setup)
+    assert setup.upstream.tool_results(first) == []
+    # The command's output reaches the upstream as its own tool result, under its own call id.
+    ((call_id, output),) = setup.upstream.tool_results(second)
+    assert call_id == CALL_ID
+    assert MARKER_TEXT in output
+
+
+@skip_without_codex
+@UPSTREAMS
+def test_real_codex_compacts_on_a_translated_route(
+    make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, tmp_path: Path, api: str
+) -> None:
+    workspace, home = tmp_path / "workspace", tmp_path / "home"
+    workspace.mkdir()
+    home.mkdir()
+    marker = workspace / "marker.txt"
+    policies = {
+        "rewrite": {
+            "class": "string_replace",
+            "config": {"replacements": [{"find": POLICY_FIND, "replace": POLICY_REPLACE}]},
+        }
+    }
+    setup = start(make_luthien, fake, local, api, policies=policies, policy="rewrite")
+    setup.model.respond_with(agent(setup.upstream, f"echo {MARKER_TEXT} | tee {marker}", full=True))
+
+    events = run_codex(
+        setup.server.base_url,
+        workspace,
+        home,
+        "Leave a marker file.",
+        provider_name=OPENAI_PROVIDER_NAME,  # Codex compacts on the server only for this name
+        config=(*NO_WEB_SEARCH, *COMPACTING),
+    )
+
+    assert marker.read_text().strip() == MARKER_TEXT
+    assert [item["text"] for item in completed_items(events, "agent_message")] == [FINAL_TEXT]
+    turn, summarize, after = model_calls(setup)
+    assert setup.upstream.tool_results(turn) == []
+    # The compaction request: the history with the command's result, then the summary prompt.
+    assert [call_id for call_id, _ in setup.upstream.tool_results(summarize)] == [CALL_ID]
+    assert texts(summarize["messages"][-1])[-1] == SUMMARY_PROMPT
+    assert summarize["tool_choice"] in ({"type": "none"}, "none")
+    # Codex's next request carried our compaction item back; the upstream reads the summary as
+    # the policy left it.
+    rewritten = SUMMARY.replace(POLICY_FIND, POLICY_REPLACE)
+    after_texts = [text for message in after["messages"] for text in texts(message)]
+    assert SUMMARY_PREFIX + rewritten in after_texts
+    assert setup.upstream.tool_results(after) == []  # compacted away
+    records = [
+        record_of(setup.server, summary.transaction_id)
+        for summary in stored_summaries(setup.server, TransactionFilter(), count=3)
+    ]
+    # Codex may hang up as soon as it has `response.completed`, before a record closes (then
+    # `client_disconnected`); no call failed.
+    assert {record.status for record in records} <= {
+        TransactionStatus.CHANGED,
+        TransactionStatus.CLIENT_DISCONNECTED,
+    }
+    (compacting,) = [record for record in records if b"compaction_trigger" in record.original_request]
+    assert compacting.final_response is not None
+    (sent,) = _json(compacting.final_response)["output"]  # what Codex received: the one item
+    assert sent["type"] == "compaction"
+    assert open_summary(sent["encrypted_content"]) == rewritten
+    inputs: list[list[dict[str, Any]]] = [_json(record.original_request)["input"] for record in records]
+    (returned,) = [item for items in inputs for item in items if item.get("type") == "compaction"]
+    assert returned == sent  # Codex sent it back unchanged
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads(body)
+    return data
