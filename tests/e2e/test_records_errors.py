@@ -128,6 +128,24 @@ def test_a_client_that_leaves_mid_stream_is_recorded(
     assert record.timing.first_token_at is None or record.timing.first_token_at >= record.timing.received_at
 
 
+@pytest.mark.parametrize("name", list(STREAMS))
+def test_a_client_that_hangs_up_after_the_whole_answer_is_not_a_disconnect(
+    make_luthien: LuthienFactory, fake: FakeProvider, name: str
+) -> None:
+    """Codex closes as soon as `response.completed` arrives, before the stream's own end."""
+    server = make_luthien()
+    path, body, frames = STREAMS[name]
+    fake.enqueue(StreamReply([*frames, LONG_PAUSE]))  # the upstream keeps the stream open
+
+    with httpx.stream("POST", server.base_url + path, json=body, timeout=GUARD_S) as response:
+        received = read_until_frames(response.iter_raw(), len(frames))
+        assert received == b"".join(frames)
+
+    (record,) = records_after_stop(server)
+    assert record.status is TransactionStatus.OK
+    assert record.error is None
+
+
 def test_a_client_that_leaves_before_the_upstream_answers_is_recorded(
     make_luthien: LuthienFactory, fake: FakeProvider
 ) -> None:

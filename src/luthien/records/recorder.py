@@ -329,7 +329,7 @@ class TransactionRecorder:
             upstream=self._upstream,
             policy=self._policy,
             status=call_status(
-                complete=self._complete_at is not None,
+                complete=self._complete_at is not None or _ended_whole(final_assembly),
                 error=error,
                 http_status=self._http_status,
                 events=events,
@@ -389,3 +389,13 @@ class TransactionRecorder:
         if self._bus is not None:
             self._publish_started()
             self._bus.publish(TRANSACTION_ACTIVITY, self.transaction_id, activity_summary(event))
+
+
+def _ended_whole(assembly: StreamAssembly | None) -> bool:
+    """Whether the client's stream reached its terminal event without an error.
+
+    A client that has the whole answer may hang up before the stream's last empty write (Codex
+    closes right after `response.completed`): it got everything, so the call did not end in a
+    disconnect.
+    """
+    return assembly is not None and assembly.complete and assembly.error is None
