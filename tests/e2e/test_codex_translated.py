@@ -306,13 +306,12 @@ def test_real_codex_compacts_on_a_translated_route(
         record_of(setup.server, summary.transaction_id)
         for summary in stored_summaries(setup.server, TransactionFilter(), count=3)
     ]
-    # Codex may hang up as soon as it has `response.completed`, before a record closes (then
-    # `client_disconnected`); no call failed.
-    assert {record.status for record in records} <= {
-        TransactionStatus.CHANGED,
-        TransactionStatus.CLIENT_DISCONNECTED,
-    }
+    # No call failed; a call whose answer the policy left alone is `ok` (the translation alone
+    # changes nothing a record calls a change), even when Codex hangs up right after
+    # `response.completed`.
+    assert {record.status for record in records} <= {TransactionStatus.OK, TransactionStatus.CHANGED}
     (compacting,) = [record for record in records if b"compaction_trigger" in record.original_request]
+    assert compacting.status is TransactionStatus.CHANGED  # the policy rewrote the summary
     assert compacting.final_response is not None
     (sent,) = _json(compacting.final_response)["output"]  # what Codex received: the one item
     assert sent["type"] == "compaction"
