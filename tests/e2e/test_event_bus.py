@@ -29,6 +29,7 @@ from luthien.events.bus import (
 )
 from luthien.events.factory import open_bus
 from luthien.events.memory import MemoryEventBus
+from luthien.events.redis import BATCH as REDIS_WRITE_BATCH
 from luthien.events.redis import CONTROL_SUFFIX, RedisEventBus
 from luthien.settings import Settings
 from tests.e2e.test_judge import free_port
@@ -149,6 +150,20 @@ async def test_every_subscriber_gets_every_event_in_order(make_bus: BusFactory) 
     assert None not in ids
     assert ids == sorted(ids)
     assert len(set(ids)) == 20
+
+
+@BOTH
+@pytest.mark.asyncio
+async def test_a_burst_larger_than_a_write_batch_arrives_whole(make_bus: BusFactory) -> None:
+    # Published in one go while the Redis writer waits on an empty queue: it wakes with one event
+    # in hand and more than a batch queued behind it (a burst of calls ending together).
+    bus = await started(make_bus())
+    feed = await live(bus)
+    burst = 2 * REDIS_WRITE_BATCH + 1
+
+    publish_numbered(bus, burst)
+
+    assert numbers(await take(feed, burst)) == list(range(burst))
 
 
 @BOTH

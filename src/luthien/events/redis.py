@@ -206,9 +206,9 @@ class RedisEventBus:
             if self.dropped == 1 or self.dropped % self._queue.maxsize == 0:
                 logger.warning("live events: queue full, %d events dropped so far", self.dropped)
 
-    def _take_batch(self) -> list[_Queued]:
+    def _take_batch(self, limit: int = BATCH) -> list[_Queued]:
         batch: list[_Queued] = []
-        while len(batch) < BATCH and not self._queue.empty():
+        while len(batch) < limit and not self._queue.empty():
             batch.append(self._queue.get_nowait())
         return batch
 
@@ -225,7 +225,7 @@ class RedisEventBus:
                 if not waiter.done():
                     waiter.cancel()
                     continue
-                batch = [waiter.result(), *self._take_batch()[: BATCH - 1]]
+                batch = [waiter.result(), *self._take_batch(BATCH - 1)]
             else:
                 batch = self._take_batch()
             if await self._write(batch):
