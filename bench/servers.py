@@ -127,8 +127,11 @@ def start_targets(
     fake_port = free_port()
     python = str(VENV_PYTHON if VENV_PYTHON.exists() else Path(sys.executable))
     # The fake starts on the load CPUs (while a proxy is under test); it is moved for direct runs.
+    # A translated call reaches it without the client's query string: its default is the run's count.
     fake = processes.start(
-        "fake_upstream", taskset(layout.load, [python, str(BENCH_DIR / "fake_upstream.py"), str(fake_port)])
+        "fake_upstream",
+        taskset(layout.load, [python, str(BENCH_DIR / "fake_upstream.py"), str(fake_port)]),
+        {**os.environ, "FAKE_DELTAS": str(args.deltas)},
     )
     direct = f"http://{HOST}:{fake_port}"
     targets = [Target("direct", direct, fake)]
