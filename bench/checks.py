@@ -29,11 +29,12 @@ TARGET_NONSTREAM_RPS = 2000.0
 """noop non-streaming Messages at `--connections`: requests per second (the gateway core's target)."""
 
 
-def _check(value: float, *, at_least: float | None = None, at_most: float | None = None) -> dict[str, Any]:
-    if at_least is not None:
-        return {"value": value, "target_min": at_least, "met": value >= at_least}
-    assert at_most is not None
-    return {"value": value, "target_max": at_most, "met": value <= at_most}
+def _at_least(value: float, bound: float) -> dict[str, Any]:
+    return {"value": value, "target_min": bound, "met": value >= bound}
+
+
+def _at_most(value: float, bound: float) -> dict[str, Any]:
+    return {"value": value, "target_max": bound, "met": value <= bound}
 
 
 def _ratio(
@@ -63,26 +64,24 @@ def evaluate(comparisons: list[Comparison], connections: int, workers: int) -> d
         throughput = c.connections > 1 and c.luthien.ttft_ms is None
         if throughput:
             if (value := _ratio(by_target, "luthien", "relay", _rps)) is not None:
-                checks[f"noop/relay req/s {name}"] = _check(value, at_least=TARGET_NOOP_RELAY_RATIO)
+                checks[f"noop/relay req/s {name}"] = _at_least(value, TARGET_NOOP_RELAY_RATIO)
             if stream and (value := _ratio(by_target, "string_replace", "relay", _rps)) is not None:
-                checks[f"string_replace/relay req/s {name}"] = _check(
-                    value, at_least=TARGET_STRING_REPLACE_RELAY_RATIO
+                checks[f"string_replace/relay req/s {name}"] = _at_least(
+                    value, TARGET_STRING_REPLACE_RELAY_RATIO
                 )
             if stream and (value := _ratio(by_target, "translated", "string_replace", _cpu)) is not None:
-                checks[f"translated/string_replace CPU per call {name}"] = _check(
-                    value, at_most=TARGET_TRANSLATED_CPU_RATIO
+                checks[f"translated/string_replace CPU per call {name}"] = _at_most(
+                    value, TARGET_TRANSLATED_CPU_RATIO
                 )
             if (
                 workers > 1
                 and (value := _ratio(by_target, f"luthien_w{workers}", "luthien", _rps)) is not None
             ):
-                checks[f"w{workers}/w1 req/s {name}"] = _check(value, at_least=TARGET_WORKERS_RATIO)
+                checks[f"w{workers}/w1 req/s {name}"] = _at_least(value, TARGET_WORKERS_RATIO)
         if name == f"messages_c{connections}":
-            checks[f"noop req/s {name}"] = _check(c.luthien.rps, at_least=TARGET_NONSTREAM_RPS)
+            checks[f"noop req/s {name}"] = _at_least(c.luthien.rps, TARGET_NONSTREAM_RPS)
         if c.connections == 1 and c.added_ttft_p50_ms is None:
-            checks[f"noop added p50 ms {name}"] = _check(c.added_p50_ms, at_most=TARGET_ADDED_P50_MS)
+            checks[f"noop added p50 ms {name}"] = _at_most(c.added_p50_ms, TARGET_ADDED_P50_MS)
         if c.added_ttft_p50_ms is not None:
-            checks[f"noop added TTFT p50 ms {name}"] = _check(
-                c.added_ttft_p50_ms, at_most=TARGET_ADDED_TTFT_MS
-            )
+            checks[f"noop added TTFT p50 ms {name}"] = _at_most(c.added_ttft_p50_ms, TARGET_ADDED_TTFT_MS)
     return checks
