@@ -210,7 +210,8 @@ def print_table(result: dict[str, Any]) -> None:
         for scenario, reasons in result["noise"].items():
             print(f"  {scenario}: {'; '.join(reasons)}")
     if result["targets"]:
-        print("targets (issues 10 and 11; ratios within this run):")
+        smoke = result["config"]["load_generator"] == "python (smoke)"
+        print(f"targets (issues 10 and 11{'; smoke run: the figures mean nothing' if smoke else ''}):")
     for name, check in result["targets"].items():
         bound = f">= {check['target_min']:g}" if "target_min" in check else f"<= {check['target_max']:g}"
         print(f"  {name}: {check['value']:.3f} (want {bound}) -> {'met' if check['met'] else 'MISSED'}")
