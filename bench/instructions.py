@@ -175,7 +175,7 @@ def main() -> None:
         return
     if VENV_PYTHON.exists() and Path(sys.executable).resolve() != VENV_PYTHON.resolve():
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), *sys.argv])
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the source tree to measure")
     parser.add_argument("--policies", default="noop", help=f"comma-separated: {', '.join(POLICIES)}")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
