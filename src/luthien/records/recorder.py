@@ -155,8 +155,9 @@ class TransactionRecorder:
 
         `upstream_key`, the provider key Luthien sends in proxy mode, is scrubbed from the record.
         `upstream_api` (a `WireApi.name`) is given for a translated call: the original response is
-        read, and its usage counted, in that API; `policy_request` is then the request in the
-        client's API after `on_request`, which says whether a policy changed it.
+        read, and its usage counted, in that API. `policy_request` is given when `body` is not the
+        request after `on_request` (a translated call, or an output limit lowered to the upstream's
+        cap): that request, in the client's API, which says whether a policy changed it.
         """
         self._final_request = body
         self._policy_request = policy_request

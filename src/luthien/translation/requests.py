@@ -103,11 +103,15 @@ def translate_request(
     """
     if droppable_tool_types and isinstance(body.get("tools"), list):
         tools: list[Any] = body["tools"]
-        kept = [tool for tool in tools if not _droppable(tool, droppable_tool_types)]
+        kept: list[Any] = []
+        for index, tool in enumerate(tools):
+            if _droppable(tool, droppable_tool_types):
+                logger.debug(
+                    "translation to %s drops tools[%d] (built-in %s)", target.name, index, tool["type"]
+                )
+            else:
+                kept.append(tool)
         if len(kept) != len(tools):
-            logger.debug(
-                "translation to %s drops tools of types %s", target.name, sorted(droppable_tool_types)
-            )
             body = {**body, "tools": kept}
     return encode_request(decode_request(body, source), target, default_max_tokens=default_max_tokens)
 
