@@ -285,12 +285,12 @@ class Settings(BaseSettings):
     @classmethod
     def _tool_type_list(cls, value: str) -> str:
         types = [name.strip() for name in value.split(",") if name.strip()]
-        if types == [NO_DROPPED_TOOL_TYPES]:
+        if any(name.lower() == NO_DROPPED_TOOL_TYPES for name in types):
+            if len(types) > 1:
+                raise ValueError(
+                    f"LUTHIEN_TRANSLATION_DROPPED_TOOL_TYPES: `{NO_DROPPED_TOOL_TYPES}` stands alone"
+                )
             return NO_DROPPED_TOOL_TYPES
-        if NO_DROPPED_TOOL_TYPES in types:
-            raise ValueError(
-                f"LUTHIEN_TRANSLATION_DROPPED_TOOL_TYPES: `{NO_DROPPED_TOOL_TYPES}` stands alone"
-            )
         return ",".join(types) or NO_DROPPED_TOOL_TYPES
 
     @property

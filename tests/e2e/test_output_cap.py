@@ -85,7 +85,7 @@ def test_claude_codes_request_reaches_a_capped_upstream_of_its_api_capped(
     body = claude_code_body()
     client: dict[str, Any] = orjson.loads(body)
     assert client["max_tokens"] > CAP
-    fake.enqueue(StreamReply(anthropic_stream(ANSWER)))
+    fake.enqueue(StreamReply(anthropic_stream(ANSWER, text_chunks=1)))
 
     response = post(server, "/v1/messages?beta=true", body)
 
@@ -101,7 +101,7 @@ def test_claude_codes_request_reaches_a_capped_upstream_of_its_api_capped(
 
 def test_a_request_within_the_cap_keeps_its_exact_bytes(server: LuthienServer, fake: FakeProvider) -> None:
     body = claude_code_body(max_tokens=CAP)
-    fake.enqueue(StreamReply(anthropic_stream(ANSWER)))
+    fake.enqueue(StreamReply(anthropic_stream(ANSWER, text_chunks=1)))
 
     response = post(server, "/v1/messages?beta=true", body)
 
@@ -113,7 +113,7 @@ def test_a_request_within_the_cap_keeps_its_exact_bytes(server: LuthienServer, f
 def test_claude_codes_request_translated_for_a_chat_only_upstream_is_capped(
     server: LuthienServer, local: FakeProvider
 ) -> None:
-    local.enqueue(StreamReply(chat_stream(ANSWER)))
+    local.enqueue(StreamReply(chat_stream(ANSWER, text_chunks=1)))
 
     response = post(server, "/v1/messages?beta=true", claude_code_body(model="llama-3.3-70b"))
 
@@ -127,7 +127,7 @@ def test_claude_codes_request_translated_for_a_chat_only_upstream_is_capped(
 def test_a_responses_call_without_a_limit_gets_the_cap_on_an_anthropic_upstream(
     server: LuthienServer, fake: FakeProvider
 ) -> None:
-    fake.enqueue(StreamReply(anthropic_stream(ANSWER)))
+    fake.enqueue(StreamReply(anthropic_stream(ANSWER, text_chunks=1)))
     body = orjson.dumps({"model": "claude-sonnet-4-6", "input": "Hello?", "stream": True})
 
     response = httpx.post(

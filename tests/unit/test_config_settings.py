@@ -396,6 +396,7 @@ def test_codexs_web_search_is_dropped_by_default() -> None:
     ("value", "expected"),
     [
         ("none", frozenset[str]()),
+        ("None", frozenset[str]()),
         ("", frozenset[str]()),
         (" web_search , image_generation,", frozenset({"web_search", "image_generation"})),
     ],
