@@ -26,6 +26,7 @@ from luthien.upstream.client import UpstreamClient
 from luthien.upstream.output_cap import ANTHROPIC_MIN_THINKING_BUDGET, capped_body
 from luthien.upstream.routing import Router, Upstream
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.errors import ErrorKind, GatewayError
 from tests.fake_provider import FakeProvider, JSONReply, chat_completion
 
 CAP = 4096
@@ -102,6 +103,17 @@ def test_another_built_in_tool_is_still_refused_by_field() -> None:
         call(upstream(UpstreamApi.OPENAI_CHAT), OPENAI_RESPONSES, body)
 
     assert refused.value.field == "tools[1].type"
+
+
+def test_a_malformed_tool_after_a_dropped_one_is_named_by_its_index_in_the_clients_body() -> None:
+    body = {**CODEX_LIKE, "tools": [WEB_SEARCH, "exec_command"]}
+
+    with pytest.raises(GatewayError) as refused:
+        call(upstream(UpstreamApi.ANTHROPIC), OPENAI_RESPONSES, body)
+
+    assert refused.value.kind is ErrorKind.INVALID_REQUEST
+    assert not isinstance(refused.value, UntranslatableField)
+    assert refused.value.message.startswith("tools[1]")  # the path is what the client reads
 
 
 def test_a_call_the_upstream_serves_keeps_its_built_in_tools() -> None:
