@@ -116,6 +116,12 @@ class UpstreamConfig(BaseModel):
     api_key: SecretStr | None = None
     api_key_env: str | None = None
     timeouts: TimeoutsConfig | None = None
+    max_output_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        description="The most output tokens a request to this upstream may ask for: a larger limit "
+        "(Claude Code asks for 64000) is lowered to it (`luthien.upstream.output_cap`). Unset: no cap.",
+    )
 
     @model_validator(mode="after")
     def _one_key_source(self) -> UpstreamConfig:

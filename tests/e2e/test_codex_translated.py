@@ -11,8 +11,9 @@ accepts, and Codex's next request brings the summary back to the upstream as tex
 
 The bodies the real CLI sent are replayed on the same routes in test_codex_translated_replays.py.
 
-Codex offers the built-in `web_search` tool, which no other API has (refused, by field): it is
-turned off (`web_search="disabled"`), as docs/translation.md tells Codex users on translated routes.
+Codex runs as users run it: its built-in `web_search` tool, which no other API has, is left out of
+the translated request by default (`LUTHIEN_TRANSLATION_DROPPED_TOOL_TYPES`), so no Codex setting is
+needed; the upstream never sees it.
 """
 
 from __future__ import annotations
@@ -61,8 +62,6 @@ SHELL_TOOL = "exec_command"
 MARKER_TEXT = "luthien-was-here"
 SUMMARY = "The user wanted a marker file; the command wrote it. Nothing remains to do."
 POLICY_FIND, POLICY_REPLACE = "Nothing remains to do.", "The task is complete."
-NO_WEB_SEARCH = ('web_search="disabled"',)
-"""Codex's `web_search` built-in has no counterpart on other APIs (refused): turned off."""
 CONTEXT_WINDOW = 20_000
 AUTO_COMPACT_LIMIT = 2_000
 FULL_CONTEXT_TOKENS = 50_000
@@ -93,6 +92,11 @@ def texts(message: dict[str, Any]) -> list[str]:
     if isinstance(content, str):
         return [content]
     return [part["text"] for part in content or [] if part.get("type") == "text"]
+
+
+def tool_names(body: dict[str, Any]) -> list[str]:
+    """The names of the tools an Anthropic or Chat request offers."""
+    return [tool.get("name") or tool["function"]["name"] for tool in body.get("tools", [])]
 
 
 def anthropic_reply(text: str, calls: list[ToolCall], full: bool, stream: bool) -> Reply:
@@ -171,9 +175,17 @@ class Setup:
 
 
 def start(
-    make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, api: str, **extra: Any
+    make_luthien: LuthienFactory,
+    fake: FakeProvider,
+    local: FakeProvider,
+    api: str,
+    settings: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> Setup:
-    """Luthien with every model routed to the `api` upstream; Codex's key is Luthien's key."""
+    """Luthien with every model routed to the `api` upstream; Codex's key is Luthien's key.
+
+    `settings` override the server's settings; `extra` is more config.
+    """
     upstream = upstreams(fake, local)[api]
     config = LuthienConfig.model_validate(
         {
@@ -182,7 +194,7 @@ def start(
             **extra,
         }
     )
-    server = make_luthien(config, api_key=CLIENT_KEY)
+    server = make_luthien(config, api_key=CLIENT_KEY, **(settings or {}))
     return Setup(server, upstream, local if api == "openai-chat" else fake)
 
 
@@ -224,11 +236,14 @@ def test_a_text_turn(
     setup = start(make_luthien, fake, local, api)
     setup.model.respond_with(agent(setup.upstream, None))
 
-    events = run_codex(setup.server.base_url, tmp_path, tmp_path, "Say hello.", config=NO_WEB_SEARCH)
+    events = run_codex(setup.server.base_url, tmp_path, tmp_path, "Say hello.")
 
     assert [item["text"] for item in completed_items(events, "agent_message")] == [GREETING]
     (body,) = model_calls(setup)
     assert "Say hello." in [text for message in body["messages"] for text in texts(message)]
+    # Codex offered `web_search` (a built-in no other API has): left out; its own tools are there.
+    assert SHELL_TOOL in tool_names(body)
+    assert "web_search" not in tool_names(body)
     (received,) = [request for request in setup.model.requests if request.path == setup.upstream.path]
     name, value = setup.upstream.auth
     assert received.headers[name] == value
@@ -247,7 +262,7 @@ def test_a_command_round_trip(
     setup = start(make_luthien, fake, local, api)
     setup.model.respond_with(agent(setup.upstream, f"echo {MARKER_TEXT} | tee {marker}"))
 
-    events = run_codex(setup.server.base_url, workspace, home, "Leave a marker file.", config=NO_WEB_SEARCH)
+    events = run_codex(setup.server.base_url, workspace, home, "Leave a marker file.")
 
     assert marker.read_text().strip() == MARKER_TEXT  # the command really ran
     (command,) = completed_items(events, "command_execution")
@@ -285,7 +300,7 @@ def test_real_codex_compacts_on_a_translated_route(
         home,
         "Leave a marker file.",
         provider_name=OPENAI_PROVIDER_NAME,  # Codex compacts on the server only for this name
-        config=(*NO_WEB_SEARCH, *COMPACTING),
+        config=COMPACTING,
     )
 
     assert marker.read_text().strip() == MARKER_TEXT

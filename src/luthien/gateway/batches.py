@@ -24,7 +24,8 @@ from starlette.types import Scope, Send
 
 from luthien.call.request import CallRequest
 from luthien.gateway.asgi import send_bytes
-from luthien.gateway.forward import Coverage, Forwarded, ForwardedEndpoint, Plan, new_context, upstream_path
+from luthien.gateway.coverage import Coverage, Forwarded, Plan, upstream_path
+from luthien.gateway.forward import ForwardedEndpoint, new_context
 from luthien.gateway.proxy import MESSAGES
 from luthien.gateway.recording import start_recorder
 from luthien.gateway.state import GatewayState, client_headers

@@ -14,7 +14,7 @@ from luthien.admin import openapi as admin
 from luthien.admin.openapi.replay import REPLAY_UI_PAGES
 from luthien.config import WireFormat
 from luthien.gateway.batches import BATCH_SPECS
-from luthien.gateway.forward import Coverage, Forwarded
+from luthien.gateway.coverage import Coverage, Forwarded
 from luthien.gateway.proxy import ENDPOINTS, Endpoint
 from luthien.gateway.stored import FORWARDED
 from luthien.wire.errors import ErrorKind

@@ -242,6 +242,8 @@ class ProxyEndpoint:
                 shadow.translate_from(sent.api)
         if sent.translated:
             recorder.forwarded(sent.body, upstream.name, sent.key, sent.api.name, request.to_bytes())
+        elif sent.capped:  # the upstream's output cap is no policy's change
+            recorder.forwarded(sent.body, upstream.name, sent.key, policy_request=request.to_bytes())
         else:
             recorder.forwarded(sent.body, upstream.name, sent.key)
         configured = self.state.router.route(request.model)

@@ -13,7 +13,7 @@ from typing import Any, cast
 import orjson
 
 from luthien.gateway.batches import BATCH_SPECS
-from luthien.gateway.forward import Coverage, Forwarded
+from luthien.gateway.coverage import Coverage, Forwarded
 from luthien.gateway.proxy import ENDPOINTS
 from luthien.wire.apis import OPENAI_CHAT, OPENAI_RESPONSES
 from luthien.wire.errors import ErrorKind, GatewayError

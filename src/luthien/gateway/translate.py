@@ -6,6 +6,9 @@ the body's exact bytes, the client's path and query string. Any other call is tr
 (`luthien.translation.requests`) to the upstream's API (`Upstream.api_for`) and posted to that API's
 path; the client's query string belongs to the client's API (Claude Code's `?beta=true`) and is
 dropped. The answer comes back through the pipeline with the upstream's API (`gateway/proxy.py`).
+Built-in tools named by `LUTHIEN_TRANSLATION_DROPPED_TOOL_TYPES` (Codex's `web_search`) are left out
+of a translated call. Either way, an upstream's `max_output_tokens` caps the request's output limit
+(`luthien.upstream.output_cap`; an uncapped same-API call keeps its exact bytes).
 
 Credentials: a translated call carries the upstream's configured key, never the client's, since a
 client's Anthropic key is no OpenAI key. A translated call from a client that did not present the
@@ -39,6 +42,7 @@ from luthien.settings import AuthMode, Settings
 from luthien.translation.compaction import CompactionStage, asks_for_compaction
 from luthien.translation.requests import translate_request
 from luthien.upstream.caller import ANTHROPIC_VERSION
+from luthien.upstream.output_cap import capped_body
 from luthien.upstream.routing import Router, Upstream
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
 from luthien.wire.errors import ErrorKind, GatewayError
@@ -72,6 +76,8 @@ class UpstreamCall:
         key: the upstream's configured key, if any (scrubbed from the record).
         translated: whether `api` differs from the client's API.
         compacting: whether it is Codex's compaction, translated (answered by a compaction item).
+        capped: whether the upstream's output cap lowered the request's output limit
+            (`luthien.upstream.output_cap`).
     """
 
     upstream: Upstream
@@ -82,6 +88,7 @@ class UpstreamCall:
     key: str | None
     translated: bool
     compacting: bool = False
+    capped: bool = False
 
 
 def route(state: GatewayState, client_api: WireApi, model: str) -> Upstream:
@@ -118,10 +125,20 @@ def upstream_call(
             counterpart, token counting, a client's own credentials).
     """
     key = upstream.config.resolved_api_key()
+    cap = upstream.config.max_output_tokens
     if upstream.serves(client_api):
         headers = upstream_request_headers(client_headers, upstream.format, key, server_key)
+        capped = capped_body(request.body, cap)
+        body = request.to_bytes() if capped is None else orjson.dumps(capped)
         return UpstreamCall(
-            upstream, client_api, upstream.url(path, query), request.to_bytes(), headers, key, False
+            upstream,
+            client_api,
+            upstream.url(path, query),
+            body,
+            headers,
+            key,
+            False,
+            capped=capped is not None,
         )
     where = f"model {request.model!r} routes to upstream {upstream.name!r} ({upstream.api.value})"
     if path != API_PATHS[client_api]:
@@ -137,19 +154,25 @@ def upstream_call(
         )
     target = upstream.api_for(client_api)
     body = translate_request(
-        dict(request.body), client_api, target, default_max_tokens=settings.translation_default_max_tokens
+        dict(request.body),
+        client_api,
+        target,
+        default_max_tokens=settings.translation_default_max_tokens,
+        droppable_tool_types=settings.dropped_tool_types,
     )
+    capped = capped_body(body, cap)
     headers = translated_headers(client_headers, upstream, key)
     compacting = client_api is OPENAI_RESPONSES and asks_for_compaction(request.body)
     return UpstreamCall(
         upstream,
         target,
         upstream.url(API_PATHS[target], ""),
-        orjson.dumps(body),
+        orjson.dumps(body if capped is None else capped),
         headers,
         key,
         True,
         compacting,
+        capped is not None,
     )
 
 

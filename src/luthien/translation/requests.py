@@ -9,15 +9,19 @@ ordinary messages first (`luthien.translation.compaction`).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from luthien.translation import anthropic_request, compaction, openai_chat_request, openai_responses_request
-from luthien.translation.request_model import NormalizedRequest
+from luthien.translation.request_model import NormalizedRequest, UntranslatableField
 from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind, GatewayError
 
 logger = logging.getLogger(__name__)
+
+_TOOL_PATH = re.compile(r"tools\[(\d+)\]")
+"""A path to one of the request's tools, at the start of an error message."""
 
 Decoder = Callable[[dict[str, Any]], NormalizedRequest]
 
@@ -101,16 +105,44 @@ def translate_request(
         GatewayError: INVALID_REQUEST for a malformed field; `UntranslatableField` (a GatewayError
             of that kind, with `field`) for a field with no counterpart on `target`.
     """
-    if droppable_tool_types and isinstance(body.get("tools"), list):
-        tools: list[Any] = body["tools"]
-        kept = [tool for tool in tools if not _droppable(tool, droppable_tool_types)]
-        if len(kept) != len(tools):
-            logger.debug(
-                "translation to %s drops tools of types %s", target.name, sorted(droppable_tool_types)
-            )
-            body = {**body, "tools": kept}
-    return encode_request(decode_request(body, source), target, default_max_tokens=default_max_tokens)
+    tools: list[Any] = body["tools"] if isinstance(body.get("tools"), list) else []
+    kept: list[int] = []  # the client's index of each tool decoded
+    for index, tool in enumerate(tools):
+        if droppable_tool_types and _droppable(tool, droppable_tool_types):
+            logger.debug("translation to %s drops tools[%d] (built-in %s)", target.name, index, tool["type"])
+        else:
+            kept.append(index)
+    if len(kept) != len(tools):
+        body = {**body, "tools": [tools[index] for index in kept]}
+    try:
+        request = decode_request(body, source)
+    except GatewayError as error:
+        renumbered = _with_client_tool_index(error, kept)
+        if renumbered is error:
+            raise
+        raise renumbered from error
+    return encode_request(request, target, default_max_tokens=default_max_tokens)
 
 
 def _droppable(tool: Any, types: frozenset[str]) -> bool:
     return isinstance(tool, dict) and tool.get("type") in types  # pyright: ignore[reportUnknownMemberType]
+
+
+def _with_client_tool_index(error: GatewayError, kept: list[int]) -> GatewayError:
+    """`error`, a `tools[i]` path at its start renumbered to the tool's index in the client's body.
+
+    Decoding sees the tools left after dropped ones were taken out; the client must read the path
+    of its own body (`kept[i]` is the client's index of the `i`-th tool decoded).
+    """
+    match = _TOOL_PATH.match(error.message)
+    if match is None or type(error) not in (GatewayError, UntranslatableField):
+        return error
+    decoded_index = int(match.group(1))
+    if decoded_index >= len(kept) or kept[decoded_index] == decoded_index:
+        return error
+    path = f"tools[{kept[decoded_index]}]"
+    message = path + error.message[match.end() :]
+    if isinstance(error, UntranslatableField):
+        field = path + error.field[match.end() :]
+        return UntranslatableField(field, message.removeprefix(f"{field}: "))
+    return GatewayError(error.kind, message, error.headers)

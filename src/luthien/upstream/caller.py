@@ -2,8 +2,9 @@
 
 One non-streaming request to a named upstream, in its format, with its own configured credentials
 and timeouts (the upstream's `timeouts:`, else the global ones), through the upstream's circuit
-breaker (a judge's failures count, and an open breaker refuses it). `complete` asks one question;
-`send` posts a whole request body of the client's API (a call's own request, re-asked).
+breaker (a judge's failures count, and an open breaker refuses it), its output limit lowered to the
+upstream's `max_output_tokens` (`luthien.upstream.output_cap`). `complete` asks one question; `send`
+posts a whole request body of the client's API (a call's own request, re-asked).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from multidict import CIMultiDict
 
 from luthien.config import WireFormat
 from luthien.upstream.breaker import Breakers
+from luthien.upstream.output_cap import capped_body
 from luthien.upstream.routing import Router, Upstream
 from luthien.upstream.timeouts import resolve_timeouts
 from luthien.wire.errors import ErrorKind, GatewayError
@@ -120,6 +122,8 @@ class ModelCaller:
     ) -> ModelReply:
         """POST a whole request `body` to `path` (e.g. `/v1/responses`) on `upstream`, not streaming.
 
+        An output limit above the upstream's `max_output_tokens` is lowered to it.
+
         Args:
             upstream: where to send it.
             path: the API path.
@@ -140,9 +144,11 @@ class ModelCaller:
             headers["authorization"] = f"Bearer {key}"
         url = upstream.url(path, "")
         timeouts = resolve_timeouts(self._breakers.default_timeouts, upstream.config, None)
+        capped = capped_body(body, upstream.config.max_output_tokens)
+        sent = dict(body) if capped is None else capped
         try:
             async with self._breakers.request(
-                upstream, "POST", url, headers, orjson.dumps(dict(body)), timeouts
+                upstream, "POST", url, headers, orjson.dumps(sent), timeouts
             ) as response:
                 raw = await response.read()
                 status = response.status
