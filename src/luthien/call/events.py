@@ -8,13 +8,21 @@ Events are immutable. An event decoded from upstream remembers the wire events i
 `origin`; `origin` is not an init field, so `dataclasses.replace()` and every event a policy builds
 have none, and the encoder serializes them anew. An event a policy returns as it received it keeps its
 origin and goes out as the exact upstream bytes.
+
+Decoders and encoders share no state: what a decoder learned about the wire form that its API's
+encoder needs to write the same form again (Chat's reasoning field and trailing chunks, a Responses
+item's upstream position, a whole body as a template) travels on the events, in `hints`: a
+`WireHints` of the decoding API's own class. `hints` is an init field kept by `dataclasses.replace()`
+(a changed event keeps the wire form it came in where that still applies); an encoder reads only
+hints of its own API (`hints_of`), so an event of another API, or one a policy built, is encoded from
+its meaning alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import orjson
 
@@ -55,6 +63,23 @@ class Origin:
 
     wire: tuple[WireEvent, ...]
     parts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class WireHints:
+    """What one API's decoder noted about an event's wire form, for that API's encoder only.
+
+    Each API has its own subclass (e.g. `ChatHints`), which sets `api`; an encoder asks for its own
+    class with `hints_of` and never sees another API's.
+
+    Attributes:
+        api: the name of the API whose decoder made them (`WireApi.name`).
+    """
+
+    api: ClassVar[str] = ""
+
+
+_Hints = TypeVar("_Hints", bound=WireHints)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +169,7 @@ class MessageStart:
     message_id: str
     model: str
     data: dict[str, Any] | None = None
+    hints: WireHints | None = field(default=None, compare=False, repr=False)
     origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
 
 
@@ -162,6 +188,7 @@ class BlockStart:
     kind: BlockKind
     tool_call: ToolCall | None = None
     data: dict[str, Any] | None = None
+    hints: WireHints | None = field(default=None, compare=False, repr=False)
     origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
 
 
@@ -187,6 +214,7 @@ class BlockDelta:
     signature: str | None = None
     data: dict[str, Any] | None = None
     wire_fields: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    hints: WireHints | None = field(default=None, compare=False, repr=False)
     origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
 
 
@@ -200,6 +228,7 @@ class BlockComplete:
 
     index: int
     block: Block
+    hints: WireHints | None = field(default=None, compare=False, repr=False)
     origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
 
 
@@ -218,6 +247,7 @@ class MessageEnd:
     provider_stop_reason: str | None = None
     usage: Usage | None = None
     data: dict[str, Any] | None = None
+    hints: WireHints | None = field(default=None, compare=False, repr=False)
     origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
 
 
@@ -226,6 +256,7 @@ class Opaque:
     """An upstream event outside the normalized model (ping, unknown types); always passed on."""
 
     wire: WireEvent
+    hints: WireHints | None = field(default=None, compare=False, repr=False)
     origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
 
 
@@ -249,6 +280,12 @@ def merged_wire_fields(first: dict[str, Any] | None, second: dict[str, Any] | No
         earlier = fields.get(key)
         fields[key] = [*earlier, *value] if isinstance(earlier, list) and isinstance(value, list) else value  # pyright: ignore[reportUnknownVariableType]
     return {"delta": fields, "logprobs": None, "text": None}
+
+
+def hints_of(event: CallEvent, kind: type[_Hints]) -> _Hints | None:
+    """The event's hints if they are of `kind` (an encoder's own API's), else None."""
+    hints = event.hints
+    return hints if isinstance(hints, kind) else None
 
 
 def with_origin(event: _Event, origin: Origin) -> _Event:
