@@ -117,6 +117,8 @@ class Block:
         signature: the thinking signature the provider needs back (THINKING), if any.
         data: the provider's own block object for OTHER blocks (and for round-tripping unknown
             fields of known blocks); None for blocks a policy built.
+        hints: its start's hints (kept by `dataclasses.replace`, so a block a policy sends whole
+            in place of the decoded one keeps them).
     """
 
     kind: BlockKind
@@ -124,6 +126,7 @@ class Block:
     tool_call: ToolCall | None = None
     signature: str | None = None
     data: dict[str, Any] | None = None
+    hints: WireHints | None = field(default=None, compare=False, repr=False)
 
 
 def text_block(text: str) -> Block:
@@ -164,6 +167,7 @@ class MessageStart:
         message_id: the provider's response id.
         model: the model that answers.
         data: the provider's payload it was decoded from (a template for re-encoding).
+        hints: what the decoder noted about the wire form, for its own API's encoder.
     """
 
     message_id: str
@@ -182,6 +186,7 @@ class BlockStart:
         kind: what the block holds.
         tool_call: for TOOL_CALL, the id and name (arguments still empty).
         data: for OTHER, the provider's block object as it started.
+        hints: what the decoder noted about the wire form, for its own API's encoder.
     """
 
     index: int
@@ -206,6 +211,7 @@ class BlockDelta:
         wire_fields: what the wire carried beside this piece (e.g. Chat's `annotations`, `logprobs`),
             for the encoder to keep when the piece is re-serialized; `dataclasses.replace` keeps it,
             a delta a policy builds has none.
+        hints: what the decoder noted about the wire form, for its own API's encoder.
     """
 
     index: int
@@ -241,6 +247,7 @@ class MessageEnd:
         provider_stop_reason: the provider's own value (kept when it has no normalized name).
         usage: token counts, if reported.
         data: the provider's payload it was decoded from (a template for re-encoding).
+        hints: what the decoder noted about the wire form, for its own API's encoder.
     """
 
     stop_reason: StopReason

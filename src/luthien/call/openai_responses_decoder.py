@@ -186,7 +186,7 @@ class ResponsesStreamDecoder:
             hints = ResponsesHints(source=template, output_index=oi, item=template)
             start = self._new_block(BlockStart(self._next_block, BlockKind.OTHER, data=template, hints=hints))
             self._assemblies.pop(start.index)
-            complete = BlockComplete(start.index, Block(BlockKind.OTHER, data=item), hints=hints)
+            complete = BlockComplete(start.index, Block(BlockKind.OTHER, data=item, hints=hints), hints=hints)
             return [with_origin(start, Origin((held,))), with_origin(complete, Origin((event,)))]
         block = self._item_blocks.pop(oi, None)
         if block is None:
@@ -233,9 +233,8 @@ class ResponsesStreamDecoder:
             assembly.add(delta)
         if kind is BlockKind.OTHER:
             part = items.is_part(kind, as_dict(assembly.start.data))
-            complete = BlockComplete(
-                block, Block(kind, data=as_dict(final.get("part")) if part else item), hints=hints
-            )
+            data = as_dict(final.get("part")) if part else item
+            complete = BlockComplete(block, Block(kind, data=data, hints=hints), hints=hints)
         else:
             complete = BlockComplete(block, assembly.block(), hints=hints)
         events: list[CallEvent] = [*deltas, complete]

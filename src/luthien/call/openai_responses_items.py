@@ -230,9 +230,9 @@ def _whole(
     if signature is not None:
         events.append(BlockDelta(index, kind, signature=signature, hints=hints))
     if call is not None:
-        block = Block(kind, tool_call=ToolCall(call.id, call.name, text or "{}"), data=data)
+        block = Block(kind, tool_call=ToolCall(call.id, call.name, text or "{}"), data=data, hints=hints)
     else:
-        block = Block(kind, text=text, signature=signature, data=data)
+        block = Block(kind, text=text, signature=signature, data=data, hints=hints)
     return [*events, BlockComplete(index, block, hints=hints)]
 
 
