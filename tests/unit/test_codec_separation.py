@@ -41,7 +41,7 @@ from luthien.testing.fake_provider.openai_chat_wire import chat_stream
 from luthien.testing.fake_provider.script import ToolCall as FakeCall
 from luthien.testing.streams import API_NAMES, WIRE_APIS, ApiName, ModelReply, model_reply
 from luthien.translation.responses import decoder_for, encoder_for, same_api_codec
-from luthien.wire.apis import CHAT_CHUNK, OPENAI_CHAT, WireApi, response_event
+from luthien.wire.apis import CHAT_CHUNK, OPENAI_CHAT, OPENAI_RESPONSES, WireApi, response_event
 from luthien.wire.sse import SSEParser
 
 Policy = Callable[[CallEvent], list[CallEvent]]
@@ -271,3 +271,24 @@ def test_an_encoder_follows_hints_of_its_own_api(client: ApiName) -> None:
     plain = encoder_for(api).encode_body(_policy_events(None)).data
     hinted = encoder_for(api).encode_body(_policy_events(HINTS[client])).data
     assert _stable(hinted) != _stable(plain)
+
+
+def test_a_block_a_policy_resends_whole_keeps_its_upstream_item() -> None:
+    """A replaced copy of a decoded block keeps the block's hints: its part reopens the upstream message."""
+    reply = model_reply("openai_responses", "Sunny today.")
+    upstream = [p["item"]["id"] for p in _payloads(reply.raw) if p["type"] == "response.output_item.added"]
+
+    def resend_whole(event: CallEvent) -> list[CallEvent]:
+        if isinstance(event, BlockStart | BlockDelta) and event.kind is BlockKind.TEXT:
+            return []
+        if isinstance(event, BlockComplete) and event.block.kind is BlockKind.TEXT:
+            return [BlockComplete(-1, dataclasses.replace(event.block, text="Changed."))]
+        return [event]
+
+    out = _payloads(_encoded(OPENAI_RESPONSES, _decoded(OPENAI_RESPONSES, reply.frames), policy=resend_whole))
+    added = [p["item"]["id"] for p in out if p["type"] == "response.output_item.added"]
+    assert added == upstream
+    final = out[-1]["response"]["output"]
+    assert [(item["id"], [part["text"] for part in item["content"]]) for item in final] == [
+        (upstream[0], ["Changed."])
+    ]

@@ -15,8 +15,8 @@ Stream mapping (decode; encode is the reverse):
 
 `AnthropicDecoder` and `AnthropicEncoder` share no state. A stream needs no hints: every event maps
 to whole wire events (`origin`), and the payloads a re-serialized event starts from travel in its
-`data`. A whole body's `MessageStart` carries `AnthropicHints` naming the body, which the encoder
-keeps unchanged or rebuilds from as a template.
+`data`. A whole body's `MessageStart` and `MessageEnd` carry `AnthropicHints` naming the body, which
+the encoder keeps unchanged or rebuilds from as a template.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class AnthropicHints(WireHints):
     """What the Anthropic decoder notes for the Anthropic encoder.
 
     Attributes:
-        body: on a whole body's `MessageStart`, the body it was decoded from.
+        body: on a whole body's `MessageStart` and `MessageEnd`, the body they were decoded from.
     """
 
     api: ClassVar[str] = ANTHROPIC_MESSAGES.name
@@ -224,8 +224,8 @@ class AnthropicDecoder:
         """See `CallDecoder.decode_body`."""
         message = _dict(body.data)
         message_id, model = str(message.get("id", "")), str(message.get("model", ""))
-        start = MessageStart(message_id, model, data=message, hints=AnthropicHints(body))
-        events: list[CallEvent] = [start]
+        hints = AnthropicHints(body)
+        events: list[CallEvent] = [MessageStart(message_id, model, data=message, hints=hints)]
         for index, raw_block in enumerate(message.get("content") or []):
             events.extend(_whole_block_events(index, _dict(raw_block)))
         reason = message.get("stop_reason")
@@ -234,6 +234,7 @@ class AnthropicDecoder:
                 stop_reason(reason),
                 provider_stop_reason=reason if isinstance(reason, str) else None,
                 usage=usage_of(message.get("usage")),
+                hints=hints,
             )
         )
         return body_events(body, events)

@@ -4,7 +4,7 @@ Chat has no block events: a block is implied by which field of `choices[0].delta
 Streams are decoded by `openai_chat_decoder` and encoded by `openai_chat_encoder`; the shared field
 names and mappings are in `openai_chat_wire`. `OpenAIChatDecoder` and `OpenAIChatEncoder` share no
 state: the encoder learns the upstream's wire form only from the events (`origin`, `data`,
-`wire_fields`, and `ChatHints`; a body's `MessageStart` names the body, a rebuilt body's template).
+`wire_fields`, and `ChatHints`; a body's start and end name the body, a rebuilt body's template).
 Only the first choice 0 is interpreted; anything else in `choices` is cut before decoding, never sent
 unread.
 
@@ -136,10 +136,10 @@ class OpenAIChatDecoder(ChatStreamDecoder):
                 arguments if isinstance(arguments, str) and arguments else "{}",
             )
             blocks.append(Block(BlockKind.TOOL_CALL, tool_call=call, data=entry))
-        start = MessageStart(
-            str(data.get("id", "")), str(data.get("model", "")), data=data, hints=ChatHints(body=body)
-        )
-        events: list[CallEvent] = [start]
+        hints = ChatHints(body=body)
+        events: list[CallEvent] = [
+            MessageStart(str(data.get("id", "")), str(data.get("model", "")), data=data, hints=hints)
+        ]
         for index, block in enumerate(blocks):
             events.extend(whole_block_events(index, block))
         reason = choice.get("finish_reason")
@@ -148,6 +148,7 @@ class OpenAIChatDecoder(ChatStreamDecoder):
                 stop_reason(reason),
                 provider_stop_reason=reason if isinstance(reason, str) else None,
                 usage=usage_of(data.get("usage")),
+                hints=hints,
             )
         )
         return body_events(body, events)

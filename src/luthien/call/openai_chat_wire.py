@@ -59,7 +59,8 @@ class ChatHints(WireHints):
             `[DONE]` (so the encoder does not make one up).
         usage: on `MessageEnd`, the last usage the upstream reported (a different one is patched
             into the trailer).
-        body: on a whole body's `MessageStart`, the body it was decoded from (the template).
+        body: on a whole body's `MessageStart` and `MessageEnd`, the body they were decoded from
+            (the template of a rebuilt one).
     """
 
     api: ClassVar[str] = OPENAI_CHAT.name

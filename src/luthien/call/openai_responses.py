@@ -46,6 +46,7 @@ written back in its own item type.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 from luthien.call import openai_responses_items as items
@@ -63,16 +64,14 @@ class OpenAIResponsesDecoder(ResponsesStreamDecoder):
     def decode_body(self, body: WireEvent) -> list[CallEvent]:
         """See `CallDecoder.decode_body`."""
         response = as_dict(body.data)
-        start = MessageStart(
-            str(response.get("id", "")),
-            str(response.get("model", "")),
-            data=response,
-            hints=ResponsesHints(body=body),
-        )
+        hints = ResponsesHints(body=body)
+        end = items.message_end(str(response.get("status")), response, False)
         events: list[CallEvent] = [
-            start,
+            MessageStart(
+                str(response.get("id", "")), str(response.get("model", "")), data=response, hints=hints
+            ),
             *items.body_events(items.as_list(response.get("output"))),
-            items.message_end(str(response.get("status")), response, False),
+            dataclasses.replace(end, hints=hints),
         ]
         return body_events(body, events)
 

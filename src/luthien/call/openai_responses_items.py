@@ -96,7 +96,8 @@ class ResponsesHints(WireHints):
             announced it; body: the message item), the template of a reopened message.
         announced: on `MessageEnd`, the upstream output indices announced by then (the terminal
             response's `output` is rebuilt unless exactly these items were sent).
-        body: on a whole body's `MessageStart`, the body it was decoded from (the template).
+        body: on a whole body's `MessageStart` and `MessageEnd`, the body they were decoded from
+            (the template of a rebuilt one).
     """
 
     api: ClassVar[str] = OPENAI_RESPONSES.name
