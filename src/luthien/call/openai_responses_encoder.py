@@ -57,7 +57,7 @@ class ResponsesStreamEncoder:
             self._synthesize(item)
         if origin is not None:
             in_block = isinstance(events[0], BlockStart | BlockDelta | BlockComplete)
-            hints = next((h for e in events if (h := hints_of(e, ResponsesHints)) is not None), None)
+            hints = _first_hints(events)
             for wire in origin.wire:
                 self._forward(wire, in_block, hints)
         out, self._out = self._out, []
@@ -288,3 +288,12 @@ class ResponsesStreamEncoder:
         elif block.kind is BlockKind.OTHER and data:
             item.item = {**data, "id": item.id}
         self._emit(item.finished())
+
+
+def _first_hints(events: list[CallEvent]) -> ResponsesHints | None:
+    """The hints of the first of `events` that has Responses hints (those of one origin agree)."""
+    for event in events:
+        hints = hints_of(event, ResponsesHints)
+        if hints is not None:
+            return hints
+    return None
