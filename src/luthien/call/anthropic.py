@@ -12,17 +12,23 @@ Stream mapping (decode; encode is the reverse):
 - `ping`, `error`, unknown types → `Opaque`
 - `content_block_delta` / `content_block_stop` of a block that is not open → dropped (a client would
   apply it to a block the policy already saw whole)
+
+`AnthropicDecoder` and `AnthropicEncoder` share no state. A stream needs no hints: every event maps
+to whole wire events (`origin`), and the payloads a re-serialized event starts from travel in its
+`data`. A whole body's `MessageStart` and `MessageEnd` carry `AnthropicHints` naming the body, which
+the encoder keeps unchanged or rebuilds from as a template.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any, ClassVar, cast
 
 import orjson
 
 from luthien.call.assembly import BlockAssembly
-from luthien.call.codec import OriginGrouping, body_events, is_unchanged_body
+from luthien.call.codec import CodecPair, OriginGrouping, body_events, is_unchanged_body
 from luthien.call.events import (
     Block,
     BlockComplete,
@@ -37,9 +43,12 @@ from luthien.call.events import (
     StopReason,
     ToolCall,
     Usage,
+    WireHints,
+    hints_of,
     with_origin,
 )
 from luthien.pipeline.events import RESPONSE_BODY, WireEvent
+from luthien.wire.apis import ANTHROPIC_MESSAGES
 
 _KINDS = {"text": BlockKind.TEXT, "thinking": BlockKind.THINKING, "tool_use": BlockKind.TOOL_CALL}
 _DELTA_KINDS = {
@@ -51,6 +60,18 @@ _DELTA_KINDS = {
 
 def _dict(value: Any) -> dict[str, Any]:
     return cast(dict[str, Any], value) if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class AnthropicHints(WireHints):
+    """What the Anthropic decoder notes for the Anthropic encoder.
+
+    Attributes:
+        body: on a whole body's `MessageStart` and `MessageEnd`, the body they were decoded from.
+    """
+
+    api: ClassVar[str] = ANTHROPIC_MESSAGES.name
+    body: WireEvent | None = None
 
 
 def stop_reason(value: Any) -> StopReason:
@@ -120,16 +141,12 @@ def provider_stop_reason(event: MessageEnd) -> str:
     return event.stop_reason.value
 
 
-class AnthropicCodec:
-    """Decodes and encodes one Anthropic Messages call (see the module docstring for the mapping)."""
+class AnthropicDecoder:
+    """Decodes one Anthropic Messages call (see the module docstring for the mapping)."""
 
     def __init__(self) -> None:
         self._assemblies: dict[int, BlockAssembly] = {}
         self._pending_delta: WireEvent | None = None
-        self._grouping = OriginGrouping()
-        self._body: WireEvent | None = None
-
-    # --- decoding -------------------------------------------------------------------------------
 
     def decode(self, event: WireEvent) -> list[CallEvent]:
         """See `CallCodec.decode`."""
@@ -203,7 +220,31 @@ class AnthropicCodec:
         """Nothing is complete without `message_stop`; a held `message_delta` is dropped."""
         return []
 
-    # --- encoding -------------------------------------------------------------------------------
+    def decode_body(self, body: WireEvent) -> list[CallEvent]:
+        """See `CallDecoder.decode_body`."""
+        message = _dict(body.data)
+        message_id, model = str(message.get("id", "")), str(message.get("model", ""))
+        hints = AnthropicHints(body)
+        events: list[CallEvent] = [MessageStart(message_id, model, data=message, hints=hints)]
+        for index, raw_block in enumerate(message.get("content") or []):
+            events.extend(_whole_block_events(index, _dict(raw_block)))
+        reason = message.get("stop_reason")
+        events.append(
+            MessageEnd(
+                stop_reason(reason),
+                provider_stop_reason=reason if isinstance(reason, str) else None,
+                usage=usage_of(message.get("usage")),
+                hints=hints,
+            )
+        )
+        return body_events(body, events)
+
+
+class AnthropicEncoder:
+    """Encodes one call's normalized events as Anthropic Messages, from the events alone."""
+
+    def __init__(self) -> None:
+        self._grouping = OriginGrouping()
 
     def encode(self, event: CallEvent) -> list[WireEvent]:
         """See `CallCodec.encode`. Every normalized event here maps to whole wire events."""
@@ -243,30 +284,9 @@ class AnthropicCodec:
             case Opaque():
                 return [event.wire]
 
-    # --- whole bodies ---------------------------------------------------------------------------
-
-    def decode_body(self, body: WireEvent) -> list[CallEvent]:
-        """See `CallCodec.decode_body`."""
-        self._body = body
-        message = _dict(body.data)
-        events: list[CallEvent] = [
-            MessageStart(str(message.get("id", "")), str(message.get("model", "")), data=message)
-        ]
-        for index, raw_block in enumerate(message.get("content") or []):
-            events.extend(_whole_block_events(index, _dict(raw_block)))
-        reason = message.get("stop_reason")
-        events.append(
-            MessageEnd(
-                stop_reason(reason),
-                provider_stop_reason=reason if isinstance(reason, str) else None,
-                usage=usage_of(message.get("usage")),
-            )
-        )
-        return body_events(body, events)
-
     def encode_body(self, events: list[CallEvent]) -> WireEvent:
-        """See `CallCodec.encode_body`."""
-        body = self._body
+        """See `CallEncoder.encode_body`."""
+        body = _hinted_body(events)
         if body is not None and is_unchanged_body(body, events):
             return body
         message = copy.deepcopy(_dict(body.data)) if body is not None else _empty_message()
@@ -277,6 +297,24 @@ class AnthropicCodec:
             elif isinstance(event, MessageEnd):
                 message["stop_reason"] = provider_stop_reason(event)
         return WireEvent(RESPONSE_BODY, message)
+
+
+class AnthropicCodec(CodecPair):
+    """One Anthropic Messages call's decoder and encoder, which share no state."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(AnthropicDecoder(), AnthropicEncoder())
+
+
+def _hinted_body(events: list[CallEvent]) -> WireEvent | None:
+    """The body the events were decoded from, as their hints name it."""
+    for event in events:
+        hints = hints_of(event, AnthropicHints)
+        if hints is not None and hints.body is not None:
+            return hints.body
+    return None
 
 
 def _delta(event: BlockDelta) -> dict[str, Any]:

@@ -1,9 +1,12 @@
-"""OpenAI Chat Completions ↔ normalized events: the codec, and whole (non-streaming) bodies.
+"""OpenAI Chat Completions ↔ normalized events: the decoder and encoder, and whole (non-streaming) bodies.
 
 Chat has no block events: a block is implied by which field of `choices[0].delta` a chunk fills.
 Streams are decoded by `openai_chat_decoder` and encoded by `openai_chat_encoder`; the shared field
-names and mappings are in `openai_chat_wire`. Only the first choice 0 is interpreted; anything else in
-`choices` is cut before decoding, never sent unread.
+names and mappings are in `openai_chat_wire`. `OpenAIChatDecoder` and `OpenAIChatEncoder` share no
+state: the encoder learns the upstream's wire form only from the events (`origin`, `data`,
+`wire_fields`, and `ChatHints`; a body's start and end name the body, a rebuilt body's template).
+Only the first choice 0 is interpreted; anything else in `choices` is cut before decoding, never sent
+unread.
 
 Stream mapping (decode; encode is the reverse):
 
@@ -53,7 +56,7 @@ import time
 from typing import Any
 
 from luthien.call.assembly import whole_block_events
-from luthien.call.codec import body_events, is_unchanged_body
+from luthien.call.codec import CodecPair, body_events, is_unchanged_body
 from luthien.call.events import (
     Block,
     BlockComplete,
@@ -62,6 +65,7 @@ from luthien.call.events import (
     MessageEnd,
     MessageStart,
     ToolCall,
+    hints_of,
 )
 from luthien.call.openai_chat_decoder import ChatStreamDecoder
 from luthien.call.openai_chat_encoder import ChatStreamEncoder
@@ -70,6 +74,7 @@ from luthien.call.openai_chat_wire import (
     REASONING_KEYS,
     REFUSAL,
     TEXT_BLOCK_SEPARATOR,
+    ChatHints,
     as_dict,
     as_list,
     check_tool_entry,
@@ -87,41 +92,24 @@ from luthien.call.openai_chat_wire import (
 )
 from luthien.pipeline.events import RESPONSE_BODY, WireEvent
 
-__all__ = ["TEXT_BLOCK_SEPARATOR", "OpenAIChatCodec", "finish_reason", "stop_reason"]
+__all__ = [
+    "TEXT_BLOCK_SEPARATOR",
+    "OpenAIChatCodec",
+    "OpenAIChatDecoder",
+    "OpenAIChatEncoder",
+    "finish_reason",
+    "stop_reason",
+]
 
 
-class OpenAIChatCodec:
-    """Decodes and encodes one Chat Completions call (see the module docstring for the mapping)."""
-
-    def __init__(self) -> None:
-        self._decoder = ChatStreamDecoder()
-        self._encoder = ChatStreamEncoder(self._decoder)
-        self._body: WireEvent | None = None
-
-    def decode(self, event: WireEvent) -> list[CallEvent]:
-        """See `CallCodec.decode`."""
-        return self._decoder.decode(event)
-
-    def finish_decode(self) -> list[CallEvent]:
-        """See `CallCodec.finish_decode`."""
-        return self._decoder.finish_decode()
-
-    def encode(self, event: CallEvent) -> list[WireEvent]:
-        """See `CallCodec.encode`."""
-        return self._encoder.encode(event)
-
-    def finish_encode(self) -> list[WireEvent]:
-        """See `CallCodec.finish_encode`."""
-        return self._encoder.finish_encode()
-
-    # --- whole bodies ---------------------------------------------------------------------------
+class OpenAIChatDecoder(ChatStreamDecoder):
+    """Decodes one Chat Completions call, streamed or whole (see the module docstring)."""
 
     def decode_body(self, body: WireEvent) -> list[CallEvent]:
-        """See `CallCodec.decode_body`."""
+        """See `CallDecoder.decode_body`."""
         cut = readable_part(body.data)
         if cut is not None:  # other choices are never sent unread: the body is rebuilt without them
             body = WireEvent(body.type, cut, body.sse_event)
-        self._body = body
         data = as_dict(body.data)
         choice = first_choice(data) or {}
         message = as_dict(choice.get("message"))
@@ -148,8 +136,10 @@ class OpenAIChatCodec:
                 arguments if isinstance(arguments, str) and arguments else "{}",
             )
             blocks.append(Block(BlockKind.TOOL_CALL, tool_call=call, data=entry))
-        start = MessageStart(str(data.get("id", "")), str(data.get("model", "")), data=data)
-        events: list[CallEvent] = [start]
+        hints = ChatHints(body=body)
+        events: list[CallEvent] = [
+            MessageStart(str(data.get("id", "")), str(data.get("model", "")), data=data, hints=hints)
+        ]
         for index, block in enumerate(blocks):
             events.extend(whole_block_events(index, block))
         reason = choice.get("finish_reason")
@@ -158,13 +148,18 @@ class OpenAIChatCodec:
                 stop_reason(reason),
                 provider_stop_reason=reason if isinstance(reason, str) else None,
                 usage=usage_of(data.get("usage")),
+                hints=hints,
             )
         )
         return body_events(body, events)
 
+
+class OpenAIChatEncoder(ChatStreamEncoder):
+    """Encodes one Chat Completions call, streamed or whole, from the events alone."""
+
     def encode_body(self, events: list[CallEvent]) -> WireEvent:
-        """See `CallCodec.encode_body`."""
-        body = self._body
+        """See `CallEncoder.encode_body`."""
+        body = _hinted_body(events)
         if body is not None and is_unchanged_body(body, events):
             return body
         data = copy.deepcopy(as_dict(body.data)) if body is not None else _empty_completion()
@@ -200,6 +195,24 @@ class OpenAIChatCodec:
                 if event.usage is not None and event.usage != usage_of(data.get("usage")):
                     data["usage"] = patched_usage(data.get("usage"), event.usage)
         return WireEvent(RESPONSE_BODY, data)
+
+
+class OpenAIChatCodec(CodecPair):
+    """One Chat Completions call's decoder and encoder, which share no state."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(OpenAIChatDecoder(), OpenAIChatEncoder())
+
+
+def _hinted_body(events: list[CallEvent]) -> WireEvent | None:
+    """The body the events were decoded from, as their hints name it."""
+    for event in events:
+        hints = hints_of(event, ChatHints)
+        if hints is not None and hints.body is not None:
+            return hints.body
+    return None
 
 
 def _empty_completion() -> dict[str, Any]:

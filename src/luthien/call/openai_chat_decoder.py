@@ -11,6 +11,10 @@ fragments until the finish chunk, and the open text block stays open across tool
 Only the first choice 0 is read: other entries of `choices` are cut from a chunk before it is decoded
 (the chunk is then re-serialized), and a chunk for other choices only is dropped, so nothing reaches
 the client unread.
+
+The decoder shares nothing with the encoder: what the encoder needs of the wire form is noted on the
+events as `ChatHints` (a tool call's wire `index`, the reasoning field, the trailing chunks and
+`[DONE]` on `MessageEnd`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from luthien.call.openai_chat_wire import (
     CONTENT,
     REASONING_KEYS,
     REFUSAL,
+    ChatHints,
     as_dict,
     as_list,
     check_tool_entry,
@@ -55,24 +60,11 @@ ToolKey = int | str
 
 
 class ChatStreamDecoder:
-    """Decodes one Chat Completions stream; what it learns is read by the encoder.
-
-    Attributes:
-        wire_tool_index: block index → the tool call's wire `index`.
-        reasoning_keys: the delta field(s) the upstream sends reasoning in.
-        trailer: the chunks after the finish chunk (usage), for re-serializing the end.
-        done: the upstream's `[DONE]`; None while unseen (or never sent).
-        ended_without_done: the stream ended after its finish chunk but before `[DONE]`.
-        usage: the last usage the upstream reported.
-    """
+    """Decodes one Chat Completions stream (see the module docstring)."""
 
     def __init__(self) -> None:
-        self.wire_tool_index: dict[int, int] = {}
-        self.reasoning_keys: tuple[str, ...] = ()
-        self.trailer: tuple[WireEvent, ...] = ()
-        self.done: WireEvent | None = None
-        self.ended_without_done = False
-        self.usage: Usage | None = None
+        self._reasoning_keys: tuple[str, ...] = ()
+        """The delta field(s) the upstream sends reasoning in, as first seen."""
         self._started = False
         self._closed = False
         self._block: BlockAssembly | None = None
@@ -113,8 +105,7 @@ class ChatStreamDecoder:
         """A finish chunk not followed by `[DONE]` still ends the message; open blocks stay incomplete."""
         if self._held is None:
             return []
-        self.ended_without_done = True
-        return self._end(None)
+        return self._end(None, ended_without_done=True)
 
     def _chunk_events(self, data: dict[str, Any], choice: dict[str, Any]) -> list[CallEvent]:
         events: list[CallEvent] = []
@@ -125,7 +116,7 @@ class ChatStreamDecoder:
         extra = _wire_fields(choice, delta)
         reasoning = [key for key in REASONING_KEYS if isinstance(delta.get(key), str) and delta[key]]
         if reasoning:
-            self.reasoning_keys = self.reasoning_keys or tuple(reasoning)
+            self._reasoning_keys = self._reasoning_keys or tuple(reasoning)
             events.extend(self._piece(BlockKind.THINKING, delta[reasoning[0]]))
         for key, kind in (("content", BlockKind.TEXT), ("refusal", BlockKind.OTHER)):
             if isinstance(delta.get(key), str) and delta[key]:
@@ -135,8 +126,11 @@ class ChatStreamDecoder:
             events.extend(self._tool_piece(as_dict(entry)))
         return events
 
-    def _start(self, kind: BlockKind, call: ToolCall | None = None, data: Any = None) -> BlockAssembly:
-        assembly = BlockAssembly(BlockStart(self._next_index, kind, tool_call=call, data=data))
+    def _start(
+        self, kind: BlockKind, call: ToolCall | None = None, data: Any = None, hints: ChatHints | None = None
+    ) -> BlockAssembly:
+        """A new block; its deltas carry the same `hints` (`_add`)."""
+        assembly = BlockAssembly(BlockStart(self._next_index, kind, tool_call=call, data=data, hints=hints))
         self._next_index += 1
         return assembly
 
@@ -152,7 +146,8 @@ class ChatStreamDecoder:
                 if kind is BlockKind.TEXT
                 else None
             )
-            self._block = self._start(kind, data=data)
+            hints = ChatHints(reasoning_keys=self._reasoning_keys) if kind is BlockKind.THINKING else None
+            self._block = self._start(kind, data=data, hints=hints)
             events.append(self._block.start)
         return [*events, *_add(self._block, text, extra)]
 
@@ -179,9 +174,8 @@ class ChatStreamDecoder:
         assembly = self._calls.get(key)
         if assembly is None:
             call = ToolCall(str(entry.get("id") or ""), str(function.get("name") or ""), "")
-            assembly = self._calls[key] = self._start(BlockKind.TOOL_CALL, call, entry)
-            if isinstance(key, int):
-                self.wire_tool_index[assembly.start.index] = key
+            hints = ChatHints(tool_index=key) if isinstance(key, int) else None
+            assembly = self._calls[key] = self._start(BlockKind.TOOL_CALL, call, entry, hints)
             events.append(assembly.start)
             if is_custom(entry):
                 self._inputs[assembly.start.index] = []
@@ -191,7 +185,8 @@ class ChatStreamDecoder:
             return [*events, *_add(assembly, arguments)]
         if arguments:
             inputs.append(arguments)
-            events.append(BlockDelta(assembly.start.index, BlockKind.TOOL_CALL, data={"input": arguments}))
+            start = assembly.start
+            events.append(BlockDelta(start.index, start.kind, data={"input": arguments}, hints=start.hints))
         return events
 
     def _call_complete(self, call: BlockAssembly) -> list[CallEvent]:
@@ -206,7 +201,7 @@ class ChatStreamDecoder:
         assembly, self._block = self._block, None
         return [] if assembly is None else [BlockComplete(assembly.start.index, assembly.block())]
 
-    def _end(self, done: WireEvent | None) -> list[CallEvent]:
+    def _end(self, done: WireEvent | None, ended_without_done: bool = False) -> list[CallEvent]:
         held, self._held = self._held or [], None
         closing = [
             *self._close_block(),
@@ -217,15 +212,22 @@ class ChatStreamDecoder:
         self._held_events = []
         finish = self._finish
         reason = (first_choice(finish) or {}).get("finish_reason")
+        usage: Usage | None = None  # the last one the upstream reported
         for wire in held:
-            self.usage = usage_of(as_dict(wire.data).get("usage")) or self.usage
-        self.trailer, self.done = tuple(held[1:] if finish is not None else held), done
+            usage = usage_of(as_dict(wire.data).get("usage")) or usage
+        hints = ChatHints(
+            trailer=tuple(held[1:] if finish is not None else held),
+            done=done,
+            ended_without_done=ended_without_done,
+            usage=usage,
+        )
         events.append(
             MessageEnd(
                 stop_reason(reason),
                 provider_stop_reason=reason if isinstance(reason, str) else None,
-                usage=self.usage,
+                usage=usage,
                 data=finish,
+                hints=hints,
             )
         )
         self._closed = True  # anything after the end passes as Opaque
@@ -258,7 +260,8 @@ def _wire_fields(choice: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any
 def _add(assembly: BlockAssembly, text: str, extra: dict[str, Any] | None = None) -> list[CallEvent]:
     if not text:
         return []
-    delta = BlockDelta(assembly.start.index, assembly.start.kind, text=text, wire_fields=extra)
+    start = assembly.start
+    delta = BlockDelta(start.index, start.kind, text=text, wire_fields=extra, hints=start.hints)
     assembly.add(delta)
     return [delta]
 

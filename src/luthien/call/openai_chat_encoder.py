@@ -7,6 +7,11 @@ the stream's `id`, `object`, `created`, `model`, `service_tier`, `system_fingerp
 `BlockStart`s and every `BlockComplete` produce no chunk; tool-call `index` counts the tool calls sent.
 The end is the finish chunk, the upstream's trailing chunks (usage) and `[DONE]`, unless the upstream
 never sent `[DONE]`: then none is made up, and the stream ends incomplete as it did upstream.
+
+The encoder shares nothing with the decoder: what it knows of the upstream's wire form beyond the
+events' meaning comes from `ChatHints` on them (the trailing chunks, `[DONE]`, the reasoning field, a
+tool call's wire `index`). Events without Chat hints (built by a policy, or translated from another
+API) are written in Chat's plain form: reasoning as `reasoning_content`, a made-up `[DONE]`.
 """
 
 from __future__ import annotations
@@ -26,14 +31,15 @@ from luthien.call.events import (
     Opaque,
     ToolCall,
     Usage,
+    hints_of,
 )
-from luthien.call.openai_chat_decoder import ChatStreamDecoder
 from luthien.call.openai_chat_wire import (
     BASE_KEYS,
     BLOCK_KEYS,
     CHUNK,
     REASONING_KEYS,
     TEXT_BLOCK_SEPARATOR,
+    ChatHints,
     as_dict,
     custom_input,
     finish_reason,
@@ -52,8 +58,7 @@ _CHOICE: dict[str, Any] = {"index": 0, "delta": {}, "logprobs": None, "finish_re
 class ChatStreamEncoder:
     """Encodes one call's normalized events as Chat chunks (see the module docstring)."""
 
-    def __init__(self, decoder: ChatStreamDecoder) -> None:
-        self._decoder = decoder
+    def __init__(self) -> None:
         self._grouping = OriginGrouping()
         self._base: dict[str, Any] = {}
         self._ordinals: dict[int, int] = {}
@@ -66,6 +71,8 @@ class ChatStreamEncoder:
         self._current_text_sent = False
         self._custom_sent: dict[int, str] = {}
         """Custom tool calls (by block index): the input the client was sent so far."""
+        self._reasoning_keys: tuple[str, ...] = ()
+        """The reasoning field(s) the upstream used, as the first hinted THINKING event said."""
 
     def encode(self, event: CallEvent) -> list[WireEvent]:
         """See `CallCodec.encode`."""
@@ -91,12 +98,16 @@ class ChatStreamEncoder:
             if isinstance(event, BlockStart | BlockDelta) and event.kind is BlockKind.TOOL_CALL:
                 if isinstance(event, BlockStart):
                     ordinals[event.index] = len(ordinals)
-                wire = self._decoder.wire_tool_index.get(event.index)
+                hints = hints_of(event, ChatHints)
+                wire = hints.tool_index if hints is not None else None
                 if wire is not None and wire != ordinals.get(event.index):
                     return False
         return True
 
     def _track(self, event: CallEvent) -> None:
+        hints = hints_of(event, ChatHints)
+        if hints is not None and hints.reasoning_keys and not self._reasoning_keys:
+            self._reasoning_keys = hints.reasoning_keys
         if isinstance(event, MessageStart):
             data = event.data or {"object": CHUNK, "created": int(time.time()), "choices": []}
             base = {key: value for key, value in data.items() if key in BASE_KEYS}
@@ -177,7 +188,7 @@ class ChatStreamEncoder:
         if event.kind is BlockKind.TEXT:
             return {"content": event.text}
         if event.kind is BlockKind.THINKING:
-            return dict.fromkeys(self._decoder.reasoning_keys or REASONING_KEYS[:1], event.text)
+            return dict.fromkeys(self._reasoning_keys or REASONING_KEYS[:1], event.text)
         if event.kind is BlockKind.TOOL_CALL:
             tool = {"index": self._ordinals.get(event.index, 0), "function": {"arguments": event.text}}
             return {"tool_calls": [tool]}
@@ -213,12 +224,13 @@ class ChatStreamEncoder:
         payload = as_dict(self._chunk(delta, choice).data)
         if event.data is not None:  # the finish chunk as a template, e.g. for a usage it carries
             payload = {**event.data, **{k: v for k, v in payload.items() if k != "usage"}}
-        out = [WireEvent(CHUNK, payload), *self._decoder.trailer]
-        if event.usage is not None and event.usage != self._decoder.usage:
+        hints = hints_of(event, ChatHints) or ChatHints()
+        out = [WireEvent(CHUNK, payload), *hints.trailer]
+        if event.usage is not None and event.usage != hints.usage:
             out = [_with_usage(wire, event.usage) for wire in out]
-        if self._decoder.done is not None:
-            return [*out, self._decoder.done]
-        if self._decoder.ended_without_done:
+        if hints.done is not None:
+            return [*out, hints.done]
+        if hints.ended_without_done:
             return out  # the upstream never finished: neither does this stream
         return [*out, WireEvent(DONE, None)]
 

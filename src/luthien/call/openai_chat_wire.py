@@ -1,18 +1,21 @@
 """OpenAI Chat Completions wire vocabulary shared by the Chat decoder, encoder and body codec.
 
 Field names, the `finish_reason` ↔ `StopReason` mapping, usage, tool-call objects, the choice a
-policy sees, and how text blocks join into Chat's one `content` string.
+policy sees, how text blocks join into Chat's one `content` string, and `ChatHints`: what the
+decoder notes on events for the encoder (the two share nothing else).
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any, ClassVar, cast
 
 import orjson
 
 from luthien.call.codec import UnreadableOutput
-from luthien.call.events import Block, BlockKind, MessageEnd, StopReason, ToolCall, Usage
-from luthien.wire.apis import CHAT_CHUNK
+from luthien.call.events import Block, BlockKind, MessageEnd, StopReason, ToolCall, Usage, WireHints
+from luthien.pipeline.events import WireEvent
+from luthien.wire.apis import CHAT_CHUNK, OPENAI_CHAT
 
 CHUNK = CHAT_CHUNK
 REASONING_KEYS = ("reasoning_content", "reasoning")
@@ -39,6 +42,35 @@ _FINISH = {
     "content_filter": StopReason.REFUSAL,
 }
 _FINISH_OUT = {reason: value for value, reason in _FINISH.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class ChatHints(WireHints):
+    """What the Chat decoder notes on an event for the Chat encoder (defaults: nothing noted).
+
+    Attributes:
+        tool_index: on a tool call's `BlockStart` and deltas, the call's wire `index` (raw chunks
+            go out only when it is the index the client must see).
+        reasoning_keys: on a THINKING block's events, the delta field(s) the upstream sends
+            reasoning in (`reasoning_content`, `reasoning`), which re-serialized pieces use too.
+        trailer: on `MessageEnd`, the chunks after the finish chunk (usage).
+        done: on `MessageEnd`, the upstream's `[DONE]`, if it sent one.
+        ended_without_done: on `MessageEnd`, the stream ended after its finish chunk but before
+            `[DONE]` (so the encoder does not make one up).
+        usage: on `MessageEnd`, the last usage the upstream reported (a different one is patched
+            into the trailer).
+        body: on a whole body's `MessageStart` and `MessageEnd`, the body they were decoded from
+            (the template of a rebuilt one).
+    """
+
+    api: ClassVar[str] = OPENAI_CHAT.name
+    tool_index: int | None = None
+    reasoning_keys: tuple[str, ...] = ()
+    trailer: tuple[WireEvent, ...] = ()
+    done: WireEvent | None = None
+    ended_without_done: bool = False
+    usage: Usage | None = None
+    body: WireEvent | None = None
 
 
 def as_dict(value: Any) -> dict[str, Any]:

@@ -26,7 +26,9 @@ are numbered in the order they start.
 
 Note 1: a tool call's arguments arrive as one delta at its end, except a `function_call`'s that
 streamed. Stream decoding is `openai_responses_decoder`, encoding `openai_responses_encoder`; this
-module is the codec and whole bodies. Stop reasons: a tool call in the output → TOOL_USE; incomplete
+module adds whole bodies to each. `OpenAIResponsesDecoder` and `OpenAIResponsesEncoder` share no
+state: the encoder learns which upstream item a block came from, and a body's template, from the
+events' `ResponsesHints` only. Stop reasons: a tool call in the output → TOOL_USE; incomplete
 for `max_output_tokens` → MAX_TOKENS; any other incomplete, or failed → OTHER (the reason in
 `provider_stop_reason`); else END_TURN. A message item without content parts is one OTHER block
 (data = the item).
@@ -44,62 +46,55 @@ written back in its own item type.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 from luthien.call import openai_responses_items as items
-from luthien.call.codec import body_events, is_unchanged_body
-from luthien.call.events import CallEvent, MessageEnd, MessageStart
+from luthien.call.codec import CodecPair, body_events, is_unchanged_body
+from luthien.call.events import CallEvent, MessageEnd, MessageStart, hints_of
 from luthien.call.openai_responses_decoder import ResponsesStreamDecoder
 from luthien.call.openai_responses_encoder import ResponsesStreamEncoder
-from luthien.call.openai_responses_items import as_dict
+from luthien.call.openai_responses_items import ResponsesHints, as_dict
 from luthien.pipeline.events import RESPONSE_BODY, WireEvent
 
 
-class OpenAIResponsesCodec:
-    """Decodes and encodes one OpenAI Responses call (see the module docstring for the mapping)."""
-
-    def __init__(self) -> None:
-        self._decoder = ResponsesStreamDecoder()
-        self._encoder = ResponsesStreamEncoder(self._decoder)
-        self._body: WireEvent | None = None
-        self._parents: dict[int, dict[str, Any]] = {}
-
-    def decode(self, event: WireEvent) -> list[CallEvent]:
-        """See `CallCodec.decode`."""
-        return self._decoder.decode(event)
-
-    def finish_decode(self) -> list[CallEvent]:
-        """See `CallCodec.finish_decode`."""
-        return self._decoder.finish_decode()
-
-    def encode(self, event: CallEvent) -> list[WireEvent]:
-        """See `CallCodec.encode`."""
-        return self._encoder.encode(event)
-
-    def finish_encode(self) -> list[WireEvent]:
-        """See `CallCodec.finish_encode`."""
-        return self._encoder.finish_encode()
-
-    # --- whole bodies ---------------------------------------------------------------------------
+class OpenAIResponsesDecoder(ResponsesStreamDecoder):
+    """Decodes one OpenAI Responses call, streamed or whole (see the module docstring)."""
 
     def decode_body(self, body: WireEvent) -> list[CallEvent]:
-        """See `CallCodec.decode_body`."""
-        self._body = body
+        """See `CallDecoder.decode_body`."""
         response = as_dict(body.data)
+        hints = ResponsesHints(body=body)
+        end = items.message_end(str(response.get("status")), response, False)
         events: list[CallEvent] = [
-            MessageStart(str(response.get("id", "")), str(response.get("model", "")), data=response),
-            *items.body_events(items.as_list(response.get("output")), self._parents),
-            items.message_end(str(response.get("status")), response, False),
+            MessageStart(
+                str(response.get("id", "")), str(response.get("model", "")), data=response, hints=hints
+            ),
+            *items.body_events(items.as_list(response.get("output"))),
+            dataclasses.replace(end, hints=hints),
         ]
         return body_events(body, events)
 
+
+class OpenAIResponsesEncoder(ResponsesStreamEncoder):
+    """Encodes one OpenAI Responses call, streamed or whole, from the events alone."""
+
     def encode_body(self, events: list[CallEvent]) -> WireEvent:
-        """See `CallCodec.encode_body`."""
-        body = self._body
+        """See `CallEncoder.encode_body`."""
+        body: WireEvent | None = None
+        parents: dict[int, dict[str, Any]] = {}  # id(part) → its upstream message item
+        for event in events:
+            hints = hints_of(event, ResponsesHints)
+            if hints is None:
+                continue
+            if body is None:
+                body = hints.body
+            if hints.source is not None and hints.item is not None:
+                parents[id(hints.source)] = hints.item
         if body is not None and is_unchanged_body(body, events):
             return body
         response = copy.deepcopy(as_dict(body.data)) if body is not None else items.minimal_response()
-        response["output"] = items.body_output(events, self._parents)
+        response["output"] = items.body_output(events, parents)
         for event in events:
             if isinstance(event, MessageStart):
                 response.update(id=event.message_id, model=event.model)
@@ -108,3 +103,12 @@ class OpenAIResponsesCodec:
                 event_type = items.terminal_type(event, original)
                 response = items.finished_response(response, event_type, event, response["output"])
         return WireEvent(RESPONSE_BODY, response)
+
+
+class OpenAIResponsesCodec(CodecPair):
+    """One OpenAI Responses call's decoder and encoder, which share no state."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(OpenAIResponsesDecoder(), OpenAIResponsesEncoder())

@@ -4,10 +4,15 @@ Output items become blocks: a message's content parts one block each, a reasonin
 block, a tool-call item (`openai_responses_tools`) a TOOL_CALL block, any other known item an OTHER
 block. A block's closing events are held until it is known whether its item ends with it, so one
 origin covers them. An item of a type Luthien cannot interpret raises `UnreadableOutput`.
+
+The decoder shares nothing with the encoder: a block's events carry `ResponsesHints` naming the
+upstream item they came from (its output index, as announced), an `Opaque` event of an announced item
+names its index, and `MessageEnd` lists the indices announced.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +32,7 @@ from luthien.call.events import (
     Origin,
     with_origin,
 )
-from luthien.call.openai_responses_items import as_dict
+from luthien.call.openai_responses_items import ResponsesHints, as_dict
 from luthien.pipeline.events import WireEvent
 
 _TEXT_DELTAS = {
@@ -52,17 +57,11 @@ class _Pending:
 
 
 class ResponsesStreamDecoder:
-    """Decodes one Responses stream; the encoder reads what it learns of the upstream's items.
-
-    Attributes:
-        templates: upstream output index → the item as `output_item.added` announced it.
-        sources: id of a block's `data` object → (its upstream output index, that object), so the
-            encoder can tell which upstream item a renumbered block came from.
-    """
+    """Decodes one Responses stream (see the module docstring)."""
 
     def __init__(self) -> None:
-        self.templates: dict[int, dict[str, Any]] = {}
-        self.sources: dict[int, tuple[int, dict[str, Any]]] = {}
+        self._templates: dict[int, dict[str, Any]] = {}
+        """Upstream output index → the item as `output_item.added` announced it."""
         self._next_block = 0
         self._assemblies: dict[int, BlockAssembly] = {}
         self._inputs: dict[int, list[str]] = {}
@@ -82,9 +81,15 @@ class ResponsesStreamDecoder:
         ):
             out.extend(self._complete(pending))
         if self._held and not (oi in self._held and event.type in (items.PART_ADDED, items.ITEM_DONE)):
-            out.extend(with_origin(Opaque(wire), Origin((wire,))) for wire in self._held.values())
+            out.extend(self._opaque(wire) for wire in self._held.values())
             self._held.clear()
         return [*out, *self._decode(event, data)]
+
+    def _opaque(self, event: WireEvent) -> CallEvent:
+        """An event passed as it is; one of an announced item names it (dropped with its item)."""
+        oi = as_dict(event.data).get("output_index")
+        hints = ResponsesHints(output_index=oi) if isinstance(oi, int) and oi in self._templates else None
+        return with_origin(Opaque(event, hints=hints), Origin((event,)))
 
     def _decode(self, event: WireEvent, data: dict[str, Any]) -> list[CallEvent]:
         origin = Origin((event,))
@@ -94,9 +99,10 @@ class ResponsesStreamDecoder:
             start = MessageStart(str(response.get("id", "")), str(response.get("model", "")), data=response)
             return [with_origin(start, origin)]
         if event.type in items.TERMINAL:
-            saw_call = any(tools.is_tool_item(item) for item in self.templates.values())
+            saw_call = any(tools.is_tool_item(item) for item in self._templates.values())
             end = items.message_end(event.type, as_dict(data.get("response")), saw_call, data)
-            return [with_origin(end, origin)]
+            hints = ResponsesHints(announced=tuple(sorted(self._templates)))
+            return [with_origin(dataclasses.replace(end, hints=hints), origin)]
         if not isinstance(oi, int):
             return [with_origin(Opaque(event), origin)]
         if self._pending is not None:
@@ -119,7 +125,7 @@ class ResponsesStreamDecoder:
         elif event.type in items.CONTENT_EVENTS:  # of an item not open: a client would add it unread
             return []
         else:
-            return [with_origin(Opaque(event), origin)]
+            return [self._opaque(event)]
         kind = self._assemblies[block].start.kind
         if closing and (kind is BlockKind.TOOL_CALL or isinstance(ci, int)):
             self._item_blocks.pop(oi, None)
@@ -127,13 +133,13 @@ class ResponsesStreamDecoder:
                 self._part_blocks.pop((oi, ci), None)
             self._pending = _Pending(block, oi, [event], event.type != items.TEXT_DONE)
             return []
+        hints = self._assemblies[block].start.hints
         if event.type in _TEXT_DELTAS.get(kind, ()) and self._streams_text(block):
-            delta = BlockDelta(block, kind, text=str(data.get("delta", "")))
-        elif event.type == tools.INPUT_DELTA and block in self._inputs:
-            self._inputs[block].append(str(data.get("delta", "")))  # judged whole at the item's end
-            delta = BlockDelta(block, kind, data=data)
+            delta = BlockDelta(block, kind, text=str(data.get("delta", "")), hints=hints)
         else:
-            delta = BlockDelta(block, kind, data=data)
+            if event.type == tools.INPUT_DELTA and block in self._inputs:
+                self._inputs[block].append(str(data.get("delta", "")))  # judged whole at the item's end
+            delta = BlockDelta(block, kind, data=data, hints=hints)
         self._assemblies[block].add(delta)
         return [with_origin(delta, origin)]
 
@@ -143,7 +149,7 @@ class ResponsesStreamDecoder:
         return start.kind is not BlockKind.TOOL_CALL or as_dict(start.data).get("type") == tools.FUNCTION_CALL
 
     def _is_message(self, output_index: int) -> bool:
-        return self.templates.get(output_index, {}).get("type") == "message"
+        return self._templates.get(output_index, {}).get("type") == "message"
 
     def _new_block(self, start: BlockStart) -> BlockStart:
         self._assemblies[start.index] = BlockAssembly(start)
@@ -152,14 +158,14 @@ class ResponsesStreamDecoder:
 
     def _item_added(self, event: WireEvent, oi: int, item: dict[str, Any]) -> list[CallEvent]:
         tools.check_item(item)
-        self.templates[oi] = item
-        self.sources[id(item)] = (oi, item)
+        self._templates[oi] = item
         if item.get("type") == "message":
             self._held[oi] = event
             return []
         kind = items.ITEM_KINDS.get(str(item.get("type")), BlockKind.OTHER)
         call = tools.call_of(item, "") if kind is BlockKind.TOOL_CALL else None
-        start = self._new_block(BlockStart(self._next_block, kind, tool_call=call, data=item))
+        hints = ResponsesHints(source=item, output_index=oi, item=item)
+        start = self._new_block(BlockStart(self._next_block, kind, tool_call=call, data=item, hints=hints))
         self._item_blocks[oi] = start.index
         if item.get("type") == tools.CUSTOM_CALL:
             self._inputs[start.index] = []
@@ -168,24 +174,26 @@ class ResponsesStreamDecoder:
     def _part_added(self, oi: int, ci: int, data: dict[str, Any]) -> BlockStart:
         part = as_dict(data.get("part"))
         kind = BlockKind.TEXT if part.get("type") == "output_text" else BlockKind.OTHER
-        start = self._new_block(BlockStart(self._next_block, kind, data=part))
+        hints = ResponsesHints(source=part, output_index=oi, item=self._templates.get(oi))
+        start = self._new_block(BlockStart(self._next_block, kind, data=part, hints=hints))
         self._part_blocks[(oi, ci)] = start.index
-        self.sources[id(part)] = (oi, part)
         return start
 
     def _item_done(self, event: WireEvent, oi: int, item: dict[str, Any]) -> list[CallEvent]:
         held = self._held.pop(oi, None)
         if held is not None:  # a message without content parts
-            start = self._new_block(BlockStart(self._next_block, BlockKind.OTHER, data=self.templates[oi]))
+            template = self._templates[oi]
+            hints = ResponsesHints(source=template, output_index=oi, item=template)
+            start = self._new_block(BlockStart(self._next_block, BlockKind.OTHER, data=template, hints=hints))
             self._assemblies.pop(start.index)
-            complete = BlockComplete(start.index, Block(BlockKind.OTHER, data=item))
+            complete = BlockComplete(start.index, Block(BlockKind.OTHER, data=item, hints=hints), hints=hints)
             return [with_origin(start, Origin((held,))), with_origin(complete, Origin((event,)))]
         block = self._item_blocks.pop(oi, None)
         if block is None:
             if tools.is_tool_item(item):  # a call never announced: a client would add it unjudged
                 raise UnreadableOutput(tools.UNREADABLE_ITEM_MESSAGE.format(type=item.get("type")))
             tools.check_item(item)
-            return [with_origin(Opaque(event), Origin((event,)))]
+            return [self._opaque(event)]
         return self._completion(block, [event])
 
     def _join_pending(self, event: WireEvent) -> list[CallEvent]:
@@ -204,7 +212,7 @@ class ResponsesStreamDecoder:
     def _completion(self, block: int, wire: list[WireEvent]) -> list[CallEvent]:
         """The events closing `block`; several share one origin (a filled-in delta, a signature)."""
         assembly = self._assemblies.pop(block)
-        kind = assembly.start.kind
+        kind, hints = assembly.start.kind, assembly.start.hints
         final: dict[str, Any] = {}
         for event in wire:
             data = as_dict(event.data)
@@ -217,17 +225,18 @@ class ResponsesStreamDecoder:
             BlockKind.TOOL_CALL: self._call_arguments(assembly, final, item),
         }.get(kind)
         if isinstance(text, str) and text and not assembly.text:
-            deltas.append(BlockDelta(block, kind, text=text))
+            deltas.append(BlockDelta(block, kind, text=text, hints=hints))
         signature = item.get("encrypted_content") if kind is BlockKind.THINKING else None
         if isinstance(signature, str) and signature:
-            deltas.append(BlockDelta(block, kind, signature=signature))
+            deltas.append(BlockDelta(block, kind, signature=signature, hints=hints))
         for delta in deltas:
             assembly.add(delta)
         if kind is BlockKind.OTHER:
             part = items.is_part(kind, as_dict(assembly.start.data))
-            complete = BlockComplete(block, Block(kind, data=as_dict(final.get("part")) if part else item))
+            data = as_dict(final.get("part")) if part else item
+            complete = BlockComplete(block, Block(kind, data=data, hints=hints), hints=hints)
         else:
-            complete = BlockComplete(block, assembly.block())
+            complete = BlockComplete(block, assembly.block(), hints=hints)
         events: list[CallEvent] = [*deltas, complete]
         origin = Origin(tuple(wire), parts=len(events))
         return [with_origin(event, origin) for event in events]
@@ -252,6 +261,6 @@ class ResponsesStreamDecoder:
     def finish_decode(self) -> list[CallEvent]:
         """A block whose closing events came but not its item's end completes; held items pass."""
         out = self._complete(self._pending) if self._pending is not None else []
-        out.extend(with_origin(Opaque(wire), Origin((wire,))) for wire in self._held.values())
+        out.extend(self._opaque(wire) for wire in self._held.values())
         self._held.clear()
         return out

@@ -6,6 +6,10 @@ each item sent). An upstream event goes out as its raw bytes exactly when none o
 tool call is written in its own item type (`openai_responses_tools.item_with`): a `function_call`
 streams its arguments; a custom call streams its input once whole (unless the upstream's input deltas
 were sent); any other call is its item, filled in at `output_item.done`.
+
+The encoder shares nothing with the decoder: which upstream item a block came from, and which items
+the upstream announced, it learns from `ResponsesHints` on the events. Events without them (built by
+a policy, or translated from another API) open items of their own.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ from luthien.call.events import (
     MessageStart,
     Opaque,
     ToolCall,
+    hints_of,
 )
-from luthien.call.openai_responses_decoder import ResponsesStreamDecoder
-from luthien.call.openai_responses_items import as_dict
+from luthien.call.openai_responses_items import ResponsesHints, as_dict
 from luthien.call.openai_responses_sent import SentItem, diverges, final_output
 from luthien.pipeline.events import WireEvent
 
@@ -37,8 +41,7 @@ from luthien.pipeline.events import WireEvent
 class ResponsesStreamEncoder:
     """Encodes one call's normalized events as a Responses stream."""
 
-    def __init__(self, decoder: ResponsesStreamDecoder) -> None:
-        self._decoder = decoder
+    def __init__(self) -> None:
         self._grouping = OriginGrouping()
         self._out: list[WireEvent] = []
         self._seq: int | None = None
@@ -54,8 +57,9 @@ class ResponsesStreamEncoder:
             self._synthesize(item)
         if origin is not None:
             in_block = isinstance(events[0], BlockStart | BlockDelta | BlockComplete)
+            hints = _first_hints(events)
             for wire in origin.wire:
-                self._forward(wire, in_block)
+                self._forward(wire, in_block, hints)
         out, self._out = self._out, []
         return out
 
@@ -88,8 +92,14 @@ class ResponsesStreamEncoder:
                 event_type = str(payload.get("type", ""))
                 self._out.append(WireEvent(event_type, payload, wire.sse_event if wire else event_type))
 
-    def _forward(self, wire: WireEvent, in_block: bool) -> None:
-        """Send an upstream event, renumbered to the stream sent (its raw bytes when unchanged)."""
+    def _forward(self, wire: WireEvent, in_block: bool, hints: ResponsesHints | None) -> None:
+        """Send an upstream event, renumbered to the stream sent (its raw bytes when unchanged).
+
+        Args:
+            wire: the upstream event.
+            in_block: whether it belongs to the block being sent.
+            hints: the hints of the events decoded from it, if of this API.
+        """
         payload = dict(as_dict(wire.data))
         oi = payload.get("output_index")
         if not payload:
@@ -102,38 +112,48 @@ class ResponsesStreamEncoder:
         elif wire.type in items.TERMINAL:
             self._close_current()
             response = as_dict(payload.get("response"))
-            if self._changed(response.get("output")):
+            if self._changed(response.get("output"), hints):
                 payload["response"] = {**response, "output": final_output(self._sent, response.get("output"))}
         elif isinstance(oi, int):
-            item = self._item_for(payload, oi, in_block)
+            item = self._item_for(payload, oi, in_block, hints)
             if item is not None:
                 item.patch(payload)
-            elif oi in self._decoder.templates:  # an event of an item the policy dropped
+            elif hints is not None and hints.output_index == oi:  # of an item the policy dropped
                 return
         self._emit(payload, wire=wire)
 
-    def _item_for(self, payload: dict[str, Any], oi: int, in_block: bool) -> SentItem | None:
+    def _item_for(
+        self, payload: dict[str, Any], oi: int, in_block: bool, hints: ResponsesHints | None
+    ) -> SentItem | None:
         """The item sent that an upstream event belongs to (opened here when its start was dropped)."""
         if not in_block:
             return self._by_upstream.get(oi)
         current = self._current
         if current is not None and (current.upstream == oi or payload.get("type") != items.PART_ADDED):
             return current
-        return self._reopen(oi)
+        return self._reopen(oi, hints)
 
-    def _reopen(self, oi: int) -> SentItem:
-        """Open a message item for a part of upstream item `oi` whose own start did not come."""
+    def _reopen(self, oi: int, hints: ResponsesHints | None) -> SentItem:
+        """Open a message item for a part of upstream item `oi` whose own start did not come.
+
+        The item starts as the upstream announced it, when the hints say so.
+        """
         self._close_current()
-        template = self._decoder.templates.get(oi, {"type": "message", "role": "assistant"})
+        template = hints.item if hints is not None and hints.output_index == oi else None
+        template = template or {"type": "message", "role": "assistant"}
         item = self._open({**template, "status": "in_progress", "content": []}, oi)
         item.modified = True
         self._emit(item.added())
         return item
 
-    def _changed(self, output: Any) -> bool:
-        """Whether the items sent differ from upstream's final `output` (which is then rebuilt)."""
+    def _changed(self, output: Any, hints: ResponsesHints | None) -> bool:
+        """Whether the items sent differ from upstream's final `output` (which is then rebuilt).
+
+        The hints of the end list the items the upstream announced; without them, none was.
+        """
         modified = any(item.modified for item in self._sent) or diverges(self._sent, output)
-        return modified or [item.upstream for item in self._sent] != sorted(self._decoder.templates)
+        announced = list(hints.announced) if hints is not None else []
+        return modified or [item.upstream for item in self._sent] != announced
 
     def _open(self, item: dict[str, Any], upstream: int | None) -> SentItem:
         """Register a new output item (its id made unique); the caller sends its `added` event."""
@@ -173,27 +193,29 @@ class ResponsesStreamEncoder:
                 template = as_dict(event.data) or {"response": self._response}
                 event_type = items.terminal_type(event, template.get("type"))
                 response = as_dict(template.get("response")) or self._response
-                changed = self._changed(response.get("output")) or not event.data
+                changed = self._changed(response.get("output"), hints_of(event, ResponsesHints))
+                changed = changed or not event.data
                 output = final_output(self._sent, response.get("output")) if changed else None
                 response = items.finished_response(response, event_type, event, output)
                 self._emit({**template, "type": event_type, "response": response})
             case Opaque():
-                self._forward(event.wire, False)
+                self._forward(event.wire, False, hints_of(event, ResponsesHints))
 
     def _block_start(self, event: BlockStart) -> None:
         """Open a block's item (and part); a part of an upstream message continues or reopens it.
 
-        A renumbered block reaches the encoder without origin; its `data` is still the decoder's
-        object, which tells the upstream item it came from.
+        A renumbered block reaches the encoder without origin; its hints (kept while its `data` is
+        still the decoded object) tell the upstream item it came from.
         """
         data = as_dict(event.data)
-        source = self._decoder.sources.get(id(event.data))
-        upstream = source[0] if source is not None and source[1] is event.data else None
+        hints = hints_of(event, ResponsesHints)
+        decoded = hints is not None and event.data is not None and hints.source is event.data
+        upstream = hints.output_index if hints is not None and decoded else None
         if items.is_part(event.kind, data):
             item = self._current
             if upstream is None or item is None or item.upstream != upstream or item.done:
                 if upstream is not None:
-                    item = self._reopen(upstream)
+                    item = self._reopen(upstream, hints)
                 else:
                     self._close_current()
                     item = self._open(items.new_item(event.kind, data, None), None)
@@ -212,7 +234,8 @@ class ResponsesStreamEncoder:
             return
         item.modified = True
         if event.data is not None:
-            self._forward(WireEvent(str(event.data.get("type", "")), event.data), True)
+            wire = WireEvent(str(event.data.get("type", "")), event.data)
+            self._forward(wire, True, hints_of(event, ResponsesHints))
         elif event.signature is not None:
             item.signature = (item.signature or "") + event.signature
         elif event.kind is BlockKind.TOOL_CALL:
@@ -265,3 +288,12 @@ class ResponsesStreamEncoder:
         elif block.kind is BlockKind.OTHER and data:
             item.item = {**data, "id": item.id}
         self._emit(item.finished())
+
+
+def _first_hints(events: list[CallEvent]) -> ResponsesHints | None:
+    """The hints of the first of `events` that has Responses hints (those of one origin agree)."""
+    for event in events:
+        hints = hints_of(event, ResponsesHints)
+        if hints is not None:
+            return hints
+    return None

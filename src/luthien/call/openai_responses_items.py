@@ -1,8 +1,9 @@
 """OpenAI Responses output items: event names, and building items from blocks.
 
 Helpers for `luthien.call.openai_responses`: the event type names, whole items mapped to normalized
-blocks and back (non-streaming bodies, and the templates synthesized items start from), and the
-response-level stop reason, status and usage. What the client was sent of each item is followed by
+blocks and back (non-streaming bodies, and the templates synthesized items start from), the
+response-level stop reason, status and usage, and `ResponsesHints`: what the decoder notes on events
+for the encoder (the two share nothing else). What the client was sent of each item is followed by
 `luthien.call.openai_responses_sent`.
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import copy
 import secrets
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any, ClassVar, cast
 
 from luthien.call import openai_responses_tools as tools
 from luthien.call.events import (
@@ -24,7 +26,10 @@ from luthien.call.events import (
     StopReason,
     ToolCall,
     Usage,
+    WireHints,
 )
+from luthien.pipeline.events import WireEvent
+from luthien.wire.apis import OPENAI_RESPONSES
 
 CREATED = "response.created"
 COMPLETED = "response.completed"
@@ -76,6 +81,31 @@ PART_TYPES = frozenset({"refusal"})
 _PREFIXES = {"message": "msg", "reasoning": "rs", "function_call": "fc", "custom_tool_call": "ctc"}
 ITEM_KINDS = {"reasoning": BlockKind.THINKING, **dict.fromkeys(tools.TOOL_ITEMS, BlockKind.TOOL_CALL)}
 """Output item types with a block kind of their own (other items are OTHER blocks)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsesHints(WireHints):
+    """What the Responses decoder notes on an event for the Responses encoder (defaults: nothing).
+
+    Attributes:
+        source: on a block's events, the block's `data` object as decoded: the rest holds only for
+            a block whose `data` is still this very object (compared by identity).
+        output_index: the upstream `output_index` of the item a block (or an `Opaque` event) came
+            from, in a stream; an encoder then continues, or reopens, that item.
+        item: the upstream item a block's part belongs to (stream: as `output_item.added`
+            announced it; body: the message item), the template of a reopened message.
+        announced: on `MessageEnd`, the upstream output indices announced by then (the terminal
+            response's `output` is rebuilt unless exactly these items were sent).
+        body: on a whole body's `MessageStart` and `MessageEnd`, the body they were decoded from
+            (the template of a rebuilt one).
+    """
+
+    api: ClassVar[str] = OPENAI_RESPONSES.name
+    source: dict[str, Any] | None = None
+    output_index: int | None = None
+    item: dict[str, Any] | None = None
+    announced: tuple[int, ...] = ()
+    body: WireEvent | None = None
 
 
 def as_dict(value: Any) -> dict[str, Any]:
@@ -151,12 +181,10 @@ def item_json(block: Block) -> dict[str, Any]:
 # --- whole bodies -------------------------------------------------------------------------------
 
 
-def body_events(output: list[Any], parents: dict[int, dict[str, Any]]) -> list[CallEvent]:
+def body_events(output: list[Any]) -> list[CallEvent]:
     """The block events of a non-streaming response's `output` items.
 
-    Args:
-        output: the response's `output` list.
-        parents: filled with id(part) → its message item, for every message content part.
+    The events of a message's content part carry `ResponsesHints` naming the part and its item.
     """
     events: list[CallEvent] = []
     blocks = 0
@@ -166,11 +194,12 @@ def body_events(output: list[Any], parents: dict[int, dict[str, Any]]) -> list[C
         if item.get("type") == "message" and as_list(item.get("content")):
             for raw_part in as_list(item.get("content")):
                 part = as_dict(raw_part)
-                parents[id(part)] = item
+                hints = ResponsesHints(source=part, item=item)
                 if part.get("type") == "output_text":
-                    events.extend(_whole(blocks, BlockKind.TEXT, part, str(part.get("text") or "")))
+                    text = str(part.get("text") or "")
+                    events.extend(_whole(blocks, BlockKind.TEXT, part, text, hints=hints))
                 else:
-                    events.extend(_whole(blocks, BlockKind.OTHER, part))
+                    events.extend(_whole(blocks, BlockKind.OTHER, part, hints=hints))
                 blocks += 1
             continue
         kind = ITEM_KINDS.get(str(item.get("type")), BlockKind.OTHER)
@@ -194,17 +223,18 @@ def _whole(
     text: str = "",
     signature: str | None = None,
     call: ToolCall | None = None,
+    hints: ResponsesHints | None = None,
 ) -> list[CallEvent]:
-    events: list[CallEvent] = [BlockStart(index, kind, tool_call=call, data=data)]
+    events: list[CallEvent] = [BlockStart(index, kind, tool_call=call, data=data, hints=hints)]
     if text:
-        events.append(BlockDelta(index, kind, text=text))
+        events.append(BlockDelta(index, kind, text=text, hints=hints))
     if signature is not None:
-        events.append(BlockDelta(index, kind, signature=signature))
+        events.append(BlockDelta(index, kind, signature=signature, hints=hints))
     if call is not None:
-        block = Block(kind, tool_call=ToolCall(call.id, call.name, text or "{}"), data=data)
+        block = Block(kind, tool_call=ToolCall(call.id, call.name, text or "{}"), data=data, hints=hints)
     else:
-        block = Block(kind, text=text, signature=signature, data=data)
-    return [*events, BlockComplete(index, block)]
+        block = Block(kind, text=text, signature=signature, data=data, hints=hints)
+    return [*events, BlockComplete(index, block, hints=hints)]
 
 
 def body_output(events: list[CallEvent], parents: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -212,6 +242,10 @@ def body_output(events: list[CallEvent], parents: dict[int, dict[str, Any]]) -> 
 
     Consecutive parts of one upstream message item stay in one item; any other part opens a new
     message item. Ids are kept unless already used in the list, then replaced by fresh ones.
+
+    Args:
+        events: the normalized sequence.
+        parents: id(part) → its upstream message item, for the parts the events' hints name.
     """
     output: list[dict[str, Any]] = []
     used: set[str] = set()

@@ -1,9 +1,11 @@
 """Making decoded events foreign: what an upstream's events mean, without the upstream's wire form.
 
-A response translated from one API to another is decoded by the upstream API's codec and encoded by
-the client API's. The decoder's events carry the upstream's wire form (`origin`: its raw bytes;
-`data` and `wire_fields`: its payloads, kept as templates for re-encoding in the same API), which
-the client's encoder must never see. `ForeignEvents` rebuilds every event from its meaning alone:
+A response translated from one API to another is decoded by the upstream API's decoder and encoded by
+the client API's encoder. The decoder's events carry the upstream's wire form: `hints`, tagged with
+the upstream's API, which another API's encoder ignores by construction; and `origin` (its raw
+bytes) and `data` / `wire_fields` (its payloads, templates for re-encoding in the same API), which
+are not tagged and which the client's encoder must never see. `ForeignEvents` rebuilds every event
+from its meaning alone (new events, so without origin or hints):
 
 - text, thinking and tool calls (id, name, arguments) pass; a refusal (Chat's `refusal` field, a
   Responses `refusal` part) becomes an OTHER block marked `REFUSAL`, with its text as deltas;
