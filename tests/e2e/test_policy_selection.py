@@ -24,10 +24,10 @@ from luthien.call.events import BlockDelta, BlockKind, CallEvent, MessageStart
 from luthien.call.request import CallRequest
 from luthien.config import LuthienConfig
 from luthien.gateway.state import GatewayState
-from luthien.pipeline.events import DONE, WireEvent
 from luthien.policy.base import Policy, PolicyConfig, PolicyContext
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
 from luthien.wire.errors import ErrorKind
+from luthien.wire.events import DONE, WireEvent
 from luthien.wire.sse import SSEParser
 from tests.conftest import LuthienFactory
 from tests.fake_provider import (

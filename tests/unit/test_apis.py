@@ -7,8 +7,6 @@ from typing import Any
 import orjson
 import pytest
 
-from luthien.config import WireFormat
-from luthien.pipeline.events import COMMENT, DONE, RESPONSE_BODY, WireEvent
 from luthien.wire.apis import (
     ANTHROPIC_MESSAGES,
     OPENAI_CHAT,
@@ -19,6 +17,8 @@ from luthien.wire.apis import (
     response_event,
 )
 from luthien.wire.errors import ErrorKind, GatewayError
+from luthien.wire.events import COMMENT, DONE, RESPONSE_BODY, WireEvent
+from luthien.wire.formats import WireFormat
 from luthien.wire.sse import SSEFrame, SSEParser, parse_frame
 
 ALL_APIS = [ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES]

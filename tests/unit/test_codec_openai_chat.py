@@ -31,9 +31,9 @@ from luthien.call.events import (
     text_block,
 )
 from luthien.call.openai_chat import TEXT_BLOCK_SEPARATOR, OpenAIChatCodec, finish_reason, stop_reason
-from luthien.pipeline.events import DONE, WireEvent
-from luthien.pipeline.repair import Repairer
+from luthien.call.repair import Repairer
 from luthien.wire.apis import OPENAI_CHAT, response_event
+from luthien.wire.events import DONE, WireEvent
 from luthien.wire.sse import SSEParser
 from tests.fake_provider import (
     FakeProvider,

@@ -37,9 +37,9 @@ from luthien.call.events import (
     text_block,
 )
 from luthien.call.openai_responses import OpenAIResponsesCodec
-from luthien.pipeline.events import RESPONSE_BODY, WireEvent
-from luthien.pipeline.repair import Repairer
+from luthien.call.repair import Repairer
 from luthien.wire.apis import OPENAI_RESPONSES, response_event
+from luthien.wire.events import RESPONSE_BODY, WireEvent
 from luthien.wire.sse import SSEParser
 from tests.fake_provider import (
     FakeProvider,

@@ -9,7 +9,6 @@ import pytest
 
 from luthien.activity.log import ActivityLog
 from luthien.call.request import CallRequest
-from luthien.config import WireFormat
 from luthien.policy.base import Policy, PolicyConfig, PolicyContext
 from luthien.records.memory import MemoryRecordSink
 from luthien.records.model import ShadowOutcome, ShadowResult, TransactionRecord
@@ -18,6 +17,7 @@ from luthien.settings import Settings
 from luthien.shadow.policies import ShadowSet
 from luthien.shadow.tasks import BackgroundTasks
 from luthien.wire.apis import ANTHROPIC_MESSAGES
+from luthien.wire.formats import WireFormat
 
 SECRET = "sk-ant-secret-value-1234567890"
 

@@ -39,7 +39,7 @@ from luthien.call.events import (
     Usage,
     with_origin,
 )
-from luthien.pipeline.events import RESPONSE_BODY, WireEvent
+from luthien.wire.events import RESPONSE_BODY, WireEvent
 
 _KINDS = {"text": BlockKind.TEXT, "thinking": BlockKind.THINKING, "tool_use": BlockKind.TOOL_CALL}
 _DELTA_KINDS = {

@@ -2,7 +2,7 @@
 
 A codec instance serves one call (it is stateful). Decoding takes upstream `WireEvent`s and returns
 normalized `CallEvent`s; encoding does the reverse. Between the two, policies run and the repairer
-(`luthien.pipeline.repair`) makes the sequence well-formed, so an encoder may rely on this:
+(`luthien.call.repair`) makes the sequence well-formed, so an encoder may rely on this:
 
 - at most one `MessageStart`, before any block;
 - blocks one at a time: `BlockStart(index=k)`, `BlockDelta(index=k)*`, `BlockComplete(index=k)`,
@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from luthien.call.events import CallEvent, Origin, with_origin
-from luthien.pipeline.events import WireEvent
+from luthien.wire.events import WireEvent
 
 
 class UnreadableOutput(Exception):

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from luthien.pipeline.events import WireEvent
+from luthien.wire.events import WireEvent
 
 
 class BlockKind(StrEnum):

@@ -85,7 +85,7 @@ from luthien.call.openai_chat_wire import (
     tool_json,
     usage_of,
 )
-from luthien.pipeline.events import RESPONSE_BODY, WireEvent
+from luthien.wire.events import RESPONSE_BODY, WireEvent
 
 __all__ = ["TEXT_BLOCK_SEPARATOR", "OpenAIChatCodec", "finish_reason", "stop_reason"]
 

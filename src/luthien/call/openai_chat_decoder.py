@@ -48,7 +48,7 @@ from luthien.call.openai_chat_wire import (
     stop_reason,
     usage_of,
 )
-from luthien.pipeline.events import DONE, WireEvent
+from luthien.wire.events import DONE, WireEvent
 
 ToolKey = int | str
 """A tool call's wire `index`, or a made-up key for a call sent without one."""

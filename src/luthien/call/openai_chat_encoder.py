@@ -44,7 +44,7 @@ from luthien.call.openai_chat_wire import (
     patched_usage,
     tool_json,
 )
-from luthien.pipeline.events import DONE, WireEvent
+from luthien.wire.events import DONE, WireEvent
 
 _CHOICE: dict[str, Any] = {"index": 0, "delta": {}, "logprobs": None, "finish_reason": None}
 

@@ -52,7 +52,7 @@ from luthien.call.events import CallEvent, MessageEnd, MessageStart
 from luthien.call.openai_responses_decoder import ResponsesStreamDecoder
 from luthien.call.openai_responses_encoder import ResponsesStreamEncoder
 from luthien.call.openai_responses_items import as_dict
-from luthien.pipeline.events import RESPONSE_BODY, WireEvent
+from luthien.wire.events import RESPONSE_BODY, WireEvent
 
 
 class OpenAIResponsesCodec:

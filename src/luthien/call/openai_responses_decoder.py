@@ -28,7 +28,7 @@ from luthien.call.events import (
     with_origin,
 )
 from luthien.call.openai_responses_items import as_dict
-from luthien.pipeline.events import WireEvent
+from luthien.wire.events import WireEvent
 
 _TEXT_DELTAS = {
     BlockKind.TEXT: frozenset({items.TEXT_DELTA}),

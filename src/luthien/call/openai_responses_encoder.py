@@ -31,7 +31,7 @@ from luthien.call.events import (
 from luthien.call.openai_responses_decoder import ResponsesStreamDecoder
 from luthien.call.openai_responses_items import as_dict
 from luthien.call.openai_responses_sent import SentItem, diverges, final_output
-from luthien.pipeline.events import WireEvent
+from luthien.wire.events import WireEvent
 
 
 class ResponsesStreamEncoder:

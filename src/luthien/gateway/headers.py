@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from multidict import CIMultiDict
 
-from luthien.config import WireFormat
+from luthien.wire.formats import WireFormat
 
 logger = logging.getLogger("luthien.gateway")
 

@@ -15,7 +15,6 @@ import orjson
 from multidict import CIMultiDict
 from starlette.types import Receive, Scope, Send
 
-from luthien.config import WireFormat
 from luthien.gateway.asgi import JSON_CONTENT_TYPE, send_bytes, until_disconnect
 from luthien.gateway.auth import use_server_key
 from luthien.gateway.headers import client_response_headers, upstream_request_headers
@@ -24,6 +23,7 @@ from luthien.gateway.state import GatewayState, client_headers
 from luthien.upstream.routing import Upstream
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, WireApi
 from luthien.wire.errors import ErrorKind, GatewayError, dumps
+from luthien.wire.formats import WireFormat
 
 MODELS_PATH = "/v1/models"
 

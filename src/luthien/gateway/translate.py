@@ -31,7 +31,7 @@ import orjson
 from multidict import CIMultiDict
 
 from luthien.call.request import CallRequest
-from luthien.config import ConfigError, WireFormat
+from luthien.config import ConfigError
 from luthien.gateway.headers import upstream_request_headers
 from luthien.gateway.state import GatewayState
 from luthien.pipeline.stage import PolicyStage, ResponseStage, TranslationStage
@@ -42,6 +42,7 @@ from luthien.upstream.caller import ANTHROPIC_VERSION
 from luthien.upstream.routing import Router, Upstream
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
 from luthien.wire.errors import ErrorKind, GatewayError
+from luthien.wire.formats import WireFormat
 
 API_PATHS: dict[WireApi, str] = {
     ANTHROPIC_MESSAGES: "/v1/messages",

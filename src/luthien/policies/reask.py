@@ -17,14 +17,14 @@ from typing import Any
 from luthien.call.codec import UnreadableOutput
 from luthien.call.events import Block, BlockComplete, BlockKind, MessageEnd, StopReason, ToolCall, Usage
 from luthien.call.request import CallRequest
-from luthien.config import WireFormat
-from luthien.pipeline.events import RESPONSE_BODY, WireEvent
 from luthien.pipeline.stage import codec_for
 from luthien.policies.judging import reply_usage
 from luthien.policy.base import PolicyContext
 from luthien.upstream.caller import ModelCallError
 from luthien.upstream.routing import Upstream
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.events import RESPONSE_BODY, WireEvent
+from luthien.wire.formats import WireFormat
 
 API_PATHS: dict[str, str] = {
     ANTHROPIC_MESSAGES.name: "/v1/messages",

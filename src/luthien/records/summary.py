@@ -11,12 +11,12 @@ from typing import Any
 
 from luthien.activity.log import ActivityEvent
 from luthien.call.request import CallRequest
-from luthien.config import WireFormat
 from luthien.policy.base import BLOCKED_EVENT
 from luthien.records.content import parse_json_object, preview_of, tool_names_of
 from luthien.records.model import TransactionRecord, Usage
 from luthien.records.query import TransactionSummary
 from luthien.wire.apis import ANTHROPIC_MESSAGES
+from luthien.wire.formats import WireFormat
 
 
 def wire_format_of(client_api: str) -> WireFormat:

@@ -24,13 +24,13 @@ import orjson
 from luthien.activity.log import ActivityEvent, ActivityLog
 from luthien.call.events import Block, BlockComplete, BlockKind, CallEvent, MessageEnd, StopReason, ToolCall
 from luthien.call.request import CallRequest
-from luthien.config import WireFormat
 from luthien.pipeline.run import run_body, run_stream
 from luthien.pipeline.stage import PolicyStage, codec_for
 from luthien.policy.base import Policy, PolicyContext
 from luthien.testing.streams import ModelReply
 from luthien.upstream.caller import ModelCaller
 from luthien.wire.apis import response_event
+from luthien.wire.formats import WireFormat
 from luthien.wire.sse import SSEParser
 
 TRANSACTION_ID = "tx-test"

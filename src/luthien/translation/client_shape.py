@@ -32,9 +32,9 @@ from luthien.call.events import (
     StopReason,
     Usage,
 )
-from luthien.pipeline.events import DONE, RESPONSE_BODY, WireEvent
 from luthien.translation.foreign import REFUSAL, REFUSAL_DELTA, is_refusal
 from luthien.wire.apis import ANTHROPIC_MESSAGES, CHAT_CHUNK, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.events import DONE, RESPONSE_BODY, WireEvent
 
 RESPONSE_FIELDS: dict[str, Any] = {
     "object": "response",

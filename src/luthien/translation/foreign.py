@@ -54,11 +54,11 @@ from luthien.call.events import (
     ToolCall,
     Usage,
 )
-from luthien.pipeline.events import COMMENT, WireEvent
 from luthien.translation.envelope import seal
 from luthien.translation.errors import in_stream_error
 from luthien.upstream.client import UpstreamStreamError
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_RESPONSES, WireApi
+from luthien.wire.events import COMMENT, WireEvent
 
 logger = logging.getLogger("luthien.translation")
 

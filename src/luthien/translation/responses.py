@@ -25,10 +25,10 @@ from luthien.call.codec import CallCodec
 from luthien.call.events import CallEvent, MessageEnd
 from luthien.call.openai_chat import OpenAIChatCodec
 from luthien.call.openai_responses import OpenAIResponsesCodec
-from luthien.pipeline.events import WireEvent
 from luthien.translation.client_shape import ClientShape
 from luthien.translation.foreign import ForeignEvents
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, WireApi
+from luthien.wire.events import WireEvent
 
 
 def same_api_codec(api: WireApi) -> CallCodec:

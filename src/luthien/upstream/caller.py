@@ -15,11 +15,11 @@ from typing import Any, cast
 import orjson
 from multidict import CIMultiDict
 
-from luthien.config import WireFormat
 from luthien.upstream.breaker import Breakers
 from luthien.upstream.routing import Router, Upstream
 from luthien.upstream.timeouts import resolve_timeouts
 from luthien.wire.errors import ErrorKind, GatewayError
+from luthien.wire.formats import WireFormat
 
 ANTHROPIC_VERSION = "2023-06-01"
 """`anthropic-version` sent with Luthien's own calls to Anthropic-format upstreams."""

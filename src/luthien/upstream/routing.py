@@ -11,9 +11,10 @@ from fnmatch import fnmatchcase
 
 from limits import RateLimitItem
 
-from luthien.config import LuthienConfig, TimeoutsConfig, UpstreamApi, UpstreamConfig, WireFormat
+from luthien.config import LuthienConfig, TimeoutsConfig, UpstreamApi, UpstreamConfig
 from luthien.ratelimit.items import parse_limits
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.formats import WireFormat
 
 SERVED_APIS: dict[UpstreamApi, frozenset[WireApi]] = {
     UpstreamApi.ANTHROPIC: frozenset({ANTHROPIC_MESSAGES}),

@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
-from luthien.config import WireFormat
-from luthien.pipeline.events import COMMENT, DONE, RESPONSE_BODY, WireEvent
 from luthien.wire.errors import ErrorKind, GatewayError, anthropic_error, openai_error
+from luthien.wire.events import COMMENT, DONE, RESPONSE_BODY, WireEvent
+from luthien.wire.formats import WireFormat
 from luthien.wire.sse import SSEFrame, encode_frame
 
 UNPARSED = "unparsed"

@@ -12,7 +12,6 @@ from luthien.call.anthropic import AnthropicCodec
 from luthien.call.openai_chat import OpenAIChatCodec
 from luthien.call.openai_responses import OpenAIResponsesCodec
 from luthien.call.request import CallRequest
-from luthien.config import WireFormat
 from luthien.pipeline.stage import PassThroughStage, PolicyStage, TranslationStage
 from luthien.policies.noop import NoopPolicy
 from luthien.policy.base import PolicyConfig, PolicyContext
@@ -24,6 +23,7 @@ from luthien.translation.client_shape import RESPONSE_FIELDS
 from luthien.translation.envelope import seal
 from luthien.translation.responses import TranslatingCodec, codec_between, wants_usage_chunk
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
+from luthien.wire.formats import WireFormat
 from tests.unit.translation.sdk_views import translate, view
 
 
