@@ -20,6 +20,7 @@ from openai.types.responses import (
     ResponseStreamEvent,
 )
 
+from luthien.apis.openai_responses.codec import OpenAIResponsesCodec
 from luthien.call.codec import UnreadableOutput
 from luthien.call.events import (
     Block,
@@ -36,7 +37,6 @@ from luthien.call.events import (
     Usage,
     text_block,
 )
-from luthien.call.openai_responses import OpenAIResponsesCodec
 from luthien.call.repair import Repairer
 from luthien.wire.apis import OPENAI_RESPONSES, response_event
 from luthien.wire.events import RESPONSE_BODY, WireEvent

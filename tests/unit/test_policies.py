@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from luthien.activity.log import ActivityLog
-from luthien.call.anthropic import AnthropicCodec
+from luthien.apis.anthropic_messages.codec import AnthropicCodec
 from luthien.call.events import (
     BlockComplete,
     BlockDelta,

@@ -38,7 +38,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from luthien.call.anthropic import usage_of as anthropic_usage
+from luthien.apis.anthropic_messages.codec import usage_of as anthropic_usage
 from luthien.call.assembly import BlockAssembly
 from luthien.call.events import (
     Block,

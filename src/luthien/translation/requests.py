@@ -12,7 +12,10 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from luthien.translation import anthropic_request, compaction, openai_chat_request, openai_responses_request
+from luthien.apis.anthropic_messages import request as anthropic_request
+from luthien.apis.openai_chat import request as openai_chat_request
+from luthien.apis.openai_responses import request as openai_responses_request
+from luthien.translation import compaction
 from luthien.translation.request_model import NormalizedRequest
 from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind, GatewayError

@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from luthien.call.anthropic import AnthropicCodec
+from luthien.apis.anthropic_messages.codec import AnthropicCodec
+from luthien.apis.openai_chat.codec import OpenAIChatCodec
+from luthien.apis.openai_responses.codec import OpenAIResponsesCodec
 from luthien.call.codec import CallCodec
 from luthien.call.events import CallEvent, MessageEnd
-from luthien.call.openai_chat import OpenAIChatCodec
-from luthien.call.openai_responses import OpenAIResponsesCodec
 from luthien.translation.client_shape import ClientShape
 from luthien.translation.foreign import ForeignEvents
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, WireApi

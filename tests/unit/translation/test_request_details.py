@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from luthien.translation import anthropic_request, openai_chat_request, openai_responses_request
+from luthien.apis.anthropic_messages import request as anthropic_request
+from luthien.apis.openai_chat import request as openai_chat_request
+from luthien.apis.openai_responses import request as openai_responses_request
 from luthien.translation.envelope import SealedToken, seal
 from luthien.translation.request_model import (
     ImagePart,

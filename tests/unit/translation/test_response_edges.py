@@ -8,9 +8,9 @@ import orjson
 import pytest
 
 from luthien.activity.log import ActivityLog
-from luthien.call.anthropic import AnthropicCodec
-from luthien.call.openai_chat import OpenAIChatCodec
-from luthien.call.openai_responses import OpenAIResponsesCodec
+from luthien.apis.anthropic_messages.codec import AnthropicCodec
+from luthien.apis.openai_chat.codec import OpenAIChatCodec
+from luthien.apis.openai_responses.codec import OpenAIResponsesCodec
 from luthien.call.request import CallRequest
 from luthien.pipeline.stage import PassThroughStage, PolicyStage, TranslationStage
 from luthien.policies.noop import NoopPolicy

@@ -46,12 +46,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from luthien.call import openai_responses_items as items
+from luthien.apis.openai_responses import items
+from luthien.apis.openai_responses.decoder import ResponsesStreamDecoder
+from luthien.apis.openai_responses.encoder import ResponsesStreamEncoder
+from luthien.apis.openai_responses.items import as_dict
 from luthien.call.codec import body_events, is_unchanged_body
 from luthien.call.events import CallEvent, MessageEnd, MessageStart
-from luthien.call.openai_responses_decoder import ResponsesStreamDecoder
-from luthien.call.openai_responses_encoder import ResponsesStreamEncoder
-from luthien.call.openai_responses_items import as_dict
 from luthien.wire.events import RESPONSE_BODY, WireEvent
 
 

@@ -17,22 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from luthien.call.assembly import BlockAssembly
-from luthien.call.events import (
-    BlockComplete,
-    BlockDelta,
-    BlockKind,
-    BlockStart,
-    CallEvent,
-    MessageEnd,
-    MessageStart,
-    Opaque,
-    Origin,
-    ToolCall,
-    Usage,
-    with_origin,
-)
-from luthien.call.openai_chat_wire import (
+from luthien.apis.openai_chat.fields import (
     BLOCK_KEYS,
     CHUNK,
     CONTENT,
@@ -47,6 +32,21 @@ from luthien.call.openai_chat_wire import (
     readable_part,
     stop_reason,
     usage_of,
+)
+from luthien.call.assembly import BlockAssembly
+from luthien.call.events import (
+    BlockComplete,
+    BlockDelta,
+    BlockKind,
+    BlockStart,
+    CallEvent,
+    MessageEnd,
+    MessageStart,
+    Opaque,
+    Origin,
+    ToolCall,
+    Usage,
+    with_origin,
 )
 from luthien.wire.events import DONE, WireEvent
 

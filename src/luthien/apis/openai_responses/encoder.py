@@ -13,8 +13,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from luthien.call import openai_responses_items as items
-from luthien.call import openai_responses_tools as tools
+from luthien.apis.openai_responses import items, tools
+from luthien.apis.openai_responses.decoder import ResponsesStreamDecoder
+from luthien.apis.openai_responses.items import as_dict
+from luthien.apis.openai_responses.sent import SentItem, diverges, final_output
 from luthien.call.codec import OriginGrouping
 from luthien.call.events import (
     Block,
@@ -28,9 +30,6 @@ from luthien.call.events import (
     Opaque,
     ToolCall,
 )
-from luthien.call.openai_responses_decoder import ResponsesStreamDecoder
-from luthien.call.openai_responses_items import as_dict
-from luthien.call.openai_responses_sent import SentItem, diverges, final_output
 from luthien.wire.events import WireEvent
 
 

@@ -15,20 +15,8 @@ import dataclasses
 import time
 from typing import Any
 
-from luthien.call.codec import OriginGrouping
-from luthien.call.events import (
-    BlockDelta,
-    BlockKind,
-    BlockStart,
-    CallEvent,
-    MessageEnd,
-    MessageStart,
-    Opaque,
-    ToolCall,
-    Usage,
-)
-from luthien.call.openai_chat_decoder import ChatStreamDecoder
-from luthien.call.openai_chat_wire import (
+from luthien.apis.openai_chat.decoder import ChatStreamDecoder
+from luthien.apis.openai_chat.fields import (
     BASE_KEYS,
     BLOCK_KEYS,
     CHUNK,
@@ -43,6 +31,18 @@ from luthien.call.openai_chat_wire import (
     is_refusal,
     patched_usage,
     tool_json,
+)
+from luthien.call.codec import OriginGrouping
+from luthien.call.events import (
+    BlockDelta,
+    BlockKind,
+    BlockStart,
+    CallEvent,
+    MessageEnd,
+    MessageStart,
+    Opaque,
+    ToolCall,
+    Usage,
 )
 from luthien.wire.events import DONE, WireEvent
 

@@ -1,9 +1,9 @@
 """OpenAI Responses output items: event names, and building items from blocks.
 
-Helpers for `luthien.call.openai_responses`: the event type names, whole items mapped to normalized
+Helpers for `luthien.apis.openai_responses.codec`: the event type names, whole items mapped to normalized
 blocks and back (non-streaming bodies, and the templates synthesized items start from), and the
 response-level stop reason, status and usage. What the client was sent of each item is followed by
-`luthien.call.openai_responses_sent`.
+`luthien.apis.openai_responses.sent`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import copy
 import secrets
 from typing import Any, cast
 
-from luthien.call import openai_responses_tools as tools
+from luthien.apis.openai_responses import tools
 from luthien.call.events import (
     Block,
     BlockComplete,

@@ -52,20 +52,9 @@ import copy
 import time
 from typing import Any
 
-from luthien.call.assembly import whole_block_events
-from luthien.call.codec import body_events, is_unchanged_body
-from luthien.call.events import (
-    Block,
-    BlockComplete,
-    BlockKind,
-    CallEvent,
-    MessageEnd,
-    MessageStart,
-    ToolCall,
-)
-from luthien.call.openai_chat_decoder import ChatStreamDecoder
-from luthien.call.openai_chat_encoder import ChatStreamEncoder
-from luthien.call.openai_chat_wire import (
+from luthien.apis.openai_chat.decoder import ChatStreamDecoder
+from luthien.apis.openai_chat.encoder import ChatStreamEncoder
+from luthien.apis.openai_chat.fields import (
     CONTENT,
     REASONING_KEYS,
     REFUSAL,
@@ -84,6 +73,17 @@ from luthien.call.openai_chat_wire import (
     stop_reason,
     tool_json,
     usage_of,
+)
+from luthien.call.assembly import whole_block_events
+from luthien.call.codec import body_events, is_unchanged_body
+from luthien.call.events import (
+    Block,
+    BlockComplete,
+    BlockKind,
+    CallEvent,
+    MessageEnd,
+    MessageStart,
+    ToolCall,
 )
 from luthien.wire.events import RESPONSE_BODY, WireEvent
 

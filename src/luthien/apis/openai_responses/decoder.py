@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from luthien.call import openai_responses_items as items
-from luthien.call import openai_responses_tools as tools
+from luthien.apis.openai_responses import items, tools
+from luthien.apis.openai_responses.items import as_dict
 from luthien.call.assembly import BlockAssembly
 from luthien.call.codec import UnreadableOutput
 from luthien.call.events import (
@@ -27,7 +27,6 @@ from luthien.call.events import (
     Origin,
     with_origin,
 )
-from luthien.call.openai_responses_items import as_dict
 from luthien.wire.events import WireEvent
 
 _TEXT_DELTAS = {
