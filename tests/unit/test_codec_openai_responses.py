@@ -20,6 +20,7 @@ from openai.types.responses import (
     ResponseStreamEvent,
 )
 
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.apis.openai_responses.codec import OpenAIResponsesCodec
 from luthien.call.codec import UnreadableOutput
 from luthien.call.events import (
@@ -38,7 +39,7 @@ from luthien.call.events import (
     text_block,
 )
 from luthien.call.repair import Repairer
-from luthien.wire.apis import OPENAI_RESPONSES, response_event
+from luthien.wire.apis import response_event
 from luthien.wire.events import RESPONSE_BODY, WireEvent
 from luthien.wire.sse import SSEParser
 from tests.fake_provider import (

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from luthien.activity.log import ActivityLog
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
 from luthien.apis.anthropic_messages.codec import AnthropicCodec
 from luthien.call.events import (
     BlockComplete,
@@ -57,7 +58,7 @@ from luthien.policy.helpers import (
 from luthien.policy.registry import build_policies
 from luthien.policy.runner import HookRunner
 from luthien.policy.simple import Blocked, SimplePolicy
-from luthien.wire.apis import ANTHROPIC_MESSAGES, response_event
+from luthien.wire.apis import response_event
 from luthien.wire.formats import WireFormat
 from luthien.wire.sse import SSEParser
 from tests.conftest import LuthienFactory

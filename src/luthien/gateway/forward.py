@@ -34,6 +34,7 @@ from urllib.parse import quote
 import orjson
 from starlette.types import Receive, Scope, Send
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
 from luthien.call.request import CallRequest
 from luthien.gateway.asgi import (
     ClientDisconnected,
@@ -60,7 +61,7 @@ from luthien.records.recorder import TransactionRecorder
 from luthien.upstream.client import UpstreamResponse
 from luthien.upstream.routing import Upstream
 from luthien.upstream.timeouts import resolve_timeouts
-from luthien.wire.apis import ANTHROPIC_MESSAGES, WireApi
+from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind, GatewayError
 
 _PATH_PARAMETER_PREFIX = "{"

@@ -12,10 +12,11 @@ from typing import Any
 from luthien import __version__
 from luthien.admin import openapi as admin
 from luthien.admin.openapi.replay import REPLAY_UI_PAGES
+from luthien.apis.registry import ENDPOINTS
 from luthien.gateway.batches import BATCH_SPECS
 from luthien.gateway.forward import Coverage, Forwarded
-from luthien.gateway.proxy import ENDPOINTS, Endpoint
 from luthien.gateway.stored import FORWARDED
+from luthien.wire.apis import Endpoint
 from luthien.wire.errors import ErrorKind
 from luthien.wire.formats import WireFormat
 

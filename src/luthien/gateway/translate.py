@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import orjson
 from multidict import CIMultiDict
 
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
+from luthien.apis.registry import BY_DIALECT
 from luthien.call.request import CallRequest
 from luthien.config import ConfigError
 from luthien.gateway.headers import upstream_request_headers
@@ -40,22 +42,9 @@ from luthien.translation.compaction import CompactionStage, asks_for_compaction
 from luthien.translation.requests import translate_request
 from luthien.upstream.caller import ANTHROPIC_VERSION
 from luthien.upstream.routing import Router, Upstream
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind, GatewayError
 from luthien.wire.formats import WireFormat
-
-API_PATHS: dict[WireApi, str] = {
-    ANTHROPIC_MESSAGES: "/v1/messages",
-    OPENAI_CHAT: "/v1/chat/completions",
-    OPENAI_RESPONSES: "/v1/responses",
-}
-"""The path each API creates a model response on (also the upstream path of a translated call)."""
-
-DIALECT_APIS: dict[WireFormat, tuple[WireApi, ...]] = {
-    WireFormat.ANTHROPIC: (ANTHROPIC_MESSAGES,),
-    WireFormat.OPENAI: (OPENAI_CHAT, OPENAI_RESPONSES),
-}
-"""The client APIs of each dialect: an unrouted call goes to the built-in upstream of its dialect."""
 
 _DIALECT_HEADER_PREFIXES = ("anthropic-", "openai-")
 
@@ -125,7 +114,7 @@ def upstream_call(
             upstream, client_api, upstream.url(path, query), request.to_bytes(), headers, key, False
         )
     where = f"model {request.model!r} routes to upstream {upstream.name!r} ({upstream.api.value})"
-    if path != API_PATHS[client_api]:
+    if path != client_api.path:
         raise GatewayError(
             ErrorKind.INVALID_REQUEST,
             f"{where}, which does not serve {path}: only Anthropic upstreams count tokens",
@@ -145,7 +134,7 @@ def upstream_call(
     return UpstreamCall(
         upstream,
         target,
-        upstream.url(API_PATHS[target], ""),
+        upstream.url(target.path, ""),
         orjson.dumps(body),
         headers,
         key,
@@ -190,7 +179,7 @@ def check_passthrough(router: Router, settings: Settings) -> None:
                 )
     for dialect in WireFormat:
         default = router.named(dialect.value)
-        if default is not None and not all(default.serves(api) for api in DIALECT_APIS[dialect]):
+        if default is not None and not all(default.serves(api) for api in BY_DIALECT[dialect]):
             field = f"upstreams.{dialect.value}"
             raise ConfigError(
                 f"{field}: the default upstream of {dialect.value} clients serves "
@@ -206,7 +195,7 @@ _PASSTHROUGH_ADVICE = (
 
 
 def _serves_dialect(upstream: Upstream) -> bool:
-    return all(upstream.serves(api) for api in DIALECT_APIS[upstream.format])
+    return all(upstream.serves(api) for api in BY_DIALECT[upstream.format])
 
 
 def translated_stage(

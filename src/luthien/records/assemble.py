@@ -23,7 +23,8 @@ from typing import Any, Protocol, cast
 
 import orjson
 
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
 from luthien.wire.sse import SSEParser
 
 _CHAT_DONE = b"[DONE]"

@@ -13,9 +13,10 @@ from typing import Any, cast
 
 import orjson
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
 from luthien.call.request import CallRequest, Turn
 from luthien.records.model import Usage
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT
 
 PREVIEW_CHARS = 200
 """Characters of the last user message shown in lists."""

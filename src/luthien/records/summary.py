@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from luthien.activity.log import ActivityEvent
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
 from luthien.call.request import CallRequest
 from luthien.policy.base import BLOCKED_EVENT
 from luthien.records.content import parse_json_object, preview_of, tool_names_of
 from luthien.records.model import TransactionRecord, Usage
 from luthien.records.query import TransactionSummary
-from luthien.wire.apis import ANTHROPIC_MESSAGES
 from luthien.wire.formats import WireFormat
 
 

@@ -20,9 +20,11 @@ from typing import Any, cast
 
 import orjson
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
 from luthien.call.events import CallEvent, MessageEnd, MessageStart
 from luthien.pipeline.stage import codec_for
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, WireApi, response_event
+from luthien.wire.apis import WireApi, response_event
 
 CHAT_CHUNK = "chat.completion.chunk"
 RESPONSES_COMPLETED = "response.completed"

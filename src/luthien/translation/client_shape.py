@@ -20,6 +20,9 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import CHAT_CHUNK, OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.call.events import (
     Block,
     BlockComplete,
@@ -33,7 +36,7 @@ from luthien.call.events import (
     Usage,
 )
 from luthien.translation.foreign import REFUSAL, REFUSAL_DELTA, is_refusal
-from luthien.wire.apis import ANTHROPIC_MESSAGES, CHAT_CHUNK, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import WireApi
 from luthien.wire.events import DONE, RESPONSE_BODY, WireEvent
 
 RESPONSE_FIELDS: dict[str, Any] = {

@@ -13,7 +13,8 @@ from typing import Any, cast
 
 import orjson
 
-from luthien.wire.apis import ANTHROPIC_MESSAGES, WireApi
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind
 
 ERROR_TYPES: dict[str, ErrorKind] = {

@@ -38,7 +38,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
 from luthien.apis.anthropic_messages.codec import usage_of as anthropic_usage
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.call.assembly import BlockAssembly
 from luthien.call.events import (
     Block,
@@ -57,7 +59,7 @@ from luthien.call.events import (
 from luthien.translation.envelope import seal
 from luthien.translation.errors import in_stream_error
 from luthien.upstream.client import UpstreamStreamError
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import WireApi
 from luthien.wire.events import COMMENT, WireEvent
 
 logger = logging.getLogger("luthien.translation")

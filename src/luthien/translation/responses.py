@@ -20,32 +20,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from luthien.apis.anthropic_messages.codec import AnthropicCodec
-from luthien.apis.openai_chat.codec import OpenAIChatCodec
-from luthien.apis.openai_responses.codec import OpenAIResponsesCodec
+from luthien.apis.registry import new_codec
 from luthien.call.codec import CallCodec
 from luthien.call.events import CallEvent, MessageEnd
 from luthien.translation.client_shape import ClientShape
 from luthien.translation.foreign import ForeignEvents
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, WireApi
+from luthien.wire.apis import WireApi
 from luthien.wire.events import WireEvent
-
-
-def same_api_codec(api: WireApi) -> CallCodec:
-    """A fresh codec for one call whose client and upstream both speak `api`."""
-    if api is ANTHROPIC_MESSAGES:
-        return AnthropicCodec()
-    if api is OPENAI_CHAT:
-        return OpenAIChatCodec()
-    return OpenAIResponsesCodec()
 
 
 class TranslatingCodec:
     """Decodes one call in the upstream's API and encodes it in the client's."""
 
     def __init__(self, upstream: WireApi, client: WireApi, usage_chunk: bool = True) -> None:
-        self._decoder = same_api_codec(upstream)
-        self._encoder = same_api_codec(client)
+        self._decoder = new_codec(upstream)
+        self._encoder = new_codec(client)
         self._foreign = ForeignEvents(upstream, client)
         self._shape = ClientShape(client, usage_chunk)
 
@@ -86,7 +75,7 @@ def codec_between(upstream: WireApi, client: WireApi, *, usage_chunk: bool = Tru
         usage_chunk: whether a Chat client's stream ends with the usage chunk (`wants_usage_chunk`).
     """
     if upstream is client:
-        return same_api_codec(client)
+        return new_codec(client)
     return TranslatingCodec(upstream, client, usage_chunk)
 
 

@@ -15,6 +15,7 @@ from typing import Any, cast
 import orjson
 from multidict import CIMultiDict
 
+from luthien.apis.registry import TRANSLATION_TARGETS
 from luthien.upstream.breaker import Breakers
 from luthien.upstream.routing import Router, Upstream
 from luthien.upstream.timeouts import resolve_timeouts
@@ -24,7 +25,6 @@ from luthien.wire.formats import WireFormat
 ANTHROPIC_VERSION = "2023-06-01"
 """`anthropic-version` sent with Luthien's own calls to Anthropic-format upstreams."""
 
-_PATHS = {WireFormat.ANTHROPIC: "/v1/messages", WireFormat.OPENAI: "/v1/chat/completions"}
 _FAILURE_REASONS = {
     ErrorKind.UPSTREAM_TIMEOUT: "upstream timed out",
     ErrorKind.UPSTREAM_CIRCUIT_OPEN: "upstream circuit breaker open",
@@ -105,7 +105,7 @@ class ModelCaller:
                 "max_completion_tokens": max_tokens,
                 "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
             }
-        return await self.send(upstream, _PATHS[upstream.format], body)
+        return await self.send(upstream, TRANSLATION_TARGETS[upstream.api].path, body)
 
     def routed(self, model: str, client_format: WireFormat) -> Upstream:
         """The upstream a client call for `model` in `client_format` is routed to."""

@@ -8,8 +8,11 @@ import orjson
 import pytest
 
 from luthien.activity.log import ActivityLog
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
 from luthien.apis.anthropic_messages.codec import AnthropicCodec
+from luthien.apis.openai_chat.api import OPENAI_CHAT
 from luthien.apis.openai_chat.codec import OpenAIChatCodec
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.apis.openai_responses.codec import OpenAIResponsesCodec
 from luthien.call.request import CallRequest
 from luthien.pipeline.stage import PassThroughStage, PolicyStage, TranslationStage
@@ -22,7 +25,6 @@ from luthien.testing.streams import WIRE_APIS, ApiName, ModelReply, model_reply
 from luthien.translation.client_shape import RESPONSE_FIELDS
 from luthien.translation.envelope import seal
 from luthien.translation.responses import TranslatingCodec, codec_between, wants_usage_chunk
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from luthien.wire.formats import WireFormat
 from tests.unit.translation.sdk_views import translate, view
 

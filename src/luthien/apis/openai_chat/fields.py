@@ -10,9 +10,9 @@ from typing import Any, cast
 
 import orjson
 
+from luthien.apis.openai_chat.api import CHAT_CHUNK
 from luthien.call.codec import UnreadableOutput
 from luthien.call.events import Block, BlockKind, MessageEnd, StopReason, ToolCall, Usage
-from luthien.wire.apis import CHAT_CHUNK
 
 CHUNK = CHAT_CHUNK
 REASONING_KEYS = ("reasoning_content", "reasoning")
