@@ -15,16 +15,24 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from luthien.apis.anthropic_messages import api as anthropic_messages
+from luthien.apis.anthropic_messages import message as anthropic_messages_message
 from luthien.apis.anthropic_messages import request as anthropic_messages_request
 from luthien.apis.anthropic_messages.codec import AnthropicCodec
+from luthien.apis.anthropic_messages.shape import AnthropicShape
 from luthien.apis.openai_chat import api as openai_chat
+from luthien.apis.openai_chat import message as openai_chat_message
 from luthien.apis.openai_chat import request as openai_chat_request
 from luthien.apis.openai_chat.codec import OpenAIChatCodec
+from luthien.apis.openai_chat.shape import ChatShape
 from luthien.apis.openai_responses import api as openai_responses
+from luthien.apis.openai_responses import message as openai_responses_message
 from luthien.apis.openai_responses import request as openai_responses_request
 from luthien.apis.openai_responses.codec import OpenAIResponsesCodec
+from luthien.apis.openai_responses.shape import ResponsesShape
 from luthien.call.codec import CallCodec
 from luthien.config import UpstreamApi
+from luthien.records.model import Usage
+from luthien.translation.client_shape import ClientShape
 from luthien.translation.request_model import NormalizedRequest
 from luthien.wire.apis import Endpoint, WireApi
 from luthien.wire.formats import WireFormat
@@ -41,6 +49,49 @@ class RequestEncoder(Protocol):
         ...
 
 
+class StreamAssembler(Protocol):
+    """Assembles one stream of an API into the whole message it would have answered without streaming."""
+
+    error: str | None
+    complete: bool
+
+    def feed(self, data: dict[str, Any]) -> bool:
+        """Take one event payload; True when it carries model output."""
+        ...
+
+    def done(self) -> None:
+        """The `[DONE]` terminator arrived."""
+        ...
+
+    def result(self) -> dict[str, Any] | None:
+        """The whole message, or None when the stream carried none."""
+        ...
+
+
+class WholeMessage(Protocol):
+    """An API's whole (non-streaming) response message, as records and replays read and rebuild it."""
+
+    def assembler(self) -> StreamAssembler:
+        """A fresh assembler for one stream."""
+        ...
+
+    def usage(self, usage: dict[str, Any]) -> Usage:
+        """The token counts of the message's `usage` object."""
+        ...
+
+    def tool_names(self, message: dict[str, Any]) -> tuple[str, ...]:
+        """The names of the message's tool calls, in order."""
+        ...
+
+    def stream_start(self, message: dict[str, Any]) -> dict[str, Any]:
+        """The payload a stream rebuilt from `message` opens with (the message, no output yet)."""
+        ...
+
+    def stream_end(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """What the rebuilt stream's closing event carries beside what the encoder writes."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class ApiEntry:
     """One client API and its pieces against the hub (the normalized request and events).
@@ -51,6 +102,9 @@ class ApiEntry:
         new_codec: a fresh response codec for one call: response decode and response encode.
         decode_request: request decode, its body to the normalized request.
         encode_request: request encode, the normalized request to its body.
+        new_shape: a fresh `ClientShape` for one translated call to a client of this API (its form
+            of refusals and usage), given whether the client asked for its stream's usage.
+        message: its whole response message, as records and replays read and rebuild it.
     """
 
     api: WireApi
@@ -58,6 +112,8 @@ class ApiEntry:
     new_codec: Callable[[], CallCodec]
     decode_request: RequestDecoder
     encode_request: RequestEncoder
+    new_shape: Callable[[bool], ClientShape]
+    message: WholeMessage
 
 
 ENTRIES: tuple[ApiEntry, ...] = (
@@ -67,6 +123,8 @@ ENTRIES: tuple[ApiEntry, ...] = (
         AnthropicCodec,
         anthropic_messages_request.decode_request,
         anthropic_messages_request.encode_request,
+        AnthropicShape,
+        anthropic_messages_message.WHOLE_MESSAGE,
     ),
     ApiEntry(
         openai_chat.OPENAI_CHAT,
@@ -74,6 +132,8 @@ ENTRIES: tuple[ApiEntry, ...] = (
         OpenAIChatCodec,
         openai_chat_request.decode_request,
         openai_chat_request.encode_request,
+        ChatShape,
+        openai_chat_message.WHOLE_MESSAGE,
     ),
     ApiEntry(
         openai_responses.OPENAI_RESPONSES,
@@ -81,6 +141,8 @@ ENTRIES: tuple[ApiEntry, ...] = (
         OpenAIResponsesCodec,
         openai_responses_request.decode_request,
         openai_responses_request.encode_request,
+        ResponsesShape,
+        openai_responses_message.WHOLE_MESSAGE,
     ),
 )
 """Every client API, in the order the gateway lists them."""
@@ -126,6 +188,16 @@ def entry_of(api: WireApi) -> ApiEntry:
 def find_entry(api: WireApi) -> ApiEntry | None:
     """The registry entry of `api`, or None for an API Luthien does not serve."""
     return _ENTRIES_BY_API.get(api)
+
+
+def named(name: str) -> WireApi:
+    """The API a record names (`WireApi.name`); a name no API has reads as Responses, as it always has."""
+    return BY_NAME.get(name, openai_responses.OPENAI_RESPONSES)
+
+
+def new_shape(api: WireApi, usage_chunk: bool = True) -> ClientShape:
+    """A fresh `ClientShape` for one translated call to a client of `api`."""
+    return _ENTRIES_BY_API[api].new_shape(usage_chunk)
 
 
 def new_codec(api: WireApi) -> CallCodec:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from luthien.activity.log import ActivityEvent
-from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.registry import named
 from luthien.call.request import CallRequest
 from luthien.policy.base import BLOCKED_EVENT
 from luthien.records.content import parse_json_object, preview_of, tool_names_of
@@ -21,7 +21,7 @@ from luthien.wire.formats import WireFormat
 
 def wire_format_of(client_api: str) -> WireFormat:
     """The API family of a record's `client_api`."""
-    return WireFormat.ANTHROPIC if client_api == ANTHROPIC_MESSAGES.name else WireFormat.OPENAI
+    return named(client_api).format
 
 
 def summarize(

@@ -94,11 +94,11 @@ def client_usage(usage: Usage | None, upstream: WireApi, client: WireApi) -> Usa
     if (
         usage is None
         or usage.input_tokens is None
-        or (upstream is ANTHROPIC_MESSAGES) == (client is ANTHROPIC_MESSAGES)
+        or upstream.input_counts_cached == client.input_counts_cached
     ):
         return usage
     cached = usage.cache_read_input_tokens or 0
-    if upstream is ANTHROPIC_MESSAGES:
+    if not upstream.input_counts_cached:
         written = usage.cache_creation_input_tokens or 0
         return Usage(
             usage.input_tokens + cached + written, usage.output_tokens, usage.cache_read_input_tokens

@@ -3,7 +3,7 @@
 `codec_between(upstream, client)` is the `CallCodec` of a call whose client speaks another API than
 its upstream. Decoding runs the upstream API's codec and makes its events foreign
 (`luthien.translation.foreign`: no origin, no upstream payloads, only what they mean); encoding
-writes the client API's form of refusals and usage (`luthien.translation.client_shape`) and runs the
+writes the client API's form of refusals and usage (its `ClientShape`, `apis/<name>/shape.py`) and runs the
 client API's codec, whose decoder is never fed: so the encoder, which reads what its own decoder
 learned, writes everything from the events alone. Policies run in between on the normalized events,
 as for any call.
@@ -20,10 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from luthien.apis.registry import new_codec
+from luthien.apis.registry import new_codec, new_shape
 from luthien.call.codec import CallCodec
 from luthien.call.events import CallEvent, MessageEnd
-from luthien.translation.client_shape import ClientShape
 from luthien.translation.foreign import ForeignEvents
 from luthien.wire.apis import WireApi
 from luthien.wire.events import WireEvent
@@ -36,7 +35,7 @@ class TranslatingCodec:
         self._decoder = new_codec(upstream)
         self._encoder = new_codec(client)
         self._foreign = ForeignEvents(upstream, client)
-        self._shape = ClientShape(client, usage_chunk)
+        self._shape = new_shape(client, usage_chunk)
 
     def decode(self, event: WireEvent) -> list[CallEvent]:
         """See `CallCodec.decode` (raises `UpstreamStreamError` for the upstream's in-stream error)."""

@@ -38,6 +38,8 @@ class WireApi:
         format: the error shape and provider dialect this API belongs to.
         terminal_types: event types after which the stream is complete.
         keepalive: the frame sent to keep an idle stream open (`pipeline/keepalive.py`).
+        input_counts_cached: whether its usage's input tokens include the cached ones (OpenAI's do,
+            Anthropic's count them apart).
     """
 
     name: str = ""
@@ -45,6 +47,7 @@ class WireApi:
     format: WireFormat = WireFormat.ANTHROPIC
     terminal_types: frozenset[str] = frozenset()
     keepalive: bytes = b": keepalive\n\n"
+    input_counts_cached: bool = True
 
     def validate_request(
         self, body: Any, required: dict[str, type], optional: dict[str, type] | None = None

@@ -21,6 +21,7 @@ class AnthropicMessages(WireApi):
     format = WireFormat.ANTHROPIC
     terminal_types = frozenset({"message_stop", "error"})
     # Anthropic's own keep-alive event, which its SDKs skip.
+    input_counts_cached = False
     keepalive = b'event: ping\ndata: {"type": "ping"}\n\n'
 
     def stream_error(self, kind: ErrorKind, message: str, last: WireEvent | None) -> list[WireEvent]:
