@@ -40,7 +40,6 @@ from luthien.pipeline.stage import PolicyStage, ResponseStage, TranslationStage
 from luthien.settings import AuthMode, Settings
 from luthien.translation.compaction import CompactionStage, asks_for_compaction
 from luthien.translation.requests import translate_request
-from luthien.upstream.caller import ANTHROPIC_VERSION
 from luthien.upstream.routing import Router, Upstream
 from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind, GatewayError
@@ -149,8 +148,7 @@ def translated_headers(
     """Upstream headers of a translated call: the client's, less its dialect's, with the upstream's key."""
     kept = [(name, value) for name, value in client_headers if not name.startswith(_DIALECT_HEADER_PREFIXES)]
     headers = upstream_request_headers(kept, upstream.format, key, True)
-    if upstream.format is WireFormat.ANTHROPIC:
-        headers["anthropic-version"] = ANTHROPIC_VERSION
+    headers.update(upstream.format.request_headers)
     return headers
 
 

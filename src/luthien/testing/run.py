@@ -30,7 +30,6 @@ from luthien.policy.base import Policy, PolicyContext
 from luthien.testing.streams import ModelReply
 from luthien.upstream.caller import ModelCaller
 from luthien.wire.apis import response_event
-from luthien.wire.formats import WireFormat
 from luthien.wire.sse import SSEParser
 
 TRANSACTION_ID = "tx-test"
@@ -160,10 +159,9 @@ async def run_policy(
     activity = ActivityLog()
     ctx = PolicyContext(TRANSACTION_ID, policy.name, activity, models)
     api = reply.wire_api
-    wire_format = WireFormat.ANTHROPIC if reply.api == "anthropic" else WireFormat.OPENAI
     body = dict(request) if request is not None else default_request(reply)
     stage = PolicyStage(policy, ctx, api)
-    forwarded = await stage.process_request(CallRequest(wire_format, body, orjson.dumps(body)))
+    forwarded = await stage.process_request(CallRequest(api.format, body, orjson.dumps(body)))
     if reply.body is not None:
         out_body = await run_body(api, reply.body, stage)
         frames: list[bytes] = []

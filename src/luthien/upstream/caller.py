@@ -22,9 +22,6 @@ from luthien.upstream.timeouts import resolve_timeouts
 from luthien.wire.errors import ErrorKind, GatewayError
 from luthien.wire.formats import WireFormat
 
-ANTHROPIC_VERSION = "2023-06-01"
-"""`anthropic-version` sent with Luthien's own calls to Anthropic-format upstreams."""
-
 _FAILURE_REASONS = {
     ErrorKind.UPSTREAM_TIMEOUT: "upstream timed out",
     ErrorKind.UPSTREAM_CIRCUIT_OPEN: "upstream circuit breaker open",
@@ -132,12 +129,10 @@ class ModelCaller:
         headers: CIMultiDict[str] = CIMultiDict(extra_headers or {})
         headers["content-type"] = "application/json"
         key = upstream.config.resolved_api_key()
-        if upstream.format is WireFormat.ANTHROPIC:
-            headers["anthropic-version"] = ANTHROPIC_VERSION
-            if key:
-                headers["x-api-key"] = key
-        elif key:
-            headers["authorization"] = f"Bearer {key}"
+        headers.update(upstream.format.request_headers)
+        if key:
+            name, value = upstream.format.credential(key)
+            headers[name] = value
         url = upstream.url(path, "")
         timeouts = resolve_timeouts(self._breakers.default_timeouts, upstream.config, None)
         try:
