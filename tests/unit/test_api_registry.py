@@ -20,13 +20,22 @@ from luthien.call.events import (
     MessageEnd,
     MessageStart,
     StopReason,
-    ToolCall,
-    Usage,
 )
 from luthien.config import UpstreamApi
+from luthien.records.assemble import assemble_stream
+from luthien.records.content import tool_names_of, usage_of
 from luthien.translation.request_model import TextPart
 from luthien.wire.apis import WireApi
 from luthien.wire.formats import ANTHROPIC_VERSION, WireFormat
+from tests.fake_provider import ToolCall as FakeToolCall
+from tests.fake_provider import (
+    anthropic_message,
+    anthropic_stream,
+    chat_completion,
+    chat_stream,
+    response_object,
+    responses_stream,
+)
 
 API_IDS = [api.name for api in registry.APIS]
 
@@ -96,7 +105,7 @@ def test_each_api_request_decodes_and_encodes_back_to_the_same_question(api: Wir
 
     assert again.model == decoded.model == "m"
     assert [message.role for message in again.messages] == ["user"]
-    assert again.messages[0].parts == (TextPart("hi"),)
+    assert [part.text for part in again.messages[0].parts if isinstance(part, TextPart)] == ["hi"]
 
 
 @pytest.mark.parametrize("api", registry.APIS, ids=API_IDS)
@@ -115,21 +124,37 @@ def test_each_api_codec_reads_back_the_answer_it_writes(api: WireApi) -> None:
     assert any(isinstance(event, MessageEnd) and event.stop_reason is StopReason.END_TURN for event in read)
 
 
+# Each API's whole message and stream with one `Bash` call, reporting 3 input and 5 output tokens.
+BASH = FakeToolCall("call_1", "Bash", {"command": "ls"})
+WHOLE_MESSAGES: dict[WireApi, dict[str, Any]] = {
+    ANTHROPIC_MESSAGES: anthropic_message(
+        "", tool_calls=[BASH], usage={"input_tokens": 3, "output_tokens": 5}
+    ),
+    OPENAI_CHAT: chat_completion("", tool_calls=[BASH], usage={"prompt_tokens": 3, "completion_tokens": 5}),
+    OPENAI_RESPONSES: response_object("", tool_calls=[BASH], usage={"input_tokens": 3, "output_tokens": 5}),
+}
+STREAMS: dict[WireApi, list[bytes]] = {
+    ANTHROPIC_MESSAGES: anthropic_stream("", tool_calls=[BASH]),
+    OPENAI_CHAT: chat_stream("", tool_calls=[BASH]),
+    OPENAI_RESPONSES: responses_stream("", tool_calls=[BASH]),
+}
+
+
 @pytest.mark.parametrize("api", registry.APIS, ids=API_IDS)
-def test_each_api_records_the_usage_and_tool_calls_of_its_whole_message(api: WireApi) -> None:
-    call = Block(BlockKind.TOOL_CALL, tool_call=ToolCall("call_1", "Bash", '{"command": "ls"}'))
-    events = [
-        MessageStart("msg_1", "m"),
-        BlockComplete(0, call),
-        MessageEnd(StopReason.TOOL_USE, usage=Usage(input_tokens=3, output_tokens=5)),
-    ]
+def test_records_read_the_usage_and_tool_calls_of_each_apis_whole_message(api: WireApi) -> None:
+    message = WHOLE_MESSAGES[api]
 
-    message = registry.new_codec(api).encode_body(events).data
-    whole = registry.entry_of(api).message
+    assert tool_names_of(api.name, message) == ("Bash",)
+    usage = usage_of(api.name, message)
+    assert (usage.input_tokens, usage.output_tokens) == (3, 5)
 
-    assert whole.tool_names(message) == ("Bash",)
-    recorded = whole.usage(message["usage"])
-    assert (recorded.input_tokens, recorded.output_tokens) == (3, 5)
+
+@pytest.mark.parametrize("api", registry.APIS, ids=API_IDS)
+def test_records_assemble_each_apis_stream_by_its_own_assembler(api: WireApi) -> None:
+    assembly = assemble_stream(api.name, STREAMS[api])
+
+    assert assembly.complete
+    assert tool_names_of(api.name, assembly.message) == ("Bash",)
 
 
 def test_each_dialect_presents_a_provider_key_its_own_way() -> None:
