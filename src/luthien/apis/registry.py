@@ -4,8 +4,8 @@ Lookups here replace branches on the API (the way httpx keeps its content decode
 `SUPPORTED_DECODERS`): the gateway finds an endpoint's API by path, records find theirs by name, a
 call is sent to an upstream in an API its configured `format` serves, or else translated to that
 format's target API, through the pieces of both APIs. A fourth API adds its package
-(`luthien.apis.<name>`: API object, codec, request translation) and one entry in `ENTRIES`, plus the
-upstream formats that serve it.
+(`luthien.apis.<name>`: API object, codec, request decode and encode, client shape, whole message)
+and one entry in `ENTRIES`, plus the upstream formats that serve it.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class ApiEntry:
         encode_request: request encode, the normalized request to its body.
         new_shape: a fresh `ClientShape` for one translated call to a client of this API (its form
             of refusals and usage), given whether the client asked for its stream's usage.
-        message: its whole response message, as records and replays read and rebuild it.
+        whole_message: its whole response message, as records and replays read and rebuild it.
     """
 
     api: WireApi
@@ -113,7 +113,7 @@ class ApiEntry:
     decode_request: RequestDecoder
     encode_request: RequestEncoder
     new_shape: Callable[[bool], ClientShape]
-    message: WholeMessage
+    whole_message: WholeMessage
 
 
 ENTRIES: tuple[ApiEntry, ...] = (

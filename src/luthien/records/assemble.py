@@ -42,7 +42,7 @@ class StreamAssembly:
 
 
 def _assembler(client_api: str) -> StreamAssembler:
-    return entry_of(named(client_api)).message.assembler()
+    return entry_of(named(client_api)).whole_message.assembler()
 
 
 def _data(frame: bytes) -> bytes | None:

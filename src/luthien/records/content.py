@@ -46,14 +46,14 @@ def usage_of(client_api: str, message: dict[str, Any] | None) -> Usage:
     usage = _dict((message or {}).get("usage"))
     if not usage:
         return Usage()
-    return entry_of(named(client_api)).message.usage(usage)
+    return entry_of(named(client_api)).whole_message.usage(usage)
 
 
 def tool_names_of(client_api: str, message: dict[str, Any] | None) -> tuple[str, ...]:
     """Names of the tool calls in a whole response message of `client_api`, in order."""
     if message is None:
         return ()
-    return entry_of(named(client_api)).message.tool_names(message)
+    return entry_of(named(client_api)).whole_message.tool_names(message)
 
 
 def _turn_text(turn: Turn) -> str:

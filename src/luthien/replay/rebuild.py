@@ -33,9 +33,9 @@ class NotReplayable(ValueError):
 def _fresh(event: CallEvent, api: WireApi, message: dict[str, Any]) -> CallEvent:
     """The event without its origin (so the encoder serializes it), with the stream's templates."""
     if isinstance(event, MessageStart):
-        return dataclasses.replace(event, data=entry_of(api).message.stream_start(message))
+        return dataclasses.replace(event, data=entry_of(api).whole_message.stream_start(message))
     if isinstance(event, MessageEnd):
-        return dataclasses.replace(event, data=entry_of(api).message.stream_end(message))
+        return dataclasses.replace(event, data=entry_of(api).whole_message.stream_end(message))
     return dataclasses.replace(event)
 
 
