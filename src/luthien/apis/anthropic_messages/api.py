@@ -20,8 +20,8 @@ class AnthropicMessages(WireApi):
     path = "/v1/messages"
     format = WireFormat.ANTHROPIC
     terminal_types = frozenset({"message_stop", "error"})
-    # Anthropic's own keep-alive event, which its SDKs skip.
     input_counts_cached = False
+    # Anthropic's own keep-alive event, which its SDKs skip.
     keepalive = b'event: ping\ndata: {"type": "ping"}\n\n'
 
     def stream_error(self, kind: ErrorKind, message: str, last: WireEvent | None) -> list[WireEvent]:
