@@ -56,16 +56,7 @@ from pydantic import (
 
 from luthien.ratelimit.items import parse_limits
 from luthien.settings import Settings
-
-
-class WireFormat(StrEnum):
-    """The provider dialect of an API: its auth header, error shape and family of endpoints.
-
-    A client speaks one of the two dialects to us; an upstream's dialect is its `UpstreamApi`'s.
-    """
-
-    ANTHROPIC = "anthropic"
-    OPENAI = "openai"
+from luthien.wire.formats import WireFormat
 
 
 class UpstreamApi(StrEnum):

@@ -15,7 +15,8 @@ import anthropic
 import openai
 import pytest
 
-from luthien.config import LuthienConfig, UpstreamConfig, WireFormat
+from luthien.config import LuthienConfig, UpstreamConfig
+from luthien.wire.formats import WireFormat
 from tests.fake_provider import (
     FakeProvider,
     JSONReply,

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk
 
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_chat.codec import TEXT_BLOCK_SEPARATOR, OpenAIChatCodec, finish_reason, stop_reason
 from luthien.call.events import (
     Block,
     BlockComplete,
@@ -30,10 +32,9 @@ from luthien.call.events import (
     Usage,
     text_block,
 )
-from luthien.call.openai_chat import TEXT_BLOCK_SEPARATOR, OpenAIChatCodec, finish_reason, stop_reason
-from luthien.pipeline.events import DONE, WireEvent
-from luthien.pipeline.repair import Repairer
-from luthien.wire.apis import OPENAI_CHAT, response_event
+from luthien.call.repair import Repairer
+from luthien.wire.apis import response_event
+from luthien.wire.events import DONE, WireEvent
 from luthien.wire.sse import SSEParser
 from tests.fake_provider import (
     FakeProvider,

@@ -20,6 +20,8 @@ from openai.types.responses import (
     ResponseStreamEvent,
 )
 
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
+from luthien.apis.openai_responses.codec import OpenAIResponsesCodec
 from luthien.call.codec import UnreadableOutput
 from luthien.call.events import (
     Block,
@@ -36,10 +38,9 @@ from luthien.call.events import (
     Usage,
     text_block,
 )
-from luthien.call.openai_responses import OpenAIResponsesCodec
-from luthien.pipeline.events import RESPONSE_BODY, WireEvent
-from luthien.pipeline.repair import Repairer
-from luthien.wire.apis import OPENAI_RESPONSES, response_event
+from luthien.call.repair import Repairer
+from luthien.wire.apis import response_event
+from luthien.wire.events import RESPONSE_BODY, WireEvent
 from luthien.wire.sse import SSEParser
 from tests.fake_provider import (
     FakeProvider,

@@ -15,7 +15,12 @@ from typing import Any, cast
 import orjson
 import pytest
 
-from luthien.call.anthropic import AnthropicHints
+from luthien.apis.anthropic_messages.codec import AnthropicHints
+from luthien.apis.openai_chat.api import CHAT_CHUNK, OPENAI_CHAT
+from luthien.apis.openai_chat.fields import ChatHints
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
+from luthien.apis.openai_responses.items import ResponsesHints
+from luthien.apis.registry import new_codec
 from luthien.call.codec import CallDecoder, CallEncoder
 from luthien.call.events import (
     Block,
@@ -33,15 +38,13 @@ from luthien.call.events import (
     text_block,
     tool_call_block,
 )
-from luthien.call.openai_chat_wire import ChatHints
-from luthien.call.openai_responses_items import ResponsesHints
-from luthien.pipeline.events import RESPONSE_BODY, WireEvent
-from luthien.pipeline.repair import Repairer
+from luthien.call.repair import Repairer
 from luthien.testing.fake_provider.openai_chat_wire import chat_stream
 from luthien.testing.fake_provider.script import ToolCall as FakeCall
 from luthien.testing.streams import API_NAMES, WIRE_APIS, ApiName, ModelReply, model_reply
-from luthien.translation.responses import decoder_for, encoder_for, same_api_codec
-from luthien.wire.apis import CHAT_CHUNK, OPENAI_CHAT, OPENAI_RESPONSES, WireApi, response_event
+from luthien.translation.responses import decoder_for, encoder_for
+from luthien.wire.apis import WireApi, response_event
+from luthien.wire.events import RESPONSE_BODY, WireEvent
 from luthien.wire.sse import SSEParser
 
 Policy = Callable[[CallEvent], list[CallEvent]]
@@ -130,7 +133,7 @@ def test_a_fresh_decoders_events_encode_to_the_exact_upstream_bytes(name: ApiNam
 @pytest.mark.parametrize("name", API_NAMES)
 def test_what_a_codecs_own_decoder_read_never_reaches_its_encoder(name: ApiName) -> None:
     api = WIRE_APIS[name]
-    codec = same_api_codec(api)
+    codec = new_codec(api)
     other = _other_reply(name)
     _decoded(api, other.frames, decoder=codec)  # the codec's decoder learns another stream's form
     reply = _full_reply(name)

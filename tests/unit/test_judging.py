@@ -26,7 +26,7 @@ from starlette.types import Message, Receive, Scope, Send
 from luthien.activity.log import ActivityLog
 from luthien.call.events import BlockComplete, BlockKind, ToolCall, Usage, text_block, tool_call_block
 from luthien.call.request import CallRequest, Turn
-from luthien.config import ConfigError, LuthienConfig, WireFormat
+from luthien.config import ConfigError, LuthienConfig
 from luthien.observability.tracing import TracedCall
 from luthien.policies.judging import (
     DEFAULT_BLOCKED_TEMPLATE,
@@ -52,6 +52,7 @@ from luthien.policy.helpers import ARGUMENTS_VALUE_LIMIT, TRUNCATION_MARKER
 from luthien.policy.registry import build_policies
 from luthien.policy.simple import Blocked
 from luthien.upstream.caller import ModelCaller, ModelCallError, ModelReply
+from luthien.wire.formats import WireFormat
 
 # -- parse_verdict --------------------------------------------------------------------------------
 

@@ -12,12 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from luthien.pipeline.events import DONE, RESPONSE_BODY, WireEvent
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.pipeline.run import run_body, run_stream
 from luthien.pipeline.stage import PassThroughStage, ResponseStage
 from luthien.upstream.client import UpstreamStreamError
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind
+from luthien.wire.events import DONE, RESPONSE_BODY, WireEvent
 from luthien.wire.sse import SSEParser
 
 ANTHROPIC_FRAMES = [

@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from luthien.activity.log import ActivityLog
-from luthien.call.anthropic import AnthropicCodec
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.anthropic_messages.codec import AnthropicCodec
 from luthien.call.events import (
     BlockComplete,
     BlockDelta,
@@ -41,7 +42,7 @@ from luthien.call.events import (
     tool_call_block,
 )
 from luthien.call.request import CallRequest
-from luthien.config import ConfigError, LuthienConfig, WireFormat
+from luthien.config import ConfigError, LuthienConfig
 from luthien.pipeline.run import run_body, run_stream
 from luthien.pipeline.stage import PolicyStage
 from luthien.policies.all_caps import AllCapsPolicy
@@ -57,7 +58,8 @@ from luthien.policy.helpers import (
 from luthien.policy.registry import build_policies
 from luthien.policy.runner import HookRunner
 from luthien.policy.simple import Blocked, SimplePolicy
-from luthien.wire.apis import ANTHROPIC_MESSAGES, response_event
+from luthien.wire.apis import response_event
+from luthien.wire.formats import WireFormat
 from luthien.wire.sse import SSEParser
 from tests.conftest import LuthienFactory
 from tests.fake_provider import (

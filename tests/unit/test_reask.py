@@ -15,9 +15,12 @@ import pytest
 import pytest_asyncio
 
 from luthien.activity.log import ActivityLog
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.call.events import BlockKind, StopReason, ToolCall
 from luthien.call.request import CallRequest
-from luthien.config import LuthienConfig, WireFormat
+from luthien.config import LuthienConfig
 from luthien.policies.judging import JudgeSettings
 from luthien.policies.reask import ReaskError, client_api, reask, reask_body
 from luthien.policies.resample import ResampleSettings, _same_call, resample
@@ -27,7 +30,7 @@ from luthien.upstream.breaker import Breakers
 from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
+from luthien.wire.formats import WireFormat
 from tests.fake_provider import FakeProvider, JSONReply, anthropic_message, response_object
 from tests.fake_provider import ToolCall as FakeCall
 

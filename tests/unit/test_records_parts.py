@@ -15,7 +15,6 @@ import pytest
 from luthien.activity.log import ActivityEvent, ActivityLog, CallActivity
 from luthien.call.events import ToolCall
 from luthien.call.request import CallRequest
-from luthien.config import WireFormat
 from luthien.policy.base import BLOCKED_EVENT, PolicyContext
 from luthien.policy.helpers import send_blocked_message
 from luthien.records.content import preview_of, tool_names_of, usage_of
@@ -32,6 +31,7 @@ from luthien.records.model import (
 from luthien.records.secrets import REDACTED, Scrubber, header_secrets, is_credential_header, safe_headers
 from luthien.records.session import MAX_SESSION_ID_CHARS, session_id
 from luthien.records.summary import summarize, summary_fields
+from luthien.wire.formats import WireFormat
 
 # -- sessions ----------------------------------------------------------------------------------------
 

@@ -28,8 +28,8 @@ from luthien.call.events import (
     tool_call_block,
     with_origin,
 )
-from luthien.pipeline.events import WireEvent
-from luthien.pipeline.repair import Repairer
+from luthien.call.repair import Repairer
+from luthien.wire.events import WireEvent
 
 TEXT = BlockKind.TEXT
 THINKING = BlockKind.THINKING

@@ -31,12 +31,12 @@ from luthien.call.events import (
     tool_call_block,
 )
 from luthien.call.request import CallRequest
-from luthien.config import WireFormat
-from luthien.pipeline.events import WireEvent
 from luthien.policies.chain import ChainConfig, ChainPolicy
-from luthien.policy.base import OnError, Policy, PolicyConfig, PolicyContext
+from luthien.policy.base import OnError, Policy, PolicyConfig, PolicyContext, Runner
 from luthien.policy.helpers import send_text
-from luthien.policy.runner import ChainRunner, HookRunner, PolicyFailure, Runner
+from luthien.policy.runner import ChainRunner, HookRunner, PolicyFailure, runner_for
+from luthien.wire.events import WireEvent
+from luthien.wire.formats import WireFormat
 from tests.unit.test_judging import traced
 
 TEXT = BlockKind.TEXT
@@ -787,7 +787,9 @@ async def test_chain_runs_members_in_order_each_with_its_own_context() -> None:
     chain = ChainPolicy(ChainConfig(policies=["first", "second"]), "both", [first, second])
     ctx = make_ctx(name="both")
 
-    out = await run(chain.runner(ctx), [START, *text_events(0, "a", "b"), MessageEnd(StopReason.END_TURN)])
+    out = await run(
+        runner_for(chain, ctx), [START, *text_events(0, "a", "b"), MessageEnd(StopReason.END_TURN)]
+    )
 
     assert [e.text for e in out if isinstance(e, BlockDelta)] == ["a12", "b12"]
     assert texts(out) == ["a12b12"]

@@ -37,6 +37,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from luthien.activity.log import ActivityLog
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
 from luthien.call.events import (
     BlockComplete,
     BlockDelta,
@@ -48,12 +49,11 @@ from luthien.call.events import (
     text_block,
     tool_call_block,
 )
-from luthien.pipeline.events import WireEvent
 from luthien.pipeline.run import run_body, run_stream
 from luthien.pipeline.stage import PolicyStage
 from luthien.policy.base import Policy, PolicyConfig, PolicyContext
 from luthien.policy.helpers import send_text
-from luthien.wire.apis import ANTHROPIC_MESSAGES
+from luthien.wire.events import WireEvent
 from luthien.wire.sse import SSEParser
 from tests.fake_provider import anthropic_usage, sse_frame
 

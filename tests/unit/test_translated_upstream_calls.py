@@ -15,6 +15,9 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.call.request import CallRequest
 from luthien.config import LuthienConfig, UpstreamApi, UpstreamConfig
 from luthien.gateway.translate import UpstreamCall, upstream_call
@@ -25,7 +28,7 @@ from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.output_cap import ANTHROPIC_MIN_THINKING_BUDGET, capped_body
 from luthien.upstream.routing import Router, Upstream
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind, GatewayError
 from tests.fake_provider import FakeProvider, JSONReply, chat_completion
 

@@ -8,7 +8,7 @@ which have none) and `hints` of the encoder's own API (see `luthien.call.events`
 writes any events alike, whichever decoder (of its API, of another, or none) they came from, and an
 event of another API is written from its meaning alone. `CodecPair` puts a decoder and an encoder
 together as the `CallCodec` the pipeline uses. Between the two, policies run and the repairer
-(`luthien.pipeline.repair`) makes the sequence well-formed, so an encoder may rely on this:
+(`luthien.call.repair`) makes the sequence well-formed, so an encoder may rely on this:
 
 - at most one `MessageStart`, before any block;
 - blocks one at a time: `BlockStart(index=k)`, `BlockDelta(index=k)*`, `BlockComplete(index=k)`,
@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from luthien.call.events import CallEvent, Origin, with_origin
-from luthien.pipeline.events import WireEvent
+from luthien.wire.events import WireEvent
 
 
 class UnreadableOutput(Exception):

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, TypeVar
 
 import orjson
 
-from luthien.pipeline.events import WireEvent
+from luthien.wire.events import WireEvent
 
 
 class BlockKind(StrEnum):

@@ -28,8 +28,9 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
 from luthien.pipeline.stage import ResponseStage
-from luthien.wire.apis import ANTHROPIC_MESSAGES, WireApi
+from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind, GatewayError
 
 _PATH_PARAMETER_PREFIX = "{"

@@ -33,32 +33,21 @@ from dataclasses import dataclass
 import orjson
 from multidict import CIMultiDict
 
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
+from luthien.apis.registry import BY_DIALECT
 from luthien.call.request import CallRequest
-from luthien.config import ConfigError, WireFormat
+from luthien.config import ConfigError
 from luthien.gateway.headers import upstream_request_headers
 from luthien.gateway.state import GatewayState
 from luthien.pipeline.stage import PolicyStage, ResponseStage, TranslationStage
 from luthien.settings import AuthMode, Settings
 from luthien.translation.compaction import CompactionStage, asks_for_compaction
 from luthien.translation.requests import translate_request
-from luthien.upstream.caller import ANTHROPIC_VERSION
 from luthien.upstream.output_cap import capped_body
 from luthien.upstream.routing import Router, Upstream
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind, GatewayError
-
-API_PATHS: dict[WireApi, str] = {
-    ANTHROPIC_MESSAGES: "/v1/messages",
-    OPENAI_CHAT: "/v1/chat/completions",
-    OPENAI_RESPONSES: "/v1/responses",
-}
-"""The path each API creates a model response on (also the upstream path of a translated call)."""
-
-DIALECT_APIS: dict[WireFormat, tuple[WireApi, ...]] = {
-    WireFormat.ANTHROPIC: (ANTHROPIC_MESSAGES,),
-    WireFormat.OPENAI: (OPENAI_CHAT, OPENAI_RESPONSES),
-}
-"""The client APIs of each dialect: an unrouted call goes to the built-in upstream of its dialect."""
+from luthien.wire.formats import WireFormat
 
 _DIALECT_HEADER_PREFIXES = ("anthropic-", "openai-")
 
@@ -141,7 +130,7 @@ def upstream_call(
             capped=capped is not None,
         )
     where = f"model {request.model!r} routes to upstream {upstream.name!r} ({upstream.api.value})"
-    if path != API_PATHS[client_api]:
+    if path != client_api.path:
         raise GatewayError(
             ErrorKind.INVALID_REQUEST,
             f"{where}, which does not serve {path}: only Anthropic upstreams count tokens",
@@ -166,7 +155,7 @@ def upstream_call(
     return UpstreamCall(
         upstream,
         target,
-        upstream.url(API_PATHS[target], ""),
+        upstream.url(target.path, ""),
         orjson.dumps(body if capped is None else capped),
         headers,
         key,
@@ -182,8 +171,7 @@ def translated_headers(
     """Upstream headers of a translated call: the client's, less its dialect's, with the upstream's key."""
     kept = [(name, value) for name, value in client_headers if not name.startswith(_DIALECT_HEADER_PREFIXES)]
     headers = upstream_request_headers(kept, upstream.format, key, True)
-    if upstream.format is WireFormat.ANTHROPIC:
-        headers["anthropic-version"] = ANTHROPIC_VERSION
+    headers.update(upstream.format.request_headers)
     return headers
 
 
@@ -212,7 +200,7 @@ def check_passthrough(router: Router, settings: Settings) -> None:
                 )
     for dialect in WireFormat:
         default = router.named(dialect.value)
-        if default is not None and not all(default.serves(api) for api in DIALECT_APIS[dialect]):
+        if default is not None and not all(default.serves(api) for api in BY_DIALECT[dialect]):
             field = f"upstreams.{dialect.value}"
             raise ConfigError(
                 f"{field}: the default upstream of {dialect.value} clients serves "
@@ -228,7 +216,7 @@ _PASSTHROUGH_ADVICE = (
 
 
 def _serves_dialect(upstream: Upstream) -> bool:
-    return all(upstream.serves(api) for api in DIALECT_APIS[upstream.format])
+    return all(upstream.serves(api) for api in BY_DIALECT[upstream.format])
 
 
 def translated_stage(

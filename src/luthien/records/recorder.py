@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mappi
 from typing import Any
 
 from luthien.activity.log import ActivityEvent, ActivitySink, CallActivity
-from luthien.config import WireFormat
 from luthien.events.bus import TRANSACTION_ACTIVITY, TRANSACTION_COMPLETED, TRANSACTION_STARTED, EventBus
 from luthien.records.bounded import TRUNCATED_EVENT, BoundedChunks
 from luthien.records.content import usage_of
@@ -41,6 +40,7 @@ from luthien.records.secrets import Scrubber, header_secrets, safe_headers, scru
 from luthien.records.session import session_id
 from luthien.records.status import call_status
 from luthien.records.summary import activity_summary, summarize, summary_fields
+from luthien.wire.formats import WireFormat
 
 logger = logging.getLogger("luthien.records")
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from luthien.translation import anthropic_request, compaction, openai_chat_request, openai_responses_request
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
+from luthien.apis.registry import find_entry
+from luthien.translation import compaction
 from luthien.translation.request_model import NormalizedRequest, UntranslatableField
 from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind, GatewayError
@@ -23,30 +24,6 @@ logger = logging.getLogger(__name__)
 _TOOL_PATH = re.compile(r"tools\[(\d+)\]")
 """A path to one of the request's tools, at the start of an error message."""
 
-Decoder = Callable[[dict[str, Any]], NormalizedRequest]
-
-
-class Encoder(Protocol):
-    """The signature of every API's `encode_request`."""
-
-    def __call__(self, request: NormalizedRequest, *, default_max_tokens: int) -> dict[str, Any]:
-        """Encode `request` as a body of the encoder's API."""
-        ...
-
-
-DECODERS: dict[str, Decoder] = {
-    anthropic_request.API: anthropic_request.decode_request,
-    openai_chat_request.API: openai_chat_request.decode_request,
-    openai_responses_request.API: openai_responses_request.decode_request,
-}
-"""Each client API's request decoder, by `WireApi.name`."""
-ENCODERS: dict[str, Encoder] = {
-    anthropic_request.API: anthropic_request.encode_request,
-    openai_chat_request.API: openai_chat_request.encode_request,
-    openai_responses_request.API: openai_responses_request.encode_request,
-}
-"""Each upstream API's request encoder, by `WireApi.name`."""
-
 
 def decode_request(body: dict[str, Any], source: WireApi) -> NormalizedRequest:
     """The normalized form of a `source` request body.
@@ -54,32 +31,28 @@ def decode_request(body: dict[str, Any], source: WireApi) -> NormalizedRequest:
     Raises:
         GatewayError: INVALID_REQUEST for a malformed or untranslatable field.
     """
-    decoder = DECODERS.get(source.name)
-    if decoder is None:
+    entry = find_entry(source)
+    if entry is None:
         raise GatewayError(ErrorKind.INVALID_REQUEST, f"no request translation from {source.name}")
-    if source.name == openai_responses_request.API:
+    if source is OPENAI_RESPONSES:
         body = compaction.translatable_body(body)  # Codex's compaction items, in terms all APIs have
-    return decoder(body)
+    return entry.decode_request(body)
 
 
 def encode_request(request: NormalizedRequest, target: WireApi, *, default_max_tokens: int) -> dict[str, Any]:
     """A `target` request body for `request`; fields of other APIs' `extensions` are dropped (logged)."""
-    encoder = ENCODERS.get(target.name)
-    if encoder is None:
+    entry = find_entry(target)
+    if entry is None:
         raise GatewayError(ErrorKind.INVALID_REQUEST, f"no request translation to {target.name}")
     for api, fields in request.extensions.items():
         if api != target.name:
             for key in fields:
                 logger.debug("translation to %s drops %s (only %s has it)", target.name, key, api)
-    if (
-        request.reasoning is not None
-        and request.reasoning.summary
-        and target.name != openai_responses_request.API
-    ):
+    if request.reasoning is not None and request.reasoning.summary and target is not OPENAI_RESPONSES:
         logger.debug("translation to %s drops reasoning.summary", target.name)
     if request.tool_choice is not None and not request.tools:
         logger.debug("translation to %s drops tool_choice (no tools offered)", target.name)
-    return encoder(request, default_max_tokens=default_max_tokens)
+    return entry.encode_request(request, default_max_tokens=default_max_tokens)
 
 
 def translate_request(

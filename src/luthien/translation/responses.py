@@ -5,7 +5,7 @@ its upstream: the upstream API's decoder and the client API's encoder, which sha
 (`luthien.call.codec`). Decoding makes the upstream's events foreign (`luthien.translation.foreign`:
 no origin, no upstream payloads, only what they mean; their hints, tagged with the upstream's API,
 would be ignored by the client's encoder anyway); encoding writes the client API's form of refusals
-and usage (`luthien.translation.client_shape`), then runs the client API's encoder, which writes
+and usage (its `ClientShape`, `apis/<name>/shape.py`), then runs the client API's encoder, which writes
 everything from the events alone. Policies run in between on the normalized events, as for any call.
 
 ```mermaid
@@ -20,46 +20,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from luthien.call.anthropic import AnthropicCodec, AnthropicDecoder, AnthropicEncoder
+from luthien.apis.registry import entry_of, new_codec, new_shape
 from luthien.call.codec import CallCodec, CallDecoder, CallEncoder, CodecPair
 from luthien.call.events import CallEvent, MessageEnd
-from luthien.call.openai_chat import OpenAIChatCodec, OpenAIChatDecoder, OpenAIChatEncoder
-from luthien.call.openai_responses import (
-    OpenAIResponsesCodec,
-    OpenAIResponsesDecoder,
-    OpenAIResponsesEncoder,
-)
-from luthien.pipeline.events import WireEvent
-from luthien.translation.client_shape import ClientShape
 from luthien.translation.foreign import ForeignEvents
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, WireApi
-
-
-def same_api_codec(api: WireApi) -> CallCodec:
-    """A fresh codec for one call whose client and upstream both speak `api`."""
-    if api is ANTHROPIC_MESSAGES:
-        return AnthropicCodec()
-    if api is OPENAI_CHAT:
-        return OpenAIChatCodec()
-    return OpenAIResponsesCodec()
+from luthien.wire.apis import WireApi
+from luthien.wire.events import WireEvent
 
 
 def decoder_for(api: WireApi) -> CallDecoder:
     """A fresh decoder for one call's upstream output in `api`."""
-    if api is ANTHROPIC_MESSAGES:
-        return AnthropicDecoder()
-    if api is OPENAI_CHAT:
-        return OpenAIChatDecoder()
-    return OpenAIResponsesDecoder()
+    return entry_of(api).new_decoder()
 
 
 def encoder_for(api: WireApi) -> CallEncoder:
     """A fresh encoder for one call's output to a client of `api`."""
-    if api is ANTHROPIC_MESSAGES:
-        return AnthropicEncoder()
-    if api is OPENAI_CHAT:
-        return OpenAIChatEncoder()
-    return OpenAIResponsesEncoder()
+    return entry_of(api).new_encoder()
 
 
 class ForeignDecoder:
@@ -87,7 +63,7 @@ class ShapingEncoder:
 
     def __init__(self, client: WireApi, usage_chunk: bool = True) -> None:
         self._encoder = encoder_for(client)
-        self._shape = ClientShape(client, usage_chunk)
+        self._shape = new_shape(client, usage_chunk)
 
     def encode(self, event: CallEvent) -> list[WireEvent]:
         """See `CallEncoder.encode`."""
@@ -123,7 +99,7 @@ def codec_between(upstream: WireApi, client: WireApi, *, usage_chunk: bool = Tru
         usage_chunk: whether a Chat client's stream ends with the usage chunk (`wants_usage_chunk`).
     """
     if upstream is client:
-        return same_api_codec(client)
+        return new_codec(client)
     return TranslatingCodec(upstream, client, usage_chunk)
 
 

@@ -16,17 +16,14 @@ from typing import Any, cast
 import orjson
 from multidict import CIMultiDict
 
-from luthien.config import WireFormat
+from luthien.apis.registry import TRANSLATION_TARGETS
 from luthien.upstream.breaker import Breakers
 from luthien.upstream.output_cap import capped_body
 from luthien.upstream.routing import Router, Upstream
 from luthien.upstream.timeouts import resolve_timeouts
 from luthien.wire.errors import ErrorKind, GatewayError
+from luthien.wire.formats import WireFormat
 
-ANTHROPIC_VERSION = "2023-06-01"
-"""`anthropic-version` sent with Luthien's own calls to Anthropic-format upstreams."""
-
-_PATHS = {WireFormat.ANTHROPIC: "/v1/messages", WireFormat.OPENAI: "/v1/chat/completions"}
 _FAILURE_REASONS = {
     ErrorKind.UPSTREAM_TIMEOUT: "upstream timed out",
     ErrorKind.UPSTREAM_CIRCUIT_OPEN: "upstream circuit breaker open",
@@ -107,7 +104,7 @@ class ModelCaller:
                 "max_completion_tokens": max_tokens,
                 "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
             }
-        return await self.send(upstream, _PATHS[upstream.format], body)
+        return await self.send(upstream, TRANSLATION_TARGETS[upstream.api].path, body)
 
     def routed(self, model: str, client_format: WireFormat) -> Upstream:
         """The upstream a client call for `model` in `client_format` is routed to."""
@@ -136,12 +133,10 @@ class ModelCaller:
         headers: CIMultiDict[str] = CIMultiDict(extra_headers or {})
         headers["content-type"] = "application/json"
         key = upstream.config.resolved_api_key()
-        if upstream.format is WireFormat.ANTHROPIC:
-            headers["anthropic-version"] = ANTHROPIC_VERSION
-            if key:
-                headers["x-api-key"] = key
-        elif key:
-            headers["authorization"] = f"Bearer {key}"
+        headers.update(upstream.format.request_headers)
+        if key:
+            name, value = upstream.format.credential(key)
+            headers[name] = value
         url = upstream.url(path, "")
         timeouts = resolve_timeouts(self._breakers.default_timeouts, upstream.config, None)
         capped = capped_body(body, upstream.config.max_output_tokens)

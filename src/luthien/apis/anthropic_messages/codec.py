@@ -27,6 +27,7 @@ from typing import Any, ClassVar, cast
 
 import orjson
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
 from luthien.call.assembly import BlockAssembly
 from luthien.call.codec import CodecPair, OriginGrouping, body_events, is_unchanged_body
 from luthien.call.events import (
@@ -47,8 +48,7 @@ from luthien.call.events import (
     hints_of,
     with_origin,
 )
-from luthien.pipeline.events import RESPONSE_BODY, WireEvent
-from luthien.wire.apis import ANTHROPIC_MESSAGES
+from luthien.wire.events import RESPONSE_BODY, WireEvent
 
 _KINDS = {"text": BlockKind.TEXT, "thinking": BlockKind.THINKING, "tool_use": BlockKind.TOOL_CALL}
 _DELTA_KINDS = {

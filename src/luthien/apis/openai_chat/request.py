@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from luthien.translation.openai_chat_content import decode_content, encode_content
+from luthien.apis.openai_chat.content import decode_content, encode_content
 from luthien.translation.request_model import (
     ContentPart,
     DocumentPart,

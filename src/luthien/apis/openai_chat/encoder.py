@@ -20,20 +20,7 @@ import dataclasses
 import time
 from typing import Any
 
-from luthien.call.codec import OriginGrouping
-from luthien.call.events import (
-    BlockDelta,
-    BlockKind,
-    BlockStart,
-    CallEvent,
-    MessageEnd,
-    MessageStart,
-    Opaque,
-    ToolCall,
-    Usage,
-    hints_of,
-)
-from luthien.call.openai_chat_wire import (
+from luthien.apis.openai_chat.fields import (
     BASE_KEYS,
     BLOCK_KEYS,
     CHUNK,
@@ -50,7 +37,20 @@ from luthien.call.openai_chat_wire import (
     patched_usage,
     tool_json,
 )
-from luthien.pipeline.events import DONE, WireEvent
+from luthien.call.codec import OriginGrouping
+from luthien.call.events import (
+    BlockDelta,
+    BlockKind,
+    BlockStart,
+    CallEvent,
+    MessageEnd,
+    MessageStart,
+    Opaque,
+    ToolCall,
+    Usage,
+    hints_of,
+)
+from luthien.wire.events import DONE, WireEvent
 
 _CHOICE: dict[str, Any] = {"index": 0, "delta": {}, "logprobs": None, "finish_reason": None}
 

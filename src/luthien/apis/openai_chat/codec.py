@@ -2,7 +2,7 @@
 
 Chat has no block events: a block is implied by which field of `choices[0].delta` a chunk fills.
 Streams are decoded by `openai_chat_decoder` and encoded by `openai_chat_encoder`; the shared field
-names and mappings are in `openai_chat_wire`. `OpenAIChatDecoder` and `OpenAIChatEncoder` share no
+names and mappings are in `fields`. `OpenAIChatDecoder` and `OpenAIChatEncoder` share no
 state: the encoder learns the upstream's wire form only from the events (`origin`, `data`,
 `wire_fields`, and `ChatHints`; a body's start and end name the body, a rebuilt body's template).
 Only the first choice 0 is interpreted; anything else in `choices` is cut before decoding, never sent
@@ -55,21 +55,9 @@ import copy
 import time
 from typing import Any
 
-from luthien.call.assembly import whole_block_events
-from luthien.call.codec import CodecPair, body_events, is_unchanged_body
-from luthien.call.events import (
-    Block,
-    BlockComplete,
-    BlockKind,
-    CallEvent,
-    MessageEnd,
-    MessageStart,
-    ToolCall,
-    hints_of,
-)
-from luthien.call.openai_chat_decoder import ChatStreamDecoder
-from luthien.call.openai_chat_encoder import ChatStreamEncoder
-from luthien.call.openai_chat_wire import (
+from luthien.apis.openai_chat.decoder import ChatStreamDecoder
+from luthien.apis.openai_chat.encoder import ChatStreamEncoder
+from luthien.apis.openai_chat.fields import (
     CONTENT,
     REASONING_KEYS,
     REFUSAL,
@@ -90,7 +78,19 @@ from luthien.call.openai_chat_wire import (
     tool_json,
     usage_of,
 )
-from luthien.pipeline.events import RESPONSE_BODY, WireEvent
+from luthien.call.assembly import whole_block_events
+from luthien.call.codec import CodecPair, body_events, is_unchanged_body
+from luthien.call.events import (
+    Block,
+    BlockComplete,
+    BlockKind,
+    CallEvent,
+    MessageEnd,
+    MessageStart,
+    ToolCall,
+    hints_of,
+)
+from luthien.wire.events import RESPONSE_BODY, WireEvent
 
 __all__ = [
     "TEXT_BLOCK_SEPARATOR",

@@ -21,22 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from luthien.call.assembly import BlockAssembly
-from luthien.call.events import (
-    BlockComplete,
-    BlockDelta,
-    BlockKind,
-    BlockStart,
-    CallEvent,
-    MessageEnd,
-    MessageStart,
-    Opaque,
-    Origin,
-    ToolCall,
-    Usage,
-    with_origin,
-)
-from luthien.call.openai_chat_wire import (
+from luthien.apis.openai_chat.fields import (
     BLOCK_KEYS,
     CHUNK,
     CONTENT,
@@ -53,7 +38,22 @@ from luthien.call.openai_chat_wire import (
     stop_reason,
     usage_of,
 )
-from luthien.pipeline.events import DONE, WireEvent
+from luthien.call.assembly import BlockAssembly
+from luthien.call.events import (
+    BlockComplete,
+    BlockDelta,
+    BlockKind,
+    BlockStart,
+    CallEvent,
+    MessageEnd,
+    MessageStart,
+    Opaque,
+    Origin,
+    ToolCall,
+    Usage,
+    with_origin,
+)
+from luthien.wire.events import DONE, WireEvent
 
 ToolKey = int | str
 """A tool call's wire `index`, or a made-up key for a call sent without one."""

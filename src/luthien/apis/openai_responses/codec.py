@@ -49,13 +49,13 @@ import copy
 import dataclasses
 from typing import Any
 
-from luthien.call import openai_responses_items as items
+from luthien.apis.openai_responses import items
+from luthien.apis.openai_responses.decoder import ResponsesStreamDecoder
+from luthien.apis.openai_responses.encoder import ResponsesStreamEncoder
+from luthien.apis.openai_responses.items import ResponsesHints, as_dict
 from luthien.call.codec import CodecPair, body_events, is_unchanged_body
 from luthien.call.events import CallEvent, MessageEnd, MessageStart, hints_of
-from luthien.call.openai_responses_decoder import ResponsesStreamDecoder
-from luthien.call.openai_responses_encoder import ResponsesStreamEncoder
-from luthien.call.openai_responses_items import ResponsesHints, as_dict
-from luthien.pipeline.events import RESPONSE_BODY, WireEvent
+from luthien.wire.events import RESPONSE_BODY, WireEvent
 
 
 class OpenAIResponsesDecoder(ResponsesStreamDecoder):

@@ -17,8 +17,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from luthien.call import openai_responses_items as items
-from luthien.call import openai_responses_tools as tools
+from luthien.apis.openai_responses import items, tools
+from luthien.apis.openai_responses.items import ResponsesHints, as_dict
+from luthien.apis.openai_responses.sent import SentItem, diverges, final_output
 from luthien.call.codec import OriginGrouping
 from luthien.call.events import (
     Block,
@@ -33,9 +34,7 @@ from luthien.call.events import (
     ToolCall,
     hints_of,
 )
-from luthien.call.openai_responses_items import ResponsesHints, as_dict
-from luthien.call.openai_responses_sent import SentItem, diverges, final_output
-from luthien.pipeline.events import WireEvent
+from luthien.wire.events import WireEvent
 
 
 class ResponsesStreamEncoder:

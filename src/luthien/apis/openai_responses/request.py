@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from luthien.translation.openai_responses_input import decode_input, encode_input
+from luthien.apis.openai_responses.input import decode_input, encode_input
 from luthien.translation.request_model import (
     NormalizedRequest,
     OutputSchema,

@@ -12,10 +12,10 @@ from typing import Any, ClassVar, cast
 
 import orjson
 
+from luthien.apis.openai_chat.api import CHAT_CHUNK, OPENAI_CHAT
 from luthien.call.codec import UnreadableOutput
 from luthien.call.events import Block, BlockKind, MessageEnd, StopReason, ToolCall, Usage, WireHints
-from luthien.pipeline.events import WireEvent
-from luthien.wire.apis import CHAT_CHUNK, OPENAI_CHAT
+from luthien.wire.events import WireEvent
 
 CHUNK = CHAT_CHUNK
 REASONING_KEYS = ("reasoning_content", "reasoning")

@@ -16,8 +16,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from luthien.call import openai_responses_items as items
-from luthien.call import openai_responses_tools as tools
+from luthien.apis.openai_responses import items, tools
+from luthien.apis.openai_responses.items import ResponsesHints, as_dict
 from luthien.call.assembly import BlockAssembly
 from luthien.call.codec import UnreadableOutput
 from luthien.call.events import (
@@ -32,8 +32,7 @@ from luthien.call.events import (
     Origin,
     with_origin,
 )
-from luthien.call.openai_responses_items import ResponsesHints, as_dict
-from luthien.pipeline.events import WireEvent
+from luthien.wire.events import WireEvent
 
 _TEXT_DELTAS = {
     BlockKind.TEXT: frozenset({items.TEXT_DELTA}),

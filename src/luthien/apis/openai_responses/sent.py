@@ -13,8 +13,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from luthien.call import openai_responses_tools as tools
-from luthien.call.openai_responses_items import (
+from luthien.apis.openai_responses import tools
+from luthien.apis.openai_responses.items import (
     ANNOTATION_ADDED,
     ARGUMENTS_DELTA,
     ARGUMENTS_DONE,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from luthien.translation.anthropic_blocks import decode_message, encode_part, keeps
+from luthien.apis.anthropic_messages.blocks import decode_message, encode_part, keeps
 from luthien.translation.request_model import (
     Message,
     NormalizedRequest,

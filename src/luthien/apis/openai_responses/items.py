@@ -1,10 +1,14 @@
 """OpenAI Responses output items: event names, and building items from blocks.
 
-Helpers for `luthien.call.openai_responses`: the event type names, whole items mapped to normalized
+Helpers for `luthien.apis.openai_responses.codec`: the event type names, whole items mapped to normalized
 blocks and back (non-streaming bodies, and the templates synthesized items start from), the
 response-level stop reason, status and usage, and `ResponsesHints`: what the decoder notes on events
 for the encoder (the two share nothing else). What the client was sent of each item is followed by
-`luthien.call.openai_responses_sent`.
+`luthien.apis.openai_responses.sent`.
+Helpers for `luthien.apis.openai_responses.codec`: the event type names, whole items mapped to normalized
+blocks and back (non-streaming bodies, and the templates synthesized items start from), and the
+response-level stop reason, status and usage. What the client was sent of each item is followed by
+`luthien.apis.openai_responses.sent`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
-from luthien.call import openai_responses_tools as tools
+from luthien.apis.openai_responses import tools
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.call.events import (
     Block,
     BlockComplete,
@@ -28,8 +33,7 @@ from luthien.call.events import (
     Usage,
     WireHints,
 )
-from luthien.pipeline.events import WireEvent
-from luthien.wire.apis import OPENAI_RESPONSES
+from luthien.wire.events import WireEvent
 
 CREATED = "response.created"
 COMPLETED = "response.completed"
