@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +15,8 @@ import pytest
 from luthien import settings_docs
 from luthien.cli import main
 from tests.fake_provider import FakeProvider
+from tests.support.ports import free_port
+from tests.support.serve_process import clean_env
 
 BIN = Path(sys.executable).parent
 LUTHIEN = str(BIN / "luthien")
@@ -24,13 +24,6 @@ LUTHIEN = str(BIN / "luthien")
 COMMAND_TIMEOUT_S = 60.0
 STARTUP_POLLS = 300
 POLL_INTERVAL_S = 0.05
-_SCRUBBED_PREFIXES = ("LUTHIEN_", "ANTHROPIC_", "OPENAI_")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """A copy of the environment without any setting Luthien or the SDKs read, plus `extra`."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith(_SCRUBBED_PREFIXES)}
-    return {**env, **extra}
 
 
 def run(
@@ -45,13 +38,6 @@ def run(
         timeout=COMMAND_TIMEOUT_S,
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # -- settings-docs -----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import pytest
 from anthropic.types import TextBlock
 
 from luthien.testing.fake_provider.__main__ import main as fake_provider_main
+from tests.support.ports import free_port
 
 SHOUT = '''
 import dataclasses
@@ -104,12 +105,6 @@ replies = [JSONReply(anthropic_message("scripted answer"))]
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + FAKE_STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -126,7 +121,7 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
 def scripted_fake(tmp_path: Path) -> Iterator[str]:
     script = tmp_path / "replies.py"
     script.write_text(SCRIPT)
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-m",

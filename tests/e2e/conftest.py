@@ -8,9 +8,9 @@ import pytest
 
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider
-from tests.records_support import SdksFactory, servers_with_sdks
 from tests.storage.conftest import PostgresDatabases
-from tests.threaded_upstream import ThreadedUpstream
+from tests.support.records import SdksFactory, servers_with_sdks
+from tests.support.threaded_upstream import ThreadedUpstream
 
 
 @pytest.fixture

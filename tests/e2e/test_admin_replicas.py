@@ -19,11 +19,11 @@ import redis
 
 from luthien.config import LuthienConfig
 from luthien.events.redis import CONTROL_SUFFIX
-from tests.admin_client import GUARD_S, anthropic_call, transaction_id
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, JSONReply, anthropic_message
-from tests.luthien_server import LuthienServer
-from tests.sse_reader import Frame, SSEReader
+from tests.support.admin_client import GUARD_S, anthropic_call, transaction_id
+from tests.support.servers import LuthienServer
+from tests.support.sse_reader import Frame, SSEReader
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PING_EVERY_S = 0.05

@@ -22,16 +22,6 @@ import pytest
 from luthien.approvals.model import DECIDED_ACTIVITY, REQUESTED_ACTIVITY
 from luthien.config import ConfigError, LuthienConfig
 from luthien.records.model import TransactionStatus
-from tests.approvals_support import (
-    ADMIN_KEY,
-    AUTH,
-    GUARD_S,
-    POLL_S,
-    approval_config,
-    decide,
-    pending,
-    wait_pending,
-)
 from tests.conftest import LuthienFactory
 from tests.e2e.test_keepalive_timeouts import KEEPALIVE_S, KEEPALIVES, WatchingTransport
 from tests.fake_provider import (
@@ -43,8 +33,18 @@ from tests.fake_provider import (
     anthropic_stream,
     chat_stream,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import record_of
+from tests.support.approvals import (
+    ADMIN_KEY,
+    AUTH,
+    GUARD_S,
+    POLL_S,
+    approval_config,
+    decide,
+    pending,
+    wait_pending,
+)
+from tests.support.records import record_of
+from tests.support.servers import LuthienServer
 
 LS = ToolCall("toolu_01ListFiles", "Bash", {"command": "ls -la"})
 RM = ToolCall("toolu_01Remove", "Bash", {"command": "rm -rf /srv/data"})

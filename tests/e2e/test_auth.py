@@ -12,7 +12,7 @@ import pytest
 from luthien.config import LuthienConfig, RouteConfig, UpstreamApi, UpstreamConfig, WireFormat
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, RawReply, ReceivedRequest
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
 
 Shape = Literal["anthropic", "openai"]
 USER: Any = [{"role": "user", "content": "hi"}]

@@ -35,9 +35,9 @@ from tests.fake_provider import (
     anthropic_error_body,
     anthropic_message,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import GUARD_S
-from tests.storage.tcp_forwarder import free_port
+from tests.support.ports import free_port
+from tests.support.records import GUARD_S
+from tests.support.servers import LuthienServer
 
 MESSAGES_BODY: dict[str, Any] = {
     "model": "claude-sonnet-4-6",

@@ -30,8 +30,8 @@ from tests.fake_provider import (
     anthropic_message,
     anthropic_stream,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import record_of, stored_summaries
+from tests.support.records import record_of, stored_summaries
+from tests.support.servers import LuthienServer
 
 CLAUDE = Path(__file__).resolve().parents[2] / ".cache" / "npm" / "node_modules" / ".bin" / "claude"
 CLAUDE_TIMEOUT_S = 180

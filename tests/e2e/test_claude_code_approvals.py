@@ -11,10 +11,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.approvals_support import approval_config, decide, pending, wait_pending
 from tests.conftest import LuthienFactory
 from tests.e2e.test_claude_code import CLAUDE_TIMEOUT_S, FINAL_TEXT, agent_script, pytestmark, run_claude
 from tests.fake_provider import FakeProvider
+from tests.support.approvals import approval_config, decide, pending, wait_pending
 
 __all__ = ["pytestmark"]  # skipped, like the other Claude Code tests, where it is not installed
 

@@ -17,15 +17,6 @@ from luthien.config import LuthienConfig
 from luthien.records.model import TransactionStatus
 from luthien.records.query import TransactionFilter
 from tests.conftest import LuthienFactory
-from tests.e2e.codex_support import (
-    CLIENT_KEY,
-    CODEX,
-    CODEX_MODEL,
-    completed_items,
-    input_types,
-    run_codex,
-    skip_without_codex,
-)
 from tests.fake_provider import (
     FakeProvider,
     JSONReply,
@@ -36,8 +27,17 @@ from tests.fake_provider import (
     anthropic_message,
     responses_stream,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import record_of, stored_summaries
+from tests.support.codex import (
+    CLIENT_KEY,
+    CODEX,
+    CODEX_MODEL,
+    completed_items,
+    input_types,
+    run_codex,
+    skip_without_codex,
+)
+from tests.support.records import record_of, stored_summaries
+from tests.support.servers import LuthienServer
 
 pytestmark = skip_without_codex
 

@@ -23,15 +23,6 @@ from luthien.config import LuthienConfig
 from luthien.records.model import TransactionStatus
 from luthien.records.query import TransactionFilter
 from tests.conftest import LuthienFactory
-from tests.e2e.codex_support import (
-    CLIENT_KEY,
-    CODEX_MODEL,
-    OPENAI_PROVIDER_NAME,
-    completed_items,
-    input_types,
-    run_codex,
-    skip_without_codex,
-)
 from tests.fake_provider import (
     FakeProvider,
     JSONReply,
@@ -45,8 +36,17 @@ from tests.fake_provider import (
     is_compaction_request,
     responses_stream,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import record_of, stored_summaries
+from tests.support.codex import (
+    CLIENT_KEY,
+    CODEX_MODEL,
+    OPENAI_PROVIDER_NAME,
+    completed_items,
+    input_types,
+    run_codex,
+    skip_without_codex,
+)
+from tests.support.records import record_of, stored_summaries
+from tests.support.servers import LuthienServer
 
 DATA = Path(__file__).parent / "data"
 TRIGGER_REQUEST = DATA / "codex_compaction_trigger_request.json"

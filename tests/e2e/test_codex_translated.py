@@ -30,13 +30,6 @@ from luthien.records.model import TransactionStatus
 from luthien.records.query import TransactionFilter
 from luthien.translation.compaction import SUMMARY_PREFIX, SUMMARY_PROMPT, open_summary
 from tests.conftest import LuthienFactory
-from tests.e2e.codex_support import (
-    CLIENT_KEY,
-    OPENAI_PROVIDER_NAME,
-    completed_items,
-    run_codex,
-    skip_without_codex,
-)
 from tests.fake_provider import (
     FakeProvider,
     JSONReply,
@@ -49,8 +42,15 @@ from tests.fake_provider import (
     chat_completion,
     chat_stream,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import record_of, stored_summaries
+from tests.support.codex import (
+    CLIENT_KEY,
+    OPENAI_PROVIDER_NAME,
+    completed_items,
+    run_codex,
+    skip_without_codex,
+)
+from tests.support.records import record_of, stored_summaries
+from tests.support.servers import LuthienServer
 
 ANTHROPIC_KEY = "sk-ant-upstream"
 LOCAL_KEY = "local-upstream"

@@ -22,7 +22,6 @@ import pytest
 from luthien.config import LuthienConfig
 from luthien.translation.compaction import SUMMARY_PREFIX, SUMMARY_PROMPT, open_summary, seal_summary
 from tests.conftest import LuthienFactory
-from tests.e2e.codex_support import CLIENT_KEY, input_types
 from tests.e2e.test_codex_compaction import AFTER_COMPACTION_REQUEST, TRIGGER_REQUEST, recorded, sse_events
 from tests.e2e.test_codex_translated import (
     FINAL_TEXT,
@@ -41,7 +40,8 @@ from tests.e2e.test_keepalive_timeouts import (
     assert_keepalives_between_frames,
 )
 from tests.fake_provider import FakeProvider, anthropic_stream
-from tests.threaded_upstream import Chunk, ThreadedUpstream
+from tests.support.codex import CLIENT_KEY, input_types
+from tests.support.threaded_upstream import Chunk, ThreadedUpstream
 
 __all__ = ["local"]  # the fixture
 HTTP_TIMEOUT_S = 30.0

@@ -23,21 +23,6 @@ from luthien.config import ConfigError, LuthienConfig
 from luthien.policy.registry import build_policies
 from luthien.records.model import TransactionStatus
 from tests.conftest import LuthienFactory
-from tests.e2e.control_support import (
-    DANGER,
-    LS,
-    MARKER_TEXT,
-    READ,
-    RM,
-    SAFE,
-    TRUSTED_MODEL,
-    TRUSTED_TEXT,
-    UNTRUSTED_TEXT,
-    Models,
-    defer_config,
-    trusted_requests,
-    untrusted_requests,
-)
 from tests.e2e.test_judge import (
     ALL_CLIENTS,
     BLOCKED_HEADLINE,
@@ -65,8 +50,23 @@ from tests.fake_provider import (
     anthropic_error_body,
     anthropic_stream,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import record_of
+from tests.support.control_models import (
+    DANGER,
+    LS,
+    MARKER_TEXT,
+    READ,
+    RM,
+    SAFE,
+    TRUSTED_MODEL,
+    TRUSTED_TEXT,
+    UNTRUSTED_TEXT,
+    Models,
+    defer_config,
+    trusted_requests,
+    untrusted_requests,
+)
+from tests.support.records import record_of
+from tests.support.servers import LuthienServer
 
 TRUSTED_UPSTREAM: dict[Api, str] = {"anthropic": "anthropic", "chat": "openai", "responses": "openai"}
 

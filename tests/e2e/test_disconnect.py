@@ -24,7 +24,7 @@ from tests.fake_provider import (
     chat_stream,
     responses_stream,
 )
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
 
 USER: Any = [{"role": "user", "content": "hi"}]
 # Far longer than any test waits: only a closed connection ends these upstream replies early.

@@ -35,8 +35,8 @@ from tests.fake_provider import (
     responses_stream,
     sse_frame,
 )
-from tests.luthien_server import LuthienServer
-from tests.threaded_upstream import ThreadedUpstream
+from tests.support.servers import LuthienServer
+from tests.support.threaded_upstream import ThreadedUpstream
 
 MODEL = "gpt-5"
 USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tidy up the repository."}]

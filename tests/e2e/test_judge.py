@@ -13,7 +13,6 @@ Ordering and concurrency are proved with threading events and a barrier, never w
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,8 +45,9 @@ from tests.fake_provider import (
     response_object,
     responses_stream,
 )
-from tests.luthien_server import LuthienServer
-from tests.threaded_upstream import Chunk, ThreadedUpstream
+from tests.support.ports import free_port
+from tests.support.servers import LuthienServer
+from tests.support.threaded_upstream import Chunk, ThreadedUpstream
 
 Api = Literal["anthropic", "chat", "responses"]
 JudgeFormat = Literal["anthropic", "openai"]
@@ -401,14 +401,6 @@ def assert_decision(
     assert data["latency_ms"] >= 0
     assert isinstance(data["explanation"], str)
     assert isinstance(data["arguments"], str)
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # -- allow / block -----------------------------------------------------------------------------------

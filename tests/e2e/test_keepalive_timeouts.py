@@ -32,8 +32,8 @@ from tests.fake_provider import (
     chat_stream,
     responses_stream,
 )
-from tests.records_support import GUARD_S
-from tests.threaded_upstream import Chunk, ThreadedUpstream
+from tests.support.records import GUARD_S
+from tests.support.threaded_upstream import Chunk, ThreadedUpstream
 
 KEEPALIVE_S = 0.02
 LS = ToolCall("toolu_01ListFiles", "Bash", {"command": "ls -la"})

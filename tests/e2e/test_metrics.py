@@ -32,9 +32,10 @@ from tests.fake_provider import (
     anthropic_stream,
     chat_completion,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import GUARD_S
-from tests.storage.tcp_forwarder import free_port, through_forwarder
+from tests.support.ports import free_port
+from tests.support.records import GUARD_S
+from tests.support.servers import LuthienServer
+from tests.support.tcp_forwarder import through_forwarder
 
 POLL_S = 0.01
 MODEL = "claude-sonnet-4-6"

@@ -15,8 +15,10 @@ import pytest
 
 from tests.e2e.test_metrics import MESSAGES_BODY, calls, scrape, scrape_until, total
 from tests.fake_provider import FakeProvider, JSONReply, anthropic_message
-from tests.records_support import GUARD_S
-from tests.test_cli import clean_env, free_port, start_serve, stop, wait_until_serving
+from tests.support.ports import free_port
+from tests.support.records import GUARD_S
+from tests.support.serve_process import clean_env
+from tests.test_cli import start_serve, stop, wait_until_serving
 
 
 @pytest.fixture

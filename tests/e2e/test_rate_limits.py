@@ -22,9 +22,9 @@ from luthien.config import LuthienConfig, RouteConfig
 from luthien.ratelimit.limiter import client_identity
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, JSONReply, StreamReply, anthropic_stream, chat_completion
-from tests.luthien_server import LuthienServer
-from tests.records_support import GUARD_S
-from tests.redis_server import RedisServer
+from tests.support.records import GUARD_S
+from tests.support.redis_server import RedisServer
+from tests.support.servers import LuthienServer
 
 MESSAGES_BODY: dict[str, Any] = {
     "model": "claude-sonnet-4-6",

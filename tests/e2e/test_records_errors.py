@@ -26,8 +26,8 @@ from tests.fake_provider import (
     openai_error_body,
     split_text,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import GUARD_S, TRANSACTION_HEADER, record_of, records_after_stop
+from tests.support.records import GUARD_S, TRANSACTION_HEADER, record_of, records_after_stop
+from tests.support.servers import LuthienServer
 
 MESSAGES_BODY: dict[str, Any] = {
     "model": "claude-sonnet-4-6",

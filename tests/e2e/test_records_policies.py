@@ -27,7 +27,7 @@ from tests.e2e.test_judge import (
     verdict,
 )
 from tests.fake_provider import FakeProvider, StreamReply, anthropic_stream, chat_stream, responses_stream
-from tests.records_support import (
+from tests.support.records import (
     ALL_CALLS,
     USER_TEXT,
     Api,

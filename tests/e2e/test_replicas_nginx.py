@@ -1,7 +1,7 @@
 """Two `luthien serve` replicas behind Debian's nginx, on one PostgreSQL database and one Redis.
 
 nginx runs the shipped deploy/nginx.conf (loopback upstreams and port swapped in, see
-`tests.nginx_support`), plus one header for the test: `X-Test-Upstream`, the replica nginx chose.
+`tests.support.nginx`), plus one header for the test: `X-Test-Upstream`, the replica nginx chose.
 The replicas are real processes (the `luthien` console script) with a dedicated PostgreSQL database
 and a Redis stream key of their own; the fake provider is the upstream of both.
 """
@@ -20,7 +20,6 @@ import httpx
 import pytest
 import redis
 
-from tests.admin_client import anthropic_call, transaction_id, wait_for_record
 from tests.fake_provider import (
     FakeProvider,
     Gate,
@@ -29,9 +28,11 @@ from tests.fake_provider import (
     anthropic_message,
     anthropic_stream,
 )
-from tests.nginx_support import loopback_config, nginx_binary, nginx_command
-from tests.serve_process import GUARD_S, POLL_S, ServeProcess, free_port
-from tests.sse_reader import SSEReader
+from tests.support.admin_client import anthropic_call, transaction_id, wait_for_record
+from tests.support.nginx import loopback_config, nginx_binary, nginx_command
+from tests.support.ports import free_port
+from tests.support.serve_process import GUARD_S, POLL_S, ServeProcess
+from tests.support.sse_reader import SSEReader
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ADMIN_KEY = "nginx-replicas-admin-key"

@@ -17,16 +17,6 @@ from luthien.config import ConfigError
 from luthien.policy.registry import build_policies
 from luthien.records.model import TransactionStatus
 from tests.conftest import LuthienFactory
-from tests.e2e.control_support import (
-    DANGER,
-    LS,
-    READ,
-    RM,
-    UNTRUSTED_TEXT,
-    Models,
-    resample_config,
-    untrusted_requests,
-)
 from tests.e2e.test_judge import (
     ALL_CLIENTS,
     BLOCKED_HEADLINE,
@@ -49,7 +39,17 @@ from tests.fake_provider import (
     ToolCall,
     anthropic_error_body,
 )
-from tests.records_support import record_of
+from tests.support.control_models import (
+    DANGER,
+    LS,
+    READ,
+    RM,
+    UNTRUSTED_TEXT,
+    Models,
+    resample_config,
+    untrusted_requests,
+)
+from tests.support.records import record_of
 
 
 def resamples(server: Any) -> list[dict[str, Any]]:

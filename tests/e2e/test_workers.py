@@ -24,7 +24,6 @@ import anthropic
 import httpx
 import pytest
 
-from tests.admin_client import anthropic_call, transaction_id
 from tests.fake_provider import (
     FakeProvider,
     Gate,
@@ -33,7 +32,8 @@ from tests.fake_provider import (
     anthropic_message,
     anthropic_stream,
 )
-from tests.serve_process import (
+from tests.support.admin_client import anthropic_call, transaction_id
+from tests.support.serve_process import (
     GUARD_S,
     LUTHIEN,
     POLL_S,
@@ -41,7 +41,7 @@ from tests.serve_process import (
     clean_env,
     refuses_connections,
 )
-from tests.sse_reader import Frame, SSEReader
+from tests.support.sse_reader import Frame, SSEReader
 
 WORKER_HEADER = "x-luthien-worker"
 BOTH = {"0", "1"}

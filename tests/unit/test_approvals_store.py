@@ -35,7 +35,7 @@ from luthien.approvals.service import ApprovalService, open_approvals
 from luthien.approvals.store import ApprovalStore
 from luthien.events.memory import MemoryEventBus
 from luthien.settings import Settings
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 GUARD_S = 30.0

@@ -13,6 +13,8 @@ from typing import IO
 
 import httpx
 
+from tests.support.ports import free_port
+
 LUTHIEN = str(Path(sys.executable).parent / "luthien")
 GUARD_S = 60.0
 """How long to wait for a process to start or stop; generous, since a loaded machine starts Python slowly."""
@@ -24,14 +26,6 @@ def clean_env(**extra: str) -> dict[str, str]:
     """A copy of the environment without any setting Luthien or the SDKs read, plus `extra`."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(_SCRUBBED_PREFIXES)}
     return {**env, **extra}
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def refuses_connections(port: int) -> bool:
