@@ -23,21 +23,6 @@ from luthien.config import ConfigError, LuthienConfig
 from luthien.policy.registry import build_policies
 from luthien.records.model import TransactionStatus
 from tests.conftest import LuthienFactory
-from tests.e2e.test_judge import (
-    ALL_CLIENTS,
-    BLOCKED_HEADLINE,
-    CLIENT_KEY,
-    CLIENT_TIMEOUT_S,
-    END_STOP,
-    PATHS,
-    TOOL_STOP,
-    Api,
-    assert_call,
-    decisions,
-    outcome_of,
-    request_for,
-    sse_data,
-)
 from tests.fake_provider import (
     FakeProvider,
     Gate,
@@ -64,6 +49,21 @@ from tests.support.control_models import (
     defer_config,
     trusted_requests,
     untrusted_requests,
+)
+from tests.support.judge_calls import (
+    ALL_CLIENTS,
+    BLOCKED_HEADLINE,
+    CLIENT_KEY,
+    CLIENT_TIMEOUT_S,
+    END_STOP,
+    PATHS,
+    TOOL_STOP,
+    Api,
+    assert_call,
+    decisions,
+    outcome_of,
+    request_for,
+    sse_data,
 )
 from tests.support.records import record_of
 from tests.support.servers import LuthienServer

@@ -21,7 +21,6 @@ import pytest
 
 from luthien.config import LuthienConfig
 from tests.conftest import LuthienFactory
-from tests.e2e.test_judge import judge_body, verdict_text
 from tests.fake_provider import (
     FakeProvider,
     HangReply,
@@ -32,6 +31,7 @@ from tests.fake_provider import (
     chat_stream,
     responses_stream,
 )
+from tests.support.judge_calls import judge_body, verdict_text
 from tests.support.records import GUARD_S
 from tests.support.threaded_upstream import Chunk, ThreadedUpstream
 

@@ -23,8 +23,8 @@ from luthien.events.bus import (
 from luthien.records.model import TransactionStatus
 from luthien.records.summary import summarize, summary_fields
 from tests.conftest import LuthienFactory
-from tests.e2e.test_judge import RM, model_reply
 from tests.fake_provider import FakeProvider
+from tests.support.judge_calls import RM, model_reply
 from tests.support.ports import free_port
 from tests.support.records import live_events, open_sdks, record_of
 

@@ -26,8 +26,8 @@ from luthien.records.model import TransactionRecord
 from luthien.replay.runner import content_of
 from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
 from tests.conftest import LuthienFactory
-from tests.e2e.test_judge import JUDGE_MODEL, RM, judge_base_url, judge_user_text, model_reply, verdict
 from tests.fake_provider import FakeProvider, ReceivedRequest, Reply, ToolCall
+from tests.support.judge_calls import JUDGE_MODEL, RM, judge_base_url, judge_user_text, model_reply, verdict
 from tests.support.records import ask, open_sdks, record_of
 from tests.support.servers import LuthienServer
 

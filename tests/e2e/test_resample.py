@@ -17,19 +17,6 @@ from luthien.config import ConfigError
 from luthien.policy.registry import build_policies
 from luthien.records.model import TransactionStatus
 from tests.conftest import LuthienFactory
-from tests.e2e.test_judge import (
-    ALL_CLIENTS,
-    BLOCKED_HEADLINE,
-    CLIENT_TIMEOUT_S,
-    END_STOP,
-    PATHS,
-    TOOL_STOP,
-    Api,
-    assert_call,
-    call_luthien,
-    decisions,
-    request_for,
-)
 from tests.fake_provider import (
     FakeProvider,
     HangReply,
@@ -48,6 +35,19 @@ from tests.support.control_models import (
     Models,
     resample_config,
     untrusted_requests,
+)
+from tests.support.judge_calls import (
+    ALL_CLIENTS,
+    BLOCKED_HEADLINE,
+    CLIENT_TIMEOUT_S,
+    END_STOP,
+    PATHS,
+    TOOL_STOP,
+    Api,
+    assert_call,
+    call_luthien,
+    decisions,
+    request_for,
 )
 from tests.support.records import record_of
 

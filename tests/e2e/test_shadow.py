@@ -26,8 +26,8 @@ from luthien.policy.base import Policy, PolicyConfig, PolicyContext
 from luthien.records.model import ShadowOutcome, TransactionStatus
 from luthien.records.query import TransactionFilter
 from tests.conftest import LuthienFactory
-from tests.e2e.test_judge import PINNED_BLOCKED_RM, RM, judge_base_url, model_reply, verdict
 from tests.fake_provider import FakeProvider, JSONReply, StreamReply, anthropic_error_body, anthropic_stream
+from tests.support.judge_calls import PINNED_BLOCKED_RM, RM, judge_base_url, model_reply, verdict
 from tests.support.records import (
     ALL_CALLS,
     Api,
