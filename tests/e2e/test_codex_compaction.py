@@ -11,7 +11,6 @@ the real CLI through a compaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ import httpx
 import orjson
 import pytest
 
-from luthien.config import LuthienConfig
 from luthien.records.model import TransactionStatus
 from luthien.records.query import TransactionFilter
 from tests.conftest import LuthienFactory
@@ -30,16 +28,17 @@ from tests.fake_provider import (
     Reply,
     StreamReply,
     ToolCall,
-    anthropic_message,
     compaction_item,
     compaction_stream,
     is_compaction_request,
     responses_stream,
 )
+from tests.support.cli_agents import FINAL_TEXT, HARMLESS_RISK, AgentFolders, judge_config, judge_verdict
 from tests.support.codex import (
     CLIENT_KEY,
     CODEX_MODEL,
     OPENAI_PROVIDER_NAME,
+    SHELL_TOOL,
     completed_items,
     input_types,
     run_codex,
@@ -53,9 +52,7 @@ TRIGGER_REQUEST = DATA / "codex_compaction_trigger_request.json"
 AFTER_COMPACTION_REQUEST = DATA / "codex_after_compaction_request.json"
 POLICIES = ["judge", "commands"]
 HTTP_TIMEOUT_S = 30.0
-FINAL_TEXT = "All done."
 CALL_ID = "call_codex_01"
-SHELL_TOOL = "exec_command"
 CONTEXT_WINDOW = 20_000
 AUTO_COMPACT_LIMIT = 2_000
 OVER_THE_LIMIT = {"input_tokens": 50_000, "total_tokens": 50_012}
@@ -78,33 +75,8 @@ def sse_events(text: str) -> list[dict[str, Any]]:
     return events
 
 
-@pytest.fixture
-def judge() -> Iterator[FakeProvider]:
-    provider = FakeProvider()
-    provider.start()
-    yield provider
-    provider.stop()
-
-
-def judge_config(judge: FakeProvider) -> LuthienConfig:
-    return LuthienConfig.model_validate(
-        {
-            "upstreams": {"judge": {"format": "anthropic", "base_url": judge.base_url}},
-            "policies": {
-                "judge": {
-                    "class": "tool_call_judge",
-                    "config": {"judge": {"upstream": "judge", "model": "judge-model"}, "timeout_s": 20},
-                },
-                "commands": {"class": "block_commands"},
-            },
-            "policy": "judge",
-        }
-    )
-
-
 def approve(request: ReceivedRequest) -> JSONReply:
-    verdict = json.dumps({"probability": 0.02, "explanation": "Writes a file in the workspace."})
-    return JSONReply(anthropic_message(f"```json\n{verdict}\n```"))
+    return judge_verdict(HARMLESS_RISK, "Writes a file in the workspace.")
 
 
 def post_recorded(base_url: str, request: dict[str, Any]) -> httpx.Response:
@@ -234,11 +206,9 @@ def compacting_agent(command: str, compaction: dict[str, Any]) -> Any:
 @skip_without_codex
 @pytest.mark.parametrize("policy", POLICIES)
 def test_real_codex_compacts_through_luthien(
-    make_luthien: LuthienFactory, fake: FakeProvider, judge: FakeProvider, tmp_path: Path, policy: str
+    make_luthien: LuthienFactory, fake: FakeProvider, judge: FakeProvider, folders: AgentFolders, policy: str
 ) -> None:
-    workspace, home = tmp_path / "workspace", tmp_path / "home"
-    workspace.mkdir()
-    home.mkdir()
+    workspace, home, _ = folders
     marker = workspace / "marker.txt"
     compaction = compaction_item()
     fake.respond_with(compacting_agent(f"echo luthien-was-here | tee {marker}", compaction))

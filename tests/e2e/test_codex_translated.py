@@ -17,7 +17,7 @@ turned off (`web_search="disabled"`), as docs/translation.md tells Codex users o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,9 +42,11 @@ from tests.fake_provider import (
     chat_completion,
     chat_stream,
 )
+from tests.support.cli_agents import FINAL_TEXT, AgentFolders
 from tests.support.codex import (
     CLIENT_KEY,
     OPENAI_PROVIDER_NAME,
+    SHELL_TOOL,
     completed_items,
     run_codex,
     skip_without_codex,
@@ -55,9 +57,7 @@ from tests.support.servers import LuthienServer
 ANTHROPIC_KEY = "sk-ant-upstream"
 LOCAL_KEY = "local-upstream"
 GREETING = "Hello from a translated model."
-FINAL_TEXT = "All done."
 CALL_ID = "toolu_codex_01"
-SHELL_TOOL = "exec_command"
 MARKER_TEXT = "luthien-was-here"
 SUMMARY = "The user wanted a marker file; the command wrote it. Nothing remains to do."
 POLICY_FIND, POLICY_REPLACE = "Nothing remains to do.", "The task is complete."
@@ -155,14 +155,6 @@ def upstreams(fake: FakeProvider, local: FakeProvider) -> dict[str, Upstream]:
 UPSTREAMS = pytest.mark.parametrize("api", ["anthropic", "openai-chat"])
 
 
-@pytest.fixture
-def local() -> Iterator[FakeProvider]:
-    provider = FakeProvider(chat_only=True)
-    provider.start()
-    yield provider
-    provider.stop()
-
-
 @dataclass
 class Setup:
     server: LuthienServer
@@ -238,11 +230,9 @@ def test_a_text_turn(
 @skip_without_codex
 @UPSTREAMS
 def test_a_command_round_trip(
-    make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, tmp_path: Path, api: str
+    make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, folders: AgentFolders, api: str
 ) -> None:
-    workspace, home = tmp_path / "workspace", tmp_path / "home"
-    workspace.mkdir()
-    home.mkdir()
+    workspace, home, _ = folders
     marker = workspace / "marker.txt"
     setup = start(make_luthien, fake, local, api)
     setup.model.respond_with(agent(setup.upstream, f"echo {MARKER_TEXT} | tee {marker}"))
@@ -264,11 +254,9 @@ def test_a_command_round_trip(
 @skip_without_codex
 @UPSTREAMS
 def test_real_codex_compacts_on_a_translated_route(
-    make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, tmp_path: Path, api: str
+    make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, folders: AgentFolders, api: str
 ) -> None:
-    workspace, home = tmp_path / "workspace", tmp_path / "home"
-    workspace.mkdir()
-    home.mkdir()
+    workspace, home, _ = folders
     marker = workspace / "marker.txt"
     policies = {
         "rewrite": {

@@ -28,7 +28,6 @@ from tests.e2e.test_codex_translated import (
     SUMMARY,
     UPSTREAMS,
     Setup,
-    local,
     model_calls,
     start,
     texts,
@@ -43,7 +42,6 @@ from tests.fake_provider import FakeProvider, anthropic_stream
 from tests.support.codex import CLIENT_KEY, input_types
 from tests.support.threaded_upstream import Chunk, ThreadedUpstream
 
-__all__ = ["local"]  # the fixture
 HTTP_TIMEOUT_S = 30.0
 
 
