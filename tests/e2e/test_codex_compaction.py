@@ -11,11 +11,9 @@ the real CLI through a compaction.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from luthien.records.model import TransactionStatus
@@ -34,22 +32,23 @@ from tests.fake_provider import (
     responses_stream,
 )
 from tests.support.cli_agents import FINAL_TEXT, HARMLESS_RISK, AgentFolders, judge_config, judge_verdict
+from tests.support.codec_streams import sse_data
 from tests.support.codex import (
+    AFTER_COMPACTION_REQUEST,
     CLIENT_KEY,
     CODEX_MODEL,
     OPENAI_PROVIDER_NAME,
     SHELL_TOOL,
+    TRIGGER_REQUEST,
     completed_items,
     input_types,
+    recorded,
     run_codex,
     skip_without_codex,
 )
 from tests.support.records import record_of, stored_summaries
 from tests.support.servers import LuthienServer
 
-DATA = Path(__file__).parent / "data"
-TRIGGER_REQUEST = DATA / "codex_compaction_trigger_request.json"
-AFTER_COMPACTION_REQUEST = DATA / "codex_after_compaction_request.json"
 POLICIES = ["judge", "commands"]
 HTTP_TIMEOUT_S = 30.0
 CALL_ID = "call_codex_01"
@@ -57,22 +56,6 @@ CONTEXT_WINDOW = 20_000
 AUTO_COMPACT_LIMIT = 2_000
 OVER_THE_LIMIT = {"input_tokens": 50_000, "total_tokens": 50_012}
 """The usage the fake model reports: far past `AUTO_COMPACT_LIMIT`, so Codex compacts after a turn."""
-
-
-def recorded(path: Path) -> dict[str, Any]:
-    """A request recorded from the real CLI: `method`, `path`, `headers` (no credentials), `body`."""
-    request: dict[str, Any] = orjson.loads(path.read_bytes())
-    return request
-
-
-def sse_events(text: str) -> list[dict[str, Any]]:
-    """The `data` of each event of an SSE body."""
-    events: list[dict[str, Any]] = []
-    for frame in text.split("\n\n"):
-        data = [line.removeprefix("data:").strip() for line in frame.splitlines() if line.startswith("data:")]
-        if data:
-            events.append(json.loads("\n".join(data)))
-    return events
 
 
 def approve(request: ReceivedRequest) -> JSONReply:
@@ -97,7 +80,7 @@ def test_recorded_compaction_trigger_request_passes(
     response = post_recorded(server.base_url, request)
 
     assert response.status_code == 200
-    events = sse_events(response.text)
+    events = sse_data(response.text)
     completed = events[-1]
     assert completed["type"] == "response.completed"
     (item,) = completed["response"]["output"]
@@ -131,7 +114,7 @@ def test_recorded_request_after_compaction_passes(
     response = post_recorded(server.base_url, request)
 
     assert response.status_code == 200
-    completed = sse_events(response.text)[-1]
+    completed = sse_data(response.text)[-1]
     assert completed["type"] == "response.completed"
     assert completed["response"]["output"][0]["content"][0]["text"] == FINAL_TEXT
     (forwarded,) = fake.requests

@@ -35,6 +35,7 @@ from tests.fake_provider import (
     anthropic_error_body,
     anthropic_stream,
 )
+from tests.support.codec_streams import sse_data
 from tests.support.control_models import (
     DANGER,
     LS,
@@ -63,7 +64,6 @@ from tests.support.judge_calls import (
     decisions,
     outcome_of,
     request_for,
-    sse_data,
 )
 from tests.support.records import record_of
 from tests.support.servers import LuthienServer

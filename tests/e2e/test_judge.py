@@ -39,6 +39,7 @@ from tests.fake_provider import (
     anthropic_stream,
     openai_error_body,
 )
+from tests.support.codec_streams import sse_data
 from tests.support.judge_calls import (
     ALL_CLIENTS,
     BLOCKED_HEADLINE,
@@ -76,7 +77,6 @@ from tests.support.judge_calls import (
     model_reply,
     request_for,
     responses_stream_outcome,
-    sse_data,
     verdict,
     verdict_text,
 )

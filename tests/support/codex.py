@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from tests.support.cli_agents import NPM_BIN, run_agent, skip_unless_installed
 
 CODEX = NPM_BIN / "codex"
@@ -26,7 +28,20 @@ under any other name it compacts locally, with an ordinary summarising request."
 SHELL_TOOL = "exec_command"
 """Codex's shell tool (arguments `{"cmd": ...}`)."""
 
+RECORDED = Path(__file__).resolve().parents[1] / "e2e" / "data"
+"""Requests recorded from the real CLI (0.171)."""
+TRIGGER_REQUEST = RECORDED / "codex_compaction_trigger_request.json"
+"""Codex's compaction request: the history, then a `compaction_trigger` item."""
+AFTER_COMPACTION_REQUEST = RECORDED / "codex_after_compaction_request.json"
+"""Codex's next request: the `compaction` item it received, copied verbatim."""
+
 skip_without_codex = skip_unless_installed(CODEX, "Codex")
+
+
+def recorded(path: Path) -> dict[str, Any]:
+    """A request recorded from the real CLI: `method`, `path`, `headers` (no credentials), `body`."""
+    request: dict[str, Any] = orjson.loads(path.read_bytes())
+    return request
 
 
 def codex_command(

@@ -31,6 +31,7 @@ from tests.fake_provider import (
     response_object,
     responses_stream,
 )
+from tests.support.codec_streams import sse_data
 from tests.support.servers import LuthienServer
 
 Api = Literal["anthropic", "chat", "responses"]
@@ -124,16 +125,6 @@ class Outcome:
     @property
     def calls(self) -> list[Call]:
         return [item for item in self.items if isinstance(item, Call)]
-
-
-def sse_data(body: str) -> list[dict[str, Any]]:
-    """The JSON `data:` payloads of an SSE body (`[DONE]` left out)."""
-    payloads: list[dict[str, Any]] = []
-    for frame in body.replace("\r\n", "\n").split("\n\n"):
-        data = [line[5:].removeprefix(" ") for line in frame.split("\n") if line.startswith("data:")]
-        if data and data != ["[DONE]"]:
-            payloads.append(json.loads("\n".join(data)))
-    return payloads
 
 
 def anthropic_stream_outcome(events: list[dict[str, Any]]) -> Outcome:
