@@ -14,7 +14,6 @@ from typing import Any, ClassVar, cast
 
 import pytest
 
-from luthien.activity.log import ActivityLog
 from luthien.call.events import (
     Block,
     BlockComplete,
@@ -37,6 +36,7 @@ from luthien.policies.chain import ChainConfig, ChainPolicy
 from luthien.policy.base import OnError, Policy, PolicyConfig, PolicyContext
 from luthien.policy.helpers import send_text
 from luthien.policy.runner import ChainRunner, HookRunner, PolicyFailure, Runner
+from tests.support.policy_runs import TRANSACTION_ID, make_ctx
 from tests.unit.test_judging import traced
 
 TEXT = BlockKind.TEXT
@@ -51,12 +51,6 @@ DEADLOCK_GUARD_S = 30
 
 FAIL = PolicyConfig(on_error=OnError.FAIL)
 PASS = PolicyConfig(on_error=OnError.PASS)
-
-
-def make_ctx(
-    activity: ActivityLog | None = None, name: str = "test_policy", tx: str = "tx-1"
-) -> PolicyContext:
-    return PolicyContext(tx, name, activity or ActivityLog())
 
 
 def text_events(index: int, *pieces: str) -> list[CallEvent]:
@@ -523,7 +517,7 @@ def policy_errors(ctx: PolicyContext) -> list[dict[str, Any]]:
 )
 @pytest.mark.asyncio
 async def test_response_hook_raising_with_fail_raises_policy_failure(hook: str, trigger: str) -> None:
-    ctx = make_ctx(name="strict")
+    ctx = make_ctx("strict")
     policy = FailOn(FAIL, hook, trigger)
     policy.name = "strict"
 
@@ -746,8 +740,8 @@ async def interleave(*streams: AsyncIterator[CallEvent]) -> list[list[CallEvent]
 @pytest.mark.asyncio
 async def test_state_is_per_call_even_when_calls_interleave() -> None:
     policy = CountingStamp(PolicyConfig())
-    first = HookRunner(policy, make_ctx(tx="call-1"))
-    second = HookRunner(policy, make_ctx(tx="call-2"))
+    first = HookRunner(policy, make_ctx(transaction_id="call-1"))
+    second = HookRunner(policy, make_ctx(transaction_id="call-2"))
     one_delta = [START, *text_events(0, "a"), MessageEnd(StopReason.END_TURN)]
     five_deltas = [START, *text_events(0, *"abcde"), MessageEnd(StopReason.END_TURN)]
 
@@ -785,7 +779,7 @@ async def test_chain_runs_members_in_order_each_with_its_own_context() -> None:
     first = Suffix(PolicyConfig(), "first", "1")
     second = Suffix(PolicyConfig(), "second", "2")
     chain = ChainPolicy(ChainConfig(policies=["first", "second"]), "both", [first, second])
-    ctx = make_ctx(name="both")
+    ctx = make_ctx("both")
 
     out = await run(chain.runner(ctx), [START, *text_events(0, "a", "b"), MessageEnd(StopReason.END_TURN)])
 
@@ -793,7 +787,7 @@ async def test_chain_runs_members_in_order_each_with_its_own_context() -> None:
     assert texts(out) == ["a12b12"]
     assert {c.policy_name for c in first.contexts} == {"first"}
     assert {c.policy_name for c in second.contexts} == {"second"}
-    assert {c.transaction_id for c in [*first.contexts, *second.contexts]} == {"tx-1"}
+    assert {c.transaction_id for c in [*first.contexts, *second.contexts]} == {TRANSACTION_ID}
     assert first.contexts[0].state == {"seen": 2}
     assert second.contexts[0].state == {"seen": 2}
     assert first.contexts[0] is not second.contexts[0]
@@ -804,8 +798,10 @@ async def test_chain_member_failing_open_does_not_stop_the_others() -> None:
     failing = FailOn(PASS, "on_block_delta", "a")
     failing.name = "failing"
     suffix = Suffix(PolicyConfig(), "suffix", "!")
-    ctx = make_ctx(name="chain")
-    runner = ChainRunner([HookRunner(failing, make_ctx(ctx.activity, "failing")), HookRunner(suffix, ctx)])
+    ctx = make_ctx("chain")
+    runner = ChainRunner(
+        [HookRunner(failing, make_ctx("failing", activity=ctx.activity)), HookRunner(suffix, ctx)]
+    )
 
     out = await run(runner, [START, *text_events(0, "a", "b"), MessageEnd(StopReason.END_TURN)])
 
