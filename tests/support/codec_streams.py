@@ -3,8 +3,8 @@
 `transcode` decodes an upstream stream of any API into normalized events, passes each through an
 event policy, repairs and re-encodes, as `PolicyStage` does for a call; `transcode_body` does the
 same for a whole body. `decode_all` and `decode_events` read a stream back as wire events or
-normalized events; `sse_data` reads an SSE body's JSON payloads; `cut` splits bytes the way a
-network might.
+normalized events; `sse_data` reads an SSE body's JSON payloads; `chunked` and `cut` split bytes the
+way a network might.
 """
 
 from __future__ import annotations
@@ -127,6 +127,11 @@ def sse_data(body: str) -> list[dict[str, Any]]:
         if data and data != ["[DONE]"]:
             found.append(json.loads("\n".join(data)))
     return found
+
+
+def chunked(data: bytes, size: int) -> list[bytes]:
+    """`data` in reads of `size` bytes (the last one shorter)."""
+    return [data[start : start + size] for start in range(0, len(data), size)]
 
 
 def cut(data: bytes, cuts: Iterable[int]) -> list[bytes]:

@@ -21,6 +21,7 @@ from luthien.pipeline.stage import PolicyStage
 from luthien.policy.base import Policy, PolicyContext
 from luthien.upstream.caller import ModelCaller
 from luthien.wire.apis import ANTHROPIC_MESSAGES, WireApi
+from tests.support.codec_streams import chunked
 
 TRANSACTION_ID = "tx-test"
 """The transaction id of every context `make_ctx` builds unless told otherwise."""
@@ -49,11 +50,6 @@ def make_ctx(
     )
 
 
-def chunked(data: bytes, size: int = READ_SIZE) -> list[bytes]:
-    """`data` in reads of `size` bytes (the last one shorter)."""
-    return [data[start : start + size] for start in range(0, len(data), size)]
-
-
 async def _reads(pieces: Sequence[bytes]) -> AsyncIterator[bytes]:
     for piece in pieces:
         yield piece
@@ -80,7 +76,7 @@ def through_stream(
     stage = PolicyStage(policy, ctx or make_ctx(policy.name), api)
 
     async def go() -> bytes:
-        reads = _reads(pieces if pieces is not None else chunked(data))
+        reads = _reads(pieces if pieces is not None else chunked(data, READ_SIZE))
         return b"".join([piece async for piece in run_stream(api, reads, stage)])
 
     return asyncio.run(go())

@@ -38,9 +38,7 @@ from luthien.call.events import (
 )
 from luthien.call.openai_responses import OpenAIResponsesCodec
 from luthien.pipeline.events import RESPONSE_BODY, WireEvent
-from luthien.pipeline.repair import Repairer
 from luthien.wire.apis import OPENAI_RESPONSES, response_event
-from luthien.wire.sse import SSEParser
 from tests.fake_provider import (
     FakeProvider,
     JSONReply,
@@ -50,8 +48,16 @@ from tests.fake_provider import (
     sse_frame,
 )
 from tests.fake_provider import ToolCall as FakeCall
+from tests.support.codec_streams import (
+    EventPolicy,
+    decode_events,
+    identity,
+    payloads,
+    transcode,
+    transcode_body,
+)
 
-Policy = Callable[[CallEvent], list[CallEvent]]
+API = OPENAI_RESPONSES
 
 WEATHER = FakeCall("call_w", "get_weather", {"city": "Paris", "days": [1, 2, 3]})
 TIME = FakeCall("call_t", "get_time", {"timezone": "Europe/Paris"})
@@ -60,65 +66,9 @@ TIME = FakeCall("call_t", "get_time", {"timezone": "Europe/Paris"})
 # --- harness ------------------------------------------------------------------------------------
 
 
-def identity(event: CallEvent) -> list[CallEvent]:
-    return [event]
-
-
-def run_stream(
-    upstream: bytes, policy: Policy = identity, chunks: list[bytes] | None = None
-) -> tuple[bytes, list[str]]:
-    """Decode, apply `policy`, repair and encode, as the pipeline does; returns the client bytes."""
-    codec = OpenAIResponsesCodec()
-    reports: list[str] = []
-    repairer = Repairer(lambda kind, _detail: reports.append(kind))
-    parser = SSEParser()
-    out: list[WireEvent] = []
-
-    def push(events: list[CallEvent]) -> None:
-        for event in events:
-            for changed in policy(event):
-                for fixed in repairer.feed(changed):
-                    out.extend(codec.encode(fixed))
-
-    for chunk in chunks if chunks is not None else [upstream]:
-        for frame in parser.feed(chunk):
-            push(codec.decode(OPENAI_RESPONSES.decode(frame)))
-    trailing = parser.finish()
-    if trailing is not None:
-        push(codec.decode(OPENAI_RESPONSES.decode(trailing)))
-    push(codec.finish_decode())
-    for fixed in repairer.finish(True):
-        out.extend(codec.encode(fixed))
-    out.extend(codec.finish_encode())
-    return b"".join(OPENAI_RESPONSES.encode(wire) for wire in out), reports
-
-
-def run_body(body: dict[str, Any], policy: Policy = identity) -> tuple[WireEvent, WireEvent]:
-    raw = orjson.dumps(body)
-    original = response_event(raw, orjson.loads(raw))
-    codec = OpenAIResponsesCodec()
-    repairer = Repairer(lambda _kind, _detail: None)
-    events: list[CallEvent] = []
-    for event in codec.decode_body(original):
-        for changed in policy(event):
-            events.extend(repairer.feed(changed))
-    events.extend(repairer.finish(True))
-    return original, codec.encode_body(events)
-
-
-def decode_all(data: bytes) -> list[WireEvent]:
-    parser = SSEParser()
-    return [OPENAI_RESPONSES.decode(frame) for frame in parser.feed(data)]
-
-
-def payloads(data: bytes) -> list[dict[str, Any]]:
-    events = [event.data for event in decode_all(data)]
-    return [cast(dict[str, Any], data) for data in events if isinstance(data, dict)]
-
-
 def check_stream(data: bytes) -> dict[str, Any]:
     """Structural checks a strict client would make; returns the final response object."""
-    events = payloads(data)
+    events = payloads(API, data)
     assert [event["sequence_number"] for event in events] == list(range(len(events)))
     added: list[dict[str, Any]] = []
     done: dict[int, dict[str, Any]] = {}
@@ -149,7 +99,7 @@ def sdk_offline(data: bytes) -> Any:
     """The openai SDK's own stream accumulator (what `get_final_response()` uses), without HTTP."""
     state: ResponseStreamState[Any] = ResponseStreamState(input_tools=openai.omit, text_format=openai.omit)
     last: list[Any] = []
-    for payload in payloads(data):
+    for payload in payloads(API, data):
         event = cast(ResponseStreamEvent, construct_type(type_=ResponseStreamEvent, value=payload))
         last = state.handle_event(event)
     if last[-1].type == "response.incomplete":
@@ -209,7 +159,7 @@ def upper_text(event: CallEvent) -> list[CallEvent]:
     return [event]
 
 
-def holding_tools(decide: Callable[[BlockComplete], list[CallEvent] | None]) -> Policy:
+def holding_tools(decide: Callable[[BlockComplete], list[CallEvent] | None]) -> EventPolicy:
     """A policy holding tool-call blocks; `decide` returns replacements, or None to pass the block."""
     held: dict[int, list[CallEvent]] = {}
 
@@ -229,7 +179,7 @@ def holding_tools(decide: Callable[[BlockComplete], list[CallEvent] | None]) -> 
     return policy
 
 
-def dropping(kind: BlockKind) -> Policy:
+def dropping(kind: BlockKind) -> EventPolicy:
     dropped: set[int] = set()
 
     def policy(event: CallEvent) -> list[CallEvent]:
@@ -242,7 +192,7 @@ def dropping(kind: BlockKind) -> Policy:
     return policy
 
 
-def appending(text: str) -> Policy:
+def appending(text: str) -> EventPolicy:
     def policy(event: CallEvent) -> list[CallEvent]:
         if isinstance(event, MessageEnd):
             return [BlockComplete(1000, text_block(text)), event]
@@ -402,14 +352,8 @@ VARIANTS["rich"] = RICH
 # --- decoding -----------------------------------------------------------------------------------
 
 
-def decode_stream(data: bytes) -> list[CallEvent]:
-    codec = OpenAIResponsesCodec()
-    events = [e for wire in decode_all(data) for e in codec.decode(wire)]
-    return events + codec.finish_decode()
-
-
 def test_decode_text_reasoning_and_tools() -> None:
-    events = decode_stream(FULL)
+    events = decode_events(API, FULL)
     assert isinstance(events[0], MessageStart)
     assert events[0].message_id.startswith("resp_")
     assert isinstance(events[1], Opaque)
@@ -443,7 +387,7 @@ def test_decode_text_reasoning_and_tools() -> None:
 
 
 def test_decode_rich_stream() -> None:
-    events = decode_stream(RICH)
+    events = decode_events(API, RICH)
     starts = [e for e in events if isinstance(e, BlockStart)]
     assert [s.kind for s in starts] == [BlockKind.THINKING, BlockKind.TEXT, BlockKind.TEXT, BlockKind.OTHER]
     completes = [e.block for e in events if isinstance(e, BlockComplete)]
@@ -470,15 +414,15 @@ def test_decode_rich_stream() -> None:
 
 
 def test_decode_stop_reasons() -> None:
-    (end,) = [e for e in decode_stream(VARIANTS["incomplete"]) if isinstance(e, MessageEnd)]
+    (end,) = [e for e in decode_events(API, VARIANTS["incomplete"]) if isinstance(e, MessageEnd)]
     assert (end.stop_reason, end.provider_stop_reason) == (StopReason.MAX_TOKENS, "max_output_tokens")
-    (end,) = [e for e in decode_stream(VARIANTS["text"]) if isinstance(e, MessageEnd)]
+    (end,) = [e for e in decode_events(API, VARIANTS["text"]) if isinstance(e, MessageEnd)]
     assert end.stop_reason is StopReason.END_TURN
     failed = frames_of(
         {"type": "response.created", "response": RESPONSE},
         {"type": "response.failed", "response": {**RESPONSE, "status": "failed", "output": []}},
     )
-    (end,) = [e for e in decode_stream(b"".join(failed)) if isinstance(e, MessageEnd)]
+    (end,) = [e for e in decode_events(API, b"".join(failed)) if isinstance(e, MessageEnd)]
     assert (end.stop_reason, end.provider_stop_reason) == (StopReason.OTHER, "failed")
 
 
@@ -490,7 +434,7 @@ def test_decode_minimal_and_unusual_events() -> None:
         {"type": "response.output_item.done", "output_index": 0, "item": {"id": "m", "type": "message"}},
         {"type": "error", "code": "server_error", "message": "boom"},
     )
-    events = decode_stream(b"".join([*frames, b"data: not json\n\n"]))
+    events = decode_events(API, b"".join([*frames, b"data: not json\n\n"]))
     kinds = [type(e).__name__ for e in events]
     assert kinds == ["MessageStart", "Opaque", "BlockStart", "BlockComplete", "Opaque", "Opaque"]
     empty = events[3]
@@ -511,7 +455,7 @@ def test_decode_without_deltas_fills_values_from_done_events() -> None:
         },
         {"type": "response.output_item.done", "output_index": 0, "item": {**item, "arguments": '{"a":1}'}},
     )
-    events = decode_stream(b"".join(frames))
+    events = decode_events(API, b"".join(frames))
     complete = next(e for e in events if isinstance(e, BlockComplete))
     assert complete.block.tool_call == ToolCall("c", "f", "{}")
     rs: dict[str, Any] = {"id": "rs_9", "type": "reasoning", "summary": []}
@@ -524,7 +468,7 @@ def test_decode_without_deltas_fills_values_from_done_events() -> None:
             "item": {**rs, "summary": ENCRYPTED_DONE["summary"]},
         },
     )
-    codec_events = decode_stream(b"".join(frames))
+    codec_events = decode_events(API, b"".join(frames))
     delta, complete = codec_events[-2:]
     assert isinstance(delta, BlockDelta)
     assert delta.origin is complete.origin
@@ -535,7 +479,7 @@ def test_decode_without_deltas_fills_values_from_done_events() -> None:
 def test_decode_cut_stream_completes_held_part() -> None:
     frames = responses_stream("cut", text_chunks=1)
     cut = b"".join(frames[:-2])  # ends after content_part.done
-    events = decode_stream(cut)
+    events = decode_events(API, cut)
     assert isinstance(events[-1], BlockComplete)
     assert events[-1].block.text == "cut"
 
@@ -546,13 +490,13 @@ def test_decode_cut_stream_completes_held_part() -> None:
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_identity_is_byte_exact(name: str) -> None:
     upstream = VARIANTS[name]
-    client, reports = run_stream(upstream)
+    client, reports, _ = transcode(API, upstream)
     assert client == upstream
     assert reports == []
 
 
 def test_identity_with_tool_holding_policy() -> None:
-    client, _ = run_stream(FULL, pass_tools)
+    client = transcode(API, FULL, pass_tools).out
     assert client == FULL
 
 
@@ -564,14 +508,14 @@ def test_chunking_does_not_change_output(data: st.DataObject) -> None:
     cuts = sorted(data.draw(st.lists(st.integers(0, len(upstream)), max_size=12)))
     chunks = [upstream[a:b] for a, b in zip([0, *cuts], [*cuts, len(upstream)], strict=True)]
     for policy in (identity, upper_text):
-        assert run_stream(upstream, policy, chunks) == run_stream(upstream, policy)
+        assert transcode(API, upstream, policy, chunks)[:2] == transcode(API, upstream, policy)[:2]
 
 
 @settings(max_examples=30, deadline=None)
 @given(st.sampled_from(sorted(VARIANTS)), st.integers(0, 1000))
 def test_dropping_any_block_keeps_stream_consistent(name: str, seed: int) -> None:
     upstream = VARIANTS[name]
-    starts = [e.index for e in decode_stream(upstream) if isinstance(e, BlockStart)]
+    starts = [e.index for e in decode_events(API, upstream) if isinstance(e, BlockStart)]
     if not starts:
         return
     target = starts[seed % len(starts)]
@@ -581,7 +525,7 @@ def test_dropping_any_block_keeps_stream_consistent(name: str, seed: int) -> Non
             return []
         return [event]
 
-    client, _ = run_stream(upstream, policy)
+    client = transcode(API, upstream, policy).out
     check_stream(client)
 
 
@@ -589,7 +533,7 @@ def test_dropping_any_block_keeps_stream_consistent(name: str, seed: int) -> Non
 
 
 def test_changed_text(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client, reports = run_stream(FULL, upper_text)
+    client, reports, _ = transcode(API, FULL, upper_text)
     assert reports == []
     final = check_stream(client)
     response = sdk_final(server, oai, client)
@@ -599,10 +543,10 @@ def test_changed_text(server: FakeProvider, oai: openai.OpenAI) -> None:
         (TIME.id, TIME.name, orjson.dumps(TIME.arguments).decode()),
     ]
     assert final["usage"]["input_tokens"] == 25
-    events = payloads(client)
+    events = payloads(API, client)
     text_done = next(e for e in events if e["type"] == "response.output_text.done")
     assert text_done["text"] == "HELLO THERE, WORLD."
-    upstream = {e["type"]: e for e in payloads(FULL)}
+    upstream = {e["type"]: e for e in payloads(API, FULL)}
     # the item id and the unknown fields of the untouched events survive
     assert final["output"][1]["id"] == upstream["response.output_text.done"]["item_id"]
     assert final["output"][0] == upstream["response.completed"]["response"]["output"][0]
@@ -616,13 +560,13 @@ def test_changed_text_policy_leaving_completion_is_repaired(server: FakeProvider
             return [dataclasses.replace(event, text="x")]
         return [event]
 
-    client, _ = run_stream(VARIANTS["text"], deltas_only)
+    client = transcode(API, VARIANTS["text"], deltas_only).out
     check_stream(client)
     assert sdk_final(server, oai, client).output_text == "xxxxx"
 
 
 def test_dropped_tool_calls(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client, _ = run_stream(FULL, drop_tools)
+    client = transcode(API, FULL, drop_tools).out
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == ["reasoning", "message"]
     response = sdk_final(server, oai, client)
@@ -633,7 +577,7 @@ def test_dropped_tool_calls(server: FakeProvider, oai: openai.OpenAI) -> None:
 
 
 def test_blocked_tool_calls_become_text(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client, _ = run_stream(VARIANTS["tools"], block_tools)
+    client = transcode(API, VARIANTS["tools"], block_tools).out
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == ["message", "message"]
     assert all(item["id"].startswith("msg_") for item in final["output"])
@@ -644,7 +588,7 @@ def test_blocked_tool_calls_become_text(server: FakeProvider, oai: openai.OpenAI
 
 
 def test_appended_text_block(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client, _ = run_stream(FULL, appending(" (checked)"))
+    client = transcode(API, FULL, appending(" (checked)")).out
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == [
         "reasoning",
@@ -659,26 +603,29 @@ def test_appended_text_block(server: FakeProvider, oai: openai.OpenAI) -> None:
 
 
 def test_dropped_text_block(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client, _ = run_stream(FULL, dropping(BlockKind.TEXT))
+    client = transcode(API, FULL, dropping(BlockKind.TEXT)).out
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == ["reasoning", "function_call", "function_call"]
-    assert [e["output_index"] for e in payloads(client) if e["type"].endswith("arguments.done")] == [1, 2]
+    assert [e["output_index"] for e in payloads(API, client) if e["type"].endswith("arguments.done")] == [
+        1,
+        2,
+    ]
     response = sdk_final(server, oai, client)
     assert response.output_text == ""
     assert len(calls_of(response)) == 2
 
 
 def test_dropped_thinking_block(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client, _ = run_stream(RICH, dropping(BlockKind.THINKING))
+    client = transcode(API, RICH, dropping(BlockKind.THINKING)).out
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == ["message", "web_search_call"]
-    events = payloads(client)
+    events = payloads(API, client)
     assert not any("reasoning" in e["type"] for e in events)
     assert sdk_final(server, oai, client).output_text == "One.Two."
 
 
 def test_rich_stream_changes(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client, _ = run_stream(RICH, upper_text)
+    client = transcode(API, RICH, upper_text).out
     final = check_stream(client)
     message = final["output"][1]
     assert message["id"] == MSG_ID
@@ -686,7 +633,7 @@ def test_rich_stream_changes(server: FakeProvider, oai: openai.OpenAI) -> None:
     assert [part["text"] for part in message["content"]] == ["ONE.", "TWO."]
     assert final["output"][0] == ENCRYPTED_DONE
     assert final["output"][2] == WEB_ITEM
-    events = payloads(client)
+    events = payloads(API, client)
     assert any(e["type"] == "response.future_event" and e["novel"] for e in events)
     assert any(e["type"] == "response.brand_new" for e in events)
     assert sdk_final(server, oai, client).output_text == "ONE.TWO."
@@ -698,12 +645,12 @@ def test_dropping_first_part_of_a_message(server: FakeProvider, oai: openai.Open
             return []
         return [event]
 
-    client, _ = run_stream(RICH, drop_one)
+    client = transcode(API, RICH, drop_one).out
     final = check_stream(client)
     message = final["output"][1]
     assert message["phase"] == "final_answer"
     assert [part["text"] for part in message["content"]] == ["Two."]
-    parts = [e for e in payloads(client) if e["type"] == "response.content_part.added"]
+    parts = [e for e in payloads(API, client) if e["type"] == "response.content_part.added"]
     assert [e["content_index"] for e in parts] == [0]
     assert sdk_final(server, oai, client).output_text == "Two."
 
@@ -714,7 +661,7 @@ def test_dropping_last_part_of_a_message(server: FakeProvider, oai: openai.OpenA
             return []
         return [event]
 
-    client, _ = run_stream(RICH, drop_two)
+    client = transcode(API, RICH, drop_two).out
     final = check_stream(client)
     assert [part["text"] for part in final["output"][1]["content"]] == ["One."]
     assert final["output"][1]["status"] == "completed"
@@ -730,7 +677,7 @@ def test_changed_thinking_keeps_encrypted_content(server: FakeProvider, oai: ope
             return [dataclasses.replace(event, block=dataclasses.replace(event.block, text="ab"))]
         return [event]
 
-    client, _ = run_stream(RICH, rewrite)
+    client = transcode(API, RICH, rewrite).out
     final = check_stream(client)
     reasoning = final["output"][0]
     assert reasoning["encrypted_content"] == "gAAA-done"
@@ -748,7 +695,7 @@ def test_whole_thinking_block_from_a_policy(server: FakeProvider, oai: openai.Op
             return [BlockComplete(500, Block(BlockKind.THINKING, text="new", signature="sig"))]
         return [event]
 
-    client, _ = run_stream(FULL, replace_thinking)
+    client = transcode(API, FULL, replace_thinking).out
     final = check_stream(client)
     reasoning = final["output"][0]
     assert reasoning["id"].startswith("rs_")
@@ -760,7 +707,7 @@ def test_whole_thinking_block_from_a_policy(server: FakeProvider, oai: openai.Op
 def test_tool_call_replaced_by_another(server: FakeProvider, oai: openai.OpenAI) -> None:
     call = ToolCall("call_new", "other", '{"z": true}')
     policy = holding_tools(lambda c: [BlockComplete(c.index, Block(BlockKind.TOOL_CALL, tool_call=call))])
-    client, _ = run_stream(VARIANTS["text_tools"], policy)
+    client = transcode(API, VARIANTS["text_tools"], policy).out
     final = check_stream(client)
     assert final["output"][1]["id"].startswith("fc_")
     response = sdk_final(server, oai, client)
@@ -768,10 +715,10 @@ def test_tool_call_replaced_by_another(server: FakeProvider, oai: openai.OpenAI)
 
 
 def test_incomplete_stays_incomplete_with_changes(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client, _ = run_stream(VARIANTS["incomplete"], upper_text)
+    client = transcode(API, VARIANTS["incomplete"], upper_text).out
     final = check_stream(client)
     assert final["status"] == "incomplete"
-    assert payloads(client)[-1]["type"] == "response.incomplete"
+    assert payloads(API, client)[-1]["type"] == "response.incomplete"
     server.enqueue(StreamReply([client]))
     events = list(oai.responses.create(model="gpt-5", input="hi", stream=True))
     assert events[-1].type == "response.incomplete"
@@ -783,9 +730,9 @@ def test_sequence_numbers_follow_a_non_zero_start() -> None:
         for n, f in enumerate(responses_stream("abc"))
     ]
     upstream = b"".join(frames)
-    assert run_stream(upstream)[0] == upstream
-    client, _ = run_stream(upstream, appending("!"))
-    numbers = [e["sequence_number"] for e in payloads(client)]
+    assert transcode(API, upstream).out == upstream
+    client = transcode(API, upstream, appending("!")).out
+    numbers = [e["sequence_number"] for e in payloads(API, client)]
     assert numbers == list(range(5, 5 + len(numbers)))
 
 
@@ -795,8 +742,8 @@ def test_message_start_rebuilt_from_a_policy() -> None:
             return [dataclasses.replace(event, model="other-model")]
         return [event]
 
-    client, _ = run_stream(VARIANTS["text"], rename)
-    first = payloads(client)[0]
+    client = transcode(API, VARIANTS["text"], rename).out
+    first = payloads(API, client)[0]
     assert first["response"]["model"] == "other-model"
     assert first["sequence_number"] == 0
     assert client.split(b"\n\n")[1:] == VARIANTS["text"].split(b"\n\n")[1:]
@@ -809,8 +756,8 @@ def test_policy_made_end_and_opaque() -> None:
             return [opaque, MessageEnd(StopReason.MAX_TOKENS, usage=Usage(1, 2))]
         return [event]
 
-    client, _ = run_stream(VARIANTS["text"], rebuild)
-    events = payloads(client)
+    client = transcode(API, VARIANTS["text"], rebuild).out
+    events = payloads(API, client)
     assert events[-2]["type"] == "response.note"
     final = events[-1]
     assert final["type"] == "response.incomplete"
@@ -824,7 +771,7 @@ BODY = response_object("Done.", reasoning="Because.", tool_calls=[WEATHER, TIME]
 
 
 def test_body_identity_returns_original_event() -> None:
-    original, encoded = run_body(BODY)
+    original, encoded = transcode_body(API, BODY)
     assert encoded is original
 
 
@@ -846,7 +793,7 @@ def test_body_decode() -> None:
 
 
 def test_body_changed_text(server: FakeProvider, oai: openai.OpenAI) -> None:
-    _, encoded = run_body(BODY, upper_text)
+    _, encoded = transcode_body(API, BODY, upper_text)
     assert encoded.type == RESPONSE_BODY
     assert encoded.data["output"][0] == BODY["output"][0]
     assert encoded.data["output"][1]["id"] == BODY["output"][1]["id"]
@@ -856,19 +803,19 @@ def test_body_changed_text(server: FakeProvider, oai: openai.OpenAI) -> None:
 
 
 def test_body_dropped_and_blocked_tools(server: FakeProvider, oai: openai.OpenAI) -> None:
-    _, encoded = run_body(BODY, drop_tools)
+    _, encoded = transcode_body(API, BODY, drop_tools)
     assert [item["type"] for item in encoded.data["output"]] == ["reasoning", "message"]
     assert calls_of(sdk_body(server, oai, encoded.data)) == []
-    _, encoded = run_body(BODY, block_tools)
+    _, encoded = transcode_body(API, BODY, block_tools)
     response = sdk_body(server, oai, encoded.data)
     assert response.output_text == "Done.blockedblocked"
     assert calls_of(response) == []
 
 
 def test_body_appended_and_dropped_text(server: FakeProvider, oai: openai.OpenAI) -> None:
-    _, encoded = run_body(BODY, appending("!"))
+    _, encoded = transcode_body(API, BODY, appending("!"))
     assert sdk_body(server, oai, encoded.data).output_text == "Done.!"
-    _, encoded = run_body(BODY, dropping(BlockKind.TEXT))
+    _, encoded = transcode_body(API, BODY, dropping(BlockKind.TEXT))
     assert [item["type"] for item in encoded.data["output"]] == [
         "reasoning",
         "function_call",
@@ -893,9 +840,9 @@ def test_body_multi_part_message_and_other_items(server: FakeProvider, oai: open
         "output": [ENCRYPTED_DONE, message, empty, WEB_ITEM],
         "usage": None,
     }
-    original, encoded = run_body(body)
+    original, encoded = transcode_body(API, body)
     assert encoded is original
-    _, encoded = run_body(body, upper_text)
+    _, encoded = transcode_body(API, body, upper_text)
     output = encoded.data["output"]
     assert output[0] == ENCRYPTED_DONE
     assert [part.get("text") for part in output[1]["content"]] == ["ONE.", "TWO.", None]
@@ -907,7 +854,7 @@ def test_body_multi_part_message_and_other_items(server: FakeProvider, oai: open
 
 def test_body_incomplete_stop_reason() -> None:
     body = response_object("Trunc", status="incomplete")
-    _, encoded = run_body(body, appending("+"))
+    _, encoded = transcode_body(API, body, appending("+"))
     assert encoded.data["status"] == "incomplete"
     assert encoded.data["incomplete_details"] == {"reason": "max_output_tokens"}
 
@@ -1061,11 +1008,11 @@ EDGE = {"fc_first": FC_FIRST, "refusal": REFUSAL, "custom": CUSTOM, "keepalive_g
 
 @pytest.mark.parametrize("name", sorted(set(EDGE) - {"fc_first"}))
 def test_edge_streams_identity(name: str) -> None:
-    assert run_stream(EDGE[name]) == (EDGE[name], [])
+    assert transcode(API, EDGE[name])[:2] == (EDGE[name], [])
 
 
 def test_tool_call_before_text_is_moved_last() -> None:
-    client, _ = run_stream(FC_FIRST)  # the repairer sends tool calls after every other block
+    client, _, _ = transcode(API, FC_FIRST)  # the repairer sends tool calls after every other block
     final = check_stream(client)
     assert [item["id"] for item in final["output"]] == ["msg_9", "fc_9"]
     response = sdk_offline(client)
@@ -1074,16 +1021,16 @@ def test_tool_call_before_text_is_moved_last() -> None:
 
 
 def test_refusal_part() -> None:
-    events = decode_stream(REFUSAL)
+    events = decode_events(API, REFUSAL)
     (complete,) = [e for e in events if isinstance(e, BlockComplete)]
     assert complete.block == Block(BlockKind.OTHER, data=REFUSAL_ITEM["content"][0])
-    client, _ = run_stream(REFUSAL, appending("Sorry."))
+    client = transcode(API, REFUSAL, appending("Sorry.")).out
     final = check_stream(client)
     assert final["output"][0] == REFUSAL_ITEM
     assert sdk_offline(client).output_text == "Sorry."
 
 
-def rewriting_calls(arguments: Callable[[ToolCall], str]) -> Policy:
+def rewriting_calls(arguments: Callable[[ToolCall], str]) -> EventPolicy:
     """Replaces every tool call by a whole one with `arguments(call)` (as a judge-like policy would)."""
     calls: set[int] = set()
 
@@ -1104,25 +1051,25 @@ def rewriting_calls(arguments: Callable[[ToolCall], str]) -> Policy:
 
 
 def test_custom_tool_call_is_a_tool_call() -> None:
-    events = decode_stream(CUSTOM)
+    events = decode_events(API, CUSTOM)
     starts = [e for e in events if isinstance(e, BlockStart)]
     assert [s.kind for s in starts] == [BlockKind.TEXT, BlockKind.TOOL_CALL]
     (call,) = [e.block.tool_call for e in events if isinstance(e, BlockComplete) and e.block.tool_call]
     assert call == ToolCall("cc", "apply_patch", '{"input":"*** patch"}')
     end = next(e for e in events if isinstance(e, MessageEnd))
     assert end.stop_reason is StopReason.TOOL_USE
-    client, _ = run_stream(CUSTOM, upper_text)
+    client = transcode(API, CUSTOM, upper_text).out
     final = check_stream(client)
     assert final["output"][1] == CUSTOM_ITEM
-    assert any(e["type"] == "response.custom_tool_call_input.delta" for e in payloads(client))
-    client, _ = run_stream(CUSTOM, dropping(BlockKind.TOOL_CALL))
+    assert any(e["type"] == "response.custom_tool_call_input.delta" for e in payloads(API, client))
+    client = transcode(API, CUSTOM, dropping(BlockKind.TOOL_CALL)).out
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == ["message"]
-    assert not any("custom_tool_call" in e["type"] for e in payloads(client))
+    assert not any("custom_tool_call" in e["type"] for e in payloads(API, client))
 
 
 def test_changed_custom_tool_call_is_written_as_one() -> None:
-    client, _ = run_stream(CUSTOM, rewriting_calls(lambda _: '{"input": "*** safer"}'))
+    client = transcode(API, CUSTOM, rewriting_calls(lambda _: '{"input": "*** safer"}')).out
     final = check_stream(client)
     assert {k: final["output"][1][k] for k in ("type", "call_id", "name", "input")} == {
         "type": "custom_tool_call",
@@ -1130,7 +1077,7 @@ def test_changed_custom_tool_call_is_written_as_one() -> None:
         "name": "apply_patch",
         "input": "*** safer",
     }
-    sent = payloads(client)
+    sent = payloads(API, client)
     deltas = [e["delta"] for e in sent if e["type"] == "response.custom_tool_call_input.delta"]
     assert deltas == ["*** safer"]
     (done,) = [e for e in sent if e["type"] == "response.custom_tool_call_input.done"]
@@ -1159,7 +1106,7 @@ SHELL = _with_final(
 
 
 def test_local_shell_call_is_a_tool_call() -> None:
-    events = decode_stream(SHELL)
+    events = decode_events(API, SHELL)
     (call,) = [e.block.tool_call for e in events if isinstance(e, BlockComplete) and e.block.tool_call]
     assert (call.id, call.name) == ("ls", "local_shell")
     assert call.parsed_arguments == {
@@ -1169,8 +1116,8 @@ def test_local_shell_call_is_a_tool_call() -> None:
         "env": {},
         "working_directory": "/tmp",
     }
-    assert run_stream(SHELL) == (SHELL, [])
-    client, _ = run_stream(SHELL, rewriting_calls(lambda _: '{"command": "ls -la \'my dir\'"}'))
+    assert transcode(API, SHELL)[:2] == (SHELL, [])
+    client = transcode(API, SHELL, rewriting_calls(lambda _: '{"command": "ls -la \'my dir\'"}')).out
     final = check_stream(client)
     item = final["output"][0]
     assert (item["type"], item["call_id"]) == ("local_shell_call", "ls")
@@ -1207,7 +1154,7 @@ def test_tool_like_items_in_bodies(item: dict[str, Any], name: str, arguments: d
     assert call.parsed_arguments == arguments
     assert [e.stop_reason for e in events if isinstance(e, MessageEnd)] == [StopReason.TOOL_USE]
     # A policy that rewrote the call with the same arguments: rebuilt in the item's own shape.
-    _, out = run_body(body, rewriting_calls(lambda call: call.arguments))
+    _, out = transcode_body(API, body, rewriting_calls(lambda call: call.arguments))
     assert cast(dict[str, Any], out.data)["output"] == [item]
 
 
@@ -1222,7 +1169,7 @@ def test_unknown_items_are_refused(item_type: str | None) -> None:
         [item],
     )
     with pytest.raises(UnreadableOutput):
-        decode_stream(stream)
+        decode_events(API, stream)
     with pytest.raises(UnreadableOutput):
         OpenAIResponsesCodec().decode_body(WireEvent(RESPONSE_BODY, {**RESPONSE, "output": [item]}))
 
@@ -1232,16 +1179,16 @@ def test_tool_call_never_announced_is_refused() -> None:
         [{"type": "response.output_item.done", "output_index": 0, "item": SHELL_ITEM}], [SHELL_ITEM]
     )
     with pytest.raises(UnreadableOutput):
-        decode_stream(stream)
+        decode_events(API, stream)
 
 
 def test_keepalive_between_part_and_item_end() -> None:
-    client, _ = run_stream(KEEPALIVE_GAP, upper_text)
+    client = transcode(API, KEEPALIVE_GAP, upper_text).out
     assert b": ping" in client
     final = check_stream(client)
     assert final["output"][0]["content"][0]["text"] == "AFTER"
     assert sdk_offline(client).output_text == "AFTER"
-    client, _ = run_stream(KEEPALIVE_GAP, dropping(BlockKind.TEXT))
+    client = transcode(API, KEEPALIVE_GAP, dropping(BlockKind.TEXT)).out
     assert check_stream(client)["output"] == []
 
 
@@ -1256,14 +1203,14 @@ def test_split_and_dropped_deltas_renumber_sequence() -> None:
             return []
         return [event]
 
-    client, _ = run_stream(FULL, split)
+    client = transcode(API, FULL, split).out
     check_stream(client)
     response = sdk_offline(client)
     assert response.output_text == ""
     assert [orjson.loads(c[2]) for c in calls_of(response)] == [WEATHER.arguments, TIME.arguments]
 
 
-def _random_policy(data: st.DataObject) -> Policy:
+def _random_policy(data: st.DataObject) -> EventPolicy:
     choices = ["keep", "drop", "upper", "block", "append", "insert", "split"]
     actions = data.draw(st.lists(st.sampled_from(choices), max_size=8))
     decided: dict[int, str] = {}
@@ -1303,7 +1250,7 @@ def _random_policy(data: st.DataObject) -> Policy:
 @given(st.data())
 def test_random_policies_give_streams_the_sdk_accepts(data: st.DataObject) -> None:
     upstream = data.draw(st.sampled_from([*VARIANTS.values(), *EDGE.values()]))
-    client, _ = run_stream(upstream, _random_policy(data))
+    client = transcode(API, upstream, _random_policy(data)).out
     final = check_stream(client)
     response = sdk_offline(client)
     texts = [
@@ -1328,7 +1275,7 @@ RICH_BODY: dict[str, Any] = {
 @given(st.data())
 def test_random_policies_give_bodies_the_sdk_accepts(data: st.DataObject) -> None:
     body = data.draw(st.sampled_from([BODY, RICH_BODY, response_object("x", status="incomplete")]))
-    original, encoded = run_body(body, _random_policy(data))
+    original, encoded = transcode_body(API, body, _random_policy(data))
     output = encoded.data["output"]
     assert len({item["id"] for item in output}) == len(output)
     response = cast(Response, construct_type(type_=Response, value=encoded.data))

@@ -68,7 +68,8 @@ from tests.fake_provider import (
     split_text,
 )
 from tests.fake_provider import ToolCall as FakeToolCall
-from tests.support.policy_runs import chunked, make_ctx, through_body, through_stream
+from tests.support.codec_streams import chunked
+from tests.support.policy_runs import make_ctx, through_body, through_stream
 
 MODEL = "claude-sonnet-4-6"
 TEXT = "Hello, Wörld! Straße at 21 °C."
