@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, cast
 
 import openai
@@ -55,6 +55,14 @@ from tests.support.codec_streams import (
     payloads,
     transcode,
     transcode_body,
+)
+from tests.support.event_policies import (
+    appending,
+    blocking_tools,
+    dropping,
+    dropping_tools,
+    holding_tools,
+    upper_text,
 )
 
 API = OPENAI_RESPONSES
@@ -113,30 +121,14 @@ def frames_of(*events: dict[str, Any]) -> list[bytes]:
     return [sse_frame(e["type"], {**e, "sequence_number": n}) for n, e in enumerate(events)]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeProvider]:
-    provider = FakeProvider()
-    provider.start()
-    yield provider
-    provider.stop()
-
-
-@pytest.fixture
-def oai(server: FakeProvider) -> Iterator[openai.OpenAI]:
-    server.reset()
-    with openai.OpenAI(base_url=server.base_url + "/v1", api_key="k", max_retries=0) as client:
-        yield client
-    server.reset()
-
-
-def sdk_final(server: FakeProvider, oai: openai.OpenAI, data: bytes) -> Any:
-    server.enqueue(StreamReply([data]))
+def sdk_final(fake: FakeProvider, oai: openai.OpenAI, data: bytes) -> Any:
+    fake.enqueue(StreamReply([data]))
     with oai.responses.stream(model="gpt-5", input="hi") as stream:
         return stream.get_final_response()
 
 
-def sdk_body(server: FakeProvider, oai: openai.OpenAI, body: Any) -> Any:
-    server.enqueue(JSONReply(body))
+def sdk_body(fake: FakeProvider, oai: openai.OpenAI, body: Any) -> Any:
+    fake.enqueue(JSONReply(body))
     return oai.responses.create(model="gpt-5", input="hi")
 
 
@@ -144,66 +136,6 @@ def calls_of(response: Any) -> list[tuple[str, str, str]]:
     return [
         (c.call_id, c.name, c.arguments) for c in response.output if isinstance(c, ResponseFunctionToolCall)
     ]
-
-
-# --- policies -----------------------------------------------------------------------------------
-
-
-def upper_text(event: CallEvent) -> list[CallEvent]:
-    if isinstance(event, BlockDelta) and event.kind is BlockKind.TEXT and event.data is None:
-        return [dataclasses.replace(event, text=event.text.upper())]
-    if isinstance(event, BlockComplete) and event.block.kind is BlockKind.TEXT:
-        return [
-            dataclasses.replace(event, block=dataclasses.replace(event.block, text=event.block.text.upper()))
-        ]
-    return [event]
-
-
-def holding_tools(decide: Callable[[BlockComplete], list[CallEvent] | None]) -> EventPolicy:
-    """A policy holding tool-call blocks; `decide` returns replacements, or None to pass the block."""
-    held: dict[int, list[CallEvent]] = {}
-
-    def policy(event: CallEvent) -> list[CallEvent]:
-        if isinstance(event, BlockStart) and event.kind is BlockKind.TOOL_CALL:
-            held[event.index] = [event]
-            return []
-        if isinstance(event, BlockDelta) and event.index in held:
-            held[event.index].append(event)
-            return []
-        if isinstance(event, BlockComplete) and event.index in held:
-            buffered = held.pop(event.index)
-            replacement = decide(event)
-            return [*buffered, event] if replacement is None else replacement
-        return [event]
-
-    return policy
-
-
-def dropping(kind: BlockKind) -> EventPolicy:
-    dropped: set[int] = set()
-
-    def policy(event: CallEvent) -> list[CallEvent]:
-        if isinstance(event, BlockStart) and event.kind is kind:
-            dropped.add(event.index)
-        if isinstance(event, BlockStart | BlockDelta | BlockComplete) and event.index in dropped:
-            return []
-        return [event]
-
-    return policy
-
-
-def appending(text: str) -> EventPolicy:
-    def policy(event: CallEvent) -> list[CallEvent]:
-        if isinstance(event, MessageEnd):
-            return [BlockComplete(1000, text_block(text)), event]
-        return [event]
-
-    return policy
-
-
-drop_tools = holding_tools(lambda _complete: [])
-block_tools = holding_tools(lambda complete: [BlockComplete(complete.index, text_block("blocked"))])
-pass_tools = holding_tools(lambda _complete: None)
 
 
 # --- builders used across tests -----------------------------------------------------------------
@@ -347,6 +279,8 @@ def rich_stream(final_type: str = "response.completed") -> list[bytes]:
 
 RICH = b"".join(rich_stream())
 VARIANTS["rich"] = RICH
+RESPONSES_SHAPES = ["empty_reasoning", "incomplete", "rich", "usage"]
+"""The `VARIANTS` only Responses has (test_codecs.py has the others' byte-exact round trip)."""
 
 
 # --- decoding -----------------------------------------------------------------------------------
@@ -487,17 +421,13 @@ def test_decode_cut_stream_completes_held_part() -> None:
 # --- identity round trips -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(VARIANTS))
-def test_identity_is_byte_exact(name: str) -> None:
+@pytest.mark.parametrize("name", RESPONSES_SHAPES)
+def test_responses_shapes_are_byte_exact(name: str) -> None:
+    """The shapes every API has are in test_codecs.py; here, those only Responses streams have."""
     upstream = VARIANTS[name]
     client, reports, _ = transcode(API, upstream)
     assert client == upstream
     assert reports == []
-
-
-def test_identity_with_tool_holding_policy() -> None:
-    client = transcode(API, FULL, pass_tools).out
-    assert client == FULL
 
 
 @settings(max_examples=40, deadline=None)
@@ -532,11 +462,11 @@ def test_dropping_any_block_keeps_stream_consistent(name: str, seed: int) -> Non
 # --- changes: structure and the SDK -------------------------------------------------------------
 
 
-def test_changed_text(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_changed_text(fake: FakeProvider, oai: openai.OpenAI) -> None:
     client, reports, _ = transcode(API, FULL, upper_text)
     assert reports == []
     final = check_stream(client)
-    response = sdk_final(server, oai, client)
+    response = sdk_final(fake, oai, client)
     assert response.output_text == "HELLO THERE, WORLD."
     assert calls_of(response) == [
         (WEATHER.id, WEATHER.name, orjson.dumps(WEATHER.arguments).decode()),
@@ -554,7 +484,7 @@ def test_changed_text(server: FakeProvider, oai: openai.OpenAI) -> None:
     assert FULL.split(b"\n\n")[0] in client
 
 
-def test_changed_text_policy_leaving_completion_is_repaired(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_changed_text_policy_leaving_completion_is_repaired(fake: FakeProvider, oai: openai.OpenAI) -> None:
     def deltas_only(event: CallEvent) -> list[CallEvent]:
         if isinstance(event, BlockDelta) and event.kind is BlockKind.TEXT:
             return [dataclasses.replace(event, text="x")]
@@ -562,32 +492,32 @@ def test_changed_text_policy_leaving_completion_is_repaired(server: FakeProvider
 
     client = transcode(API, VARIANTS["text"], deltas_only).out
     check_stream(client)
-    assert sdk_final(server, oai, client).output_text == "xxxxx"
+    assert sdk_final(fake, oai, client).output_text == "xxxxx"
 
 
-def test_dropped_tool_calls(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client = transcode(API, FULL, drop_tools).out
+def test_dropped_tool_calls(fake: FakeProvider, oai: openai.OpenAI) -> None:
+    client = transcode(API, FULL, dropping_tools()).out
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == ["reasoning", "message"]
-    response = sdk_final(server, oai, client)
+    response = sdk_final(fake, oai, client)
     assert calls_of(response) == []
     assert response.output_text == "Hello there, world."
     assert response.usage is not None
     assert response.usage.input_tokens == 25
 
 
-def test_blocked_tool_calls_become_text(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client = transcode(API, VARIANTS["tools"], block_tools).out
+def test_blocked_tool_calls_become_text(fake: FakeProvider, oai: openai.OpenAI) -> None:
+    client = transcode(API, VARIANTS["tools"], blocking_tools()).out
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == ["message", "message"]
     assert all(item["id"].startswith("msg_") for item in final["output"])
-    response = sdk_final(server, oai, client)
+    response = sdk_final(fake, oai, client)
     assert response.output_text == "blockedblocked"
     assert calls_of(response) == []
     assert response.status == "completed"
 
 
-def test_appended_text_block(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_appended_text_block(fake: FakeProvider, oai: openai.OpenAI) -> None:
     client = transcode(API, FULL, appending(" (checked)")).out
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == [
@@ -597,12 +527,12 @@ def test_appended_text_block(server: FakeProvider, oai: openai.OpenAI) -> None:
         "function_call",
         "function_call",
     ]
-    response = sdk_final(server, oai, client)
+    response = sdk_final(fake, oai, client)
     assert response.output_text == "Hello there, world. (checked)"
     assert len(calls_of(response)) == 2
 
 
-def test_dropped_text_block(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_dropped_text_block(fake: FakeProvider, oai: openai.OpenAI) -> None:
     client = transcode(API, FULL, dropping(BlockKind.TEXT)).out
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == ["reasoning", "function_call", "function_call"]
@@ -610,21 +540,21 @@ def test_dropped_text_block(server: FakeProvider, oai: openai.OpenAI) -> None:
         1,
         2,
     ]
-    response = sdk_final(server, oai, client)
+    response = sdk_final(fake, oai, client)
     assert response.output_text == ""
     assert len(calls_of(response)) == 2
 
 
-def test_dropped_thinking_block(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_dropped_thinking_block(fake: FakeProvider, oai: openai.OpenAI) -> None:
     client = transcode(API, RICH, dropping(BlockKind.THINKING)).out
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == ["message", "web_search_call"]
     events = payloads(API, client)
     assert not any("reasoning" in e["type"] for e in events)
-    assert sdk_final(server, oai, client).output_text == "One.Two."
+    assert sdk_final(fake, oai, client).output_text == "One.Two."
 
 
-def test_rich_stream_changes(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_rich_stream_changes(fake: FakeProvider, oai: openai.OpenAI) -> None:
     client = transcode(API, RICH, upper_text).out
     final = check_stream(client)
     message = final["output"][1]
@@ -636,10 +566,10 @@ def test_rich_stream_changes(server: FakeProvider, oai: openai.OpenAI) -> None:
     events = payloads(API, client)
     assert any(e["type"] == "response.future_event" and e["novel"] for e in events)
     assert any(e["type"] == "response.brand_new" for e in events)
-    assert sdk_final(server, oai, client).output_text == "ONE.TWO."
+    assert sdk_final(fake, oai, client).output_text == "ONE.TWO."
 
 
-def test_dropping_first_part_of_a_message(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_dropping_first_part_of_a_message(fake: FakeProvider, oai: openai.OpenAI) -> None:
     def drop_one(event: CallEvent) -> list[CallEvent]:
         if isinstance(event, BlockStart | BlockDelta | BlockComplete) and event.index == 1:
             return []
@@ -652,10 +582,10 @@ def test_dropping_first_part_of_a_message(server: FakeProvider, oai: openai.Open
     assert [part["text"] for part in message["content"]] == ["Two."]
     parts = [e for e in payloads(API, client) if e["type"] == "response.content_part.added"]
     assert [e["content_index"] for e in parts] == [0]
-    assert sdk_final(server, oai, client).output_text == "Two."
+    assert sdk_final(fake, oai, client).output_text == "Two."
 
 
-def test_dropping_last_part_of_a_message(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_dropping_last_part_of_a_message(fake: FakeProvider, oai: openai.OpenAI) -> None:
     def drop_two(event: CallEvent) -> list[CallEvent]:
         if isinstance(event, BlockStart | BlockDelta | BlockComplete) and event.index == 2:
             return []
@@ -665,10 +595,10 @@ def test_dropping_last_part_of_a_message(server: FakeProvider, oai: openai.OpenA
     final = check_stream(client)
     assert [part["text"] for part in final["output"][1]["content"]] == ["One."]
     assert final["output"][1]["status"] == "completed"
-    assert sdk_final(server, oai, client).output_text == "One."
+    assert sdk_final(fake, oai, client).output_text == "One."
 
 
-def test_changed_thinking_keeps_encrypted_content(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_changed_thinking_keeps_encrypted_content(fake: FakeProvider, oai: openai.OpenAI) -> None:
     def rewrite(event: CallEvent) -> list[CallEvent]:
         plain = isinstance(event, BlockDelta) and event.data is None and event.signature is None
         if plain and isinstance(event, BlockDelta) and event.kind is BlockKind.THINKING:
@@ -682,12 +612,12 @@ def test_changed_thinking_keeps_encrypted_content(server: FakeProvider, oai: ope
     reasoning = final["output"][0]
     assert reasoning["encrypted_content"] == "gAAA-done"
     assert [part["text"] for part in reasoning["summary"]] == ["a", "b"]
-    response = sdk_final(server, oai, client)
+    response = sdk_final(fake, oai, client)
     (item,) = [i for i in response.output if isinstance(i, ResponseReasoningItem)]
     assert item.encrypted_content == "gAAA-done"
 
 
-def test_whole_thinking_block_from_a_policy(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_whole_thinking_block_from_a_policy(fake: FakeProvider, oai: openai.OpenAI) -> None:
     def replace_thinking(event: CallEvent) -> list[CallEvent]:
         if isinstance(event, BlockStart | BlockDelta) and event.kind is BlockKind.THINKING:
             return []
@@ -701,25 +631,25 @@ def test_whole_thinking_block_from_a_policy(server: FakeProvider, oai: openai.Op
     assert reasoning["id"].startswith("rs_")
     assert reasoning["summary"] == [{"type": "summary_text", "text": "new"}]
     assert reasoning["encrypted_content"] == "sig"
-    assert sdk_final(server, oai, client).output_text == "Hello there, world."
+    assert sdk_final(fake, oai, client).output_text == "Hello there, world."
 
 
-def test_tool_call_replaced_by_another(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_tool_call_replaced_by_another(fake: FakeProvider, oai: openai.OpenAI) -> None:
     call = ToolCall("call_new", "other", '{"z": true}')
     policy = holding_tools(lambda c: [BlockComplete(c.index, Block(BlockKind.TOOL_CALL, tool_call=call))])
     client = transcode(API, VARIANTS["text_tools"], policy).out
     final = check_stream(client)
     assert final["output"][1]["id"].startswith("fc_")
-    response = sdk_final(server, oai, client)
+    response = sdk_final(fake, oai, client)
     assert calls_of(response) == [("call_new", "other", '{"z": true}')]
 
 
-def test_incomplete_stays_incomplete_with_changes(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_incomplete_stays_incomplete_with_changes(fake: FakeProvider, oai: openai.OpenAI) -> None:
     client = transcode(API, VARIANTS["incomplete"], upper_text).out
     final = check_stream(client)
     assert final["status"] == "incomplete"
     assert payloads(API, client)[-1]["type"] == "response.incomplete"
-    server.enqueue(StreamReply([client]))
+    fake.enqueue(StreamReply([client]))
     events = list(oai.responses.create(model="gpt-5", input="hi", stream=True))
     assert events[-1].type == "response.incomplete"
 
@@ -770,11 +700,6 @@ def test_policy_made_end_and_opaque() -> None:
 BODY = response_object("Done.", reasoning="Because.", tool_calls=[WEATHER, TIME])
 
 
-def test_body_identity_returns_original_event() -> None:
-    original, encoded = transcode_body(API, BODY)
-    assert encoded is original
-
-
 def test_body_decode() -> None:
     codec = OpenAIResponsesCodec()
     events = codec.decode_body(response_event(orjson.dumps(BODY), BODY))
@@ -792,39 +717,39 @@ def test_body_decode() -> None:
     assert end.stop_reason is StopReason.TOOL_USE
 
 
-def test_body_changed_text(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_body_changed_text(fake: FakeProvider, oai: openai.OpenAI) -> None:
     _, encoded = transcode_body(API, BODY, upper_text)
     assert encoded.type == RESPONSE_BODY
     assert encoded.data["output"][0] == BODY["output"][0]
     assert encoded.data["output"][1]["id"] == BODY["output"][1]["id"]
-    response = sdk_body(server, oai, encoded.data)
+    response = sdk_body(fake, oai, encoded.data)
     assert response.output_text == "DONE."
     assert len(calls_of(response)) == 2
 
 
-def test_body_dropped_and_blocked_tools(server: FakeProvider, oai: openai.OpenAI) -> None:
-    _, encoded = transcode_body(API, BODY, drop_tools)
+def test_body_dropped_and_blocked_tools(fake: FakeProvider, oai: openai.OpenAI) -> None:
+    _, encoded = transcode_body(API, BODY, dropping_tools())
     assert [item["type"] for item in encoded.data["output"]] == ["reasoning", "message"]
-    assert calls_of(sdk_body(server, oai, encoded.data)) == []
-    _, encoded = transcode_body(API, BODY, block_tools)
-    response = sdk_body(server, oai, encoded.data)
+    assert calls_of(sdk_body(fake, oai, encoded.data)) == []
+    _, encoded = transcode_body(API, BODY, blocking_tools())
+    response = sdk_body(fake, oai, encoded.data)
     assert response.output_text == "Done.blockedblocked"
     assert calls_of(response) == []
 
 
-def test_body_appended_and_dropped_text(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_body_appended_and_dropped_text(fake: FakeProvider, oai: openai.OpenAI) -> None:
     _, encoded = transcode_body(API, BODY, appending("!"))
-    assert sdk_body(server, oai, encoded.data).output_text == "Done.!"
+    assert sdk_body(fake, oai, encoded.data).output_text == "Done.!"
     _, encoded = transcode_body(API, BODY, dropping(BlockKind.TEXT))
     assert [item["type"] for item in encoded.data["output"]] == [
         "reasoning",
         "function_call",
         "function_call",
     ]
-    assert sdk_body(server, oai, encoded.data).output_text == ""
+    assert sdk_body(fake, oai, encoded.data).output_text == ""
 
 
-def test_body_multi_part_message_and_other_items(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_body_multi_part_message_and_other_items(fake: FakeProvider, oai: openai.OpenAI) -> None:
     refusal = {"type": "refusal", "refusal": "no"}
     message: dict[str, Any] = {**TWO_PARTS_DONE, "content": [*TWO_PARTS_DONE["content"], refusal]}
     empty: dict[str, Any] = {
@@ -849,7 +774,7 @@ def test_body_multi_part_message_and_other_items(server: FakeProvider, oai: open
     assert output[1]["content"][2] == refusal
     assert output[1]["phase"] == "final_answer"
     assert output[2:] == [empty, WEB_ITEM]
-    assert sdk_body(server, oai, encoded.data).output_text == "ONE.TWO."
+    assert sdk_body(fake, oai, encoded.data).output_text == "ONE.TWO."
 
 
 def test_body_incomplete_stop_reason() -> None:
