@@ -17,17 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import ValidationError
-from starlette.types import Message, Receive, Scope, Send
 
 from luthien.activity.log import ActivityLog
 from luthien.call.events import BlockComplete, BlockKind, ToolCall, Usage, text_block, tool_call_block
 from luthien.call.request import CallRequest, Turn
 from luthien.config import ConfigError, LuthienConfig, WireFormat
-from luthien.observability.tracing import TracedCall
 from luthien.policies.judging import (
     DEFAULT_BLOCKED_TEMPLATE,
     DEFAULT_CONTEXT_MESSAGES,
@@ -53,6 +48,7 @@ from luthien.policy.registry import build_policies
 from luthien.policy.simple import Blocked
 from luthien.upstream.caller import ModelCaller, ModelCallError, ModelReply
 from tests.support.policy_runs import TRANSACTION_ID, make_ctx
+from tests.support.tracing import traced
 
 # -- parse_verdict --------------------------------------------------------------------------------
 
@@ -839,26 +835,6 @@ def test_simple_judge_rejects_the_template_option() -> None:
 
 
 # -- the judge's span ---------------------------------------------------------------------------------
-
-
-async def traced(work: Callable[[], Awaitable[object]]) -> list[ReadableSpan]:
-    """Run `work` inside a call traced the way the gateway traces one; the spans it finished."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await work()
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        return None
-
-    scope: Scope = {"type": "http", "method": "POST", "path": "/v1/messages", "headers": []}
-    await TracedCall(app, provider.get_tracer("test"), "anthropic-messages")(scope, receive, send)
-    return list(exporter.get_finished_spans())
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,6 @@ from typing import Any, ClassVar, cast
 import pytest
 
 from luthien.call.events import (
-    Block,
     BlockComplete,
     BlockDelta,
     BlockKind,
@@ -35,14 +34,23 @@ from luthien.pipeline.events import WireEvent
 from luthien.policies.chain import ChainConfig, ChainPolicy
 from luthien.policy.base import OnError, Policy, PolicyConfig, PolicyContext
 from luthien.policy.helpers import send_text
-from luthien.policy.runner import ChainRunner, HookRunner, PolicyFailure, Runner
+from luthien.policy.runner import ChainRunner, HookRunner, PolicyFailure
+from tests.support.call_events import (
+    START,
+    aiter_of,
+    run,
+    text_events,
+    texts,
+    thinking_events,
+    tool_calls,
+    tool_events,
+)
 from tests.support.policy_runs import TRANSACTION_ID, make_ctx
-from tests.unit.test_judging import traced
+from tests.support.tracing import traced
 
 TEXT = BlockKind.TEXT
 THINKING = BlockKind.THINKING
 TOOL = BlockKind.TOOL_CALL
-START = MessageStart("msg_1", "claude")
 PING = Opaque(WireEvent("ping", {"type": "ping"}, "ping"))
 CALL_A = ToolCall("toolu_a", "get_weather", '{"city": "Paris"}')
 CALL_B = ToolCall("toolu_b", "get_time", '{"tz": "Asia/Tokyo"}')
@@ -51,31 +59,6 @@ DEADLOCK_GUARD_S = 30
 
 FAIL = PolicyConfig(on_error=OnError.FAIL)
 PASS = PolicyConfig(on_error=OnError.PASS)
-
-
-def text_events(index: int, *pieces: str) -> list[CallEvent]:
-    return [
-        BlockStart(index, TEXT),
-        *(BlockDelta(index, TEXT, text=piece) for piece in pieces),
-        BlockComplete(index, text_block("".join(pieces))),
-    ]
-
-
-def thinking_events(index: int, text: str, signature: str) -> list[CallEvent]:
-    return [
-        BlockStart(index, THINKING),
-        BlockDelta(index, THINKING, text=text),
-        BlockDelta(index, THINKING, signature=signature),
-        BlockComplete(index, Block(THINKING, text=text, signature=signature)),
-    ]
-
-
-def tool_events(index: int, call: ToolCall) -> list[CallEvent]:
-    return [
-        BlockStart(index, TOOL, tool_call=ToolCall(call.id, call.name, "")),
-        BlockDelta(index, TOOL, text=call.arguments),
-        BlockComplete(index, tool_call_block(call)),
-    ]
 
 
 def response(*, tools: bool = True) -> list[CallEvent]:
@@ -90,28 +73,8 @@ def response(*, tools: bool = True) -> list[CallEvent]:
     ]
 
 
-async def aiter_of(events: Iterable[CallEvent]) -> AsyncIterator[CallEvent]:
-    for event in events:
-        yield event
-
-
-async def run(runner: Runner, events: Iterable[CallEvent]) -> list[CallEvent]:
-    return [event async for event in runner.process(aiter_of(events))]
-
-
-def texts(events: Sequence[CallEvent]) -> list[str]:
-    """The text of every completed text block, in order."""
-    return [e.block.text for e in events if isinstance(e, BlockComplete) and e.block.kind is TEXT]
-
-
 def streamed_text(events: Sequence[CallEvent]) -> str:
     return "".join(e.text for e in events if isinstance(e, BlockDelta) and e.kind is TEXT)
-
-
-def tool_calls(events: Sequence[CallEvent]) -> list[ToolCall]:
-    return [
-        e.block.tool_call for e in events if isinstance(e, BlockComplete) and e.block.tool_call is not None
-    ]
 
 
 def request() -> CallRequest:

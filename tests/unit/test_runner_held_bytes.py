@@ -25,8 +25,10 @@ from luthien.call.events import (
 )
 from luthien.policy.base import BLOCKED_EVENT, OnHeldOverflow, Policy, PolicyConfig, PolicyContext
 from luthien.policy.holding import HELD_OVERFLOW_EVENT, overflow_message, overflow_reason
+from tests.support.call_events import START, run, text_events, texts, tool_calls
 from tests.support.policy_runs import make_ctx
-from tests.unit.test_runner import START, TOOL, run, text_events, texts, tool_calls
+
+TOOL = BlockKind.TOOL_CALL
 
 LIMIT = 4096
 
