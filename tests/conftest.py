@@ -2,11 +2,14 @@
 
 `luthien.testing.plugin` (loaded by its `pytest11` entry point) provides `fake`, `make_luthien`,
 `luthien` and the `--policy` option; `LuthienFactory` is re-exported here for type annotations.
+`serve` collects the `luthien serve` processes a test starts (tests/support/serve_process.py).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Iterator
 
 import pytest
 
@@ -27,3 +30,14 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in list(os.environ):
         if name.startswith(_ISOLATED_PREFIXES) or name in _ISOLATED_NAMES:
             del os.environ[name]
+
+
+@pytest.fixture
+def serve() -> Iterator[list[subprocess.Popen[str]]]:
+    """Started `luthien serve` processes; any still running at the end are killed."""
+    processes: list[subprocess.Popen[str]] = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,14 +14,12 @@ from luthien import settings_docs
 from luthien.cli import main
 from tests.fake_provider import FakeProvider
 from tests.support.ports import free_port
-from tests.support.serve_process import clean_env
+from tests.support.serve_process import clean_env, start_serve, stop, wait_until_serving
 
 BIN = Path(sys.executable).parent
 LUTHIEN = str(BIN / "luthien")
 # Bounds for waiting on a subprocess: generous, since a loaded machine may be slow to start Python.
 COMMAND_TIMEOUT_S = 60.0
-STARTUP_POLLS = 300
-POLL_INTERVAL_S = 0.05
 
 
 def run(
@@ -189,55 +185,6 @@ def test_serve_with_unparsable_yaml_exits_2(tmp_path: Path) -> None:
 
 
 # -- serve: a real server -----------------------------------------------------------------------------
-
-
-def wait_until_serving(process: subprocess.Popen[str], url: str) -> httpx.Response:
-    """Poll `url` until it answers, a bounded number of times; fail if the process exits first."""
-    for _ in range(STARTUP_POLLS):
-        if process.poll() is not None:
-            raise AssertionError(f"luthien exited with {process.returncode} before serving")
-        try:
-            return httpx.get(url, timeout=1.0)
-        except httpx.TransportError:
-            time.sleep(POLL_INTERVAL_S)
-    raise AssertionError(f"luthien did not answer {url} after {STARTUP_POLLS} tries")
-
-
-def stop(process: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> tuple[int, str]:
-    """Signal the server to stop and return its exit status and stderr."""
-    process.send_signal(sig)
-    try:
-        _, stderr = process.communicate(timeout=COMMAND_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        raise
-    return process.returncode, stderr
-
-
-@pytest.fixture
-def serve() -> Iterator[list[subprocess.Popen[str]]]:
-    """Started `luthien serve` processes; any still running at the end are killed."""
-    processes: list[subprocess.Popen[str]] = []
-    yield processes
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-
-
-def start_serve(
-    processes: list[subprocess.Popen[str]], args: list[str], env: dict[str, str]
-) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [LUTHIEN, "serve", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    processes.append(process)
-    return process
 
 
 # A service told to stop (SIGTERM, or Ctrl-C) that shut down gracefully exits 0.

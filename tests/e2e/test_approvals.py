@@ -23,7 +23,6 @@ from luthien.approvals.model import DECIDED_ACTIVITY, REQUESTED_ACTIVITY
 from luthien.config import ConfigError, LuthienConfig
 from luthien.records.model import TransactionStatus
 from tests.conftest import LuthienFactory
-from tests.e2e.test_keepalive_timeouts import KEEPALIVE_S, KEEPALIVES, WatchingTransport
 from tests.fake_provider import (
     FakeProvider,
     JSONReply,
@@ -43,6 +42,7 @@ from tests.support.approvals import (
     pending,
     wait_pending,
 )
+from tests.support.keepalives import KEEPALIVE_S, KEEPALIVES, WatchingTransport
 from tests.support.records import record_of
 from tests.support.servers import LuthienServer
 

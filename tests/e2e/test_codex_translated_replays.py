@@ -22,17 +22,17 @@ import pytest
 from luthien.config import LuthienConfig
 from luthien.translation.compaction import SUMMARY_PREFIX, SUMMARY_PROMPT, open_summary, seal_summary
 from tests.conftest import LuthienFactory
-from tests.e2e.test_keepalive_timeouts import (
-    KEEPALIVE_S,
-    KEEPALIVES,
-    WatchingTransport,
-    assert_keepalives_between_frames,
-)
 from tests.fake_provider import FakeProvider, anthropic_stream
 from tests.support.cli_agents import FINAL_TEXT
 from tests.support.codec_streams import sse_data
 from tests.support.codex import AFTER_COMPACTION_REQUEST, CLIENT_KEY, TRIGGER_REQUEST, input_types, recorded
 from tests.support.codex_translated import SUMMARY, UPSTREAMS, Setup, model_calls, start, texts
+from tests.support.keepalives import (
+    KEEPALIVE_S,
+    KEEPALIVES,
+    WatchingTransport,
+    assert_keepalives_between_frames,
+)
 from tests.support.threaded_upstream import Chunk, ThreadedUpstream
 
 HTTP_TIMEOUT_S = 30.0
