@@ -15,7 +15,6 @@ import pytest
 
 from luthien.records.model import TransactionStatus
 from tests.conftest import LuthienFactory
-from tests.e2e.test_disconnect import CLIENT_TIMEOUT_S, LONG_PAUSE, STREAMS, read_until_frames
 from tests.fake_provider import (
     FakeProvider,
     HangReply,
@@ -28,6 +27,7 @@ from tests.fake_provider import (
 )
 from tests.support.records import GUARD_S, TRANSACTION_HEADER, record_of, records_after_stop
 from tests.support.servers import LuthienServer
+from tests.support.streamed_calls import CLIENT_TIMEOUT_S, LONG_PAUSE, STREAMS, read_until_frames
 
 MESSAGES_BODY: dict[str, Any] = {
     "model": "claude-sonnet-4-6",
