@@ -2,7 +2,7 @@
 
 `luthien.testing.plugin` (loaded by its `pytest11` entry point) provides `fake`, `make_luthien`,
 `luthien` and the `--policy` option; `LuthienFactory` is re-exported here for type annotations.
-`serve` collects the `luthien serve` processes a test starts (tests/support/serve_process.py).
+`serve_processes` collects the `luthien serve` processes a test starts (tests/support/serve_process.py).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def serve() -> Iterator[list[subprocess.Popen[str]]]:
+def serve_processes() -> Iterator[list[subprocess.Popen[str]]]:
     """Started `luthien serve` processes; any still running at the end are killed."""
     processes: list[subprocess.Popen[str]] = []
     yield processes

@@ -193,10 +193,10 @@ CLEAN_EXIT = 0
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
 def test_serve_answers_health_and_exits_cleanly(
-    serve: list[subprocess.Popen[str]], sig: signal.Signals
+    serve_processes: list[subprocess.Popen[str]], sig: signal.Signals
 ) -> None:
     port = free_port()
-    process = start_serve(serve, ["--port", str(port)], clean_env(LUTHIEN_LOG_LEVEL="warning"))
+    process = start_serve(serve_processes, ["--port", str(port)], clean_env(LUTHIEN_LOG_LEVEL="warning"))
 
     health = wait_until_serving(process, f"http://127.0.0.1:{port}/health")
 
@@ -211,7 +211,7 @@ def test_serve_answers_health_and_exits_cleanly(
 
 
 def test_serve_reads_settings_and_config_from_environment(
-    serve: list[subprocess.Popen[str]], fake: FakeProvider, tmp_path: Path
+    serve_processes: list[subprocess.Popen[str]], fake: FakeProvider, tmp_path: Path
 ) -> None:
     config = tmp_path / "luthien.yaml"
     config.write_text(
@@ -230,7 +230,7 @@ def test_serve_reads_settings_and_config_from_environment(
         SECOND_KEY="second-key",
         LUTHIEN_LOG_LEVEL="warning",
     )
-    process = start_serve(serve, [], env)
+    process = start_serve(serve_processes, [], env)
     base = f"http://127.0.0.1:{port}"
     wait_until_serving(process, f"{base}/health")
 

@@ -34,10 +34,10 @@ def start_worker(processes: list[subprocess.Popen[str]], fake: FakeProvider, dir
 
 
 def test_a_scrape_of_one_worker_sums_every_workers_calls(
-    serve: list[subprocess.Popen[str]], fake: FakeProvider, tmp_path: Path
+    serve_processes: list[subprocess.Popen[str]], fake: FakeProvider, tmp_path: Path
 ) -> None:
-    first = start_worker(serve, fake, tmp_path)
-    second = start_worker(serve, fake, tmp_path)
+    first = start_worker(serve_processes, fake, tmp_path)
+    second = start_worker(serve_processes, fake, tmp_path)
     for base_url in (first, second, second):
         fake.enqueue(JSONReply(anthropic_message("hi")))
         assert httpx.post(f"{base_url}/v1/messages", json=MESSAGES_BODY, timeout=GUARD_S).status_code == 200
@@ -46,7 +46,7 @@ def test_a_scrape_of_one_worker_sums_every_workers_calls(
     assert calls(samples, status="ok", endpoint="/v1/messages") == 3  # the first worker served one of them
     assert calls(scrape(second), status="ok") == 3
 
-    _, stderr = stop(serve[1])
+    _, stderr = stop(serve_processes[1])
     assert "Traceback" not in stderr
     after = scrape(first)
     assert calls(after, status="ok") == 3
