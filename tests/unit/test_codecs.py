@@ -128,10 +128,13 @@ def chat_read_body(sdks: Sdks) -> Answer:
 
 
 def responses_answer(response: Any) -> Answer:
+    # A text block is one `output_text` part (a message item may hold several).
     texts = [
-        "".join(part.text for part in item.content if part.type == "output_text")
+        part.text
         for item in response.output
         if isinstance(item, ResponseOutputMessage)
+        for part in item.content
+        if part.type == "output_text"
     ]
     calls = [
         (item.call_id, item.name, orjson.loads(item.arguments))
