@@ -30,6 +30,11 @@ READ_SIZE = 37
 reads fall at every offset within frames."""
 
 
+def resolve_nothing(name: str) -> Policy[Any]:
+    """The policy resolver of a policy that names no other policy: asked anyway, the test fails."""
+    raise AssertionError(f"this policy resolves no other policy (asked for {name!r})")
+
+
 def make_ctx(
     name: str = "policy",
     *,

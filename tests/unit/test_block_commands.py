@@ -22,22 +22,18 @@ from luthien.policies.block_commands import (
     Rule,
     command_of,
 )
-from luthien.policy.base import OnError, Policy
+from luthien.policy.base import OnError
 from luthien.policy.helpers import TRUNCATION_MARKER
 from luthien.policy.registry import build_policies
-from tests.support.policy_runs import TRANSACTION_ID, make_ctx
+from tests.support.policy_runs import TRANSACTION_ID, make_ctx, resolve_nothing
 
 RECURSIVE_DELETE = "recursive-delete-outside-workspace"
 COMMANDS = "commands"
 """The policy instance's name in these tests."""
 
 
-def _no_resolve(name: str) -> Policy[Any]:
-    raise AssertionError(f"block_commands resolves no other policy (asked for {name!r})")
-
-
 def make_policy(config: dict[str, Any] | None = None) -> BlockCommandsPolicy:
-    policy = BlockCommandsPolicy.from_config(config or {}, "commands", _no_resolve)
+    policy = BlockCommandsPolicy.from_config(config or {}, "commands", resolve_nothing)
     assert isinstance(policy, BlockCommandsPolicy)
     return policy
 

@@ -42,12 +42,11 @@ from luthien.policies.tool_call_judge import (
     check_judge_upstream,
     render_blocked,
 )
-from luthien.policy.base import Policy
 from luthien.policy.helpers import ARGUMENTS_VALUE_LIMIT, TRUNCATION_MARKER
 from luthien.policy.registry import build_policies
 from luthien.policy.simple import Blocked
 from luthien.upstream.caller import ModelCaller, ModelCallError, ModelReply
-from tests.support.policy_runs import TRANSACTION_ID, make_ctx
+from tests.support.policy_runs import TRANSACTION_ID, make_ctx, resolve_nothing
 from tests.support.tracing import traced
 
 # -- parse_verdict --------------------------------------------------------------------------------
@@ -717,13 +716,9 @@ def test_check_judge_upstream_rejects_unknown_names() -> None:
 # -- the policies' hooks --------------------------------------------------------------------------
 
 
-def _no_resolve(name: str) -> Policy[Any]:
-    raise AssertionError(f"judges resolve no other policy (asked for {name!r})")
-
-
 def judge_policy(**overrides: Any) -> ToolCallJudgePolicy:
     policy = ToolCallJudgePolicy.from_config(
-        {"judge": {"upstream": "judge", "model": "judge-model"}, **overrides}, "judge", _no_resolve
+        {"judge": {"upstream": "judge", "model": "judge-model"}, **overrides}, "judge", resolve_nothing
     )
     assert isinstance(policy, ToolCallJudgePolicy)
     return policy
@@ -796,7 +791,7 @@ def test_simple_judge_holds_only_tool_calls() -> None:
 
 def simple_policy(**overrides: Any) -> SimpleToolCallJudgePolicy:
     policy = SimpleToolCallJudgePolicy.from_config(
-        {"judge": {"upstream": "judge", "model": "judge-model"}, **overrides}, "simple", _no_resolve
+        {"judge": {"upstream": "judge", "model": "judge-model"}, **overrides}, "simple", resolve_nothing
     )
     assert isinstance(policy, SimpleToolCallJudgePolicy)
     return policy
