@@ -17,7 +17,7 @@ from tests.support.cli_agents import FINAL_TEXT, NPM_BIN, run_agent, skip_unless
 
 CLAUDE = NPM_BIN / "claude"
 CLAUDE_TIMEOUT_S = 180
-"""Over the per-test timeout (pyproject) would hide Claude Code's own output; a turn takes seconds."""
+"""How long one Claude Code turn may run before the test fails (a guard: a turn takes seconds)."""
 CLAUDE_KEY = "sk-ant-test-key"
 CLAUDE_MODEL = "claude-sonnet-4-6"
 BASH_CALL_ID = "toolu_01"
