@@ -60,6 +60,11 @@ def texts(message: dict[str, Any]) -> list[str]:
     return [part["text"] for part in content or [] if part.get("type") == "text"]
 
 
+def tool_names(body: dict[str, Any]) -> list[str]:
+    """The names of the tools an Anthropic or Chat request offers."""
+    return [tool.get("name") or tool["function"]["name"] for tool in body.get("tools", [])]
+
+
 def anthropic_reply(text: str, calls: list[ToolCall], full: bool, stream: bool) -> Reply:
     usage = {"input_tokens": FULL_CONTEXT_TOKENS} if full else None
     if not stream:
@@ -128,9 +133,17 @@ class Setup:
 
 
 def start(
-    make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, api: str, **extra: Any
+    make_luthien: LuthienFactory,
+    fake: FakeProvider,
+    local: FakeProvider,
+    api: str,
+    settings: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> Setup:
-    """Luthien with every model routed to the `api` upstream; Codex's key is Luthien's key."""
+    """Luthien with every model routed to the `api` upstream; Codex's key is Luthien's key.
+
+    `settings` override the server's settings; `extra` is more config.
+    """
     upstream = upstreams(fake, local)[api]
     config = LuthienConfig.model_validate(
         {
@@ -139,7 +152,7 @@ def start(
             **extra,
         }
     )
-    server = make_luthien(config, api_key=CLIENT_KEY)
+    server = make_luthien(config, api_key=CLIENT_KEY, **(settings or {}))
     return Setup(server, upstream, local if api == "openai-chat" else fake)
 
 
