@@ -13,7 +13,7 @@ from luthien.config import LuthienConfig, RouteConfig, UpstreamApi, UpstreamConf
 from luthien.wire.formats import WireFormat
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, RawReply, ReceivedRequest
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
 
 Shape = Literal["anthropic", "openai"]
 USER: Any = [{"role": "user", "content": "hi"}]

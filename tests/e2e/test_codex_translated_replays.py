@@ -22,29 +22,19 @@ import pytest
 from luthien.config import LuthienConfig
 from luthien.translation.compaction import SUMMARY_PREFIX, SUMMARY_PROMPT, open_summary, seal_summary
 from tests.conftest import LuthienFactory
-from tests.e2e.codex_support import CLIENT_KEY, input_types
-from tests.e2e.test_codex_compaction import AFTER_COMPACTION_REQUEST, TRIGGER_REQUEST, recorded, sse_events
-from tests.e2e.test_codex_translated import (
-    FINAL_TEXT,
-    SUMMARY,
-    UPSTREAMS,
-    Setup,
-    local,
-    model_calls,
-    start,
-    texts,
-    tool_names,
-)
-from tests.e2e.test_keepalive_timeouts import (
+from tests.fake_provider import FakeProvider, anthropic_stream
+from tests.support.cli_agents import FINAL_TEXT
+from tests.support.codec_streams import sse_data
+from tests.support.codex import AFTER_COMPACTION_REQUEST, CLIENT_KEY, TRIGGER_REQUEST, input_types, recorded
+from tests.support.codex_translated import SUMMARY, UPSTREAMS, Setup, model_calls, start, texts, tool_names
+from tests.support.keepalives import (
     KEEPALIVE_S,
     KEEPALIVES,
     WatchingTransport,
     assert_keepalives_between_frames,
 )
-from tests.fake_provider import FakeProvider, anthropic_stream
-from tests.threaded_upstream import Chunk, ThreadedUpstream
+from tests.support.threaded_upstream import Chunk, ThreadedUpstream
 
-__all__ = ["local"]  # the fixture
 HTTP_TIMEOUT_S = 30.0
 
 
@@ -69,7 +59,7 @@ def test_the_recorded_compaction_request_is_answered_with_one_compaction_item(
 
     assert response.status_code == 200
     if stream:
-        events = sse_events(response.text)
+        events = sse_data(response.text)
         assert events[-1]["type"] == "response.completed"
         output = events[-1]["response"]["output"]
         done = [event["item"] for event in events if event["type"] == "response.output_item.done"]
@@ -107,7 +97,7 @@ def test_the_recorded_request_after_compaction_reads_our_summary_and_refuses_ope
     answered = replay(setup, request, {**body, "input": [*body["input"][:index], ours]})
 
     assert answered.status_code == 200
-    assert sse_events(answered.text)[-1]["response"]["output"][0]["content"][0]["text"] == FINAL_TEXT
+    assert sse_data(answered.text)[-1]["response"]["output"][0]["content"][0]["text"] == FINAL_TEXT
     (sent,) = model_calls(setup)
     assert texts(sent["messages"][-1])[-1] == SUMMARY_PREFIX + SUMMARY
 
@@ -186,6 +176,6 @@ def test_codex_gets_keepalives_while_the_summary_is_held(
         )
 
     assert upstream.gates == [True]
-    (item,) = sse_events(answered.text)[-1]["response"]["output"]
+    (item,) = sse_data(answered.text)[-1]["response"]["output"]
     assert open_summary(item["encrypted_content"]) == SUMMARY
     assert_keepalives_between_frames(transport.watchers[0], KEEPALIVES["openai"])

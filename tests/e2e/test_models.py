@@ -26,7 +26,7 @@ from tests.fake_provider import (
     anthropic_error_body,
     openai_error_body,
 )
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
 
 LuthienFactory = Callable[..., LuthienServer]
 

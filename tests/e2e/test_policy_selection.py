@@ -45,7 +45,7 @@ from tests.fake_provider import (
     response_object,
     responses_stream,
 )
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
 
 TEXT = "Paris in spring."
 POLICY_HEADER = "x-luthien-policy"

@@ -24,7 +24,7 @@ from luthien.storage.migrate import upgrade
 from luthien.storage.queries import SqlRecordStore
 from luthien.storage.writer import RecordWriter, is_transient
 from tests.storage.records import T0, make_record
-from tests.storage.tcp_forwarder import TcpForwarder
+from tests.support.tcp_forwarder import TcpForwarder
 
 pytestmark = pytest.mark.asyncio
 WRITER_LOGGER = "luthien.storage.writer"

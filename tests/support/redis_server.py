@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from tests.storage.tcp_forwarder import free_port
+from tests.support.ports import free_port
 
 START_TIMEOUT_S = 10.0
 """Deadlock guard for the server to answer `PING`; never reached on a working machine."""

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from luthien.config import LuthienConfig
-from tests.e2e.test_judge import Api, model_reply, verdict
 from tests.fake_provider import ReceivedRequest, Reply, ToolCall
+from tests.support.judge_calls import Api, model_reply, verdict
 
 JUDGE_MODEL = "judge-model"
 TRUSTED_MODEL = "trusted-model"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEPLOY_NGINX_CONF = REPO / "deploy" / "nginx.conf"
 DEBIAN_NGINX = "/usr/sbin/nginx"
 _UPSTREAM_SERVERS = re.compile(r"^(\s*)server gateway-\d+:8000( [^;]*)?;\n", re.MULTILINE)

@@ -1,4 +1,8 @@
-"""Helpers for tests of human approval: waiting for a pending approval, deciding it, config."""
+"""Helpers for tests of human approval: approvals to store, and pending ones waited for and decided.
+
+`approval` and `approve` build a pending approval and a decision for the stores; the rest wait for a
+pending approval through the admin API, decide it, and configure `human_approval`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from luthien.approvals.model import Decision, DecisionKind, JudgeVerdict, PendingApproval, new_approval_id
 from luthien.config import LuthienConfig
 
 GUARD_S = 30.0
@@ -56,3 +61,26 @@ def decide(
         json={"decision": decision, "reason": reason},
         headers=headers if headers is not None else AUTH,
     )
+
+
+def approval(expires_in: float = 60.0, created: float | None = None) -> PendingApproval:
+    """A Bash call waiting for a person, created `created` (default: now), expiring `expires_in` s later."""
+    now = time.time() if created is None else created
+    return PendingApproval(
+        id=new_approval_id(),
+        transaction_id="tx-1",
+        session_id="s-1",
+        policy="approve",
+        tool="Bash",
+        tool_call_id="toolu_1",
+        arguments='{"command": "ls"}',
+        created_at=now,
+        expires_at=now + expires_in,
+        context=({"role": "user", "text": "[user] hi"},),
+        verdict=JudgeVerdict(0.4, "unsure", 0.5, 0.3),
+    )
+
+
+def approve(by: str = "admin-key") -> Decision:
+    """An approval by `by`, now."""
+    return Decision(DecisionKind.APPROVE, "ok", by, time.time())

@@ -13,10 +13,14 @@ from typing import IO
 
 import httpx
 
+from tests.support.ports import free_port
+
 LUTHIEN = str(Path(sys.executable).parent / "luthien")
 GUARD_S = 60.0
 """How long to wait for a process to start or stop; generous, since a loaded machine starts Python slowly."""
 POLL_S = 0.05
+STARTUP_POLLS = 300
+"""How many times `wait_until_serving` polls before failing the test (about `GUARD_S` / 4 in all)."""
 _SCRUBBED_PREFIXES = ("LUTHIEN_", "ANTHROPIC_", "OPENAI_")
 
 
@@ -24,14 +28,6 @@ def clean_env(**extra: str) -> dict[str, str]:
     """A copy of the environment without any setting Luthien or the SDKs read, plus `extra`."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(_SCRUBBED_PREFIXES)}
     return {**env, **extra}
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def refuses_connections(port: int) -> bool:
@@ -96,3 +92,42 @@ class ServeProcess:
             self.process.wait(timeout=GUARD_S)
         if self._log is not None:
             self._log.close()
+
+
+def wait_until_serving(process: subprocess.Popen[str], url: str) -> httpx.Response:
+    """Poll `url` until it answers, a bounded number of times; fail if the process exits first."""
+    for _ in range(STARTUP_POLLS):
+        if process.poll() is not None:
+            raise AssertionError(f"luthien exited with {process.returncode} before serving")
+        try:
+            return httpx.get(url, timeout=1.0)
+        except httpx.TransportError:
+            time.sleep(POLL_S)
+    raise AssertionError(f"luthien did not answer {url} after {STARTUP_POLLS} tries")
+
+
+def stop(process: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> tuple[int, str]:
+    """Signal the server to stop and return its exit status and stderr."""
+    process.send_signal(sig)
+    try:
+        _, stderr = process.communicate(timeout=GUARD_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    return process.returncode, stderr
+
+
+def start_serve(
+    processes: list[subprocess.Popen[str]], args: list[str], env: dict[str, str]
+) -> subprocess.Popen[str]:
+    """Start `luthien serve args` with `env` (text pipes), added to `processes`; it may still be starting."""
+    process = subprocess.Popen(
+        [LUTHIEN, "serve", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    processes.append(process)
+    return process

@@ -8,16 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 
 from sqlalchemy.engine import make_url
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+from tests.support.ports import free_port
 
 
 class TcpForwarder:

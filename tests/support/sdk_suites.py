@@ -22,9 +22,10 @@ from typing import IO, Any
 
 import yaml
 
-from tests.serve_process import clean_env, free_port
+from tests.support.ports import free_port
+from tests.support.serve_process import clean_env
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SUITES = ROOT / "tests" / "sdk_suites"
 MOCK_BIN = ROOT / ".cache" / "npm" / "node_modules" / ".bin"
 OPENAI_SUITE = SUITES / "openai"

@@ -8,14 +8,14 @@ the command line (no config file), in a private `CODEX_HOME`, and runs one non-i
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
+import orjson
 
-CODEX = Path(__file__).resolve().parents[2] / ".cache" / "npm" / "node_modules" / ".bin" / "codex"
+from tests.support.cli_agents import NPM_BIN, run_agent, skip_unless_installed
+
+CODEX = NPM_BIN / "codex"
 CODEX_TIMEOUT_S = 100
 """Under the per-test timeout (pyproject), so a stuck Codex fails with its own output."""
 CODEX_MODEL = "gpt-5"
@@ -25,11 +25,23 @@ CLIENT_KEY = "sk-codex-test-key"
 OPENAI_PROVIDER_NAME = "OpenAI"
 """Codex compacts on the server (a `compaction_trigger` request) only for a provider of this name;
 under any other name it compacts locally, with an ordinary summarising request."""
+SHELL_TOOL = "exec_command"
+"""Codex's shell tool (arguments `{"cmd": ...}`)."""
 
-skip_without_codex = pytest.mark.skipif(
-    not CODEX.exists() and not os.environ.get("CI"),
-    reason="Codex is not installed (run `make test`, which installs it under .cache/npm)",
-)
+RECORDED = Path(__file__).resolve().parents[1] / "e2e" / "data"
+"""Requests recorded from the real CLI (0.171)."""
+TRIGGER_REQUEST = RECORDED / "codex_compaction_trigger_request.json"
+"""Codex's compaction request: the history, then a `compaction_trigger` item."""
+AFTER_COMPACTION_REQUEST = RECORDED / "codex_after_compaction_request.json"
+"""Codex's next request: the `compaction` item it received, copied verbatim."""
+
+skip_without_codex = skip_unless_installed(CODEX, "Codex")
+
+
+def recorded(path: Path) -> dict[str, Any]:
+    """A request recorded from the real CLI: `method`, `path`, `headers` (no credentials), `body`."""
+    request: dict[str, Any] = orjson.loads(path.read_bytes())
+    return request
 
 
 def codex_command(
@@ -67,24 +79,11 @@ def run_codex(
 
     `options` are those of `codex_command`. Fails the test when Codex exits with an error.
     """
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(home),
-        "CODEX_HOME": str(home),
-        KEY_VARIABLE: CLIENT_KEY,
-    }
-    result = subprocess.run(
-        codex_command(base_url, prompt, **options),
-        cwd=workspace,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=CODEX_TIMEOUT_S,
-        stdin=subprocess.DEVNULL,
-        check=False,
+    variables = {"CODEX_HOME": str(home), KEY_VARIABLE: CLIENT_KEY}
+    stdout = run_agent(
+        codex_command(base_url, prompt, **options), workspace, home, variables, CODEX_TIMEOUT_S
     )
-    assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
-    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
 def completed_items(events: list[dict[str, Any]], item_type: str) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from luthien.records.model import TransactionRecord
 from luthien.records.query import RecordStore, TransactionFilter, TransactionSummary
 from luthien.storage import open_storage
 from tests.conftest import LuthienFactory
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
 
 GUARD_S = 30.0
 """Deadlock guard for waiting on a record or an event; never reached when the code under test works."""
