@@ -10,6 +10,7 @@ not (runs repeat within about 1 %). This script serves a fixed number of calls t
 .venv/bin/python bench/instructions.py --policies noop,string_replace --scenarios messages_stream
 .venv/bin/python bench/instructions.py --src /tmp/before/src           # another source tree (A/B)
 .venv/bin/python bench/instructions.py --tool cpu                      # CPU µs per call, no valgrind
+.venv/bin/python bench/instructions.py --records sqlite                # recording on (or postgresql)
 .venv/bin/python bench/instructions.py --wrk-ab /tmp/before/src        # interleaved wrk A/B runs
 .venv/bin/python bench/instructions.py upstream 8990                   # the fake upstream alone
 ```
@@ -32,7 +33,10 @@ changes that pay per read (one write per read) look their best here. `--delay-ms
 
 `string_replace` replaces the word `fake` (twice in each reply), so its streams are decoded,
 changed and re-encoded. Calls go without recording (`LUTHIEN_RECORDS=off`), as in
-docs/performance.md's non-streaming regression figures.
+docs/performance.md's non-streaming regression figures, unless `--records sqlite` (a fresh file in
+`--out`) or `--records postgresql` (a database created for the run on `LUTHIEN_BENCH_POSTGRES_URL`'s
+server, dropped after): then each count also waits for the writer to have stored every call served
+so far (before zeroing and before dumping), so a call's record is written in its own window.
 """
 
 from __future__ import annotations
@@ -65,6 +69,9 @@ API_KEY = "sk-bench-not-a-real-key"
 STARTUP_TIMEOUT_S = 600.0
 """Seconds to wait for a server to answer `/health` (start-up under valgrind is slow)."""
 CONTROL_TIMEOUT_S = 120.0
+POSTGRES_ADMIN_URL = os.environ.get("LUTHIEN_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+DRAIN_TIMEOUT_S = 600.0
+"""Seconds to wait for the record writer to store the calls served (slow under valgrind)."""
 SLOW_HOST_TIMEOUT_S = 120
 RETRIES = 3
 STRING_REPLACE_CONFIG = """\
@@ -231,8 +238,10 @@ def start_upstream(port: int, log: Path) -> subprocess.Popen[bytes]:
     return process
 
 
-def luthien_env(port: int, upstream_port: int, src: Path | None, config: Path | None) -> dict[str, str]:
-    """The environment of a `luthien serve` in front of the fake upstream."""
+def luthien_env(
+    port: int, upstream_port: int, src: Path | None, config: Path | None, database_url: str | None = None
+) -> dict[str, str]:
+    """The environment of a `luthien serve` in front of the fake upstream (recording to `database_url`)."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -248,6 +257,9 @@ def luthien_env(port: int, upstream_port: int, src: Path | None, config: Path | 
         # Under valgrind on a busy host, connecting can take longer than the default allows.
         LUTHIEN_UPSTREAM_CONNECT_TIMEOUT_S=str(SLOW_HOST_TIMEOUT_S),
     )
+    if database_url is not None:
+        del env["LUTHIEN_RECORDS"]
+        env["LUTHIEN_DATABASE_URL"] = database_url
     if src is not None:
         env["PYTHONPATH"] = str(src.resolve())
     if config is not None:
@@ -305,6 +317,59 @@ def run_load(base: str, scenario: Scenario, requests: int, concurrency: int, del
     asyncio.run(load(base, scenario, requests, concurrency, delay_ms))
 
 
+# -- records databases --------------------------------------------------------------------------------
+
+
+async def _postgres(statement: str, url: str = POSTGRES_ADMIN_URL) -> Any:
+    import asyncpg
+
+    connection = await asyncpg.connect(url, timeout=10)
+    try:
+        return await connection.fetchval(statement)
+    finally:
+        await connection.close()
+
+
+def records_database(records: str, out_dir: Path, policy: str) -> str | None:
+    """A fresh database for `--records` (None: off)."""
+    if records == "sqlite":
+        path = out_dir / f"records-{policy}.db"
+        path.unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    if records == "postgresql":
+        name = f"luthien_instructions_{os.getpid()}_{policy}"
+        asyncio.run(_postgres(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_postgres(f'CREATE DATABASE "{name}"'))
+        return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    return None
+
+
+def drop_records_database(database_url: str | None) -> None:
+    """Drop a database `records_database` created on PostgreSQL."""
+    if database_url is not None and database_url.startswith("postgresql"):
+        asyncio.run(_postgres(f'DROP DATABASE IF EXISTS "{database_url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+
+
+def stored_calls(database_url: str) -> int:
+    """Transactions stored so far."""
+    import sqlite3
+
+    statement = "SELECT count(*) FROM transactions"
+    if database_url.startswith("sqlite:///"):
+        with contextlib.closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as connection:
+            return int(connection.execute(statement).fetchone()[0])
+    return int(asyncio.run(_postgres(statement, database_url)))
+
+
+def wait_stored(database_url: str | None, served: int) -> None:
+    """Wait until the writer stored `served` calls (nothing to wait for when recording is off)."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while database_url is not None and stored_calls(database_url) < served:
+        if time.monotonic() > deadline:
+            sys.exit(f"the writer stored {stored_calls(database_url)} of {served} calls")
+        time.sleep(0.2)
+
+
 # -- counting -----------------------------------------------------------------------------------------
 
 
@@ -352,8 +417,10 @@ def measure(args: argparse.Namespace, policy: str, out_dir: Path) -> list[dict[s
         ]
     upstream = start_upstream(upstream_port, out_dir / "upstream.log")
     results: list[dict[str, Any]] = []
+    database_url = records_database(args.records, out_dir, policy)
+    served = 0
     try:
-        env = luthien_env(port, upstream_port, args.src, config)
+        env = luthien_env(port, upstream_port, args.src, config, database_url)
         luthien = start_luthien(port, env, out_dir / f"luthien-{policy}.log", wrapper)
         try:
             base = f"http://{HOST}:{port}"
@@ -362,10 +429,14 @@ def measure(args: argparse.Namespace, policy: str, out_dir: Path) -> list[dict[s
             for name in args.scenarios:
                 scenario = SCENARIOS[name]
                 run_load(base, scenario, args.warmup, args.concurrency, args.delay_ms)
+                served += args.warmup
+                wait_stored(database_url, served)
                 if args.tool == "callgrind":
                     before = set(out_dir.glob("callgrind.out*"))
                     callgrind_control("--zero", str(luthien.pid))
                     run_load(base, scenario, args.requests, args.concurrency, args.delay_ms)
+                    served += args.requests
+                    wait_stored(database_url, served)
                     callgrind_control("--dump", str(luthien.pid))
                     total, path = dumped_instructions(out_dir, before)
                     target = out_dir / f"callgrind.{policy}.{name}"
@@ -374,13 +445,24 @@ def measure(args: argparse.Namespace, policy: str, out_dir: Path) -> list[dict[s
                 else:
                     start = cpu_seconds(luthien.pid)
                     run_load(base, scenario, args.requests, args.concurrency, args.delay_ms)
+                    served += args.requests
+                    wait_stored(database_url, served)
                     cost, unit = (cpu_seconds(luthien.pid) - start) / args.requests * 1e6, "CPU µs/call"
-                results.append({"policy": policy, "scenario": name, "per_call": cost, "unit": unit})
-                print(f"{policy:15} {name:18} {cost:12,.0f} {unit}", flush=True)
+                results.append(
+                    {
+                        "policy": policy,
+                        "records": args.records,
+                        "scenario": name,
+                        "per_call": cost,
+                        "unit": unit,
+                    }
+                )
+                print(f"{policy:15} {args.records:10} {name:18} {cost:12,.0f} {unit}", flush=True)
         finally:
             stop(luthien)
     finally:
         stop(upstream)
+        drop_records_database(database_url)
     return results
 
 
@@ -475,6 +557,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--delay-ms", type=float, default=0.0, help="pause before each upstream frame")
     parser.add_argument("--tool", choices=("callgrind", "cpu"), default="callgrind")
+    parser.add_argument(
+        "--records", choices=("off", "sqlite", "postgresql"), default="off", help="where calls are recorded"
+    )
     parser.add_argument("--wrk-ab", type=Path, help="source tree to compare against with wrk, interleaved")
     parser.add_argument("--rounds", type=int, default=4, help="wrk runs of each server per scenario")
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
