@@ -65,10 +65,11 @@ class Splitter:
 
     def split(self, body: bytes, into: dict[bytes, memoryview]) -> SplitBody:
         """Cut `body`; add each chunk to `into` (digest to bytes) and return the body's digests."""
-        pieces = self.pieces(body)
-        for piece in pieces:
+        digests: list[bytes] = []
+        for piece in self.pieces(body):
             into.setdefault(piece.digest, piece.data)
-        return SplitBody(len(body), tuple(piece.digest for piece in pieces))
+            digests.append(piece.digest)
+        return SplitBody(len(body), tuple(digests))
 
 
 class Codec:
