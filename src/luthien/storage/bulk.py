@@ -18,7 +18,8 @@ Rows are mappings from column name to value; values must already be of the colum
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -26,6 +27,8 @@ from sqlalchemy import Row, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+MIN_COLUMNS = 2
+"""`itemgetter` of one name returns a bare value, not a one-item tuple: no table here has one column."""
 SQLITE_MAX_PARAMETERS = 999
 """Bound parameters per SQLite statement: the lowest limit of any SQLite build (3.32 raised it)."""
 
@@ -45,18 +48,22 @@ class BulkInsert:
 
         Args:
             table: the table.
-            columns: the columns each row gives, in the order they are sent.
+            columns: the columns each row gives, in the order they are sent (at least two).
             skip_conflicts_on: a unique column; a row that would duplicate its value is not inserted
                 (and returns nothing).
             returning: columns returned for each inserted row.
+
+        Raises:
+            ValueError: fewer than two columns.
         """
+        if len(columns) < MIN_COLUMNS:
+            raise ValueError(f"a bulk insert into {table.name} needs at least {MIN_COLUMNS} columns")
         self._table = table
         self._columns = tuple(columns)
         self._skip_conflicts_on = skip_conflicts_on
         self._returning = tuple(returning)
-        # Rows as tuples in column order, built in C (`itemgetter` of one name returns a bare value).
-        getter = itemgetter(*self._columns)
-        self._values: Any = getter if len(self._columns) > 1 else lambda row: (getter(row),)
+        # Rows as tuples in column order, built in C.
+        self._values: Callable[[Mapping[str, Any]], tuple[Any, ...]] = itemgetter(*self._columns)
         self._statements: dict[tuple[str, int], str] = {}
 
     async def run(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> list[Row[Any]]:
@@ -75,7 +82,7 @@ class BulkInsert:
         per_statement = max(1, SQLITE_MAX_PARAMETERS // len(self._columns))
         for start in range(0, len(values), per_statement):
             page = values[start : start + per_statement]
-            flat = tuple(value for row in page for value in row)
+            flat = tuple(chain.from_iterable(page))
             returned.extend(await conn.exec_driver_sql(self._statement(conn.dialect, len(page)), flat))
         return returned
 

@@ -295,10 +295,8 @@ class RecordWriter:
             pieces.update(item.pieces)
         async with self._engine.begin() as conn:
             chunk_ids = await store_chunks(conn, NewChunks(pieces, compressed, self._codec), self._cache, day)
-            inserted: dict[str, int] = {
-                transaction_id: pk
-                for pk, transaction_id in await _TRANSACTIONS.run(conn, [item.row for item in prepared])
-            }
+            returned = await _TRANSACTIONS.run(conn, [item.row for item in prepared])
+            inserted: dict[str, int] = {row.transaction_id: row.pk for row in returned}
             written = len(inserted)
             body_rows: list[dict[str, Any]] = []
             event_batch: list[dict[str, Any]] = []
