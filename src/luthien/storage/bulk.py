@@ -2,8 +2,9 @@
 
 The writer inserts a batch of records at once: a `transactions` row each, and rows of `bodies`,
 `events` and `shadows`. Through SQLAlchemy Core (`conn.execute(insert(table), rows)`), every row's
-parameters are compiled and converted one by one in Python, which cost more than the rest of the
-writer together (measured with bench/instructions.py). Here the rows go to the driver as they are:
+parameters are compiled and converted one by one in Python, and SQLite parsed the `VALUES` list of
+each new batch length again: together about a quarter of what recording cost a call (bench/instructions.py,
+docs/performance.md). Here the rows go to the driver as they are:
 
 - PostgreSQL: one statement per batch, `INSERT ... SELECT * FROM unnest($1::type[], ...)`, one array
   per column (asyncpg encodes arrays in C, and the statement text does not depend on the row count, so
