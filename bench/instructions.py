@@ -10,6 +10,7 @@ not (runs repeat within about 1 %). This script serves a fixed number of calls t
 .venv/bin/python bench/instructions.py --policies noop,string_replace --scenarios messages_stream
 .venv/bin/python bench/instructions.py --policies string_replace,translated --scenarios messages_stream
 .venv/bin/python bench/instructions.py --src /tmp/before/src           # another source tree (A/B)
+.venv/bin/python bench/instructions.py --records sqlite              # recording on (or postgresql)
 .venv/bin/python bench/instructions.py --tool cpu                      # CPU µs per call, no valgrind
 .venv/bin/python bench/instructions.py --wrk-ab /tmp/before/src        # interleaved wrk A/B runs
 .venv/bin/python bench/instructions.py upstream 8990                   # the fake upstream alone
@@ -38,7 +39,10 @@ replaces the word `fake` (twice in each reply), so its streams are decoded, chan
 upstream, Chat and Responses clients by an `anthropic` one). With both `string_replace` and
 `translated`, the ratio of their costs per scenario is printed at the end (issue 10: a translated
 streaming call at most 1.5 times a same-API `string_replace` call). Calls go without recording
-(`LUTHIEN_RECORDS=off`), as in docs/performance.md's non-streaming regression figures.
+(`LUTHIEN_RECORDS=off`), as in docs/performance.md's non-streaming regression figures, unless
+`--records sqlite` or `--records postgresql` (`bench/records_db.py`: a fresh database per server);
+then each count also waits for the writer to have stored every call served so far (before zeroing
+and before dumping), so a call's record is written in its own window.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ from instructions_setup import (
     start_upstream,
     stop,
 )
+from records_db import RECORDS_CHOICES, drop_records_database, recording_env, records_database, wait_stored
 from variants import VARIANTS, variant_env
 
 CONTROL_TIMEOUT_S = 120.0
@@ -110,6 +115,9 @@ def measure(args: argparse.Namespace, policy: str, out_dir: Path) -> list[dict[s
     """Every chosen scenario through one server running `policy` (noop or a variant)."""
     upstream_port, port = free_port(), free_port()
     variant = {} if policy == "noop" else variant_env(policy, out_dir, f"http://{HOST}:{upstream_port}")
+    database_url = records_database(args.records, out_dir, policy)
+    variant = {**variant, **recording_env(database_url)}
+    served = 0
     wrapper: list[str] = []
     if args.tool == "callgrind":
         wrapper = [
@@ -130,10 +138,14 @@ def measure(args: argparse.Namespace, policy: str, out_dir: Path) -> list[dict[s
             for name in args.scenarios:
                 scenario = SCENARIOS[name]
                 run_load(base, scenario, args.warmup, args.concurrency, args.delay_ms)
+                served += args.warmup
+                wait_stored(database_url, served)
+                served += args.requests
                 if args.tool == "callgrind":
                     before = set(out_dir.glob("callgrind.out*"))
                     callgrind_control("--zero", str(luthien.pid))
                     run_load(base, scenario, args.requests, args.concurrency, args.delay_ms)
+                    wait_stored(database_url, served)
                     callgrind_control("--dump", str(luthien.pid))
                     total, path = dumped_instructions(out_dir, before)
                     target = out_dir / f"callgrind.{policy}.{name}"
@@ -142,13 +154,23 @@ def measure(args: argparse.Namespace, policy: str, out_dir: Path) -> list[dict[s
                 else:
                     start = cpu_seconds(luthien.pid)
                     run_load(base, scenario, args.requests, args.concurrency, args.delay_ms)
+                    wait_stored(database_url, served)
                     cost, unit = (cpu_seconds(luthien.pid) - start) / args.requests * 1e6, "CPU µs/call"
-                results.append({"policy": policy, "scenario": name, "per_call": cost, "unit": unit})
-                print(f"{policy:15} {name:18} {cost:12,.0f} {unit}", flush=True)
+                results.append(
+                    {
+                        "policy": policy,
+                        "records": args.records,
+                        "scenario": name,
+                        "per_call": cost,
+                        "unit": unit,
+                    }
+                )
+                print(f"{policy:15} {args.records:10} {name:18} {cost:12,.0f} {unit}", flush=True)
         finally:
             stop(luthien)
     finally:
         stop(upstream)
+        drop_records_database(database_url)
     return results
 
 
@@ -181,6 +203,7 @@ def main() -> None:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
     parser.add_argument("--requests", type=int, default=1000, help="measured calls per scenario")
     parser.add_argument("--warmup", type=int, default=100, help="calls before measuring")
+    parser.add_argument("--records", choices=RECORDS_CHOICES, default="off", help="where calls are recorded")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--delay-ms", type=float, default=0.0, help="pause before each upstream frame")
     parser.add_argument("--tool", choices=("callgrind", "cpu"), default="callgrind")
