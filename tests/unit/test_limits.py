@@ -102,6 +102,7 @@ def test_unbounded_chunks_keep_everything() -> None:
     side = BoundedChunks(None)
     side.add(b"a" * 1000)
     assert not side.truncated
+    assert side.tail == ()
     assert side.marked_raw(b"a") == b"a"
     assert mark_message({"a": 1}, truncated=False) == {"a": 1}
 

@@ -25,19 +25,28 @@ TRUNCATED_EVENT = "record.response_truncated"
 class BoundedChunks:
     """The chunks of one response side, kept up to `limit` bytes (None: no limit).
 
+    One is held per response side for the whole call, so a thousand streams open at once hold two
+    thousand of them: the tail's deque (a 64-slot block) is only made once a side is truncated.
+
     Attributes:
         head: the chunks kept from the start, `limit` bytes at most.
-        tail: the last chunks after the head (about `TAIL_BYTES`), once truncated.
         total: bytes seen in all.
     """
+
+    __slots__ = ("_kept", "_tail", "_tail_bytes", "head", "limit", "total")
 
     def __init__(self, limit: int | None) -> None:
         self.limit = limit
         self.head: list[bytes] = []
-        self.tail: deque[bytes] = deque()
         self.total = 0
         self._kept = 0
+        self._tail: deque[bytes] | None = None
         self._tail_bytes = 0
+
+    @property
+    def tail(self) -> tuple[bytes, ...]:
+        """The last chunks after the head (about `TAIL_BYTES`); empty unless truncated."""
+        return () if self._tail is None else tuple(self._tail)
 
     @property
     def truncated(self) -> bool:
@@ -61,10 +70,13 @@ class BoundedChunks:
         if room > 0:
             self.head.append(chunk[:room])
             self._kept += room
-        self.tail.append(chunk)
+        tail = self._tail
+        if tail is None:
+            tail = self._tail = deque()
+        tail.append(chunk)
         self._tail_bytes += len(chunk)
-        while len(self.tail) > 1 and self._tail_bytes - len(self.tail[0]) >= TAIL_BYTES:
-            self._tail_bytes -= len(self.tail.popleft())
+        while len(tail) > 1 and self._tail_bytes - len(tail[0]) >= TAIL_BYTES:
+            self._tail_bytes -= len(tail.popleft())
         return False
 
     def marked_raw(self, raw: bytes) -> bytes:

@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from array import array
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
@@ -122,7 +123,9 @@ class TransactionRecorder:
         self._http_status: int | None = None
         self._client_streamed = False
         self._client_chunks = BoundedChunks(max_response_bytes)
-        self._client_times: list[float] = []  # send time of each chunk in `_client_chunks.head`
+        # Send time of each chunk in `_client_chunks.head`: unboxed doubles (8 bytes, not a float
+        # object and a pointer: 32), since an open stream holds one per chunk until it ends.
+        self._client_times = array("d")
         self._complete_at: float | None = None
         self._error: str | None = None
         self._completion: tuple[Completion, Spawn] | None = None

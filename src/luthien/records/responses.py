@@ -54,7 +54,7 @@ def assemble_side(client_api: str, side: BoundedChunks) -> StreamAssembly:
     head = assemble_stream(client_api, side.head)
     if not side.truncated:
         return head
-    ending = assemble_stream(client_api, list(side.tail))
+    ending = assemble_stream(client_api, side.tail)
     return StreamAssembly(
         mark_message(head.message, truncated=True),
         ending.error,
