@@ -98,6 +98,41 @@ def test_bounded_chunks_keep_the_head_and_a_tail() -> None:
     assert side.kept == 10
 
 
+def test_client_side_reads_the_upstream_side_while_they_match() -> None:
+    upstream = BoundedChunks(None)
+    client = BoundedChunks(None, mirror=upstream)
+    for chunk in (b"ab", b"cd"):
+        upstream.add(chunk)
+        client.add(chunk)
+    assert client.head == [b"ab", b"cd"]
+    assert client.raw() == b"abcd"
+    upstream.add(b"ef")
+    client.add(b"EF")  # a policy changed this event: the client's side keeps bytes of its own
+    upstream.add(b"gh")
+    client.add(b"gh")
+    assert client.head == [b"ab", b"cd", b"EF", b"gh"]
+    assert upstream.head == [b"ab", b"cd", b"ef", b"gh"]
+    assert (client.chunks, client.kept, upstream.raw()) == (4, 8, b"abcdefgh")
+
+
+def test_a_mirrored_side_is_truncated_like_its_own() -> None:
+    upstream = BoundedChunks(5)
+    client = BoundedChunks(5, mirror=upstream)
+    for side in (upstream, client):
+        assert side.add(b"123")
+        assert not side.add(b"4567")
+    assert client.head == upstream.head == [b"123", b"45"]
+    assert client.tail == (b"4567",)
+    assert client.truncated
+
+
+def test_a_whole_body_is_kept_as_it_came() -> None:
+    side = BoundedChunks(None)
+    body = b"x" * 1000
+    side.add(body)
+    assert side.raw() is body
+
+
 def test_unbounded_chunks_keep_everything() -> None:
     side = BoundedChunks(None)
     side.add(b"a" * 1000)

@@ -85,11 +85,11 @@ def rebuild_responses(
         upstream_api: the API the upstream answered in, when the call was translated (the original
             stream is assembled in it).
     """
-    final_raw = b"".join(client.head)
+    final_raw = client.raw()
     final_assembly = assemble_side(client_api, client) if client_streamed else None
     upstream_complete: bool | None = None
     if upstream_streamed:
-        original_raw = b"".join(upstream.head)
+        original_raw = upstream.raw()
         if final_assembly is not None and final_raw == original_raw:
             original_assembly = final_assembly
         else:
@@ -98,7 +98,7 @@ def rebuild_responses(
         original_message = original_assembly.message
         original = _dumps(original_message, upstream.marked_raw(original_raw))
     else:
-        whole = b"".join(upstream.head) if upstream_body_seen else None
+        whole = upstream.raw() if upstream_body_seen else None
         original = upstream.marked_raw(whole) if whole is not None else None
         original_message = None if upstream.truncated else parse_json_object(original)
     final = (
