@@ -19,6 +19,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from array import array
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
@@ -118,8 +119,11 @@ class TransactionRecorder:
         # Client side.
         self._http_status: int | None = None
         self._client_streamed = False
-        self._client_chunks = BoundedChunks(max_response_bytes)
-        self._client_times: list[float] = []  # send time of each chunk in `_client_chunks.head`
+        # What the client got is read from the upstream's side while it is the same bytes.
+        self._client_chunks = BoundedChunks(max_response_bytes, mirror=self._upstream_chunks)
+        # Send time of each chunk in `_client_chunks`'s head: unboxed doubles (8 bytes, not a float
+        # object and a pointer: 32), since an open stream holds one per chunk until it ends.
+        self._client_times = array("d")
         self._complete_at: float | None = None
         self._error: str | None = None
         self._completion: tuple[Completion, Spawn] | None = None
@@ -196,9 +200,9 @@ class TransactionRecorder:
         """Bytes sent to the client; `more` False marks the response complete."""
         now = time.time()
         if chunk:
-            kept = len(self._client_chunks.head)
+            kept = self._client_chunks.chunks
             self._client_chunks.add(chunk)
-            if len(self._client_chunks.head) > kept:
+            if self._client_chunks.chunks > kept:
                 self._client_times.append(now)
         if not more:
             self._complete_at = now
