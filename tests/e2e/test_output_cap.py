@@ -23,8 +23,8 @@ from luthien.records.model import TransactionStatus
 from luthien.upstream.output_cap import OUTPUT_LIMIT_FIELDS
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, StreamReply, anthropic_stream, chat_stream
-from tests.support.servers import LuthienServer
 from tests.support.records import TRANSACTION_HEADER, record_of
+from tests.support.servers import LuthienServer
 
 PROXY_KEY = "luthien-proxy-key"
 CAP = 4096
