@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 from starlette.types import Message
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
 from luthien.config import RouteConfig, TimeoutsConfig, UpstreamApi, UpstreamConfig
 from luthien.gateway.limits import CallGate, check_json_depth, check_message_count, json_depth_exceeds
 from luthien.pipeline.keepalive import KeepAlive
@@ -18,7 +19,6 @@ from luthien.records.bounded import TAIL_BYTES, BoundedChunks, mark_message
 from luthien.records.responses import rebuild_responses
 from luthien.settings import MAX_SERIALIZABLE_JSON_DEPTH, Settings
 from luthien.upstream.timeouts import UpstreamTimeouts, resolve_timeouts
-from luthien.wire.apis import ANTHROPIC_MESSAGES
 from luthien.wire.errors import ErrorKind, GatewayError
 
 ORJSON_BUFFER_BYTES = 4096

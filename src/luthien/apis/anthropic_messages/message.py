@@ -8,35 +8,15 @@ calls; a replay opens its rebuilt stream with `message_start` and closes it with
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import orjson
 
 from luthien.records.model import Usage
+from luthien.wire.lenient import as_count, as_dict, as_index, as_list, error_message
 
 _QUIET_BLOCK_TYPES = frozenset({"text", "thinking", "redacted_thinking"})
 """Blocks whose start carries no output yet (their deltas do)."""
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return cast(dict[str, Any], value) if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return cast(list[Any], value) if isinstance(value, list) else []
-
-
-def _index(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _error_message(value: Any, fallback: str) -> str:
-    message = _dict(value).get("message")
-    return message if isinstance(message, str) and message else fallback
 
 
 @dataclass(slots=True)
@@ -53,22 +33,22 @@ class MessagesAssembler:
         """Take one event payload; True when it carries model output."""
         kind = data.get("type")
         if kind == "message_start":
-            self.message = dict(_dict(data.get("message")))
+            self.message = dict(as_dict(data.get("message")))
         elif kind == "content_block_start":
-            block = dict(_dict(data.get("content_block")))
-            self.blocks[_index(data.get("index"))] = block
+            block = dict(as_dict(data.get("content_block")))
+            self.blocks[as_index(data.get("index"))] = block
             return block.get("type") not in _QUIET_BLOCK_TYPES or bool(block.get("text"))
         elif kind == "content_block_delta":
-            self._delta(_index(data.get("index")), _dict(data.get("delta")))
+            self._delta(as_index(data.get("index")), as_dict(data.get("delta")))
             return True
         elif kind == "content_block_stop":
-            self._finish_input(_index(data.get("index")))
+            self._finish_input(as_index(data.get("index")))
         elif kind == "message_delta":
             self._message_delta(data)
         elif kind == "message_stop":
             self.complete = True
         elif kind == "error":
-            self.error = _error_message(data.get("error"), "error event")
+            self.error = error_message(data.get("error"), "error event")
             self.complete = True
         return False
 
@@ -100,10 +80,10 @@ class MessagesAssembler:
 
     def _message_delta(self, data: dict[str, Any]) -> None:
         message = self.message if self.message is not None else {}
-        message.update(_dict(data.get("delta")))
-        usage = _dict(data.get("usage"))
+        message.update(as_dict(data.get("delta")))
+        usage = as_dict(data.get("usage"))
         if usage:
-            message["usage"] = {**_dict(message.get("usage")), **usage}
+            message["usage"] = {**as_dict(message.get("usage")), **usage}
         self.message = message
 
     def done(self) -> None:
@@ -130,24 +110,24 @@ class AnthropicWholeMessage:
     def usage(self, usage: dict[str, Any]) -> Usage:
         """The counts of a `usage` object."""
         return Usage(
-            input_tokens=_count(usage.get("input_tokens")),
-            output_tokens=_count(usage.get("output_tokens")),
-            cache_read_tokens=_count(usage.get("cache_read_input_tokens")),
-            cache_creation_tokens=_count(usage.get("cache_creation_input_tokens")),
+            input_tokens=as_count(usage.get("input_tokens")),
+            output_tokens=as_count(usage.get("output_tokens")),
+            cache_read_tokens=as_count(usage.get("cache_read_input_tokens")),
+            cache_creation_tokens=as_count(usage.get("cache_creation_input_tokens")),
         )
 
     def tool_names(self, message: dict[str, Any]) -> tuple[str, ...]:
         """The names of the message's tool calls (`tool_use`, `server_tool_use`, ...), in order."""
         names: list[str] = []
-        for block in _list(message.get("content")):
-            entry = _dict(block)
+        for block in as_list(message.get("content")):
+            entry = as_dict(block)
             if str(entry.get("type", "")).endswith("tool_use") and isinstance(entry.get("name"), str):
                 names.append(entry["name"])
         return tuple(names)
 
     def stream_start(self, message: dict[str, Any]) -> dict[str, Any]:
         """`message_start`'s message: the message with no content yet."""
-        usage = _dict(message.get("usage"))
+        usage = as_dict(message.get("usage"))
         return {
             **message,
             "content": [],
@@ -158,7 +138,7 @@ class AnthropicWholeMessage:
 
     def stream_end(self, message: dict[str, Any]) -> dict[str, Any] | None:
         """`message_delta` with the output tokens (the encoder writes the stop reason)."""
-        usage = _dict(message.get("usage"))
+        usage = as_dict(message.get("usage"))
         return {
             "type": "message_delta",
             "delta": {},

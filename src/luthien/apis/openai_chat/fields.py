@@ -8,7 +8,7 @@ decoder notes on events for the encoder (the two share nothing else).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import orjson
 
@@ -16,6 +16,7 @@ from luthien.apis.openai_chat.api import CHAT_CHUNK, OPENAI_CHAT
 from luthien.call.codec import UnreadableOutput
 from luthien.call.events import Block, BlockKind, MessageEnd, StopReason, ToolCall, Usage, WireHints
 from luthien.wire.events import WireEvent
+from luthien.wire.lenient import as_dict, as_list
 
 CHUNK = CHAT_CHUNK
 REASONING_KEYS = ("reasoning_content", "reasoning")
@@ -71,16 +72,6 @@ class ChatHints(WireHints):
     ended_without_done: bool = False
     usage: Usage | None = None
     body: WireEvent | None = None
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    """`value` if it is a JSON object, else an empty one."""
-    return cast(dict[str, Any], value) if isinstance(value, dict) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    """`value` if it is a JSON array, else an empty one."""
-    return cast(list[Any], value) if isinstance(value, list) else []
 
 
 def is_first_choice(choice: Any) -> bool:

@@ -12,27 +12,7 @@ from typing import Any, cast
 
 from luthien.apis.openai_chat.api import CHAT_CHUNK
 from luthien.records.model import Usage
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return cast(dict[str, Any], value) if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return cast(list[Any], value) if isinstance(value, list) else []
-
-
-def _index(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _error_message(value: Any, fallback: str) -> str:
-    message = _dict(value).get("message")
-    return message if isinstance(message, str) and message else fallback
+from luthien.wire.lenient import as_count, as_dict, as_index, as_list, error_message
 
 
 @dataclass(slots=True)
@@ -49,8 +29,8 @@ class _ChatChoice:
             if key == "role":
                 self.role = value if isinstance(value, str) else self.role
             elif key == "tool_calls":
-                for part in _list(value):
-                    self._tool_piece(_dict(part))
+                for part in as_list(value):
+                    self._tool_piece(as_dict(part))
                     output = True
             elif isinstance(value, str):
                 self.fields[key] = str(self.fields.get(key) or "") + value
@@ -61,14 +41,14 @@ class _ChatChoice:
 
     def _tool_piece(self, part: dict[str, Any]) -> None:
         call = self.tool_calls.setdefault(
-            _index(part.get("index")),
+            as_index(part.get("index")),
             {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
         )
         if isinstance(part.get("id"), str):
             call["id"] = part["id"]
         if isinstance(part.get("type"), str):
             call["type"] = part["type"]
-        function = _dict(part.get("function"))
+        function = as_dict(part.get("function"))
         target = cast(dict[str, Any], call["function"])
         name = function.get("name")
         if isinstance(name, str) and name and not target["name"]:
@@ -97,7 +77,7 @@ class ChatAssembler:
     def feed(self, data: dict[str, Any]) -> bool:
         """Take one event payload; True when it carries model output."""
         if "error" in data:
-            self.error = _error_message(data.get("error"), "error chunk")
+            self.error = error_message(data.get("error"), "error chunk")
             return False
         for key, value in data.items():
             if key not in ("choices", "usage", "object") and key not in self.envelope:
@@ -106,13 +86,13 @@ class ChatAssembler:
         if isinstance(usage, dict):
             self.usage = cast(dict[str, Any], usage)
         output = False
-        for entry in _list(data.get("choices")):
-            raw = _dict(entry)
-            choice = self.choices.setdefault(_index(raw.get("index")), _ChatChoice())
-            output = choice.add(_dict(raw.get("delta"))) or output
+        for entry in as_list(data.get("choices")):
+            raw = as_dict(entry)
+            choice = self.choices.setdefault(as_index(raw.get("index")), _ChatChoice())
+            output = choice.add(as_dict(raw.get("delta"))) or output
             if raw.get("finish_reason") is not None:
                 choice.finish_reason = raw["finish_reason"]
-            logprobs = _dict(raw.get("logprobs")).get("content")
+            logprobs = as_dict(raw.get("logprobs")).get("content")
             if isinstance(logprobs, list):
                 choice.logprobs = [*(choice.logprobs or []), *cast(list[Any], logprobs)]
         return output
@@ -151,18 +131,18 @@ class ChatWholeMessage:
     def usage(self, usage: dict[str, Any]) -> Usage:
         """The counts of a `usage` object."""
         return Usage(
-            input_tokens=_count(usage.get("prompt_tokens")),
-            output_tokens=_count(usage.get("completion_tokens")),
-            cache_read_tokens=_count(_dict(usage.get("prompt_tokens_details")).get("cached_tokens")),
+            input_tokens=as_count(usage.get("prompt_tokens")),
+            output_tokens=as_count(usage.get("completion_tokens")),
+            cache_read_tokens=as_count(as_dict(usage.get("prompt_tokens_details")).get("cached_tokens")),
         )
 
     def tool_names(self, message: dict[str, Any]) -> tuple[str, ...]:
         """The names of the first choice's tool calls, in order."""
         names: list[str] = []
-        choices = _list(message.get("choices"))
-        calls = _list(_dict(_dict(choices[0]).get("message")).get("tool_calls")) if choices else []
+        choices = as_list(message.get("choices"))
+        calls = as_list(as_dict(as_dict(choices[0]).get("message")).get("tool_calls")) if choices else []
         for call in calls:
-            name = _dict(_dict(call).get("function")).get("name")
+            name = as_dict(as_dict(call).get("function")).get("name")
             if isinstance(name, str):
                 names.append(name)
         return tuple(names)
@@ -171,7 +151,7 @@ class ChatWholeMessage:
         """The first chunk: the completion's envelope and an empty assistant delta."""
         base = {k: v for k, v in message.items() if k not in ("choices", "usage", "object")}
         choices: list[Any] = message.get("choices") or [{}]
-        said = _dict(_dict(choices[0]).get("message"))
+        said = as_dict(as_dict(choices[0]).get("message"))
         # Fields the message has as null (`refusal`) are announced by the first chunk, as providers do.
         nulls = {key: None for key, value in said.items() if value is None}
         choice = {

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import secrets
 from dataclasses import dataclass
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from luthien.apis.openai_responses import tools
 from luthien.apis.openai_responses.api import OPENAI_RESPONSES
@@ -34,6 +34,7 @@ from luthien.call.events import (
     WireHints,
 )
 from luthien.wire.events import WireEvent
+from luthien.wire.lenient import as_dict, as_list
 
 CREATED = "response.created"
 COMPLETED = "response.completed"
@@ -110,16 +111,6 @@ class ResponsesHints(WireHints):
     item: dict[str, Any] | None = None
     announced: tuple[int, ...] = ()
     body: WireEvent | None = None
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    """`value` if it is a JSON object, else an empty one."""
-    return cast(dict[str, Any], value) if isinstance(value, dict) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    """`value` if it is a JSON array, else an empty one."""
-    return cast(list[Any], value) if isinstance(value, list) else []
 
 
 def new_id(item_type: Any) -> str:

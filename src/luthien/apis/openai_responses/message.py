@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from luthien.records.model import Usage
+from luthien.wire.lenient import as_count, as_dict, as_index, as_list, error_message
 
 _RESPONSES_SNAPSHOTS = frozenset({"response.created", "response.in_progress", "response.queued"})
 RESPONSES_COMPLETED = "response.completed"
@@ -23,27 +24,6 @@ RESPONSES_TERMINAL = {
 }
 """The terminal event of each final `status`."""
 _RESPONSES_TERMINAL = frozenset(RESPONSES_TERMINAL.values())
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return cast(dict[str, Any], value) if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return cast(list[Any], value) if isinstance(value, list) else []
-
-
-def _index(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _error_message(value: Any, fallback: str) -> str:
-    message = _dict(value).get("message")
-    return message if isinstance(message, str) and message else fallback
 
 
 @dataclass(slots=True)
@@ -61,14 +41,14 @@ class ResponsesAssembler:
         if not isinstance(kind, str):
             return False
         if kind in _RESPONSES_SNAPSHOTS:
-            self.response = dict(_dict(data.get("response")))
+            self.response = dict(as_dict(data.get("response")))
         elif kind == "response.output_item.done":
-            self.finished_items[_index(data.get("output_index"))] = data.get("item")
+            self.finished_items[as_index(data.get("output_index"))] = data.get("item")
         elif kind in _RESPONSES_TERMINAL:
-            self.response = dict(_dict(data.get("response")))
+            self.response = dict(as_dict(data.get("response")))
             self.complete = True
             if kind == "response.failed":
-                self.error = _error_message(self.response.get("error"), "response failed")
+                self.error = error_message(self.response.get("error"), "response failed")
         elif kind == "error":
             self.error = str(data.get("message") or "error event")
             self.complete = True
@@ -86,7 +66,7 @@ class ResponsesAssembler:
             return self.response
         # Cut short: the items that finished are all there is.
         items = [self.finished_items[index] for index in sorted(self.finished_items)]
-        return {**self.response, "output": items or _list(self.response.get("output"))}
+        return {**self.response, "output": items or as_list(self.response.get("output"))}
 
 
 class ResponsesWholeMessage:
@@ -99,16 +79,16 @@ class ResponsesWholeMessage:
     def usage(self, usage: dict[str, Any]) -> Usage:
         """The counts of a `usage` object."""
         return Usage(
-            input_tokens=_count(usage.get("input_tokens")),
-            output_tokens=_count(usage.get("output_tokens")),
-            cache_read_tokens=_count(_dict(usage.get("input_tokens_details")).get("cached_tokens")),
+            input_tokens=as_count(usage.get("input_tokens")),
+            output_tokens=as_count(usage.get("output_tokens")),
+            cache_read_tokens=as_count(as_dict(usage.get("input_tokens_details")).get("cached_tokens")),
         )
 
     def tool_names(self, message: dict[str, Any]) -> tuple[str, ...]:
         """The names of the output's `*_call` items (a nameless one by its type), in order."""
         names: list[str] = []
-        for item in _list(message.get("output")):
-            entry = _dict(item)
+        for item in as_list(message.get("output")):
+            entry = as_dict(item)
             kind = str(entry.get("type", ""))
             if kind.endswith("_call"):
                 name = entry.get("name")
