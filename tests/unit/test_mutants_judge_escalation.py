@@ -95,14 +95,16 @@ def agent_answer(provider: FakeProvider, *calls: FakeCall) -> None:
     provider.enqueue(JSONReply(anthropic_message("Trying again.", tool_calls=calls)))
 
 
-async def _until_pending(service: ApprovalService) -> PendingApproval:
-    for _ in iter(int, 1):  # the caller's wait_for bounds it
+async def _until_pending(
+    service: ApprovalService, hook: asyncio.Future[Sequence[CallEvent]]
+) -> PendingApproval:
+    while not hook.done():  # the caller's wait_for bounds it
         pending = await service.pending()
         if pending:
             (approval,) = pending
             return approval
         await asyncio.sleep(0)
-    raise AssertionError("unreachable")
+    raise AssertionError(f"the hook ended without asking a person: {hook.result()}")
 
 
 async def judged_by_a_person(
@@ -114,7 +116,11 @@ async def judged_by_a_person(
 ) -> tuple[PendingApproval, Sequence[CallEvent]]:
     """Run the hook until it waits for a person, decide `kind`, and return the approval and the output."""
     hook = asyncio.ensure_future(policy.on_block_complete(event, ctx))
-    approval = await asyncio.wait_for(_until_pending(service), GUARD_S)
+    try:
+        approval = await asyncio.wait_for(_until_pending(service, hook), GUARD_S)
+    except BaseException:
+        hook.cancel()
+        raise
     await service.decide(approval.id, Decision(kind, "looked at it", "admin-key", time.time()))
     return approval, await asyncio.wait_for(hook, GUARD_S)
 
