@@ -45,7 +45,11 @@ TESTS_BY_MODULE: dict[str, tuple[str, ...]] = {
         "tests/unit/test_block_commands_rules.py",
     ),
     "src/luthien/pipeline/repair.py": ("tests/unit/test_repair.py", "tests/unit/test_runner.py"),
-    "src/luthien/policy/runner.py": ("tests/unit/test_runner.py", "tests/unit/test_runner_held_bytes.py"),
+    "src/luthien/policy/runner.py": (
+        "tests/unit/test_runner.py",
+        "tests/unit/test_runner_held_bytes.py",
+        "tests/unit/test_mutants_runner.py",
+    ),
     "src/luthien/records/secrets.py": (
         "tests/unit/test_records_parts.py",
         "tests/unit/test_mutants_shadow_secrets.py",
