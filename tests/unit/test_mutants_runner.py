@@ -1,9 +1,9 @@
 """The hook runner's held-bytes limit where an overflow meets tool calls still being judged.
 
-What `test_runner_held_bytes.py` leaves open: where the blocked message of an overflowing block goes
-among the tool calls awaiting judgment (at once, like any decided text, not when the calls are
-decided), and the limit a zero-byte context names. Events are built without wire
-bytes, so each held event counts its text plus 64 bytes (`luthien.policy.holding.held_size`).
+What `test_runner_held_bytes.py` leaves open: when the blocked message of an overflowing block goes
+out while tool calls await judgment (at once, like any decided text, not when the calls are decided),
+and the limit a zero-byte context names. Events are built without wire bytes, so each held event
+counts its text plus 64 bytes (`luthien.policy.holding.held_size`).
 """
 
 from __future__ import annotations
