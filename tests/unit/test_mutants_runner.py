@@ -29,6 +29,7 @@ from luthien.call.events import (
 )
 from luthien.policy.base import Policy, PolicyConfig, PolicyContext
 from luthien.policy.holding import overflow_reason
+from luthien.policy.runner import Runner
 
 LIMIT = 1024
 BIG = "x" * (LIMIT * 2)
@@ -132,3 +133,45 @@ async def test_a_context_that_may_hold_nothing_blocks_every_held_block_naming_a_
     assert blocks == [(4, (TEXT, "**Blocked tool call: `ls`**"))]
     (blocked,) = activity.events(type="policy.blocked")
     assert blocked.data["reason"] == overflow_reason("holder", 0)
+
+
+class TextDecider(Policy[PolicyConfig]):
+    """Holds text blocks (decided in place, one at a time); notes whether the runner reports holding."""
+
+    holds: ClassVar[frozenset[BlockKind]] = frozenset({TEXT})
+
+    def __init__(self, config: PolicyConfig) -> None:
+        super().__init__(config)
+        self.watched: Runner | None = None
+        self.holding_while_deciding: list[bool] = []
+
+    async def on_block_complete(self, event: BlockComplete, ctx: PolicyContext) -> Sequence[CallEvent]:
+        assert self.watched is not None
+        self.holding_while_deciding.append(self.watched.holding)
+        return [event]
+
+
+@pytest.mark.asyncio
+async def test_holding_is_reported_while_a_text_block_is_decided_and_not_after() -> None:
+    policy = TextDecider(PolicyConfig())
+    runner = policy.runner(PolicyContext("tx", "decider", ActivityLog(), max_held_bytes=LIMIT))
+    policy.watched = runner
+    after: list[bool] = []
+
+    async def upstream() -> AsyncIterator[CallEvent]:
+        yield START
+        for event in [*text_events(0, "one"), *text_events(1, "two")]:
+            yield event
+            after.append(runner.holding)
+        yield MessageEnd(StopReason.END_TURN)
+
+    out = [event async for event in runner.process(upstream())]
+
+    assert [_name(event) for event in out if isinstance(event, BlockComplete)] == [
+        (TEXT, "one"),
+        (TEXT, "two"),
+    ]
+    assert policy.holding_while_deciding == [True, True]
+    # Held from each block's start; not once it is decided (read when the next event is asked for).
+    assert after == [True, True, False, True, True, False]
+    assert runner.holding is False
