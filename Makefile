@@ -45,6 +45,7 @@ run: $(VENV)/.installed
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench mutation
 	$(BIN)/ruff format --check src tests bench mutation
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/pyright

@@ -5,19 +5,25 @@ Usage: `python bench/fake_upstream.py PORT`
 - `POST /v1/messages`: a fixed Anthropic message, or with `"stream": true` an Anthropic SSE stream
   (message_start, ping, content_block_start, N content_block_delta, content_block_stop,
   message_delta, message_stop).
-- `POST /v1/chat/completions`: the same for OpenAI Chat (chunks ended by `data: [DONE]`).
+- `POST /v1/chat/completions`: the same for OpenAI Chat (chunks ended by `data: [DONE]`, after a
+  usage chunk when the request sets `stream_options.include_usage`, as translated calls do).
+- `POST /v1/responses`: the same for OpenAI Responses (response.created, response.in_progress,
+  output_item.added, content_part.added, N output_text.delta, output_text.done, content_part.done,
+  output_item.done, response.completed with the usage; every event with its `sequence_number`).
 - `GET /health`: 200.
 
 Streams have `deltas` text deltas (query parameter, else env `FAKE_DELTAS`, default 20), each
 preceded by a pause of `delta_delay_ms` milliseconds (query parameter, else env
 `FAKE_DELTA_DELAY_MS`, default 0), so time-to-first-token can be measured. Every response body that
-does not depend on those parameters is serialized once, at start-up.
+does not depend on those parameters is serialized once, at start-up; the frames of a stream of N
+deltas are built once per N.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import sys
 from typing import Any, cast
@@ -32,6 +38,21 @@ MODEL = "claude-fake-1"
 WORDS = ("Hello", " there", ",", " this", " is", " a", " fake", " streamed", " answer", ".")
 TEXT = "Hello! This is a fake answer from the benchmark upstream."
 
+INPUT_TOKENS = 12
+CREATED = 1700000000
+"""The `created` / `created_at` time every OpenAI answer carries (fixed: the bodies are precomputed)."""
+CACHED_STREAM_SHAPES = 64
+"""Distinct delta counts whose frames are kept (a run uses two or three)."""
+
+StreamFrames = tuple[tuple[bytes, ...], tuple[bytes, ...], tuple[bytes, ...]]
+"""A stream's frames: those before the text deltas, the deltas (paced), and those after."""
+
+
+def streamed_text(deltas: int) -> str:
+    """The text a stream of `deltas` deltas spells out."""
+    return "".join(WORDS[index % len(WORDS)] for index in range(deltas))
+
+
 ANTHROPIC_MESSAGE = orjson.dumps(
     {
         "id": "msg_fake",
@@ -41,14 +62,14 @@ ANTHROPIC_MESSAGE = orjson.dumps(
         "content": [{"type": "text", "text": TEXT}],
         "stop_reason": "end_turn",
         "stop_sequence": None,
-        "usage": {"input_tokens": 12, "output_tokens": 14},
+        "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": 14},
     }
 )
 OPENAI_COMPLETION = orjson.dumps(
     {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
-        "created": 1700000000,
+        "created": CREATED,
         "model": MODEL,
         "choices": [
             {
@@ -58,7 +79,7 @@ OPENAI_COMPLETION = orjson.dumps(
                 "logprobs": None,
             }
         ],
-        "usage": {"prompt_tokens": 12, "completion_tokens": 14, "total_tokens": 26},
+        "usage": {"prompt_tokens": INPUT_TOKENS, "completion_tokens": 14, "total_tokens": 26},
     }
 )
 RESPONSE_HEADERS = {"request-id": "req_fake", "content-type": "application/json"}
@@ -66,7 +87,7 @@ STREAM_HEADERS = {"request-id": "req_fake", "content-type": "text/event-stream",
 
 
 def anthropic_frame(event: str, data: dict[str, Any]) -> bytes:
-    """One named Anthropic SSE frame."""
+    """One named SSE frame (Anthropic and OpenAI Responses name their events)."""
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
@@ -74,6 +95,9 @@ def openai_frame(data: dict[str, Any]) -> bytes:
     """One unnamed OpenAI SSE frame."""
     return b"data: " + orjson.dumps(data) + b"\n\n"
 
+
+# ---------------------------------------------------------------------------------------------
+# Anthropic Messages
 
 ANTHROPIC_HEAD = (
     anthropic_frame(
@@ -88,7 +112,7 @@ ANTHROPIC_HEAD = (
                 "content": [],
                 "stop_reason": None,
                 "stop_sequence": None,
-                "usage": {"input_tokens": 12, "output_tokens": 1},
+                "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": 1},
             },
         },
     ),
@@ -107,9 +131,10 @@ ANTHROPIC_DELTAS = tuple(
 )
 
 
-def anthropic_tail(deltas: int) -> tuple[bytes, ...]:
-    """The frames after the last text delta."""
-    return (
+@functools.lru_cache(maxsize=CACHED_STREAM_SHAPES)
+def anthropic_stream(deltas: int) -> StreamFrames:
+    """An Anthropic Messages stream of `deltas` text deltas."""
+    tail = (
         anthropic_frame("content_block_stop", {"type": "content_block_stop", "index": 0}),
         anthropic_frame(
             "message_delta",
@@ -121,6 +146,12 @@ def anthropic_tail(deltas: int) -> tuple[bytes, ...]:
         ),
         anthropic_frame("message_stop", {"type": "message_stop"}),
     )
+    body = tuple(ANTHROPIC_DELTAS[index % len(ANTHROPIC_DELTAS)] for index in range(deltas))
+    return ANTHROPIC_HEAD, body, tail
+
+
+# ---------------------------------------------------------------------------------------------
+# OpenAI Chat Completions
 
 
 def openai_chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
@@ -129,7 +160,7 @@ def openai_chunk(delta: dict[str, Any], finish_reason: str | None = None) -> byt
         {
             "id": "chatcmpl-fake",
             "object": "chat.completion.chunk",
-            "created": 1700000000,
+            "created": CREATED,
             "model": MODEL,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
         }
@@ -138,7 +169,143 @@ def openai_chunk(delta: dict[str, Any], finish_reason: str | None = None) -> byt
 
 OPENAI_HEAD = (openai_chunk({"role": "assistant", "content": ""}),)
 OPENAI_DELTAS = tuple(openai_chunk({"content": word}) for word in WORDS)
-OPENAI_TAIL = (openai_chunk({}, "stop"), b"data: [DONE]\n\n")
+OPENAI_DONE = b"data: [DONE]\n\n"
+
+
+@functools.lru_cache(maxsize=CACHED_STREAM_SHAPES)
+def chat_stream(deltas: int, include_usage: bool) -> StreamFrames:
+    """A Chat Completions stream of `deltas` content deltas, with the usage chunk when asked for."""
+    tail = [openai_chunk({}, "stop")]
+    if include_usage:
+        usage = {
+            "prompt_tokens": INPUT_TOKENS,
+            "completion_tokens": deltas,
+            "total_tokens": INPUT_TOKENS + deltas,
+        }
+        tail.append(
+            openai_frame(
+                {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion.chunk",
+                    "created": CREATED,
+                    "model": MODEL,
+                    "choices": [],
+                    "usage": usage,
+                }
+            )
+        )
+    tail.append(OPENAI_DONE)
+    body = tuple(OPENAI_DELTAS[index % len(OPENAI_DELTAS)] for index in range(deltas))
+    return OPENAI_HEAD, body, tuple(tail)
+
+
+# ---------------------------------------------------------------------------------------------
+# OpenAI Responses
+
+RESPONSE_ID = "resp_fake"
+RESPONSE_ITEM_ID = "msg_fake"
+
+
+def responses_usage(output_tokens: int) -> dict[str, Any]:
+    """A Responses `usage` object."""
+    return {
+        "input_tokens": INPUT_TOKENS,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": INPUT_TOKENS + output_tokens,
+    }
+
+
+def output_text_part(text: str) -> dict[str, Any]:
+    """A message's `output_text` content part."""
+    return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+
+
+def responses_message(text: str, status: str) -> dict[str, Any]:
+    """The assistant's message output item (no content while it is in progress)."""
+    content = [output_text_part(text)] if status == "completed" else []
+    return {
+        "id": RESPONSE_ITEM_ID,
+        "type": "message",
+        "status": status,
+        "role": "assistant",
+        "content": content,
+    }
+
+
+def response_object(
+    status: str, output: list[dict[str, Any]], usage: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A Responses `response` object, as the API returns it (the fields an SDK reads, and a few more)."""
+    return {
+        "id": RESPONSE_ID,
+        "object": "response",
+        "created_at": CREATED,
+        "status": status,
+        "background": False,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "max_output_tokens": None,
+        "model": MODEL,
+        "output": output,
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "reasoning": {"effort": None, "summary": None},
+        "store": False,
+        "temperature": 1.0,
+        "text": {"format": {"type": "text"}},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": usage,
+        "user": None,
+        "metadata": {},
+    }
+
+
+RESPONSES_BODY = orjson.dumps(
+    response_object("completed", [responses_message(TEXT, "completed")], responses_usage(14))
+)
+
+
+@functools.lru_cache(maxsize=CACHED_STREAM_SHAPES)
+def responses_stream(deltas: int) -> StreamFrames:
+    """A Responses stream of `deltas` `response.output_text.delta` events."""
+    frames: list[bytes] = []
+
+    def event(kind: str, **fields: Any) -> bytes:
+        frame = anthropic_frame(kind, {"type": kind, **fields, "sequence_number": len(frames)})
+        frames.append(frame)
+        return frame
+
+    text = streamed_text(deltas)
+    at = {"item_id": RESPONSE_ITEM_ID, "output_index": 0, "content_index": 0}
+    in_progress = response_object("in_progress", [], None)
+    head = (
+        event("response.created", response=in_progress),
+        event("response.in_progress", response=in_progress),
+        event("response.output_item.added", output_index=0, item=responses_message("", "in_progress")),
+        event("response.content_part.added", **at, part=output_text_part("")),
+    )
+    body = tuple(
+        event("response.output_text.delta", **at, delta=WORDS[index % len(WORDS)], logprobs=[])
+        for index in range(deltas)
+    )
+    done = responses_message(text, "completed")
+    tail = (
+        event("response.output_text.done", **at, text=text, logprobs=[]),
+        event("response.content_part.done", **at, part=output_text_part(text)),
+        event("response.output_item.done", output_index=0, item=done),
+        event("response.completed", response=response_object("completed", [done], responses_usage(deltas))),
+    )
+    return head, body, tail
+
+
+# ---------------------------------------------------------------------------------------------
+# Serving
 
 
 def stream_parameters(request: web.Request) -> tuple[int, float]:
@@ -149,30 +316,28 @@ def stream_parameters(request: web.Request) -> tuple[int, float]:
     return deltas, delay_ms / 1000.0
 
 
-async def wants_stream(request: web.Request) -> bool:
-    """Whether the JSON request body asks for a stream."""
+async def request_json(request: web.Request) -> dict[str, Any]:
+    """The JSON request body (empty when it is not a JSON object)."""
     body = await request.read()
     try:
         parsed: Any = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return False
-    return isinstance(parsed, dict) and cast(dict[str, Any], parsed).get("stream") is True
+        return {}
+    return cast(dict[str, Any], parsed) if isinstance(parsed, dict) else {}
 
 
-async def stream(
-    request: web.Request, head: tuple[bytes, ...], deltas: tuple[bytes, ...], tail: tuple[bytes, ...] | None
-) -> web.StreamResponse:
-    """Write head frames, then the deltas (paced), then the tail, one write per frame."""
-    count, delay = stream_parameters(request)
+async def stream(request: web.Request, frames: StreamFrames, delay: float) -> web.StreamResponse:
+    """Write the head frames, then the deltas (each after `delay` seconds), then the tail, one write each."""
+    head, deltas, tail = frames
     response = web.StreamResponse(headers=STREAM_HEADERS)
     await response.prepare(request)
     for frame in head:
         await response.write(frame)
-    for index in range(count):
+    for frame in deltas:
         if delay > 0:
             await asyncio.sleep(delay)
-        await response.write(deltas[index % len(deltas)])
-    for frame in tail if tail is not None else anthropic_tail(count):
+        await response.write(frame)
+    for frame in tail:
         await response.write(frame)
     await response.write_eof()
     return response
@@ -180,16 +345,29 @@ async def stream(
 
 async def messages(request: web.Request) -> web.StreamResponse:
     """`POST /v1/messages`."""
-    if await wants_stream(request):
-        return await stream(request, ANTHROPIC_HEAD, ANTHROPIC_DELTAS, None)
+    if (await request_json(request)).get("stream") is True:
+        count, delay = stream_parameters(request)
+        return await stream(request, anthropic_stream(count), delay)
     return web.Response(body=ANTHROPIC_MESSAGE, headers=RESPONSE_HEADERS)
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     """`POST /v1/chat/completions`."""
-    if await wants_stream(request):
-        return await stream(request, OPENAI_HEAD, OPENAI_DELTAS, OPENAI_TAIL)
+    body = await request_json(request)
+    if body.get("stream") is True:
+        count, delay = stream_parameters(request)
+        options: Any = body.get("stream_options")
+        usage = isinstance(options, dict) and cast(dict[str, Any], options).get("include_usage") is True
+        return await stream(request, chat_stream(count, usage), delay)
     return web.Response(body=OPENAI_COMPLETION, headers=RESPONSE_HEADERS)
+
+
+async def responses(request: web.Request) -> web.StreamResponse:
+    """`POST /v1/responses`."""
+    if (await request_json(request)).get("stream") is True:
+        count, delay = stream_parameters(request)
+        return await stream(request, responses_stream(count), delay)
+    return web.Response(body=RESPONSES_BODY, headers=RESPONSE_HEADERS)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -202,6 +380,7 @@ def make_app() -> web.Application:
     app = web.Application()
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/responses", responses)
     app.router.add_get("/health", health)
     return app
 

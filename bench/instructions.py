@@ -8,7 +8,9 @@ not (runs repeat within about 1 %). This script serves a fixed number of calls t
 ```sh
 .venv/bin/python bench/instructions.py                                 # every scenario, noop
 .venv/bin/python bench/instructions.py --policies noop,string_replace --scenarios messages_stream
+.venv/bin/python bench/instructions.py --policies string_replace,translated --scenarios messages_stream
 .venv/bin/python bench/instructions.py --src /tmp/before/src           # another source tree (A/B)
+.venv/bin/python bench/instructions.py --records sqlite              # recording on (or postgresql)
 .venv/bin/python bench/instructions.py --tool cpu                      # CPU µs per call, no valgrind
 .venv/bin/python bench/instructions.py --wrk-ab /tmp/before/src        # interleaved wrk A/B runs
 .venv/bin/python bench/instructions.py upstream 8990                   # the fake upstream alone
@@ -21,288 +23,62 @@ not (runs repeat within about 1 %). This script serves a fixed number of calls t
   use py-spy for Python).
 - `--tool cpu`: the server's user + system CPU time over the measured calls (from `/proc`).
 - `--wrk-ab DIR`: two servers (this tree and the tree at DIR) in front of one fake upstream; `wrk`
-  alternates between them (`--rounds` times per scenario) and the medians are compared.
+  alternates between them (`--rounds` times per scenario) and the medians are compared
+  (`instructions_ab.py`).
 
-The upstream is this file's own fake (`upstream` subcommand: aiohttp on uvloop), which answers the
+The upstream is a fake of its own (`instructions_setup.py`: aiohttp on uvloop), which answers the
 three APIs (`/v1/messages`, `/v1/chat/completions`, `/v1/responses`) with replies built by
 `luthien.testing.streams` and precomputed at start-up: 20 text deltas per stream, one write per
 SSE frame. Under callgrind, Luthien runs ~50 times slower than the upstream, so a stream's frames tend to
 arrive together in one read: the counts are those of a loaded server (where the same happens), and
 changes that pay per read (one write per read) look their best here. `--delay-ms` paces the frames.
 
-`string_replace` replaces the word `fake` (twice in each reply), so its streams are decoded,
-changed and re-encoded. Calls go without recording (`LUTHIEN_RECORDS=off`), as in
-docs/performance.md's non-streaming regression figures.
+`--policies` names what each server runs (`bench/variants.py`): `noop`; `string_replace`, which
+replaces the word `fake` (twice in each reply), so its streams are decoded, changed and re-encoded;
+`translated`, no policy but every call translated (a Messages client served by an `openai-chat`
+upstream, Chat and Responses clients by an `anthropic` one). With both `string_replace` and
+`translated`, the ratio of their costs per scenario is printed at the end (issue 10: a translated
+streaming call at most 1.5 times a same-API `string_replace` call). Calls go without recording
+(`LUTHIEN_RECORDS=off`), as in docs/performance.md's non-streaming regression figures, unless
+`--records sqlite` or `--records postgresql` (`bench/records_db.py`: a fresh database per server);
+then each count also waits for the writer to have stored every call served so far (before zeroing
+and before dumping), so a call's record is written in its own window.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import os
 import re
-import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
-HOST = "127.0.0.1"
-TEXT_WORDS = 20
-"""Text deltas per stream (as `bench/run.py`'s default)."""
-TEXT = " ".join(["This", "is", "a", "fake", "answer"] * (TEXT_WORDS // 5))
-API_KEY = "sk-bench-not-a-real-key"
-STARTUP_TIMEOUT_S = 600.0
-"""Seconds to wait for a server to answer `/health` (start-up under valgrind is slow)."""
+from instructions_ab import wrk_ab
+from instructions_setup import (
+    HOST,
+    ROOT,
+    SCENARIOS,
+    VENV_PYTHON,
+    free_port,
+    luthien_env,
+    run_load,
+    serve_upstream,
+    start_luthien,
+    start_upstream,
+    stop,
+)
+from records_db import RECORDS_CHOICES, drop_records_database, recording_env, records_database, wait_stored
+from variants import VARIANTS, variant_env
+
 CONTROL_TIMEOUT_S = 120.0
-SLOW_HOST_TIMEOUT_S = 120
-RETRIES = 3
-STRING_REPLACE_CONFIG = """\
-policy: bench_replace
-policies:
-  bench_replace:
-    class: string_replace
-    config:
-      replacements:
-        - {find: "fake", replace: "mock"}
-"""
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """One kind of call: an endpoint, streaming or not."""
-
-    name: str
-    path: str
-    api: str
-    stream: bool
-
-
-SCENARIOS = {
-    scenario.name: scenario
-    for scenario in (
-        Scenario("messages", "/v1/messages", "anthropic", False),
-        Scenario("messages_stream", "/v1/messages", "anthropic", True),
-        Scenario("chat", "/v1/chat/completions", "openai_chat", False),
-        Scenario("chat_stream", "/v1/chat/completions", "openai_chat", True),
-        Scenario("responses", "/v1/responses", "openai_responses", False),
-        Scenario("responses_stream", "/v1/responses", "openai_responses", True),
-    )
-}
-
-
-def request_body(scenario: Scenario) -> bytes:
-    """A small request body of the scenario's API (like `bench/run.py`'s)."""
-    message = {"role": "user", "content": "Say hello."}
-    body: dict[str, Any]
-    if scenario.api == "anthropic":
-        body = {"model": "claude-bench-1", "max_tokens": 64, "messages": [message]}
-    elif scenario.api == "openai_chat":
-        body = {"model": "gpt-bench-1", "messages": [message]}
-    else:
-        body = {"model": "gpt-bench-1", "input": "Say hello."}
-    if scenario.stream:
-        body["stream"] = True
-    return json.dumps(body).encode()
-
-
-def request_headers(scenario: Scenario) -> dict[str, str]:
-    """What an SDK sends that matters to the proxy."""
-    if scenario.api == "anthropic":
-        return {"content-type": "application/json", "x-api-key": API_KEY, "anthropic-version": "2023-06-01"}
-    return {"content-type": "application/json", "authorization": f"Bearer {API_KEY}"}
-
-
-# -- the fake upstream --------------------------------------------------------------------------------
-
-
-def serve_upstream(port: int) -> None:
-    """Serve the three APIs on `port` until killed."""
-    import orjson
-    import uvloop
-    from aiohttp import web
-
-    from luthien.testing.streams import model_reply
-
-    replies = {
-        (api, stream): model_reply(api, TEXT, text_chunks=TEXT_WORDS, stream=stream)  # type: ignore[arg-type]
-        for api in ("anthropic", "openai_chat", "openai_responses")
-        for stream in (False, True)
-    }
-    stream_headers = {"content-type": "text/event-stream", "cache-control": "no-cache", "request-id": "req_b"}
-    json_headers = {"content-type": "application/json", "request-id": "req_b"}
-
-    def handler(api: str) -> Any:
-        async def handle(request: web.Request) -> web.StreamResponse:
-            parsed = orjson.loads(await request.read())
-            reply = replies[(api, parsed.get("stream") is True)]
-            if reply.body is not None:
-                return web.Response(body=reply.body, headers=json_headers)
-            delay = float(request.query.get("delay_ms", "0")) / 1000
-            response = web.StreamResponse(headers=stream_headers)
-            await response.prepare(request)
-            for frame in reply.frames:
-                if delay:
-                    await asyncio.sleep(delay)
-                await response.write(frame)
-            await response.write_eof()
-            return response
-
-        return handle
-
-    async def health(_: web.Request) -> web.Response:
-        return web.Response(body=b"{}", headers=json_headers)
-
-    async def run() -> None:
-        app = web.Application()
-        app.router.add_post("/v1/messages", handler("anthropic"))
-        app.router.add_post("/v1/chat/completions", handler("openai_chat"))
-        app.router.add_post("/v1/responses", handler("openai_responses"))
-        app.router.add_get("/health", health)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        await web.TCPSite(runner, HOST, port, backlog=1024).start()
-        await asyncio.Event().wait()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        uvloop.run(run())
-
-
-# -- processes ----------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_healthy(process: subprocess.Popen[bytes], url: str, timeout_s: float) -> None:
-    """Wait until `url` answers 200; fail if the process exits first."""
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"{process.args!r} exited with {process.returncode}")
-        with (
-            contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),
-            urllib.request.urlopen(url, timeout=5) as answer,
-        ):
-            if answer.status == 200:
-                return
-        time.sleep(0.5)
-    sys.exit(f"{url} did not answer within {timeout_s:g} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL, the process group started for `process`."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def start_upstream(port: int, log: Path) -> subprocess.Popen[bytes]:
-    """This file's fake upstream on `port`."""
-    python = str(VENV_PYTHON if VENV_PYTHON.exists() else Path(sys.executable))
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [python, __file__, "upstream", str(port)], stdout=out, stderr=out, start_new_session=True
-        )
-    wait_healthy(process, f"http://{HOST}:{port}/health", STARTUP_TIMEOUT_S)
-    return process
-
-
-def luthien_env(port: int, upstream_port: int, src: Path | None, config: Path | None) -> dict[str, str]:
-    """The environment of a `luthien serve` in front of the fake upstream."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("LUTHIEN_") and key != "PYTHONPATH"
-    }
-    env.update(
-        LUTHIEN_HOST=HOST,
-        LUTHIEN_PORT=str(port),
-        LUTHIEN_ANTHROPIC_BASE_URL=f"http://{HOST}:{upstream_port}",
-        LUTHIEN_OPENAI_BASE_URL=f"http://{HOST}:{upstream_port}/v1",
-        LUTHIEN_LOG_LEVEL="warning",
-        LUTHIEN_RECORDS="off",
-        # Under valgrind on a busy host, connecting can take longer than the default allows.
-        LUTHIEN_UPSTREAM_CONNECT_TIMEOUT_S=str(SLOW_HOST_TIMEOUT_S),
-    )
-    if src is not None:
-        env["PYTHONPATH"] = str(src.resolve())
-    if config is not None:
-        env["LUTHIEN_CONFIG"] = str(config)
-    return env
-
-
-def start_luthien(port: int, env: dict[str, str], log: Path, wrapper: list[str]) -> subprocess.Popen[bytes]:
-    """`luthien serve` (under `wrapper`, e.g. valgrind), answering `/health`."""
-    python = str(VENV_PYTHON if VENV_PYTHON.exists() else Path(sys.executable))
-    argv = [*wrapper, python, "-c", "import sys; from luthien.cli import main; sys.exit(main(['serve']))"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(argv, stdout=out, stderr=out, env=env, start_new_session=True)
-    wait_healthy(process, f"http://{HOST}:{port}/health", STARTUP_TIMEOUT_S)
-    return process
-
-
-# -- load ---------------------------------------------------------------------------------------------
-
-
-async def load(base: str, scenario: Scenario, requests: int, concurrency: int, delay_ms: float) -> None:
-    """Send `requests` calls, `concurrency` at a time, reading each answer whole; fail on a non-200."""
-    import aiohttp
-
-    body, headers = request_body(scenario), request_headers(scenario)
-    url = f"{base}{scenario.path}" + (f"?delay_ms={delay_ms:g}" if delay_ms else "")
-    remaining = requests
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            for attempt in range(RETRIES + 1):
-                try:
-                    async with session.post(url, data=body, headers=headers) as response:
-                        answer = await response.read()
-                        if response.status != 200:
-                            raise RuntimeError(f"{scenario.name}: HTTP {response.status}: {answer[:300]!r}")
-                    break
-                except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
-                    # Under valgrind one event-loop turn can outlast uvicorn's 5 s keep-alive timer
-                    # (its clock is read once per turn): a reused connection may be closed under a
-                    # request. Sent again on a fresh one, as HTTP clients do.
-                    if attempt == RETRIES:
-                        raise
-
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=None)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-
-
-def run_load(base: str, scenario: Scenario, requests: int, concurrency: int, delay_ms: float) -> None:
-    """`load`, in its own event loop."""
-    asyncio.run(load(base, scenario, requests, concurrency, delay_ms))
+POLICIES = ("noop", *VARIANTS)
+TARGET_TRANSLATED_RATIO = 1.5
+"""Issue 10: a translated streaming call's cost / a same-API `string_replace` call's."""
 
 
 # -- counting -----------------------------------------------------------------------------------------
@@ -336,12 +112,12 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measure(args: argparse.Namespace, policy: str, out_dir: Path) -> list[dict[str, Any]]:
-    """Every chosen scenario through one server running `policy`."""
+    """Every chosen scenario through one server running `policy` (noop or a variant)."""
     upstream_port, port = free_port(), free_port()
-    config = None
-    if policy == "string_replace":
-        config = out_dir / "string_replace.yaml"
-        config.write_text(STRING_REPLACE_CONFIG)
+    variant = {} if policy == "noop" else variant_env(policy, out_dir, f"http://{HOST}:{upstream_port}")
+    database_url = records_database(args.records, out_dir, policy)
+    variant = {**variant, **recording_env(database_url)}
+    served = 0
     wrapper: list[str] = []
     if args.tool == "callgrind":
         wrapper = [
@@ -353,7 +129,7 @@ def measure(args: argparse.Namespace, policy: str, out_dir: Path) -> list[dict[s
     upstream = start_upstream(upstream_port, out_dir / "upstream.log")
     results: list[dict[str, Any]] = []
     try:
-        env = luthien_env(port, upstream_port, args.src, config)
+        env = luthien_env(port, upstream_port, args.src, variant)
         luthien = start_luthien(port, env, out_dir / f"luthien-{policy}.log", wrapper)
         try:
             base = f"http://{HOST}:{port}"
@@ -362,10 +138,14 @@ def measure(args: argparse.Namespace, policy: str, out_dir: Path) -> list[dict[s
             for name in args.scenarios:
                 scenario = SCENARIOS[name]
                 run_load(base, scenario, args.warmup, args.concurrency, args.delay_ms)
+                served += args.warmup
+                wait_stored(database_url, served)
+                served += args.requests
                 if args.tool == "callgrind":
                     before = set(out_dir.glob("callgrind.out*"))
                     callgrind_control("--zero", str(luthien.pid))
                     run_load(base, scenario, args.requests, args.concurrency, args.delay_ms)
+                    wait_stored(database_url, served)
                     callgrind_control("--dump", str(luthien.pid))
                     total, path = dumped_instructions(out_dir, before)
                     target = out_dir / f"callgrind.{policy}.{name}"
@@ -374,89 +154,40 @@ def measure(args: argparse.Namespace, policy: str, out_dir: Path) -> list[dict[s
                 else:
                     start = cpu_seconds(luthien.pid)
                     run_load(base, scenario, args.requests, args.concurrency, args.delay_ms)
+                    wait_stored(database_url, served)
                     cost, unit = (cpu_seconds(luthien.pid) - start) / args.requests * 1e6, "CPU µs/call"
-                results.append({"policy": policy, "scenario": name, "per_call": cost, "unit": unit})
-                print(f"{policy:15} {name:18} {cost:12,.0f} {unit}", flush=True)
+                results.append(
+                    {
+                        "policy": policy,
+                        "records": args.records,
+                        "scenario": name,
+                        "per_call": cost,
+                        "unit": unit,
+                    }
+                )
+                print(f"{policy:15} {args.records:10} {name:18} {cost:12,.0f} {unit}", flush=True)
         finally:
             stop(luthien)
     finally:
         stop(upstream)
+        drop_records_database(database_url)
     return results
 
 
-# -- interleaved wrk A/B ------------------------------------------------------------------------------
-
-_WRK_SCRIPT = f"""
-function init(args)
-   local file = assert(io.open(args[1], "rb"))
-   wrk.body = file:read("*a")
-   file:close()
-   wrk.method = "POST"
-   wrk.headers["Content-Type"] = "application/json"
-   wrk.headers["anthropic-version"] = "2023-06-01"
-   wrk.headers["x-api-key"] = "{API_KEY}"
-   wrk.headers["Authorization"] = "Bearer {API_KEY}"
-end
-"""
-
-
-def wrk(url: str, body_file: Path, script: Path, connections: int, duration: int) -> float:
-    """Requests per second `wrk` measured (non-200 answers fail the run)."""
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(script), url, "--", str(body_file)]
-    output = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
-    if "Non-2xx" in output:
-        sys.exit(f"wrk saw errors:\n{output}")
-    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    if match is None:
-        sys.exit(f"no figure in wrk's output:\n{output}")
-    return float(match.group(1))
-
-
-def wrk_ab(args: argparse.Namespace, policy: str, out_dir: Path) -> list[dict[str, Any]]:
-    """This tree (B) against `args.wrk_ab` (A), wrk alternating between them."""
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed (apt-get install -y wrk)")
-    script = out_dir / "post.lua"
-    script.write_text(_WRK_SCRIPT)
-    config = None
-    if policy == "string_replace":
-        config = out_dir / "string_replace.yaml"
-        config.write_text(STRING_REPLACE_CONFIG)
-    upstream_port = free_port()
-    upstream = start_upstream(upstream_port, out_dir / "upstream.log")
-    servers: dict[str, subprocess.Popen[bytes]] = {}
-    ports: dict[str, int] = {}
-    results: list[dict[str, Any]] = []
-    try:
-        for label, src in (("before", args.wrk_ab), ("after", args.src)):
-            ports[label] = free_port()
-            env = luthien_env(ports[label], upstream_port, src, config)
-            servers[label] = start_luthien(ports[label], env, out_dir / f"luthien-{label}.log", [])
-        for name in args.scenarios:
-            scenario = SCENARIOS[name]
-            body_file = out_dir / f"{name}.json"
-            body_file.write_bytes(request_body(scenario))
-            figures: dict[str, list[float]] = {"before": [], "after": []}
-            for round_ in range(args.rounds):
-                order = ("before", "after") if round_ % 2 == 0 else ("after", "before")
-                for label in order:
-                    url = f"http://{HOST}:{ports[label]}{scenario.path}"
-                    wrk(url, body_file, script, args.connections, 1)  # warm-up
-                    figures[label].append(wrk(url, body_file, script, args.connections, args.duration))
-            before, after = statistics.median(figures["before"]), statistics.median(figures["after"])
-            results.append(
-                {"policy": policy, "scenario": name, "before": figures["before"], "after": figures["after"]}
-            )
-            print(
-                f"{policy:15} {name:18} before {before:8,.0f} req/s  after {after:8,.0f} req/s  "
-                f"ratio {after / before:.2f}  (rounds: {figures})",
-                flush=True,
-            )
-    finally:
-        for server in servers.values():
-            stop(server)
-        stop(upstream)
-    return results
+def translated_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per scenario measured both ways: the translated call's cost / the `string_replace` call's."""
+    cost = {(r["policy"], r["scenario"]): r["per_call"] for r in results if "per_call" in r}
+    ratios: list[dict[str, Any]] = []
+    for (policy, scenario), translated in cost.items():
+        same_api = cost.get(("string_replace", scenario))
+        if policy == "translated" and same_api:
+            ratio = translated / same_api
+            ratios.append({"scenario": scenario, "translated/string_replace": ratio})
+            # The target is about streaming calls; a non-streaming call's ratio is shown for context.
+            met = "met" if ratio <= TARGET_TRANSLATED_RATIO else "MISSED"
+            verdict = f" (target <= {TARGET_TRANSLATED_RATIO:g}: {met})" if SCENARIOS[scenario].stream else ""
+            print(f"translated / string_replace  {scenario:18} x{ratio:.2f}{verdict}")
+    return ratios
 
 
 def main() -> None:
@@ -466,12 +197,13 @@ def main() -> None:
         return
     if VENV_PYTHON.exists() and Path(sys.executable).resolve() != VENV_PYTHON.resolve():
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), *sys.argv])
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the source tree to measure")
-    parser.add_argument("--policies", default="noop", help="comma-separated: noop, string_replace")
+    parser.add_argument("--policies", default="noop", help=f"comma-separated: {', '.join(POLICIES)}")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
     parser.add_argument("--requests", type=int, default=1000, help="measured calls per scenario")
     parser.add_argument("--warmup", type=int, default=100, help="calls before measuring")
+    parser.add_argument("--records", choices=RECORDS_CHOICES, default="off", help="where calls are recorded")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--delay-ms", type=float, default=0.0, help="pause before each upstream frame")
     parser.add_argument("--tool", choices=("callgrind", "cpu"), default="callgrind")
@@ -486,17 +218,21 @@ def main() -> None:
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
     if unknown:
         sys.exit(f"unknown scenarios: {unknown}; known: {list(SCENARIOS)}")
+    policies = [policy for policy in args.policies.split(",") if policy]
+    if unknown := [policy for policy in policies if policy not in POLICIES]:
+        sys.exit(f"unknown policies: {unknown}; known: {list(POLICIES)}")
     out_dir = args.out or Path(tempfile.mkdtemp(prefix="luthien-instructions-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
-    for policy in args.policies.split(","):
+    for policy in policies:
         if args.wrk_ab is not None:
             results.extend(wrk_ab(args, policy, out_dir))
         else:
             results.extend(measure(args, policy, out_dir))
+    ratios = translated_ratios(results)
     print(f"dumps and logs: {out_dir}")
     if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps({"results": results, "translated_ratios": ratios}, indent=2))
 
 
 if __name__ == "__main__":

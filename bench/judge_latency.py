@@ -41,7 +41,7 @@ from tests.fake_provider import (  # noqa: E402
     anthropic_message,
     anthropic_stream,
 )
-from tests.luthien_server import LuthienServer  # noqa: E402
+from tests.support.servers import LuthienServer  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "judge_latency.json"
 DELTA_PAUSE_S = 0.002

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from processes import CALIBRATION_LOOPS, CALIBRATION_SPIN_S, LUA_SCRIPT, Processes, taskset
+from variants import CLIENT_KEY
 
 
 def calibration_ms() -> float:
@@ -145,14 +146,13 @@ def _percentile(values: list[float], percent: float) -> float:
     return ordered[index]
 
 
-async def _ttft(url: str, body: bytes, duration: float) -> Measurement:
+async def _ttft(url: str, body: bytes, duration: float, marker: bytes) -> Measurement:
     import aiohttp
 
-    headers = {"content-type": "application/json", "anthropic-version": "2023-06-01", "x-api-key": "sk-bench"}
+    headers = {"content-type": "application/json", "anthropic-version": "2023-06-01", "x-api-key": CLIENT_KEY}
     first: list[float] = []
     total: list[float] = []
     errors = 0
-    marker = b"content_block_delta"
     connector = aiohttp.TCPConnector(limit=1)
     async with aiohttp.ClientSession(connector=connector) as session:
         started = time.perf_counter()
@@ -187,9 +187,12 @@ async def _ttft(url: str, body: bytes, duration: float) -> Measurement:
     )
 
 
-def run_ttft(url: str, body: bytes, duration: float) -> Measurement:
-    """Sequential streams on one connection; time to the first text delta and to the end of the stream."""
-    return asyncio.run(_ttft(url, body, duration))
+def run_ttft(url: str, body: bytes, duration: float, marker: bytes = b"content_block_delta") -> Measurement:
+    """Sequential streams on one connection; time to the first text delta and to the end of the stream.
+
+    `marker` is in the first text delta's frame and in none before it (the endpoint's `first_token`).
+    """
+    return asyncio.run(_ttft(url, body, duration, marker))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,7 +202,7 @@ def run_ttft(url: str, body: bytes, duration: float) -> Measurement:
 async def _python_load(url: str, body: bytes, connections: int, duration: float) -> Measurement:
     import aiohttp
 
-    headers = {"content-type": "application/json", "anthropic-version": "2023-06-01", "x-api-key": "sk-bench"}
+    headers = {"content-type": "application/json", "anthropic-version": "2023-06-01", "x-api-key": CLIENT_KEY}
     latencies: list[float] = []
     errors = 0
 

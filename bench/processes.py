@@ -13,10 +13,9 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -31,9 +30,6 @@ LUA_SCRIPT = BENCH_DIR / "post.lua"
 HOST = "127.0.0.1"
 MODEL = "claude-fake-1"
 STARTUP_TIMEOUT_S = 30.0
-# Targets for this stage (no policy).
-TARGET_NONSTREAM_RPS = 2000.0
-TARGET_ADDED_P50_MS = 1.0
 # CPUs' worth of time used by processes outside the benchmark above which a run is flagged as noisy.
 NOISY_CPU = 0.05
 # Size of the CPU-speed calibration loop, and how much slower than the run's fastest calibration a
@@ -157,6 +153,29 @@ def wait_healthy(
                 return
         time.sleep(0.05)
     raise RuntimeError(f"{name} did not answer {url} within {timeout:.0f} s:\n{processes.log_tail(name)}")
+
+
+@dataclass
+class Target:
+    """One server the load is run against: the fake itself (`direct`), or a proxy in front of it.
+
+    Attributes:
+        name: its column in the report.
+        base: its base URL.
+        process: the server (its CPU time is the server CPU of the report).
+        ttft: whether time-to-first-token scenarios run on it.
+        latency: whether the 1-connection latency scenarios run on it.
+        skipped_paths: endpoints it does not serve (a peer's), whose scenarios skip it.
+        expect: bytes every answer of its must hold (checked before measuring).
+    """
+
+    name: str
+    base: str
+    process: subprocess.Popen[bytes]
+    ttft: bool = True
+    latency: bool = True
+    skipped_paths: set[str] = field(default_factory=set[str])
+    expect: bytes | None = None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,13 +1,16 @@
 """Luthien benchmark: the same load direct, through a bare byte relay and through Luthien, in one run.
 
-On request also Luthien with several workers (`--workers N`) and peer proxies (`--peers litellm`).
+Beside Luthien with no policy, by default also Luthien with `string_replace` and Luthien on routes
+translated to an upstream of another API (`--variants`); on request Luthien with several workers
+(`--workers N`) and peer proxies (`--peers litellm`).
 
-`python bench/run.py` (or `make bench`) starts `bench/fake_upstream.py`, `bench/relay.py` and
-`luthien serve` on loopback ports, drives each with `wrk` (POST bodies from `bench/post.lua`), prints
-a table with the ratios, and writes `bench/results/latest.json`. Every process it starts is stopped on
-exit, including on Ctrl-C. `--smoke` checks in a few seconds that all of it works (a Python load
-generator, no `wrk`). The parts: `processes.py`, `load.py`, `scenarios.py`, `servers.py`,
-`report.py`. See docs/performance.md.
+`python bench/run.py` (or `make bench`) starts `bench/fake_upstream.py`, `bench/relay.py` and the
+`luthien serve` processes on loopback ports, drives each with `wrk` (POST bodies from
+`bench/post.lua`) on the three client APIs, prints tables with the ratios and the issues' targets,
+and writes `bench/results/latest.json`. Every process it starts is stopped on exit, including on
+Ctrl-C. `--smoke` checks in a few seconds that all of it works (a Python load generator, no `wrk`).
+The parts: `processes.py`, `load.py`, `scenarios.py`, `variants.py`, `peers.py`, `servers.py`,
+`checks.py`, `report.py`. See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from processes import (
 )
 from report import print_table
 from servers import run_all
+from variants import VARIANTS
 
 SMOKE_DURATION_S = 0.5
 """Seconds per measurement with `--smoke`: long enough for a few calls of every scenario."""
@@ -48,7 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement (default 10)")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement (default 5)")
     parser.add_argument(
         "--repeat",
         type=int,
@@ -56,10 +60,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="runs per scenario and target, interleaved; the median run is reported (default 1)",
     )
     parser.add_argument(
-        "--warmup", type=float, default=2.0, help="seconds of discarded load per target (default 2)"
+        "--warmup",
+        type=float,
+        default=1.0,
+        help="seconds of discarded load per target, endpoint and streaming or not (default 1)",
     )
     parser.add_argument(
-        "--connections", type=int, default=64, help="connections for throughput runs (default 64)"
+        "--connections",
+        type=int,
+        default=32,
+        help="connections for throughput runs (default 32, as in issue 11's targets)",
     )
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--deltas", type=int, default=20, help="text deltas per stream (default 20)")
@@ -77,7 +87,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scenarios",
         default="default",
-        help="'default', 'all', or a comma-separated list of scenario names",
+        help="'default' (every endpoint at --connections, streaming and not, plus Messages at 1 "
+        "connection and its time to first token), 'all' (also Chat's and Responses' 1-connection and "
+        "time-to-first-token scenarios), or a comma-separated list of scenario names",
     )
     parser.add_argument(
         "--proxy-cmd",
@@ -90,6 +102,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=1,
         help="also measure Luthien with this many workers (LUTHIEN_WORKERS), beside one (default 1: not)",
+    )
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help="comma-separated Luthien variants measured beside noop on the throughput scenarios: "
+        "string_replace (the policy), translated (no policy, every call translated to another API); "
+        f"default {','.join(VARIANTS)}, '' for none",
     )
     parser.add_argument(
         "--peers",
@@ -111,6 +130,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.peers = [peer.strip() for peer in args.peers.split(",") if peer.strip()]
+    args.variants = [variant.strip() for variant in args.variants.split(",") if variant.strip()]
+    unknown = sorted(set(args.variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
     if args.smoke:
         args.duration, args.warmup, args.repeat = SMOKE_DURATION_S, 0.0, 1
         args.connections = min(args.connections, SMOKE_CONNECTIONS)

@@ -44,7 +44,7 @@ TESTS_BY_MODULE: dict[str, tuple[str, ...]] = {
         "tests/unit/test_block_commands.py",
         "tests/unit/test_block_commands_rules.py",
     ),
-    "src/luthien/pipeline/repair.py": ("tests/unit/test_repair.py", "tests/unit/test_runner.py"),
+    "src/luthien/call/repair.py": ("tests/unit/test_repair.py", "tests/unit/test_runner.py"),
     "src/luthien/policy/runner.py": (
         "tests/unit/test_runner.py",
         "tests/unit/test_runner_held_bytes.py",

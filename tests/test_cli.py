@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,20 +13,13 @@ import pytest
 from luthien import settings_docs
 from luthien.cli import main
 from tests.fake_provider import FakeProvider
+from tests.support.ports import free_port
+from tests.support.serve_process import clean_env, start_serve, stop, wait_until_serving
 
 BIN = Path(sys.executable).parent
 LUTHIEN = str(BIN / "luthien")
 # Bounds for waiting on a subprocess: generous, since a loaded machine may be slow to start Python.
 COMMAND_TIMEOUT_S = 60.0
-STARTUP_POLLS = 300
-POLL_INTERVAL_S = 0.05
-_SCRUBBED_PREFIXES = ("LUTHIEN_", "ANTHROPIC_", "OPENAI_")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """A copy of the environment without any setting Luthien or the SDKs read, plus `extra`."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith(_SCRUBBED_PREFIXES)}
-    return {**env, **extra}
 
 
 def run(
@@ -45,13 +34,6 @@ def run(
         timeout=COMMAND_TIMEOUT_S,
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # -- settings-docs -----------------------------------------------------------------------------------
@@ -205,65 +187,16 @@ def test_serve_with_unparsable_yaml_exits_2(tmp_path: Path) -> None:
 # -- serve: a real server -----------------------------------------------------------------------------
 
 
-def wait_until_serving(process: subprocess.Popen[str], url: str) -> httpx.Response:
-    """Poll `url` until it answers, a bounded number of times; fail if the process exits first."""
-    for _ in range(STARTUP_POLLS):
-        if process.poll() is not None:
-            raise AssertionError(f"luthien exited with {process.returncode} before serving")
-        try:
-            return httpx.get(url, timeout=1.0)
-        except httpx.TransportError:
-            time.sleep(POLL_INTERVAL_S)
-    raise AssertionError(f"luthien did not answer {url} after {STARTUP_POLLS} tries")
-
-
-def stop(process: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> tuple[int, str]:
-    """Signal the server to stop and return its exit status and stderr."""
-    process.send_signal(sig)
-    try:
-        _, stderr = process.communicate(timeout=COMMAND_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        raise
-    return process.returncode, stderr
-
-
-@pytest.fixture
-def serve() -> Iterator[list[subprocess.Popen[str]]]:
-    """Started `luthien serve` processes; any still running at the end are killed."""
-    processes: list[subprocess.Popen[str]] = []
-    yield processes
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-
-
-def start_serve(
-    processes: list[subprocess.Popen[str]], args: list[str], env: dict[str, str]
-) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [LUTHIEN, "serve", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    processes.append(process)
-    return process
-
-
 # A service told to stop (SIGTERM, or Ctrl-C) that shut down gracefully exits 0.
 CLEAN_EXIT = 0
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
 def test_serve_answers_health_and_exits_cleanly(
-    serve: list[subprocess.Popen[str]], sig: signal.Signals
+    serve_processes: list[subprocess.Popen[str]], sig: signal.Signals
 ) -> None:
     port = free_port()
-    process = start_serve(serve, ["--port", str(port)], clean_env(LUTHIEN_LOG_LEVEL="warning"))
+    process = start_serve(serve_processes, ["--port", str(port)], clean_env(LUTHIEN_LOG_LEVEL="warning"))
 
     health = wait_until_serving(process, f"http://127.0.0.1:{port}/health")
 
@@ -278,7 +211,7 @@ def test_serve_answers_health_and_exits_cleanly(
 
 
 def test_serve_reads_settings_and_config_from_environment(
-    serve: list[subprocess.Popen[str]], fake: FakeProvider, tmp_path: Path
+    serve_processes: list[subprocess.Popen[str]], fake: FakeProvider, tmp_path: Path
 ) -> None:
     config = tmp_path / "luthien.yaml"
     config.write_text(
@@ -297,7 +230,7 @@ def test_serve_reads_settings_and_config_from_environment(
         SECOND_KEY="second-key",
         LUTHIEN_LOG_LEVEL="warning",
     )
-    process = start_serve(serve, [], env)
+    process = start_serve(serve_processes, [], env)
     base = f"http://127.0.0.1:{port}"
     wait_until_serving(process, f"{base}/health")
 

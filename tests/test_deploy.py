@@ -21,8 +21,8 @@ import yaml
 from luthien.config import load_config
 from luthien.settings import Settings
 from luthien.settings_docs import env_name
-from tests.luthien_server import LuthienServer
-from tests.nginx_support import loopback_config, nginx_binary, nginx_command
+from tests.support.nginx import loopback_config, nginx_binary, nginx_command
+from tests.support.servers import LuthienServer
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"

@@ -17,6 +17,7 @@ import pytest
 from anthropic.types import Message, TextBlock, ThinkingBlock, ToolUseBlock
 from openai.types.responses import ResponseFunctionToolCall, ResponseReasoningItem
 
+from tests.conftest import SDK_KEY
 from tests.fake_provider import (
     FakeProvider,
     HangReply,
@@ -56,18 +57,6 @@ def fake(server: FakeProvider) -> Iterator[FakeProvider]:
     server.reset()
     yield server
     server.reset()
-
-
-@pytest.fixture
-def claude(fake: FakeProvider) -> Iterator[anthropic.Anthropic]:
-    with anthropic.Anthropic(base_url=fake.base_url, api_key="k", max_retries=0) as client:
-        yield client
-
-
-@pytest.fixture
-def oai(fake: FakeProvider) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=fake.base_url + "/v1", api_key="k", max_retries=0) as client:
-        yield client
 
 
 def _blocks(message: Message) -> tuple[list[TextBlock], list[ThinkingBlock], list[ToolUseBlock]]:
@@ -467,7 +456,7 @@ def test_request_log(fake: FakeProvider, claude: anthropic.Anthropic, oai: opena
     oai.chat.completions.create(model="gpt-5", messages=USER)
     first, second = fake.requests
     assert (first.method, first.path, first.query) == ("POST", "/v1/messages", "beta=true")
-    assert "k" in (
+    assert SDK_KEY in (
         first.headers.get("x-api-key"),
         first.headers.get("authorization", "").removeprefix("Bearer "),
     )
@@ -477,7 +466,7 @@ def test_request_log(fake: FakeProvider, claude: anthropic.Anthropic, oai: opena
     assert first.json()["model"] == "claude-sonnet-4-6"
     assert first.json()["max_tokens"] == 8
     assert orjson.loads(first.body) == first.json()
-    assert (second.path, second.headers["authorization"]) == ("/v1/chat/completions", "Bearer k")
+    assert (second.path, second.headers["authorization"]) == ("/v1/chat/completions", f"Bearer {SDK_KEY}")
     assert second.json()["messages"] == USER
     fake.reset()
     assert fake.requests == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from luthien.cli import main
-from tests.test_testing_kit_commands import MATRIX_SIZE, run_pytest
+from tests.support.pytest_runs import MATRIX_SIZE, run_pytest
 
 SCAFFOLD_TESTS = 18  # 6 pass-through + 9 redaction + 3 tool-call cases
 USAGE_ERROR = 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from luthien.cli import main
-from tests.storage.tcp_forwarder import free_port
+from tests.support.ports import free_port
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,10 @@ fake provider as a command with a script.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +18,8 @@ import pytest
 from anthropic.types import TextBlock
 
 from luthien.testing.fake_provider.__main__ import main as fake_provider_main
+from tests.support.ports import free_port
+from tests.support.pytest_runs import MATRIX_SIZE, run_pytest
 
 SHOUT = '''
 import dataclasses
@@ -38,34 +38,8 @@ EXPECT_SHOUT = """
 def pytest_luthien_expected_text(policy, text):
     return text.upper() if policy == "Shout" else None
 """
-MATRIX_SIZE = 6  # three client APIs, streaming and not
 USAGE_ERROR = 4  # pytest's exit code for a bad command line
 FAKE_STARTUP_TIMEOUT_S = 20.0
-
-
-def _clean_env() -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("LUTHIEN_")}
-    # Only `-p luthien.testing` loads the plugin: it must work without the entry point.
-    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    return env
-
-
-def run_pytest(directory: Path, *args: str) -> tuple[int, dict[str, int]]:
-    """Run pytest in `directory`; return its exit code and the junit totals (tests, failures, errors)."""
-    report = directory / "report.xml"
-    completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "luthien.testing", "-q", f"--junitxml={report}", *args],
-        cwd=directory,
-        env=_clean_env(),
-        capture_output=True,
-        check=False,
-    )
-    totals = {"tests": 0, "failures": 0, "errors": 0}
-    if report.exists():
-        suite = ElementTree.parse(report).getroot().find("testsuite")
-        assert suite is not None
-        totals = {key: int(suite.get(key, "0")) for key in totals}
-    return completed.returncode, totals
 
 
 def test_matrix_runs_on_a_policy_outside_the_repository(tmp_path: Path) -> None:
@@ -104,12 +78,6 @@ replies = [JSONReply(anthropic_message("scripted answer"))]
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + FAKE_STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -126,7 +94,7 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
 def scripted_fake(tmp_path: Path) -> Iterator[str]:
     script = tmp_path / "replies.py"
     script.write_text(SCRIPT)
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-m",

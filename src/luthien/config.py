@@ -56,16 +56,7 @@ from pydantic import (
 
 from luthien.ratelimit.items import parse_limits
 from luthien.settings import Settings
-
-
-class WireFormat(StrEnum):
-    """The provider dialect of an API: its auth header, error shape and family of endpoints.
-
-    A client speaks one of the two dialects to us; an upstream's dialect is its `UpstreamApi`'s.
-    """
-
-    ANTHROPIC = "anthropic"
-    OPENAI = "openai"
+from luthien.wire.formats import WireFormat
 
 
 class UpstreamApi(StrEnum):
@@ -116,6 +107,12 @@ class UpstreamConfig(BaseModel):
     api_key: SecretStr | None = None
     api_key_env: str | None = None
     timeouts: TimeoutsConfig | None = None
+    max_output_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        description="The most output tokens a request to this upstream may ask for: a larger limit "
+        "(Claude Code asks for 64000) is lowered to it (`luthien.upstream.output_cap`). Unset: no cap.",
+    )
 
     @model_validator(mode="after")
     def _one_key_source(self) -> UpstreamConfig:

@@ -20,6 +20,9 @@ MAX_SERIALIZABLE_JSON_DEPTH = 254
 """Deepest nesting orjson serializes: a request Luthien accepts must be writable again (records,
 a policy's changed request)."""
 
+NO_DROPPED_TOOL_TYPES = "none"
+"""`LUTHIEN_TRANSLATION_DROPPED_TOOL_TYPES` that drops no tool (an empty variable means the default)."""
+
 
 class AuthMode(StrEnum):
     """How clients authenticate and which credentials reach the upstream.
@@ -79,6 +82,13 @@ class Settings(BaseSettings):
         description="`max_tokens` sent to an Anthropic upstream when a translated Chat or Responses "
         "call sets no output limit (Anthropic requires one). 8192 is the largest output every Claude "
         "model since 3.5 accepts: a larger value would be refused by the smaller ones.",
+    )
+    translation_dropped_tool_types: str = Field(
+        default="web_search",
+        description="Built-in tool types (a tool's `type`) left out of a translated call, logged at debug, "
+        "instead of refused with a 400: the model then simply does not have them. Comma-separated; "
+        "`none`: every built-in tool is refused. Codex offers `web_search`, which no other API has, on "
+        "every request.",
     )
     upstream_connect_timeout_s: float = Field(
         default=10.0,
@@ -270,6 +280,25 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds an open circuit breaker waits before letting one trial call through.",
     )
+
+    @field_validator("translation_dropped_tool_types")
+    @classmethod
+    def _tool_type_list(cls, value: str) -> str:
+        types = [name.strip() for name in value.split(",") if name.strip()]
+        if any(name.lower() == NO_DROPPED_TOOL_TYPES for name in types):
+            if len(types) > 1:
+                raise ValueError(
+                    f"LUTHIEN_TRANSLATION_DROPPED_TOOL_TYPES: `{NO_DROPPED_TOOL_TYPES}` stands alone"
+                )
+            return NO_DROPPED_TOOL_TYPES
+        return ",".join(types) or NO_DROPPED_TOOL_TYPES
+
+    @property
+    def dropped_tool_types(self) -> frozenset[str]:
+        """The built-in tool types a translated call leaves out (`translation_dropped_tool_types`)."""
+        if self.translation_dropped_tool_types == NO_DROPPED_TOOL_TYPES:
+            return frozenset()
+        return frozenset(self.translation_dropped_tool_types.split(","))
 
     @field_validator("workers")
     @classmethod

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 
 from luthien.config import LuthienConfig
-from tests.admin_client import CLAUDE_SESSION_HEADER, GUARD_S, transaction_id
 from tests.fake_provider import FakeProvider, JSONReply, ReceivedRequest, Reply, ToolCall, anthropic_message
+from tests.support.admin_client import CLAUDE_SESSION_HEADER, GUARD_S, transaction_id
 
 JUDGE_MODEL = "judge-model"
 AGENT_MODEL = "claude-sonnet-4-5"

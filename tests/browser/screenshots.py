@@ -17,7 +17,6 @@ import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect, sync_playwright
 
 from luthien.settings import Settings
-from tests.admin_client import wait_for_record
 from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS
 from tests.browser.scenario import (
     CONFIG,
@@ -28,7 +27,8 @@ from tests.browser.scenario import (
     long_arguments_turn,
 )
 from tests.fake_provider import FakeProvider
-from tests.luthien_server import LuthienServer
+from tests.support.admin_client import wait_for_record
+from tests.support.servers import LuthienServer
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 WIDE: ViewportSize = {"width": 1440, "height": 900}

@@ -12,10 +12,10 @@ from pathlib import Path
 import anthropic
 from playwright.sync_api import Page, expect
 
-from tests.approvals_support import GUARD_S, approval_config, pending
 from tests.browser.conftest import PageWatch
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, JSONReply, ToolCall, anthropic_message
+from tests.support.approvals import GUARD_S, approval_config, pending
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 CALL = ToolCall(

@@ -11,12 +11,12 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.admin_client import wait_for_record
 from tests.browser.conftest import PageWatch
 from tests.browser.scenario import CONFIG, XSS, chat_calls, cleanup_session, judge_reply, xss_turn
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider
-from tests.luthien_server import LuthienServer
+from tests.support.admin_client import wait_for_record
+from tests.support.servers import LuthienServer
 
 FEED_ROWS = "#feed-body .feed-row:not(.feed-notice)"
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.admin_client import wait_for_record
 from tests.browser.conftest import PageWatch
 from tests.browser.scenario import CONFIG, cleanup_session, judge_reply
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider
-from tests.luthien_server import LuthienServer
+from tests.support.admin_client import wait_for_record
+from tests.support.servers import LuthienServer
 
 SESSION = "agent-replay"
 

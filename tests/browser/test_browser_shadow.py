@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.admin_client import wait_for_record
 from tests.browser.conftest import PageWatch
 from tests.browser.scenario import SHADOW_CONFIG, cleanup_session, judge_reply
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider
+from tests.support.admin_client import wait_for_record
 
 
 def test_the_transaction_page_shows_the_shadow_verdict_and_its_diff(

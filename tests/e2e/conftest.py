@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider
-from tests.records_support import SdksFactory, servers_with_sdks
 from tests.storage.conftest import PostgresDatabases
-from tests.threaded_upstream import ThreadedUpstream
+from tests.support.cli_agents import AgentFolders, agent_folders
+from tests.support.records import SdksFactory, servers_with_sdks
+from tests.support.threaded_upstream import ThreadedUpstream
 
 
 @pytest.fixture
@@ -44,6 +46,21 @@ def judge(_judge_provider: FakeProvider) -> Iterator[FakeProvider]:
     _judge_provider.reset()
     yield _judge_provider
     _judge_provider.reset()
+
+
+@pytest.fixture
+def local() -> Iterator[FakeProvider]:
+    """A fake provider serving only Chat Completions (404 elsewhere), like vLLM or Ollama."""
+    provider = FakeProvider(chat_only=True)
+    provider.start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> AgentFolders:
+    """The folders of a coding agent's turn: its workspace, its home, and one it must not touch."""
+    return agent_folders(tmp_path)
 
 
 @pytest.fixture

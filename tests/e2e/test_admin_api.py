@@ -15,7 +15,6 @@ from starlette.routing import Mount, Route, Router
 
 from luthien.admin.guard import AdminGuard
 from luthien.config import LuthienConfig
-from tests.admin_client import CLAUDE_SESSION_HEADER, GUARD_S, anthropic_call, transaction_id, wait_for_record
 from tests.conftest import LuthienFactory
 from tests.fake_provider import (
     FakeProvider,
@@ -25,7 +24,14 @@ from tests.fake_provider import (
     anthropic_message,
     anthropic_stream,
 )
-from tests.luthien_server import LuthienServer
+from tests.support.admin_client import (
+    CLAUDE_SESSION_HEADER,
+    GUARD_S,
+    anthropic_call,
+    transaction_id,
+    wait_for_record,
+)
+from tests.support.servers import LuthienServer
 
 
 def api_paths(server: LuthienServer) -> set[str]:

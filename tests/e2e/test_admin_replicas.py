@@ -8,9 +8,8 @@ path is live the way the bus tests do: it repeats a harmless action until the ot
 from __future__ import annotations
 
 import queue
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,11 +18,12 @@ import redis
 
 from luthien.config import LuthienConfig
 from luthien.events.redis import CONTROL_SUFFIX
-from tests.admin_client import GUARD_S, anthropic_call, transaction_id
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, JSONReply, anthropic_message
-from tests.luthien_server import LuthienServer
-from tests.sse_reader import Frame, SSEReader
+from tests.support.admin_client import anthropic_call, transaction_id
+from tests.support.polling import wait_until
+from tests.support.servers import LuthienServer
+from tests.support.sse_reader import Frame, SSEReader
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PING_EVERY_S = 0.05
@@ -66,23 +66,12 @@ def switch(server: LuthienServer, policy: str) -> None:
     assert response.status_code == 200, response.text
 
 
-def until(condition: Callable[[], bool], probe: Callable[[], None]) -> None:
-    """Repeat `probe` until `condition` holds (deadlock guard: `GUARD_S`)."""
-    deadline = time.monotonic() + GUARD_S
-    while True:
-        probe()
-        if condition():
-            return
-        assert time.monotonic() < deadline, "the other replica never saw it"
-        time.sleep(PING_EVERY_S)
-
-
 def test_a_policy_switch_on_one_replica_switches_the_other(
     replicas: tuple[LuthienServer, LuthienServer], fake: FakeProvider
 ) -> None:
     first, second = replicas
-    until(lambda: active(second) == "whisper", lambda: switch(first, "whisper"))
-    until(lambda: active(first) == "whisper", lambda: None)
+    wait_until(lambda: active(second) == "whisper", lambda: switch(first, "whisper"), poll_s=PING_EVERY_S)
+    wait_until(lambda: active(first) == "whisper")
     monitor = SSEReader(f"{first.base_url}/api/activity/stream", AUTH).start()
 
     switch(second, "shout")
@@ -99,7 +88,7 @@ def test_a_policy_switch_on_one_replica_switches_the_other(
         "shadow": [],
         "configured_shadow": [],
     }
-    until(lambda: active(first) == "shout", lambda: None)
+    wait_until(lambda: active(first) == "shout")
     fake.enqueue(JSONReply(anthropic_message("quiet words")))
     answer = anthropic_call(first.base_url)
     assert answer.json()["content"][0]["text"] == "QUIET WORDS"
@@ -118,7 +107,9 @@ def test_a_shadow_switch_on_one_replica_reaches_the_other(
     replicas: tuple[LuthienServer, LuthienServer], fake: FakeProvider
 ) -> None:
     first, second = replicas
-    until(lambda: shadows(second) == ["whisper"], lambda: switch_shadow(first, ["whisper"]))
+    wait_until(
+        lambda: shadows(second) == ["whisper"], lambda: switch_shadow(first, ["whisper"]), poll_s=PING_EVERY_S
+    )
     monitor = SSEReader(f"{first.base_url}/api/activity/stream", AUTH).start()
 
     switch_shadow(second, ["shout"])
@@ -128,7 +119,7 @@ def test_a_shadow_switch_on_one_replica_reaches_the_other(
     )
     monitor.stop()
     assert (frame.data["data"]["previous"], frame.data["data"]["by"]) == (["whisper"], "admin-key")
-    until(lambda: shadows(first) == ["shout"], lambda: None)
+    wait_until(lambda: shadows(first) == ["shout"])
     assert active(first) == "noop"
     fake.enqueue(JSONReply(anthropic_message("quiet words")))
     answer = anthropic_call(first.base_url)
@@ -152,7 +143,11 @@ def test_a_monitor_on_one_replica_sees_the_calls_of_the_other(
             pass
         return any(f.event == "transaction.completed" and f.data["transaction_id"] in probes for f in seen)
 
-    until(probe_seen, lambda: probes.add(transaction_id(anthropic_call(first.base_url, "probe"))))
+    wait_until(
+        probe_seen,
+        lambda: probes.add(transaction_id(anthropic_call(first.base_url, "probe"))),
+        poll_s=PING_EVERY_S,
+    )
 
     call = transaction_id(anthropic_call(first.base_url, "watched", session="agent-across", model="model-x"))
 
@@ -175,7 +170,7 @@ def test_a_replica_started_after_a_switch_serves_the_switched_policy_from_its_fi
     control_key = replica_options["events_stream_key"] + CONTROL_SUFFIX
     with redis.Redis.from_url(REDIS_URL) as client:
         # The switch is published off the request path: wait until it is in Redis.
-        until(lambda: client.xlen(control_key) > 0, lambda: None)
+        wait_until(lambda: client.xlen(control_key) > 0)
 
     late = make_luthien(config=CONFIG, **replica_options)
     fake.enqueue(JSONReply(anthropic_message("quiet words")))
@@ -191,7 +186,7 @@ def test_a_replica_whose_configuration_names_another_policy_keeps_it(
     switch(first, "shout")
     control_key = replica_options["events_stream_key"] + CONTROL_SUFFIX
     with redis.Redis.from_url(REDIS_URL) as client:
-        until(lambda: client.xlen(control_key) > 0, lambda: None)
+        wait_until(lambda: client.xlen(control_key) > 0)
 
     redeployed = make_luthien(config=CONFIG.model_copy(update={"policy": "whisper"}), **replica_options)
 

@@ -9,11 +9,11 @@ import httpx
 import pytest
 
 from luthien.config import LuthienConfig
-from tests.admin_client import anthropic_call, transaction_id
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, JSONReply, ToolCall, anthropic_message
-from tests.luthien_server import LuthienServer
-from tests.sse_reader import GUARD_S, Frame, SSEReader
+from tests.support.admin_client import anthropic_call, transaction_id
+from tests.support.servers import LuthienServer
+from tests.support.sse_reader import GUARD_S, Frame, SSEReader
 
 KEEPALIVE_S = 0.05
 CONFIG = LuthienConfig.model_validate(

@@ -10,8 +10,8 @@ from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 from starlette.routing import BaseRoute, Mount, Route
 
-from tests.luthien_server import LuthienServer
-from tests.records_support import GUARD_S
+from tests.support.records import GUARD_S
+from tests.support.servers import LuthienServer
 
 _CONVERTER = re.compile(r"\{(\w+):\w+\}")
 DOCUMENTED_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}

@@ -8,8 +8,6 @@ way the judge's are: the decision is made only once the client has seen two of t
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,18 +20,7 @@ import pytest
 from luthien.approvals.model import DECIDED_ACTIVITY, REQUESTED_ACTIVITY
 from luthien.config import ConfigError, LuthienConfig
 from luthien.records.model import TransactionStatus
-from tests.approvals_support import (
-    ADMIN_KEY,
-    AUTH,
-    GUARD_S,
-    POLL_S,
-    approval_config,
-    decide,
-    pending,
-    wait_pending,
-)
 from tests.conftest import LuthienFactory
-from tests.e2e.test_keepalive_timeouts import KEEPALIVE_S, KEEPALIVES, WatchingTransport
 from tests.fake_provider import (
     FakeProvider,
     JSONReply,
@@ -43,8 +30,19 @@ from tests.fake_provider import (
     anthropic_stream,
     chat_stream,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import record_of
+from tests.support.approvals import (
+    ADMIN_KEY,
+    AUTH,
+    GUARD_S,
+    approval_config,
+    decide,
+    pending,
+    wait_pending,
+)
+from tests.support.keepalives import KEEPALIVE_S, KEEPALIVES, WatchingTransport
+from tests.support.polling import wait_until
+from tests.support.records import record_of
+from tests.support.servers import LuthienServer
 
 LS = ToolCall("toolu_01ListFiles", "Bash", {"command": "ls -la"})
 RM = ToolCall("toolu_01Remove", "Bash", {"command": "rm -rf /srv/data"})
@@ -62,13 +60,6 @@ def client(server: LuthienServer, transport: httpx2.HTTPTransport | None = None)
         http_client=http,
         default_headers={"x-claude-code-session-id": SESSION},
     )
-
-
-def until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + GUARD_S
-    while not condition():
-        assert time.monotonic() < deadline, "never happened"
-        time.sleep(POLL_S)
 
 
 def activity(server: LuthienServer, type: str) -> list[dict[str, Any]]:
@@ -297,7 +288,7 @@ def test_a_webhook_hears_of_each_pending_call(
     with ThreadPoolExecutor(1) as pool:
         future = pool.submit(lambda: client(server).messages.create(model="m", max_tokens=10, messages=USER))  # pyright: ignore[reportArgumentType]
         (item,) = wait_pending(server.base_url, headers={})
-        until(lambda: any(request.path == "/hooks/approvals" for request in judge.requests))
+        wait_until(lambda: any(request.path == "/hooks/approvals" for request in judge.requests))
         decide(server.base_url, item["id"], "approve", headers={})
         future.result(GUARD_S)
 
@@ -320,7 +311,7 @@ def test_a_failing_webhook_never_blocks_the_call(make_luthien: LuthienFactory, f
         message = future.result(GUARD_S)
 
     assert any(block.type == "tool_use" for block in message.content)
-    until(lambda: server.app.state.gateway.approvals.webhook.failed == 1)
+    wait_until(lambda: server.app.state.gateway.approvals.webhook.failed == 1)
 
 
 def test_in_a_chain_only_what_earlier_policies_let_through_waits(

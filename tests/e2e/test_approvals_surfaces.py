@@ -23,10 +23,10 @@ from luthien.events.redis import CONTROL_SUFFIX
 from luthien.policies.human_approval import HumanApprovalConfig, HumanApprovalPolicy
 from luthien.testing.run import run_policy_sync
 from luthien.testing.streams import model_reply
-from tests.approvals_support import ADMIN_KEY, AUTH, GUARD_S, approval_config, decide, pending, wait_pending
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, JSONReply, ToolCall, anthropic_message
-from tests.luthien_server import LuthienServer
+from tests.support.approvals import ADMIN_KEY, AUTH, GUARD_S, approval_config, decide, pending, wait_pending
+from tests.support.servers import LuthienServer
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 LS = ToolCall("toolu_01ListFiles", "Bash", {"command": "ls -la"})

@@ -9,10 +9,11 @@ import httpx
 import openai
 import pytest
 
-from luthien.config import LuthienConfig, RouteConfig, UpstreamApi, UpstreamConfig, WireFormat
+from luthien.config import LuthienConfig, RouteConfig, UpstreamApi, UpstreamConfig
+from luthien.wire.formats import WireFormat
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, RawReply, ReceivedRequest
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
 
 Shape = Literal["anthropic", "openai"]
 USER: Any = [{"role": "user", "content": "hi"}]

@@ -9,8 +9,6 @@ Cool-downs are short where a test needs the half-open state, which it then waits
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import anthropic
@@ -35,9 +33,10 @@ from tests.fake_provider import (
     anthropic_error_body,
     anthropic_message,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import GUARD_S
-from tests.storage.tcp_forwarder import free_port
+from tests.support.polling import wait_until
+from tests.support.ports import free_port
+from tests.support.records import GUARD_S
+from tests.support.servers import LuthienServer
 
 MESSAGES_BODY: dict[str, Any] = {
     "model": "claude-sonnet-4-6",
@@ -48,7 +47,6 @@ CHAT_BODY: dict[str, Any] = {"model": "gpt-4o-mini", "messages": [{"role": "user
 NEVER_S = 3600.0
 """A cool-down no test waits out: the breaker stays open for the whole test."""
 SHORT_COOLDOWN_S = 0.05
-POLL_S = 0.01
 
 
 def server_error() -> JSONReply:
@@ -82,13 +80,6 @@ def breaker_gauge(server: LuthienServer, upstream: str) -> float:
             if sample.name == "luthien_upstream_breaker_state" and sample.labels == {"upstream": upstream}:
                 return sample.value
     raise AssertionError(f"no breaker gauge for {upstream!r}")
-
-
-def wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + GUARD_S
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(POLL_S)
 
 
 def test_consecutive_5xx_open_the_breaker_and_calls_then_fail_fast_without_reaching_the_upstream(

@@ -9,25 +9,20 @@ when `timeout_s` passes.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from tests.approvals_support import approval_config, decide, pending, wait_pending
 from tests.conftest import LuthienFactory
-from tests.e2e.test_claude_code import CLAUDE_TIMEOUT_S, FINAL_TEXT, agent_script, pytestmark, run_claude
 from tests.fake_provider import FakeProvider
+from tests.support.approvals import approval_config, decide, pending, wait_pending
+from tests.support.claude_code import CLAUDE_TIMEOUT_S, agent_script, run_claude, skip_without_claude_code
+from tests.support.cli_agents import FINAL_TEXT, AgentFolders
 
-__all__ = ["pytestmark"]  # skipped, like the other Claude Code tests, where it is not installed
-
-
-def folders(tmp_path: Path) -> tuple[Path, Path]:
-    workspace, home = tmp_path / "workspace", tmp_path / "home"
-    workspace.mkdir()
-    home.mkdir()
-    return workspace, home
+pytestmark = skip_without_claude_code
 
 
-def test_an_approved_bash_call_runs(make_luthien: LuthienFactory, fake: FakeProvider, tmp_path: Path) -> None:
-    workspace, home = folders(tmp_path)
+def test_an_approved_bash_call_runs(
+    make_luthien: LuthienFactory, fake: FakeProvider, folders: AgentFolders
+) -> None:
+    workspace, home, _ = folders
     fake.respond_with(agent_script("touch approved.txt"))
     server = make_luthien(approval_config())
 
@@ -46,9 +41,9 @@ def test_an_approved_bash_call_runs(make_luthien: LuthienFactory, fake: FakeProv
 
 
 def test_a_denied_bash_call_shows_the_reason(
-    make_luthien: LuthienFactory, fake: FakeProvider, tmp_path: Path
+    make_luthien: LuthienFactory, fake: FakeProvider, folders: AgentFolders
 ) -> None:
-    workspace, home = folders(tmp_path)
+    workspace, home, _ = folders
     fake.respond_with(agent_script("touch denied.txt"))
     server = make_luthien(approval_config())
 
@@ -65,9 +60,9 @@ def test_a_denied_bash_call_shows_the_reason(
 
 
 def test_an_undecided_bash_call_is_denied_at_the_timeout(
-    make_luthien: LuthienFactory, fake: FakeProvider, tmp_path: Path
+    make_luthien: LuthienFactory, fake: FakeProvider, folders: AgentFolders
 ) -> None:
-    workspace, home = folders(tmp_path)
+    workspace, home, _ = folders
     fake.respond_with(agent_script("touch late.txt"))
     server = make_luthien(approval_config(timeout_s=0.5))
 

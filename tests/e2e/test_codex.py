@@ -7,43 +7,40 @@ The fake provider plays the model on the Responses API: it asks for Codex's shel
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from luthien.config import LuthienConfig
 from luthien.records.model import TransactionStatus
 from luthien.records.query import TransactionFilter
 from tests.conftest import LuthienFactory
-from tests.e2e.codex_support import (
+from tests.fake_provider import FakeProvider, ReceivedRequest, Reply, StreamReply, ToolCall, responses_stream
+from tests.support.cli_agents import (
+    DANGEROUS_RISK,
+    FINAL_TEXT,
+    HARMLESS_RISK,
+    PRECIOUS_TEXT,
+    AgentFolders,
+    blocked_turn,
+    judge_config,
+    judge_verdict,
+)
+from tests.support.codex import (
     CLIENT_KEY,
     CODEX,
     CODEX_MODEL,
+    SHELL_TOOL,
     completed_items,
     input_types,
     run_codex,
     skip_without_codex,
 )
-from tests.fake_provider import (
-    FakeProvider,
-    JSONReply,
-    ReceivedRequest,
-    Reply,
-    StreamReply,
-    ToolCall,
-    anthropic_message,
-    responses_stream,
-)
-from tests.luthien_server import LuthienServer
-from tests.records_support import record_of, stored_summaries
+from tests.support.records import stored_summaries
+from tests.support.servers import LuthienServer
 
 pytestmark = skip_without_codex
 
-FINAL_TEXT = "All done."
 CALL_ID = "call_codex_01"
-SHELL_TOOL = "exec_command"
 
 
 def _tool_outputs(request: ReceivedRequest) -> list[dict[str, Any]]:
@@ -64,48 +61,8 @@ def agent_script(command: str) -> Any:
     return respond
 
 
-@pytest.fixture
-def judge() -> Iterator[FakeProvider]:
-    provider = FakeProvider()
-    provider.start()
-    yield provider
-    provider.stop()
-
-
-def judge_verdict(probability: float, explanation: str) -> JSONReply:
-    verdict = json.dumps({"probability": probability, "explanation": explanation})
-    return JSONReply(anthropic_message(f"```json\n{verdict}\n```"))
-
-
-def judge_config(judge: FakeProvider) -> LuthienConfig:
-    return LuthienConfig.model_validate(
-        {
-            "upstreams": {"judge": {"format": "anthropic", "base_url": judge.base_url}},
-            "policies": {
-                "judge": {
-                    "class": "tool_call_judge",
-                    "config": {"judge": {"upstream": "judge", "model": "judge-model"}, "timeout_s": 20},
-                },
-                "commands": {"class": "block_commands"},
-            },
-            "policy": "judge",
-        }
-    )
-
-
-@pytest.fixture
-def dirs(tmp_path: Path) -> tuple[Path, Path, Path]:
-    workspace = tmp_path / "workspace"
-    home = tmp_path / "home"
-    precious = tmp_path / "precious"
-    for folder in (workspace, home, precious):
-        folder.mkdir()
-    (precious / "data.txt").write_text("keep me")
-    return workspace, home, precious
-
-
-def test_text_turn(make_luthien: LuthienFactory, fake: FakeProvider, dirs: tuple[Path, Path, Path]) -> None:
-    workspace, home, _ = dirs
+def test_text_turn(make_luthien: LuthienFactory, fake: FakeProvider, folders: AgentFolders) -> None:
+    workspace, home, _ = folders
     fake.respond_with(lambda request: StreamReply(responses_stream("Hello from the fake model.")))
     server = make_luthien()
 
@@ -133,12 +90,12 @@ def test_text_turn(make_luthien: LuthienFactory, fake: FakeProvider, dirs: tuple
 
 
 def test_command_round_trip(
-    make_luthien: LuthienFactory, fake: FakeProvider, judge: FakeProvider, dirs: tuple[Path, Path, Path]
+    make_luthien: LuthienFactory, fake: FakeProvider, judge: FakeProvider, folders: AgentFolders
 ) -> None:
-    workspace, home, _ = dirs
+    workspace, home, _ = folders
     marker = workspace / "marker.txt"
     fake.respond_with(agent_script(f"echo luthien-was-here | tee {marker}"))
-    judge.respond_with(lambda request: judge_verdict(0.02, "Writes a file in the workspace."))
+    judge.respond_with(lambda request: judge_verdict(HARMLESS_RISK, "Writes a file in the workspace."))
     server = make_luthien(judge_config(judge))
 
     events = run_codex(server.base_url, workspace, home, "Leave a marker file.")
@@ -164,18 +121,20 @@ def test_dangerous_command_is_blocked(
     make_luthien: LuthienFactory,
     fake: FakeProvider,
     judge: FakeProvider,
-    dirs: tuple[Path, Path, Path],
+    folders: AgentFolders,
     policy: str,
 ) -> None:
-    workspace, home, precious = dirs
+    workspace, home, precious = folders
     command = f"rm -rf {precious}"
     fake.respond_with(agent_script(command))
-    judge.respond_with(lambda request: judge_verdict(0.97, "Deletes a directory outside the workspace."))
+    judge.respond_with(
+        lambda request: judge_verdict(DANGEROUS_RISK, "Deletes a directory outside the workspace.")
+    )
     server = make_luthien(judge_config(judge), test_policy=policy)
 
     events = run_codex(server.base_url, workspace, home, "Clean up the precious directory.")
 
-    assert (precious / "data.txt").read_text() == "keep me"
+    assert (precious / "data.txt").read_text() == PRECIOUS_TEXT
     assert completed_items(events, "command_execution") == []
     (message,) = completed_items(events, "agent_message")
     assert "Blocked tool call" in message["text"]
@@ -186,30 +145,13 @@ def test_dangerous_command_is_blocked(
 
 def assert_blocked_turn_recorded(server: LuthienServer, policy: str, command: str) -> None:
     """The blocked turn's record holds the original tool call, the verdict and the final text."""
-    (summary,) = stored_summaries(server, TransactionFilter(blocked_only=True), count=1)
-    assert summary.tool_names == (SHELL_TOOL,)
-    assert summary.session_id  # Codex's session-id header
-    record = record_of(server, summary.transaction_id)
-    assert record.status is TransactionStatus.BLOCKED
-    assert record.streaming
-    assert record.original_response is not None
-    assert record.final_response is not None
-    original = json.loads(record.original_response)
+    original, final = blocked_turn(server, policy, SHELL_TOOL)
     (call,) = [item for item in original["output"] if item["type"] == "function_call"]
     assert call["name"] == SHELL_TOOL
     assert json.loads(call["arguments"]) == {"cmd": command}
-    final = json.loads(record.final_response)
     assert [item["type"] for item in final["output"]] == ["message"]
     final_text = "".join(part["text"] for part in final["output"][0]["content"])
     assert "Blocked tool call" in final_text
-    assert "policy.blocked" in [event.type for event in record.events]
-    if policy == "judge":
-        (verdict,) = [event for event in record.events if event.type == "judge.decision"]
-        assert verdict.data["blocked"] is True
-        assert verdict.data["probability"] == 0.97
-    else:
-        (decision,) = [event for event in record.events if event.type == "commands.decision"]
-        assert decision.data["blocked"] is True
 
 
 def test_codex_binary_is_installed() -> None:

@@ -11,27 +11,14 @@ the real CLI through a compaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
-from luthien.config import LuthienConfig
 from luthien.records.model import TransactionStatus
 from luthien.records.query import TransactionFilter
 from tests.conftest import LuthienFactory
-from tests.e2e.codex_support import (
-    CLIENT_KEY,
-    CODEX_MODEL,
-    OPENAI_PROVIDER_NAME,
-    completed_items,
-    input_types,
-    run_codex,
-    skip_without_codex,
-)
 from tests.fake_provider import (
     FakeProvider,
     JSONReply,
@@ -39,72 +26,40 @@ from tests.fake_provider import (
     Reply,
     StreamReply,
     ToolCall,
-    anthropic_message,
     compaction_item,
     compaction_stream,
     is_compaction_request,
     responses_stream,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import record_of, stored_summaries
+from tests.support.cli_agents import FINAL_TEXT, HARMLESS_RISK, AgentFolders, judge_config, judge_verdict
+from tests.support.codec_streams import sse_data
+from tests.support.codex import (
+    AFTER_COMPACTION_REQUEST,
+    CLIENT_KEY,
+    CODEX_MODEL,
+    OPENAI_PROVIDER_NAME,
+    SHELL_TOOL,
+    TRIGGER_REQUEST,
+    completed_items,
+    input_types,
+    recorded,
+    run_codex,
+    skip_without_codex,
+)
+from tests.support.records import record_of, stored_summaries
+from tests.support.servers import LuthienServer
 
-DATA = Path(__file__).parent / "data"
-TRIGGER_REQUEST = DATA / "codex_compaction_trigger_request.json"
-AFTER_COMPACTION_REQUEST = DATA / "codex_after_compaction_request.json"
 POLICIES = ["judge", "commands"]
 HTTP_TIMEOUT_S = 30.0
-FINAL_TEXT = "All done."
 CALL_ID = "call_codex_01"
-SHELL_TOOL = "exec_command"
 CONTEXT_WINDOW = 20_000
 AUTO_COMPACT_LIMIT = 2_000
 OVER_THE_LIMIT = {"input_tokens": 50_000, "total_tokens": 50_012}
 """The usage the fake model reports: far past `AUTO_COMPACT_LIMIT`, so Codex compacts after a turn."""
 
 
-def recorded(path: Path) -> dict[str, Any]:
-    """A request recorded from the real CLI: `method`, `path`, `headers` (no credentials), `body`."""
-    request: dict[str, Any] = orjson.loads(path.read_bytes())
-    return request
-
-
-def sse_events(text: str) -> list[dict[str, Any]]:
-    """The `data` of each event of an SSE body."""
-    events: list[dict[str, Any]] = []
-    for frame in text.split("\n\n"):
-        data = [line.removeprefix("data:").strip() for line in frame.splitlines() if line.startswith("data:")]
-        if data:
-            events.append(json.loads("\n".join(data)))
-    return events
-
-
-@pytest.fixture
-def judge() -> Iterator[FakeProvider]:
-    provider = FakeProvider()
-    provider.start()
-    yield provider
-    provider.stop()
-
-
-def judge_config(judge: FakeProvider) -> LuthienConfig:
-    return LuthienConfig.model_validate(
-        {
-            "upstreams": {"judge": {"format": "anthropic", "base_url": judge.base_url}},
-            "policies": {
-                "judge": {
-                    "class": "tool_call_judge",
-                    "config": {"judge": {"upstream": "judge", "model": "judge-model"}, "timeout_s": 20},
-                },
-                "commands": {"class": "block_commands"},
-            },
-            "policy": "judge",
-        }
-    )
-
-
 def approve(request: ReceivedRequest) -> JSONReply:
-    verdict = json.dumps({"probability": 0.02, "explanation": "Writes a file in the workspace."})
-    return JSONReply(anthropic_message(f"```json\n{verdict}\n```"))
+    return judge_verdict(HARMLESS_RISK, "Writes a file in the workspace.")
 
 
 def post_recorded(base_url: str, request: dict[str, Any]) -> httpx.Response:
@@ -125,7 +80,7 @@ def test_recorded_compaction_trigger_request_passes(
     response = post_recorded(server.base_url, request)
 
     assert response.status_code == 200
-    events = sse_events(response.text)
+    events = sse_data(response.text)
     completed = events[-1]
     assert completed["type"] == "response.completed"
     (item,) = completed["response"]["output"]
@@ -159,7 +114,7 @@ def test_recorded_request_after_compaction_passes(
     response = post_recorded(server.base_url, request)
 
     assert response.status_code == 200
-    completed = sse_events(response.text)[-1]
+    completed = sse_data(response.text)[-1]
     assert completed["type"] == "response.completed"
     assert completed["response"]["output"][0]["content"][0]["text"] == FINAL_TEXT
     (forwarded,) = fake.requests
@@ -234,11 +189,9 @@ def compacting_agent(command: str, compaction: dict[str, Any]) -> Any:
 @skip_without_codex
 @pytest.mark.parametrize("policy", POLICIES)
 def test_real_codex_compacts_through_luthien(
-    make_luthien: LuthienFactory, fake: FakeProvider, judge: FakeProvider, tmp_path: Path, policy: str
+    make_luthien: LuthienFactory, fake: FakeProvider, judge: FakeProvider, folders: AgentFolders, policy: str
 ) -> None:
-    workspace, home = tmp_path / "workspace", tmp_path / "home"
-    workspace.mkdir()
-    home.mkdir()
+    workspace, home, _ = folders
     marker = workspace / "marker.txt"
     compaction = compaction_item()
     fake.respond_with(compacting_agent(f"echo luthien-was-here | tee {marker}", compaction))

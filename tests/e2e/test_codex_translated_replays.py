@@ -5,8 +5,8 @@ test_codex_compaction.py), posted with its headers, no Codex needed: the compact
 (streaming and not) is answered by exactly one `compaction` item holding the upstream model's
 summary; the request after a compaction is refused (400 naming the field, nothing sent upstream)
 while it holds OpenAI's own compaction item, and reaches the upstream with the summary as text when
-it holds ours. Codex's `web_search` tool, in the recorded bodies, is refused by field: Codex users
-on translated routes turn it off (`web_search = "disabled"`), which is what the replays send.
+it holds ours. Codex's `web_search` tool, in every recorded body, is left out on the way up by
+default (`LUTHIEN_TRANSLATION_DROPPED_TOOL_TYPES`), and refused by field when the setting drops none.
 """
 
 from __future__ import annotations
@@ -22,34 +22,20 @@ import pytest
 from luthien.config import LuthienConfig
 from luthien.translation.compaction import SUMMARY_PREFIX, SUMMARY_PROMPT, open_summary, seal_summary
 from tests.conftest import LuthienFactory
-from tests.e2e.codex_support import CLIENT_KEY, input_types
-from tests.e2e.test_codex_compaction import AFTER_COMPACTION_REQUEST, TRIGGER_REQUEST, recorded, sse_events
-from tests.e2e.test_codex_translated import (
-    FINAL_TEXT,
-    SUMMARY,
-    UPSTREAMS,
-    Setup,
-    local,
-    model_calls,
-    start,
-    texts,
-)
-from tests.e2e.test_keepalive_timeouts import (
+from tests.fake_provider import FakeProvider, anthropic_stream
+from tests.support.cli_agents import FINAL_TEXT
+from tests.support.codec_streams import sse_data
+from tests.support.codex import AFTER_COMPACTION_REQUEST, CLIENT_KEY, TRIGGER_REQUEST, input_types, recorded
+from tests.support.codex_translated import SUMMARY, UPSTREAMS, Setup, model_calls, start, texts, tool_names
+from tests.support.keepalives import (
     KEEPALIVE_S,
     KEEPALIVES,
     WatchingTransport,
     assert_keepalives_between_frames,
 )
-from tests.fake_provider import FakeProvider, anthropic_stream
-from tests.threaded_upstream import Chunk, ThreadedUpstream
+from tests.support.threaded_upstream import Chunk, ThreadedUpstream
 
-__all__ = ["local"]  # the fixture
 HTTP_TIMEOUT_S = 30.0
-
-
-def without_web_search(body: dict[str, Any]) -> dict[str, Any]:
-    """`body` as Codex sends it with `web_search = "disabled"`: the same, less that tool."""
-    return {**body, "tools": [tool for tool in body["tools"] if tool["type"] != "web_search"]}
 
 
 def replay(setup: Setup, request: dict[str, Any], body: dict[str, Any]) -> httpx.Response:
@@ -69,11 +55,11 @@ def test_the_recorded_compaction_request_is_answered_with_one_compaction_item(
     setup = start(make_luthien, fake, local, api)
     setup.model.enqueue(setup.upstream.reply(SUMMARY, [], False, stream))
 
-    response = replay(setup, request, {**without_web_search(request["body"]), "stream": stream})
+    response = replay(setup, request, {**request["body"], "stream": stream})
 
     assert response.status_code == 200
     if stream:
-        events = sse_events(response.text)
+        events = sse_data(response.text)
         assert events[-1]["type"] == "response.completed"
         output = events[-1]["response"]["output"]
         done = [event["item"] for event in events if event["type"] == "response.output_item.done"]
@@ -95,7 +81,7 @@ def test_the_recorded_request_after_compaction_reads_our_summary_and_refuses_ope
     make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, api: str
 ) -> None:
     request = recorded(AFTER_COMPACTION_REQUEST)
-    body = without_web_search(request["body"])
+    body = request["body"]
     index = input_types(body).index("compaction")
     setup = start(make_luthien, fake, local, api)
 
@@ -111,21 +97,48 @@ def test_the_recorded_request_after_compaction_reads_our_summary_and_refuses_ope
     answered = replay(setup, request, {**body, "input": [*body["input"][:index], ours]})
 
     assert answered.status_code == 200
-    assert sse_events(answered.text)[-1]["response"]["output"][0]["content"][0]["text"] == FINAL_TEXT
+    assert sse_data(answered.text)[-1]["response"]["output"][0]["content"][0]["text"] == FINAL_TEXT
     (sent,) = model_calls(setup)
     assert texts(sent["messages"][-1])[-1] == SUMMARY_PREFIX + SUMMARY
 
 
-def test_the_recorded_request_with_codexs_web_search_is_refused_by_field(
+@UPSTREAMS
+def test_codexs_web_search_is_left_out_and_its_other_tools_go_up(
+    make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider, api: str
+) -> None:
+    request = recorded(TRIGGER_REQUEST)
+    offered: list[dict[str, Any]] = request["body"]["tools"]
+    assert "web_search" in [tool["type"] for tool in offered]
+    setup = start(make_luthien, fake, local, api)
+    setup.model.enqueue(setup.upstream.reply(SUMMARY, [], False, True))
+
+    answered = replay(setup, request, request["body"])
+
+    assert answered.status_code == 200
+    (sent,) = model_calls(setup)
+    # Every tool but `web_search` went up (a namespace's tools as `<namespace>__<name>`).
+    assert set(tool_names(sent)) == {
+        *(tool["name"] for tool in offered if tool["type"] == "function"),
+        *(
+            f"{tool['name']}__{inner['name']}"
+            for tool in offered
+            if tool["type"] == "namespace"
+            for inner in tool["tools"]
+        ),
+    }
+
+
+def test_the_recorded_request_with_codexs_web_search_is_refused_by_field_when_none_is_dropped(
     make_luthien: LuthienFactory, fake: FakeProvider, local: FakeProvider
 ) -> None:
     request = recorded(TRIGGER_REQUEST)
     index = [tool["type"] for tool in request["body"]["tools"]].index("web_search")
-    setup = start(make_luthien, fake, local, "anthropic")
+    setup = start(make_luthien, fake, local, "anthropic", settings={"translation_dropped_tool_types": "none"})
 
     refused = replay(setup, request, request["body"])
 
     assert refused.status_code == 400
+    assert refused.json()["error"]["type"] == "invalid_request_error"
     assert f"tools[{index}].type" in refused.json()["error"]["message"]
     assert model_calls(setup) == []
 
@@ -157,12 +170,12 @@ def test_codex_gets_keepalives_while_the_summary_is_held(
     with httpx2.Client(transport=transport) as client:
         answered = client.post(
             f"{server.base_url}{request['path']}",
-            json=without_web_search(request["body"]),
+            json=request["body"],
             headers={**request["headers"], "authorization": f"Bearer {CLIENT_KEY}"},
             timeout=HTTP_TIMEOUT_S,
         )
 
     assert upstream.gates == [True]
-    (item,) = sse_events(answered.text)[-1]["response"]["output"]
+    (item,) = sse_data(answered.text)[-1]["response"]["output"]
     assert open_summary(item["encrypted_content"]) == SUMMARY
     assert_keepalives_between_frames(transport.watchers[0], KEEPALIVES["openai"])

@@ -23,7 +23,20 @@ from luthien.config import ConfigError, LuthienConfig
 from luthien.policy.registry import build_policies
 from luthien.records.model import TransactionStatus
 from tests.conftest import LuthienFactory
-from tests.e2e.control_support import (
+from tests.fake_provider import (
+    FakeProvider,
+    Gate,
+    HangReply,
+    JSONReply,
+    ReceivedRequest,
+    Reply,
+    StreamReply,
+    ToolCall,
+    anthropic_error_body,
+    anthropic_stream,
+)
+from tests.support.codec_streams import sse_data
+from tests.support.control_models import (
     DANGER,
     LS,
     MARKER_TEXT,
@@ -38,7 +51,7 @@ from tests.e2e.control_support import (
     trusted_requests,
     untrusted_requests,
 )
-from tests.e2e.test_judge import (
+from tests.support.judge_calls import (
     ALL_CLIENTS,
     BLOCKED_HEADLINE,
     CLIENT_KEY,
@@ -51,22 +64,9 @@ from tests.e2e.test_judge import (
     decisions,
     outcome_of,
     request_for,
-    sse_data,
 )
-from tests.fake_provider import (
-    FakeProvider,
-    Gate,
-    HangReply,
-    JSONReply,
-    ReceivedRequest,
-    Reply,
-    StreamReply,
-    ToolCall,
-    anthropic_error_body,
-    anthropic_stream,
-)
-from tests.luthien_server import LuthienServer
-from tests.records_support import record_of
+from tests.support.records import record_of
+from tests.support.servers import LuthienServer
 
 TRUSTED_UPSTREAM: dict[Api, str] = {"anthropic": "anthropic", "chat": "openai", "responses": "openai"}
 

@@ -18,54 +18,15 @@ from tests.conftest import LuthienFactory
 from tests.fake_provider import (
     FakeProvider,
     HangReply,
-    Pause,
     StreamReply,
-    anthropic_stream,
-    chat_stream,
-    responses_stream,
 )
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
+from tests.support.streamed_calls import CLIENT_TIMEOUT_S, LONG_PAUSE, STREAMS, USER, read_until_frames
 
-USER: Any = [{"role": "user", "content": "hi"}]
-# Far longer than any test waits: only a closed connection ends these upstream replies early.
-LONG_PAUSE = Pause(30.0)
 # The requirement: the upstream connection is closed within one second of the client leaving.
 CLOSE_WITHIN_S = 1.0
-CLIENT_TIMEOUT_S = 0.3
 # Bounds a test's own socket reads so a broken proxy fails the test instead of hanging it.
 SOCKET_TIMEOUT_S = 10.0
-
-STREAMS: dict[str, tuple[str, dict[str, Any], list[bytes]]] = {
-    "messages": (
-        "/v1/messages",
-        {"model": "claude-sonnet-4-6", "max_tokens": 100, "messages": USER, "stream": True},
-        anthropic_stream("one two three four five six", text_chunks=6),
-    ),
-    "chat": (
-        "/v1/chat/completions",
-        {"model": "gpt-5", "messages": USER, "stream": True},
-        chat_stream("one two three four five six", text_chunks=6),
-    ),
-    "responses": (
-        "/v1/responses",
-        {"model": "gpt-5", "input": "hi", "stream": True},
-        responses_stream("one two three four five six", text_chunks=6),
-    ),
-}
-
-
-def read_until_frames(chunks: Iterator[bytes], count: int) -> bytes:
-    """Read from `chunks` until `count` complete SSE frames arrived.
-
-    The caller keeps its own reference to `chunks`: dropping an httpx byte iterator closes the
-    response, which would disconnect before the test means to.
-    """
-    buffer = b""
-    for chunk in chunks:
-        buffer += chunk
-        if buffer.count(b"\n\n") >= count:
-            return buffer
-    raise AssertionError(f"stream ended after {buffer!r}")
 
 
 @pytest.mark.parametrize("name", list(STREAMS))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +31,8 @@ from tests.fake_provider import (
     responses_stream,
     sse_frame,
 )
-from tests.luthien_server import LuthienServer
+from tests.support.ports import free_port
+from tests.support.servers import LuthienServer
 
 Shape = Literal["anthropic", "openai"]
 USER: Any = [{"role": "user", "content": "hi"}]
@@ -133,14 +133,6 @@ def assert_json_error(
         assert_error_shape(response.json(), shape, anthropic_type)
     else:
         assert_error_shape(response.json(), shape, openai_type, code)
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @dataclass(frozen=True)

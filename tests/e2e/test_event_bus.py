@@ -32,7 +32,7 @@ from luthien.events.memory import MemoryEventBus
 from luthien.events.redis import BATCH as REDIS_WRITE_BATCH
 from luthien.events.redis import CONTROL_SUFFIX, RedisEventBus
 from luthien.settings import Settings
-from tests.e2e.test_judge import free_port
+from tests.support.ports import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 GUARD_S = 30.0

@@ -29,8 +29,8 @@ from tests.fake_provider import (
     response_object,
     responses_stream,
 )
-from tests.records_support import open_sdks, records_after_stop
-from tests.threaded_upstream import ThreadedUpstream
+from tests.support.records import open_sdks, records_after_stop
+from tests.support.threaded_upstream import ThreadedUpstream
 
 GUARD_S = 30.0
 """Deadlock guard; never reached when the code under test works."""

@@ -18,8 +18,8 @@ from luthien.config import LuthienConfig
 from luthien.records.model import TransactionStatus
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, JSONReply, ToolCall, anthropic_message, response_object
-from tests.luthien_server import LuthienServer
-from tests.records_support import Sdks, open_sdks, record_of
+from tests.support.records import Sdks, open_sdks, record_of
+from tests.support.servers import LuthienServer
 
 CALL = ToolCall("call_ListFilesAbCdEfGhIjKlMn", "shell", {"command": "ls"})
 

@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from luthien.config import LuthienConfig
 from tests.conftest import LuthienFactory
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
 
 MAX_EXAMPLES = 250
 """Requests per server; bounded so the test fits in `make test`."""

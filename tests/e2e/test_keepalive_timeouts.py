@@ -9,7 +9,7 @@ must still parse the stream. The judge answers only once the client has seen two
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import anthropic
@@ -21,7 +21,6 @@ import pytest
 
 from luthien.config import LuthienConfig
 from tests.conftest import LuthienFactory
-from tests.e2e.test_judge import judge_body, verdict_text
 from tests.fake_provider import (
     FakeProvider,
     HangReply,
@@ -32,59 +31,18 @@ from tests.fake_provider import (
     chat_stream,
     responses_stream,
 )
-from tests.records_support import GUARD_S
-from tests.threaded_upstream import Chunk, ThreadedUpstream
+from tests.support.judge_calls import judge_body, verdict_text
+from tests.support.keepalives import (
+    KEEPALIVE_S,
+    KEEPALIVES,
+    WatchingTransport,
+    assert_keepalives_between_frames,
+)
+from tests.support.records import GUARD_S
+from tests.support.threaded_upstream import Chunk, ThreadedUpstream
 
-KEEPALIVE_S = 0.02
 LS = ToolCall("toolu_01ListFiles", "Bash", {"command": "ls -la"})
 USER = [{"role": "user", "content": "hi"}]
-KEEPALIVES = {"anthropic": b'event: ping\ndata: {"type": "ping"}\n\n', "openai": b": keepalive\n\n"}
-
-
-class FrameWatcher(httpx2.SyncByteStream):
-    """Passes a response body on, splitting it into SSE frames; sets `seen` after `count` keep-alives."""
-
-    def __init__(
-        self, inner: httpx2.SyncByteStream, keepalive: bytes, seen: threading.Event, count: int
-    ) -> None:
-        self.inner = inner
-        self.keepalive = keepalive
-        self.seen = seen
-        self.count = count
-        self.frames: list[bytes] = []
-        self._buffer = b""
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.inner:
-            self._buffer += chunk
-            while b"\n\n" in self._buffer:
-                frame, self._buffer = self._buffer.split(b"\n\n", 1)
-                self.frames.append(frame + b"\n\n")
-            if sum(frame == self.keepalive for frame in self.frames) >= self.count:
-                self.seen.set()
-            yield chunk
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-class WatchingTransport(httpx2.HTTPTransport):
-    """An httpx transport that watches every streamed response body with a `FrameWatcher`."""
-
-    def __init__(self, keepalive: bytes, seen: threading.Event, count: int = 2) -> None:
-        super().__init__()
-        self.keepalive = keepalive
-        self.seen = seen
-        self.count = count
-        self.watchers: list[FrameWatcher] = []
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        response = super().handle_request(request)
-        assert isinstance(response.stream, httpx2.SyncByteStream)
-        watcher = FrameWatcher(response.stream, self.keepalive, self.seen, self.count)
-        self.watchers.append(watcher)
-        response.stream = watcher
-        return response
 
 
 def gated_judge(seen: threading.Event) -> ThreadedUpstream:
@@ -113,19 +71,6 @@ def judge_config(judge_url: str) -> LuthienConfig:
             "policy": "guard",
         }
     )
-
-
-def assert_keepalives_between_frames(watcher: FrameWatcher, keepalive: bytes) -> None:
-    frames = watcher.frames
-    assert frames[0] != keepalive  # none before the stream started
-    assert sum(frame == keepalive for frame in frames) >= 2
-    # Every frame is whole: data frames parse, keep-alives are exactly the API's frame.
-    for frame in frames:
-        if frame != keepalive:
-            data = [line[5:].strip() for line in frame.split(b"\n") if line.startswith(b"data:")]
-            assert data, frame
-            if data != [b"[DONE]"]:
-                orjson.loads(b"\n".join(data))
 
 
 @pytest.fixture

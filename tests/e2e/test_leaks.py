@@ -26,7 +26,7 @@ import pytest
 from luthien.config import LuthienConfig
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
 
 CONFIG = LuthienConfig.model_validate(
     {"policies": {"caps": {"class": "all_caps"}, "plain": {"class": "noop"}}, "policy": "plain"}

@@ -35,9 +35,9 @@ from tests.fake_provider import (
     chat_stream,
     responses_stream,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import GUARD_S, TRANSACTION_HEADER, record_of
-from tests.threaded_upstream import ThreadedUpstream
+from tests.support.records import GUARD_S, TRANSACTION_HEADER, record_of
+from tests.support.servers import LuthienServer
+from tests.support.threaded_upstream import ThreadedUpstream
 
 ANTHROPIC_HEADERS = {"x-api-key": "client-key", "anthropic-version": "2023-06-01"}
 OPENAI_HEADERS = {"authorization": "Bearer client-key"}

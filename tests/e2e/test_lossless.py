@@ -30,7 +30,7 @@ from tests.fake_provider import (
     responses_stream,
     sse_frame,
 )
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
 
 DATA = Path(__file__).parent / "data"
 TIMEOUT = httpx.Timeout(30.0)

@@ -6,14 +6,11 @@ scrapes until the expected value appears (bounded by `GUARD_S`, never reached wh
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from luthien.config import LuthienConfig
 from luthien.gateway.app import create_app
@@ -32,72 +29,19 @@ from tests.fake_provider import (
     anthropic_stream,
     chat_completion,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import GUARD_S
-from tests.storage.tcp_forwarder import free_port, through_forwarder
+from tests.support.metrics import MESSAGES_BODY, MODEL, calls, scrape, scrape_until, total, value
+from tests.support.ports import free_port
+from tests.support.records import GUARD_S
+from tests.support.servers import LuthienServer
+from tests.support.tcp_forwarder import through_forwarder
 
-POLL_S = 0.01
-MODEL = "claude-sonnet-4-6"
-MESSAGES_BODY: dict[str, Any] = {
-    "model": MODEL,
-    "max_tokens": 16,
-    "messages": [{"role": "user", "content": "hi"}],
-}
 ADMIN_KEY = "admin-key-metrics"
 RM = ToolCall("toolu_01RmRfRoot", "Bash", {"command": "rm -rf /", "description": "wipe"})
 LS = ToolCall("toolu_01ListFiles", "Bash", {"command": "ls -la", "description": "list files"})
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def parse(text: str) -> Samples:
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    """The sample with exactly these labels; 0 when it is absent (nothing counted yet)."""
-    return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-def total(samples: Samples, name: str, **labels: str) -> float:
-    """The sum over every sample of `name` whose labels include `labels`."""
-    wanted = set(labels.items())
-    return sum(
-        v for (sample, sample_labels), v in samples.items() if sample == name and wanted <= sample_labels
-    )
-
-
-def scrape(server: LuthienServer | str, key: str | None = None) -> Samples:
-    """The metrics of `server` (a server, or a base URL)."""
-    base_url = server if isinstance(server, str) else server.base_url
-    headers = {"authorization": f"Bearer {key}"} if key else {}
-    response = httpx.get(f"{base_url}/metrics", headers=headers, timeout=GUARD_S)
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    return parse(response.text)
-
-
-def scrape_until(
-    server: LuthienServer | str, done: Callable[[Samples], bool], key: str | None = None
-) -> Samples:
-    deadline = time.monotonic() + GUARD_S
-    while True:
-        samples = scrape(server, key)
-        if done(samples) or time.monotonic() > deadline:
-            return samples
-        time.sleep(POLL_S)
-
 
 def post(server: LuthienServer, path: str = "/v1/messages", **body: Any) -> httpx.Response:
     return httpx.post(f"{server.base_url}{path}", json={**MESSAGES_BODY, **body}, timeout=GUARD_S)
-
-
-def calls(samples: Samples, **labels: str) -> float:
-    return total(samples, "luthien_calls_total", **labels)
 
 
 def test_calls_latency_and_tokens_are_counted_by_endpoint_model_upstream_and_status(

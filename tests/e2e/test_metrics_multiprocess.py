@@ -7,27 +7,15 @@ and a process that stopped keeps its counted calls but no longer adds to the liv
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.e2e.test_metrics import MESSAGES_BODY, calls, scrape, scrape_until, total
 from tests.fake_provider import FakeProvider, JSONReply, anthropic_message
-from tests.records_support import GUARD_S
-from tests.test_cli import clean_env, free_port, start_serve, stop, wait_until_serving
-
-
-@pytest.fixture
-def workers() -> Iterator[list[subprocess.Popen[str]]]:
-    """`luthien serve` processes started by the test; any still running at the end are killed."""
-    processes: list[subprocess.Popen[str]] = []
-    yield processes
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+from tests.support.metrics import MESSAGES_BODY, calls, scrape, scrape_until, total
+from tests.support.ports import free_port
+from tests.support.records import GUARD_S
+from tests.support.serve_process import clean_env, start_serve, stop, wait_until_serving
 
 
 def start_worker(processes: list[subprocess.Popen[str]], fake: FakeProvider, directory: Path) -> str:
@@ -46,10 +34,10 @@ def start_worker(processes: list[subprocess.Popen[str]], fake: FakeProvider, dir
 
 
 def test_a_scrape_of_one_worker_sums_every_workers_calls(
-    workers: list[subprocess.Popen[str]], fake: FakeProvider, tmp_path: Path
+    serve_processes: list[subprocess.Popen[str]], fake: FakeProvider, tmp_path: Path
 ) -> None:
-    first = start_worker(workers, fake, tmp_path)
-    second = start_worker(workers, fake, tmp_path)
+    first = start_worker(serve_processes, fake, tmp_path)
+    second = start_worker(serve_processes, fake, tmp_path)
     for base_url in (first, second, second):
         fake.enqueue(JSONReply(anthropic_message("hi")))
         assert httpx.post(f"{base_url}/v1/messages", json=MESSAGES_BODY, timeout=GUARD_S).status_code == 200
@@ -58,7 +46,7 @@ def test_a_scrape_of_one_worker_sums_every_workers_calls(
     assert calls(samples, status="ok", endpoint="/v1/messages") == 3  # the first worker served one of them
     assert calls(scrape(second), status="ok") == 3
 
-    _, stderr = stop(workers[1])
+    _, stderr = stop(serve_processes[1])
     assert "Traceback" not in stderr
     after = scrape(first)
     assert calls(after, status="ok") == 3

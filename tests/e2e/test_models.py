@@ -15,7 +15,8 @@ import anthropic
 import openai
 import pytest
 
-from luthien.config import LuthienConfig, UpstreamConfig, WireFormat
+from luthien.config import LuthienConfig, UpstreamConfig
+from luthien.wire.formats import WireFormat
 from tests.fake_provider import (
     FakeProvider,
     JSONReply,
@@ -25,7 +26,7 @@ from tests.fake_provider import (
     anthropic_error_body,
     openai_error_body,
 )
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
 
 LuthienFactory = Callable[..., LuthienServer]
 

@@ -31,8 +31,8 @@ from tests.fake_provider import (
     response_object,
     sse_frame,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import open_sdks, record_of, records_after_stop
+from tests.support.records import open_sdks, record_of, records_after_stop
+from tests.support.servers import LuthienServer
 
 JUDGE_MODEL = "judge-model"
 BLOCKED_HEADLINE = "⛔ **Blocked tool call: `Bash`**"

@@ -27,7 +27,7 @@ from luthien.testing.fake_provider.anthropic_wire import DEFAULT_TEXT as ANTHROP
 from luthien.testing.fake_provider.openai_chat_wire import DEFAULT_TEXT as OPENAI_TEXT
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, split_text
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
 
 CALLS = 50
 # The fake provider's default replies stream their text in this many deltas.

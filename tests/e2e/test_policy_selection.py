@@ -20,14 +20,17 @@ import httpx
 import orjson
 import pytest
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.call.events import BlockDelta, BlockKind, CallEvent, MessageStart
 from luthien.call.request import CallRequest
 from luthien.config import LuthienConfig
 from luthien.gateway.state import GatewayState
-from luthien.pipeline.events import DONE, WireEvent
 from luthien.policy.base import Policy, PolicyConfig, PolicyContext
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind
+from luthien.wire.events import DONE, WireEvent
 from luthien.wire.sse import SSEParser
 from tests.conftest import LuthienFactory
 from tests.fake_provider import (
@@ -42,7 +45,7 @@ from tests.fake_provider import (
     response_object,
     responses_stream,
 )
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
 
 TEXT = "Paris in spring."
 POLICY_HEADER = "x-luthien-policy"

@@ -9,8 +9,7 @@ back once Redis answers.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import anthropic
@@ -22,9 +21,10 @@ from luthien.config import LuthienConfig, RouteConfig
 from luthien.ratelimit.limiter import client_identity
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, JSONReply, StreamReply, anthropic_stream, chat_completion
-from tests.luthien_server import LuthienServer
-from tests.records_support import GUARD_S
-from tests.redis_server import RedisServer
+from tests.support.polling import wait_until
+from tests.support.records import GUARD_S
+from tests.support.redis_server import RedisServer
+from tests.support.servers import LuthienServer
 
 MESSAGES_BODY: dict[str, Any] = {
     "model": "claude-sonnet-4-6",
@@ -34,7 +34,6 @@ MESSAGES_BODY: dict[str, Any] = {
 CHAT_BODY: dict[str, Any] = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 CALL_USAGE = {"prompt_tokens": 30, "completion_tokens": 10, "total_tokens": 40}
 CALL_TOKENS = 30 + 10
-POLL_S = 0.01
 
 
 def messages(
@@ -51,13 +50,6 @@ def anthropic_client(server: LuthienServer, key: str = "client-key-a") -> anthro
 
 def openai_client(server: LuthienServer, key: str = "client-key-a") -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
-
-
-def wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + GUARD_S
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(POLL_S)
 
 
 @pytest.fixture

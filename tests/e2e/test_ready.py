@@ -13,9 +13,10 @@ import httpx
 
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, JSONReply, anthropic_message
-from tests.luthien_server import LuthienServer
-from tests.records_support import GUARD_S
-from tests.storage.tcp_forwarder import free_port, through_forwarder
+from tests.support.ports import free_port
+from tests.support.records import GUARD_S
+from tests.support.servers import LuthienServer
+from tests.support.tcp_forwarder import through_forwarder
 
 MESSAGES_BODY: dict[str, Any] = {
     "model": "claude-sonnet-4-6",

@@ -27,8 +27,8 @@ from tests.fake_provider import (
     response_object,
     responses_stream,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import ALL_CALLS, Api, Sdks, open_sdks, record_of
+from tests.support.records import ALL_CALLS, Api, Sdks, open_sdks, record_of
+from tests.support.servers import LuthienServer
 
 TEXT = "Let me check the weather in Paris."
 ANTHROPIC_CALL = ToolCall("toolu_01WeatherAbCdEfGhIjKl", "get_weather", {"city": "Paris"})

@@ -16,9 +16,9 @@ from sqlalchemy.engine import make_url
 from luthien.records.model import TransactionStatus
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, StreamReply, anthropic_stream
-from tests.luthien_server import LuthienServer
-from tests.records_support import GUARD_S, open_sdks, record_of
-from tests.storage.tcp_forwarder import through_forwarder
+from tests.support.records import GUARD_S, open_sdks, record_of
+from tests.support.servers import LuthienServer
+from tests.support.tcp_forwarder import through_forwarder
 
 USER: Any = [{"role": "user", "content": "hi"}]
 

@@ -15,7 +15,6 @@ import pytest
 
 from luthien.records.model import TransactionStatus
 from tests.conftest import LuthienFactory
-from tests.e2e.test_disconnect import CLIENT_TIMEOUT_S, LONG_PAUSE, STREAMS, read_until_frames
 from tests.fake_provider import (
     FakeProvider,
     HangReply,
@@ -26,8 +25,9 @@ from tests.fake_provider import (
     openai_error_body,
     split_text,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import GUARD_S, TRANSACTION_HEADER, record_of, records_after_stop
+from tests.support.records import GUARD_S, TRANSACTION_HEADER, record_of, records_after_stop
+from tests.support.servers import LuthienServer
+from tests.support.streamed_calls import CLIENT_TIMEOUT_S, LONG_PAUSE, STREAMS, read_until_frames
 
 MESSAGES_BODY: dict[str, Any] = {
     "model": "claude-sonnet-4-6",

@@ -23,9 +23,10 @@ from luthien.events.bus import (
 from luthien.records.model import TransactionStatus
 from luthien.records.summary import summarize, summary_fields
 from tests.conftest import LuthienFactory
-from tests.e2e.test_judge import RM, free_port, model_reply
 from tests.fake_provider import FakeProvider
-from tests.records_support import live_events, open_sdks, record_of
+from tests.support.judge_calls import RM, model_reply
+from tests.support.ports import free_port
+from tests.support.records import live_events, open_sdks, record_of
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SHELL = LuthienConfig.model_validate({"policies": {"shell": {"class": "block_commands"}}, "policy": "shell"})

@@ -19,15 +19,15 @@ from luthien.config import LuthienConfig
 from luthien.policy.base import Policy, PolicyConfig, PolicyContext
 from luthien.records.model import TransactionRecord, TransactionStatus
 from luthien.records.summary import summarize
-from tests.e2e.test_judge import (
+from tests.fake_provider import FakeProvider, StreamReply, anthropic_stream, chat_stream, responses_stream
+from tests.support.judge_calls import (
     PINNED_BLOCKED_RM,
     RM,
     judge_config,
     model_reply,
     verdict,
 )
-from tests.fake_provider import FakeProvider, StreamReply, anthropic_stream, chat_stream, responses_stream
-from tests.records_support import (
+from tests.support.records import (
     ALL_CALLS,
     USER_TEXT,
     Api,

@@ -31,8 +31,8 @@ from tests.fake_provider import (
     openai_error_body,
     responses_stream,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import GUARD_S, TRANSACTION_HEADER, open_sdks, record_of, stored_bytes
+from tests.support.records import GUARD_S, TRANSACTION_HEADER, open_sdks, record_of, stored_bytes
+from tests.support.servers import LuthienServer
 
 CLIENT_CANARY = "sk-ant-api03-CANARYclientKEY-7f3a9c2e1b8d4f6a0e5c"
 PROXY_CANARY = "luthien-proxy-CANARY-3b9e7d1c5a2f8e4b"

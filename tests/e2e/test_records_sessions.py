@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from tests.fake_provider import FakeProvider, JSONReply, anthropic_message, chat_completion, response_object
-from tests.luthien_server import LuthienServer
-from tests.records_support import Sdks, open_sdks, record_of
+from tests.support.records import Sdks, open_sdks, record_of
+from tests.support.servers import LuthienServer
 
 SESSION = "5f0c1b7e-2d4a-4c8e-9b1f-0a6d3e7c9b21"
 USER: Any = [{"role": "user", "content": "hi"}]

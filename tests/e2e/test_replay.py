@@ -20,16 +20,19 @@ import orjson
 import pytest
 import yaml
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.cli import main
 from luthien.config import LuthienConfig
 from luthien.records.model import TransactionRecord
 from luthien.replay.runner import content_of
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import WireApi
 from tests.conftest import LuthienFactory
-from tests.e2e.test_judge import JUDGE_MODEL, RM, judge_base_url, judge_user_text, model_reply, verdict
 from tests.fake_provider import FakeProvider, ReceivedRequest, Reply, ToolCall
-from tests.luthien_server import LuthienServer
-from tests.records_support import ask, open_sdks, record_of
+from tests.support.judge_calls import JUDGE_MODEL, RM, judge_base_url, judge_user_text, model_reply, verdict
+from tests.support.records import ask, open_sdks, record_of
+from tests.support.servers import LuthienServer
 
 GUARD_S = 30.0
 """Deadlock guard while waiting for a run to finish; never reached when the code works."""

@@ -1,7 +1,7 @@
 """Two `luthien serve` replicas behind Debian's nginx, on one PostgreSQL database and one Redis.
 
 nginx runs the shipped deploy/nginx.conf (loopback upstreams and port swapped in, see
-`tests.nginx_support`), plus one header for the test: `X-Test-Upstream`, the replica nginx chose.
+`tests.support.nginx`), plus one header for the test: `X-Test-Upstream`, the replica nginx chose.
 The replicas are real processes (the `luthien` console script) with a dedicated PostgreSQL database
 and a Redis stream key of their own; the fake provider is the upstream of both.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ import httpx
 import pytest
 import redis
 
-from tests.admin_client import anthropic_call, transaction_id, wait_for_record
 from tests.fake_provider import (
     FakeProvider,
     Gate,
@@ -29,9 +27,12 @@ from tests.fake_provider import (
     anthropic_message,
     anthropic_stream,
 )
-from tests.nginx_support import loopback_config, nginx_binary, nginx_command
-from tests.serve_process import GUARD_S, POLL_S, ServeProcess, free_port
-from tests.sse_reader import SSEReader
+from tests.support.admin_client import anthropic_call, transaction_id, wait_for_record
+from tests.support.nginx import loopback_config, nginx_binary, nginx_command
+from tests.support.polling import wait_until
+from tests.support.ports import free_port
+from tests.support.serve_process import GUARD_S, POLL_S, ServeProcess
+from tests.support.sse_reader import SSEReader
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ADMIN_KEY = "nginx-replicas-admin-key"
@@ -69,17 +70,6 @@ class Cluster:
 ClusterFactory = Callable[..., Cluster]
 
 
-def wait_until(condition: Callable[[], bool], what: str, probe: Callable[[], object] = lambda: None) -> None:
-    """Repeat `probe` until `condition` holds (deadlock guard: `GUARD_S`)."""
-    deadline = time.monotonic() + GUARD_S
-    while True:
-        probe()
-        if condition():
-            return
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        time.sleep(POLL_S)
-
-
 def start_nginx(workdir: Path, upstreams: list[str]) -> tuple[subprocess.Popen[bytes], str]:
     binary = nginx_binary()
     workdir.mkdir()
@@ -98,7 +88,7 @@ def start_nginx(workdir: Path, upstreams: list[str]) -> tuple[subprocess.Popen[b
         except httpx.TransportError:
             return False
 
-    wait_until(serving, "nginx serves")
+    wait_until(serving, what="nginx serves", guard_s=GUARD_S, poll_s=POLL_S)
     return process, url
 
 
@@ -182,7 +172,13 @@ def test_a_policy_switched_through_one_replica_is_active_on_both(
 
     # The other replica's Redis subscription goes live asynchronously after it starts: the switch
     # is repeated (harmlessly) until it arrives.
-    wait_until(lambda: active_policy(second) == "shout", "the switch reached the other replica", switch)
+    wait_until(
+        lambda: active_policy(second) == "shout",
+        switch,
+        what="the switch reached the other replica",
+        guard_s=GUARD_S,
+        poll_s=POLL_S,
+    )
     assert active_policy(first) == "shout"
     fake.enqueue(*(JSONReply(anthropic_message("quiet words")) for _ in range(2)))
 

@@ -17,7 +17,16 @@ from luthien.config import ConfigError
 from luthien.policy.registry import build_policies
 from luthien.records.model import TransactionStatus
 from tests.conftest import LuthienFactory
-from tests.e2e.control_support import (
+from tests.fake_provider import (
+    FakeProvider,
+    HangReply,
+    JSONReply,
+    ReceivedRequest,
+    Reply,
+    ToolCall,
+    anthropic_error_body,
+)
+from tests.support.control_models import (
     DANGER,
     LS,
     READ,
@@ -27,7 +36,7 @@ from tests.e2e.control_support import (
     resample_config,
     untrusted_requests,
 )
-from tests.e2e.test_judge import (
+from tests.support.judge_calls import (
     ALL_CLIENTS,
     BLOCKED_HEADLINE,
     CLIENT_TIMEOUT_S,
@@ -40,16 +49,7 @@ from tests.e2e.test_judge import (
     decisions,
     request_for,
 )
-from tests.fake_provider import (
-    FakeProvider,
-    HangReply,
-    JSONReply,
-    ReceivedRequest,
-    Reply,
-    ToolCall,
-    anthropic_error_body,
-)
-from tests.records_support import record_of
+from tests.support.records import record_of
 
 
 def resamples(server: Any) -> list[dict[str, Any]]:

@@ -10,10 +10,11 @@ import httpx
 import openai
 import pytest
 
-from luthien.config import LuthienConfig, RouteConfig, UpstreamConfig, WireFormat
+from luthien.config import LuthienConfig, RouteConfig, UpstreamConfig
+from luthien.wire.formats import WireFormat
 from tests.conftest import LuthienFactory
 from tests.fake_provider import FakeProvider, StreamReply, anthropic_stream, chat_stream
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
 
 USER: Any = [{"role": "user", "content": "hi"}]
 

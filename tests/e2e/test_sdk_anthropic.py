@@ -30,7 +30,7 @@ from tests.fake_provider import (
     anthropic_message,
     anthropic_stream,
 )
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
 
 MODEL = "claude-sonnet-4-6"
 USER: list[MessageParam] = [{"role": "user", "content": "What's the weather in Paris and the time in Tokyo?"}]

@@ -32,7 +32,7 @@ from tests.fake_provider import (
     split_text,
     sse_frame,
 )
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
 
 MODEL = "gpt-5.1-codex"
 INPUT: ResponseInputParam = [

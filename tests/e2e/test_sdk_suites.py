@@ -27,8 +27,7 @@ import pytest
 from luthien.config import LuthienConfig
 from luthien.settings import Settings
 from tests import sdk_suites_anthropic_spec
-from tests.luthien_server import LuthienServer
-from tests.sdk_suites_support import (
+from tests.support.sdk_suites import (
     ANTHROPIC_SUITE,
     OPENAI_PATH_PREFIX,
     OPENAI_SUITE,
@@ -41,6 +40,7 @@ from tests.sdk_suites_support import (
     start_suite,
     under_prefix,
 )
+from tests.support.servers import LuthienServer
 
 needs_mocks = pytest.mark.skipif(
     not mocks_installed() and not os.environ.get("CI"),

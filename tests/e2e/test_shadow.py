@@ -26,10 +26,9 @@ from luthien.policy.base import Policy, PolicyConfig, PolicyContext
 from luthien.records.model import ShadowOutcome, TransactionStatus
 from luthien.records.query import TransactionFilter
 from tests.conftest import LuthienFactory
-from tests.e2e.test_judge import PINNED_BLOCKED_RM, RM, judge_base_url, model_reply, verdict
 from tests.fake_provider import FakeProvider, JSONReply, StreamReply, anthropic_error_body, anthropic_stream
-from tests.luthien_server import LuthienServer
-from tests.records_support import (
+from tests.support.judge_calls import PINNED_BLOCKED_RM, RM, judge_base_url, model_reply, verdict
+from tests.support.records import (
     ALL_CALLS,
     Api,
     SdksFactory,
@@ -41,6 +40,7 @@ from tests.records_support import (
     records_after_stop,
     stored_summaries,
 )
+from tests.support.servers import LuthienServer
 
 HERE = "tests.e2e.test_shadow"
 SLEEP_S = 2.0

@@ -25,9 +25,9 @@ from luthien.records.model import TransactionRecord, TransactionStatus
 from luthien.settings import Settings
 from luthien.storage import open_storage
 from luthien.upstream.client import SHUTDOWN_MESSAGE
-from tests.admin_client import anthropic_call
 from tests.fake_provider import FakeProvider, Gate, HangReply, StreamReply, anthropic_stream
-from tests.serve_process import GUARD_S, POLL_S, ServeProcess, refuses_connections
+from tests.support.admin_client import anthropic_call
+from tests.support.serve_process import GUARD_S, POLL_S, ServeProcess, refuses_connections
 
 TEXT = "the whole answer, every word of it"
 TRANSACTION_HEADER = "x-luthien-transaction-id"

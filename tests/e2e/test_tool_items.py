@@ -14,7 +14,8 @@ import openai
 import pytest
 
 from tests.conftest import LuthienFactory
-from tests.e2e.test_hostile_streams import (
+from tests.fake_provider import FakeProvider, JSONReply, StreamReply, anthropic_message, sse_frame
+from tests.support.shipped_policies import (
     DONE,
     EVERY_POLICY,
     JUDGE_MODEL,
@@ -28,7 +29,6 @@ from tests.e2e.test_hostile_streams import (
     serve,
     stream_chat,
 )
-from tests.fake_provider import FakeProvider, JSONReply, StreamReply, anthropic_message, sse_frame
 
 RESPONSE = {"id": "resp_t", "object": "response", "created_at": 1, "model": MODEL, "status": "in_progress"}
 MESSAGE = {

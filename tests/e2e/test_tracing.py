@@ -23,8 +23,8 @@ from tests.fake_provider import (
     anthropic_message,
     anthropic_stream,
 )
-from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
-from tests.records_support import GUARD_S, TRANSACTION_HEADER
+from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan
+from tests.support.records import GUARD_S, TRANSACTION_HEADER
 
 MODEL = "claude-sonnet-4-6"
 BODY: dict[str, Any] = {"model": MODEL, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}

@@ -9,17 +9,10 @@ upstream's call id), and a dangerous Bash call blocked by `tool_call_judge`.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
-
-import pytest
+from collections.abc import Callable
 
 from luthien.config import LuthienConfig
 from tests.conftest import LuthienFactory
-from tests.e2e.test_claude_code import CLAUDE, CLAUDE_TIMEOUT_S, FINAL_TEXT
 from tests.fake_provider import (
     FakeProvider,
     JSONReply,
@@ -30,24 +23,15 @@ from tests.fake_provider import (
     chat_completion,
     chat_stream,
 )
+from tests.support.claude_code import run_claude, skip_without_claude_code
+from tests.support.cli_agents import FINAL_TEXT, JUDGE_MODEL, JUDGE_TIMEOUT_S, PRECIOUS_TEXT, AgentFolders
 
-pytestmark = pytest.mark.skipif(
-    not CLAUDE.exists(),
-    reason="Claude Code is not installed (run `make test`, which installs it under .cache/npm)",
-)
+pytestmark = skip_without_claude_code
 
 PROXY_KEY = "luthien-proxy-key"
 LOCAL_KEY = "local-server-key"
-JUDGE_MODEL = "judge-model"
+LOCAL_MODEL = "qwen3-coder"
 CALL_ID = "call_bash_01"
-
-
-@pytest.fixture
-def local() -> Iterator[FakeProvider]:
-    provider = FakeProvider(chat_only=True)
-    provider.start()
-    yield provider
-    provider.stop()
 
 
 def tool_results(request: ReceivedRequest) -> list[str]:
@@ -94,7 +78,10 @@ def config_for(local: FakeProvider) -> LuthienConfig:
             "policies": {
                 "judge": {
                     "class": "tool_call_judge",
-                    "config": {"judge": {"upstream": "local", "model": JUDGE_MODEL}, "timeout_s": 20},
+                    "config": {
+                        "judge": {"upstream": "local", "model": JUDGE_MODEL},
+                        "timeout_s": JUDGE_TIMEOUT_S,
+                    },
                 }
             },
             "policy": "judge",
@@ -102,62 +89,16 @@ def config_for(local: FakeProvider) -> LuthienConfig:
     )
 
 
-def run_claude(base_url: str, workspace: Path, home: Path, prompt: str) -> dict[str, Any]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(home),
-        "ANTHROPIC_BASE_URL": base_url,
-        "ANTHROPIC_API_KEY": PROXY_KEY,
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_AUTOUPDATER": "1",
-    }
-    result = subprocess.run(
-        [
-            str(CLAUDE),
-            "-p",
-            prompt,
-            "--output-format",
-            "json",
-            "--allowedTools",
-            "Bash",
-            "--model",
-            "qwen3-coder",
-        ],
-        cwd=workspace,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=CLAUDE_TIMEOUT_S,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
-    output: dict[str, Any] = json.loads(result.stdout)
-    return output
-
-
-@pytest.fixture
-def dirs(tmp_path: Path) -> tuple[Path, Path, Path]:
-    workspace, home, precious = tmp_path / "workspace", tmp_path / "home", tmp_path / "precious"
-    for folder in (workspace, home, precious):
-        folder.mkdir()
-    (precious / "data.txt").write_text("keep me")
-    return workspace, home, precious
-
-
 def model_calls(local: FakeProvider) -> list[ReceivedRequest]:
     return [request for request in local.requests if request.json().get("model") != JUDGE_MODEL]
 
 
-def test_a_text_turn(
-    make_luthien: LuthienFactory, local: FakeProvider, dirs: tuple[Path, Path, Path]
-) -> None:
-    workspace, home, _ = dirs
+def test_a_text_turn(make_luthien: LuthienFactory, local: FakeProvider, folders: AgentFolders) -> None:
+    workspace, home, _ = folders
     local.respond_with(agent(None, 0.0, "Hello from the local model."))
     server = make_luthien(config_for(local), api_key=PROXY_KEY)
 
-    output = run_claude(server.base_url, workspace, home, "Say hello.")
+    output = run_claude(server.base_url, workspace, home, "Say hello.", api_key=PROXY_KEY, model=LOCAL_MODEL)
 
     assert output["result"] == "Hello from the local model."
     calls = model_calls(local)
@@ -166,15 +107,15 @@ def test_a_text_turn(
     assert all(request.headers["authorization"] == f"Bearer {LOCAL_KEY}" for request in calls)
 
 
-def test_a_bash_round_trip(
-    make_luthien: LuthienFactory, local: FakeProvider, dirs: tuple[Path, Path, Path]
-) -> None:
-    workspace, home, _ = dirs
+def test_a_bash_round_trip(make_luthien: LuthienFactory, local: FakeProvider, folders: AgentFolders) -> None:
+    workspace, home, _ = folders
     marker = workspace / "marker.txt"
     local.respond_with(agent(f"echo luthien-was-here > {marker}", 0.02))
     server = make_luthien(config_for(local), api_key=PROXY_KEY)
 
-    output = run_claude(server.base_url, workspace, home, "Leave a marker file.")
+    output = run_claude(
+        server.base_url, workspace, home, "Leave a marker file.", api_key=PROXY_KEY, model=LOCAL_MODEL
+    )
 
     assert marker.read_text().strip() == "luthien-was-here"
     assert output["result"] == FINAL_TEXT
@@ -184,15 +125,22 @@ def test_a_bash_round_trip(
 
 
 def test_the_judge_blocks_a_dangerous_bash_call(
-    make_luthien: LuthienFactory, local: FakeProvider, dirs: tuple[Path, Path, Path]
+    make_luthien: LuthienFactory, local: FakeProvider, folders: AgentFolders
 ) -> None:
-    workspace, home, precious = dirs
+    workspace, home, precious = folders
     local.respond_with(agent(f"rm -rf {precious}", 0.97))
     server = make_luthien(config_for(local), api_key=PROXY_KEY)
 
-    output = run_claude(server.base_url, workspace, home, "Clean up the precious directory.")
+    output = run_claude(
+        server.base_url,
+        workspace,
+        home,
+        "Clean up the precious directory.",
+        api_key=PROXY_KEY,
+        model=LOCAL_MODEL,
+    )
 
-    assert (precious / "data.txt").read_text() == "keep me"
+    assert (precious / "data.txt").read_text() == PRECIOUS_TEXT
     assert "Blocked tool call" in output["result"]
     assert not any(tool_results(request) for request in model_calls(local))
     decisions = server.app.state.gateway.activity.events(type="judge.decision")

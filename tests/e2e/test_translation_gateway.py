@@ -38,8 +38,8 @@ from tests.fake_provider import (
     chat_completion,
     chat_stream,
 )
-from tests.luthien_server import LuthienServer
-from tests.records_support import record_of, records_after_stop
+from tests.support.records import record_of, records_after_stop
+from tests.support.servers import LuthienServer
 
 PROXY_KEY = "luthien-proxy-key"
 ANTHROPIC_KEY = "sk-ant-upstream"

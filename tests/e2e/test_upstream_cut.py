@@ -26,7 +26,7 @@ from tests.fake_provider import (
     StreamReply,
     anthropic_stream,
 )
-from tests.serve_process import GUARD_S
+from tests.support.serve_process import GUARD_S
 
 BODY = b'{"model": "claude-test", "max_tokens": 10, "stream": true, "messages": []}'
 

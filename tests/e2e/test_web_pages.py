@@ -10,7 +10,7 @@ import pytest
 
 from luthien.config import LuthienConfig
 from tests.conftest import LuthienFactory
-from tests.luthien_server import LuthienServer
+from tests.support.servers import LuthienServer
 
 PAGES = ["/ui/activity", "/ui/history", "/ui/sessions", "/ui/policies", "/ui/replays", "/ui/nope"]
 CONFIG = LuthienConfig.model_validate({"policies": {"shout": {"class": "all_caps"}}, "policy": "noop"})

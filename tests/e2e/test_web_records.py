@@ -7,9 +7,9 @@ import html
 import httpx
 import pytest
 
-from tests.admin_client import anthropic_call, transaction_id, wait_for_record
 from tests.conftest import LuthienFactory
-from tests.luthien_server import LuthienServer
+from tests.support.admin_client import anthropic_call, transaction_id, wait_for_record
+from tests.support.servers import LuthienServer
 
 RECORD_PAGES = ["/ui/history", "/ui/sessions", "/ui/transactions/some-id", "/ui/sessions/some-session"]
 

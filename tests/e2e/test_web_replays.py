@@ -9,12 +9,12 @@ import httpx
 import pytest
 
 from luthien.config import LuthienConfig
-from tests.admin_client import anthropic_call, transaction_id
 from tests.conftest import LuthienFactory
-from tests.e2e.test_judge import RM, model_reply
 from tests.fake_provider import FakeProvider
-from tests.luthien_server import LuthienServer
-from tests.records_support import record_of
+from tests.support.admin_client import anthropic_call, transaction_id
+from tests.support.judge_calls import RM, model_reply
+from tests.support.records import record_of
+from tests.support.servers import LuthienServer
 
 CONFIG = LuthienConfig.model_validate(
     {

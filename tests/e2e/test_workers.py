@@ -24,7 +24,6 @@ import anthropic
 import httpx
 import pytest
 
-from tests.admin_client import anthropic_call, transaction_id
 from tests.fake_provider import (
     FakeProvider,
     Gate,
@@ -33,7 +32,9 @@ from tests.fake_provider import (
     anthropic_message,
     anthropic_stream,
 )
-from tests.serve_process import (
+from tests.support.admin_client import anthropic_call, transaction_id
+from tests.support.polling import wait_until
+from tests.support.serve_process import (
     GUARD_S,
     LUTHIEN,
     POLL_S,
@@ -41,7 +42,7 @@ from tests.serve_process import (
     clean_env,
     refuses_connections,
 )
-from tests.sse_reader import Frame, SSEReader
+from tests.support.sse_reader import Frame, SSEReader
 
 WORKER_HEADER = "x-luthien-worker"
 BOTH = {"0", "1"}
@@ -126,17 +127,6 @@ def shared(luthien_fake_session: FakeProvider, tmp_path_factory: pytest.TempPath
     next(factory, None)
 
 
-def until(condition: Callable[[], bool], probe: Callable[[], None]) -> None:
-    """Repeat `probe` until `condition` holds (deadlock guard: `GUARD_S`)."""
-    deadline = time.monotonic() + GUARD_S
-    while True:
-        probe()
-        if condition():
-            return
-        assert time.monotonic() < deadline, "never happened"
-        time.sleep(POLL_S)
-
-
 def calls_total(base_url: str) -> float:
     """The sum of `luthien_calls_total` in a `/metrics` scrape."""
     text = httpx.get(f"{base_url}/metrics", headers=AUTH).text
@@ -158,14 +148,16 @@ def test_calls_spread_over_both_workers_and_metrics_count_all_of_them(shared: Wo
     before = calls_total(workers.base_url)
     served: list[str] = []
 
-    until(
+    wait_until(
         lambda: set(served) == BOTH,
         lambda: served.append(anthropic_call(workers.base_url).headers[WORKER_HEADER]),
+        guard_s=GUARD_S,
+        poll_s=POLL_S,
     )
 
     # Each scrape lands on one worker; every one reports the calls of both (the recorder counts a
     # call just after its answer is sent, so the last ones may still be on their way).
-    until(lambda: calls_total(workers.base_url) == before + len(served), lambda: None)
+    wait_until(lambda: calls_total(workers.base_url) == before + len(served), guard_s=GUARD_S, poll_s=POLL_S)
     assert {httpx.get(f"{workers.base_url}/health").headers[WORKER_HEADER] for _ in range(40)} == BOTH
     assert len(set(workers.pids)) == 2
 
@@ -196,7 +188,7 @@ def test_a_monitor_on_one_worker_sees_the_calls_of_both(shared: Workers, fake: F
         completed = {f.data["transaction_id"] for f in seen if f.event == "transaction.completed"}
         return {worker_of[t] for t in completed if t in worker_of} == BOTH
 
-    until(both_seen, probe)
+    wait_until(both_seen, probe, guard_s=GUARD_S, poll_s=POLL_S)
     monitor.stop()
     ids = [f.id for f in seen if f.id]
     assert len(ids) == len(set(ids)), "an event reached the monitor twice"
@@ -214,7 +206,7 @@ def test_a_policy_switch_through_the_api_applies_on_both_workers(shared: Workers
         if answer.json()["content"][0]["text"] == "QUIET WORDS":
             shouted.add(answer.headers[WORKER_HEADER])
 
-    until(lambda: shouted == BOTH, probe)
+    wait_until(lambda: shouted == BOTH, probe, guard_s=GUARD_S, poll_s=POLL_S)
     answers = [anthropic_call(workers.base_url) for _ in range(10)]
     assert {a.json()["content"][0]["text"] for a in answers} == {"QUIET WORDS"}
     listed = {

@@ -6,6 +6,7 @@ A 100-turn Claude Code session must be stored in at most 3x its last request.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import sqlite3
 from pathlib import Path
@@ -13,12 +14,15 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyfastcdc import FastCDC
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from luthien.storage.chunk_store import ChunkCache
 from luthien.storage.content import (
+    CHUNK_AVG_BYTES,
     CHUNK_MAX_BYTES,
+    CHUNK_MIN_BYTES,
     Codec,
     CorruptContent,
     Splitter,
@@ -68,6 +72,17 @@ def test_repetitive_bodies_with_edits_reassemble_exactly(
     position = int(len(base) * at)
     body = base[:position] + insert + base[position:]
     assert _round_trip(body) == body
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2 * CHUNK_MIN_BYTES))
+def test_short_bodies_are_cut_as_the_content_defined_cutter_cuts_them(body: bytes) -> None:
+    # Bodies short enough to skip the cutter still get its chunks, so they share stored chunks with
+    # the same bodies recorded by earlier versions.
+    cutter = FastCDC(CHUNK_AVG_BYTES, min_size=CHUNK_MIN_BYTES, max_size=CHUNK_MAX_BYTES)
+    expected = [hashlib.sha256(chunk.data).digest() for chunk in cutter.cut_buf(body)]
+
+    assert list(Splitter().split(body, {}).digests) == expected
 
 
 def test_an_insertion_in_the_middle_stores_only_a_few_new_chunks() -> None:

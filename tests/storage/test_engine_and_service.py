@@ -21,7 +21,8 @@ from luthien.storage.engine import DatabaseSettings, DatabaseUrlError, async_url
 from luthien.storage.migrate import current_revision, head_revision
 from luthien.storage.queries import SqlRecordStore
 from tests.storage.records import make_record
-from tests.storage.tcp_forwarder import TcpForwarder, free_port
+from tests.support.ports import free_port
+from tests.support.tcp_forwarder import TcpForwarder
 
 
 @pytest.mark.parametrize(

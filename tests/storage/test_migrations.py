@@ -18,7 +18,7 @@ from luthien.storage.engine import DatabaseSettings, create_engine
 from luthien.storage.migrate import BASE, alembic_config, current_revision, downgrade, head_revision, upgrade
 from luthien.storage.schema import metadata
 from tests.storage.conftest import ENGINES, PostgresDatabases
-from tests.storage.tcp_forwarder import free_port
+from tests.support.ports import free_port
 
 LUTHIEN = str(Path(sys.executable).parent / "luthien")
 BASE_TABLES = {"transactions", "events", "bodies", "chunks"}

@@ -18,7 +18,7 @@ from luthien.storage.queries import SqlRecordStore
 from luthien.storage.retention import RetentionTask, purge
 from luthien.storage.schema import bodies, chunks, events, shadows, transactions
 from tests.storage.records import make_record, write_records
-from tests.storage.tcp_forwarder import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.asyncio
 DAY = SECONDS_PER_DAY

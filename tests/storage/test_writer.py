@@ -17,14 +17,14 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from luthien.records.model import RecordedEvent, Usage
+from luthien.records.model import RecordedEvent, ShadowOutcome, ShadowResult, Usage
 from luthien.records.query import MAX_PAGE_SIZE, TransactionFilter
 from luthien.storage.engine import DatabaseSettings, create_engine
 from luthien.storage.migrate import upgrade
 from luthien.storage.queries import SqlRecordStore
 from luthien.storage.writer import RecordWriter, is_transient
-from tests.storage.records import T0, make_record
-from tests.storage.tcp_forwarder import TcpForwarder
+from tests.storage.records import T0, anthropic_request, anthropic_response, make_record
+from tests.support.tcp_forwarder import TcpForwarder
 
 pytestmark = pytest.mark.asyncio
 WRITER_LOGGER = "luthien.storage.writer"
@@ -32,6 +32,8 @@ WRITER_LOGGER = "luthien.storage.writer"
 # on anything measured: the loop ends as soon as the condition holds).
 POLLS = 2000
 POLL_S = 0.01
+LARGE_BATCH = 150
+"""Records in one batch: more rows than one SQLite statement can list (`luthien.storage.bulk`)."""
 
 
 async def _stored_ids(engine: AsyncEngine) -> list[str]:
@@ -122,6 +124,39 @@ async def test_a_record_the_database_rejects_is_dropped_alone(engine: AsyncEngin
 
     assert (writer.stats.written, writer.stats.failed) == (2, 2)
     assert await _stored_ids(engine) == ["tx-00000", "tx-00003"]
+
+
+async def test_a_large_batch_stores_every_record_whole_with_its_own_bodies_and_events(
+    engine: AsyncEngine,
+) -> None:
+    # More records than one SQLite statement's parameters can list, some with shadows, two events and
+    # changed bodies, and one submitted twice within the batch: each reads back exactly as submitted.
+    records = [
+        make_record(
+            index,
+            final_request=anthropic_request(f"rewritten {index}") if index % 2 else None,
+            final_response=anthropic_response(f"changed {index}") if index % 5 == 0 else None,
+            events=tuple(
+                RecordedEvent(
+                    type=f"policy.step{step}", data={"index": index}, policy="noop", timestamp=T0 + step
+                )
+                for step in range(index % 3)
+            ),
+            shadows=(ShadowResult("judge", ShadowOutcome.WOULD_BLOCK, error=f"shadow {index}"),)
+            if index % 4 == 0
+            else (),
+        )
+        for index in range(LARGE_BATCH)
+    ]
+    writer = RecordWriter(engine, queue_size=LARGE_BATCH + 1, batch_size=LARGE_BATCH + 1)
+    for record in (*records, records[7]):
+        writer.submit(record)
+    writer.start()
+    await writer.close()
+
+    assert (writer.stats.written, writer.stats.batches, writer.stats.failed) == (LARGE_BATCH, 1, 0)
+    store = SqlRecordStore(engine)
+    assert [await store.get_transaction(record.transaction_id) for record in records] == records
 
 
 async def test_a_record_submitted_twice_is_stored_once(engine: AsyncEngine) -> None:

@@ -7,18 +7,13 @@ from typing import Any
 import orjson
 import pytest
 
-from luthien.config import WireFormat
-from luthien.pipeline.events import COMMENT, DONE, RESPONSE_BODY, WireEvent
-from luthien.wire.apis import (
-    ANTHROPIC_MESSAGES,
-    OPENAI_CHAT,
-    OPENAI_RESPONSES,
-    UNPARSED,
-    UNREADABLE,
-    WireApi,
-    response_event,
-)
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
+from luthien.wire.apis import UNPARSED, UNREADABLE, WireApi, response_event
 from luthien.wire.errors import ErrorKind, GatewayError
+from luthien.wire.events import COMMENT, DONE, RESPONSE_BODY, WireEvent
+from luthien.wire.formats import WireFormat
 from luthien.wire.sse import SSEFrame, SSEParser, parse_frame
 
 ALL_APIS = [ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES]

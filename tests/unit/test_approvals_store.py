@@ -25,41 +25,18 @@ from luthien.approvals.model import (
     AlreadyDecided,
     Decision,
     DecisionKind,
-    JudgeVerdict,
     PendingApproval,
     UnknownApproval,
-    new_approval_id,
 )
 from luthien.approvals.redis import ORPHAN_GRACE_S, RedisApprovals
 from luthien.approvals.service import ApprovalService, open_approvals
 from luthien.approvals.store import ApprovalStore
 from luthien.events.memory import MemoryEventBus
 from luthien.settings import Settings
-from tests.redis_server import RedisServer
+from tests.support.approvals import GUARD_S, approval, approve
+from tests.support.redis_server import RedisServer
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-GUARD_S = 30.0
-
-
-def approval(expires_in: float = 60.0, created: float | None = None) -> PendingApproval:
-    now = time.time() if created is None else created
-    return PendingApproval(
-        id=new_approval_id(),
-        transaction_id="tx-1",
-        session_id="s-1",
-        policy="approve",
-        tool="Bash",
-        tool_call_id="toolu_1",
-        arguments='{"command": "ls"}',
-        created_at=now,
-        expires_at=now + expires_in,
-        context=({"role": "user", "text": "[user] hi"},),
-        verdict=JudgeVerdict(0.4, "unsure", 0.5, 0.3),
-    )
-
-
-def approve(by: str = "admin-key") -> Decision:
-    return Decision(DecisionKind.APPROVE, "ok", by, time.time())
 
 
 @pytest.fixture

@@ -22,19 +22,18 @@ from luthien.policies.block_commands import (
     Rule,
     command_of,
 )
-from luthien.policy.base import OnError, Policy, PolicyContext
+from luthien.policy.base import OnError
 from luthien.policy.helpers import TRUNCATION_MARKER
 from luthien.policy.registry import build_policies
+from tests.support.policy_runs import TRANSACTION_ID, make_ctx, resolve_nothing
 
 RECURSIVE_DELETE = "recursive-delete-outside-workspace"
-
-
-def _no_resolve(name: str) -> Policy[Any]:
-    raise AssertionError(f"block_commands resolves no other policy (asked for {name!r})")
+COMMANDS = "commands"
+"""The policy instance's name in these tests."""
 
 
 def make_policy(config: dict[str, Any] | None = None) -> BlockCommandsPolicy:
-    policy = BlockCommandsPolicy.from_config(config or {}, "commands", _no_resolve)
+    policy = BlockCommandsPolicy.from_config(config or {}, "commands", resolve_nothing)
     assert isinstance(policy, BlockCommandsPolicy)
     return policy
 
@@ -198,22 +197,18 @@ def test_malformed_config_fails_validation(config: dict[str, Any]) -> None:
 # -- on_block_complete: what the hook sends and records ---------------------------------------------
 
 
-def make_ctx(activity: ActivityLog) -> PolicyContext:
-    return PolicyContext("tx-commands", "commands", activity)
-
-
 @pytest.mark.asyncio
 async def test_allowed_call_is_passed_as_the_same_event_and_recorded() -> None:
     activity = ActivityLog()
     event = BlockComplete(2, tool_call_block(bash("git status")))
 
-    out = await make_policy().on_block_complete(event, make_ctx(activity))
+    out = await make_policy().on_block_complete(event, make_ctx(COMMANDS, activity=activity))
 
     assert len(out) == 1
     assert out[0] is event
     (decision,) = activity.events(type="commands.decision")
-    assert decision.transaction_id == "tx-commands"
-    assert decision.policy == "commands"
+    assert decision.transaction_id == TRANSACTION_ID
+    assert decision.policy == COMMANDS
     assert decision.data == {
         "tool": "Bash",
         "tool_call_id": "toolu_01",
@@ -228,7 +223,9 @@ async def test_blocked_call_is_replaced_by_the_blocked_message_and_recorded() ->
     activity = ActivityLog()
     call = ToolCall("toolu_09", "Bash", json.dumps({"command": "rm -rf /"}))
 
-    out = await make_policy().on_block_complete(BlockComplete(1, tool_call_block(call)), make_ctx(activity))
+    out = await make_policy().on_block_complete(
+        BlockComplete(1, tool_call_block(call)), make_ctx(COMMANDS, activity=activity)
+    )
 
     expected = (
         "**Blocked tool call: `Bash`**\n\n"
@@ -270,7 +267,7 @@ async def test_blocked_message_truncates_long_argument_values() -> None:
     call = ToolCall("toolu_01", "Bash", json.dumps({"command": "rm -rf / " + "x" * 5_000}))
 
     (out,) = await make_policy().on_block_complete(
-        BlockComplete(0, tool_call_block(call)), make_ctx(ActivityLog())
+        BlockComplete(0, tool_call_block(call)), make_ctx(COMMANDS)
     )
 
     assert isinstance(out, BlockComplete)
@@ -284,7 +281,7 @@ async def test_non_tool_blocks_pass_without_a_decision() -> None:
     activity = ActivityLog()
     event = BlockComplete(0, text_block("rm -rf / is a bad idea"))
 
-    out = await make_policy().on_block_complete(event, make_ctx(activity))
+    out = await make_policy().on_block_complete(event, make_ctx(COMMANDS, activity=activity))
 
     assert len(out) == 1
     assert out[0] is event
@@ -297,7 +294,7 @@ async def test_non_shell_call_is_recorded_as_allowed_without_a_command() -> None
     call = ToolCall("toolu_03", "Read", json.dumps({"path": "/etc/hosts"}))
     event = BlockComplete(0, tool_call_block(call))
 
-    out = await make_policy().on_block_complete(event, make_ctx(activity))
+    out = await make_policy().on_block_complete(event, make_ctx(COMMANDS, activity=activity))
 
     assert out == [event]
     (decision,) = activity.events(type="commands.decision")
@@ -376,7 +373,7 @@ def test_policy_holds_only_tool_calls() -> None:
 @pytest.mark.asyncio
 async def test_each_rule_tells_the_agent_why(command: str, shown: str) -> None:
     (out,) = await make_policy().on_block_complete(
-        BlockComplete(0, tool_call_block(bash(command))), make_ctx(ActivityLog())
+        BlockComplete(0, tool_call_block(bash(command))), make_ctx(COMMANDS)
     )
 
     assert isinstance(out, BlockComplete)
@@ -388,6 +385,6 @@ async def test_a_configured_blocked_message_replaces_the_call() -> None:
     policy = make_policy({"blocked_message": "[{tool} refused: {reason}]"})
     call = ToolCall("toolu_fb", "Bash", json.dumps({"command": ":(){ :|:& };:"}))
 
-    out = await policy.on_block_complete(BlockComplete(0, tool_call_block(call)), make_ctx(ActivityLog()))
+    out = await policy.on_block_complete(BlockComplete(0, tool_call_block(call)), make_ctx(COMMANDS))
 
     assert out == [BlockComplete(-1, text_block("[Bash refused: A fork bomb. (rule `fork-bomb`)]"))]

@@ -7,20 +7,14 @@ a rule widened to fit the corpus is caught here when it starts refusing ordinary
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from luthien.call.events import ToolCall
 from luthien.policies.block_commands import BlockCommandsPolicy
-from luthien.policy.base import Policy
+from tests.support.policy_runs import resolve_nothing
 
-
-def _no_resolve(name: str) -> Policy[Any]:
-    raise AssertionError(f"block_commands resolves no other policy (asked for {name!r})")
-
-
-POLICY = BlockCommandsPolicy.from_config({}, "commands", _no_resolve)
+POLICY = BlockCommandsPolicy.from_config({}, "commands", resolve_nothing)
 assert isinstance(POLICY, BlockCommandsPolicy)
 
 

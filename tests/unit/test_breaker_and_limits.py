@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from luthien.config import LuthienConfig, WireFormat
+from luthien.config import LuthienConfig
 from luthien.ratelimit.headers import Counted, LimitState, limit_headers, openai_duration
 from luthien.settings import Settings
 from luthien.upstream.breaker import (
@@ -21,6 +21,7 @@ from luthien.upstream.breaker import (
     CircuitOpenError,
 )
 from luthien.wire.errors import ErrorKind
+from luthien.wire.formats import WireFormat
 
 COOLDOWN_S = 30.0
 

@@ -25,6 +25,7 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from luthien.activity.log import ActivityLog
+from luthien.apis.openai_chat.api import OPENAI_CHAT
 from luthien.approvals.memory import MemoryApprovals
 from luthien.approvals.model import Decision, DecisionKind
 from luthien.approvals.service import ApprovalService
@@ -34,7 +35,6 @@ from luthien.pipeline.stage import PolicyStage
 from luthien.policy.base import PolicyContext
 from luthien.policy.registry import REGISTERED, build_policies
 from luthien.upstream.caller import ModelCaller, ModelReply
-from luthien.wire.apis import OPENAI_CHAT
 from luthien.wire.sse import SSEParser
 from tests.fake_provider import sse_frame
 

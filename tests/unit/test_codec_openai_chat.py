@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import openai
@@ -14,6 +13,8 @@ from hypothesis import strategies as st
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk
 
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_chat.codec import TEXT_BLOCK_SEPARATOR, OpenAIChatCodec, finish_reason, stop_reason
 from luthien.call.events import (
     Block,
     BlockComplete,
@@ -30,10 +31,8 @@ from luthien.call.events import (
     Usage,
     text_block,
 )
-from luthien.call.openai_chat import TEXT_BLOCK_SEPARATOR, OpenAIChatCodec, finish_reason, stop_reason
-from luthien.pipeline.events import DONE, WireEvent
-from luthien.pipeline.repair import Repairer
-from luthien.wire.apis import OPENAI_CHAT, response_event
+from luthien.wire.apis import response_event
+from luthien.wire.events import DONE, WireEvent
 from luthien.wire.sse import SSEParser
 from tests.fake_provider import (
     FakeProvider,
@@ -44,7 +43,10 @@ from tests.fake_provider import (
     sse_frame,
 )
 from tests.fake_provider import ToolCall as FakeCall
+from tests.support.codec_streams import transcode, transcode_body
+from tests.support.event_policies import Rewrite
 
+API = OPENAI_CHAT
 USER: Any = [{"role": "user", "content": "hi"}]
 CHUNK = "chat.completion.chunk"
 WEATHER = FakeCall("call_W", "get_weather", {"city": "Paris", "units": "metric", "days": [1, 2, 3]})
@@ -92,104 +94,6 @@ def reasoning_stream(key: str = "reasoning_content") -> list[bytes]:
 # --- the harness: upstream bytes -> decode -> policy -> repair -> encode -> client bytes ----------
 
 
-Policy = Callable[[CallEvent], list[CallEvent]]
-
-
-def identity(event: CallEvent) -> list[CallEvent]:
-    return [event]
-
-
-class Rewrite:
-    """A policy that edits text, holds tool calls (then passes, blocks, or drops them), or adds text."""
-
-    def __init__(
-        self,
-        text: Callable[[str], str] | None = None,
-        tools: Callable[[ToolCall], str] = lambda call: "pass",
-        drop_text: bool = False,
-        append: str | None = None,
-    ) -> None:
-        self.text, self.tools, self.drop_text, self.append = text, tools, drop_text, append
-        self.held: dict[int, list[CallEvent]] = {}
-
-    def __call__(self, event: CallEvent) -> list[CallEvent]:
-        if isinstance(event, BlockStart | BlockDelta | BlockComplete):
-            kind = event.block.kind if isinstance(event, BlockComplete) else event.kind
-            if kind is BlockKind.TEXT and self.drop_text:
-                return []
-            if kind is BlockKind.TEXT and self.text and isinstance(event, BlockDelta):
-                return [dataclasses.replace(event, text=self.text(event.text))]
-            if kind is BlockKind.TEXT and self.text and isinstance(event, BlockComplete):
-                return [BlockComplete(event.index, text_block(self.text(event.block.text)))]
-            if kind is BlockKind.TOOL_CALL:
-                return self._tool(event)
-        if isinstance(event, MessageEnd) and self.append is not None:
-            return [BlockComplete(1000, text_block(self.append)), event]
-        return [event]
-
-    def _tool(self, event: BlockStart | BlockDelta | BlockComplete) -> list[CallEvent]:
-        held = self.held.setdefault(event.index, [])
-        if not isinstance(event, BlockComplete):
-            held.append(event)
-            return []
-        assert event.block.tool_call is not None
-        verdict = self.tools(event.block.tool_call)
-        if verdict == "pass":
-            return [*held, event]
-        if verdict == "block":
-            return [BlockComplete(event.index, text_block(f"blocked {event.block.tool_call.name}"))]
-        return []
-
-
-@dataclasses.dataclass
-class Run:
-    out: bytes
-    decoded: list[CallEvent]
-    reports: list[str]
-
-
-def transcode(
-    frames: list[bytes], policy: Policy = identity, pieces: list[bytes] | None = None, ended: bool = True
-) -> Run:
-    codec = OpenAIChatCodec()
-    reports: list[str] = []
-    repairer = Repairer(lambda kind, detail: reports.append(kind))
-    parser = SSEParser()
-    out: list[WireEvent] = []
-    decoded: list[CallEvent] = []
-
-    def feed(events: list[CallEvent]) -> None:
-        for event in events:
-            decoded.append(event)
-            for changed in policy(event):
-                for fixed in repairer.feed(changed):
-                    out.extend(codec.encode(fixed))
-
-    for piece in pieces if pieces is not None else [b"".join(frames)]:
-        for frame in parser.feed(piece):
-            feed(codec.decode(OPENAI_CHAT.decode(frame)))
-    tail = parser.finish()
-    if tail is not None:
-        feed(codec.decode(OPENAI_CHAT.decode(tail)))
-    feed(codec.finish_decode())
-    for fixed in repairer.finish(ended):
-        out.extend(codec.encode(fixed))
-    out.extend(codec.finish_encode())
-    return Run(b"".join(OPENAI_CHAT.encode(wire) for wire in out), decoded, reports)
-
-
-def transcode_body(body: dict[str, Any], policy: Policy = identity) -> tuple[WireEvent, WireEvent]:
-    raw = orjson.dumps(body)
-    original = response_event(raw, orjson.loads(raw))
-    codec = OpenAIChatCodec()
-    repairer = Repairer(lambda kind, detail: None)
-    events = [
-        fixed for event in codec.decode_body(original) for e in policy(event) for fixed in repairer.feed(e)
-    ]
-    events.extend(repairer.finish(True))
-    return original, codec.encode_body(events)
-
-
 def payloads(data: bytes) -> list[Any]:
     """The JSON payloads of an encoded stream (`[DONE]` as the string)."""
     frames = SSEParser().feed(data)
@@ -209,33 +113,17 @@ def tool_indices(data: bytes) -> list[int]:
 # --- fixtures --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeProvider]:
-    provider = FakeProvider()
-    provider.start()
-    yield provider
-    provider.stop()
-
-
-@pytest.fixture
-def oai(server: FakeProvider) -> Iterator[openai.OpenAI]:
-    server.reset()
-    with openai.OpenAI(base_url=server.base_url + "/v1", api_key="k", max_retries=0) as client:
-        yield client
-    server.reset()
-
-
-def sdk_stream(server: FakeProvider, client: openai.OpenAI, data: bytes) -> Any:
+def sdk_stream(fake: FakeProvider, client: openai.OpenAI, data: bytes) -> Any:
     """Let the SDK's streaming helper parse `data`; return the final completion."""
-    server.enqueue(StreamReply([data]))
+    fake.enqueue(StreamReply([data]))
     with client.chat.completions.stream(model="gpt-5", messages=USER) as stream:
         for _ in stream:
             pass
         return stream.get_final_completion()
 
 
-def sdk_body(server: FakeProvider, client: openai.OpenAI, body: Any) -> Any:
-    server.enqueue(JSONReply(body))
+def sdk_body(fake: FakeProvider, client: openai.OpenAI, body: Any) -> Any:
+    fake.enqueue(JSONReply(body))
     return client.chat.completions.create(model="gpt-5", messages=USER)
 
 
@@ -249,7 +137,7 @@ def calls_of(completion: Any) -> list[tuple[str, str, Any]]:
 
 def test_decode_text_stream() -> None:
     frames = chat_stream("Hello there", text_chunks=3, completion_id="chatcmpl-1", model="gpt-5")
-    events = transcode(frames).decoded
+    events = transcode(API, frames).decoded
     kinds = [type(event).__name__ for event in events]
     assert kinds == [
         "MessageStart",
@@ -285,7 +173,7 @@ def test_decode_text_stream() -> None:
 
 def test_decode_parallel_tool_calls() -> None:
     frames = chat_stream("Checking.", tool_calls=[WEATHER, TIME], json_chunks=4)
-    events = transcode(frames).decoded
+    events = transcode(API, frames).decoded
     completes = [event for event in events if isinstance(event, BlockComplete)]
     assert [c.block.kind for c in completes] == [BlockKind.TEXT, BlockKind.TOOL_CALL, BlockKind.TOOL_CALL]
     calls = [c.block.tool_call for c in completes[1:]]
@@ -308,7 +196,7 @@ def test_decode_parallel_tool_calls() -> None:
 
 def test_decode_reasoning_variants() -> None:
     for key in ("reasoning_content", "reasoning"):
-        events = transcode(reasoning_stream(key)).decoded
+        events = transcode(API, reasoning_stream(key)).decoded
         completes = [event.block for event in events if isinstance(event, BlockComplete)]
         assert completes == [
             Block(BlockKind.THINKING, text="Let me think."),
@@ -332,7 +220,7 @@ def test_decode_refusal_is_other_block() -> None:
         chunk({}, "stop"),
         DONE_FRAME,
     ]
-    events = transcode(frames).decoded
+    events = transcode(API, frames).decoded
     (complete,) = [event for event in events if isinstance(event, BlockComplete)]
     assert complete.block == Block(BlockKind.OTHER, text="I can't help with that.", data={"type": "refusal"})
 
@@ -348,7 +236,7 @@ def test_decode_opaque_events() -> None:
         chunk({}, "stop"),
         DONE_FRAME,
     ]
-    events = transcode(frames).decoded
+    events = transcode(API, frames).decoded
     opaque = [event for event in events if isinstance(event, Opaque)]
     # A payload with `choices` is a chunk whatever its `object` says (clients read it as one).
     assert [event.wire.type for event in opaque] == ["comment", CHUNK, CHUNK, "unparsed"]
@@ -367,13 +255,13 @@ def test_decode_stop_reasons() -> None:
     assert finish_reason(MessageEnd(StopReason.REFUSAL)) == "content_filter"
     assert finish_reason(MessageEnd(StopReason.MAX_TOKENS)) == "length"
     frames = chat_stream("cut", finish_reason="length")
-    end = transcode(frames).decoded[-1]
+    end = transcode(API, frames).decoded[-1]
     assert isinstance(end, MessageEnd)
     assert end.stop_reason is StopReason.MAX_TOKENS
 
 
 def test_decode_without_done_ends_at_finish() -> None:
-    events = transcode(chat_stream("Hi", done=False)).decoded
+    events = transcode(API, chat_stream("Hi", done=False)).decoded
     end = events[-1]
     assert isinstance(end, MessageEnd)
     assert end.origin is not None
@@ -381,13 +269,13 @@ def test_decode_without_done_ends_at_finish() -> None:
 
 
 def test_decode_cut_stream_has_no_end() -> None:
-    events = transcode(chat_stream("Never finished")[:3], ended=False).decoded
+    events = transcode(API, chat_stream("Never finished")[:3], ended=False).decoded
     assert not any(isinstance(event, MessageEnd | BlockComplete) for event in events)
 
 
 def test_decode_error_then_done_is_opaque() -> None:
     frames = [*chat_stream("Hello")[:2], sse_frame(None, {"error": {"message": "boom"}}), DONE_FRAME]
-    events = transcode(frames, ended=False).decoded
+    events = transcode(API, frames, ended=False).decoded
     assert [type(e).__name__ for e in events[-2:]] == ["Opaque", "Opaque"]
 
 
@@ -403,7 +291,7 @@ def test_decode_whole_tool_calls_in_one_chunk() -> None:
         for i, c in enumerate([WEATHER, TIME])
     ]
     frames = [chunk({"role": "assistant", "tool_calls": entries}), chunk({}, "tool_calls"), DONE_FRAME]
-    events = transcode(frames).decoded
+    events = transcode(API, frames).decoded
     assert [type(e).__name__ for e in events] == [
         "MessageStart",
         "BlockStart",
@@ -457,7 +345,7 @@ IDENTITY_CASES = {
 
 @pytest.mark.parametrize("frames", IDENTITY_CASES.values(), ids=IDENTITY_CASES.keys())
 def test_identity_is_byte_exact(frames: list[bytes]) -> None:
-    run = transcode(frames)
+    run = transcode(API, frames)
     assert run.out == b"".join(frames)
     assert run.reports == []
 
@@ -468,37 +356,9 @@ def test_comments_while_tool_calls_stream_keep_their_place() -> None:
     comment = b": keep-alive\n\n"
     with_comments = [part for frame in frames for part in (frame, comment)]
 
-    out = transcode(with_comments).out
+    out = transcode(API, with_comments).out
 
     assert out == b"".join(with_comments)
-
-
-def test_identity_through_tool_holding_policy() -> None:
-    """A policy that holds tool calls and passes them on unchanged still gets the exact bytes."""
-    frames = chat_stream("Let me check.", tool_calls=[WEATHER, TIME], json_chunks=6)
-    assert transcode(frames, Rewrite()).out == b"".join(frames)
-
-
-CHUNKED = chat_stream("Some text here.", tool_calls=[WEATHER, TIME], completion_id="c", created=1)
-
-
-@settings(max_examples=60, deadline=None)
-@given(cuts=st.lists(st.integers(min_value=0), max_size=40), upper=st.booleans())
-def test_chunking_does_not_change_output(cuts: list[int], upper: bool) -> None:
-    frames = [*CHUNKED[:4], b": keep-alive\n\n", *CHUNKED[4:]]
-    data = b"".join(frames)
-    points = sorted({cut % (len(data) + 1) for cut in cuts})
-    pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
-
-    def policy() -> Policy:
-        if not upper:
-            return identity
-        return Rewrite(text=str.upper, tools=lambda call: "drop" if call.name == "get_time" else "pass")
-
-    whole = transcode(frames, policy()).out
-    assert transcode(frames, policy(), pieces=pieces).out == whole
-    if not upper:
-        assert whole == data
 
 
 # --- encoding: changed streams are valid and the SDK accepts them ----------------------------------
@@ -551,7 +411,7 @@ def test_any_policy_output_is_accepted_by_the_sdk(
         drop_text=drop_text,
         append=append,
     )
-    completion = sdk_final(transcode(frames, policy, pieces=pieces).out)
+    completion = sdk_final(transcode(API, frames, policy, pieces=pieces).out)
     kept = [c for c in CALLS[:calls] if verdict[c.name] == "pass"]
     texts = [] if drop_text else [text.upper() if upper else text]
     texts += [f"blocked {c.name}" for c in CALLS[:calls] if verdict[c.name] == "block"]
@@ -564,10 +424,13 @@ def test_any_policy_output_is_accepted_by_the_sdk(
     assert completion.usage is not None
 
 
-def test_changed_text(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_changed_text_keeps_the_completion_and_the_untouched_chunks(
+    fake: FakeProvider, oai: openai.OpenAI
+) -> None:
+    """The text across all APIs is in test_codecs.py; here, what Chat's chunks carry besides."""
     frames = chat_stream("Hello there, world!", text_chunks=4, completion_id="chatcmpl-7")
-    run = transcode(frames, Rewrite(text=lambda text: text.replace("o", "0")))
-    completion = sdk_stream(server, oai, run.out)
+    run = transcode(API, frames, Rewrite(text=lambda text: text.replace("o", "0")))
+    completion = sdk_stream(fake, oai, run.out)
     assert completion.id == "chatcmpl-7"
     assert completion.choices[0].message.content == "Hell0 there, w0rld!"
     assert completion.choices[0].finish_reason == "stop"
@@ -578,23 +441,20 @@ def test_changed_text(server: FakeProvider, oai: openai.OpenAI) -> None:
         assert frame in run.out
 
 
-def test_dropped_tool_calls_become_a_plain_stop(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_dropped_tool_calls_still_end_with_done(fake: FakeProvider, oai: openai.OpenAI) -> None:
+    """Across all APIs in test_codecs.py; here, Chat's `[DONE]` after the change."""
     frames = chat_stream("Let me check.", tool_calls=[WEATHER, TIME])
-    run = transcode(frames, Rewrite(tools=lambda call: "drop"))
-    completion = sdk_stream(server, oai, run.out)
-    choice = completion.choices[0]
-    assert choice.message.content == "Let me check."
-    assert not choice.message.tool_calls
-    assert choice.finish_reason == "stop"
+    run = transcode(API, frames, Rewrite(tools=lambda call: "drop"))
+    completion = sdk_stream(fake, oai, run.out)
     assert completion.usage is not None
     assert payloads(run.out)[-1] == "[DONE]"
 
 
-def test_one_of_parallel_calls_dropped_is_renumbered(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_one_of_parallel_calls_dropped_is_renumbered(fake: FakeProvider, oai: openai.OpenAI) -> None:
     frames = chat_stream("", tool_calls=[WEATHER, TIME, SEARCH], json_chunks=3)
-    run = transcode(frames, Rewrite(tools=lambda call: "drop" if call.name == "get_weather" else "pass"))
+    run = transcode(API, frames, Rewrite(tools=lambda call: "drop" if call.name == "get_weather" else "pass"))
     assert set(tool_indices(run.out)) == {0, 1}
-    completion = sdk_stream(server, oai, run.out)
+    completion = sdk_stream(fake, oai, run.out)
     assert calls_of(completion) == [
         (TIME.id, TIME.name, TIME.arguments),
         (SEARCH.id, SEARCH.name, SEARCH.arguments),
@@ -602,57 +462,21 @@ def test_one_of_parallel_calls_dropped_is_renumbered(server: FakeProvider, oai: 
     assert completion.choices[0].finish_reason == "tool_calls"
 
 
-def test_raw_chunks_with_stale_tool_index_are_reserialized(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_raw_chunks_with_stale_tool_index_are_reserialized(fake: FakeProvider, oai: openai.OpenAI) -> None:
     """Dropping a call and adding a text block leaves the next call's block index as upstream had it."""
     frames = chat_stream("Text.", tool_calls=[WEATHER, TIME], json_chunks=3)
     policy = Rewrite(tools=lambda call: "drop" if call.name == "get_weather" else "pass", append=" Note.")
-    run = transcode(frames, policy)
+    run = transcode(API, frames, policy)
     assert set(tool_indices(run.out)) == {0}
-    completion = sdk_stream(server, oai, run.out)
+    completion = sdk_stream(fake, oai, run.out)
     assert completion.choices[0].message.content == "Text.\n\n Note."
     assert calls_of(completion) == [(TIME.id, TIME.name, TIME.arguments)]
 
 
-def test_blocked_tool_call_replaced_by_text(server: FakeProvider, oai: openai.OpenAI) -> None:
-    frames = chat_stream("Checking.", tool_calls=[WEATHER, TIME])
-    run = transcode(frames, Rewrite(tools=lambda call: "block" if call.name == "get_time" else "pass"))
-    completion = sdk_stream(server, oai, run.out)
-    choice = completion.choices[0]
-    assert choice.message.content == "Checking.\n\nblocked get_time"
-    assert calls_of(completion) == [(WEATHER.id, WEATHER.name, WEATHER.arguments)]
-    assert choice.finish_reason == "tool_calls"
-
-
-def test_all_tool_calls_blocked(server: FakeProvider, oai: openai.OpenAI) -> None:
-    frames = chat_stream("", tool_calls=[WEATHER])
-    completion = sdk_stream(server, oai, transcode(frames, Rewrite(tools=lambda call: "block")).out)
-    choice = completion.choices[0]
-    assert (choice.message.content, choice.message.tool_calls, choice.finish_reason) == (
-        "blocked get_weather",
-        None,
-        "stop",
-    )
-
-
-def test_appended_text_block(server: FakeProvider, oai: openai.OpenAI) -> None:
-    frames = chat_stream("Answer.", tool_calls=[TIME])
-    run = transcode(frames, Rewrite(append=" [checked]"))
-    completion = sdk_stream(server, oai, run.out)
-    assert completion.choices[0].message.content == "Answer.\n\n [checked]"
-    assert calls_of(completion) == [(TIME.id, TIME.name, TIME.arguments)]
-
-
-def test_dropped_text_block(server: FakeProvider, oai: openai.OpenAI) -> None:
-    frames = chat_stream("Secret.", tool_calls=[TIME])
-    completion = sdk_stream(server, oai, transcode(frames, Rewrite(drop_text=True)).out)
-    assert not completion.choices[0].message.content
-    assert calls_of(completion) == [(TIME.id, TIME.name, TIME.arguments)]
-
-
-def test_changed_text_in_first_and_finish_chunks(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_changed_text_in_first_and_finish_chunks(fake: FakeProvider, oai: openai.OpenAI) -> None:
     frames = IDENTITY_CASES["content_in_first_and_finish_chunks"]
-    run = transcode(frames, Rewrite(text=str.upper))
-    completion = sdk_stream(server, oai, run.out)
+    run = transcode(API, frames, Rewrite(text=str.upper))
+    completion = sdk_stream(fake, oai, run.out)
     assert completion.choices[0].message.content == "HI THERE!"
     assert completion.choices[0].finish_reason == "stop"
     assert completion.usage is not None
@@ -662,17 +486,18 @@ def test_changed_text_in_first_and_finish_chunks(server: FakeProvider, oai: open
     assert first["system_fingerprint"] == "fp_1"
 
 
-def test_reasoning_survives_changed_text(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_reasoning_survives_changed_text(fake: FakeProvider, oai: openai.OpenAI) -> None:
     for key in ("reasoning_content", "reasoning"):
-        run = transcode(reasoning_stream(key), Rewrite(drop_text=True, append="Replaced."))
+        run = transcode(API, reasoning_stream(key), Rewrite(drop_text=True, append="Replaced."))
         sent = [p["choices"][0]["delta"] for p in payloads(run.out) if isinstance(p, dict) and p["choices"]]
         assert "".join(d.get(key) or "" for d in sent) == "Let me think."
-        completion = sdk_stream(server, oai, run.out)
+        completion = sdk_stream(fake, oai, run.out)
         assert completion.choices[0].message.content == "Replaced."
 
 
 def test_synthesized_reasoning_uses_upstream_key() -> None:
     run = transcode(
+        API,
         reasoning_stream("reasoning"),
         lambda e: [dataclasses.replace(e, text=e.text.upper())] if isinstance(e, BlockDelta) else [e],
     )
@@ -681,7 +506,7 @@ def test_synthesized_reasoning_uses_upstream_key() -> None:
     assert not any("reasoning_content" in d for d in deltas)
 
 
-def test_changed_refusal(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_changed_refusal(fake: FakeProvider, oai: openai.OpenAI) -> None:
     frames = [
         chunk({"role": "assistant", "content": None, "refusal": None}),
         chunk({"refusal": "No."}),
@@ -694,18 +519,18 @@ def test_changed_refusal(server: FakeProvider, oai: openai.OpenAI) -> None:
             return [dataclasses.replace(event, text="Sorry, no.")]
         return [event]
 
-    completion = sdk_stream(server, oai, transcode(frames, policy).out)
+    completion = sdk_stream(fake, oai, transcode(API, frames, policy).out)
     assert completion.choices[0].message.refusal == "Sorry, no."
     assert not completion.choices[0].message.content
 
 
-def test_changed_usage_patches_the_usage_chunk(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_changed_usage_patches_the_usage_chunk(fake: FakeProvider, oai: openai.OpenAI) -> None:
     def policy(event: CallEvent) -> list[CallEvent]:
         if isinstance(event, MessageEnd):
             return [dataclasses.replace(event, usage=Usage(input_tokens=1, output_tokens=2))]
         return [event]
 
-    completion = sdk_stream(server, oai, transcode(chat_stream("Hi"), policy).out)
+    completion = sdk_stream(fake, oai, transcode(API, chat_stream("Hi"), policy).out)
     assert completion.usage is not None
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (1, 2)
     assert completion.usage.total_tokens == 3
@@ -736,7 +561,7 @@ def test_unknown_fields_survive_renumbering() -> None:
         chunk({}, "tool_calls", **tier),
         DONE_FRAME,
     ]
-    run = transcode(frames, Rewrite(tools=lambda call: "drop" if call.name == "get_weather" else "pass"))
+    run = transcode(API, frames, Rewrite(tools=lambda call: "drop" if call.name == "get_weather" else "pass"))
     sent = [p for p in payloads(run.out) if isinstance(p, dict)]
     (start,) = [c for p in sent for c in p["choices"][0]["delta"].get("tool_calls", [])]
     assert start == {
@@ -757,7 +582,7 @@ def test_unknown_fields_survive_renumbering() -> None:
         assert payload["usage"] is None
 
 
-def test_encode_policy_built_stream(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_encode_policy_built_stream(fake: FakeProvider, oai: openai.OpenAI) -> None:
     """Events no upstream produced encode into a complete stream."""
     codec = OpenAIChatCodec()
     call = ToolCall("call_new", "lookup", '{"k": 1}')
@@ -779,7 +604,7 @@ def test_encode_policy_built_stream(server: FakeProvider, oai: openai.OpenAI) ->
     data = b"".join(OPENAI_CHAT.encode(w) for w in wire)
     # role, thinking, text, tool-call start, arguments, finish; the signature has no chat form
     assert [type(w.data).__name__ for w in wire].count("dict") == 6
-    completion = sdk_stream(server, oai, data)
+    completion = sdk_stream(fake, oai, data)
     assert completion.id == "chatcmpl-new"
     assert completion.choices[0].message.content == "Hi"
     assert calls_of(completion) == [("call_new", "lookup", {"k": 1})]
@@ -818,48 +643,48 @@ def test_decode_body() -> None:
     ],
 )
 def test_identity_body_is_the_original(body: dict[str, Any]) -> None:
-    original, encoded = transcode_body(body)
+    original, encoded = transcode_body(API, body)
     assert encoded is original
 
 
-def test_body_changed_text(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_body_changed_text(fake: FakeProvider, oai: openai.OpenAI) -> None:
     body = chat_completion("Hello.", completion_id="chatcmpl-B")
     body["choices"][0]["message"]["x_extra"] = "kept"
-    _, encoded = transcode_body(body, Rewrite(text=str.upper))
+    _, encoded = transcode_body(API, body, Rewrite(text=str.upper))
     assert encoded.raw is None
     assert encoded.data["choices"][0]["message"]["x_extra"] == "kept"
-    completion = sdk_body(server, oai, encoded.data)
+    completion = sdk_body(fake, oai, encoded.data)
     assert completion.id == "chatcmpl-B"
     assert completion.choices[0].message.content == "HELLO."
     assert completion.choices[0].finish_reason == "stop"
 
 
-def test_body_tool_calls_dropped_blocked_and_kept(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_body_tool_calls_dropped_blocked_and_kept(fake: FakeProvider, oai: openai.OpenAI) -> None:
     body = chat_completion("", tool_calls=[WEATHER, TIME, SEARCH])
     verdicts = {"get_weather": "drop", "get_time": "block", "search": "pass"}
-    _, encoded = transcode_body(body, Rewrite(tools=lambda call: verdicts[call.name]))
-    completion = sdk_body(server, oai, encoded.data)
+    _, encoded = transcode_body(API, body, Rewrite(tools=lambda call: verdicts[call.name]))
+    completion = sdk_body(fake, oai, encoded.data)
     choice = completion.choices[0]
     assert choice.message.content == "blocked get_time"
     assert calls_of(completion) == [(SEARCH.id, SEARCH.name, SEARCH.arguments)]
     assert choice.finish_reason == "tool_calls"
 
 
-def test_body_all_tool_calls_dropped(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_body_all_tool_calls_dropped(fake: FakeProvider, oai: openai.OpenAI) -> None:
     body = chat_completion("", tool_calls=[WEATHER])
-    _, encoded = transcode_body(body, Rewrite(tools=lambda call: "drop"))
+    _, encoded = transcode_body(API, body, Rewrite(tools=lambda call: "drop"))
     assert "tool_calls" not in encoded.data["choices"][0]["message"]
-    completion = sdk_body(server, oai, encoded.data)
+    completion = sdk_body(fake, oai, encoded.data)
     choice = completion.choices[0]
     assert (choice.message.content, choice.message.tool_calls, choice.finish_reason) == (None, None, "stop")
 
 
-def test_body_text_dropped_and_appended(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_body_text_dropped_and_appended(fake: FakeProvider, oai: openai.OpenAI) -> None:
     body = chat_completion("Secret.")
-    _, encoded = transcode_body(body, Rewrite(drop_text=True))
+    _, encoded = transcode_body(API, body, Rewrite(drop_text=True))
     assert encoded.data["choices"][0]["message"]["content"] is None
-    _, encoded = transcode_body(body, Rewrite(append=" More."))
-    completion = sdk_body(server, oai, encoded.data)
+    _, encoded = transcode_body(API, body, Rewrite(append=" More."))
+    completion = sdk_body(fake, oai, encoded.data)
     assert completion.choices[0].message.content == "Secret.\n\n More."
 
 
@@ -877,7 +702,7 @@ def test_body_reasoning_refusal_and_usage() -> None:
             return [dataclasses.replace(event, usage=Usage(output_tokens=99))]
         return [event]
 
-    _, encoded = transcode_body(body, policy)
+    _, encoded = transcode_body(API, body, policy)
     out = encoded.data["choices"][0]["message"]
     assert (out["reasoning"], out["refusal"], out["content"]) == ("WHY.", "Partly refused.", "Answer.")
     assert "reasoning_content" not in out
@@ -885,14 +710,14 @@ def test_body_reasoning_refusal_and_usage() -> None:
     assert (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (25, 99, 124)
 
 
-def test_encode_policy_built_body(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_encode_policy_built_body(fake: FakeProvider, oai: openai.OpenAI) -> None:
     events: list[CallEvent] = [
         MessageStart("chatcmpl-own", "gpt-5"),
         BlockComplete(0, text_block("Own answer.")),
         MessageEnd(StopReason.END_TURN),
     ]
     encoded = OpenAIChatCodec().encode_body(events)
-    completion = sdk_body(server, oai, encoded.data)
+    completion = sdk_body(fake, oai, encoded.data)
     assert completion.id == "chatcmpl-own"
     assert completion.choices[0].message.content == "Own answer."
 
@@ -900,9 +725,9 @@ def test_encode_policy_built_body(server: FakeProvider, oai: openai.OpenAI) -> N
 # --- edge shapes -----------------------------------------------------------------------------------
 
 
-def test_done_without_finish_chunk(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_done_without_finish_chunk(fake: FakeProvider, oai: openai.OpenAI) -> None:
     frames = [chunk({"role": "assistant", "content": ""}), chunk({"content": "Hi"}), DONE_FRAME]
-    run = transcode(frames)
+    run = transcode(API, frames)
     assert run.out == b"".join(frames)
     end = run.decoded[-1]
     assert isinstance(end, MessageEnd)
@@ -910,24 +735,24 @@ def test_done_without_finish_chunk(server: FakeProvider, oai: openai.OpenAI) -> 
     assert end.origin is not None
     assert [wire.type for wire in end.origin.wire] == [DONE]
     # The unchanged end goes out as it came: without a finish chunk.
-    changed = transcode(frames, Rewrite(text=str.upper)).out
+    changed = transcode(API, frames, Rewrite(text=str.upper)).out
     assert changed.endswith(b'"content":"HI"},"logprobs":null,"finish_reason":null}]}\n\n' + DONE_FRAME)
-    assert sdk_stream(server, oai, changed).choices[0].message.content == "HI"
+    assert sdk_stream(fake, oai, changed).choices[0].message.content == "HI"
 
 
 def test_finish_without_done_gets_no_done_when_reserialized() -> None:
     """An upstream that never sent `[DONE]` did not finish: re-serializing must not make one up."""
     frames = chat_stream("Hi", tool_calls=[TIME], done=False)
-    assert transcode(frames).out == b"".join(frames)
-    sent = payloads(transcode(frames, Rewrite(tools=lambda call: "drop")).out)
+    assert transcode(API, frames).out == b"".join(frames)
+    sent = payloads(transcode(API, frames, Rewrite(tools=lambda call: "drop")).out)
     assert "[DONE]" not in sent
     assert sent[-2]["choices"][0]["finish_reason"] == "stop"
     assert sent[-1]["usage"] is not None
 
 
-def test_single_chunk_stream(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_single_chunk_stream(fake: FakeProvider, oai: openai.OpenAI) -> None:
     frames = [chunk({"role": "assistant", "content": "All at once."}, "stop"), DONE_FRAME]
-    run = transcode(frames)
+    run = transcode(API, frames)
     assert run.out == b"".join(frames)
     assert [type(e).__name__ for e in run.decoded] == [
         "MessageStart",
@@ -936,19 +761,19 @@ def test_single_chunk_stream(server: FakeProvider, oai: openai.OpenAI) -> None:
         "BlockComplete",
         "MessageEnd",
     ]
-    completion = sdk_stream(server, oai, transcode(frames, Rewrite(text=str.upper)).out)
+    completion = sdk_stream(fake, oai, transcode(API, frames, Rewrite(text=str.upper)).out)
     assert completion.choices[0].message.content == "ALL AT ONCE."
     assert completion.choices[0].finish_reason == "stop"
 
 
 def test_chunks_after_the_end_are_opaque() -> None:
     frames = [*chat_stream("Hi", include_usage=False), chunk({"content": "late"}), DONE_FRAME]
-    run = transcode(frames)
+    run = transcode(API, frames)
     assert run.out == b"".join(frames)
     assert [type(e).__name__ for e in run.decoded[-2:]] == ["Opaque", "Opaque"]
 
 
-def test_tool_calls_without_index(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_tool_calls_without_index(fake: FakeProvider, oai: openai.OpenAI) -> None:
     """Some servers omit `index`: a new `id` starts a call, pieces without one continue it."""
 
     def piece(call: FakeCall | None, arguments: str) -> bytes:
@@ -970,7 +795,7 @@ def test_tool_calls_without_index(server: FakeProvider, oai: openai.OpenAI) -> N
         chunk({}, "tool_calls"),
         DONE_FRAME,
     ]
-    run = transcode(frames)
+    run = transcode(API, frames)
     assert run.out == b"".join(frames)
     calls = [e.block.tool_call for e in run.decoded if isinstance(e, BlockComplete)]
     assert [(c.id, orjson.loads(c.arguments)) for c in calls if c is not None] == [
@@ -978,14 +803,16 @@ def test_tool_calls_without_index(server: FakeProvider, oai: openai.OpenAI) -> N
         (TIME.id, TIME.arguments),
     ]
     # Re-serialized calls get their index (the SDK needs it).
-    dropped = transcode(frames, Rewrite(tools=lambda call: "drop" if call.name == "get_weather" else "pass"))
+    dropped = transcode(
+        API, frames, Rewrite(tools=lambda call: "drop" if call.name == "get_weather" else "pass")
+    )
     assert tool_indices(dropped.out) == [0, 0]
-    completion = sdk_stream(server, oai, dropped.out)
+    completion = sdk_stream(fake, oai, dropped.out)
     assert calls_of(completion) == [(TIME.id, TIME.name, TIME.arguments)]
 
 
 def test_interleaved_tool_call_fragments_are_assembled_by_index(
-    server: FakeProvider, oai: openai.OpenAI
+    fake: FakeProvider, oai: openai.OpenAI
 ) -> None:
     """Fragments of a call may come after another call started: each call collects its own."""
 
@@ -1007,7 +834,7 @@ def test_interleaved_tool_call_fragments_are_assembled_by_index(
         chunk({}, "tool_calls"),
         DONE_FRAME,
     ]
-    run = transcode(frames)
+    run = transcode(API, frames)
     calls = [e.block.tool_call for e in run.decoded if isinstance(e, BlockComplete)]
     assert [(c.id, orjson.loads(c.arguments)) for c in calls if c is not None] == [
         (WEATHER.id, WEATHER.arguments),
@@ -1015,15 +842,15 @@ def test_interleaved_tool_call_fragments_are_assembled_by_index(
     ]
     # A policy that holds tool calls gets each whole; the client gets them one after the other
     # (tool calls are sent at the end, each call's chunks together).
-    held = transcode(frames, Rewrite())
-    assert calls_of(sdk_stream(server, oai, held.out)) == [
+    held = transcode(API, frames, Rewrite())
+    assert calls_of(sdk_stream(fake, oai, held.out)) == [
         (WEATHER.id, WEATHER.name, WEATHER.arguments),
         (TIME.id, TIME.name, TIME.arguments),
     ]
     assert held.reports == []
 
 
-def test_text_after_a_tool_call_continues_the_content(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_text_after_a_tool_call_continues_the_content(fake: FakeProvider, oai: openai.OpenAI) -> None:
     """Chat's content is one string: text on both sides of a tool call is one text block."""
     frames = [
         chunk({"role": "assistant", "content": "a"}),
@@ -1037,19 +864,19 @@ def test_text_after_a_tool_call_continues_the_content(server: FakeProvider, oai:
         chunk({}, "tool_calls"),
         DONE_FRAME,
     ]
-    run = transcode(frames)
+    run = transcode(API, frames)
     texts = [
         e.block.text for e in run.decoded if isinstance(e, BlockComplete) and e.block.kind is BlockKind.TEXT
     ]
     assert texts == ["a trailing"]
     for policy in (Rewrite(), Rewrite(tools=lambda call: "drop")):
-        completion = sdk_stream(server, oai, transcode(frames, policy).out)
+        completion = sdk_stream(fake, oai, transcode(API, frames, policy).out)
         assert completion.choices[0].message.content == "a trailing"
-    upper = sdk_stream(server, oai, transcode(frames, Rewrite(text=str.upper)).out)
+    upper = sdk_stream(fake, oai, transcode(API, frames, Rewrite(text=str.upper)).out)
     assert upper.choices[0].message.content == "A TRAILING"
 
 
-def test_content_interrupted_by_reasoning_stays_one_string(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_content_interrupted_by_reasoning_stays_one_string(fake: FakeProvider, oai: openai.OpenAI) -> None:
     """Two pieces of the model's content are one string upstream; only added text is set off."""
     frames = [
         chunk({"role": "assistant", "content": "The answer"}),
@@ -1058,14 +885,14 @@ def test_content_interrupted_by_reasoning_stays_one_string(server: FakeProvider,
         chunk({}, "stop"),
         DONE_FRAME,
     ]
-    upper = sdk_stream(server, oai, transcode(frames, Rewrite(text=str.upper)).out)
+    upper = sdk_stream(fake, oai, transcode(API, frames, Rewrite(text=str.upper)).out)
     assert upper.choices[0].message.content == "THE ANSWER IS 4."
-    appended = sdk_stream(server, oai, transcode(frames, Rewrite(append="[note]")).out)
+    appended = sdk_stream(fake, oai, transcode(API, frames, Rewrite(append="[note]")).out)
     assert appended.choices[0].message.content == "The answer is 4." + TEXT_BLOCK_SEPARATOR + "[note]"
 
 
 def test_encode_odd_events() -> None:
-    """Policy-built Opaque events, deltas with provider data, and unknown OTHER blocks."""
+    """EventPolicy-built Opaque events, deltas with provider data, and unknown OTHER blocks."""
     codec = OpenAIChatCodec()
     keep_alive = WireEvent("comment", None)
     assert codec.encode(Opaque(keep_alive)) == [keep_alive]

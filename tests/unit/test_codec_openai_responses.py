@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, cast
 
 import openai
@@ -20,6 +20,8 @@ from openai.types.responses import (
     ResponseStreamEvent,
 )
 
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
+from luthien.apis.openai_responses.codec import OpenAIResponsesCodec
 from luthien.call.codec import UnreadableOutput
 from luthien.call.events import (
     Block,
@@ -36,11 +38,8 @@ from luthien.call.events import (
     Usage,
     text_block,
 )
-from luthien.call.openai_responses import OpenAIResponsesCodec
-from luthien.pipeline.events import RESPONSE_BODY, WireEvent
-from luthien.pipeline.repair import Repairer
-from luthien.wire.apis import OPENAI_RESPONSES, response_event
-from luthien.wire.sse import SSEParser
+from luthien.wire.apis import response_event
+from luthien.wire.events import RESPONSE_BODY, WireEvent
 from tests.fake_provider import (
     FakeProvider,
     JSONReply,
@@ -50,8 +49,24 @@ from tests.fake_provider import (
     sse_frame,
 )
 from tests.fake_provider import ToolCall as FakeCall
+from tests.support.codec_streams import (
+    EventPolicy,
+    decode_events,
+    identity,
+    payloads,
+    transcode,
+    transcode_body,
+)
+from tests.support.event_policies import (
+    appending,
+    blocking_tools,
+    dropping,
+    dropping_tools,
+    holding_tools,
+    upper_text,
+)
 
-Policy = Callable[[CallEvent], list[CallEvent]]
+API = OPENAI_RESPONSES
 
 WEATHER = FakeCall("call_w", "get_weather", {"city": "Paris", "days": [1, 2, 3]})
 TIME = FakeCall("call_t", "get_time", {"timezone": "Europe/Paris"})
@@ -60,65 +75,9 @@ TIME = FakeCall("call_t", "get_time", {"timezone": "Europe/Paris"})
 # --- harness ------------------------------------------------------------------------------------
 
 
-def identity(event: CallEvent) -> list[CallEvent]:
-    return [event]
-
-
-def run_stream(
-    upstream: bytes, policy: Policy = identity, chunks: list[bytes] | None = None
-) -> tuple[bytes, list[str]]:
-    """Decode, apply `policy`, repair and encode, as the pipeline does; returns the client bytes."""
-    codec = OpenAIResponsesCodec()
-    reports: list[str] = []
-    repairer = Repairer(lambda kind, _detail: reports.append(kind))
-    parser = SSEParser()
-    out: list[WireEvent] = []
-
-    def push(events: list[CallEvent]) -> None:
-        for event in events:
-            for changed in policy(event):
-                for fixed in repairer.feed(changed):
-                    out.extend(codec.encode(fixed))
-
-    for chunk in chunks if chunks is not None else [upstream]:
-        for frame in parser.feed(chunk):
-            push(codec.decode(OPENAI_RESPONSES.decode(frame)))
-    trailing = parser.finish()
-    if trailing is not None:
-        push(codec.decode(OPENAI_RESPONSES.decode(trailing)))
-    push(codec.finish_decode())
-    for fixed in repairer.finish(True):
-        out.extend(codec.encode(fixed))
-    out.extend(codec.finish_encode())
-    return b"".join(OPENAI_RESPONSES.encode(wire) for wire in out), reports
-
-
-def run_body(body: dict[str, Any], policy: Policy = identity) -> tuple[WireEvent, WireEvent]:
-    raw = orjson.dumps(body)
-    original = response_event(raw, orjson.loads(raw))
-    codec = OpenAIResponsesCodec()
-    repairer = Repairer(lambda _kind, _detail: None)
-    events: list[CallEvent] = []
-    for event in codec.decode_body(original):
-        for changed in policy(event):
-            events.extend(repairer.feed(changed))
-    events.extend(repairer.finish(True))
-    return original, codec.encode_body(events)
-
-
-def decode_all(data: bytes) -> list[WireEvent]:
-    parser = SSEParser()
-    return [OPENAI_RESPONSES.decode(frame) for frame in parser.feed(data)]
-
-
-def payloads(data: bytes) -> list[dict[str, Any]]:
-    events = [event.data for event in decode_all(data)]
-    return [cast(dict[str, Any], data) for data in events if isinstance(data, dict)]
-
-
 def check_stream(data: bytes) -> dict[str, Any]:
     """Structural checks a strict client would make; returns the final response object."""
-    events = payloads(data)
+    events = payloads(API, data)
     assert [event["sequence_number"] for event in events] == list(range(len(events)))
     added: list[dict[str, Any]] = []
     done: dict[int, dict[str, Any]] = {}
@@ -149,7 +108,7 @@ def sdk_offline(data: bytes) -> Any:
     """The openai SDK's own stream accumulator (what `get_final_response()` uses), without HTTP."""
     state: ResponseStreamState[Any] = ResponseStreamState(input_tools=openai.omit, text_format=openai.omit)
     last: list[Any] = []
-    for payload in payloads(data):
+    for payload in payloads(API, data):
         event = cast(ResponseStreamEvent, construct_type(type_=ResponseStreamEvent, value=payload))
         last = state.handle_event(event)
     if last[-1].type == "response.incomplete":
@@ -163,30 +122,14 @@ def frames_of(*events: dict[str, Any]) -> list[bytes]:
     return [sse_frame(e["type"], {**e, "sequence_number": n}) for n, e in enumerate(events)]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeProvider]:
-    provider = FakeProvider()
-    provider.start()
-    yield provider
-    provider.stop()
-
-
-@pytest.fixture
-def oai(server: FakeProvider) -> Iterator[openai.OpenAI]:
-    server.reset()
-    with openai.OpenAI(base_url=server.base_url + "/v1", api_key="k", max_retries=0) as client:
-        yield client
-    server.reset()
-
-
-def sdk_final(server: FakeProvider, oai: openai.OpenAI, data: bytes) -> Any:
-    server.enqueue(StreamReply([data]))
+def sdk_final(fake: FakeProvider, oai: openai.OpenAI, data: bytes) -> Any:
+    fake.enqueue(StreamReply([data]))
     with oai.responses.stream(model="gpt-5", input="hi") as stream:
         return stream.get_final_response()
 
 
-def sdk_body(server: FakeProvider, oai: openai.OpenAI, body: Any) -> Any:
-    server.enqueue(JSONReply(body))
+def sdk_body(fake: FakeProvider, oai: openai.OpenAI, body: Any) -> Any:
+    fake.enqueue(JSONReply(body))
     return oai.responses.create(model="gpt-5", input="hi")
 
 
@@ -194,66 +137,6 @@ def calls_of(response: Any) -> list[tuple[str, str, str]]:
     return [
         (c.call_id, c.name, c.arguments) for c in response.output if isinstance(c, ResponseFunctionToolCall)
     ]
-
-
-# --- policies -----------------------------------------------------------------------------------
-
-
-def upper_text(event: CallEvent) -> list[CallEvent]:
-    if isinstance(event, BlockDelta) and event.kind is BlockKind.TEXT and event.data is None:
-        return [dataclasses.replace(event, text=event.text.upper())]
-    if isinstance(event, BlockComplete) and event.block.kind is BlockKind.TEXT:
-        return [
-            dataclasses.replace(event, block=dataclasses.replace(event.block, text=event.block.text.upper()))
-        ]
-    return [event]
-
-
-def holding_tools(decide: Callable[[BlockComplete], list[CallEvent] | None]) -> Policy:
-    """A policy holding tool-call blocks; `decide` returns replacements, or None to pass the block."""
-    held: dict[int, list[CallEvent]] = {}
-
-    def policy(event: CallEvent) -> list[CallEvent]:
-        if isinstance(event, BlockStart) and event.kind is BlockKind.TOOL_CALL:
-            held[event.index] = [event]
-            return []
-        if isinstance(event, BlockDelta) and event.index in held:
-            held[event.index].append(event)
-            return []
-        if isinstance(event, BlockComplete) and event.index in held:
-            buffered = held.pop(event.index)
-            replacement = decide(event)
-            return [*buffered, event] if replacement is None else replacement
-        return [event]
-
-    return policy
-
-
-def dropping(kind: BlockKind) -> Policy:
-    dropped: set[int] = set()
-
-    def policy(event: CallEvent) -> list[CallEvent]:
-        if isinstance(event, BlockStart) and event.kind is kind:
-            dropped.add(event.index)
-        if isinstance(event, BlockStart | BlockDelta | BlockComplete) and event.index in dropped:
-            return []
-        return [event]
-
-    return policy
-
-
-def appending(text: str) -> Policy:
-    def policy(event: CallEvent) -> list[CallEvent]:
-        if isinstance(event, MessageEnd):
-            return [BlockComplete(1000, text_block(text)), event]
-        return [event]
-
-    return policy
-
-
-drop_tools = holding_tools(lambda _complete: [])
-block_tools = holding_tools(lambda complete: [BlockComplete(complete.index, text_block("blocked"))])
-pass_tools = holding_tools(lambda _complete: None)
 
 
 # --- builders used across tests -----------------------------------------------------------------
@@ -397,19 +280,15 @@ def rich_stream(final_type: str = "response.completed") -> list[bytes]:
 
 RICH = b"".join(rich_stream())
 VARIANTS["rich"] = RICH
+RESPONSES_SHAPES = ["empty_reasoning", "incomplete", "rich", "usage"]
+"""The `VARIANTS` only Responses has (test_codecs.py has the others' byte-exact round trip)."""
 
 
 # --- decoding -----------------------------------------------------------------------------------
 
 
-def decode_stream(data: bytes) -> list[CallEvent]:
-    codec = OpenAIResponsesCodec()
-    events = [e for wire in decode_all(data) for e in codec.decode(wire)]
-    return events + codec.finish_decode()
-
-
 def test_decode_text_reasoning_and_tools() -> None:
-    events = decode_stream(FULL)
+    events = decode_events(API, FULL)
     assert isinstance(events[0], MessageStart)
     assert events[0].message_id.startswith("resp_")
     assert isinstance(events[1], Opaque)
@@ -443,7 +322,7 @@ def test_decode_text_reasoning_and_tools() -> None:
 
 
 def test_decode_rich_stream() -> None:
-    events = decode_stream(RICH)
+    events = decode_events(API, RICH)
     starts = [e for e in events if isinstance(e, BlockStart)]
     assert [s.kind for s in starts] == [BlockKind.THINKING, BlockKind.TEXT, BlockKind.TEXT, BlockKind.OTHER]
     completes = [e.block for e in events if isinstance(e, BlockComplete)]
@@ -470,15 +349,15 @@ def test_decode_rich_stream() -> None:
 
 
 def test_decode_stop_reasons() -> None:
-    (end,) = [e for e in decode_stream(VARIANTS["incomplete"]) if isinstance(e, MessageEnd)]
+    (end,) = [e for e in decode_events(API, VARIANTS["incomplete"]) if isinstance(e, MessageEnd)]
     assert (end.stop_reason, end.provider_stop_reason) == (StopReason.MAX_TOKENS, "max_output_tokens")
-    (end,) = [e for e in decode_stream(VARIANTS["text"]) if isinstance(e, MessageEnd)]
+    (end,) = [e for e in decode_events(API, VARIANTS["text"]) if isinstance(e, MessageEnd)]
     assert end.stop_reason is StopReason.END_TURN
     failed = frames_of(
         {"type": "response.created", "response": RESPONSE},
         {"type": "response.failed", "response": {**RESPONSE, "status": "failed", "output": []}},
     )
-    (end,) = [e for e in decode_stream(b"".join(failed)) if isinstance(e, MessageEnd)]
+    (end,) = [e for e in decode_events(API, b"".join(failed)) if isinstance(e, MessageEnd)]
     assert (end.stop_reason, end.provider_stop_reason) == (StopReason.OTHER, "failed")
 
 
@@ -490,7 +369,7 @@ def test_decode_minimal_and_unusual_events() -> None:
         {"type": "response.output_item.done", "output_index": 0, "item": {"id": "m", "type": "message"}},
         {"type": "error", "code": "server_error", "message": "boom"},
     )
-    events = decode_stream(b"".join([*frames, b"data: not json\n\n"]))
+    events = decode_events(API, b"".join([*frames, b"data: not json\n\n"]))
     kinds = [type(e).__name__ for e in events]
     assert kinds == ["MessageStart", "Opaque", "BlockStart", "BlockComplete", "Opaque", "Opaque"]
     empty = events[3]
@@ -511,7 +390,7 @@ def test_decode_without_deltas_fills_values_from_done_events() -> None:
         },
         {"type": "response.output_item.done", "output_index": 0, "item": {**item, "arguments": '{"a":1}'}},
     )
-    events = decode_stream(b"".join(frames))
+    events = decode_events(API, b"".join(frames))
     complete = next(e for e in events if isinstance(e, BlockComplete))
     assert complete.block.tool_call == ToolCall("c", "f", "{}")
     rs: dict[str, Any] = {"id": "rs_9", "type": "reasoning", "summary": []}
@@ -524,7 +403,7 @@ def test_decode_without_deltas_fills_values_from_done_events() -> None:
             "item": {**rs, "summary": ENCRYPTED_DONE["summary"]},
         },
     )
-    codec_events = decode_stream(b"".join(frames))
+    codec_events = decode_events(API, b"".join(frames))
     delta, complete = codec_events[-2:]
     assert isinstance(delta, BlockDelta)
     assert delta.origin is complete.origin
@@ -535,7 +414,7 @@ def test_decode_without_deltas_fills_values_from_done_events() -> None:
 def test_decode_cut_stream_completes_held_part() -> None:
     frames = responses_stream("cut", text_chunks=1)
     cut = b"".join(frames[:-2])  # ends after content_part.done
-    events = decode_stream(cut)
+    events = decode_events(API, cut)
     assert isinstance(events[-1], BlockComplete)
     assert events[-1].block.text == "cut"
 
@@ -543,17 +422,13 @@ def test_decode_cut_stream_completes_held_part() -> None:
 # --- identity round trips -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(VARIANTS))
-def test_identity_is_byte_exact(name: str) -> None:
+@pytest.mark.parametrize("name", RESPONSES_SHAPES)
+def test_responses_shapes_are_byte_exact(name: str) -> None:
+    """The shapes every API has are in test_codecs.py; here, those only Responses streams have."""
     upstream = VARIANTS[name]
-    client, reports = run_stream(upstream)
+    client, reports, _ = transcode(API, upstream)
     assert client == upstream
     assert reports == []
-
-
-def test_identity_with_tool_holding_policy() -> None:
-    client, _ = run_stream(FULL, pass_tools)
-    assert client == FULL
 
 
 @settings(max_examples=40, deadline=None)
@@ -564,14 +439,14 @@ def test_chunking_does_not_change_output(data: st.DataObject) -> None:
     cuts = sorted(data.draw(st.lists(st.integers(0, len(upstream)), max_size=12)))
     chunks = [upstream[a:b] for a, b in zip([0, *cuts], [*cuts, len(upstream)], strict=True)]
     for policy in (identity, upper_text):
-        assert run_stream(upstream, policy, chunks) == run_stream(upstream, policy)
+        assert transcode(API, upstream, policy, chunks)[:2] == transcode(API, upstream, policy)[:2]
 
 
 @settings(max_examples=30, deadline=None)
 @given(st.sampled_from(sorted(VARIANTS)), st.integers(0, 1000))
 def test_dropping_any_block_keeps_stream_consistent(name: str, seed: int) -> None:
     upstream = VARIANTS[name]
-    starts = [e.index for e in decode_stream(upstream) if isinstance(e, BlockStart)]
+    starts = [e.index for e in decode_events(API, upstream) if isinstance(e, BlockStart)]
     if not starts:
         return
     target = starts[seed % len(starts)]
@@ -581,28 +456,28 @@ def test_dropping_any_block_keeps_stream_consistent(name: str, seed: int) -> Non
             return []
         return [event]
 
-    client, _ = run_stream(upstream, policy)
+    client = transcode(API, upstream, policy).out
     check_stream(client)
 
 
 # --- changes: structure and the SDK -------------------------------------------------------------
 
 
-def test_changed_text(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client, reports = run_stream(FULL, upper_text)
+def test_changed_text(fake: FakeProvider, oai: openai.OpenAI) -> None:
+    client, reports, _ = transcode(API, FULL, upper_text)
     assert reports == []
     final = check_stream(client)
-    response = sdk_final(server, oai, client)
+    response = sdk_final(fake, oai, client)
     assert response.output_text == "HELLO THERE, WORLD."
     assert calls_of(response) == [
         (WEATHER.id, WEATHER.name, orjson.dumps(WEATHER.arguments).decode()),
         (TIME.id, TIME.name, orjson.dumps(TIME.arguments).decode()),
     ]
     assert final["usage"]["input_tokens"] == 25
-    events = payloads(client)
+    events = payloads(API, client)
     text_done = next(e for e in events if e["type"] == "response.output_text.done")
     assert text_done["text"] == "HELLO THERE, WORLD."
-    upstream = {e["type"]: e for e in payloads(FULL)}
+    upstream = {e["type"]: e for e in payloads(API, FULL)}
     # the item id and the unknown fields of the untouched events survive
     assert final["output"][1]["id"] == upstream["response.output_text.done"]["item_id"]
     assert final["output"][0] == upstream["response.completed"]["response"]["output"][0]
@@ -610,41 +485,41 @@ def test_changed_text(server: FakeProvider, oai: openai.OpenAI) -> None:
     assert FULL.split(b"\n\n")[0] in client
 
 
-def test_changed_text_policy_leaving_completion_is_repaired(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_changed_text_policy_leaving_completion_is_repaired(fake: FakeProvider, oai: openai.OpenAI) -> None:
     def deltas_only(event: CallEvent) -> list[CallEvent]:
         if isinstance(event, BlockDelta) and event.kind is BlockKind.TEXT:
             return [dataclasses.replace(event, text="x")]
         return [event]
 
-    client, _ = run_stream(VARIANTS["text"], deltas_only)
+    client = transcode(API, VARIANTS["text"], deltas_only).out
     check_stream(client)
-    assert sdk_final(server, oai, client).output_text == "xxxxx"
+    assert sdk_final(fake, oai, client).output_text == "xxxxx"
 
 
-def test_dropped_tool_calls(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client, _ = run_stream(FULL, drop_tools)
+def test_dropped_tool_calls(fake: FakeProvider, oai: openai.OpenAI) -> None:
+    client = transcode(API, FULL, dropping_tools()).out
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == ["reasoning", "message"]
-    response = sdk_final(server, oai, client)
+    response = sdk_final(fake, oai, client)
     assert calls_of(response) == []
     assert response.output_text == "Hello there, world."
     assert response.usage is not None
     assert response.usage.input_tokens == 25
 
 
-def test_blocked_tool_calls_become_text(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client, _ = run_stream(VARIANTS["tools"], block_tools)
+def test_blocked_tool_calls_become_text(fake: FakeProvider, oai: openai.OpenAI) -> None:
+    client = transcode(API, VARIANTS["tools"], blocking_tools()).out
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == ["message", "message"]
     assert all(item["id"].startswith("msg_") for item in final["output"])
-    response = sdk_final(server, oai, client)
+    response = sdk_final(fake, oai, client)
     assert response.output_text == "blockedblocked"
     assert calls_of(response) == []
     assert response.status == "completed"
 
 
-def test_appended_text_block(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client, _ = run_stream(FULL, appending(" (checked)"))
+def test_appended_text_block(fake: FakeProvider, oai: openai.OpenAI) -> None:
+    client = transcode(API, FULL, appending(" (checked)")).out
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == [
         "reasoning",
@@ -653,32 +528,35 @@ def test_appended_text_block(server: FakeProvider, oai: openai.OpenAI) -> None:
         "function_call",
         "function_call",
     ]
-    response = sdk_final(server, oai, client)
+    response = sdk_final(fake, oai, client)
     assert response.output_text == "Hello there, world. (checked)"
     assert len(calls_of(response)) == 2
 
 
-def test_dropped_text_block(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client, _ = run_stream(FULL, dropping(BlockKind.TEXT))
+def test_dropped_text_block(fake: FakeProvider, oai: openai.OpenAI) -> None:
+    client = transcode(API, FULL, dropping(BlockKind.TEXT)).out
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == ["reasoning", "function_call", "function_call"]
-    assert [e["output_index"] for e in payloads(client) if e["type"].endswith("arguments.done")] == [1, 2]
-    response = sdk_final(server, oai, client)
+    assert [e["output_index"] for e in payloads(API, client) if e["type"].endswith("arguments.done")] == [
+        1,
+        2,
+    ]
+    response = sdk_final(fake, oai, client)
     assert response.output_text == ""
     assert len(calls_of(response)) == 2
 
 
-def test_dropped_thinking_block(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client, _ = run_stream(RICH, dropping(BlockKind.THINKING))
+def test_dropped_thinking_block(fake: FakeProvider, oai: openai.OpenAI) -> None:
+    client = transcode(API, RICH, dropping(BlockKind.THINKING)).out
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == ["message", "web_search_call"]
-    events = payloads(client)
+    events = payloads(API, client)
     assert not any("reasoning" in e["type"] for e in events)
-    assert sdk_final(server, oai, client).output_text == "One.Two."
+    assert sdk_final(fake, oai, client).output_text == "One.Two."
 
 
-def test_rich_stream_changes(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client, _ = run_stream(RICH, upper_text)
+def test_rich_stream_changes(fake: FakeProvider, oai: openai.OpenAI) -> None:
+    client = transcode(API, RICH, upper_text).out
     final = check_stream(client)
     message = final["output"][1]
     assert message["id"] == MSG_ID
@@ -686,42 +564,42 @@ def test_rich_stream_changes(server: FakeProvider, oai: openai.OpenAI) -> None:
     assert [part["text"] for part in message["content"]] == ["ONE.", "TWO."]
     assert final["output"][0] == ENCRYPTED_DONE
     assert final["output"][2] == WEB_ITEM
-    events = payloads(client)
+    events = payloads(API, client)
     assert any(e["type"] == "response.future_event" and e["novel"] for e in events)
     assert any(e["type"] == "response.brand_new" for e in events)
-    assert sdk_final(server, oai, client).output_text == "ONE.TWO."
+    assert sdk_final(fake, oai, client).output_text == "ONE.TWO."
 
 
-def test_dropping_first_part_of_a_message(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_dropping_first_part_of_a_message(fake: FakeProvider, oai: openai.OpenAI) -> None:
     def drop_one(event: CallEvent) -> list[CallEvent]:
         if isinstance(event, BlockStart | BlockDelta | BlockComplete) and event.index == 1:
             return []
         return [event]
 
-    client, _ = run_stream(RICH, drop_one)
+    client = transcode(API, RICH, drop_one).out
     final = check_stream(client)
     message = final["output"][1]
     assert message["phase"] == "final_answer"
     assert [part["text"] for part in message["content"]] == ["Two."]
-    parts = [e for e in payloads(client) if e["type"] == "response.content_part.added"]
+    parts = [e for e in payloads(API, client) if e["type"] == "response.content_part.added"]
     assert [e["content_index"] for e in parts] == [0]
-    assert sdk_final(server, oai, client).output_text == "Two."
+    assert sdk_final(fake, oai, client).output_text == "Two."
 
 
-def test_dropping_last_part_of_a_message(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_dropping_last_part_of_a_message(fake: FakeProvider, oai: openai.OpenAI) -> None:
     def drop_two(event: CallEvent) -> list[CallEvent]:
         if isinstance(event, BlockStart | BlockDelta | BlockComplete) and event.index == 2:
             return []
         return [event]
 
-    client, _ = run_stream(RICH, drop_two)
+    client = transcode(API, RICH, drop_two).out
     final = check_stream(client)
     assert [part["text"] for part in final["output"][1]["content"]] == ["One."]
     assert final["output"][1]["status"] == "completed"
-    assert sdk_final(server, oai, client).output_text == "One."
+    assert sdk_final(fake, oai, client).output_text == "One."
 
 
-def test_changed_thinking_keeps_encrypted_content(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_changed_thinking_keeps_encrypted_content(fake: FakeProvider, oai: openai.OpenAI) -> None:
     def rewrite(event: CallEvent) -> list[CallEvent]:
         plain = isinstance(event, BlockDelta) and event.data is None and event.signature is None
         if plain and isinstance(event, BlockDelta) and event.kind is BlockKind.THINKING:
@@ -730,17 +608,17 @@ def test_changed_thinking_keeps_encrypted_content(server: FakeProvider, oai: ope
             return [dataclasses.replace(event, block=dataclasses.replace(event.block, text="ab"))]
         return [event]
 
-    client, _ = run_stream(RICH, rewrite)
+    client = transcode(API, RICH, rewrite).out
     final = check_stream(client)
     reasoning = final["output"][0]
     assert reasoning["encrypted_content"] == "gAAA-done"
     assert [part["text"] for part in reasoning["summary"]] == ["a", "b"]
-    response = sdk_final(server, oai, client)
+    response = sdk_final(fake, oai, client)
     (item,) = [i for i in response.output if isinstance(i, ResponseReasoningItem)]
     assert item.encrypted_content == "gAAA-done"
 
 
-def test_whole_thinking_block_from_a_policy(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_whole_thinking_block_from_a_policy(fake: FakeProvider, oai: openai.OpenAI) -> None:
     def replace_thinking(event: CallEvent) -> list[CallEvent]:
         if isinstance(event, BlockStart | BlockDelta) and event.kind is BlockKind.THINKING:
             return []
@@ -748,31 +626,31 @@ def test_whole_thinking_block_from_a_policy(server: FakeProvider, oai: openai.Op
             return [BlockComplete(500, Block(BlockKind.THINKING, text="new", signature="sig"))]
         return [event]
 
-    client, _ = run_stream(FULL, replace_thinking)
+    client = transcode(API, FULL, replace_thinking).out
     final = check_stream(client)
     reasoning = final["output"][0]
     assert reasoning["id"].startswith("rs_")
     assert reasoning["summary"] == [{"type": "summary_text", "text": "new"}]
     assert reasoning["encrypted_content"] == "sig"
-    assert sdk_final(server, oai, client).output_text == "Hello there, world."
+    assert sdk_final(fake, oai, client).output_text == "Hello there, world."
 
 
-def test_tool_call_replaced_by_another(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_tool_call_replaced_by_another(fake: FakeProvider, oai: openai.OpenAI) -> None:
     call = ToolCall("call_new", "other", '{"z": true}')
     policy = holding_tools(lambda c: [BlockComplete(c.index, Block(BlockKind.TOOL_CALL, tool_call=call))])
-    client, _ = run_stream(VARIANTS["text_tools"], policy)
+    client = transcode(API, VARIANTS["text_tools"], policy).out
     final = check_stream(client)
     assert final["output"][1]["id"].startswith("fc_")
-    response = sdk_final(server, oai, client)
+    response = sdk_final(fake, oai, client)
     assert calls_of(response) == [("call_new", "other", '{"z": true}')]
 
 
-def test_incomplete_stays_incomplete_with_changes(server: FakeProvider, oai: openai.OpenAI) -> None:
-    client, _ = run_stream(VARIANTS["incomplete"], upper_text)
+def test_incomplete_stays_incomplete_with_changes(fake: FakeProvider, oai: openai.OpenAI) -> None:
+    client = transcode(API, VARIANTS["incomplete"], upper_text).out
     final = check_stream(client)
     assert final["status"] == "incomplete"
-    assert payloads(client)[-1]["type"] == "response.incomplete"
-    server.enqueue(StreamReply([client]))
+    assert payloads(API, client)[-1]["type"] == "response.incomplete"
+    fake.enqueue(StreamReply([client]))
     events = list(oai.responses.create(model="gpt-5", input="hi", stream=True))
     assert events[-1].type == "response.incomplete"
 
@@ -783,9 +661,9 @@ def test_sequence_numbers_follow_a_non_zero_start() -> None:
         for n, f in enumerate(responses_stream("abc"))
     ]
     upstream = b"".join(frames)
-    assert run_stream(upstream)[0] == upstream
-    client, _ = run_stream(upstream, appending("!"))
-    numbers = [e["sequence_number"] for e in payloads(client)]
+    assert transcode(API, upstream).out == upstream
+    client = transcode(API, upstream, appending("!")).out
+    numbers = [e["sequence_number"] for e in payloads(API, client)]
     assert numbers == list(range(5, 5 + len(numbers)))
 
 
@@ -795,8 +673,8 @@ def test_message_start_rebuilt_from_a_policy() -> None:
             return [dataclasses.replace(event, model="other-model")]
         return [event]
 
-    client, _ = run_stream(VARIANTS["text"], rename)
-    first = payloads(client)[0]
+    client = transcode(API, VARIANTS["text"], rename).out
+    first = payloads(API, client)[0]
     assert first["response"]["model"] == "other-model"
     assert first["sequence_number"] == 0
     assert client.split(b"\n\n")[1:] == VARIANTS["text"].split(b"\n\n")[1:]
@@ -809,8 +687,8 @@ def test_policy_made_end_and_opaque() -> None:
             return [opaque, MessageEnd(StopReason.MAX_TOKENS, usage=Usage(1, 2))]
         return [event]
 
-    client, _ = run_stream(VARIANTS["text"], rebuild)
-    events = payloads(client)
+    client = transcode(API, VARIANTS["text"], rebuild).out
+    events = payloads(API, client)
     assert events[-2]["type"] == "response.note"
     final = events[-1]
     assert final["type"] == "response.incomplete"
@@ -821,11 +699,6 @@ def test_policy_made_end_and_opaque() -> None:
 # --- non-streaming bodies -----------------------------------------------------------------------
 
 BODY = response_object("Done.", reasoning="Because.", tool_calls=[WEATHER, TIME])
-
-
-def test_body_identity_returns_original_event() -> None:
-    original, encoded = run_body(BODY)
-    assert encoded is original
 
 
 def test_body_decode() -> None:
@@ -845,39 +718,39 @@ def test_body_decode() -> None:
     assert end.stop_reason is StopReason.TOOL_USE
 
 
-def test_body_changed_text(server: FakeProvider, oai: openai.OpenAI) -> None:
-    _, encoded = run_body(BODY, upper_text)
+def test_body_changed_text(fake: FakeProvider, oai: openai.OpenAI) -> None:
+    _, encoded = transcode_body(API, BODY, upper_text)
     assert encoded.type == RESPONSE_BODY
     assert encoded.data["output"][0] == BODY["output"][0]
     assert encoded.data["output"][1]["id"] == BODY["output"][1]["id"]
-    response = sdk_body(server, oai, encoded.data)
+    response = sdk_body(fake, oai, encoded.data)
     assert response.output_text == "DONE."
     assert len(calls_of(response)) == 2
 
 
-def test_body_dropped_and_blocked_tools(server: FakeProvider, oai: openai.OpenAI) -> None:
-    _, encoded = run_body(BODY, drop_tools)
+def test_body_dropped_and_blocked_tools(fake: FakeProvider, oai: openai.OpenAI) -> None:
+    _, encoded = transcode_body(API, BODY, dropping_tools())
     assert [item["type"] for item in encoded.data["output"]] == ["reasoning", "message"]
-    assert calls_of(sdk_body(server, oai, encoded.data)) == []
-    _, encoded = run_body(BODY, block_tools)
-    response = sdk_body(server, oai, encoded.data)
+    assert calls_of(sdk_body(fake, oai, encoded.data)) == []
+    _, encoded = transcode_body(API, BODY, blocking_tools())
+    response = sdk_body(fake, oai, encoded.data)
     assert response.output_text == "Done.blockedblocked"
     assert calls_of(response) == []
 
 
-def test_body_appended_and_dropped_text(server: FakeProvider, oai: openai.OpenAI) -> None:
-    _, encoded = run_body(BODY, appending("!"))
-    assert sdk_body(server, oai, encoded.data).output_text == "Done.!"
-    _, encoded = run_body(BODY, dropping(BlockKind.TEXT))
+def test_body_appended_and_dropped_text(fake: FakeProvider, oai: openai.OpenAI) -> None:
+    _, encoded = transcode_body(API, BODY, appending("!"))
+    assert sdk_body(fake, oai, encoded.data).output_text == "Done.!"
+    _, encoded = transcode_body(API, BODY, dropping(BlockKind.TEXT))
     assert [item["type"] for item in encoded.data["output"]] == [
         "reasoning",
         "function_call",
         "function_call",
     ]
-    assert sdk_body(server, oai, encoded.data).output_text == ""
+    assert sdk_body(fake, oai, encoded.data).output_text == ""
 
 
-def test_body_multi_part_message_and_other_items(server: FakeProvider, oai: openai.OpenAI) -> None:
+def test_body_multi_part_message_and_other_items(fake: FakeProvider, oai: openai.OpenAI) -> None:
     refusal = {"type": "refusal", "refusal": "no"}
     message: dict[str, Any] = {**TWO_PARTS_DONE, "content": [*TWO_PARTS_DONE["content"], refusal]}
     empty: dict[str, Any] = {
@@ -893,21 +766,21 @@ def test_body_multi_part_message_and_other_items(server: FakeProvider, oai: open
         "output": [ENCRYPTED_DONE, message, empty, WEB_ITEM],
         "usage": None,
     }
-    original, encoded = run_body(body)
+    original, encoded = transcode_body(API, body)
     assert encoded is original
-    _, encoded = run_body(body, upper_text)
+    _, encoded = transcode_body(API, body, upper_text)
     output = encoded.data["output"]
     assert output[0] == ENCRYPTED_DONE
     assert [part.get("text") for part in output[1]["content"]] == ["ONE.", "TWO.", None]
     assert output[1]["content"][2] == refusal
     assert output[1]["phase"] == "final_answer"
     assert output[2:] == [empty, WEB_ITEM]
-    assert sdk_body(server, oai, encoded.data).output_text == "ONE.TWO."
+    assert sdk_body(fake, oai, encoded.data).output_text == "ONE.TWO."
 
 
 def test_body_incomplete_stop_reason() -> None:
     body = response_object("Trunc", status="incomplete")
-    _, encoded = run_body(body, appending("+"))
+    _, encoded = transcode_body(API, body, appending("+"))
     assert encoded.data["status"] == "incomplete"
     assert encoded.data["incomplete_details"] == {"reason": "max_output_tokens"}
 
@@ -1061,11 +934,11 @@ EDGE = {"fc_first": FC_FIRST, "refusal": REFUSAL, "custom": CUSTOM, "keepalive_g
 
 @pytest.mark.parametrize("name", sorted(set(EDGE) - {"fc_first"}))
 def test_edge_streams_identity(name: str) -> None:
-    assert run_stream(EDGE[name]) == (EDGE[name], [])
+    assert transcode(API, EDGE[name])[:2] == (EDGE[name], [])
 
 
 def test_tool_call_before_text_is_moved_last() -> None:
-    client, _ = run_stream(FC_FIRST)  # the repairer sends tool calls after every other block
+    client, _, _ = transcode(API, FC_FIRST)  # the repairer sends tool calls after every other block
     final = check_stream(client)
     assert [item["id"] for item in final["output"]] == ["msg_9", "fc_9"]
     response = sdk_offline(client)
@@ -1074,16 +947,16 @@ def test_tool_call_before_text_is_moved_last() -> None:
 
 
 def test_refusal_part() -> None:
-    events = decode_stream(REFUSAL)
+    events = decode_events(API, REFUSAL)
     (complete,) = [e for e in events if isinstance(e, BlockComplete)]
     assert complete.block == Block(BlockKind.OTHER, data=REFUSAL_ITEM["content"][0])
-    client, _ = run_stream(REFUSAL, appending("Sorry."))
+    client = transcode(API, REFUSAL, appending("Sorry.")).out
     final = check_stream(client)
     assert final["output"][0] == REFUSAL_ITEM
     assert sdk_offline(client).output_text == "Sorry."
 
 
-def rewriting_calls(arguments: Callable[[ToolCall], str]) -> Policy:
+def rewriting_calls(arguments: Callable[[ToolCall], str]) -> EventPolicy:
     """Replaces every tool call by a whole one with `arguments(call)` (as a judge-like policy would)."""
     calls: set[int] = set()
 
@@ -1104,25 +977,25 @@ def rewriting_calls(arguments: Callable[[ToolCall], str]) -> Policy:
 
 
 def test_custom_tool_call_is_a_tool_call() -> None:
-    events = decode_stream(CUSTOM)
+    events = decode_events(API, CUSTOM)
     starts = [e for e in events if isinstance(e, BlockStart)]
     assert [s.kind for s in starts] == [BlockKind.TEXT, BlockKind.TOOL_CALL]
     (call,) = [e.block.tool_call for e in events if isinstance(e, BlockComplete) and e.block.tool_call]
     assert call == ToolCall("cc", "apply_patch", '{"input":"*** patch"}')
     end = next(e for e in events if isinstance(e, MessageEnd))
     assert end.stop_reason is StopReason.TOOL_USE
-    client, _ = run_stream(CUSTOM, upper_text)
+    client = transcode(API, CUSTOM, upper_text).out
     final = check_stream(client)
     assert final["output"][1] == CUSTOM_ITEM
-    assert any(e["type"] == "response.custom_tool_call_input.delta" for e in payloads(client))
-    client, _ = run_stream(CUSTOM, dropping(BlockKind.TOOL_CALL))
+    assert any(e["type"] == "response.custom_tool_call_input.delta" for e in payloads(API, client))
+    client = transcode(API, CUSTOM, dropping(BlockKind.TOOL_CALL)).out
     final = check_stream(client)
     assert [item["type"] for item in final["output"]] == ["message"]
-    assert not any("custom_tool_call" in e["type"] for e in payloads(client))
+    assert not any("custom_tool_call" in e["type"] for e in payloads(API, client))
 
 
 def test_changed_custom_tool_call_is_written_as_one() -> None:
-    client, _ = run_stream(CUSTOM, rewriting_calls(lambda _: '{"input": "*** safer"}'))
+    client = transcode(API, CUSTOM, rewriting_calls(lambda _: '{"input": "*** safer"}')).out
     final = check_stream(client)
     assert {k: final["output"][1][k] for k in ("type", "call_id", "name", "input")} == {
         "type": "custom_tool_call",
@@ -1130,7 +1003,7 @@ def test_changed_custom_tool_call_is_written_as_one() -> None:
         "name": "apply_patch",
         "input": "*** safer",
     }
-    sent = payloads(client)
+    sent = payloads(API, client)
     deltas = [e["delta"] for e in sent if e["type"] == "response.custom_tool_call_input.delta"]
     assert deltas == ["*** safer"]
     (done,) = [e for e in sent if e["type"] == "response.custom_tool_call_input.done"]
@@ -1159,7 +1032,7 @@ SHELL = _with_final(
 
 
 def test_local_shell_call_is_a_tool_call() -> None:
-    events = decode_stream(SHELL)
+    events = decode_events(API, SHELL)
     (call,) = [e.block.tool_call for e in events if isinstance(e, BlockComplete) and e.block.tool_call]
     assert (call.id, call.name) == ("ls", "local_shell")
     assert call.parsed_arguments == {
@@ -1169,8 +1042,8 @@ def test_local_shell_call_is_a_tool_call() -> None:
         "env": {},
         "working_directory": "/tmp",
     }
-    assert run_stream(SHELL) == (SHELL, [])
-    client, _ = run_stream(SHELL, rewriting_calls(lambda _: '{"command": "ls -la \'my dir\'"}'))
+    assert transcode(API, SHELL)[:2] == (SHELL, [])
+    client = transcode(API, SHELL, rewriting_calls(lambda _: '{"command": "ls -la \'my dir\'"}')).out
     final = check_stream(client)
     item = final["output"][0]
     assert (item["type"], item["call_id"]) == ("local_shell_call", "ls")
@@ -1207,7 +1080,7 @@ def test_tool_like_items_in_bodies(item: dict[str, Any], name: str, arguments: d
     assert call.parsed_arguments == arguments
     assert [e.stop_reason for e in events if isinstance(e, MessageEnd)] == [StopReason.TOOL_USE]
     # A policy that rewrote the call with the same arguments: rebuilt in the item's own shape.
-    _, out = run_body(body, rewriting_calls(lambda call: call.arguments))
+    _, out = transcode_body(API, body, rewriting_calls(lambda call: call.arguments))
     assert cast(dict[str, Any], out.data)["output"] == [item]
 
 
@@ -1222,7 +1095,7 @@ def test_unknown_items_are_refused(item_type: str | None) -> None:
         [item],
     )
     with pytest.raises(UnreadableOutput):
-        decode_stream(stream)
+        decode_events(API, stream)
     with pytest.raises(UnreadableOutput):
         OpenAIResponsesCodec().decode_body(WireEvent(RESPONSE_BODY, {**RESPONSE, "output": [item]}))
 
@@ -1232,16 +1105,16 @@ def test_tool_call_never_announced_is_refused() -> None:
         [{"type": "response.output_item.done", "output_index": 0, "item": SHELL_ITEM}], [SHELL_ITEM]
     )
     with pytest.raises(UnreadableOutput):
-        decode_stream(stream)
+        decode_events(API, stream)
 
 
 def test_keepalive_between_part_and_item_end() -> None:
-    client, _ = run_stream(KEEPALIVE_GAP, upper_text)
+    client = transcode(API, KEEPALIVE_GAP, upper_text).out
     assert b": ping" in client
     final = check_stream(client)
     assert final["output"][0]["content"][0]["text"] == "AFTER"
     assert sdk_offline(client).output_text == "AFTER"
-    client, _ = run_stream(KEEPALIVE_GAP, dropping(BlockKind.TEXT))
+    client = transcode(API, KEEPALIVE_GAP, dropping(BlockKind.TEXT)).out
     assert check_stream(client)["output"] == []
 
 
@@ -1256,14 +1129,14 @@ def test_split_and_dropped_deltas_renumber_sequence() -> None:
             return []
         return [event]
 
-    client, _ = run_stream(FULL, split)
+    client = transcode(API, FULL, split).out
     check_stream(client)
     response = sdk_offline(client)
     assert response.output_text == ""
     assert [orjson.loads(c[2]) for c in calls_of(response)] == [WEATHER.arguments, TIME.arguments]
 
 
-def _random_policy(data: st.DataObject) -> Policy:
+def _random_policy(data: st.DataObject) -> EventPolicy:
     choices = ["keep", "drop", "upper", "block", "append", "insert", "split"]
     actions = data.draw(st.lists(st.sampled_from(choices), max_size=8))
     decided: dict[int, str] = {}
@@ -1303,7 +1176,7 @@ def _random_policy(data: st.DataObject) -> Policy:
 @given(st.data())
 def test_random_policies_give_streams_the_sdk_accepts(data: st.DataObject) -> None:
     upstream = data.draw(st.sampled_from([*VARIANTS.values(), *EDGE.values()]))
-    client, _ = run_stream(upstream, _random_policy(data))
+    client = transcode(API, upstream, _random_policy(data)).out
     final = check_stream(client)
     response = sdk_offline(client)
     texts = [
@@ -1328,7 +1201,7 @@ RICH_BODY: dict[str, Any] = {
 @given(st.data())
 def test_random_policies_give_bodies_the_sdk_accepts(data: st.DataObject) -> None:
     body = data.draw(st.sampled_from([BODY, RICH_BODY, response_object("x", status="incomplete")]))
-    original, encoded = run_body(body, _random_policy(data))
+    original, encoded = transcode_body(API, body, _random_policy(data))
     output = encoded.data["output"]
     assert len({item["id"] for item in output}) == len(output)
     response = cast(Response, construct_type(type_=Response, value=encoded.data))

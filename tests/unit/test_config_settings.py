@@ -383,3 +383,47 @@ def test_every_setting_is_documented() -> None:
         assert field.description, name
         assert settings_docs.env_name(name, field) in settings_docs.env_example()
         assert f"`{settings_docs.env_name(name, field)}`" in settings_docs.markdown_table()
+
+
+# --- translation: built-in tools dropped, the upstream's output cap -----------------------------
+
+
+def test_codexs_web_search_is_dropped_by_default() -> None:
+    assert Settings().dropped_tool_types == frozenset({"web_search"})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("none", frozenset[str]()),
+        ("None", frozenset[str]()),
+        ("", frozenset[str]()),
+        (" web_search , image_generation,", frozenset({"web_search", "image_generation"})),
+    ],
+)
+def test_dropped_tool_types_are_a_comma_separated_list(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: frozenset[str]
+) -> None:
+    monkeypatch.setenv("LUTHIEN_TRANSLATION_DROPPED_TOOL_TYPES", value)
+
+    from_env = Settings()
+    given = Settings.model_validate({"translation_dropped_tool_types": value})
+
+    # An empty variable means the default (like every setting); an empty value given directly drops none.
+    assert from_env.dropped_tool_types == (expected if value else frozenset({"web_search"}))
+    assert given.dropped_tool_types == expected
+
+
+def test_none_beside_a_tool_type_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        Settings.model_validate({"translation_dropped_tool_types": "none,web_search"})
+
+
+def test_an_upstreams_output_cap_is_optional_and_positive() -> None:
+    assert UpstreamConfig(format=UpstreamApi.OPENAI_CHAT, base_url="http://x").max_output_tokens is None
+    capped = LuthienConfig.model_validate(
+        {"upstreams": {"local": {"format": "openai-chat", "base_url": "http://x", "max_output_tokens": 4096}}}
+    )
+    assert capped.upstreams["local"].max_output_tokens == 4096
+    with pytest.raises(ValidationError):
+        UpstreamConfig(format=UpstreamApi.OPENAI_CHAT, base_url="http://x", max_output_tokens=0)

@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from luthien.config import LuthienConfig, RouteConfig, UpstreamConfig, WireFormat
+from luthien.config import LuthienConfig, RouteConfig, UpstreamConfig
 from luthien.gateway.auth import presented_keys, use_server_key
 from luthien.gateway.headers import client_response_headers, upstream_request_headers
 from luthien.settings import AuthMode, Settings
 from luthien.upstream.routing import Router, Upstream
 from luthien.wire.errors import ErrorKind, GatewayError
+from luthien.wire.formats import WireFormat
 
 PROXY_KEY = "luthien-proxy-key"
 SERVER_KEY = "sk-server"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
+from typing import Any
 
 import orjson
 import pytest
@@ -13,9 +15,14 @@ from luthien.config import RouteConfig, TimeoutsConfig, UpstreamApi, UpstreamCon
 from luthien.gateway.limits import CallGate, check_json_depth, check_message_count, json_depth_exceeds
 from luthien.pipeline.keepalive import KeepAlive
 from luthien.records.bounded import TAIL_BYTES, BoundedChunks, mark_message
+from luthien.records.responses import rebuild_responses
 from luthien.settings import MAX_SERIALIZABLE_JSON_DEPTH, Settings
 from luthien.upstream.timeouts import UpstreamTimeouts, resolve_timeouts
+from luthien.wire.apis import ANTHROPIC_MESSAGES
 from luthien.wire.errors import ErrorKind, GatewayError
+
+ORJSON_BUFFER_BYTES = 4096
+"""What orjson allocates for any output shorter than this (3.13)."""
 
 
 def nested(depth: int) -> list[object]:
@@ -98,10 +105,88 @@ def test_bounded_chunks_keep_the_head_and_a_tail() -> None:
     assert side.kept == 10
 
 
+def test_client_side_reads_the_upstream_side_while_they_match() -> None:
+    upstream = BoundedChunks(None)
+    client = BoundedChunks(None, mirror=upstream)
+    for chunk in (b"ab", b"cd"):
+        upstream.add(chunk)
+        client.add(chunk)
+    assert client.head == [b"ab", b"cd"]
+    assert client.raw() == b"abcd"
+    upstream.add(b"ef")
+    client.add(b"EF")  # a policy changed this event: the client's side keeps bytes of its own
+    upstream.add(b"gh")
+    client.add(b"gh")
+    assert client.head == [b"ab", b"cd", b"EF", b"gh"]
+    assert upstream.head == [b"ab", b"cd", b"ef", b"gh"]
+    assert (client.chunks, client.kept, upstream.raw()) == (4, 8, b"abcdefgh")
+
+
+def test_a_mirrored_side_is_truncated_like_its_own() -> None:
+    upstream = BoundedChunks(5)
+    client = BoundedChunks(5, mirror=upstream)
+    for side in (upstream, client):
+        assert side.add(b"123")
+        assert not side.add(b"4567")
+    assert client.head == upstream.head == [b"123", b"45"]
+    assert client.tail == (b"4567",)
+    assert client.truncated
+
+
+def test_a_whole_body_is_kept_as_it_came() -> None:
+    side = BoundedChunks(None)
+    body = b"x" * 1000
+    side.add(body)
+    assert side.raw() is body
+
+
+def _anthropic_stream(text: str) -> list[bytes]:
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": {"id": "m", "role": "assistant", "content": [], "model": "x"}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_stop"},
+    ]
+    return [b"event: " + e["type"].encode() + b"\ndata: " + orjson.dumps(e) + b"\n\n" for e in events]
+
+
+def test_a_record_holds_its_responses_at_their_own_size() -> None:
+    """The assembled messages a record keeps (while it waits for the writer) are not orjson's buffers."""
+    upstream = BoundedChunks(None)
+    client = BoundedChunks(None, mirror=upstream)
+    for frame, changed in zip(_anthropic_stream("hi"), _anthropic_stream("HI"), strict=True):
+        upstream.add(frame)
+        client.add(changed)
+    tracemalloc.start()
+    try:
+        responses = rebuild_responses(
+            ANTHROPIC_MESSAGES.name,
+            client=client,
+            client_streamed=True,
+            upstream=upstream,
+            upstream_streamed=True,
+            upstream_body_seen=False,
+        )
+        held = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(True, rebuild_responses.__code__.co_filename)]
+        )
+    finally:
+        tracemalloc.stop()
+    assert responses.original is not None
+    assert responses.final is not None
+    assert b'"hi"' in responses.original
+    assert b'"HI"' in responses.final
+    assert len(responses.original) + len(responses.final) < ORJSON_BUFFER_BYTES // 4
+    # Both messages and the `Responses` around them: less than one orjson buffer.
+    assert sum(stat.size for stat in held.statistics("filename")) < ORJSON_BUFFER_BYTES
+
+
 def test_unbounded_chunks_keep_everything() -> None:
     side = BoundedChunks(None)
     side.add(b"a" * 1000)
     assert not side.truncated
+    assert side.tail == ()
     assert side.marked_raw(b"a") == b"a"
     assert mark_message({"a": 1}, truncated=False) == {"a": 1}
 

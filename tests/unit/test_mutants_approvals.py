@@ -23,7 +23,7 @@ from luthien.approvals.service import ApprovalService, open_approvals
 from luthien.events.memory import MemoryEventBus
 from luthien.settings import Settings
 from tests.fake_provider import FakeProvider, JSONReply
-from tests.unit.test_approvals_store import GUARD_S, approval, approve
+from tests.support.approvals import GUARD_S, approval, approve
 
 
 async def _until_pending(service: ApprovalService) -> None:

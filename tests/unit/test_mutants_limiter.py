@@ -17,13 +17,13 @@ import redis
 from limits import RateLimitItemPerDay
 from pydantic import SecretStr
 
-from luthien.config import WireFormat
 from luthien.ratelimit.backend import LimiterBackend, Strategies
 from luthien.ratelimit.items import parse_limits
 from luthien.ratelimit.limiter import Admission, RateLimitedError, RateLimiter, client_identity, open_limiter
 from luthien.records.model import Usage
 from luthien.settings import Settings
 from luthien.wire.errors import ErrorKind
+from luthien.wire.formats import WireFormat
 
 MODEL = "claude-sonnet-4-6"
 REDIS_URL = "redis://127.0.0.1:6379/0"

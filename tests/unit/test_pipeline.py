@@ -12,13 +12,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from luthien.pipeline.events import DONE, RESPONSE_BODY, WireEvent
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.pipeline.run import run_body, run_stream
 from luthien.pipeline.stage import PassThroughStage, ResponseStage
 from luthien.upstream.client import UpstreamStreamError
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind
+from luthien.wire.events import DONE, RESPONSE_BODY, WireEvent
 from luthien.wire.sse import SSEParser
+from tests.support.codec_streams import chunked, decode_all
 
 ANTHROPIC_FRAMES = [
     b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","content":[]}}\n\n',
@@ -66,18 +70,6 @@ async def upstream(chunks: list[bytes], error: UpstreamStreamError | None = None
 async def collect(api: WireApi, chunks: AsyncIterator[bytes], stage: ResponseStage | None = None) -> bytes:
     out = [piece async for piece in run_stream(api, chunks, stage or PassThroughStage())]
     return b"".join(out)
-
-
-def decode_all(api: WireApi, data: bytes) -> list[WireEvent]:
-    parser = SSEParser()
-    events = [api.decode(frame) for frame in parser.feed(data)]
-    trailing = parser.finish()
-    assert trailing is None, "output must end on a frame boundary"
-    return events
-
-
-def split_every(data: bytes, size: int) -> list[bytes]:
-    return [data[index : index + size] for index in range(0, len(data), size)]
 
 
 class MapStage:
@@ -141,7 +133,7 @@ def redact(event: WireEvent) -> WireEvent | None:
 async def test_pass_through_is_byte_identical(api: WireApi, frames: list[bytes], chunk_size: int) -> None:
     body = b"".join(frames)
 
-    out = await collect(api, upstream(split_every(body, chunk_size)))
+    out = await collect(api, upstream(chunked(body, chunk_size)))
 
     assert out == body
 
@@ -152,7 +144,7 @@ async def test_identity_generator_stage_is_byte_identical(api: WireApi, frames: 
     body = b"".join(frames).replace(b"\n", b"\r\n")
     stage = MapStage(lambda event: None)
 
-    out = await collect(api, upstream(split_every(body, 5)), stage)
+    out = await collect(api, upstream(chunked(body, 5)), stage)
 
     assert out == body
     assert len(stage.seen) == len(frames)
@@ -183,7 +175,7 @@ async def test_replaced_event_is_the_only_one_reserialized(api: WireApi, frames:
     body = b"".join(frames)
     (changed_index,) = [index for index, frame in enumerate(frames) if b"secret" in frame]
 
-    out = await collect(api, upstream(split_every(body, 7)), MapStage(redact))
+    out = await collect(api, upstream(chunked(body, 7)), MapStage(redact))
 
     prefix = b"".join(frames[:changed_index])
     suffix = b"".join(frames[changed_index + 1 :])
@@ -231,7 +223,7 @@ async def test_stage_may_insert_events() -> None:
 async def test_missing_terminal_event_gets_error_appended(api: WireApi, frames: list[bytes]) -> None:
     sent = b"".join(frames[:-1])
 
-    out = await collect(api, upstream(split_every(sent, 11)))
+    out = await collect(api, upstream(chunked(sent, 11)))
 
     assert out.startswith(sent)
     appended = decode_all(api, out[len(sent) :])
@@ -266,7 +258,7 @@ async def test_unterminated_trailing_terminal_frame_completes_the_stream(
 ) -> None:
     body = b"".join(frames).removesuffix(b"\n\n")
 
-    out = await collect(api, upstream(split_every(body, 13)))
+    out = await collect(api, upstream(chunked(body, 13)))
 
     # The final frame goes out terminated, so the client's SSE parser dispatches it.
     assert out == body + b"\n\n"
@@ -292,7 +284,7 @@ async def test_upstream_error_mid_stream_appends_error_after_sent_bytes(
 ) -> None:
     sent = b"".join(frames[:2])
 
-    out = await collect(api, upstream(split_every(sent, 4), UpstreamStreamError(kind, "cut")))
+    out = await collect(api, upstream(chunked(sent, 4), UpstreamStreamError(kind, "cut")))
 
     assert out.startswith(sent)
     appended = decode_all(api, out[len(sent) :])
@@ -328,7 +320,7 @@ async def test_no_error_after_terminal_even_if_upstream_breaks(api: WireApi, fra
     body = b"".join(frames)
 
     out = await collect(
-        api, upstream(split_every(body, 9), UpstreamStreamError(ErrorKind.UPSTREAM_TIMEOUT, "idle"))
+        api, upstream(chunked(body, 9), UpstreamStreamError(ErrorKind.UPSTREAM_TIMEOUT, "idle"))
     )
 
     assert out == body

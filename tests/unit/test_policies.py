@@ -24,8 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from luthien.activity.log import ActivityLog
-from luthien.call.anthropic import AnthropicCodec
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.anthropic_messages.codec import AnthropicCodec
 from luthien.call.events import (
     BlockComplete,
     BlockDelta,
@@ -41,8 +41,8 @@ from luthien.call.events import (
     tool_call_block,
 )
 from luthien.call.request import CallRequest
-from luthien.config import ConfigError, LuthienConfig, WireFormat
-from luthien.pipeline.run import run_body, run_stream
+from luthien.config import ConfigError, LuthienConfig
+from luthien.pipeline.run import run_body
 from luthien.pipeline.stage import PolicyStage
 from luthien.policies.all_caps import AllCapsPolicy
 from luthien.policies.debug_logging import DebugLoggingPolicy
@@ -57,7 +57,8 @@ from luthien.policy.helpers import (
 from luthien.policy.registry import build_policies
 from luthien.policy.runner import HookRunner
 from luthien.policy.simple import Blocked, SimplePolicy
-from luthien.wire.apis import ANTHROPIC_MESSAGES, response_event
+from luthien.wire.apis import response_event
+from luthien.wire.formats import WireFormat
 from luthien.wire.sse import SSEParser
 from tests.conftest import LuthienFactory
 from tests.fake_provider import (
@@ -69,6 +70,8 @@ from tests.fake_provider import (
     split_text,
 )
 from tests.fake_provider import ToolCall as FakeToolCall
+from tests.support.codec_streams import chunked
+from tests.support.policy_runs import make_ctx, through_body, through_stream
 
 MODEL = "claude-sonnet-4-6"
 TEXT = "Hello, Wörld! Straße at 21 °C."
@@ -79,34 +82,6 @@ STREAMING = pytest.mark.parametrize("streaming", [True, False], ids=["stream", "
 
 
 # --- in-process pipeline ----------------------------------------------------------------------
-
-
-def make_ctx(name: str = "policy") -> PolicyContext:
-    return PolicyContext("tx-test", name, ActivityLog())
-
-
-async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start : start + size]
-
-
-def through_stream(policy: Policy[Any], frames: Sequence[bytes], chunk_size: int = 37) -> bytes:
-    """The bytes a client receives for an upstream stream, with `policy` applied."""
-
-    async def go() -> bytes:
-        stage = PolicyStage(policy, make_ctx(policy.name), ANTHROPIC_MESSAGES)
-        data = b"".join(frames)
-        return b"".join(
-            [piece async for piece in run_stream(ANTHROPIC_MESSAGES, _chunks(data, chunk_size), stage)]
-        )
-
-    return asyncio.run(go())
-
-
-def through_body(policy: Policy[Any], body: dict[str, Any]) -> bytes:
-    """The bytes a client receives for a whole upstream body, with `policy` applied."""
-    stage = PolicyStage(policy, make_ctx(policy.name), ANTHROPIC_MESSAGES)
-    return asyncio.run(run_body(ANTHROPIC_MESSAGES, orjson.dumps(body), stage))
 
 
 def frames_of(data: bytes) -> list[bytes]:
@@ -528,7 +503,9 @@ def test_debug_logging_changes_no_byte_and_logs_every_event(caplog: pytest.LogCa
     body = anthropic_message(TEXT, thinking=THINKING, tool_calls=[CALL])
     raw_body = orjson.dumps(body)
 
-    streamed = through_stream(DebugLoggingPolicy(PolicyConfig(), "debug"), frames, chunk_size=5)
+    streamed = through_stream(
+        DebugLoggingPolicy(PolicyConfig(), "debug"), frames, chunked(b"".join(frames), 5)
+    )
     stage = PolicyStage(DebugLoggingPolicy(PolicyConfig(), "debug"), make_ctx("debug"), ANTHROPIC_MESSAGES)
     whole = asyncio.run(run_body(ANTHROPIC_MESSAGES, raw_body, stage))
 

@@ -14,22 +14,24 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from luthien.activity.log import ActivityLog
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.call.events import BlockKind, StopReason, ToolCall
 from luthien.call.request import CallRequest
-from luthien.config import LuthienConfig, WireFormat
+from luthien.config import LuthienConfig
 from luthien.policies.judging import JudgeSettings
 from luthien.policies.reask import ReaskError, client_api, reask, reask_body
 from luthien.policies.resample import ResampleSettings, _same_call, resample
-from luthien.policy.base import PolicyContext
 from luthien.settings import Settings
 from luthien.upstream.breaker import Breakers
 from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
+from luthien.wire.formats import WireFormat
 from tests.fake_provider import FakeProvider, JSONReply, anthropic_message, response_object
 from tests.fake_provider import ToolCall as FakeCall
+from tests.support.policy_runs import make_ctx
 
 GUARD_S = 30.0
 """Timeout that only stops a broken build from hanging."""
@@ -55,10 +57,6 @@ async def models(fake: FakeProvider) -> AsyncIterator[ModelCaller]:
         await client.close()
 
 
-def context(request: CallRequest | None, models: ModelCaller | None) -> PolicyContext:
-    return PolicyContext("tx", "policy", ActivityLog(), models, request)
-
-
 def test_client_api_of_each_request() -> None:
     assert client_api(MESSAGES) is ANTHROPIC_MESSAGES
     assert client_api(CHAT) is OPENAI_CHAT
@@ -74,7 +72,7 @@ def test_the_reasked_body_is_the_same_request_not_streaming() -> None:
 @pytest.mark.asyncio
 async def test_without_a_request_nothing_is_asked(models: ModelCaller) -> None:
     with pytest.raises(ReaskError) as raised:
-        await reask(context(None, models), "openai", "m", GUARD_S)
+        await reask(make_ctx(models=models), "openai", "m", GUARD_S)
 
     assert raised.value.code == "no_request"
 
@@ -82,7 +80,7 @@ async def test_without_a_request_nothing_is_asked(models: ModelCaller) -> None:
 @pytest.mark.asyncio
 async def test_an_unknown_upstream_name_fails(models: ModelCaller, fake: FakeProvider) -> None:
     with pytest.raises(ReaskError) as raised:
-        await reask(context(CHAT, models), "nope", "m", GUARD_S)
+        await reask(make_ctx(models=models, request=CHAT), "nope", "m", GUARD_S)
 
     assert raised.value.code == "call_failed"
     assert fake.requests == []
@@ -95,7 +93,7 @@ async def test_an_answer_the_codec_cannot_read_fails(models: ModelCaller, fake: 
     fake.enqueue(JSONReply(body))
 
     with pytest.raises(ReaskError) as raised:
-        await reask(context(RESPONSES, models), "openai", "m", GUARD_S)
+        await reask(make_ctx(models=models, request=RESPONSES), "openai", "m", GUARD_S)
 
     assert raised.value.code == "unreadable"
     (asked,) = fake.requests
@@ -108,7 +106,7 @@ async def test_an_answer_keeps_text_and_tool_calls_only(models: ModelCaller, fak
     call = FakeCall("toolu_1", "Read", {"file_path": "a"})
     fake.enqueue(JSONReply(anthropic_message("Reading.", thinking="hmm", tool_calls=[call])))
 
-    answer = await reask(context(MESSAGES, models), "anthropic", "m", GUARD_S)
+    answer = await reask(make_ctx(models=models, request=MESSAGES), "anthropic", "m", GUARD_S)
 
     assert [block.kind for block in answer.blocks] == [BlockKind.TEXT, BlockKind.TOOL_CALL]
     assert answer.tool_calls == [ToolCall("toolu_1", "Read", '{"file_path":"a"}')]
@@ -121,7 +119,7 @@ async def test_resample_without_a_request_keeps_the_block(models: ModelCaller) -
     judge: Any = JudgeSettings.model_validate({"judge": {"upstream": "anthropic", "model": "j"}})
     options = ResampleSettings(resample=2)
 
-    candidate = await resample(ToolCall("c", "Bash"), 0, context(None, models), judge, options)
+    candidate = await resample(ToolCall("c", "Bash"), 0, make_ctx(models=models), judge, options)
 
     assert candidate is None
 

@@ -15,8 +15,7 @@ import pytest
 from luthien.activity.log import ActivityEvent, ActivityLog, CallActivity
 from luthien.call.events import ToolCall
 from luthien.call.request import CallRequest
-from luthien.config import WireFormat
-from luthien.policy.base import BLOCKED_EVENT, PolicyContext
+from luthien.policy.base import BLOCKED_EVENT
 from luthien.policy.helpers import send_blocked_message
 from luthien.records.content import preview_of, tool_names_of, usage_of
 from luthien.records.memory import MemoryRecordSink, body_bytes
@@ -32,6 +31,8 @@ from luthien.records.model import (
 from luthien.records.secrets import REDACTED, Scrubber, header_secrets, is_credential_header, safe_headers
 from luthien.records.session import MAX_SESSION_ID_CHARS, session_id
 from luthien.records.summary import summarize, summary_fields
+from luthien.wire.formats import WireFormat
+from tests.support.policy_runs import TRANSACTION_ID, make_ctx
 
 # -- sessions ----------------------------------------------------------------------------------------
 
@@ -388,14 +389,14 @@ def test_call_activity_keeps_the_calls_events_and_forwards_them() -> None:
     log = ActivityLog()
     heard: list[ActivityEvent] = []
     activity = CallActivity(log, heard.append)
-    ctx = PolicyContext("tx-a", "guard", activity)
+    ctx = make_ctx("guard", activity=activity)
 
     ctx.record("judge.decision", tool="Bash")
     ctx.for_policy("other").record("other.note")
 
     assert [event.type for event in activity.events] == ["judge.decision", "other.note"]
     assert [event.policy for event in activity.events] == ["guard", "other"]
-    assert log.events(transaction_id="tx-a") == activity.events
+    assert log.events(transaction_id=TRANSACTION_ID) == activity.events
     assert heard == activity.events
 
 
@@ -414,7 +415,7 @@ def test_send_blocked_message_records_the_block_given_the_context() -> None:
     call = ToolCall("toolu_1", "Bash", '{"command": "rm -rf /"}')
 
     send_blocked_message(call, "too dangerous")
-    events = send_blocked_message(call, "too dangerous", PolicyContext("tx", "guard", activity))
+    events = send_blocked_message(call, "too dangerous", make_ctx("guard", activity=activity))
 
     assert len(events) == 1
     (blocked,) = activity.events

@@ -28,8 +28,9 @@ from luthien.call.events import (
     tool_call_block,
     with_origin,
 )
-from luthien.pipeline.events import WireEvent
-from luthien.pipeline.repair import Repairer
+from luthien.call.repair import Repairer
+from luthien.wire.events import WireEvent
+from tests.support.call_events import START, text_events, tool_events
 
 TEXT = BlockKind.TEXT
 THINKING = BlockKind.THINKING
@@ -83,25 +84,6 @@ def shapes(events: list[CallEvent]) -> list[Shape]:
     return [shape(event) for event in events]
 
 
-def text_events(index: int, *pieces: str) -> list[CallEvent]:
-    """A streamed text block as upstream would send it."""
-    return [
-        BlockStart(index, TEXT),
-        *(BlockDelta(index, TEXT, text=piece) for piece in pieces),
-        BlockComplete(index, text_block("".join(pieces))),
-    ]
-
-
-def tool_events(index: int, call: ToolCall, *pieces: str) -> list[CallEvent]:
-    """A streamed tool-call block (arguments in pieces)."""
-    parts = pieces or (call.arguments,)
-    return [
-        BlockStart(index, TOOL, tool_call=ToolCall(call.id, call.name, "")),
-        *(BlockDelta(index, TOOL, text=piece) for piece in parts),
-        BlockComplete(index, tool_call_block(call)),
-    ]
-
-
 def text_shapes(index: int, *pieces: str) -> list[Shape]:
     return [
         ("start", index, "text", None),
@@ -116,9 +98,6 @@ def tool_shapes(index: int, call: ToolCall) -> list[Shape]:
         ("delta", index, call.arguments),
         ("complete", index, tool_call_block(call)),
     ]
-
-
-START = MessageStart("msg_1", "claude")
 
 
 # --- normal policy work: silent ---------------------------------------------------------------

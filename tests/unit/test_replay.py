@@ -9,6 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.call.events import BlockComplete, CallEvent
 from luthien.policy.base import Policy, PolicyConfig, PolicyContext
 from luthien.records.assemble import assemble_stream
@@ -21,7 +24,6 @@ from luthien.replay.store import Prices, ReplayRun, RunStatus, Totals
 from luthien.testing.fake_provider.script import ToolCall
 from luthien.testing.run import load_policy
 from luthien.testing.streams import ApiName, model_reply
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 
 RM = ToolCall("call_rm", "Bash", {"command": "rm -rf /"})
 LS = ToolCall("call_ls", "Bash", {"command": "ls"})

@@ -14,9 +14,7 @@ from typing import Any, ClassVar, cast
 
 import pytest
 
-from luthien.activity.log import ActivityLog
 from luthien.call.events import (
-    Block,
     BlockComplete,
     BlockDelta,
     BlockKind,
@@ -31,18 +29,28 @@ from luthien.call.events import (
     tool_call_block,
 )
 from luthien.call.request import CallRequest
-from luthien.config import WireFormat
-from luthien.pipeline.events import WireEvent
 from luthien.policies.chain import ChainConfig, ChainPolicy
 from luthien.policy.base import OnError, Policy, PolicyConfig, PolicyContext
 from luthien.policy.helpers import send_text
-from luthien.policy.runner import ChainRunner, HookRunner, PolicyFailure, Runner
-from tests.unit.test_judging import traced
+from luthien.policy.runner import ChainRunner, HookRunner, PolicyFailure, runner_for
+from luthien.wire.events import WireEvent
+from luthien.wire.formats import WireFormat
+from tests.support.call_events import (
+    START,
+    aiter_of,
+    run,
+    text_events,
+    texts,
+    thinking_events,
+    tool_calls,
+    tool_events,
+)
+from tests.support.policy_runs import TRANSACTION_ID, make_ctx
+from tests.support.tracing import traced
 
 TEXT = BlockKind.TEXT
 THINKING = BlockKind.THINKING
 TOOL = BlockKind.TOOL_CALL
-START = MessageStart("msg_1", "claude")
 PING = Opaque(WireEvent("ping", {"type": "ping"}, "ping"))
 CALL_A = ToolCall("toolu_a", "get_weather", '{"city": "Paris"}')
 CALL_B = ToolCall("toolu_b", "get_time", '{"tz": "Asia/Tokyo"}')
@@ -51,37 +59,6 @@ DEADLOCK_GUARD_S = 30
 
 FAIL = PolicyConfig(on_error=OnError.FAIL)
 PASS = PolicyConfig(on_error=OnError.PASS)
-
-
-def make_ctx(
-    activity: ActivityLog | None = None, name: str = "test_policy", tx: str = "tx-1"
-) -> PolicyContext:
-    return PolicyContext(tx, name, activity or ActivityLog())
-
-
-def text_events(index: int, *pieces: str) -> list[CallEvent]:
-    return [
-        BlockStart(index, TEXT),
-        *(BlockDelta(index, TEXT, text=piece) for piece in pieces),
-        BlockComplete(index, text_block("".join(pieces))),
-    ]
-
-
-def thinking_events(index: int, text: str, signature: str) -> list[CallEvent]:
-    return [
-        BlockStart(index, THINKING),
-        BlockDelta(index, THINKING, text=text),
-        BlockDelta(index, THINKING, signature=signature),
-        BlockComplete(index, Block(THINKING, text=text, signature=signature)),
-    ]
-
-
-def tool_events(index: int, call: ToolCall) -> list[CallEvent]:
-    return [
-        BlockStart(index, TOOL, tool_call=ToolCall(call.id, call.name, "")),
-        BlockDelta(index, TOOL, text=call.arguments),
-        BlockComplete(index, tool_call_block(call)),
-    ]
 
 
 def response(*, tools: bool = True) -> list[CallEvent]:
@@ -96,28 +73,8 @@ def response(*, tools: bool = True) -> list[CallEvent]:
     ]
 
 
-async def aiter_of(events: Iterable[CallEvent]) -> AsyncIterator[CallEvent]:
-    for event in events:
-        yield event
-
-
-async def run(runner: Runner, events: Iterable[CallEvent]) -> list[CallEvent]:
-    return [event async for event in runner.process(aiter_of(events))]
-
-
-def texts(events: Sequence[CallEvent]) -> list[str]:
-    """The text of every completed text block, in order."""
-    return [e.block.text for e in events if isinstance(e, BlockComplete) and e.block.kind is TEXT]
-
-
 def streamed_text(events: Sequence[CallEvent]) -> str:
     return "".join(e.text for e in events if isinstance(e, BlockDelta) and e.kind is TEXT)
-
-
-def tool_calls(events: Sequence[CallEvent]) -> list[ToolCall]:
-    return [
-        e.block.tool_call for e in events if isinstance(e, BlockComplete) and e.block.tool_call is not None
-    ]
 
 
 def request() -> CallRequest:
@@ -523,7 +480,7 @@ def policy_errors(ctx: PolicyContext) -> list[dict[str, Any]]:
 )
 @pytest.mark.asyncio
 async def test_response_hook_raising_with_fail_raises_policy_failure(hook: str, trigger: str) -> None:
-    ctx = make_ctx(name="strict")
+    ctx = make_ctx("strict")
     policy = FailOn(FAIL, hook, trigger)
     policy.name = "strict"
 
@@ -746,8 +703,8 @@ async def interleave(*streams: AsyncIterator[CallEvent]) -> list[list[CallEvent]
 @pytest.mark.asyncio
 async def test_state_is_per_call_even_when_calls_interleave() -> None:
     policy = CountingStamp(PolicyConfig())
-    first = HookRunner(policy, make_ctx(tx="call-1"))
-    second = HookRunner(policy, make_ctx(tx="call-2"))
+    first = HookRunner(policy, make_ctx(transaction_id="call-1"))
+    second = HookRunner(policy, make_ctx(transaction_id="call-2"))
     one_delta = [START, *text_events(0, "a"), MessageEnd(StopReason.END_TURN)]
     five_deltas = [START, *text_events(0, *"abcde"), MessageEnd(StopReason.END_TURN)]
 
@@ -785,15 +742,17 @@ async def test_chain_runs_members_in_order_each_with_its_own_context() -> None:
     first = Suffix(PolicyConfig(), "first", "1")
     second = Suffix(PolicyConfig(), "second", "2")
     chain = ChainPolicy(ChainConfig(policies=["first", "second"]), "both", [first, second])
-    ctx = make_ctx(name="both")
+    ctx = make_ctx("both")
 
-    out = await run(chain.runner(ctx), [START, *text_events(0, "a", "b"), MessageEnd(StopReason.END_TURN)])
+    out = await run(
+        runner_for(chain, ctx), [START, *text_events(0, "a", "b"), MessageEnd(StopReason.END_TURN)]
+    )
 
     assert [e.text for e in out if isinstance(e, BlockDelta)] == ["a12", "b12"]
     assert texts(out) == ["a12b12"]
     assert {c.policy_name for c in first.contexts} == {"first"}
     assert {c.policy_name for c in second.contexts} == {"second"}
-    assert {c.transaction_id for c in [*first.contexts, *second.contexts]} == {"tx-1"}
+    assert {c.transaction_id for c in [*first.contexts, *second.contexts]} == {TRANSACTION_ID}
     assert first.contexts[0].state == {"seen": 2}
     assert second.contexts[0].state == {"seen": 2}
     assert first.contexts[0] is not second.contexts[0]
@@ -804,8 +763,10 @@ async def test_chain_member_failing_open_does_not_stop_the_others() -> None:
     failing = FailOn(PASS, "on_block_delta", "a")
     failing.name = "failing"
     suffix = Suffix(PolicyConfig(), "suffix", "!")
-    ctx = make_ctx(name="chain")
-    runner = ChainRunner([HookRunner(failing, make_ctx(ctx.activity, "failing")), HookRunner(suffix, ctx)])
+    ctx = make_ctx("chain")
+    runner = ChainRunner(
+        [HookRunner(failing, make_ctx("failing", activity=ctx.activity)), HookRunner(suffix, ctx)]
+    )
 
     out = await run(runner, [START, *text_events(0, "a", "b"), MessageEnd(StopReason.END_TURN)])
 

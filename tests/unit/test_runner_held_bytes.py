@@ -25,7 +25,11 @@ from luthien.call.events import (
 )
 from luthien.policy.base import BLOCKED_EVENT, OnHeldOverflow, Policy, PolicyConfig, PolicyContext
 from luthien.policy.holding import HELD_OVERFLOW_EVENT, overflow_message, overflow_reason
-from tests.unit.test_runner import START, TOOL, run, text_events, texts, tool_calls
+from luthien.policy.runner import runner_for
+from tests.support.call_events import START, run, text_events, texts, tool_calls
+from tests.support.policy_runs import make_ctx
+
+TOOL = BlockKind.TOOL_CALL
 
 LIMIT = 4096
 
@@ -61,10 +65,6 @@ def streamed_call(index: int, name: str, size: int, pieces: int = 8) -> list[Cal
     ]
 
 
-def ctx_for(activity: ActivityLog) -> PolicyContext:
-    return PolicyContext("tx", "judge", activity, max_held_bytes=LIMIT)
-
-
 def events_of(activity: ActivityLog, type: str) -> list[dict[str, object]]:
     return [event.data for event in activity.events(type=type)]
 
@@ -81,7 +81,7 @@ async def test_a_call_larger_than_the_limit_is_blocked_and_never_judged() -> Non
         MessageEnd(StopReason.TOOL_USE),
     ]
 
-    out = await run(policy.runner(ctx_for(activity)), events)
+    out = await run(runner_for(policy, make_ctx("judge", activity=activity, max_held_bytes=LIMIT)), events)
 
     assert policy.judged == ["small"]
     assert [call.name for call in tool_calls(out)] == ["small"]
@@ -106,7 +106,7 @@ async def test_calls_waiting_for_judgment_count_toward_the_limit() -> None:
         MessageEnd(StopReason.TOOL_USE),
     ]
 
-    out = await run(policy.runner(ctx_for(activity)), events)
+    out = await run(runner_for(policy, make_ctx("judge", activity=activity, max_held_bytes=LIMIT)), events)
 
     assert policy.judged == ["first"]
     assert [call.name for call in tool_calls(out)] == ["first"]
@@ -125,7 +125,10 @@ async def test_held_bytes_are_given_back_once_a_block_is_resolved() -> None:
     # Each block fits; both together would not, but the first is resolved before the second starts.
     events = [START, *text_events(0, piece), *text_events(1, piece), MessageEnd(StopReason.END_TURN)]
 
-    out = await run(TextHolder(PolicyConfig()).runner(ctx_for(activity)), events)
+    out = await run(
+        runner_for(TextHolder(PolicyConfig()), make_ctx("judge", activity=activity, max_held_bytes=LIMIT)),
+        events,
+    )
 
     assert texts(out) == [piece, piece]
     assert events_of(activity, HELD_OVERFLOW_EVENT) == []
@@ -137,7 +140,7 @@ async def test_a_releasing_policy_passes_the_overflowing_call_unjudged() -> None
     policy = ReleasingJudge(PolicyConfig())
     events = [START, *streamed_call(0, "big", LIMIT * 4), MessageEnd(StopReason.TOOL_USE)]
 
-    out = await run(policy.runner(ctx_for(activity)), events)
+    out = await run(runner_for(policy, make_ctx("judge", activity=activity, max_held_bytes=LIMIT)), events)
 
     assert policy.judged == []
     calls = tool_calls(out)
@@ -150,7 +153,7 @@ async def test_a_releasing_policy_passes_the_overflowing_call_unjudged() -> None
 @pytest.mark.asyncio
 async def test_holding_is_reported_while_a_block_is_buffered() -> None:
     policy = Judge(PolicyConfig())
-    runner = policy.runner(ctx_for(ActivityLog()))
+    runner = runner_for(policy, make_ctx("judge", max_held_bytes=LIMIT))
     seen: list[bool] = []
 
     async def events() -> AsyncIterator[CallEvent]:
@@ -183,7 +186,7 @@ async def test_an_overflow_is_recorded_with_its_sizes_and_blocks_with_the_policy
         MessageEnd(StopReason.TOOL_USE),
     ]
 
-    out = await run(policy.runner(ctx_for(activity)), events)
+    out = await run(runner_for(policy, make_ctx("judge", activity=activity, max_held_bytes=LIMIT)), events)
 
     assert policy.judged == []
     assert tool_calls(out) == []
@@ -240,7 +243,7 @@ async def test_the_limit_counts_every_pending_call_exactly_and_may_be_reached(
         MessageEnd(StopReason.TOOL_USE),
     ]
 
-    out = await run(policy.runner(ctx_for(ActivityLog())), events)
+    out = await run(runner_for(policy, make_ctx("judge", max_held_bytes=LIMIT)), events)
 
     assert policy.judged == judged
     assert [call.name for call in tool_calls(out)] == judged

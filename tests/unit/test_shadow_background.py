@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from luthien.activity.log import ActivityLog
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
 from luthien.call.request import CallRequest
-from luthien.config import WireFormat
 from luthien.policy.base import Policy, PolicyConfig, PolicyContext
 from luthien.records.memory import MemoryRecordSink
 from luthien.records.model import ShadowOutcome, ShadowResult, TransactionRecord
@@ -17,7 +17,7 @@ from luthien.records.recorder import TransactionRecorder
 from luthien.settings import Settings
 from luthien.shadow.policies import ShadowSet
 from luthien.shadow.tasks import BackgroundTasks
-from luthien.wire.apis import ANTHROPIC_MESSAGES
+from luthien.wire.formats import WireFormat
 
 SECRET = "sk-ant-secret-value-1234567890"
 

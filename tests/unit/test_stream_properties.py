@@ -15,17 +15,15 @@ output must
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import itertools
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import anthropic
 import httpx2
-import orjson
 from anthropic.types import (
     Message,
     RedactedThinkingBlock,
@@ -36,7 +34,7 @@ from anthropic.types import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from luthien.activity.log import ActivityLog
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
 from luthien.call.events import (
     BlockComplete,
     BlockDelta,
@@ -48,14 +46,12 @@ from luthien.call.events import (
     text_block,
     tool_call_block,
 )
-from luthien.pipeline.events import WireEvent
-from luthien.pipeline.run import run_body, run_stream
-from luthien.pipeline.stage import PolicyStage
 from luthien.policy.base import Policy, PolicyConfig, PolicyContext
 from luthien.policy.helpers import send_text
-from luthien.wire.apis import ANTHROPIC_MESSAGES
-from luthien.wire.sse import SSEParser
+from luthien.wire.events import WireEvent
 from tests.fake_provider import anthropic_usage, sse_frame
+from tests.support.codec_streams import cut, decode_all
+from tests.support.policy_runs import make_ctx, through_body, through_stream
 
 MODEL = "claude-sonnet-4-6"
 Kind = Literal["text", "thinking", "redacted", "tool"]
@@ -375,34 +371,11 @@ def policy_for(response: Response) -> StreamingPlan:
     return HeldPlan(response) if response.held else StreamingPlan(response)
 
 
-async def _chunks(data: bytes, cuts: Sequence[int]) -> AsyncIterator[bytes]:
-    points = sorted({0, len(data), *(cut % (len(data) + 1) for cut in cuts)})
-    for start, end in itertools.pairwise(points):
-        yield data[start:end]
-
-
-def through_stream(response: Response, cuts: Sequence[int]) -> bytes:
-    data = b"".join(upstream_stream(response))
-
-    async def go() -> bytes:
-        stage = PolicyStage(
-            policy_for(response), PolicyContext("tx", "plan", ActivityLog()), ANTHROPIC_MESSAGES
-        )
-        return b"".join([piece async for piece in run_stream(ANTHROPIC_MESSAGES, _chunks(data, cuts), stage)])
-
-    return asyncio.run(go())
-
-
-def through_body(response: Response) -> bytes:
-    stage = PolicyStage(policy_for(response), PolicyContext("tx", "plan", ActivityLog()), ANTHROPIC_MESSAGES)
-    return asyncio.run(run_body(ANTHROPIC_MESSAGES, orjson.dumps(upstream_body(response)), stage))
-
-
-def wire_events(data: bytes) -> list[WireEvent]:
-    parser = SSEParser()
-    events = [ANTHROPIC_MESSAGES.decode(frame) for frame in parser.feed(data)]
-    assert parser.finish() is None, "the stream must end on a frame boundary"
-    return events
+def client_stream(response: Response, cuts: Sequence[int]) -> bytes:
+    """What the client receives for `response`'s upstream stream, cut at `cuts`, with its policy."""
+    frames = upstream_stream(response)
+    pieces = cut(b"".join(frames), cuts)
+    return through_stream(policy_for(response), frames, pieces, ctx=make_ctx("plan"))
 
 
 def check_contract(events: list[WireEvent], response: Response, expected_stop: str) -> None:
@@ -491,17 +464,17 @@ def check_message(message: Message, response: Response) -> None:
 @settings(max_examples=50, deadline=None)
 @given(response=responses(), cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=12))
 def test_any_policy_output_streams_as_a_valid_message(response: Response, cuts: list[int]) -> None:
-    data = through_stream(response, cuts)
+    data = client_stream(response, cuts)
 
     _, tools = expected_content(response)
-    check_contract(wire_events(data), response, expected_stop_reason(response, len(tools)))
+    check_contract(decode_all(ANTHROPIC_MESSAGES, data), response, expected_stop_reason(response, len(tools)))
     check_message(sdk_message(data, streaming=True), response)
 
 
 @settings(max_examples=50, deadline=None)
 @given(response=responses())
 def test_any_policy_output_is_a_valid_whole_message(response: Response) -> None:
-    data = through_body(response)
+    data = through_body(policy_for(response), upstream_body(response), ctx=make_ctx("plan"))
 
     check_message(sdk_message(data, streaming=False), response)
 
@@ -514,7 +487,7 @@ def test_keeping_everything_is_byte_identical(response: Response, cuts: list[int
     first_tool = kinds.index("tool") if "tool" in kinds else len(kinds)
     tools_last = all(kind == "tool" for kind in kinds[first_tool:])
 
-    data = through_stream(unchanged, cuts)
+    data = client_stream(unchanged, cuts)
 
     # Tool calls are sent last: only a response whose tool calls already are keeps its order.
     if tools_last:

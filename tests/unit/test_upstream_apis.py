@@ -12,7 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from luthien.config import ConfigError, LuthienConfig, RouteConfig, UpstreamApi, UpstreamConfig, WireFormat
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
+from luthien.config import ConfigError, LuthienConfig, RouteConfig, UpstreamApi, UpstreamConfig
 from luthien.gateway.app import create_app
 from luthien.gateway.translate import check_passthrough, translated_stage
 from luthien.pipeline.stage import PassThroughStage, TranslationStage
@@ -21,7 +24,7 @@ from luthien.upstream.breaker import Breakers
 from luthien.upstream.caller import ModelCaller
 from luthien.upstream.client import UpstreamClient
 from luthien.upstream.routing import Router, Upstream
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
+from luthien.wire.formats import WireFormat
 from tests.fake_provider import FakeProvider, JSONReply, chat_completion
 
 PROXY_KEY = "luthien-proxy-key"

@@ -14,11 +14,14 @@ from typing import Any, cast
 
 import orjson
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.call.events import BlockComplete, BlockKind, ToolCall
 from luthien.call.request import CallRequest, ToolResult, Turn
 from luthien.pipeline.stage import codec_for
 from luthien.records.model import RecordedEvent, TransactionRecord
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi, response_event
+from luthien.wire.apis import WireApi, response_event
 
 APIS: dict[str, WireApi] = {api.name: api for api in (ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES)}
 # Activity events that judge one tool call (their data carries `tool_call_id` and `blocked`).

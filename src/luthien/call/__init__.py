@@ -1,1 +1,1 @@
-"""The normalized view of a call that policies see, and the codecs between it and each wire format."""
+"""The normalized view of a call that policies see: request, events, codec protocol, repairer."""

@@ -43,22 +43,26 @@ class BlockAssembly:
                 BlockKind.TOOL_CALL,
                 tool_call=ToolCall(call.id, call.name, self.text or EMPTY_ARGUMENTS),
                 data=start.data,
+                hints=start.hints,
             )
         signature = "".join(self._signature) if self._signature else None
-        return Block(start.kind, text=self.text, signature=signature, data=start.data)
+        return Block(start.kind, text=self.text, signature=signature, data=start.data, hints=start.hints)
 
 
 def whole_block_events(index: int, block: Block) -> list[CallEvent]:
-    """Start, deltas and completion for a block sent at once."""
+    """Start, deltas and completion for a block sent at once (each with the block's hints)."""
     tool_call = None
+    hints = block.hints
     if block.tool_call is not None:
         tool_call = ToolCall(block.tool_call.id, block.tool_call.name, "")
-    events: list[CallEvent] = [BlockStart(index, block.kind, tool_call=tool_call, data=block.data)]
+    events: list[CallEvent] = [
+        BlockStart(index, block.kind, tool_call=tool_call, data=block.data, hints=hints)
+    ]
     if block.kind is BlockKind.TOOL_CALL and block.tool_call is not None:
-        events.append(BlockDelta(index, block.kind, text=block.tool_call.arguments))
+        events.append(BlockDelta(index, block.kind, text=block.tool_call.arguments, hints=hints))
     elif block.text:
-        events.append(BlockDelta(index, block.kind, text=block.text))
+        events.append(BlockDelta(index, block.kind, text=block.text, hints=hints))
     if block.signature is not None:
-        events.append(BlockDelta(index, block.kind, signature=block.signature))
-    events.append(BlockComplete(index, block))
+        events.append(BlockDelta(index, block.kind, signature=block.signature, hints=hints))
+    events.append(BlockComplete(index, block, hints=hints))
     return events

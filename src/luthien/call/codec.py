@@ -1,8 +1,14 @@
-"""The contract between a wire format and the normalized view: one `CallCodec` per client API.
+"""The contract between a wire format and the normalized view: a decoder and an encoder per API.
 
-A codec instance serves one call (it is stateful). Decoding takes upstream `WireEvent`s and returns
-normalized `CallEvent`s; encoding does the reverse. Between the two, policies run and the repairer
-(`luthien.pipeline.repair`) makes the sequence well-formed, so an encoder may rely on this:
+A `CallDecoder` takes one call's upstream `WireEvent`s and returns normalized `CallEvent`s; a
+`CallEncoder` does the reverse. Each is stateful and serves one call, and the two share no state:
+what the encoder needs of the upstream's wire form to write it again comes on the events: `origin`
+(the exact upstream wire events, on the decoder's own objects only: a translation builds new events,
+which have none) and `hints` of the encoder's own API (see `luthien.call.events`). So an encoder
+writes any events alike, whichever decoder (of its API, of another, or none) they came from, and an
+event of another API is written from its meaning alone. `CodecPair` puts a decoder and an encoder
+together as the `CallCodec` the pipeline uses. Between the two, policies run and the repairer
+(`luthien.call.repair`) makes the sequence well-formed, so an encoder may rely on this:
 
 - at most one `MessageStart`, before any block;
 - blocks one at a time: `BlockStart(index=k)`, `BlockDelta(index=k)*`, `BlockComplete(index=k)`,
@@ -22,7 +28,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from luthien.call.events import CallEvent, Origin, with_origin
-from luthien.pipeline.events import WireEvent
+from luthien.wire.events import WireEvent
 
 
 class UnreadableOutput(Exception):
@@ -33,8 +39,8 @@ class UnreadableOutput(Exception):
     """
 
 
-class CallCodec(Protocol):
-    """Decoder and encoder for one call in one wire format."""
+class CallDecoder(Protocol):
+    """Decodes one call's upstream output in one wire format."""
 
     def decode(self, event: WireEvent) -> list[CallEvent]:
         """Normalized events for one upstream stream event (possibly none, possibly several)."""
@@ -44,6 +50,14 @@ class CallCodec(Protocol):
         """Events still held when the upstream stream ended."""
         ...
 
+    def decode_body(self, body: WireEvent) -> list[CallEvent]:
+        """The normalized sequence of a whole non-streaming response body."""
+        ...
+
+
+class CallEncoder(Protocol):
+    """Encodes one call's normalized events in one wire format, from the events alone."""
+
     def encode(self, event: CallEvent) -> list[WireEvent]:
         """Wire events to send for one normalized event."""
         ...
@@ -52,17 +66,57 @@ class CallCodec(Protocol):
         """Wire events still held when the normalized stream ended."""
         ...
 
-    def decode_body(self, body: WireEvent) -> list[CallEvent]:
-        """The normalized sequence of a whole non-streaming response body."""
-        ...
-
     def encode_body(self, events: list[CallEvent]) -> WireEvent:
         """A whole non-streaming response body for a normalized sequence.
 
-        When every event is one decoded by `decode_body` and none is missing, this is the original
-        body event (raw bytes kept); otherwise the body is rebuilt from the original as a template.
+        When every event is one a decoder of this API decoded from one body and none is missing,
+        this is that body event (raw bytes kept); otherwise the body is rebuilt, with the body the
+        events' hints name (if any) as a template.
         """
         ...
+
+
+class CallCodec(CallDecoder, CallEncoder, Protocol):
+    """Decoder and encoder for one call (see `CallDecoder`, `CallEncoder`)."""
+
+
+class CodecPair:
+    """A `CallCodec` made of a decoder and an encoder that share no state.
+
+    Attributes:
+        decoder: decodes the upstream's output.
+        encoder: encodes the normalized events for the client.
+    """
+
+    __slots__ = ("decoder", "encoder")
+
+    def __init__(self, decoder: CallDecoder, encoder: CallEncoder) -> None:
+        self.decoder = decoder
+        self.encoder = encoder
+
+    def decode(self, event: WireEvent) -> list[CallEvent]:
+        """See `CallDecoder.decode`."""
+        return self.decoder.decode(event)
+
+    def finish_decode(self) -> list[CallEvent]:
+        """See `CallDecoder.finish_decode`."""
+        return self.decoder.finish_decode()
+
+    def decode_body(self, body: WireEvent) -> list[CallEvent]:
+        """See `CallDecoder.decode_body`."""
+        return self.decoder.decode_body(body)
+
+    def encode(self, event: CallEvent) -> list[WireEvent]:
+        """See `CallEncoder.encode`."""
+        return self.encoder.encode(event)
+
+    def finish_encode(self) -> list[WireEvent]:
+        """See `CallEncoder.finish_encode`."""
+        return self.encoder.finish_encode()
+
+    def encode_body(self, events: list[CallEvent]) -> WireEvent:
+        """See `CallEncoder.encode_body`."""
+        return self.encoder.encode_body(events)
 
 
 class OriginGrouping:

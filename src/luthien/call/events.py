@@ -8,17 +8,25 @@ Events are immutable. An event decoded from upstream remembers the wire events i
 `origin`; `origin` is not an init field, so `dataclasses.replace()` and every event a policy builds
 have none, and the encoder serializes them anew. An event a policy returns as it received it keeps its
 origin and goes out as the exact upstream bytes.
+
+Decoders and encoders share no state: what a decoder learned about the wire form that its API's
+encoder needs to write the same form again (Chat's reasoning field and trailing chunks, a Responses
+item's upstream position, a whole body as a template) travels on the events, in `hints`: a
+`WireHints` of the decoding API's own class. `hints` is an init field kept by `dataclasses.replace()`
+(a changed event keeps the wire form it came in where that still applies); an encoder reads only
+hints of its own API (`hints_of`), so an event of another API, or one a policy built, is encoded from
+its meaning alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import orjson
 
-from luthien.pipeline.events import WireEvent
+from luthien.wire.events import WireEvent
 
 
 class BlockKind(StrEnum):
@@ -58,6 +66,23 @@ class Origin:
 
 
 @dataclass(frozen=True, slots=True)
+class WireHints:
+    """What one API's decoder noted about an event's wire form, for that API's encoder only.
+
+    Each API has its own subclass (e.g. `ChatHints`), which sets `api`; an encoder asks for its own
+    class with `hints_of` and never sees another API's.
+
+    Attributes:
+        api: the name of the API whose decoder made them (`WireApi.name`).
+    """
+
+    api: ClassVar[str] = ""
+
+
+_Hints = TypeVar("_Hints", bound=WireHints)
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCall:
     """A tool call: its id, tool name, and the arguments as the JSON text the model produced.
 
@@ -92,6 +117,8 @@ class Block:
         signature: the thinking signature the provider needs back (THINKING), if any.
         data: the provider's own block object for OTHER blocks (and for round-tripping unknown
             fields of known blocks); None for blocks a policy built.
+        hints: its start's hints (kept by `dataclasses.replace`, so a block a policy sends whole
+            in place of the decoded one keeps them).
     """
 
     kind: BlockKind
@@ -99,6 +126,7 @@ class Block:
     tool_call: ToolCall | None = None
     signature: str | None = None
     data: dict[str, Any] | None = None
+    hints: WireHints | None = field(default=None, compare=False, repr=False)
 
 
 def text_block(text: str) -> Block:
@@ -139,11 +167,13 @@ class MessageStart:
         message_id: the provider's response id.
         model: the model that answers.
         data: the provider's payload it was decoded from (a template for re-encoding).
+        hints: what the decoder noted about the wire form, for its own API's encoder.
     """
 
     message_id: str
     model: str
     data: dict[str, Any] | None = None
+    hints: WireHints | None = field(default=None, compare=False, repr=False)
     origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
 
 
@@ -156,12 +186,14 @@ class BlockStart:
         kind: what the block holds.
         tool_call: for TOOL_CALL, the id and name (arguments still empty).
         data: for OTHER, the provider's block object as it started.
+        hints: what the decoder noted about the wire form, for its own API's encoder.
     """
 
     index: int
     kind: BlockKind
     tool_call: ToolCall | None = None
     data: dict[str, Any] | None = None
+    hints: WireHints | None = field(default=None, compare=False, repr=False)
     origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
 
 
@@ -179,6 +211,7 @@ class BlockDelta:
         wire_fields: what the wire carried beside this piece (e.g. Chat's `annotations`, `logprobs`),
             for the encoder to keep when the piece is re-serialized; `dataclasses.replace` keeps it,
             a delta a policy builds has none.
+        hints: what the decoder noted about the wire form, for its own API's encoder.
     """
 
     index: int
@@ -187,6 +220,7 @@ class BlockDelta:
     signature: str | None = None
     data: dict[str, Any] | None = None
     wire_fields: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    hints: WireHints | None = field(default=None, compare=False, repr=False)
     origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
 
 
@@ -200,6 +234,7 @@ class BlockComplete:
 
     index: int
     block: Block
+    hints: WireHints | None = field(default=None, compare=False, repr=False)
     origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
 
 
@@ -212,12 +247,14 @@ class MessageEnd:
         provider_stop_reason: the provider's own value (kept when it has no normalized name).
         usage: token counts, if reported.
         data: the provider's payload it was decoded from (a template for re-encoding).
+        hints: what the decoder noted about the wire form, for its own API's encoder.
     """
 
     stop_reason: StopReason
     provider_stop_reason: str | None = None
     usage: Usage | None = None
     data: dict[str, Any] | None = None
+    hints: WireHints | None = field(default=None, compare=False, repr=False)
     origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
 
 
@@ -226,6 +263,7 @@ class Opaque:
     """An upstream event outside the normalized model (ping, unknown types); always passed on."""
 
     wire: WireEvent
+    hints: WireHints | None = field(default=None, compare=False, repr=False)
     origin: Origin | None = field(default=None, init=False, compare=False, repr=False)
 
 
@@ -249,6 +287,12 @@ def merged_wire_fields(first: dict[str, Any] | None, second: dict[str, Any] | No
         earlier = fields.get(key)
         fields[key] = [*earlier, *value] if isinstance(earlier, list) and isinstance(value, list) else value  # pyright: ignore[reportUnknownVariableType]
     return {"delta": fields, "logprobs": None, "text": None}
+
+
+def hints_of(event: CallEvent, kind: type[_Hints]) -> _Hints | None:
+    """The event's hints if they are of `kind` (an encoder's own API's), else None."""
+    hints = event.hints
+    return hints if isinstance(hints, kind) else None
 
 
 def with_origin(event: _Event, origin: Origin) -> _Event:

@@ -14,7 +14,7 @@ from typing import Any, cast
 import orjson
 
 from luthien.call.events import ToolCall
-from luthien.config import WireFormat
+from luthien.wire.formats import WireFormat
 
 
 def _dict(value: Any) -> dict[str, Any]:

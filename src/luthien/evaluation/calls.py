@@ -12,8 +12,8 @@ from typing import Any, cast
 import orjson
 
 from luthien.call.request import CallRequest
-from luthien.config import WireFormat
 from luthien.evaluation.corpus import CorpusItem
+from luthien.wire.formats import WireFormat
 
 EVAL_MODEL = "luthien-eval-agent"
 """Model name in the built requests; it only labels them (nothing is sent to a model)."""

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from luthien.activity.log import ActivityEvent, ActivityLog
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
 from luthien.evaluation.calls import eval_request, response_body, tool_call_sent
 from luthien.evaluation.corpus import CorpusItem
 from luthien.pipeline.run import run_body
@@ -28,7 +29,6 @@ from luthien.policies.defer_to_trusted import TRUSTED_ANSWER_EVENT
 from luthien.policy.base import BLOCKED_EVENT, Policy, PolicyContext
 from luthien.policy.runner import PolicyFailure
 from luthien.upstream.caller import ModelCaller
-from luthien.wire.apis import ANTHROPIC_MESSAGES
 from luthien.wire.errors import GatewayError
 
 JUDGE_DECISION_EVENT = "judge.decision"

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from luthien import __version__
 from luthien.activity.log import ActivityLog
 from luthien.admin.side import AdminSide
+from luthien.apis.registry import ENDPOINTS
 from luthien.approvals.service import open_approvals
 from luthien.config import LuthienConfig, load_config
 from luthien.events.factory import open_bus
@@ -24,7 +25,7 @@ from luthien.gateway.batches import batch_endpoints
 from luthien.gateway.forward import ForwardedEndpoint
 from luthien.gateway.limits import CallGate
 from luthien.gateway.models import MODELS_PATH, ModelsEndpoint
-from luthien.gateway.proxy import ENDPOINTS, ProxyEndpoint
+from luthien.gateway.proxy import ProxyEndpoint
 from luthien.gateway.readiness import Readiness
 from luthien.gateway.selection import PolicySelector
 from luthien.gateway.state import GatewayState

@@ -6,12 +6,12 @@ Also the transaction-id middleware that stamps every response with `X-Luthien-Tr
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Coroutine
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from luthien.records.transaction_id import transaction_id
 from luthien.wire.errors import ErrorKind, GatewayError
 
 TRANSACTION_HEADER = b"x-luthien-transaction-id"
@@ -95,13 +95,6 @@ async def until_disconnect(receive: Receive, work: Coroutine[Any, Any, None]) ->
         watcher.cancel()
     if disconnected:
         task.uncancel()  # `work` swallowed the disconnect's cancellation and finished
-
-
-def transaction_id(scope: Scope) -> str:
-    """The transaction id of this request (created on first use)."""
-    state: dict[str, Any] = scope.setdefault("state", {})
-    value: str = state.setdefault("transaction_id", str(uuid.uuid4()))
-    return value
 
 
 class TransactionIdMiddleware:

@@ -22,10 +22,11 @@ from typing import Any, cast
 import orjson
 from starlette.types import Scope, Send
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES, MESSAGES
 from luthien.call.request import CallRequest
 from luthien.gateway.asgi import send_bytes
-from luthien.gateway.forward import Coverage, Forwarded, ForwardedEndpoint, Plan, new_context, upstream_path
-from luthien.gateway.proxy import MESSAGES
+from luthien.gateway.coverage import Coverage, Forwarded, Plan, upstream_path
+from luthien.gateway.forward import ForwardedEndpoint, new_context
 from luthien.gateway.recording import start_recorder
 from luthien.gateway.state import GatewayState, client_headers
 from luthien.pipeline.run import POLICY_FAILURE_MESSAGE, run_body
@@ -34,7 +35,7 @@ from luthien.policy.base import Policy
 from luthien.policy.runner import PolicyFailure
 from luthien.records.recorder import TransactionRecorder
 from luthien.upstream.client import UpstreamResponse
-from luthien.wire.apis import ANTHROPIC_MESSAGES, WireApi
+from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind, GatewayError, anthropic_error
 
 BATCHES_PATH = "/v1/messages/batches"

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from multidict import CIMultiDict
 
-from luthien.config import WireFormat
+from luthien.wire.formats import WireFormat
 
 logger = logging.getLogger("luthien.gateway")
 
@@ -90,10 +90,8 @@ def upstream_request_headers(
                 "dropped request header %r: its value is not UTF-8, so it cannot be forwarded as is", name
             )
     if use_server_key and server_key is not None:
-        if upstream_format is WireFormat.ANTHROPIC:
-            headers["x-api-key"] = server_key
-        else:
-            headers["authorization"] = f"Bearer {server_key}"
+        name, value = upstream_format.credential(server_key)
+        headers[name] = value
     headers["accept-encoding"] = UPSTREAM_ACCEPT_ENCODING
     return headers
 

@@ -15,15 +15,17 @@ import orjson
 from multidict import CIMultiDict
 from starlette.types import Receive, Scope, Send
 
-from luthien.config import WireFormat
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
 from luthien.gateway.asgi import JSON_CONTENT_TYPE, send_bytes, until_disconnect
 from luthien.gateway.auth import use_server_key
 from luthien.gateway.headers import client_response_headers, upstream_request_headers
 from luthien.gateway.replies import forward_upstream_error, send_error
 from luthien.gateway.state import GatewayState, client_headers
 from luthien.upstream.routing import Upstream
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, WireApi
+from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind, GatewayError, dumps
+from luthien.wire.formats import WireFormat
 
 MODELS_PATH = "/v1/models"
 

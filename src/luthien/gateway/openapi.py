@@ -12,12 +12,13 @@ from typing import Any
 from luthien import __version__
 from luthien.admin import openapi as admin
 from luthien.admin.openapi.replay import REPLAY_UI_PAGES
-from luthien.config import WireFormat
+from luthien.apis.registry import ENDPOINTS
 from luthien.gateway.batches import BATCH_SPECS
-from luthien.gateway.forward import Coverage, Forwarded
-from luthien.gateway.proxy import ENDPOINTS, Endpoint
+from luthien.gateway.coverage import Coverage, Forwarded
 from luthien.gateway.stored import FORWARDED
+from luthien.wire.apis import Endpoint
 from luthien.wire.errors import ErrorKind
+from luthien.wire.formats import WireFormat
 
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream"

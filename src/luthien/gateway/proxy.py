@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -50,38 +49,8 @@ from luthien.shadow.run import ShadowCall
 from luthien.translation.compaction import CompactionStage
 from luthien.translation.errors import translated_error
 from luthien.upstream.timeouts import UpstreamTimeouts, resolve_timeouts
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import Endpoint
 from luthien.wire.errors import ErrorKind, GatewayError
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """One model-call endpoint.
-
-    Attributes:
-        path: the client-facing path (also the upstream path).
-        api: the client API spoken on it.
-        required: top-level body fields that must be present, with their JSON types.
-        applies_policy: False for calls that are forwarded untouched (token counting).
-        optional: fields that may be absent but have the given JSON type when present.
-    """
-
-    path: str
-    api: WireApi
-    required: dict[str, type]
-    applies_policy: bool = True
-    optional: dict[str, type] | None = None
-
-
-MESSAGES = Endpoint("/v1/messages", ANTHROPIC_MESSAGES, {"model": str, "max_tokens": int, "messages": list})
-COUNT_TOKENS = Endpoint(
-    "/v1/messages/count_tokens", ANTHROPIC_MESSAGES, {"model": str, "messages": list}, applies_policy=False
-)
-CHAT_COMPLETIONS = Endpoint("/v1/chat/completions", OPENAI_CHAT, {"model": str, "messages": list})
-# No field is required: a call naming a stored prompt carries its model in the prompt's template, and
-# goes to the default OpenAI upstream (`Router.route` matches no route without a model).
-RESPONSES = Endpoint("/v1/responses", OPENAI_RESPONSES, {}, optional={"model": str})
-ENDPOINTS = (MESSAGES, COUNT_TOKENS, CHAT_COMPLETIONS, RESPONSES)
 
 _PASS_THROUGH = PassThroughStage()
 POLICY_RESPONSE_HEADER = b"x-luthien-policy"
@@ -242,6 +211,8 @@ class ProxyEndpoint:
                 shadow.translate_from(sent.api)
         if sent.translated:
             recorder.forwarded(sent.body, upstream.name, sent.key, sent.api.name, request.to_bytes())
+        elif sent.capped:  # the upstream's output cap is no policy's change
+            recorder.forwarded(sent.body, upstream.name, sent.key, policy_request=request.to_bytes())
         else:
             recorder.forwarded(sent.body, upstream.name, sent.key)
         configured = self.state.router.route(request.model)

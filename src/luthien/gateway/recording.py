@@ -15,9 +15,9 @@ from typing import Any, cast
 import orjson
 from starlette.types import Message, Scope, Send
 
-from luthien.gateway.asgi import transaction_id
 from luthien.gateway.state import GatewayState
 from luthien.records.recorder import TransactionRecorder
+from luthien.records.transaction_id import transaction_id
 from luthien.wire.apis import WireApi
 
 _CONTENT_TYPE = b"content-type"

@@ -12,10 +12,11 @@ from typing import Any, cast
 
 import orjson
 
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
+from luthien.apis.registry import ENDPOINTS
 from luthien.gateway.batches import BATCH_SPECS
-from luthien.gateway.forward import Coverage, Forwarded
-from luthien.gateway.proxy import ENDPOINTS
-from luthien.wire.apis import OPENAI_CHAT, OPENAI_RESPONSES
+from luthien.gateway.coverage import Coverage, Forwarded
 from luthien.wire.errors import ErrorKind, GatewayError
 
 STORED_COMPLETIONS_PATH = "/v1/chat/completions"

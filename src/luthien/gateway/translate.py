@@ -6,6 +6,9 @@ the body's exact bytes, the client's path and query string. Any other call is tr
 (`luthien.translation.requests`) to the upstream's API (`Upstream.api_for`) and posted to that API's
 path; the client's query string belongs to the client's API (Claude Code's `?beta=true`) and is
 dropped. The answer comes back through the pipeline with the upstream's API (`gateway/proxy.py`).
+Built-in tools named by `LUTHIEN_TRANSLATION_DROPPED_TOOL_TYPES` (Codex's `web_search`) are left out
+of a translated call. Either way, an upstream's `max_output_tokens` caps the request's output limit
+(`luthien.upstream.output_cap`; an uncapped same-API call keeps its exact bytes).
 
 Credentials: a translated call carries the upstream's configured key, never the client's, since a
 client's Anthropic key is no OpenAI key. A translated call from a client that did not present the
@@ -30,31 +33,21 @@ from dataclasses import dataclass
 import orjson
 from multidict import CIMultiDict
 
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
+from luthien.apis.registry import BY_DIALECT
 from luthien.call.request import CallRequest
-from luthien.config import ConfigError, WireFormat
+from luthien.config import ConfigError
 from luthien.gateway.headers import upstream_request_headers
 from luthien.gateway.state import GatewayState
 from luthien.pipeline.stage import PolicyStage, ResponseStage, TranslationStage
 from luthien.settings import AuthMode, Settings
 from luthien.translation.compaction import CompactionStage, asks_for_compaction
 from luthien.translation.requests import translate_request
-from luthien.upstream.caller import ANTHROPIC_VERSION
+from luthien.upstream.output_cap import capped_body
 from luthien.upstream.routing import Router, Upstream
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind, GatewayError
-
-API_PATHS: dict[WireApi, str] = {
-    ANTHROPIC_MESSAGES: "/v1/messages",
-    OPENAI_CHAT: "/v1/chat/completions",
-    OPENAI_RESPONSES: "/v1/responses",
-}
-"""The path each API creates a model response on (also the upstream path of a translated call)."""
-
-DIALECT_APIS: dict[WireFormat, tuple[WireApi, ...]] = {
-    WireFormat.ANTHROPIC: (ANTHROPIC_MESSAGES,),
-    WireFormat.OPENAI: (OPENAI_CHAT, OPENAI_RESPONSES),
-}
-"""The client APIs of each dialect: an unrouted call goes to the built-in upstream of its dialect."""
+from luthien.wire.formats import WireFormat
 
 _DIALECT_HEADER_PREFIXES = ("anthropic-", "openai-")
 
@@ -72,6 +65,8 @@ class UpstreamCall:
         key: the upstream's configured key, if any (scrubbed from the record).
         translated: whether `api` differs from the client's API.
         compacting: whether it is Codex's compaction, translated (answered by a compaction item).
+        capped: whether the upstream's output cap lowered the request's output limit
+            (`luthien.upstream.output_cap`).
     """
 
     upstream: Upstream
@@ -82,6 +77,7 @@ class UpstreamCall:
     key: str | None
     translated: bool
     compacting: bool = False
+    capped: bool = False
 
 
 def route(state: GatewayState, client_api: WireApi, model: str) -> Upstream:
@@ -118,13 +114,23 @@ def upstream_call(
             counterpart, token counting, a client's own credentials).
     """
     key = upstream.config.resolved_api_key()
+    cap = upstream.config.max_output_tokens
     if upstream.serves(client_api):
         headers = upstream_request_headers(client_headers, upstream.format, key, server_key)
+        capped = capped_body(request.body, cap)
+        body = request.to_bytes() if capped is None else orjson.dumps(capped)
         return UpstreamCall(
-            upstream, client_api, upstream.url(path, query), request.to_bytes(), headers, key, False
+            upstream,
+            client_api,
+            upstream.url(path, query),
+            body,
+            headers,
+            key,
+            False,
+            capped=capped is not None,
         )
     where = f"model {request.model!r} routes to upstream {upstream.name!r} ({upstream.api.value})"
-    if path != API_PATHS[client_api]:
+    if path != client_api.path:
         raise GatewayError(
             ErrorKind.INVALID_REQUEST,
             f"{where}, which does not serve {path}: only Anthropic upstreams count tokens",
@@ -137,19 +143,25 @@ def upstream_call(
         )
     target = upstream.api_for(client_api)
     body = translate_request(
-        dict(request.body), client_api, target, default_max_tokens=settings.translation_default_max_tokens
+        dict(request.body),
+        client_api,
+        target,
+        default_max_tokens=settings.translation_default_max_tokens,
+        droppable_tool_types=settings.dropped_tool_types,
     )
+    capped = capped_body(body, cap)
     headers = translated_headers(client_headers, upstream, key)
     compacting = client_api is OPENAI_RESPONSES and asks_for_compaction(request.body)
     return UpstreamCall(
         upstream,
         target,
-        upstream.url(API_PATHS[target], ""),
-        orjson.dumps(body),
+        upstream.url(target.path, ""),
+        orjson.dumps(body if capped is None else capped),
         headers,
         key,
         True,
         compacting,
+        capped is not None,
     )
 
 
@@ -159,8 +171,7 @@ def translated_headers(
     """Upstream headers of a translated call: the client's, less its dialect's, with the upstream's key."""
     kept = [(name, value) for name, value in client_headers if not name.startswith(_DIALECT_HEADER_PREFIXES)]
     headers = upstream_request_headers(kept, upstream.format, key, True)
-    if upstream.format is WireFormat.ANTHROPIC:
-        headers["anthropic-version"] = ANTHROPIC_VERSION
+    headers.update(upstream.format.request_headers)
     return headers
 
 
@@ -189,7 +200,7 @@ def check_passthrough(router: Router, settings: Settings) -> None:
                 )
     for dialect in WireFormat:
         default = router.named(dialect.value)
-        if default is not None and not all(default.serves(api) for api in DIALECT_APIS[dialect]):
+        if default is not None and not all(default.serves(api) for api in BY_DIALECT[dialect]):
             field = f"upstreams.{dialect.value}"
             raise ConfigError(
                 f"{field}: the default upstream of {dialect.value} clients serves "
@@ -205,7 +216,7 @@ _PASSTHROUGH_ADVICE = (
 
 
 def _serves_dialect(upstream: Upstream) -> bool:
-    return all(upstream.serves(api) for api in DIALECT_APIS[upstream.format])
+    return all(upstream.serves(api) for api in BY_DIALECT[upstream.format])
 
 
 def translated_stage(

@@ -43,9 +43,9 @@ from opentelemetry.util.types import AttributeValue
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from luthien import __version__
-from luthien.gateway.asgi import transaction_id
 from luthien.records.model import TransactionStatus
 from luthien.records.observer import FinishedCall
+from luthien.records.transaction_id import transaction_id
 from luthien.settings import Settings
 
 TRACES_PATH = "/v1/traces"

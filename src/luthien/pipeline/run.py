@@ -19,12 +19,12 @@ from collections.abc import AsyncIterator
 
 import orjson
 
-from luthien.pipeline.events import DONE, WireEvent
 from luthien.pipeline.stage import ResponseStage, TranslationStage
 from luthien.policy.runner import PolicyFailure
 from luthien.upstream.client import UpstreamStreamError
 from luthien.wire.apis import UNREADABLE, WireApi, readable_by_clients, response_event
 from luthien.wire.errors import ErrorKind, GatewayError
+from luthien.wire.events import DONE, WireEvent
 from luthien.wire.sse import SSEParser, terminated
 
 INCOMPLETE_STREAM_MESSAGE = "upstream ended the stream before it was complete"

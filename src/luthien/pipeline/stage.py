@@ -25,14 +25,15 @@ from typing import Any, Protocol
 
 from luthien.call.codec import CallCodec, UnreadableOutput
 from luthien.call.events import CallEvent, MessageEnd
+from luthien.call.repair import Repairer
 from luthien.call.request import CallRequest
-from luthien.pipeline.events import WireEvent
-from luthien.pipeline.repair import Repairer
 from luthien.policy.base import Policy, PolicyContext
+from luthien.policy.runner import runner_for
 from luthien.translation.responses import codec_between, wants_usage_chunk
 from luthien.upstream.client import UpstreamStreamError
 from luthien.wire.apis import UNREADABLE, WireApi
 from luthien.wire.errors import ErrorKind, GatewayError
+from luthien.wire.events import WireEvent
 
 logger = logging.getLogger("luthien.translation")
 
@@ -189,7 +190,7 @@ class PolicyStage:
         self.ctx = ctx
         self.api = api
         self.upstream_api = upstream_api or api
-        self.runner = policy.runner(ctx)
+        self.runner = runner_for(policy, ctx)
 
     @property
     def passes_through(self) -> bool:

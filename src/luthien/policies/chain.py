@@ -18,8 +18,8 @@ from typing import Any
 
 from pydantic import Field
 
-from luthien.policy.base import Policy, PolicyConfig, PolicyContext
-from luthien.policy.runner import ChainRunner, Runner
+from luthien.policy.base import Policy, PolicyConfig, PolicyContext, Runner
+from luthien.policy.runner import ChainRunner, runner_for
 
 
 class ChainConfig(PolicyConfig):
@@ -52,4 +52,4 @@ class ChainPolicy(Policy[ChainConfig]):
 
     def runner(self, ctx: PolicyContext) -> Runner:
         """One runner per member, each with its own context (and state)."""
-        return ChainRunner([member.runner(ctx.for_policy(member.name)) for member in self.members])
+        return ChainRunner([runner_for(member, ctx.for_policy(member.name)) for member in self.members])

@@ -47,7 +47,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from luthien.call.events import BlockComplete, BlockKind, CallEvent, MessageEnd, ToolCall
-from luthien.config import ConfigError, LuthienConfig, WireFormat
+from luthien.config import ConfigError, LuthienConfig
 from luthien.policies.judging import (
     DECISION_ARGUMENT_CHARS,
     DEFAULT_BLOCKED_TEMPLATE,
@@ -62,6 +62,7 @@ from luthien.policies.resample import tool_call_position
 from luthien.policies.tool_call_judge import check_judge_upstream, render_blocked
 from luthien.policy.base import Policy, PolicyContext
 from luthien.policy.helpers import send_blocked_message, send_text
+from luthien.wire.formats import WireFormat
 
 DEFAULT_TRUSTED_TIMEOUT_S = 120.0
 """Seconds the trusted model has to write its whole answer (it is not streamed)."""

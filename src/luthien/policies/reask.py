@@ -14,24 +14,21 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.call.codec import UnreadableOutput
 from luthien.call.events import Block, BlockComplete, BlockKind, MessageEnd, StopReason, ToolCall, Usage
 from luthien.call.request import CallRequest
-from luthien.config import WireFormat
-from luthien.pipeline.events import RESPONSE_BODY, WireEvent
 from luthien.pipeline.stage import codec_for
 from luthien.policies.judging import reply_usage
 from luthien.policy.base import PolicyContext
 from luthien.upstream.caller import ModelCallError
 from luthien.upstream.routing import Upstream
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import WireApi
+from luthien.wire.events import RESPONSE_BODY, WireEvent
+from luthien.wire.formats import WireFormat
 
-API_PATHS: dict[str, str] = {
-    ANTHROPIC_MESSAGES.name: "/v1/messages",
-    OPENAI_CHAT.name: "/v1/chat/completions",
-    OPENAI_RESPONSES.name: "/v1/responses",
-}
-"""The upstream path of each client API."""
 STREAM_ONLY_FIELDS = ("stream_options",)
 """Request fields that only make sense when streaming (OpenAI refuses `stream_options` otherwise)."""
 FEATURE_HEADERS = ("anthropic-beta", "openai-beta")
@@ -165,7 +162,7 @@ async def reask(ctx: PolicyContext, upstream: Upstream | str, model: str, timeou
     started = time.monotonic()
     try:
         reply = await asyncio.wait_for(
-            ctx.models.send(upstream, API_PATHS[api.name], reask_body(request, model), feature_headers(ctx)),
+            ctx.models.send(upstream, api.path, reask_body(request, model), feature_headers(ctx)),
             timeout=timeout_s,
         )
     except TimeoutError as error:

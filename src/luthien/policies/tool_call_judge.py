@@ -34,7 +34,7 @@ from pydantic import field_validator
 
 from luthien.approvals.model import JudgeVerdict
 from luthien.call.events import BlockComplete, BlockKind, CallEvent, ToolCall
-from luthien.config import ConfigError, LuthienConfig, WireFormat
+from luthien.config import ConfigError, LuthienConfig
 from luthien.policies.human_approval import EscalationSettings, ask_human
 from luthien.policies.judging import (
     DEFAULT_BLOCKED_TEMPLATE,
@@ -46,6 +46,7 @@ from luthien.policies.judging import (
 from luthien.policies.resample import ResampleSettings, resample, tool_call_position
 from luthien.policy.base import Policy, PolicyContext
 from luthien.policy.helpers import format_arguments, replace_tool_call, send_text
+from luthien.wire.formats import WireFormat
 
 
 class ToolCallJudgeConfig(JudgeSettings, EscalationSettings, ResampleSettings):

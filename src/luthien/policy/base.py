@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -48,11 +48,27 @@ from luthien.upstream.caller import ModelCaller
 
 if TYPE_CHECKING:
     from luthien.approvals.service import ApprovalService
-    from luthien.policy.runner import Runner
 
 
 BLOCKED_EVENT = "policy.blocked"
 """Activity event type of `PolicyContext.record_blocked`: a policy withheld something from the client."""
+
+
+class Runner(Protocol):
+    """Applies a policy to one call."""
+
+    async def on_request(self, request: CallRequest) -> CallRequest:
+        """The request to forward."""
+        ...
+
+    def process(self, events: AsyncIterator[CallEvent]) -> AsyncIterator[CallEvent]:
+        """The response events to pass on."""
+        ...
+
+    @property
+    def holding(self) -> bool:
+        """Whether response content is held back or being decided at this moment."""
+        ...
 
 
 class OnError(StrEnum):
@@ -209,11 +225,12 @@ class Policy(Generic[ConfigT]):
             ConfigError: the instance refers to something the config lacks.
         """
 
-    def runner(self, ctx: PolicyContext) -> Runner:
-        """The per-call machinery that applies this policy (composite policies override this)."""
-        from luthien.policy.runner import HookRunner
+    def runner(self, ctx: PolicyContext) -> Runner | None:
+        """The per-call machinery of a composite policy (a chain runs its members' runners in turn).
 
-        return HookRunner(self, ctx)
+        None, the default, means this policy's own hooks run (`luthien.policy.runner.runner_for`).
+        """
+        return None
 
     async def on_request(self, request: CallRequest, ctx: PolicyContext) -> CallRequest:
         """Inspect or change the request before it goes upstream."""

@@ -4,7 +4,7 @@
 concurrently (each judgment starts the moment its block completes; text keeps flowing; results are
 collected at the message end, where tool calls belong), applies the policy's `on_error` choice, and
 runs the policy's output through a `Repairer` so the next stage always gets a well-formed sequence.
-`ChainRunner` composes runners in order.
+`ChainRunner` composes runners in order; `runner_for` picks the runner of a policy.
 
 Held block lifecycle:
 
@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from opentelemetry.trace import Span
 
@@ -48,10 +48,10 @@ from luthien.call.events import (
     MessageStart,
     Opaque,
 )
+from luthien.call.repair import Repairer
 from luthien.call.request import CallRequest
 from luthien.observability.tracing import span, start_span
-from luthien.pipeline.repair import Repairer
-from luthien.policy.base import OnError, OnHeldOverflow, Policy, PolicyContext
+from luthien.policy.base import OnError, OnHeldOverflow, Policy, PolicyContext, Runner
 from luthien.policy.helpers import send_text
 from luthien.policy.holding import HELD_OVERFLOW_EVENT, held_size, overflow_message, overflow_reason
 
@@ -67,26 +67,15 @@ class PolicyFailure(Exception):
         self.policy_name = policy_name
 
 
-class Runner(Protocol):
-    """Applies a policy to one call."""
-
-    async def on_request(self, request: CallRequest) -> CallRequest:
-        """The request to forward."""
-        ...
-
-    def process(self, events: AsyncIterator[CallEvent]) -> AsyncIterator[CallEvent]:
-        """The response events to pass on."""
-        ...
-
-    @property
-    def holding(self) -> bool:
-        """Whether response content is held back or being decided at this moment."""
-        ...
-
-
 _E = TypeVar("_E", MessageStart, BlockStart, BlockDelta, BlockComplete, MessageEnd)
 _Judgment = tuple["asyncio.Future[list[CallEvent]]", list[CallEvent], BlockComplete]
 """A held tool call being judged: the task, the buffered events, the completion judged."""
+
+
+def runner_for(policy: Policy[Any], ctx: PolicyContext) -> Runner:
+    """The runner that applies `policy` to one call: its own (a composite policy's) or a `HookRunner`."""
+    own = policy.runner(ctx)
+    return HookRunner(policy, ctx) if own is None else own
 
 
 class HookRunner:

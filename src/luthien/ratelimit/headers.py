@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from luthien.config import WireFormat
+from luthien.wire.formats import WireFormat
 
 SECONDS_PER_MINUTE = 60
 SECONDS_PER_HOUR = 3600

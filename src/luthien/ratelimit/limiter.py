@@ -27,7 +27,6 @@ from datetime import UTC, datetime, timedelta
 from limits import RateLimitItem, RateLimitItemPerDay
 from starlette.types import Scope
 
-from luthien.config import WireFormat
 from luthien.gateway.auth import presented_keys
 from luthien.ratelimit.backend import LimiterBackend, Strategies
 from luthien.ratelimit.headers import Counted, LimitState, limit_headers, retry_after
@@ -35,6 +34,7 @@ from luthien.ratelimit.items import parse_limits
 from luthien.records.model import Usage
 from luthien.settings import Settings
 from luthien.wire.errors import ErrorKind, GatewayError
+from luthien.wire.formats import WireFormat
 
 IDENTITY_HASH_HEX_CHARS = 32
 """How much of a credential's SHA-256 names its client in counters (128 bits)."""

@@ -1,8 +1,9 @@
 """Reading stored bodies in any of the three APIs: token usage, tool-call names, the last user message.
 
-Whole (or assembled) response messages are read by shape: an Anthropic `message`, a
-`chat.completion`, or a Responses `response`. Usage is kept as each API reports it: Anthropic's
-`input_tokens` excludes cached tokens, OpenAI's `prompt_tokens` / `input_tokens` include them.
+Whole (or assembled) response messages are read by their API (`apis/<name>/message.py`): an
+Anthropic `message`, a `chat.completion`, or a Responses `response`. Usage is kept as each API
+reports it: Anthropic's `input_tokens` excludes cached tokens, OpenAI's `prompt_tokens` /
+`input_tokens` include them.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any, cast
 
 import orjson
 
+from luthien.apis.registry import entry_of, named
 from luthien.call.request import CallRequest, Turn
 from luthien.records.model import Usage
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT
 
 PREVIEW_CHARS = 200
 """Characters of the last user message shown in lists."""
@@ -27,14 +28,6 @@ _WHITESPACE = re.compile(r"\s+")
 
 def _dict(value: Any) -> dict[str, Any]:
     return cast(dict[str, Any], value) if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return cast(list[Any], value) if isinstance(value, list) else []
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def parse_json_object(body: bytes | None) -> dict[str, Any] | None:
@@ -49,55 +42,18 @@ def parse_json_object(body: bytes | None) -> dict[str, Any] | None:
 
 
 def usage_of(client_api: str, message: dict[str, Any] | None) -> Usage:
-    """Token counts a whole response message reports (empty when it reports none)."""
+    """Token counts a whole response message of `client_api` reports (empty when it reports none)."""
     usage = _dict((message or {}).get("usage"))
     if not usage:
         return Usage()
-    if client_api == ANTHROPIC_MESSAGES.name:
-        return Usage(
-            input_tokens=_count(usage.get("input_tokens")),
-            output_tokens=_count(usage.get("output_tokens")),
-            cache_read_tokens=_count(usage.get("cache_read_input_tokens")),
-            cache_creation_tokens=_count(usage.get("cache_creation_input_tokens")),
-        )
-    if client_api == OPENAI_CHAT.name:
-        return Usage(
-            input_tokens=_count(usage.get("prompt_tokens")),
-            output_tokens=_count(usage.get("completion_tokens")),
-            cache_read_tokens=_count(_dict(usage.get("prompt_tokens_details")).get("cached_tokens")),
-        )
-    return Usage(
-        input_tokens=_count(usage.get("input_tokens")),
-        output_tokens=_count(usage.get("output_tokens")),
-        cache_read_tokens=_count(_dict(usage.get("input_tokens_details")).get("cached_tokens")),
-    )
+    return entry_of(named(client_api)).whole_message.usage(usage)
 
 
 def tool_names_of(client_api: str, message: dict[str, Any] | None) -> tuple[str, ...]:
-    """Names of the tool calls in a whole response message, in order."""
+    """Names of the tool calls in a whole response message of `client_api`, in order."""
     if message is None:
         return ()
-    names: list[str] = []
-    if client_api == ANTHROPIC_MESSAGES.name:
-        for block in _list(message.get("content")):
-            entry = _dict(block)
-            if str(entry.get("type", "")).endswith("tool_use") and isinstance(entry.get("name"), str):
-                names.append(entry["name"])
-    elif client_api == OPENAI_CHAT.name:
-        choices = _list(message.get("choices"))
-        calls = _list(_dict(_dict(choices[0]).get("message")).get("tool_calls")) if choices else []
-        for call in calls:
-            name = _dict(_dict(call).get("function")).get("name")
-            if isinstance(name, str):
-                names.append(name)
-    else:
-        for item in _list(message.get("output")):
-            entry = _dict(item)
-            kind = str(entry.get("type", ""))
-            if kind.endswith("_call"):
-                name = entry.get("name")
-                names.append(name if isinstance(name, str) else kind.removesuffix("_call"))
-    return tuple(names)
+    return entry_of(named(client_api)).whole_message.tool_names(message)
 
 
 def _turn_text(turn: Turn) -> str:

@@ -13,13 +13,12 @@ from typing import Any, cast
 
 import orjson
 
+from luthien.apis.registry import BY_NAME, new_codec
 from luthien.call.codec import UnreadableOutput
 from luthien.call.events import BlockComplete, BlockKind, CallEvent, MessageEnd, StopReason
-from luthien.translation.responses import codec_between, same_api_codec
+from luthien.translation.responses import codec_between
 from luthien.upstream.client import UpstreamStreamError
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi, response_event
-
-_APIS: dict[str, WireApi] = {api.name: api for api in (ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES)}
+from luthien.wire.apis import WireApi, response_event
 
 _Block = tuple[BlockKind, str, str | None, str | None, Any]
 _Meaning = tuple[tuple[_Block, ...], StopReason | None]
@@ -41,7 +40,7 @@ def _meaning(events: list[CallEvent]) -> _Meaning:
 
 
 def _read(api: WireApi, message: dict[str, Any]) -> _Meaning:
-    return _meaning(same_api_codec(api).decode_body(response_event(orjson.dumps(message), message)))
+    return _meaning(new_codec(api).decode_body(response_event(orjson.dumps(message), message)))
 
 
 def same_meaning(original: dict[str, Any], upstream_api: str, final: dict[str, Any], client_api: str) -> bool:
@@ -50,7 +49,7 @@ def same_meaning(original: dict[str, Any], upstream_api: str, final: dict[str, A
     Answers False when either side cannot be read: a record then shows the call as changed rather
     than hide a difference.
     """
-    upstream, client = _APIS.get(upstream_api), _APIS.get(client_api)
+    upstream, client = BY_NAME.get(upstream_api), BY_NAME.get(client_api)
     if upstream is None or client is None:
         return False
     try:

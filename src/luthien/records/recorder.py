@@ -8,7 +8,8 @@ in `finish`, after the client already has its answer. `finish` hands the record 
 and publishes `transaction.completed`; `transaction.started` and one `transaction.activity` per
 activity event go out live.
 
-The response versions are rebuilt by `luthien.records.responses`; the status is decided by
+The response versions are rebuilt by `luthien.records.responses`; how the call ended (its error,
+its first output's time) is read by `luthien.records.outcome`; the status is decided by
 `luthien.records.status`.
 """
 
@@ -18,13 +19,12 @@ import asyncio
 import dataclasses
 import logging
 import time
+from array import array
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from luthien.activity.log import ActivityEvent, ActivitySink, CallActivity
-from luthien.config import WireFormat
 from luthien.events.bus import TRANSACTION_ACTIVITY, TRANSACTION_COMPLETED, TRANSACTION_STARTED, EventBus
-from luthien.records.assemble import StreamAssembly
 from luthien.records.bounded import TRUNCATED_EVENT, BoundedChunks
 from luthien.records.content import usage_of
 from luthien.records.model import (
@@ -35,17 +35,15 @@ from luthien.records.model import (
     TransactionRecord,
 )
 from luthien.records.observer import CallObserver, FinishedCall
+from luthien.records.outcome import call_error, clipped_error, ended_whole, first_token_at
 from luthien.records.responses import rebuild_responses
 from luthien.records.secrets import Scrubber, header_secrets, safe_headers, scrub_shadow
 from luthien.records.session import session_id
-from luthien.records.status import FIRST_ERROR_STATUS, call_status
+from luthien.records.status import call_status
 from luthien.records.summary import activity_summary, summarize, summary_fields
+from luthien.wire.formats import WireFormat
 
 logger = logging.getLogger("luthien.records")
-
-ERROR_TEXT_CHARS = 500
-"""Characters of an error description kept in a record."""
-INCOMPLETE_STREAM = "the stream ended before it was complete"
 
 Completion = Callable[[TransactionRecord], Awaitable[tuple[ShadowResult, ...]]]
 """Work that adds shadow results to a finished record (`luthien.shadow`)."""
@@ -121,8 +119,11 @@ class TransactionRecorder:
         # Client side.
         self._http_status: int | None = None
         self._client_streamed = False
-        self._client_chunks = BoundedChunks(max_response_bytes)
-        self._client_times: list[float] = []  # send time of each chunk in `_client_chunks.head`
+        # What the client got is read from the upstream's side while it is the same bytes.
+        self._client_chunks = BoundedChunks(max_response_bytes, mirror=self._upstream_chunks)
+        # Send time of each chunk in `_client_chunks`'s head: unboxed doubles (8 bytes, not a float
+        # object and a pointer: 32), since an open stream holds one per chunk until it ends.
+        self._client_times = array("d")
         self._complete_at: float | None = None
         self._error: str | None = None
         self._completion: tuple[Completion, Spawn] | None = None
@@ -158,8 +159,9 @@ class TransactionRecorder:
 
         `upstream_key`, the provider key Luthien sends in proxy mode, is scrubbed from the record.
         `upstream_api` (a `WireApi.name`) is given for a translated call: the original response is
-        read, and its usage counted, in that API; `policy_request` is then the request in the
-        client's API after `on_request`, which says whether a policy changed it.
+        read, and its usage counted, in that API. `policy_request` is given when `body` is not the
+        request after `on_request` (a translated call, or an output limit lowered to the upstream's
+        cap): that request, in the client's API, which says whether a policy changed it.
         """
         self._final_request = body
         self._policy_request = policy_request
@@ -198,9 +200,9 @@ class TransactionRecorder:
         """Bytes sent to the client; `more` False marks the response complete."""
         now = time.time()
         if chunk:
-            kept = len(self._client_chunks.head)
+            kept = self._client_chunks.chunks
             self._client_chunks.add(chunk)
-            if len(self._client_chunks.head) > kept:
+            if self._client_chunks.chunks > kept:
                 self._client_times.append(now)
         if not more:
             self._complete_at = now
@@ -214,7 +216,7 @@ class TransactionRecorder:
 
     def failed(self, message: str) -> None:
         """The call failed (the client gets an error); `message` says why."""
-        self._error = message[:ERROR_TEXT_CHARS]
+        self._error = clipped_error(message)
 
     # -- after the call ------------------------------------------------------------------------------
 
@@ -301,13 +303,7 @@ class TransactionRecorder:
         )
         self._upstream_complete = responses.upstream_complete
         final_assembly = responses.final_assembly
-        first_token_at = self._first_token_at(final_assembly)
-        error = self._error
-        if error is None and final_assembly is not None and self._complete_at is not None:
-            if final_assembly.error is not None:
-                error = final_assembly.error[:ERROR_TEXT_CHARS]
-            elif not final_assembly.complete:
-                error = INCOMPLETE_STREAM
+        error = call_error(self._error, final_assembly, self._complete_at)
         final_request = None if self._final_request == self._request else self._final_request
         events = (
             *(
@@ -329,7 +325,7 @@ class TransactionRecorder:
             upstream=self._upstream,
             policy=self._policy,
             status=call_status(
-                complete=self._complete_at is not None or _ended_whole(final_assembly),
+                complete=self._complete_at is not None or ended_whole(final_assembly),
                 error=error,
                 http_status=self._http_status,
                 events=events,
@@ -345,7 +341,7 @@ class TransactionRecorder:
             timing=Timing(
                 received_at=self._received_at,
                 upstream_first_byte_at=self._upstream_first_byte_at,
-                first_token_at=first_token_at,
+                first_token_at=first_token_at(final_assembly, self._client_times, self._http_status),
                 ended_at=self._complete_at or time.time(),
             ),
             usage=usage_of(self._upstream_api, responses.original_message),
@@ -358,13 +354,6 @@ class TransactionRecorder:
             error=None if error is None else scrub.scrub_text(error),
         )
         return record, responses.original_message
-
-    def _first_token_at(self, final_assembly: StreamAssembly | None) -> float | None:
-        if final_assembly is not None:
-            position = final_assembly.first_output_chunk
-            return None if position is None else self._client_times[position]
-        answered = self._http_status is not None and self._http_status < FIRST_ERROR_STATUS
-        return self._client_times[0] if answered and self._client_times else None
 
     # -- live events ---------------------------------------------------------------------------------
 
@@ -389,13 +378,3 @@ class TransactionRecorder:
         if self._bus is not None:
             self._publish_started()
             self._bus.publish(TRANSACTION_ACTIVITY, self.transaction_id, activity_summary(event))
-
-
-def _ended_whole(assembly: StreamAssembly | None) -> bool:
-    """Whether the client's stream reached its terminal event without an error.
-
-    A client that has the whole answer may hang up before the stream's last empty write (Codex
-    closes right after `response.completed`): it got everything, so the call did not end in a
-    disconnect.
-    """
-    return assembly is not None and assembly.complete and assembly.error is None

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import orjson
 
-from luthien.config import WireFormat
+from luthien.wire.formats import WireFormat
 
 CLAUDE_CODE_SESSION_HEADER = "x-claude-code-session-id"
 CODEX_SESSION_HEADER = "session-id"

@@ -10,18 +10,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from luthien.activity.log import ActivityEvent
+from luthien.apis.registry import named
 from luthien.call.request import CallRequest
-from luthien.config import WireFormat
 from luthien.policy.base import BLOCKED_EVENT
 from luthien.records.content import parse_json_object, preview_of, tool_names_of
 from luthien.records.model import TransactionRecord, Usage
 from luthien.records.query import TransactionSummary
-from luthien.wire.apis import ANTHROPIC_MESSAGES
+from luthien.wire.formats import WireFormat
 
 
 def wire_format_of(client_api: str) -> WireFormat:
     """The API family of a record's `client_api`."""
-    return WireFormat.ANTHROPIC if client_api == ANTHROPIC_MESSAGES.name else WireFormat.OPENAI
+    return named(client_api).format
 
 
 def summarize(

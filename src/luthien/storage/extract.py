@@ -101,6 +101,28 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
+def _collect(value: Any, into: list[str]) -> None:
+    """Append every searchable string in a JSON value to `into`, depth first (as `_strings` yields them).
+
+    A list instead of a generator, and strings appended where they are found rather than in a call
+    of their own: the writer runs this on every record.
+    """
+    if isinstance(value, str):
+        into.append(value)
+        return
+    if isinstance(value, dict):
+        items = [item for key, item in cast(dict[str, Any], value).items() if key not in _SKIPPED_KEYS]
+    elif isinstance(value, list):
+        items = cast(list[Any], value)
+    else:
+        return
+    for item in items:
+        if isinstance(item, str):
+            into.append(item)
+        elif isinstance(item, (dict, list)):
+            _collect(item, into)
+
+
 def _conversation(request: Any) -> list[Any]:
     request = _dict(request)
     items = request.get("messages", request.get("input"))
@@ -155,12 +177,13 @@ def extract(record: TransactionRecord) -> Extracted:
     """The search text, tool names and preview of `record`."""
     conversation = _conversation(_json(record.original_request))
     original_response = _json(record.original_response)
-    parts: list[str] = list(_strings(_new_messages(conversation)))
+    parts: list[str] = []
+    _collect(_new_messages(conversation), parts)
     if record.final_request is not None:
-        parts.extend(_strings(_new_messages(_conversation(_json(record.final_request)))))
-    parts.extend(_strings(original_response))
+        _collect(_new_messages(_conversation(_json(record.final_request))), parts)
+    _collect(original_response, parts)
     if record.final_response is not None:
-        parts.extend(_strings(_json(record.final_response)))
+        _collect(_json(record.final_response), parts)
     if record.error:
         parts.append(record.error)
     text = "\n".join(parts)[:SEARCH_TEXT_MAX_CHARS].lower()

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import insert
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from luthien.records.model import TransactionRecord
+from luthien.storage.bulk import BulkInsert
 from luthien.storage.chunk_store import ChunkCache, NewChunks, store_chunks, today
 from luthien.storage.content import Codec, encode_manifest
 from luthien.storage.engine import writer_engine
@@ -34,6 +33,16 @@ from luthien.storage.prepare import PreparedRecord, Preparer
 from luthien.storage.schema import bodies, events, shadows, transactions
 
 logger = logging.getLogger(__name__)
+
+_TRANSACTIONS = BulkInsert(
+    transactions,
+    [column.name for column in transactions.c if column.name != "pk"],
+    skip_conflicts_on="transaction_id",
+    returning=["pk", "transaction_id"],
+)
+_BODIES = BulkInsert(bodies, ["transaction_pk", "kind", "size", "manifest"])
+_EVENTS = BulkInsert(events, ["transaction_pk", "seq", "type", "policy", "timestamp", "data"])
+_SHADOWS = BulkInsert(shadows, ["transaction_pk", "seq", "name", "outcome", "error", "events"])
 
 BATCH_MAX_RECORDS = 200
 BATCH_LINGER_S = 0.05
@@ -286,12 +295,15 @@ class RecordWriter:
             pieces.update(item.pieces)
         async with self._engine.begin() as conn:
             chunk_ids = await store_chunks(conn, NewChunks(pieces, compressed, self._codec), self._cache, day)
-            inserted = await _insert_transactions(conn, prepared)
+            returned = await _TRANSACTIONS.run(conn, [item.row for item in prepared])
+            inserted: dict[str, int] = {row.transaction_id: row.pk for row in returned}
+            written = len(inserted)
             body_rows: list[dict[str, Any]] = []
             event_batch: list[dict[str, Any]] = []
             shadow_batch: list[dict[str, Any]] = []
             for item in prepared:
-                pk = inserted.get(item.row["transaction_id"])
+                # Popped: a record submitted twice within the batch gets its rows once.
+                pk = inserted.pop(item.row["transaction_id"], None)
                 if pk is None:  # already stored (submitted twice)
                     continue
                 for kind, split in item.bodies:
@@ -301,23 +313,9 @@ class RecordWriter:
                     )
                 event_batch.extend({**event, "transaction_pk": pk} for event in item.events)
                 shadow_batch.extend({**shadow, "transaction_pk": pk} for shadow in item.shadows)
-            if shadow_batch:
-                await conn.execute(insert(shadows), shadow_batch)
-            if body_rows:
-                await conn.execute(insert(bodies), body_rows)
-            if event_batch:
-                await conn.execute(insert(events), event_batch)
+            await _SHADOWS.run(conn, shadow_batch)
+            await _BODIES.run(conn, body_rows)
+            await _EVENTS.run(conn, event_batch)
         self._cache.remember(chunk_ids, day)
         self._batches += 1
-        return len(inserted)
-
-
-async def _insert_transactions(conn: AsyncConnection, prepared: Sequence[PreparedRecord]) -> dict[str, int]:
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        dialect_insert(transactions)
-        .on_conflict_do_nothing(index_elements=[transactions.c.transaction_id])
-        .returning(transactions.c.pk, transactions.c.transaction_id)
-    )
-    result = await conn.execute(statement, [item.row for item in prepared])
-    return {transaction_id: pk for pk, transaction_id in result}
+        return written

@@ -24,7 +24,6 @@ import orjson
 from luthien.activity.log import ActivityEvent, ActivityLog
 from luthien.call.events import Block, BlockComplete, BlockKind, CallEvent, MessageEnd, StopReason, ToolCall
 from luthien.call.request import CallRequest
-from luthien.config import WireFormat
 from luthien.pipeline.run import run_body, run_stream
 from luthien.pipeline.stage import PolicyStage, codec_for
 from luthien.policy.base import Policy, PolicyContext
@@ -160,10 +159,9 @@ async def run_policy(
     activity = ActivityLog()
     ctx = PolicyContext(TRANSACTION_ID, policy.name, activity, models)
     api = reply.wire_api
-    wire_format = WireFormat.ANTHROPIC if reply.api == "anthropic" else WireFormat.OPENAI
     body = dict(request) if request is not None else default_request(reply)
     stage = PolicyStage(policy, ctx, api)
-    forwarded = await stage.process_request(CallRequest(wire_format, body, orjson.dumps(body)))
+    forwarded = await stage.process_request(CallRequest(api.format, body, orjson.dumps(body)))
     if reply.body is not None:
         out_body = await run_body(api, reply.body, stage)
         frames: list[bytes] = []

@@ -20,6 +20,9 @@ from typing import Literal
 
 import orjson
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.testing.fake_provider.anthropic_wire import (
     anthropic_error_event,
     anthropic_message,
@@ -32,7 +35,7 @@ from luthien.testing.fake_provider.openai_responses_wire import (
     responses_stream,
 )
 from luthien.testing.fake_provider.script import ToolCall, sse_frame
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import WireApi
 
 ApiName = Literal["anthropic", "openai_chat", "openai_responses"]
 """The three client APIs, by the names the test kit uses."""

@@ -31,9 +31,9 @@ import secrets
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from luthien.pipeline.events import COMMENT, RESPONSE_BODY, WireEvent
 from luthien.translation.envelope import open_envelope, seal
 from luthien.translation.request_model import UntranslatableField
+from luthien.wire.events import COMMENT, RESPONSE_BODY, WireEvent
 
 if TYPE_CHECKING:
     from luthien.pipeline.stage import ResponseStage

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import orjson
 
-from luthien.wire.apis import ANTHROPIC_MESSAGES, WireApi
+from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind
 
 ERROR_TYPES: dict[str, ErrorKind] = {
@@ -98,10 +98,10 @@ def in_stream_error(data: Any) -> tuple[ErrorKind, str]:
 def translated_error(status: int, body: bytes, upstream: WireApi, client: WireApi) -> bytes:
     """An upstream error body (answered before any stream) in the client's error shape.
 
-    The body is unchanged when both APIs share an error shape (Chat and Responses). The caller
-    answers with the upstream's `status`.
+    The body is unchanged when both APIs share an error shape, their dialect's (Chat and Responses).
+    The caller answers with the upstream's `status`.
     """
-    if (upstream is ANTHROPIC_MESSAGES) == (client is ANTHROPIC_MESSAGES):
+    if upstream.format is client.format:
         return body
     try:
         data = orjson.loads(body)

@@ -1,9 +1,11 @@
 """Making decoded events foreign: what an upstream's events mean, without the upstream's wire form.
 
-A response translated from one API to another is decoded by the upstream API's codec and encoded by
-the client API's. The decoder's events carry the upstream's wire form (`origin`: its raw bytes;
-`data` and `wire_fields`: its payloads, kept as templates for re-encoding in the same API), which
-the client's encoder must never see. `ForeignEvents` rebuilds every event from its meaning alone:
+A response translated from one API to another is decoded by the upstream API's decoder and encoded by
+the client API's encoder. The decoder's events carry the upstream's wire form: `hints`, tagged with
+the upstream's API, which another API's encoder ignores by construction; and `origin` (its raw
+bytes) and `data` / `wire_fields` (its payloads, templates for re-encoding in the same API), which
+are not tagged and which the client's encoder must never see. `ForeignEvents` rebuilds every event
+from its meaning alone (new events, so without origin or hints):
 
 - text, thinking and tool calls (id, name, arguments) pass; a refusal (Chat's `refusal` field, a
   Responses `refusal` part) becomes an OTHER block marked `REFUSAL`, with its text as deltas;
@@ -38,7 +40,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from luthien.call.anthropic import usage_of as anthropic_usage
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.anthropic_messages.codec import usage_of as anthropic_usage
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.call.assembly import BlockAssembly
 from luthien.call.events import (
     Block,
@@ -54,11 +58,11 @@ from luthien.call.events import (
     ToolCall,
     Usage,
 )
-from luthien.pipeline.events import COMMENT, WireEvent
 from luthien.translation.envelope import seal
 from luthien.translation.errors import in_stream_error
 from luthien.upstream.client import UpstreamStreamError
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import WireApi
+from luthien.wire.events import COMMENT, WireEvent
 
 logger = logging.getLogger("luthien.translation")
 
@@ -92,11 +96,11 @@ def client_usage(usage: Usage | None, upstream: WireApi, client: WireApi) -> Usa
     if (
         usage is None
         or usage.input_tokens is None
-        or (upstream is ANTHROPIC_MESSAGES) == (client is ANTHROPIC_MESSAGES)
+        or upstream.input_counts_cached == client.input_counts_cached
     ):
         return usage
     cached = usage.cache_read_input_tokens or 0
-    if upstream is ANTHROPIC_MESSAGES:
+    if not upstream.input_counts_cached:
         written = usage.cache_creation_input_tokens or 0
         return Usage(
             usage.input_tokens + cached + written, usage.output_tokens, usage.cache_read_input_tokens

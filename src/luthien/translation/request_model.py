@@ -1,7 +1,7 @@
 """The normalized request model: one client request, whatever API it came in, as typed parts.
 
-Each API module (`anthropic_request`, `openai_chat_request`, `openai_responses_request`) decodes its
-request body into a `NormalizedRequest` and encodes one back into its own body; `requests.py` joins
+Each API's request module (`luthien.apis.<name>.request`, listed in `luthien.apis.registry`) decodes
+its request body into a `NormalizedRequest` and encodes one back into its own body; `requests.py` joins
 the two to translate a request from one API to another. The model holds what the three APIs share;
 what only one API has rides in `extensions[api_name]` and is either re-encoded for that same API,
 dropped (logged) or refused for any other (`requests.py`).

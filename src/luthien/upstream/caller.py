@@ -2,8 +2,9 @@
 
 One non-streaming request to a named upstream, in its format, with its own configured credentials
 and timeouts (the upstream's `timeouts:`, else the global ones), through the upstream's circuit
-breaker (a judge's failures count, and an open breaker refuses it). `complete` asks one question;
-`send` posts a whole request body of the client's API (a call's own request, re-asked).
+breaker (a judge's failures count, and an open breaker refuses it), its output limit lowered to the
+upstream's `max_output_tokens` (`luthien.upstream.output_cap`). `complete` asks one question; `send`
+posts a whole request body of the client's API (a call's own request, re-asked).
 """
 
 from __future__ import annotations
@@ -15,16 +16,14 @@ from typing import Any, cast
 import orjson
 from multidict import CIMultiDict
 
-from luthien.config import WireFormat
+from luthien.apis.registry import TRANSLATION_TARGETS
 from luthien.upstream.breaker import Breakers
+from luthien.upstream.output_cap import capped_body
 from luthien.upstream.routing import Router, Upstream
 from luthien.upstream.timeouts import resolve_timeouts
 from luthien.wire.errors import ErrorKind, GatewayError
+from luthien.wire.formats import WireFormat
 
-ANTHROPIC_VERSION = "2023-06-01"
-"""`anthropic-version` sent with Luthien's own calls to Anthropic-format upstreams."""
-
-_PATHS = {WireFormat.ANTHROPIC: "/v1/messages", WireFormat.OPENAI: "/v1/chat/completions"}
 _FAILURE_REASONS = {
     ErrorKind.UPSTREAM_TIMEOUT: "upstream timed out",
     ErrorKind.UPSTREAM_CIRCUIT_OPEN: "upstream circuit breaker open",
@@ -105,7 +104,7 @@ class ModelCaller:
                 "max_completion_tokens": max_tokens,
                 "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
             }
-        return await self.send(upstream, _PATHS[upstream.format], body)
+        return await self.send(upstream, TRANSLATION_TARGETS[upstream.api].path, body)
 
     def routed(self, model: str, client_format: WireFormat) -> Upstream:
         """The upstream a client call for `model` in `client_format` is routed to."""
@@ -120,6 +119,8 @@ class ModelCaller:
     ) -> ModelReply:
         """POST a whole request `body` to `path` (e.g. `/v1/responses`) on `upstream`, not streaming.
 
+        An output limit above the upstream's `max_output_tokens` is lowered to it.
+
         Args:
             upstream: where to send it.
             path: the API path.
@@ -132,17 +133,17 @@ class ModelCaller:
         headers: CIMultiDict[str] = CIMultiDict(extra_headers or {})
         headers["content-type"] = "application/json"
         key = upstream.config.resolved_api_key()
-        if upstream.format is WireFormat.ANTHROPIC:
-            headers["anthropic-version"] = ANTHROPIC_VERSION
-            if key:
-                headers["x-api-key"] = key
-        elif key:
-            headers["authorization"] = f"Bearer {key}"
+        headers.update(upstream.format.request_headers)
+        if key:
+            name, value = upstream.format.credential(key)
+            headers[name] = value
         url = upstream.url(path, "")
         timeouts = resolve_timeouts(self._breakers.default_timeouts, upstream.config, None)
+        capped = capped_body(body, upstream.config.max_output_tokens)
+        sent = dict(body) if capped is None else capped
         try:
             async with self._breakers.request(
-                upstream, "POST", url, headers, orjson.dumps(dict(body)), timeouts
+                upstream, "POST", url, headers, orjson.dumps(sent), timeouts
             ) as response:
                 raw = await response.read()
                 status = response.status

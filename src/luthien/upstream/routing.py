@@ -1,7 +1,8 @@
 """Routing: which upstream serves a model, and in which API. Globs are tried in order; the first wins.
 
-An upstream serves the APIs its `format` names (`SERVED_APIS`). A call in an API the upstream serves
-goes to it byte-exact; any other is translated to the upstream's `TRANSLATION_TARGETS` API.
+An upstream serves the APIs its `format` names (`luthien.apis.registry.SERVED_APIS`). A call in an API
+the upstream serves goes to it byte-exact; any other is translated to the format's
+`TRANSLATION_TARGETS` API.
 """
 
 from __future__ import annotations
@@ -11,27 +12,11 @@ from fnmatch import fnmatchcase
 
 from limits import RateLimitItem
 
-from luthien.config import LuthienConfig, TimeoutsConfig, UpstreamApi, UpstreamConfig, WireFormat
+from luthien.apis.registry import SERVED_APIS, TRANSLATION_TARGETS
+from luthien.config import LuthienConfig, TimeoutsConfig, UpstreamApi, UpstreamConfig
 from luthien.ratelimit.items import parse_limits
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
-
-SERVED_APIS: dict[UpstreamApi, frozenset[WireApi]] = {
-    UpstreamApi.ANTHROPIC: frozenset({ANTHROPIC_MESSAGES}),
-    UpstreamApi.OPENAI: frozenset({OPENAI_CHAT, OPENAI_RESPONSES}),
-    UpstreamApi.OPENAI_CHAT: frozenset({OPENAI_CHAT}),
-}
-"""The client APIs each kind of upstream answers natively."""
-
-TRANSLATION_TARGETS: dict[UpstreamApi, WireApi] = {
-    UpstreamApi.ANTHROPIC: ANTHROPIC_MESSAGES,
-    UpstreamApi.OPENAI_CHAT: OPENAI_CHAT,
-    # The only client API an `openai` upstream does not serve is Messages. Chat is its target, not
-    # Responses: Messages and Chat are both stateless lists of turns that map block for block, and
-    # `format: openai` also names OpenAI-compatible gateways (Azure, OpenRouter, LiteLLM) that serve
-    # Chat fully but Responses partly or not at all.
-    UpstreamApi.OPENAI: OPENAI_CHAT,
-}
-"""The API a call the upstream does not serve is translated to."""
+from luthien.wire.apis import WireApi
+from luthien.wire.formats import WireFormat
 
 
 @dataclass(frozen=True, slots=True)

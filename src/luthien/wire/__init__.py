@@ -1,1 +1,1 @@
-"""Wire formats: SSE framing, the three client APIs, and error shapes."""
+"""The wire: SSE framing, wire events, what every client API is on the wire, dialects, error shapes."""

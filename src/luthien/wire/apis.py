@@ -1,24 +1,23 @@
-"""The three client APIs Luthien serves, each as one object that knows its wire format.
+"""What every client API is on the wire: `WireApi`, the base of each API's object, and `Endpoint`.
 
 An API object validates request bodies, decodes SSE frames into `WireEvent`s, encodes events that
 have no raw bytes, recognises the event that ends a stream, and writes errors, both as a response
-body and as in-stream events, in its own shape:
-
-- `ANTHROPIC_MESSAGES`: `/v1/messages` and `/v1/messages/count_tokens`.
-- `OPENAI_CHAT`: `/v1/chat/completions`.
-- `OPENAI_RESPONSES`: `/v1/responses`.
+body and as in-stream events, in its own shape. Each API subclasses `WireApi` in its own package
+(`luthien.apis.anthropic_messages.api`, `...openai_chat.api`, `...openai_responses.api`), and
+`luthien.apis.registry` lists them.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from luthien.config import WireFormat
-from luthien.pipeline.events import COMMENT, DONE, RESPONSE_BODY, WireEvent
 from luthien.wire.errors import ErrorKind, GatewayError, anthropic_error, openai_error
+from luthien.wire.events import COMMENT, DONE, RESPONSE_BODY, WireEvent
+from luthien.wire.formats import WireFormat
 from luthien.wire.sse import SSEFrame, encode_frame
 
 UNPARSED = "unparsed"
@@ -28,24 +27,27 @@ UNREADABLE = "unreadable"
 escape, `NaN`): a policy that inspects responses cannot see what a client would, so it is refused."""
 
 _DONE_BYTES = b"data: [DONE]\n\n"
-CHAT_CHUNK = "chat.completion.chunk"
-"""`type` of an OpenAI Chat stream event that carries `choices`."""
 
 
 class WireApi:
-    """Behaviour shared by the three APIs; subclasses set the class attributes and override hooks.
+    """Behaviour shared by every client API; subclasses set the class attributes and override hooks.
 
     Attributes:
         name: short identifier used in logs and records.
+        path: the path a model response is created on (also the upstream path of a translated call).
         format: the error shape and provider dialect this API belongs to.
         terminal_types: event types after which the stream is complete.
         keepalive: the frame sent to keep an idle stream open (`pipeline/keepalive.py`).
+        input_counts_cached: whether its usage's input tokens include the cached ones (OpenAI's do,
+            Anthropic's count them apart).
     """
 
     name: str = ""
+    path: str = ""
     format: WireFormat = WireFormat.ANTHROPIC
     terminal_types: frozenset[str] = frozenset()
     keepalive: bytes = b": keepalive\n\n"
+    input_counts_cached: bool = True
 
     def validate_request(
         self, body: Any, required: dict[str, type], optional: dict[str, type] | None = None
@@ -128,78 +130,24 @@ class WireApi:
         raise NotImplementedError
 
 
-class AnthropicMessages(WireApi):
-    """Anthropic Messages: named SSE events whose payload carries the same `type`."""
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One model-call endpoint of an API.
 
-    name = "anthropic_messages"
-    format = WireFormat.ANTHROPIC
-    terminal_types = frozenset({"message_stop", "error"})
-    # Anthropic's own keep-alive event, which its SDKs skip.
-    keepalive = b'event: ping\ndata: {"type": "ping"}\n\n'
+    Attributes:
+        path: the client-facing path (also the upstream path).
+        api: the client API spoken on it.
+        required: top-level body fields that must be present, with their JSON types.
+        applies_policy: False for calls that are forwarded untouched (token counting).
+        optional: fields that may be absent but have the given JSON type when present.
+    """
 
-    def stream_error(self, kind: ErrorKind, message: str, last: WireEvent | None) -> list[WireEvent]:
-        """An `error` event; the Anthropic SDK raises it as `APIStatusError`."""
-        return [WireEvent("error", anthropic_error(kind, message), "error")]
+    path: str
+    api: WireApi
+    required: dict[str, type]
+    applies_policy: bool = True
+    optional: dict[str, type] | None = None
 
-
-class OpenAIChat(WireApi):
-    """OpenAI Chat Completions: unnamed `data:` chunks ended by `data: [DONE]`."""
-
-    name = "openai_chat"
-    format = WireFormat.OPENAI
-    terminal_types = frozenset({DONE, "error"})
-
-    def decode(self, frame: SSEFrame) -> WireEvent:
-        """Like the base, plus `[DONE]` and chunks that carry an `error` object."""
-        if frame.data == "[DONE]":
-            return WireEvent(DONE, None, frame.event, frame.raw)
-        return super().decode(frame)
-
-    def _event_type(self, data: Any, sse_event: str | None) -> str:
-        if isinstance(data, dict):
-            if "error" in data:
-                return "error"
-            # Clients read `choices` whatever `object` says: so does Luthien, or a chunk with an odd
-            # `object` would pass unread.
-            if "choices" in data:
-                return CHAT_CHUNK
-            kind = data.get("object")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-            if isinstance(kind, str):
-                return kind
-        return UNPARSED
-
-    def stream_error(self, kind: ErrorKind, message: str, last: WireEvent | None) -> list[WireEvent]:
-        """A chunk carrying `error` (the OpenAI SDK raises `APIError`) and the `[DONE]` terminator."""
-        return [WireEvent("error", openai_error(kind, message)), WireEvent(DONE, None)]
-
-
-class OpenAIResponses(WireApi):
-    """OpenAI Responses: named events with a `type` and a rising `sequence_number`."""
-
-    name = "openai_responses"
-    format = WireFormat.OPENAI
-    terminal_types = frozenset({"response.completed", "response.failed", "response.incomplete", "error"})
-
-    def stream_error(self, kind: ErrorKind, message: str, last: WireEvent | None) -> list[WireEvent]:
-        """An `error` event numbered after the last event sent."""
-        sequence = 0
-        if last is not None and isinstance(last.data, dict):
-            previous = last.data.get("sequence_number")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-            if isinstance(previous, int):
-                sequence = previous + 1
-        payload = {
-            "type": "error",
-            "code": kind.value.openai_code,
-            "message": message,
-            "param": None,
-            "sequence_number": sequence,
-        }
-        return [WireEvent("error", payload, "error")]
-
-
-ANTHROPIC_MESSAGES = AnthropicMessages()
-OPENAI_CHAT = OpenAIChat()
-OPENAI_RESPONSES = OpenAIResponses()
 
 _TYPE_NAMES: dict[type, str] = {str: "a string", int: "an integer", list: "an array", dict: "an object"}
 

@@ -17,6 +17,9 @@ from openai.types.chat.completion_create_params import CompletionCreateParamsNon
 from openai.types.responses.response_create_params import ResponseCreateParamsNonStreaming
 from pydantic import TypeAdapter
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.translation.request_model import (
     DocumentPart,
     ImagePart,
@@ -32,7 +35,7 @@ from luthien.translation.request_model import (
     ToolResultPart,
     ToolSpec,
 )
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import WireApi
 
 APIS = (ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES)
 PAIRS = [(source, target) for source in APIS for target in APIS if source is not target]

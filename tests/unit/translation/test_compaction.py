@@ -16,6 +16,9 @@ import orjson
 import pytest
 
 from luthien.activity.log import ActivityLog
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.pipeline.stage import PolicyStage, TranslationStage
 from luthien.policies.all_caps import AllCapsPolicy
 from luthien.policy.base import PolicyConfig, PolicyContext
@@ -35,7 +38,6 @@ from luthien.translation.compaction import (
 from luthien.translation.envelope import seal
 from luthien.translation.request_model import UntranslatableField
 from luthien.translation.requests import translate_request
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from tests.unit.translation.sdk_views import MODEL, serve, translate
 
 MAX_TOKENS = 4096

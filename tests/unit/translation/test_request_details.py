@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from luthien.translation import anthropic_request, openai_chat_request, openai_responses_request
+from luthien.apis.anthropic_messages import request as anthropic_request
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat import request as openai_chat_request
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses import request as openai_responses_request
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.translation.envelope import SealedToken, seal
 from luthien.translation.request_model import (
     ImagePart,
@@ -22,7 +27,7 @@ from luthien.translation.request_model import (
     ToolResultPart,
 )
 from luthien.translation.requests import decode_request, encode_request, translate_request
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import WireApi
 from luthien.wire.errors import ErrorKind, GatewayError
 from tests.unit.translation.request_strategies import DEFAULT_MAX_TOKENS, validate_with_sdk
 

@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.translation.envelope import seal
 from luthien.translation.requests import translate_request
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import WireApi
 from tests.unit.translation.request_strategies import DEFAULT_MAX_TOKENS, validate_with_sdk
 
 A = ANTHROPIC_MESSAGES.name

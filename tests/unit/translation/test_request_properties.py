@@ -13,10 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
 from luthien.translation.envelope import ENVELOPE_PREFIX, SealedToken, seal
 from luthien.translation.request_model import Message, NormalizedRequest, ThinkingPart
 from luthien.translation.requests import decode_request, encode_request, translate_request
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, WireApi
+from luthien.wire.apis import WireApi
 from tests.unit.translation.request_strategies import (
     APIS,
     DEFAULT_MAX_TOKENS,

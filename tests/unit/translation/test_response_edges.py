@@ -8,11 +8,14 @@ import orjson
 import pytest
 
 from luthien.activity.log import ActivityLog
-from luthien.call.anthropic import AnthropicCodec
-from luthien.call.openai_chat import OpenAIChatCodec
-from luthien.call.openai_responses import OpenAIResponsesCodec
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
+from luthien.apis.anthropic_messages.codec import AnthropicCodec
+from luthien.apis.openai_chat.api import OPENAI_CHAT
+from luthien.apis.openai_chat.codec import OpenAIChatCodec
+from luthien.apis.openai_responses.api import OPENAI_RESPONSES
+from luthien.apis.openai_responses.codec import OpenAIResponsesCodec
+from luthien.apis.openai_responses.shape import RESPONSE_FIELDS
 from luthien.call.request import CallRequest
-from luthien.config import WireFormat
 from luthien.pipeline.stage import PassThroughStage, PolicyStage, TranslationStage
 from luthien.policies.noop import NoopPolicy
 from luthien.policy.base import PolicyConfig, PolicyContext
@@ -20,10 +23,9 @@ from luthien.testing.fake_provider.openai_chat_wire import chat_completion, chat
 from luthien.testing.fake_provider.openai_responses_wire import response_object
 from luthien.testing.fake_provider.script import sse_frame
 from luthien.testing.streams import WIRE_APIS, ApiName, ModelReply, model_reply
-from luthien.translation.client_shape import RESPONSE_FIELDS
 from luthien.translation.envelope import seal
 from luthien.translation.responses import TranslatingCodec, codec_between, wants_usage_chunk
-from luthien.wire.apis import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
+from luthien.wire.formats import WireFormat
 from tests.unit.translation.sdk_views import translate, view
 
 

@@ -16,13 +16,13 @@ import openai
 import orjson
 import pytest
 
+from luthien.apis.anthropic_messages.api import ANTHROPIC_MESSAGES
 from luthien.testing.fake_provider.anthropic_wire import anthropic_error_body
 from luthien.testing.fake_provider.openai_chat_wire import openai_error_body
 from luthien.testing.fake_provider.openai_responses_wire import responses_stream
 from luthien.testing.fake_provider.script import ToolCall, sse_frame
 from luthien.testing.streams import API_NAMES, WIRE_APIS, ApiName, ModelReply, error_reply, model_reply
 from luthien.translation.errors import translated_error
-from luthien.wire.apis import ANTHROPIC_MESSAGES
 from luthien.wire.errors import ErrorKind, GatewayError
 from tests.unit.translation.sdk_views import MODEL, PROMPT, serve, translate, view
 

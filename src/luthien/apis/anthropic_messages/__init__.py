@@ -1,0 +1,1 @@
+"""Anthropic Messages: its codec to and from normalized events, and its requests to and from the hub."""
