@@ -29,7 +29,7 @@ from luthien.call.events import (
 )
 from luthien.policy.base import Policy, PolicyConfig, PolicyContext
 from luthien.policy.holding import overflow_reason
-from luthien.policy.runner import Runner
+from luthien.policy.runner import Runner, runner_for
 
 LIMIT = 1024
 BIG = "x" * (LIMIT * 2)
@@ -73,7 +73,7 @@ def _name(block_event: BlockComplete) -> tuple[BlockKind, str]:
 
 async def streamed(events: list[CallEvent], ctx: PolicyContext) -> list[tuple[int, tuple[BlockKind, str]]]:
     """Each block the client receives, in order, with how many upstream events had arrived by then."""
-    runner = PassEverything(PolicyConfig(), name="holder").runner(ctx)
+    runner = runner_for(PassEverything(PolicyConfig(), name="holder"), ctx)
     arrived = 0
 
     async def upstream() -> AsyncIterator[CallEvent]:
@@ -154,7 +154,7 @@ class TextDecider(Policy[PolicyConfig]):
 @pytest.mark.asyncio
 async def test_holding_is_reported_while_a_text_block_is_decided_and_not_after() -> None:
     policy = TextDecider(PolicyConfig())
-    runner = policy.runner(PolicyContext("tx", "decider", ActivityLog(), max_held_bytes=LIMIT))
+    runner = runner_for(policy, PolicyContext("tx", "decider", ActivityLog(), max_held_bytes=LIMIT))
     policy.watched = runner
     after: list[bool] = []
 
