@@ -27,9 +27,9 @@ from luthien.call.events import (
     text_block,
     tool_call_block,
 )
-from luthien.policy.base import Policy, PolicyConfig, PolicyContext
+from luthien.policy.base import Policy, PolicyConfig, PolicyContext, Runner
 from luthien.policy.holding import overflow_reason
-from luthien.policy.runner import Runner, runner_for
+from luthien.policy.runner import runner_for
 
 LIMIT = 1024
 BIG = "x" * (LIMIT * 2)
