@@ -36,14 +36,24 @@ TESTS_BY_MODULE: dict[str, tuple[str, ...]] = {
     "src/luthien/gateway/auth.py": ("tests/unit/test_headers_auth_routing.py",),
     "src/luthien/gateway/headers.py": ("tests/unit/test_headers_auth_routing.py",),
     "src/luthien/policies/judging.py": ("tests/unit/test_judging.py",),
-    "src/luthien/policies/tool_call_judge.py": ("tests/unit/test_judging.py",),
+    "src/luthien/policies/tool_call_judge.py": (
+        "tests/unit/test_judging.py",
+        "tests/unit/test_mutants_judge_escalation.py",
+    ),
     "src/luthien/policies/block_commands.py": (
         "tests/unit/test_block_commands.py",
         "tests/unit/test_block_commands_rules.py",
     ),
     "src/luthien/call/repair.py": ("tests/unit/test_repair.py", "tests/unit/test_runner.py"),
-    "src/luthien/policy/runner.py": ("tests/unit/test_runner.py", "tests/unit/test_runner_held_bytes.py"),
-    "src/luthien/records/secrets.py": ("tests/unit/test_records_parts.py",),
+    "src/luthien/policy/runner.py": (
+        "tests/unit/test_runner.py",
+        "tests/unit/test_runner_held_bytes.py",
+        "tests/unit/test_mutants_runner.py",
+    ),
+    "src/luthien/records/secrets.py": (
+        "tests/unit/test_records_parts.py",
+        "tests/unit/test_mutants_shadow_secrets.py",
+    ),
     "src/luthien/approvals/service.py": (
         "tests/unit/test_approvals_store.py",
         "tests/unit/test_mutants_approvals.py",
