@@ -216,8 +216,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("modules", nargs="*", help="source paths (default: [tool.mutmut] only_mutate)")
     parser.add_argument("--list", action="store_true", help="print the mutants without running them")
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="leave this source path out (repeatable)",
+    )
     options = parser.parse_args(argv)
-    modules: list[str] = options.modules or mutated_modules()
+    modules: list[str] = [
+        module for module in options.modules or mutated_modules() if module not in options.skip
+    ]
     unknown = [module for module in modules if module not in TESTS_BY_MODULE]
     if unknown:
         parser.error(f"no tests are configured for {unknown} (TESTS_BY_MODULE)")
