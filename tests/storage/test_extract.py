@@ -98,3 +98,44 @@ def test_the_preview_is_short_and_collapses_whitespace() -> None:
 
     assert len(preview) == PREVIEW_MAX_CHARS
     assert "  " not in preview
+
+
+def test_search_text_follows_the_json_in_order_and_skips_scalars_and_markers() -> None:
+    request: dict[str, object] = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    [["Deep One"], 7, True, None, {"id": "ID-NOT-SEARCHED", "text": "Deep Two"}],
+                    {"cache_control": {"type": "ephemeral"}, "text": "Deep Three"},
+                ],
+            }
+        ]
+    }
+    response: dict[str, object] = {
+        "content": [
+            {"type": "text", "text": "Answer"},
+            "not a block",
+            {"type": "tool_use", "id": "t1", "name": "read", "input": {"path": "/A/B", "lines": [1, 2]}},
+            {"type": "server_tool_use", "name": "web_search", "input": {}},
+            {"type": "tool_use", "name": 42},
+        ],
+        "output": [{"type": "custom_tool_call", "name": "patch", "input": "*** Begin"}],
+    }
+
+    extracted = extract(_record(request, response))
+
+    assert extracted.search_text.split("\n") == [
+        "deep one",
+        "deep two",
+        "deep three",
+        "answer",
+        "not a block",
+        "read",
+        "/a/b",
+        "web_search",
+        "patch",
+        "*** begin",
+    ]
+    assert extracted.tool_names == ("read", "web_search", "patch")
+    assert extracted.preview == "Deep One Deep Two Deep Three"

@@ -104,6 +104,31 @@ async def test_non_json_and_nul_bytes_are_kept_exactly(engine: AsyncEngine) -> N
     assert stored.model == "model\ufffdx"  # PostgreSQL text cannot hold NUL: replaced, on both engines
 
 
+async def test_nul_characters_in_every_text_column_are_stored_replaced(engine: AsyncEngine) -> None:
+    record = make_record(
+        3,
+        original_request=anthropic_request("prompt \x00 here"),
+        session_id="session\x00",
+        upstream="up\x00stream",
+        policy="pol\x00icy",
+        error="broken \x00",
+    )
+    await write_records(engine, [record])
+
+    stored = await SqlRecordStore(engine).get_transaction(record.transaction_id)
+    page = await SqlRecordStore(engine).list_transactions(TransactionFilter(text="prompt \ufffd here"))
+
+    assert stored is not None
+    assert (stored.session_id, stored.upstream, stored.policy, stored.error) == (
+        "session\ufffd",
+        "up\ufffdstream",
+        "pol\ufffdicy",
+        "broken \ufffd",
+    )
+    [summary] = page.items
+    assert summary.preview == "prompt \ufffd here"
+
+
 async def test_a_summary_has_the_list_fields(engine: AsyncEngine) -> None:
     record = make_record(4, original_request=anthropic_request("  please   list\n the files  "))
     await write_records(engine, [record])

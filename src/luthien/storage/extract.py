@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import orjson
 
@@ -60,6 +60,7 @@ _MODEL_ROLES = frozenset({"assistant", "model"})
 _MODEL_ITEM_TYPES = frozenset({"function_call", "custom_tool_call", "reasoning", "local_shell_call"})
 _TOOL_BLOCK_TYPES = frozenset({"tool_use", "server_tool_use", "function_call", "custom_tool_call"})
 _WHITESPACE = re.compile(r"\s+")
+_CONTAINERS = (dict, list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +81,18 @@ def _json(body: bytes | None) -> Any:
         return None
 
 
+_NOTHING: dict[str, Any] = {}
+"""What `_dict` gives for a value that is not an object: read, never written."""
+
+
 def _dict(value: Any) -> dict[str, Any]:
-    return cast(dict[str, Any], value) if isinstance(value, dict) else {}
+    kind = value.__class__  # compared, not narrowed: `isinstance` would make `value` a dict of unknowns
+    return value if kind is dict else _NOTHING
 
 
 def _list(value: Any) -> list[Any]:
-    return cast(list[Any], value) if isinstance(value, list) else []
+    kind = value.__class__
+    return value if kind is list else []
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -104,23 +111,28 @@ def _strings(value: Any) -> Iterator[str]:
 def _collect(value: Any, into: list[str]) -> None:
     """Append every searchable string in a JSON value to `into`, depth first (as `_strings` yields them).
 
-    A list instead of a generator, and strings appended where they are found rather than in a call
-    of their own: the writer runs this on every record.
+    A list instead of a generator, strings appended where they are found rather than in a call of
+    their own, and no `cast` (a Python call each time): the writer runs this on every record. The
+    values come from `orjson`, so their types are exactly `dict`, `list` and `str`.
     """
-    if isinstance(value, str):
+    kind = value.__class__
+    if kind is str:
         into.append(value)
         return
-    if isinstance(value, dict):
-        items = [item for key, item in cast(dict[str, Any], value).items() if key not in _SKIPPED_KEYS]
-    elif isinstance(value, list):
-        items = cast(list[Any], value)
-    else:
-        return
-    for item in items:
-        if isinstance(item, str):
-            into.append(item)
-        elif isinstance(item, (dict, list)):
-            _collect(item, into)
+    if kind is dict:
+        for key, item in value.items():
+            if key in _SKIPPED_KEYS:
+                continue
+            if type(item) is str:
+                into.append(item)
+            elif type(item) in _CONTAINERS:
+                _collect(item, into)
+    elif kind is list:
+        for item in value:
+            if type(item) is str:
+                into.append(item)
+            elif type(item) in _CONTAINERS:
+                _collect(item, into)
 
 
 def _conversation(request: Any) -> list[Any]:
@@ -162,15 +174,17 @@ def _preview(conversation: list[Any]) -> str:
 
 def _tool_names(response: Any) -> tuple[str, ...]:
     response = _dict(response)
-    blocks = _list(response.get("content")) + _list(response.get("output"))
-    calls = [
-        _dict(call).get("function")
-        for choice in _list(response.get("choices"))
-        for call in _list(_dict(_dict(choice).get("message")).get("tool_calls"))
-    ]
-    named = [_dict(block) for block in blocks if _dict(block).get("type") in _TOOL_BLOCK_TYPES]
-    named.extend(_dict(function) for function in calls)
-    return tuple(name for item in named if isinstance(name := item.get("name"), str))
+    names: list[str] = []
+    for blocks in (response.get("content"), response.get("output")):
+        for block in _list(blocks):
+            block = _dict(block)
+            if block.get("type") in _TOOL_BLOCK_TYPES and isinstance(name := block.get("name"), str):
+                names.append(name)
+    for choice in _list(response.get("choices")):
+        for call in _list(_dict(_dict(choice).get("message")).get("tool_calls")):
+            if isinstance(name := _dict(_dict(call).get("function")).get("name"), str):
+                names.append(name)
+    return tuple(names)
 
 
 def extract(record: TransactionRecord) -> Extracted:
