@@ -35,6 +35,7 @@ RESULTS = ROOT / "mutants" / "constants.json"
 TESTS_BY_MODULE: dict[str, tuple[str, ...]] = {
     "src/luthien/gateway/auth.py": ("tests/unit/test_headers_auth_routing.py",),
     "src/luthien/gateway/headers.py": ("tests/unit/test_headers_auth_routing.py",),
+    "src/luthien/wire/formats.py": ("tests/unit/test_headers_auth_routing.py",),
     "src/luthien/policies/judging.py": ("tests/unit/test_judging.py",),
     "src/luthien/policies/tool_call_judge.py": (
         "tests/unit/test_judging.py",
