@@ -478,3 +478,15 @@ def test_a_call_without_a_model_matches_no_route_and_goes_to_the_default_upstrea
     assert router.route("") is None
     assert router.resolve("", WireFormat.OPENAI).name == "openai"
     assert router.resolve("gpt-5", WireFormat.OPENAI).name == "elsewhere"
+
+
+def test_each_dialect_presents_a_provider_key_in_its_own_header() -> None:
+    assert WireFormat.ANTHROPIC.credential("sk-ant-1") == ("x-api-key", "sk-ant-1")
+    assert WireFormat.OPENAI.credential("sk-oa-1") == ("authorization", "Bearer sk-oa-1")
+
+
+def test_requests_luthien_writes_to_anthropic_pin_the_api_version() -> None:
+    # Judge, resample and translated calls are Luthien's own requests: Anthropic refuses them
+    # without this header, so a judge call would fail (and block) on every tool call.
+    assert dict(WireFormat.ANTHROPIC.request_headers) == {"anthropic-version": "2023-06-01"}
+    assert dict(WireFormat.OPENAI.request_headers) == {}
