@@ -47,6 +47,7 @@ from luthien.policy.registry import build_policies
 from luthien.policy.simple import Blocked
 from luthien.upstream.caller import ModelCaller, ModelCallError, ModelReply
 from luthien.wire.formats import WireFormat
+from tests.support.judge_calls import PINNED_BLOCKED_RM
 from tests.support.policy_runs import TRANSACTION_ID, make_ctx, resolve_nothing
 from tests.support.tracing import traced
 
@@ -559,27 +560,10 @@ def test_record_decision_keeps_the_failure_kind() -> None:
 
 # -- blocked message rendering ----------------------------------------------------------------------
 
-PINNED_BLOCKED = (
-    "⛔ **Blocked tool call: `Bash`**\n"
-    "\n"
-    "Deletes the whole filesystem.\n"
-    "\n"
-    "Risk: 0.93 (blocked at 0.50 or above)\n"
-    "\n"
-    "Arguments:\n"
-    "\n"
-    "```json\n"
-    "{\n"
-    '  "command": "rm -rf /",\n'
-    '  "description": "wipe"\n'
-    "}\n"
-    "```\n"
-)
-
 
 def test_default_blocked_message_is_pinned() -> None:
     verdict = Verdict(0.93, "  Deletes the whole filesystem.\n", None, 1.0)
-    assert render_blocked(DEFAULT_BLOCKED_TEMPLATE, RM, verdict, 0.5) == PINNED_BLOCKED
+    assert render_blocked(DEFAULT_BLOCKED_TEMPLATE, RM, verdict, 0.5) == PINNED_BLOCKED_RM
 
 
 def test_blocked_message_without_explanation() -> None:
@@ -755,7 +739,7 @@ async def test_blocked_call_is_replaced_by_the_rendered_message() -> None:
         JUDGE, models=ScriptedModels(verdict_text(0.93, "Deletes the whole filesystem.")), activity=activity
     )
     out = await judge_policy().on_block_complete(BlockComplete(1, tool_call_block(RM)), ctx)
-    assert out == [BlockComplete(-1, text_block(PINNED_BLOCKED))]
+    assert out == [BlockComplete(-1, text_block(PINNED_BLOCKED_RM))]
     (blocked,) = activity.events(type="policy.blocked")
     assert blocked.data == {
         "tool": "Bash",
